@@ -1,0 +1,29 @@
+# labelwise: `make demo` runs the main job on a bundled example, `make test` runs every test.
+# Both set everything up themselves on a fresh machine (Python >= 3.10, make, git).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: setup demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m labelwise.demo --out demo-out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -ra
+
+bench: $(STAMP)
+	$(BIN)/python bench/label_errors.py
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,0 +1,298 @@
+"""A labelled table: the user's rows, their encoded labels, and which columns are inputs.
+
+Row numbers in every message follow :mod:`labelwise.data.locate`: ``row N`` is the 0-based data row of the input as
+read (the header is not a row); for CSV/TSV files the message adds ``line N + 2`` of the file (counting the header
+line), for JSON Lines ``line N + 1``. ``LabelledTable.row_ids`` uses the same numbering, so results can be joined
+back onto the user's file even after rows with missing labels were dropped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelwise.data.io import TableSource, read_table
+from labelwise.data.labels import (
+    LabelColumn,
+    encode_column,
+    is_missing_cell,
+    missing_labels_error,
+    missing_mask_scalar,
+    resolve_multi_label,
+)
+from labelwise.data.locate import DATAFRAME_SOURCE, describe_row
+from labelwise.errors import DataError
+
+TEXT_SEPARATOR = " | "
+
+
+@dataclass(repr=False)
+class LabelledTable:
+    """The rows kept from a user's table, with their labels and the roles of the columns.
+
+    Attributes
+    ----------
+    frame: the kept rows, all columns, index reset to ``0..n-1``.
+    labels: the encoded label column, ``n`` rows.
+    row_ids: ``(n,) int64``, the 0-based row of each kept row in the original input.
+    text_columns: columns holding text to embed (joined with ``" | "`` when several).
+    feature_columns: columns used as tabular features.
+    embedding_column: column holding a precomputed embedding per row, or None.
+    source: the path as given, or ``"<DataFrame>"``.
+    """
+
+    frame: pd.DataFrame
+    labels: LabelColumn
+    row_ids: np.ndarray
+    text_columns: list[str] = field(default_factory=list)
+    feature_columns: list[str] = field(default_factory=list)
+    embedding_column: str | None = None
+    source: str = DATAFRAME_SOURCE
+    _embeddings: np.ndarray | None = field(default=None, compare=False)
+
+    def __len__(self) -> int:
+        """n, the number of kept rows."""
+        return len(self.frame)
+
+    def texts(self) -> list[str]:
+        """``(n,)`` one string per row: the text columns' values joined with ``" | "``.
+
+        Missing cells (NaN/None) become ``""`` and are left out of the join, so ``("title", NaN)`` gives
+        ``"title"``. Non-string cells are converted with ``str``.
+        """
+        if not self.text_columns:
+            raise DataError(
+                f"No text columns were chosen for {self.source}. Name them with --text (CLI) / text= (library)."
+            )
+        columns = [self.frame[c].tolist() for c in self.text_columns]
+        out: list[str] = []
+        for cells in zip(*columns):
+            parts = [_text(c) for c in cells]
+            out.append(TEXT_SEPARATOR.join(p for p in parts if p))
+        return out
+
+    def embeddings(self) -> np.ndarray:
+        """``(n, d) float32``: the embedding column, from cells holding lists/arrays or JSON strings ``"[0.1, 0.2]"``."""
+        if self.embedding_column is None:
+            raise DataError(
+                f"No embedding column was chosen for {self.source}. Name it with --embeddings (CLI) / "
+                "embeddings= (library)."
+            )
+        if self._embeddings is None:
+            self._embeddings = parse_embeddings(
+                self.frame[self.embedding_column], column=self.embedding_column, source=self.source,
+                row_ids=self.row_ids,
+            )
+        return self._embeddings
+
+    def __repr__(self) -> str:
+        roles = []
+        if self.text_columns:
+            roles.append(f"text={self.text_columns}")
+        if self.feature_columns:
+            shown = self.feature_columns[:5] + (["..."] if len(self.feature_columns) > 5 else [])
+            roles.append(f"features={shown} ({len(self.feature_columns)})")
+        if self.embedding_column is not None:
+            roles.append(f"embeddings={self.embedding_column!r}")
+        return f"LabelledTable({self.source!r}, n={len(self)}, {self.labels!r}, {', '.join(roles)})"
+
+
+def load_labelled_table(
+    source: TableSource,
+    *,
+    label: str,
+    text: list[str] | str | None = None,
+    features: list[str] | None = None,
+    embeddings: str | None = None,
+    multi_label: bool | None = None,
+    delimiter: str | None = None,
+    drop_missing: bool = False,
+    encoding: str | None = None,
+) -> LabelledTable:
+    """Read a table and check it is usable as labelled data.
+
+    Parameters
+    ----------
+    source: a CSV/TSV/Parquet/JSON Lines path, or a DataFrame (see :func:`labelwise.data.read_table`).
+    label: the label column.
+    text: text column(s); several are joined with ``" | "`` by :meth:`LabelledTable.texts`.
+    features: tabular feature columns.
+    embeddings: a column of precomputed embeddings (lists, arrays or JSON strings), validated here.
+    multi_label, delimiter: see :func:`labelwise.data.encode_labels`.
+    drop_missing: drop rows whose label is missing instead of refusing them; ``row_ids`` records the rows kept.
+    encoding: text encoding of the file (default UTF-8).
+
+    When none of ``text``, ``features`` and ``embeddings`` is given, every column but the label is a feature.
+
+    Row numbers in messages: ``row N`` is the 0-based data row; for CSV/TSV files the file line ``N + 2`` (counting
+    the header) is given too, for JSON Lines ``N + 1``.
+
+    Raises
+    ------
+    DataError: the file cannot be read, a named column does not exist (close matches are suggested), the label
+    column is also named as an input, labels are missing (and ``drop_missing`` is False), fewer than two classes,
+    or an embedding cell is malformed.
+    """
+    frame = read_table(source, encoding=encoding)
+    src = DATAFRAME_SOURCE if isinstance(source, pd.DataFrame) else str(source)
+
+    text_cols = _as_list(text)
+    feature_cols = _as_list(features)
+    _check_columns(frame, src, label, text_cols, feature_cols, embeddings)
+    if not text_cols and not feature_cols and embeddings is None:
+        feature_cols = [c for c in frame.columns if c != label]
+        if not feature_cols:
+            raise DataError(
+                f"{src} has only the label column '{label}', nothing to learn from. Add text or feature columns."
+            )
+
+    values = frame[label]
+    is_multi = resolve_multi_label(values, multi_label, delimiter, name=str(label), source=src)
+    missing = missing_mask_scalar(values)  # an empty list is a row with no labels, not a missing one
+    if missing.any():
+        if not drop_missing:
+            raise missing_labels_error(str(label), np.flatnonzero(missing).tolist(), src, len(values))
+        if missing.all():
+            raise DataError(
+                f"Every one of the {len(values)} labels in column '{label}' of {src} is missing, so no rows are "
+                "left after dropping them. Check that you chose the right label column."
+            )
+    row_ids = np.flatnonzero(~missing).astype(np.int64)
+    kept = frame.iloc[row_ids].reset_index(drop=True) if missing.any() else frame.reset_index(drop=True)
+
+    labels = encode_column(
+        kept[label], multi_label=is_multi, delimiter=delimiter, name=str(label), source=src, row_ids=row_ids
+    )
+    table = LabelledTable(
+        frame=kept,
+        labels=labels,
+        row_ids=row_ids,
+        text_columns=text_cols,
+        feature_columns=feature_cols,
+        embedding_column=embeddings,
+        source=src,
+    )
+    if embeddings is not None:
+        table.embeddings()  # validate at the door; cached for later calls
+    return table
+
+
+def parse_embeddings(
+    values: pd.Series, *, column: str, source: str = DATAFRAME_SOURCE, row_ids: np.ndarray | None = None
+) -> np.ndarray:
+    """``(n, d) float32`` from cells holding lists/arrays of numbers or JSON strings of them.
+
+    ``row_ids`` maps positions to the rows named in messages. Raises DataError naming the first row that is missing,
+    unparsable, not a flat list of finite numbers, or of a different length than the first row.
+    """
+    ids = np.arange(len(values), dtype=np.int64) if row_ids is None else np.asarray(row_ids, dtype=np.int64)
+    how = "Each cell must be a list of numbers such as [0.1, 0.2], or a JSON string of one."
+    rows: list[np.ndarray] = []
+    width: int | None = None
+    for i, cell in enumerate(values.tolist()):
+        where = f"column '{column}' {describe_row(source, ids[i])}"
+        vec = _embedding_cell(cell)
+        if vec is None:
+            shown = repr(cell) if len(repr(cell)) <= 60 else repr(cell)[:57] + "..."
+            raise DataError(f"The embedding in {where} is not a list of numbers: {shown}. {how}")
+        if not np.isfinite(vec).all():
+            raise DataError(f"The embedding in {where} contains NaN or infinite values. Recompute that embedding.")
+        if width is None:
+            width = vec.shape[0]
+            if width == 0:
+                raise DataError(f"The embedding in {where} is empty. {how}")
+        elif vec.shape[0] != width:
+            raise DataError(
+                f"The embedding in {where} has {vec.shape[0]} numbers but the first row has {width}; every "
+                "embedding must have the same length. Recompute the embeddings with one model."
+            )
+        rows.append(vec)
+    return np.stack(rows).astype(np.float32, copy=False)
+
+
+def _embedding_cell(cell: Any) -> np.ndarray | None:
+    """One cell as a 1-D float32 vector, or None when it is not a flat list of numbers."""
+    if isinstance(cell, str):
+        try:
+            cell = json.loads(cell)
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(cell, (list, tuple, np.ndarray)):
+        return None
+    try:
+        vec = np.asarray(cell, dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    return vec if vec.ndim == 1 else None
+
+
+def _text(cell: Any) -> str:
+    if isinstance(cell, str):
+        return cell
+    if is_missing_cell(cell):
+        return ""
+    return str(cell)
+
+
+def _as_list(cols: Sequence[Hashable] | Hashable | None) -> list[Any]:
+    if cols is None:
+        return []
+    if isinstance(cols, (str, bytes)) or not isinstance(cols, Sequence):
+        return [cols]
+    return list(cols)
+
+
+def _check_columns(
+    frame: pd.DataFrame,
+    source: str,
+    label: Hashable,
+    text: list[Any],
+    features: list[Any],
+    embeddings: Hashable | None,
+) -> None:
+    named: list[tuple[str, Any]] = [("label", label)]
+    named += [("text", c) for c in text] + [("feature", c) for c in features]
+    if embeddings is not None:
+        named.append(("embeddings", embeddings))
+    existing = [str(c) for c in frame.columns]
+    for role, col in named:
+        if col not in frame.columns:
+            raise DataError(_unknown_column(col, role, source, existing))
+        if not isinstance(frame[col], pd.Series):
+            raise DataError(
+                f"Column '{col}' appears more than once in {source}. Rename the duplicates so each name is unique."
+            )
+    seen: dict[Any, str] = {}
+    for role, col in named:
+        first = seen.get(col)
+        if first == "label":
+            raise DataError(
+                f"Column '{col}' is the label column and cannot also be a {role} column. Remove it from "
+                f"--{_PARAM[role]} (CLI) / {_PARAM[role]}= (library)."
+            )
+        if first == role:
+            raise DataError(f"Column '{col}' is listed twice as a {role} column. List it once.")
+        if first is not None:
+            raise DataError(f"Column '{col}' is given both as a {first} and as a {role} column. Give it one role.")
+        seen[col] = role
+
+
+_PARAM = {"feature": "features", "text": "text", "embeddings": "embeddings", "label": "label"}
+
+
+def _unknown_column(col: Any, role: str, source: str, existing: list[str]) -> str:
+    where = "the DataFrame" if source == DATAFRAME_SOURCE else source
+    close = difflib.get_close_matches(str(col), existing, n=3, cutoff=0.6)
+    if not close:  # case-only differences score low with a short name; catch them too
+        close = [c for c in existing if c.lower() == str(col).lower()]
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    shown = existing[:30]
+    listing = ", ".join(repr(c) for c in shown) + (f", ... ({len(existing)} in all)" if len(existing) > 30 else "")
+    return f"There is no {role} column '{col}' in {where}.{hint} The columns are: {listing}."

@@ -1,0 +1,354 @@
+"""Read a user's table from a file, and write one back atomically.
+
+Formats, chosen by the file's extension (case does not matter):
+
+=====================  ==============================================================================
+``.csv``               comma-separated, first line is the header
+``.tsv``, ``.tab``     tab-separated, first line is the header
+``.parquet``, ``.pq``  Apache Parquet (list columns come back as cells holding numpy arrays)
+``.jsonl``, ``.ndjson`` JSON Lines: one JSON object per line (blank lines are skipped)
+``.json``              JSON Lines as well; a file holding one JSON array of objects is accepted too
+=====================  ==============================================================================
+
+Text files are decoded as UTF-8 unless ``encoding`` says otherwise; a UTF-8 byte-order mark is ignored.
+
+Missing values: CSV/TSV use pandas' defaults, so an empty cell and the usual markers (``NA``, ``N/A``, ``NaN``,
+``null``, ``None``, ``nan``, ``#N/A``, ...) read as missing. A class literally named ``"NA"`` or ``"None"`` in a
+CSV therefore reads as a missing label; it is never lost silently, because :func:`load_labelled_table` refuses
+missing labels unless told to drop them. JSON Lines keep strings as written; only ``null`` is missing.
+
+Every problem raises :class:`labelwise.errors.DataError` with a message that names the file, the row or line and the
+column where known, and says how to fix it. Row numbers follow :mod:`labelwise.data.locate`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Union
+
+import pandas as pd
+
+from labelwise.data.atomic import atomic_path
+from labelwise.errors import DataError
+
+PathLike = Union[str, "os.PathLike[str]"]
+TableSource = Union[PathLike, pd.DataFrame]
+
+#: extension -> format name
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+SUPPORTED_EXTENSIONS = ", ".join(FORMATS)
+_SEPARATORS = {"csv": ",", "tsv": "\t"}
+_DEFAULT_ENCODING = "utf-8"
+
+
+def table_format(path: PathLike) -> str:
+    """The format of ``path`` from its extension: ``"csv"``, ``"tsv"``, ``"parquet"`` or ``"jsonl"``."""
+    p = Path(os.fspath(path))
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        got = f"extension '{p.suffix}'" if p.suffix else "no extension"
+        raise DataError(
+            f"Cannot tell the format of {p}: it has {got}. Supported extensions are {SUPPORTED_EXTENSIONS}; "
+            "rename the file or convert it to one of these."
+        )
+    return fmt
+
+
+def read_table(source: TableSource, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read a table from a CSV, TSV, Parquet or JSON Lines file, or pass a DataFrame through.
+
+    Parameters
+    ----------
+    source:
+        A path (``str`` or ``os.PathLike``) or a ``pandas.DataFrame`` (returned as-is, not copied).
+    encoding:
+        Text encoding of CSV/TSV/JSON files; default UTF-8 (a byte-order mark is skipped). Ignored for Parquet.
+
+    Returns
+    -------
+    pandas.DataFrame with at least one row, default ``RangeIndex`` for files.
+
+    Raises
+    ------
+    DataError
+        The file is missing, has an unknown extension, is empty, cannot be decoded, has a row with more fields than
+        the header, holds a line that is not a JSON object, or is not valid Parquet.
+    """
+    if isinstance(source, pd.DataFrame):
+        if len(source) == 0:
+            raise DataError("The DataFrame has no rows. Pass a table with at least one labelled row.")
+        return source
+    try:
+        path = Path(os.fspath(source))
+    except TypeError:
+        raise DataError(
+            f"Cannot read a table from a {type(source).__name__}; pass a file path or a pandas DataFrame."
+        ) from None
+    fmt = table_format(path)
+    _check_exists(path)
+    enc = _check_encoding(encoding) if fmt != "parquet" else None
+
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes). Check that you passed the right file and that it was fully written.")
+
+    if fmt in _SEPARATORS:
+        frame = _read_delimited(path, sep=_SEPARATORS[fmt], encoding=enc)
+    elif fmt == "parquet":
+        frame = _read_parquet(path)
+    else:
+        frame = _read_json_lines(path, encoding=enc)
+
+    if len(frame) == 0:
+        cols = ", ".join(map(str, frame.columns))
+        what = f"a header ({cols}) but no data rows" if cols else "no data rows"
+        raise DataError(f"{path} has {what}. Add labelled rows, or check that you passed the right file.")
+    return frame
+
+
+def write_table_atomic(df: pd.DataFrame, path: PathLike) -> Path:
+    """Write ``df`` to ``path`` atomically, in the format its extension names; return the path written.
+
+    ``.csv``/``.tsv`` are written UTF-8 without the index; ``.parquet``/``.pq`` with pyarrow, without the index;
+    ``.jsonl``/``.ndjson``/``.json`` as JSON Lines. Reading the file back with :func:`read_table` gives the same
+    columns and values (for CSV, up to pandas' type inference).
+    """
+    fmt = table_format(path)
+    with atomic_path(path) as tmp:
+        if fmt in _SEPARATORS:
+            df.to_csv(tmp, sep=_SEPARATORS[fmt], index=False, encoding="utf-8")
+        elif fmt == "parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    return Path(os.fspath(path))
+
+
+# --------------------------------------------------------------------------------------------------- checks
+
+
+def _check_exists(path: Path) -> None:
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a table file. Pass the path of a {SUPPORTED_EXTENSIONS} file.")
+    if not path.exists():
+        hint = ""
+        if not path.is_absolute():
+            hint = f" (looked for {Path.cwd() / path}; relative paths start from the current directory {Path.cwd()})"
+        raise DataError(f"File not found: {path}{hint}. Check the path and the spelling of the file name.")
+
+
+def _check_encoding(encoding: str | None) -> str:
+    enc = encoding or _DEFAULT_ENCODING
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        raise DataError(
+            f"Unknown text encoding '{enc}'. Use a Python codec name such as utf-8, latin-1 or cp1252."
+        ) from None
+    return enc
+
+
+def _is_utf8(encoding: str) -> bool:
+    return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+
+
+def _decode_error(path: Path, encoding: str) -> DataError:
+    """A message for a file that does not decode with ``encoding``, with the byte offset and line of the first bad byte."""
+    where = ""
+    found = _find_undecodable(path, encoding)
+    if found is not None:
+        offset, line, bad = found
+        row = ""
+        if table_format(path) in _SEPARATORS and line >= 2:
+            row = f", row {line - 2}"
+        elif table_format(path) == "jsonl":
+            row = f", row {line - 1}"
+        where = f" at byte offset {offset} (line {line}{row}, byte 0x{bad:02x})"
+    return DataError(
+        f"Cannot decode {path} as {encoding}{where}. If the file uses another encoding, pass it with --encoding "
+        "(CLI) or encoding= (library), e.g. --encoding latin-1 or encoding='cp1252', or re-save the file as UTF-8."
+    )
+
+
+def _find_undecodable(path: Path, encoding: str, chunk_size: int = 1 << 20) -> tuple[int, int, int] | None:
+    """Absolute byte offset, 1-based line and value of the first byte that ``encoding`` rejects, or None."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    consumed = 0  # bytes handed to the decoder so far
+    newlines = 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(chunk_size)
+            final = not chunk
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk, final=final)
+            except UnicodeDecodeError as exc:
+                buf = pending + chunk
+                offset = consumed - len(pending) + exc.start
+                line = newlines + buf[: exc.start].count(b"\n") + 1
+                return offset, line, buf[exc.start] if exc.start < len(buf) else 0
+            if final:
+                return None
+            consumed += len(chunk)
+            newlines += chunk.count(b"\n")
+
+
+# ---------------------------------------------------------------------------------------------- delimited
+
+_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_EOF_IN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _read_delimited(path: Path, *, sep: str, encoding: str) -> pd.DataFrame:
+    read_enc = "utf-8-sig" if _is_utf8(encoding) else encoding
+    kind = "comma" if sep == "," else "tab"
+    try:
+        with warnings.catch_warnings():
+            # With index_col=False pandas only *warns* when the first data row has one field too many (and drops
+            # it); without it, pandas silently shifts every column. Treat that warning as the error it is.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, sep=sep, encoding=read_enc, index_col=False, low_memory=False)
+    except UnicodeDecodeError:
+        raise _decode_error(path, encoding) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} has no header and no rows. Check that you passed the right file.") from None
+    except pd.errors.ParserWarning:
+        raise _ragged_error(path, sep, read_enc, None) from None
+    except pd.errors.ParserError as exc:
+        msg = str(exc).strip()
+        m = _RAGGED.search(msg)
+        if m:
+            raise _ragged_error(path, sep, read_enc, (int(m.group(1)), int(m.group(2)), int(m.group(3)))) from None
+        m = _EOF_IN_QUOTE.search(msg)
+        if m:
+            row = int(m.group(1)) - 1
+            raise DataError(
+                f"{path} has an opening quote (\") that is never closed, starting at row {row} (around line "
+                f"{row + 2}). Close the quote, or double any quote inside a quoted value (\"\")."
+            ) from None
+        raise DataError(
+            f"Cannot parse {path} as {kind}-separated values: {msg}. Check the file's quoting and separators."
+        ) from None
+
+
+def _ragged_error(path: Path, sep: str, encoding: str, pandas_says: tuple[int, int, int] | None) -> DataError:
+    """Name the first row with more fields than the header; find it exactly with the csv module."""
+    found = _first_long_row(path, sep, encoding)
+    if found is not None:
+        row, line, saw, expected = found
+        where = f"Row {row} (line {line} of {path})"
+    elif pandas_says is not None:
+        expected, line, saw = pandas_says
+        where = f"Line {line} of {path}"
+    else:
+        return DataError(
+            f"{path} has a row with more fields than its header. Quote values that contain the separator."
+        )
+    what = "comma" if sep == "," else "tab"
+    return DataError(
+        f"{where} has {saw} fields but the header has {expected}. Put values that contain a {what} in double "
+        f"quotes (e.g. \"a{sep}b\"), or fix or remove that line."
+    )
+
+
+def _first_long_row(path: Path, sep: str, encoding: str) -> tuple[int, int, int, int] | None:
+    """(0-based data row, 1-based first line, fields, header fields) of the first row longer than the header."""
+    try:
+        with open(path, newline="", encoding=encoding) as f:
+            reader = csv.reader(f, delimiter=sep)
+            header = next(reader, None)
+            if header is None:
+                return None
+            expected = len(header)
+            row = -1
+            start = reader.line_num + 1
+            for record in reader:
+                if record:
+                    row += 1
+                    if len(record) > expected:
+                        return row, start, len(record), expected
+                start = reader.line_num + 1
+    except (csv.Error, UnicodeDecodeError):
+        return None
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- parquet
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+        raise DataError(
+            f"Cannot read {path} as Parquet ({exc}). Check that the file was written as Parquet and is complete, "
+            "or give it the extension of its real format."
+        ) from None
+
+
+# -------------------------------------------------------------------------------------------- JSON lines
+
+_JSONL_EXAMPLE = '{"text": "...", "label": "..."}'
+
+
+def _read_json_lines(path: Path, *, encoding: str) -> pd.DataFrame:
+    read_enc = "utf-8-sig" if _is_utf8(encoding) else encoding
+    try:
+        with open(path, encoding=read_enc) as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        raise _decode_error(path, encoding) from None
+
+    if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
+        return _read_json_array(path, text)
+
+    records: list[dict[str, Any]] = []
+    for lineno, line in enumerate(io.StringIO(text), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line.rstrip())  # rstrip: column numbers stay right
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"Line {lineno} of {path} is not valid JSON ({exc.msg} at column {exc.colno}). Each line must hold "
+                f"one complete JSON object, e.g. {_JSONL_EXAMPLE}; fix or remove that line."
+            ) from None
+        if not isinstance(obj, dict):
+            raise DataError(
+                f"Line {lineno} of {path} holds a JSON {type(obj).__name__}, not an object. Each line must hold one "
+                f"JSON object, e.g. {_JSONL_EXAMPLE}."
+            )
+        records.append(obj)
+    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
+
+
+def _read_json_array(path: Path, text: str) -> pd.DataFrame:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). Fix the file, or save "
+            f"it as JSON Lines (.jsonl): one object per line, e.g. {_JSONL_EXAMPLE}."
+        ) from None
+    bad = next((i for i, obj in enumerate(data) if not isinstance(obj, dict)), None)
+    if bad is not None:
+        raise DataError(
+            f"Item {bad} of the JSON array in {path} is a {type(data[bad]).__name__}, not an object. The array must "
+            f"hold one object per row, e.g. [{_JSONL_EXAMPLE}]."
+        )
+    return pd.DataFrame.from_records(data) if data else pd.DataFrame()

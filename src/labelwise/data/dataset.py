@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +54,7 @@ class LabelledTable:
     feature_columns: list[str] = field(default_factory=list)
     embedding_column: str | None = None
     source: str = DATAFRAME_SOURCE
-    _embeddings: np.ndarray | None = field(default=None, compare=False)
+    _embeddings: np.ndarray | None = field(default=None, init=False, compare=False)
 
     def __len__(self) -> int:
         """n, the number of kept rows."""
@@ -79,7 +78,7 @@ class LabelledTable:
         return out
 
     def embeddings(self) -> np.ndarray:
-        """``(n, d) float32``: the embedding column, from cells holding lists/arrays or JSON strings ``"[0.1, 0.2]"``."""
+        """``(n, d) float32`` from the embedding column: cells hold lists/arrays or JSON strings ``"[0.1, 0.2]"``."""
         if self.embedding_column is None:
             raise DataError(
                 f"No embedding column was chosen for {self.source}. Name it with --embeddings (CLI) / "
@@ -198,6 +197,8 @@ def parse_embeddings(
     width: int | None = None
     for i, cell in enumerate(values.tolist()):
         where = f"column '{column}' {describe_row(source, ids[i])}"
+        if not isinstance(cell, (list, tuple, np.ndarray)) and is_missing_cell(cell):
+            raise DataError(f"The embedding in {where} is missing. Every row needs one: compute it, or remove the row.")
         vec = _embedding_cell(cell)
         if vec is None:
             shown = repr(cell) if len(repr(cell)) <= 60 else repr(cell)[:57] + "..."

@@ -105,7 +105,9 @@ def read_table(source: TableSource, *, encoding: str | None = None) -> pd.DataFr
     enc = _check_encoding(encoding) if fmt != "parquet" else None
 
     if path.stat().st_size == 0:
-        raise DataError(f"{path} is empty (0 bytes). Check that you passed the right file and that it was fully written.")
+        raise DataError(
+            f"{path} is empty (0 bytes). Check that you passed the right file and that it was fully written."
+        )
 
     if fmt in _SEPARATORS:
         frame = _read_delimited(path, sep=_SEPARATORS[fmt], encoding=enc)
@@ -168,7 +170,7 @@ def _is_utf8(encoding: str) -> bool:
 
 
 def _decode_error(path: Path, encoding: str) -> DataError:
-    """A message for a file that does not decode with ``encoding``, with the byte offset and line of the first bad byte."""
+    """The message for a file that ``encoding`` cannot decode: byte offset and line of the first bad byte."""
     where = ""
     found = _find_undecodable(path, encoding)
     if found is not None:

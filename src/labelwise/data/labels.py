@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -145,8 +145,9 @@ def resolve_multi_label(
             first_list, first_scalar = int(np.argmax(is_list)), int(np.argmax(scalar))
             raise DataError(
                 f"Label column '{name}' mixes lists ({describe_row(source, ids[first_list])}) and single "
-                f"values ({describe_row(source, ids[first_scalar])}: {values.iloc[first_scalar]!r}). Give every row a list of "
-                "labels, or give them all as delimited strings with --label-delimiter (CLI) / delimiter= (library)."
+                f"values ({describe_row(source, ids[first_scalar])}: {values.iloc[first_scalar]!r}). Give every row a "
+                "list of labels, or give them all as delimited strings with --label-delimiter (CLI) / "
+                "delimiter= (library)."
             )
         return True
     if delimiter is not None:
@@ -224,12 +225,12 @@ def _check_two_classes(classes: list[str], name: str, n: int) -> None:
         return
     if not classes:
         raise DataError(
-            f"Labels need at least two classes; found no labels at all in column '{name}' ({n} rows). "
+            f"A label column needs at least two classes; found no labels at all in column '{name}' ({n} rows). "
             "Check that you chose the right label column."
         )
     raise DataError(
-        f"Labels need at least two classes; found only '{classes[0]}' in column '{name}' ({n} rows). Check that "
-        "you chose the right label column, or add examples of the other classes."
+        f"A label column needs at least two classes; found only '{classes[0]}' in column '{name}' ({n} rows). "
+        "Check that you chose the right label column, or add examples of the other classes."
     )
 
 

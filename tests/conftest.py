@@ -1,0 +1,18 @@
+"""Shared test helpers: where ../shared/datasets lives, and skipping with a clear reason when it does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def shared_dataset(*parts: str) -> Path:
+    """Path to a file under ../shared/datasets, or skip the test saying what is missing."""
+    path = SHARED_DATASETS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared dataset not found at {path} (tests read real data from ../shared/datasets)")
+    return path

@@ -45,6 +45,7 @@ class LabelledTable:
     feature_columns: columns used as tabular features.
     embedding_column: column holding a precomputed embedding per row, or None.
     source: the path as given, or ``"<DataFrame>"``.
+    n_input_rows: rows in the input before rows with missing labels were dropped (None: same as n).
     """
 
     frame: pd.DataFrame
@@ -54,6 +55,7 @@ class LabelledTable:
     feature_columns: list[str] = field(default_factory=list)
     embedding_column: str | None = None
     source: str = DATAFRAME_SOURCE
+    n_input_rows: int | None = None
     _embeddings: np.ndarray | None = field(default=None, init=False, compare=False)
 
     def __len__(self) -> int:
@@ -177,6 +179,7 @@ def load_labelled_table(
         feature_columns=feature_cols,
         embedding_column=embeddings,
         source=src,
+        n_input_rows=len(frame),
     )
     if embeddings is not None:
         table.embeddings()  # validate at the door; cached for later calls

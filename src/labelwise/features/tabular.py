@@ -48,7 +48,7 @@ def _is_numeric(s: pd.Series) -> bool:
 
 def _numeric_values(s: pd.Series) -> np.ndarray:
     """``(n,) float64`` with NaN for missing and infinite values."""
-    values = s.to_numpy(dtype="float64", na_value=np.nan)
+    values = s.to_numpy(dtype="float64", na_value=np.nan, copy=True)  # pandas 3 may hand out a read-only view
     values[~np.isfinite(values)] = np.nan
     return values
 

@@ -1,0 +1,114 @@
+"""``labelwise audit``: find the wrong labels in a table and write one row per input row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from labelwise.audit.label_errors import FILTERS
+from labelwise.cli.console import console, messages, progress_bars
+from labelwise.errors import LabelwiseError
+
+
+def audit(
+    data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
+    label: str = typer.Option(..., "--label", "-l", help="The column holding the labels.", show_default=False),
+    text: Optional[List[str]] = typer.Option(
+        None, "--text", "-t", help="A text column to embed (repeat for several; they are joined)."
+    ),
+    features: Optional[List[str]] = typer.Option(
+        None, "--features", "-f", help="A numeric or categorical feature column (repeat for several)."
+    ),
+    embeddings: Optional[str] = typer.Option(None, "--embeddings", help="A column of precomputed embedding vectors."),
+    pred_probs: Optional[Path] = typer.Option(
+        None, "--pred-probs", help="Your own out-of-sample probabilities (.npy, .csv or .parquet; one row per input "
+        "row, one column per class in sorted order or named after the classes) instead of training a model.",
+    ),
+    out: Path = typer.Option(Path("labelwise-audit"), "--out", "-o", help="Folder for issues.csv, issues.parquet, "
+                             "per_class.csv, noise_matrix.csv and summary.json."),
+    multi_label: bool = typer.Option(False, "--multi-label", help="Each row may carry several labels (list column)."),
+    label_delimiter: Optional[str] = typer.Option(
+        None, "--label-delimiter", help="Split multi-label strings on this delimiter, e.g. '|'."
+    ),
+    drop_missing: bool = typer.Option(False, "--drop-missing", help="Skip rows whose label is missing."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files (default utf-8)."),
+    encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' (offline sentence "
+                                "embeddings) or 'tfidf'."),
+    filter_by: str = typer.Option("prune_by_noise_rate", "--filter-by", help=f"How to pick issues: {', '.join(FILTERS)}."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds for the out-of-fold probabilities."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (folds, model)."),
+    show: int = typer.Option(10, "--show", help="How many of the lowest-quality rows to print."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """Find the rows whose label is probably wrong.
+
+    Trains a model with cross-validation (or takes your --pred-probs), runs confident learning, prints a
+    summary and writes one row per input row to OUT/issues.csv and OUT/issues.parquet.
+
+    Example: labelwise audit train.csv --label category --text text --out audit/
+    """
+    import labelwise
+
+    if filter_by not in FILTERS:
+        raise LabelwiseError(f"--filter-by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
+    if multi_label is False and label_delimiter is None:
+        multi_label_arg = None  # auto-detect list columns
+    else:
+        multi_label_arg = True
+    with progress_bars(enabled=not quiet) as progress:
+        result = labelwise.audit(
+            str(data), label=label, text=text or None, features=features or None, embeddings=embeddings,
+            pred_probs=str(pred_probs) if pred_probs is not None else None, multi_label=multi_label_arg,
+            delimiter=label_delimiter, drop_missing=drop_missing, encoding=encoding, encoder=encoder,
+            n_folds=folds, filter_by=filter_by, random_state=seed, progress=progress,
+        )
+    result.save(out)
+    print_summary(result, show)
+    messages.print(f"wrote {out}/issues.csv, issues.parquet, per_class.csv, summary.json", highlight=False)
+
+
+def print_summary(result, show: int = 10) -> None:
+    """The terminal summary: headline numbers, most-confused pairs, lowest-quality rows."""
+    s = result.summary()
+    console.print(f"[bold]{s['source']}[/]: {s['rows_audited']:,} rows audited"
+                  + (f" of {s['rows_in_input']:,}" if s["rows_in_input"] != s["rows_audited"] else "")
+                  + f", {s['classes']} classes" + (" (multi-label)" if s["multi_label"] else ""), highlight=False)
+    console.print(
+        f"estimated label error rate [bold]{s['estimated_error_rate']:.1%}[/]; flagged [bold]{s['flagged']:,}[/] rows "
+        f"({s['flagged_share']:.1%}) with {s['filter_by']}", highlight=False,
+    )
+    if "accuracy_of_out_of_fold_model" in s:
+        console.print(f"out-of-fold model agrees with the given labels on {s['accuracy_of_out_of_fold_model']:.1%} "
+                      "of rows", highlight=False)
+    pairs = result.confused_pairs(10)
+    if len(pairs):
+        table = Table(title="Most confused: given label -> probably true label", title_justify="left")
+        table.add_column("given")
+        table.add_column("suggested")
+        table.add_column("rows", justify="right")
+        for given, suggested, count in pairs.itertuples(index=False):
+            table.add_row(str(given), str(suggested), str(count))
+        console.print(table)
+    worst = result.worst(show)
+    if show > 0 and len(worst):
+        table = Table(title=f"{len(worst)} lowest-quality labels", title_justify="left")
+        table.add_column("row", justify="right")
+        table.add_column("given", overflow="fold")
+        table.add_column("suggested", overflow="fold")
+        table.add_column("quality", justify="right")
+        if "text" in worst:
+            table.add_column("text", overflow="fold", max_width=60)
+        for rec in worst.to_dict("records"):
+            cells = [str(rec["row"]), str(rec["given_label"]), str(rec["suggested_label"]), f"{rec['label_quality']:.3f}"]
+            if "text" in rec:
+                cells.append(_short(str(rec["text"])))
+            table.add_row(*cells)
+        console.print(table)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

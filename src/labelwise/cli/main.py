@@ -1,0 +1,86 @@
+"""The ``labelwise`` command: one Typer app, one module per command group.
+
+Exit status: 0 on success, 2 when the input or options are wrong (the message says how to fix it),
+1 on a bug in labelwise (rerun with --debug for the traceback, and please report it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from labelwise import __version__
+from labelwise.cli import audit as audit_command
+from rich.markup import escape
+
+from labelwise.cli.console import messages
+from labelwise.errors import LabelwiseError
+
+app = typer.Typer(
+    name="labelwise",
+    help="Find wrong labels, fix them, generate new ones, and learn from imperfect labels.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command("audit", no_args_is_help=True)(audit_command.audit)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"labelwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """labelwise: a toolkit for the whole life of a dataset's labels."""
+    if debug:
+        os.environ["LABELWISE_DEBUG"] = "1"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning errors into one clear line and an exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("LABELWISE_DEBUG") == "1"
+    try:
+        app(args=args, prog_name="labelwise", standalone_mode=False)
+    except LabelwiseError as err:
+        if debug:
+            messages.print_exception()
+        messages.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        return 2
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        messages.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        messages.print("interrupted; nothing half-written was left behind")
+        return 130
+    except Exception as err:  # click's usage errors carry their own exit code
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            return err.exit_code
+        if debug:
+            messages.print_exception()
+        else:
+            messages.print(
+                f"[bold red]internal error:[/] {type(err).__name__}: {escape(str(err))}\n"
+                "This is a bug in labelwise. Rerun with --debug for the traceback and please report it.",
+                highlight=False, soft_wrap=True,
+            )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -45,6 +45,11 @@ def _root(
         os.environ["LABELWISE_DEBUG"] = "1"
 
 
+def _is_usage_error(err: Exception) -> bool:
+    """Typer bundles its own copy of click; accept the ClickException of either."""
+    return any(cls.__name__ == "ClickException" for cls in type(err).__mro__) and hasattr(err, "show")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning errors into one clear line and an exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -64,10 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         messages.print("interrupted; nothing half-written was left behind")
         return 130
-    except Exception as err:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(err, click.ClickException):
+    except Exception as err:
+        if _is_usage_error(err):  # a wrong option or argument: the parser's message, exit 2
             err.show()
             return err.exit_code
         if debug:

@@ -16,3 +16,11 @@ def shared_dataset(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared dataset not found at {path} (tests read real data from ../shared/datasets)")
     return path
+
+
+def pytest_configure(config):
+    """Keep the test run's embedding cache out of the user's ~/.cache (tests that need their own set it)."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("LABELWISE_CACHE_DIR", tempfile.mkdtemp(prefix="labelwise-test-cache-"))

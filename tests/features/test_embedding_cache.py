@@ -142,6 +142,7 @@ class _Stub:
 def stubbed(monkeypatch):
     """TextEncoder whose model is a _Stub: yields a factory make(**kwargs) -> (encoder, stub)."""
     monkeypatch.setattr(TextEncoder, "_load", lambda self: None)
+    monkeypatch.setattr(TextEncoder, "_token_lengths", lambda self, texts: np.array([len(t) for t in texts]))
 
     def make(**kwargs):
         enc = TextEncoder(**kwargs)

@@ -51,22 +51,30 @@ def test_int8_model_matches_fp32_reference(encoder):
 @pytest.mark.model
 @pytest.mark.shared
 @pytest.mark.slow
-def test_banking77_nearest_centroid_accuracy(encoder):
-    """Real data: a nearest-centroid classifier on the embeddings of 1,540 Banking77 training texts (20 per
-    intent) labels 770 held-out test texts well, far above chance (1/77)."""
+def test_banking77_few_shot_accuracy(encoder):
+    """Real data: logistic regression on the embeddings of 1,540 Banking77 training texts (20 per intent) labels
+    770 held-out test texts (10 per intent) well (0.874 measured; chance is 1/77) and clearly better than the
+    same classifier on TF-IDF features (0.749)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from labelwise.features import TfidfEncoder
+
     folder = SHARED / "banking77"
     if not (folder / "train.csv").is_file():
         pytest.skip(f"Banking77 not found at {folder}")
     train = pd.read_csv(folder / "train.csv").groupby("category").head(20)
     test = pd.read_csv(folder / "test.csv").groupby("category").head(10)
-    Xtr = encoder.encode(train["text"].tolist())
-    Xte = encoder.encode(test["text"].tolist())
-    classes = sorted(train["category"].unique())
-    ytr = train["category"].to_numpy()
-    centroids = np.stack([Xtr[ytr == c].mean(axis=0) for c in classes])
-    predicted = np.array(classes)[np.argmax(Xte @ centroids.T, axis=1)]
-    accuracy = float((predicted == test["category"].to_numpy()).mean())
-    assert accuracy > 0.75, accuracy
+    ytr, yte = train["category"].to_numpy(), test["category"].to_numpy()
+
+    def accuracy(Xtr, Xte) -> float:
+        model = LogisticRegression(C=10, max_iter=3000).fit(Xtr, ytr)
+        return float((model.predict(Xte) == yte).mean())
+
+    embedded = accuracy(encoder.encode(train["text"].tolist()), encoder.encode(test["text"].tolist()))
+    tfidf = TfidfEncoder()
+    baseline = accuracy(tfidf.fit_transform(train["text"].tolist()), tfidf.transform(test["text"].tolist()))
+    assert embedded > 0.82, embedded
+    assert embedded > baseline + 0.05, (embedded, baseline)
 
 
 def test_hashing_encoder_is_a_text_embedder():

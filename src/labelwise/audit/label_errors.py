@@ -27,7 +27,9 @@ the counts are mergeable across shards; ties are always broken by row order, so 
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
@@ -143,28 +145,52 @@ def _thresholds(labels: np.ndarray, pred_probs: np.ndarray, self_conf: np.ndarra
     return np.maximum(thresholds, 2 * _EPS)
 
 
-def _row_stats(labels: np.ndarray, pred_probs: np.ndarray, thresholds: Optional[np.ndarray] = None) -> _RowStats:
+def _jobs(n_jobs: Optional[int]) -> int:
+    """Threads to use: numpy releases the GIL in the per-chunk and per-class work, so threads scale."""
+    if n_jobs is not None and n_jobs >= 1:
+        return int(n_jobs)
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _parallel(fn, items, n_jobs: int) -> list:
+    """``[fn(item) for item in items]``, in order, on up to ``n_jobs`` threads."""
+    items = list(items)
+    if n_jobs <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        return list(pool.map(fn, items))
+
+
+def _row_stats(
+    labels: np.ndarray, pred_probs: np.ndarray, thresholds: Optional[np.ndarray] = None, n_jobs: Optional[int] = None
+) -> _RowStats:
     n, k = pred_probs.shape
     dtype = pred_probs.dtype
-    self_conf = _self_confidence(labels, pred_probs)
     if thresholds is None:
-        thresholds = _thresholds(labels, pred_probs, self_conf)
+        thresholds = _thresholds(labels, pred_probs, _self_confidence(labels, pred_probs))
     cut = np.asarray(thresholds, dtype=np.float64).astype(dtype) - dtype.type(_EPS)
     count_dtype = np.uint8 if k < 256 else np.int64
 
+    self_conf = np.empty(n, dtype=dtype)
+    row_max = np.empty(n, dtype=dtype)
     argmax = np.empty(n, dtype=np.int64)
     confident = np.empty(n, dtype=np.int64)
-    for start in range(0, n, _CHUNK_ROWS):
+
+    def one_chunk(start: int) -> None:  # writes its own slice of the outputs, so chunks run in parallel
         stop = min(start + _CHUNK_ROWS, n)
         block = pred_probs[start:stop]
+        rows = np.arange(stop - start)
         above = block >= cut
         n_above = above.view(np.uint8).sum(axis=1, dtype=count_dtype)
         top = block.argmax(axis=1)
-        argmax[start:stop] = top
         guess = np.where(n_above > 1, top, above.argmax(axis=1))
         guess[n_above == 0] = -1
+        argmax[start:stop] = top
         confident[start:stop] = guess
-    row_max = pred_probs[np.arange(n), argmax]
+        self_conf[start:stop] = block[rows, labels[start:stop]]
+        row_max[start:stop] = block[rows, top]
+
+    _parallel(one_chunk, range(0, n, _CHUNK_ROWS), _jobs(n_jobs))
 
     # "argmax equals the given label" with the given class nudged up by 1e-6 (near-ties favour the label):
     # above row_max it wins, below it loses; an exact tie is settled as argmax settles it (first index wins)
@@ -400,38 +426,47 @@ def _rows_by_class(labels: np.ndarray, k: int) -> list[np.ndarray]:
     return [order[bounds[c] : bounds[c + 1]] for c in range(k)]
 
 
-def _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_class) -> np.ndarray:
+def _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_class, n_jobs=None) -> np.ndarray:
     """For each given class k and true class j, flag the prune[j, k] rows labelled k with the largest
     margin P[i, j] - P[i, k].
 
     Only rows where some other class beats the given one (row_max > P[i, k]) can have a positive margin, so
     each cell is first solved among those candidates; a cell with fewer positive margins than rows to flag
     falls back to all rows of its class. Either way the result equals a full sort with ties by row order.
+    Classes are independent and run on up to ``n_jobs`` threads.
     """
     k = pred_probs.shape[1]
     class_sizes = np.bincount(labels, minlength=k)
     candidates = np.flatnonzero(stats.row_max > stats.self_confidence)
     candidates_by_class = _rows_by_class(labels[candidates], k)
-    all_rows_by_class = None  # computed only if some cell needs the fallback
-    mask = np.zeros(labels.shape[0], dtype=bool)
-    for given in range(k):
-        if class_sizes[given] <= min_examples_per_class:
-            continue
+
+    def one_class(given: int) -> tuple[np.ndarray, bool]:
+        """Rows flagged in this class, and whether some cell needs all rows of the class."""
         targets = np.flatnonzero(prune[:, given] > 0)
         targets = targets[targets != given]
-        if targets.size == 0:
-            continue
+        if class_sizes[given] <= min_examples_per_class or targets.size == 0:
+            return np.empty(0, dtype=np.int64), False
         counts = np.minimum(prune[targets, given], class_sizes[given])
         rows = candidates[candidates_by_class[given]]
         margins = _margins(pred_probs, rows, targets, given)
         enough = (margins > 0).sum(axis=1) >= counts
-        mask[rows[_top_rows(margins[enough], counts[enough]).any(axis=0)]] = True
-        if not enough.all():
-            if all_rows_by_class is None:
-                all_rows_by_class = _rows_by_class(labels, k)
+        flagged = rows[_top_rows(margins[enough], counts[enough]).any(axis=0)]
+        return flagged, not enough.all()
+
+    results = _parallel(one_class, range(k), _jobs(n_jobs))
+    mask = np.zeros(labels.shape[0], dtype=bool)
+    for flagged, _ in results:
+        mask[flagged] = True
+    fallback = [given for given, (_, needs_all) in enumerate(results) if needs_all]
+    if fallback:  # rare: a cell asks for more rows than have a positive margin
+        all_rows_by_class = _rows_by_class(labels, k)
+        for given in fallback:
+            targets = np.flatnonzero(prune[:, given] > 0)
+            targets = targets[targets != given]
+            counts = np.minimum(prune[targets, given], class_sizes[given])
             rows = all_rows_by_class[given]
-            margins = _margins(pred_probs, rows, targets[~enough], given)
-            mask[rows[_top_rows(margins, counts[~enough]).any(axis=0)]] = True
+            margins = _margins(pred_probs, rows, targets, given)
+            mask[rows[_top_rows(margins, counts).any(axis=0)]] = True
     return mask
 
 
@@ -463,6 +498,7 @@ def find_label_issues(
     frac_noise: float = 1.0,
     min_examples_per_class: int = 1,
     confident_joint: Optional[np.ndarray] = None,
+    n_jobs: Optional[int] = None,
 ) -> np.ndarray:
     """Flag the rows whose given label is probably wrong: (n,) bool.
 
@@ -470,7 +506,8 @@ def find_label_issues(
     and a row is flagged when any of its classes is); pred_probs: (n, k) out-of-sample probabilities.
     filter_by: one of :data:`FILTERS`. frac_noise: flag only this fraction of the estimated errors (the most
     confident ones). min_examples_per_class: never prune a class below this many rows. confident_joint: a
-    precomputed (k, k) calibrated confident joint to reuse.
+    precomputed (k, k) calibrated confident joint to reuse. n_jobs: threads (default: the machine's cores); the
+    result does not depend on it.
     """
     if filter_by not in FILTERS:
         raise ValueError(f"filter_by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
@@ -481,15 +518,17 @@ def find_label_issues(
         flagged = np.zeros(labels.shape[0], dtype=bool)
         for y, p in zip(labels.T, pred_probs.T):
             flagged |= _find_single(
-                y.astype(np.int64), _binary(p), filter_by, frac_noise, min_examples_per_class, None
+                y.astype(np.int64), _binary(p), filter_by, frac_noise, min_examples_per_class, None, n_jobs
             )
         return flagged
-    return _find_single(labels, pred_probs, filter_by, frac_noise, min_examples_per_class, confident_joint)
+    return _find_single(labels, pred_probs, filter_by, frac_noise, min_examples_per_class, confident_joint, n_jobs)
 
 
-def _find_single(labels, pred_probs, filter_by, frac_noise, min_examples_per_class, confident_joint) -> np.ndarray:
+def _find_single(
+    labels, pred_probs, filter_by, frac_noise, min_examples_per_class, confident_joint, n_jobs=None
+) -> np.ndarray:
     n, k = pred_probs.shape
-    stats = _row_stats(labels, pred_probs)
+    stats = _row_stats(labels, pred_probs, n_jobs=n_jobs)
     if filter_by == "predicted_neq_given":
         return stats.argmax != labels
     if filter_by in ("low_normalized_margin", "low_self_confidence"):
@@ -517,10 +556,10 @@ def _find_single(labels, pred_probs, filter_by, frac_noise, min_examples_per_cla
     if filter_by == "prune_by_class":
         mask = _prune_by_class(labels, pred_probs, prune, min_examples_per_class)
     elif filter_by == "prune_by_noise_rate":
-        mask = _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_class)
+        mask = _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_class, n_jobs)
     else:  # both
         mask = _prune_by_class(labels, pred_probs, prune, min_examples_per_class)
-        mask &= _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_class)
+        mask &= _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_class, n_jobs)
     return mask & ~stats.predicted_is_given
 
 

@@ -174,3 +174,16 @@ def test_noise_matrix_recovers_a_known_noise_process():
     wrong = given != true
     precision, recall = (flagged & wrong).sum() / flagged.sum(), (flagged & wrong).sum() / wrong.sum()
     assert precision > 0.85 and recall > 0.85
+
+
+def test_threads_and_chunk_boundaries_do_not_change_the_result():
+    """n spans several row chunks; one thread and four threads flag the same rows as cleanlab."""
+    from cleanlab.filter import find_label_issues
+
+    labels, probs, _ = _synthetic(3 * le._CHUNK_ROWS + 17, 6, 0.1, 11, np.float32)
+    one = le.find_label_issues(labels, probs, n_jobs=1)
+    four = le.find_label_issues(labels, probs, n_jobs=4)
+    np.testing.assert_array_equal(one, four)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(one, find_label_issues(labels, probs, n_jobs=1))

@@ -53,8 +53,14 @@ def audit(
     """
     import labelwise
 
+    from labelwise.audit.workflow import ENCODERS
+
     if filter_by not in FILTERS:
         raise LabelwiseError(f"--filter-by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
+    if encoder not in ENCODERS:
+        raise LabelwiseError(f"--encoder must be one of {', '.join(ENCODERS)}; got {encoder!r}.")
+    if folds < 2:
+        raise LabelwiseError(f"--folds must be at least 2; got {folds}.")
     if multi_label is False and label_delimiter is None:
         multi_label_arg = None  # auto-detect list columns
     else:

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup browser demo test bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,19 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Debian's chromium for the report's browser test (never a downloaded browser); needs root, as in CI
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "browser tests will be skipped: install Debian's chromium (sudo apt-get install chromium)"; \
+	  fi; }
+
 demo: $(STAMP)
 	$(BIN)/python -m labelwise.demo --out demo-out
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -ra
 
 bench: $(STAMP)

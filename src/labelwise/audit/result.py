@@ -27,7 +27,9 @@ class AuditResult:
         label_quality:(n,) float in [0, 1], lower = more likely wrong
         is_issue:     (n,) bool, flagged by confident learning
         pred_probs:   (n, k) float, the out-of-sample probabilities used
-    For the table: ``noise`` (confident joint, noise matrices, priors, estimated error rate), ``classes``.
+    For the table: ``noise`` (confident joint, noise matrices, priors, estimated error rate), ``classes``,
+    ``error_rate_interval`` (95% bootstrap), and ``checks``: the other audit checks by name (``balance``,
+    ``columns``, ``duplicates``, ``outliers``, ``shift``) as plain dicts; ``skipped`` says why a check did not run.
     """
 
     classes: list[str]
@@ -46,6 +48,9 @@ class AuditResult:
     n_input_rows: Optional[int] = None
     texts: Optional[list[str]] = None
     settings: dict = field(default_factory=dict)
+    error_rate_interval: Optional[tuple[float, float]] = None
+    checks: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
 
     # ---- summaries ---------------------------------------------------------------------------------------------
 
@@ -137,6 +142,13 @@ class AuditResult:
                 "suggested_probability": suggested_prob.astype(np.float64),
             }
         )
+        duplicates, outliers = self.checks.get("duplicates"), self.checks.get("outliers")
+        if duplicates is not None:
+            frame["duplicate_group"] = np.asarray(duplicates["row_group"], dtype=np.int64)
+            frame["has_conflicting_duplicate"] = np.asarray(duplicates["row_conflict"], dtype=bool)
+        if outliers is not None:
+            frame["outlier_score"] = np.asarray(outliers["scores"], dtype=np.float64)
+            frame["is_outlier"] = np.asarray(outliers["is_outlier"], dtype=bool)
         if self.texts is not None:
             frame["text"] = self.texts
         if include_unaudited and self.n_input_rows is not None and self.n_input_rows > self.n_rows:
@@ -160,8 +172,21 @@ class AuditResult:
             "flagged": self.n_issues,
             "flagged_share": self.n_issues / max(self.n_rows, 1),
             "estimated_error_rate": self.error_rate,
+            "estimated_error_rate_interval": list(self.error_rate_interval) if self.error_rate_interval else None,
             "settings": self.settings,
         }
+        if "duplicates" in self.checks:
+            d = self.checks["duplicates"]
+            out["duplicates"] = {k: d[k] for k in ("threshold", "duplicate_rows", "groups", "conflicting_pairs",
+                                                   "conflicting_rows")}
+        if "outliers" in self.checks:
+            out["outliers"] = self.checks["outliers"]["n_outliers"]
+        if "balance" in self.checks:
+            out["imbalance_ratio"] = self.checks["balance"]["imbalance_ratio"]
+        if "shift" in self.checks:
+            out["shift"] = self.checks["shift"]["verdict"]
+        if self.skipped:
+            out["skipped_checks"] = dict(self.skipped)
         if not self.multi_label:
             out["accuracy_of_out_of_fold_model"] = float(np.mean(self.suggested == self.given))
         return out

@@ -7,6 +7,7 @@ read and validate the table -> features (text embeddings, TF-IDF, tabular, or gi
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from labelwise.audit import label_errors
 from labelwise.audit.out_of_fold import default_classifier, out_of_fold_probabilities
+from labelwise.audit.checks import ALL_CHECKS, load_other_split, run_checks
 from labelwise.audit.result import AuditResult
 from labelwise.data import LabelledTable, load_labelled_table, read_table
 from labelwise.errors import DataError, LabelwiseError
@@ -42,8 +44,12 @@ def audit(
     quality_method: str = "self_confidence",
     random_state: Optional[int] = 0,
     progress: Optional[ProgressCallback] = None,
+    compare_to=None,
+    compare_pred_probs=None,
+    checks: Sequence[str] = ALL_CHECKS,
+    duplicate_threshold: float = 0.95,
 ) -> AuditResult:
-    """Find the rows whose label is probably wrong.
+    """Find the rows whose label is probably wrong, and check the table's health.
 
     data: a path (CSV, TSV, Parquet, JSON Lines), a pandas DataFrame, or a :class:`LabelledTable`.
     label: the label column. Then say what the model should read, one or more of:
@@ -57,23 +63,30 @@ def audit(
       embeddings/TF-IDF, gradient boosting on tabular features).
     filter_by, quality_method: see :mod:`labelwise.audit.label_errors`.
     progress: ``progress(stage, done, total)`` callback for long steps.
+    compare_to: another split of the same data (path or DataFrame, same columns; its label column is optional) to
+      check for label shift and train/test leakage; compare_pred_probs: its probabilities when you give your own.
+    checks: which other checks to run (``balance``, ``columns``, ``duplicates``, ``outliers``, ``shift``,
+      ``error_interval``); duplicate_threshold: cosine similarity for near-duplicates.
     """
     table = _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding)
     codes = table.labels.codes
     k = table.labels.n_classes
     n_input_rows = table.n_input_rows
 
+    space, model = None, None
     if pred_probs is not None:
         probs = _user_pred_probs(pred_probs, table, n_input_rows)
         settings = {"pred_probs": "given by user"}
+        if table.text_columns or table.embedding_column or table.feature_columns:
+            space = _features(table, encoder, progress)  # for duplicates and outliers only
     else:
-        X, kind, settings = _features(table, encoder, progress)
-        model = classifier if classifier is not None else default_classifier(kind, random_state=random_state)
-        settings.update(classifier=type(model).__name__, n_folds=n_folds, random_state=random_state)
+        space = _features(table, encoder, progress)
+        model = classifier if classifier is not None else default_classifier(space.kind, random_state=random_state)
         probs = out_of_fold_probabilities(
-            X, codes, n_classes=k, classifier=model, n_folds=n_folds, multi_label=table.labels.multi_label,
+            space.X, codes, n_classes=k, classifier=model, n_folds=n_folds, multi_label=table.labels.multi_label,
             random_state=random_state, progress=progress,
         )
+        settings = dict(space.settings, classifier=type(model).__name__, n_folds=n_folds, random_state=random_state)
 
     multi = table.labels.multi_label
     with warnings.catch_warnings():
@@ -85,7 +98,7 @@ def audit(
     else:
         suggested = probs.argmax(axis=1)
         noise = label_errors.estimate_noise(codes, probs)
-    return AuditResult(
+    result = AuditResult(
         classes=list(table.labels.classes),
         row_ids=np.asarray(table.row_ids),
         given=codes,
@@ -103,28 +116,81 @@ def audit(
         texts=table.texts() if table.text_columns else None,
         settings=settings,
     )
+    other = None
+    if compare_to is not None:
+        other = _as_table(compare_to, table.labels.name, table.text_columns or None, table.feature_columns or None,
+                          table.embedding_column, table.labels.multi_label, delimiter, True, encoding,
+                          labels_optional=True)
+    run_checks(result, table, space, model, other=other, other_pred_probs=compare_pred_probs, checks=checks,
+               duplicate_threshold=duplicate_threshold, random_state=random_state, progress=progress)
+    return result
 
 
-def _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding) -> LabelledTable:
+def _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding,
+              labels_optional: bool = False):
     if isinstance(data, LabelledTable):
         return data
     if label is None:
         raise LabelwiseError("Say which column holds the labels: label=... (library) or --label COLUMN (CLI).")
+    if labels_optional:
+        return load_other_split(data, label=label, text=text, features=features, embeddings=embeddings,
+                                encoding=encoding)
     return load_labelled_table(
         data, label=label, text=text, features=list(features) if features else None, embeddings=embeddings,
         multi_label=multi_label, delimiter=delimiter, drop_missing=drop_missing, encoding=encoding,
     )
 
 
-def _features(table: LabelledTable, encoder, progress) -> tuple[object, str, dict]:
-    """Feature matrix for the out-of-fold model, the kind of default classifier it suits, and what was used."""
+@dataclass
+class FeatureSpace:
+    """The model's input for a table: X (n, d) dense or sparse, the kind of default classifier it suits, what was
+    used, and the fitted encoders so another split can be put in the same space."""
+
+    X: object
+    kind: str
+    settings: dict
+    encoders: list = field(default_factory=list)  # (role, encoder) pairs, applied in order
+
+    @property
+    def dense(self) -> Optional[np.ndarray]:
+        """Dense vectors for neighbour search (None for sparse TF-IDF)."""
+        from scipy import sparse
+
+        return None if sparse.issparse(self.X) else np.asarray(self.X, dtype=np.float32)
+
+    def transform(self, table) -> object:
+        """X for another table with the same columns."""
+        return _stack([_encode(role, enc, table, fit=False) for role, enc in self.encoders])
+
+
+def _encode(role: str, encoder, table, fit: bool):
+    if role == "text":
+        texts = table.texts()
+        if hasattr(encoder, "fit_transform"):
+            return encoder.fit_transform(texts) if fit else encoder.transform(texts)
+        return np.asarray(encoder.encode(texts), dtype=np.float32)
+    if role == "embeddings":
+        return table.embeddings()
+    frame = table.frame[table.feature_columns]
+    return encoder.fit_transform(frame) if fit else encoder.transform(frame)
+
+
+def _stack(parts):
     from scipy import sparse
 
+    if len(parts) == 1:
+        return parts[0]
+    if any(sparse.issparse(p) for p in parts):
+        return sparse.hstack([sparse.csr_matrix(p) for p in parts]).tocsr()
+    return np.hstack(parts)
+
+
+def _features(table: LabelledTable, encoder, progress) -> FeatureSpace:
+    """Feature matrix for the out-of-fold model, the kind of default classifier it suits, and what was used."""
     from labelwise.features import TabularEncoder
 
-    parts, kinds, settings = [], [], {}
+    encoders, kinds, settings = [], [], {}
     if table.text_columns:
-        texts = table.texts()
         if isinstance(encoder, str):
             if encoder not in ENCODERS:
                 raise LabelwiseError(f"encoder must be one of {', '.join(ENCODERS)}, or an object with encode(); "
@@ -132,36 +198,33 @@ def _features(table: LabelledTable, encoder, progress) -> tuple[object, str, dic
             if encoder == "tfidf":
                 from labelwise.features import TfidfEncoder
 
-                parts.append(TfidfEncoder().fit_transform(texts))
+                encoders.append(("text", TfidfEncoder()))
                 kinds.append("sparse")
             else:
                 from labelwise.features import TextEncoder
 
-                text_encoder = TextEncoder(progress=progress)
-                parts.append(text_encoder.encode(texts))
+                encoders.append(("text", TextEncoder(progress=progress)))
                 kinds.append("dense")
             settings["encoder"] = encoder
         else:
-            parts.append(np.asarray(encoder.encode(texts), dtype=np.float32))
+            encoders.append(("text", encoder))
             kinds.append("dense")
             settings["encoder"] = type(encoder).__name__
         settings["text_columns"] = list(table.text_columns)
     if table.embedding_column is not None:
-        parts.append(table.embeddings())
+        encoders.append(("embeddings", None))
         kinds.append("dense")
         settings["embedding_column"] = table.embedding_column
     if table.feature_columns:
-        parts.append(TabularEncoder().fit_transform(table.frame[table.feature_columns]))
+        encoders.append(("tabular", TabularEncoder()))
         kinds.append("tabular")
         settings["feature_columns"] = list(table.feature_columns)
-    if not parts:
+    if not encoders:
         raise LabelwiseError("Nothing to learn from: name --text, --features or --embeddings columns, or give "
                              "--pred-probs.")
-    if len(parts) == 1:
-        return parts[0], kinds[0], settings
-    if any(sparse.issparse(p) for p in parts):
-        return sparse.hstack([sparse.csr_matrix(p) for p in parts]).tocsr(), "sparse", settings
-    return np.hstack(parts), "dense" if "tabular" not in kinds else "tabular", settings
+    X = _stack([_encode(role, enc, table, fit=True) for role, enc in encoders])
+    kind = kinds[0] if len(kinds) == 1 else "sparse" if "sparse" in kinds else "tabular" if "tabular" in kinds else "dense"
+    return FeatureSpace(X, kind, settings, encoders)
 
 
 def _user_pred_probs(pred_probs, table: LabelledTable, n_input_rows: Optional[int]) -> np.ndarray:

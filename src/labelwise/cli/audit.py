@@ -40,6 +40,16 @@ def audit(
     filter_by: str = typer.Option("prune_by_noise_rate", "--filter-by", help=f"How to pick issues: {', '.join(FILTERS)}."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds for the out-of-fold probabilities."),
     seed: int = typer.Option(0, "--seed", help="Random seed (folds, model)."),
+    compare_to: Optional[Path] = typer.Option(
+        None, "--compare-to", help="Another split of the same data (e.g. test.csv, same columns; labels optional): "
+        "checks label shift and train/test leakage.",
+    ),
+    report: bool = typer.Option(False, "--report", help="Also write the Dataset Nutrition Label: OUT/report.html "
+                                "and OUT/report.json."),
+    datasheet: Optional[Path] = typer.Option(
+        None, "--datasheet", help="YAML provenance for the report (source, licence, collection_process, "
+        "intended_use, contact). Default: DATA's <name>.datasheet.yaml or datasheet.yaml beside it, if present.",
+    ),
     show: int = typer.Option(10, "--show", help="How many of the lowest-quality rows to print."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
@@ -71,10 +81,20 @@ def audit(
             pred_probs=str(pred_probs) if pred_probs is not None else None, multi_label=multi_label_arg,
             delimiter=label_delimiter, drop_missing=drop_missing, encoding=encoding, encoder=encoder,
             n_folds=folds, filter_by=filter_by, random_state=seed, progress=progress,
+            compare_to=str(compare_to) if compare_to is not None else None,
         )
     result.save(out)
     print_summary(result, show)
-    messages.print(f"wrote {out}/issues.csv, issues.parquet, per_class.csv, summary.json", highlight=False)
+    written = "issues.csv, issues.parquet, per_class.csv, summary.json"
+    if report:
+        from labelwise.report import find_datasheet, read_datasheet, write_report
+
+        sheet_path = datasheet if datasheet is not None else find_datasheet(data)
+        sheet = read_datasheet(sheet_path) if sheet_path is not None else None
+        html, _ = write_report(result, out, datasheet=sheet)
+        written += ", report.html, report.json"
+        messages.print(f"report: {html.resolve().as_uri()}", highlight=False)
+    messages.print(f"wrote {out}/ {written}", highlight=False)
 
 
 def print_summary(result, show: int = 10) -> None:
@@ -90,6 +110,19 @@ def print_summary(result, show: int = 10) -> None:
     if "accuracy_of_out_of_fold_model" in s:
         console.print(f"out-of-fold model agrees with the given labels on {s['accuracy_of_out_of_fold_model']:.1%} "
                       "of rows", highlight=False)
+    checks = result.checks
+    health = []
+    if "duplicates" in checks:
+        d = checks["duplicates"]
+        health.append(f"{d['duplicate_rows']:,} near-duplicate rows ({d['conflicting_rows']:,} with conflicting labels)")
+    if "outliers" in checks:
+        health.append(f"{checks['outliers']['n_outliers']:,} outliers")
+    if "balance" in checks and checks["balance"]["imbalance_ratio"] == checks["balance"]["imbalance_ratio"]:
+        health.append(f"imbalance {checks['balance']['imbalance_ratio']:.1f}:1")
+    if health:
+        console.print("; ".join(health), highlight=False)
+    if "shift" in checks:
+        console.print(f"vs {checks['shift']['other_name']}: {checks['shift']['verdict']}", highlight=False)
     pairs = result.confused_pairs(10)
     if len(pairs):
         table = Table(title="Most confused: given label -> probably true label", title_justify="left")
@@ -118,3 +151,32 @@ def print_summary(result, show: int = 10) -> None:
 
 def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def report(
+    data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
+    label: str = typer.Option(..., "--label", "-l", help="The column holding the labels.", show_default=False),
+    text: Optional[List[str]] = typer.Option(None, "--text", "-t", help="A text column to embed (repeatable)."),
+    features: Optional[List[str]] = typer.Option(None, "--features", "-f", help="A feature column (repeatable)."),
+    embeddings: Optional[str] = typer.Option(None, "--embeddings", help="A column of precomputed embedding vectors."),
+    pred_probs: Optional[Path] = typer.Option(None, "--pred-probs", help="Your own out-of-sample probabilities."),
+    compare_to: Optional[Path] = typer.Option(None, "--compare-to", help="Another split: label shift and leakage."),
+    datasheet: Optional[Path] = typer.Option(None, "--datasheet", help="YAML provenance for the report."),
+    out: Path = typer.Option(Path("labelwise-report"), "--out", "-o", help="Folder for report.html, report.json and "
+                             "the audit files."),
+    drop_missing: bool = typer.Option(False, "--drop-missing", help="Skip rows whose label is missing."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files."),
+    encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' or 'tfidf'."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """Write the Dataset Nutrition Label for a labelled table: one self-contained HTML page and report.json.
+
+    The same audit as `labelwise audit ... --report`. Example:
+    labelwise report train.csv --label category --text text --compare-to test.csv --out report/
+    """
+    audit(data=data, label=label, text=text, features=features, embeddings=embeddings, pred_probs=pred_probs, out=out,
+          multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, encoder=encoder,
+          filter_by="prune_by_noise_rate", folds=5, seed=seed, compare_to=compare_to, report=True,
+          datasheet=datasheet, show=10, quiet=quiet, debug=debug)

@@ -27,6 +27,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.command("audit", no_args_is_help=True)(audit_command.audit)
+app.command("report", no_args_is_help=True)(audit_command.report)
 
 
 def _version(value: bool) -> None:

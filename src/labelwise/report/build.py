@@ -1,0 +1,266 @@
+"""Build the Dataset Nutrition Label from an audit: ``report.json`` (every number) and ``report.html``.
+
+Seed paper: Holland, Hosny, Newman, Joseph, Chmielinski, "The Dataset Nutrition Label: A Framework To Drive Higher
+Data Quality Standards" (2018): a standard, glanceable label on top, then one module per analysis (provenance,
+composition, label distribution, label quality, duplicates, outliers, splits). labelwise builds it from its own
+audit, so it is never stale. The HTML is one self-contained file: inline CSS, inline SVG charts, no script, no
+network; every string from the data is escaped (Jinja2 autoescape; the charts escape their own text).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from labelwise.data.atomic import write_text_atomic
+from labelwise.errors import DataError
+from labelwise.report import svg
+
+SCHEMA_VERSION = 1
+EXAMPLES = 15  # rows shown per example table; the page stays light however big the data
+MAX_BARS = 40  # classes drawn in the distribution chart (the largest and smallest halves)
+DATASHEET_KEYS = ("source", "licence", "license", "collection_process", "intended_use", "contact", "description")
+
+
+def read_datasheet(path) -> dict:
+    """Read a YAML datasheet (a mapping of provenance fields) into a dict of strings."""
+    import yaml
+
+    path = Path(path)
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"Datasheet not found: {path}. Check the path passed to --datasheet.") from None
+    except yaml.YAMLError as err:
+        raise DataError(f"Datasheet {path} is not valid YAML ({err}). Fix the file or leave --datasheet out.") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise DataError(f"Datasheet {path} must be a YAML mapping (key: value lines), not a {type(loaded).__name__}.")
+    return {str(k): _plain(v) for k, v in loaded.items()}
+
+
+def find_datasheet(data_path) -> Optional[Path]:
+    """The datasheet beside a data file: ``<stem>.datasheet.yaml`` or ``datasheet.yaml`` (also ``.yml``)."""
+    if data_path is None:
+        return None
+    data_path = Path(data_path)
+    for name in (f"{data_path.stem}.datasheet.yaml", f"{data_path.stem}.datasheet.yml", "datasheet.yaml", "datasheet.yml"):
+        candidate = data_path.parent / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def _finite(x) -> Optional[float]:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def report_data(result, *, datasheet: Optional[dict] = None, name: Optional[str] = None) -> dict:
+    """Everything the report shows, as JSON-serialisable values (the schema is in docs/report.md)."""
+    from labelwise import __version__
+
+    frame = result.to_frame(include_unaudited=False)
+    has_text = "text" in frame.columns
+    texts = frame["text"].tolist() if has_text else None
+    summary = result.summary()
+    per_class = result.per_class()
+    checks = result.checks or {}
+    balance = checks.get("balance")
+    duplicates = checks.get("duplicates")
+    outliers = checks.get("outliers")
+    shift = checks.get("shift")
+    columns = checks.get("columns") or []
+
+    worst = frame.sort_values("label_quality", kind="stable").head(EXAMPLES)
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "labelwise_version": __version__,
+        "generated_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "dataset": {
+            "name": name or Path(str(result.source)).name,
+            "source": str(result.source),
+            "label_column": result.label_column,
+            "rows": int(summary["rows_in_input"]),
+            "multi_label": bool(result.multi_label),
+        },
+        "provenance": datasheet or None,
+        "headline": {
+            "rows": result.n_rows,
+            "classes": len(result.classes),
+            "estimated_error_rate": float(result.error_rate),
+            "error_rate_interval": list(result.error_rate_interval) if result.error_rate_interval else None,
+            "flagged": result.n_issues,
+            "duplicate_rows": duplicates["duplicate_rows"] if duplicates else None,
+            "conflicting_duplicate_rows": duplicates["conflicting_rows"] if duplicates else None,
+            "outliers": outliers["n_outliers"] if outliers else None,
+            "imbalance_ratio": _finite(balance["imbalance_ratio"]) if balance else None,
+            "small_classes": len(balance["small_classes"]) if balance else 0,
+            "shift_verdict": shift["short_verdict"] if shift else "not checked",
+        },
+        "composition": {"columns": columns},
+        "label_distribution": balance or {},
+        "label_quality": {
+            "method": result.filter_by,
+            "quality_score": result.quality_method,
+            "estimated_error_rate": float(result.error_rate),
+            "error_rate_interval": list(result.error_rate_interval) if result.error_rate_interval else None,
+            "flagged": result.n_issues,
+            "model_agreement": summary.get("accuracy_of_out_of_fold_model"),
+            "per_class": _records(per_class.sort_values(
+                "estimated_noise_rate" if "estimated_noise_rate" in per_class else "flagged_share",
+                ascending=False, kind="stable")),
+            "noise_matrix": result.noise.noise_matrix.round(4).tolist() if result.noise is not None else None,
+            "classes": list(result.classes),
+            "confused_pairs": _records(result.confused_pairs(10)),
+            "quality_histogram": np.histogram(result.label_quality, bins=20, range=(0, 1))[0].tolist(),
+            "has_text": has_text,
+            "worst_examples": _records(worst[[c for c in ["row", "given_label", "suggested_label", "label_quality",
+                                                          "text"] if c in worst.columns]]),
+        },
+        "duplicates": _duplicate_examples(duplicates, result, texts) if duplicates else None,
+        "outliers": _outlier_examples(outliers, result, texts) if outliers else None,
+        "splits": shift,
+        "skipped": {name: (result.skipped or {}).get(name, "not run") for name in ("duplicates", "outliers", "splits")},
+    }
+    if shift is None and "shift" in (result.skipped or {}):
+        data["skipped"]["splits"] = result.skipped["shift"]
+    return data
+
+
+def _records(frame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def _label_names(result, index: int) -> str:
+    if result.multi_label:
+        return "|".join(result.classes[j] for j in np.flatnonzero(result.given[index]))
+    return result.classes[int(result.given[index])]
+
+
+def _duplicate_examples(duplicates: dict, result, texts) -> dict:
+    out = {k: v for k, v in duplicates.items() if k not in ("pairs", "similarity", "conflict")}
+    pairs = np.asarray(duplicates.get("pairs", np.empty((0, 2))), dtype=np.int64).reshape(-1, 2)
+    similarity = np.asarray(duplicates.get("similarity", []), dtype=np.float64)
+    conflict = np.asarray(duplicates.get("conflict", np.zeros(len(pairs), bool)), dtype=bool)
+    order = np.lexsort((-similarity, ~conflict))[:EXAMPLES]  # conflicting pairs first, most similar first
+    out["examples"] = [
+        {
+            "row_a": int(result.row_ids[a]), "row_b": int(result.row_ids[b]), "similarity": float(similarity[i]),
+            "conflict": bool(conflict[i]), "label_a": _label_names(result, a), "label_b": _label_names(result, b),
+            "text_a": texts[a] if texts else None, "text_b": texts[b] if texts else None,
+        }
+        for i, (a, b) in ((i, pairs[i]) for i in order)
+    ]
+    return out
+
+
+def _outlier_examples(outliers: dict, result, texts) -> dict:
+    out = {k: v for k, v in outliers.items() if k not in ("scores", "is_outlier")}
+    scores = np.asarray(outliers["scores"], dtype=np.float64)
+    flagged = np.flatnonzero(np.asarray(outliers["is_outlier"], dtype=bool))
+    top = flagged[np.argsort(-scores[flagged], kind="stable")][:EXAMPLES]
+    out["examples"] = [
+        {"row": int(result.row_ids[i]), "label": _label_names(result, i), "score": float(scores[i]),
+         "text": texts[i] if texts else None}
+        for i in top
+    ]
+    out["score_histogram"] = np.histogram(scores, bins=20, range=(0, 1))[0].tolist()
+    return out
+
+
+def _charts(data: dict, result) -> dict:
+    charts = {}
+    dist = data["label_distribution"]
+    if dist:
+        dist.setdefault("truncated", False)
+        names, counts = list(dist["classes"]), list(dist["counts"])
+        order = np.argsort(-np.asarray(counts), kind="stable")
+        if len(order) > MAX_BARS:
+            order = np.concatenate([order[: MAX_BARS // 2], order[-MAX_BARS // 2:]])
+            dist["truncated"], dist["shown"] = True, MAX_BARS
+        small = set(dist.get("small_classes", []))
+        charts["distribution"] = svg.bar_chart(
+            [names[i] for i in order], [counts[i] for i in order],
+            highlight=[names[i] in small for i in order], title="rows per class",
+        )
+    quality = data["label_quality"]
+    if quality["noise_matrix"] is not None:
+        charts["noise"] = svg.heatmap(np.asarray(quality["noise_matrix"]), quality["classes"],
+                                      title="estimated noise matrix")
+    charts["quality"] = svg.histogram(result.label_quality, x_label="label quality (0 = surely wrong, 1 = surely right)",
+                                      title="label quality")
+    if data["outliers"] is not None:
+        charts["outliers"] = svg.histogram(np.asarray(result.checks["outliers"]["scores"]),
+                                           marker=data["outliers"].get("threshold"),
+                                           x_label="outlier score (rank of k-NN distance)", title="outlier scores")
+    shift = data["splits"]
+    if shift and shift.get("estimate"):
+        est = shift["estimate"]
+        gap = np.abs(np.asarray(est["target_prior"]) - np.asarray(est["source_prior"]))
+        order = np.argsort(-gap, kind="stable")[:20]
+        charts["shift"] = svg.bar_chart(
+            [f"{result.classes[i]}" for i in order], [gap[i] for i in order], value_format="{:.3f}",
+            title="largest changes in class share",
+        )
+    return charts
+
+
+def render_html(data: dict, charts: dict) -> str:
+    """Render the report page: Jinja2 with autoescape on; only our own charts are inserted as markup."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("labelwise.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+    )
+    env.globals.update(
+        pct=lambda x: "n/a" if x is None else f"{100 * float(x):.1f}%",
+        ratio=lambda x: "n/a" if x is None else f"{float(x):,.1f} : 1",
+        opt_count=lambda x: "not checked" if x is None else f"{int(x):,}",
+    )
+    return env.get_template("report.html.j2").render(d=data, charts=_AttrDict(charts))
+
+
+class _AttrDict(dict):
+    """Charts by attribute in the template; a missing chart renders as nothing."""
+
+    def __getattr__(self, name):
+        return self.get(name, "")
+
+
+def write_report(result, directory, *, datasheet: Optional[dict] = None, name: Optional[str] = None) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.json`` into directory (atomically). Returns both paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    data = report_data(result, datasheet=datasheet, name=name)
+    charts = _charts(data, result)
+    html = render_html(data, charts)
+    json_path = write_text_atomic(directory / "report.json", json.dumps(data, indent=1, default=_json_default) + "\n")
+    html_path = write_text_atomic(directory / "report.html", html)
+    return html_path, json_path
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

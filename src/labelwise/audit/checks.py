@@ -86,7 +86,8 @@ def run_checks(result, table: LabelledTable, space, model, *, other: Optional[La
         if "outliers" in checks:
             out = outlier_scores(vectors, neighbours=neighbours)
             result.checks["outliers"] = {"k": out.k, "n_outliers": out.n_outliers, "threshold": out.threshold,
-                                         "scores": out.scores, "is_outlier": out.is_outlier}
+                                         "scores": out.scores, "knn_distance": out.knn_distance,
+                                         "is_outlier": out.is_outlier}
     if "shift" in checks:
         if other is None:
             result.skipped["shift"] = "not checked: give another split with --compare-to (e.g. the test set)"
@@ -178,6 +179,7 @@ def _shift(result, table, space, model, other, other_pred_probs, vectors, thresh
                            "source_prior": mlls.source_prior.tolist(), "l1_shift": mlls.l1_shift,
                            "importance_weights": mlls.importance_weights.tolist()}
         out["estimate_bbse_l1"] = bbse.l1_shift
+        out["estimate_bbse"] = bbse.estimate.tolist()
         if "verdict" not in out:
             out["verdict"] = (f"the other split has no labels; its estimated class mix differs from this split's by "
                               f"L1 distance {mlls.l1_shift:.2f} (0 = identical, 2 = disjoint)")

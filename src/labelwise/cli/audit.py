@@ -83,9 +83,9 @@ def audit(
             n_folds=folds, filter_by=filter_by, random_state=seed, progress=progress,
             compare_to=str(compare_to) if compare_to is not None else None,
         )
-    result.save(out)
-    print_summary(result, show)
+    result.save(out)  # files first, so that nothing is lost if the terminal goes away
     written = "issues.csv, issues.parquet, per_class.csv, summary.json"
+    html = None
     if report:
         from labelwise.report import find_datasheet, read_datasheet, write_report
 
@@ -93,8 +93,10 @@ def audit(
         sheet = read_datasheet(sheet_path) if sheet_path is not None else None
         html, _ = write_report(result, out, datasheet=sheet)
         written += ", report.html, report.json"
-        messages.print(f"report: {html.resolve().as_uri()}", highlight=False)
+    print_summary(result, show)
     messages.print(f"wrote {out}/ {written}", highlight=False)
+    if html is not None:
+        messages.print(f"open the report: {html.resolve().as_uri()}", highlight=False)
 
 
 def print_summary(result, show: int = 10) -> None:

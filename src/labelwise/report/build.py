@@ -172,7 +172,7 @@ def _duplicate_examples(duplicates: dict, result, texts) -> dict:
 
 
 def _outlier_examples(outliers: dict, result, texts) -> dict:
-    out = {k: v for k, v in outliers.items() if k not in ("scores", "is_outlier")}
+    out = {k: v for k, v in outliers.items() if k not in ("scores", "knn_distance", "is_outlier")}
     scores = np.asarray(outliers["scores"], dtype=np.float64)
     flagged = np.flatnonzero(np.asarray(outliers["is_outlier"], dtype=bool))
     top = flagged[np.argsort(-scores[flagged], kind="stable")][:EXAMPLES]
@@ -181,7 +181,10 @@ def _outlier_examples(outliers: dict, result, texts) -> dict:
          "text": texts[i] if texts else None}
         for i in top
     ]
-    out["score_histogram"] = np.histogram(scores, bins=20, range=(0, 1))[0].tolist()
+    distance = np.asarray(outliers["knn_distance"], dtype=np.float64)
+    top = float(max(distance.max(initial=0.0), outliers["threshold"]) * 1.05) or 1.0
+    out["distance_range"] = [0.0, top]
+    out["distance_histogram"] = np.histogram(distance, bins=20, range=(0.0, top))[0].tolist()
     return out
 
 
@@ -207,9 +210,11 @@ def _charts(data: dict, result) -> dict:
     charts["quality"] = svg.histogram(result.label_quality, x_label="label quality (0 = surely wrong, 1 = surely right)",
                                       title="label quality")
     if data["outliers"] is not None:
-        charts["outliers"] = svg.histogram(np.asarray(result.checks["outliers"]["scores"]),
+        charts["outliers"] = svg.histogram(np.asarray(result.checks["outliers"]["knn_distance"]),
+                                           value_range=tuple(data["outliers"]["distance_range"]),
                                            marker=data["outliers"].get("threshold"),
-                                           x_label="outlier score (rank of k-NN distance)", title="outlier scores")
+                                           x_label="mean cosine distance to the nearest rows (dashed: outlier fence)",
+                                           title="distance to nearest neighbours")
     shift = data["splits"]
     if shift and shift.get("estimate"):
         est = shift["estimate"]

@@ -97,7 +97,7 @@ def histogram(
     lo, hi = value_range
     for x in (lo, (lo + hi) / 2, hi):
         px = left + plot_w * (x - lo) / (hi - lo)
-        parts.append(f'<text x="{_num(px)}" y="{height - 12}" text-anchor="middle" fill="{INK}">{x:g}</text>')
+        parts.append(f'<text x="{_num(px)}" y="{height - 12}" text-anchor="middle" fill="{INK}">{x:.2g}</text>')
     if marker is not None and lo <= marker <= hi:
         px = left + plot_w * (marker - lo) / (hi - lo)
         parts.append(f'<line x1="{_num(px)}" y1="{top_pad}" x2="{_num(px)}" y2="{top_pad + plot_h}" stroke="{WARN}" '

@@ -82,7 +82,7 @@ def run_checks(result, table: LabelledTable, space, model, *, other: Optional[La
         neighbours = knn(vectors, 10, random_state=random_state)
         report(progress, "neighbours", 1, 1)
         if "duplicates" in checks:
-            result.checks["duplicates"] = _duplicates(result, table, vectors, duplicate_threshold, random_state)
+            result.checks["duplicates"] = _duplicates(result, table, vectors, duplicate_threshold, neighbours)
         if "outliers" in checks:
             out = outlier_scores(vectors, neighbours=neighbours)
             result.checks["outliers"] = {"k": out.k, "n_outliers": out.n_outliers, "threshold": out.threshold,
@@ -113,9 +113,9 @@ def _normalised_text(texts: list[str]) -> np.ndarray:
     return np.array([re.sub(r"\s+", " ", t).strip().lower() for t in texts], dtype=object)
 
 
-def _duplicates(result, table, vectors, threshold, random_state) -> dict:
+def _duplicates(result, table, vectors, threshold, neighbours) -> dict:
     keys = _normalised_text(table.texts()) if table.text_columns else None
-    dup = find_near_duplicates(vectors, threshold=threshold, exact_keys=keys, random_state=random_state)
+    dup = find_near_duplicates(vectors, threshold=threshold, exact_keys=keys, neighbours=neighbours)
     conflict = conflicting_duplicates(dup.pairs, result.given)
     conflicting_rows = rows_in_pairs(dup.pairs, result.n_rows, conflict)
     return {

@@ -77,8 +77,10 @@ def column_health(frame: pd.DataFrame) -> list[ColumnHealth]:
         missing_mask = column.isna().to_numpy() if column.dtype != object else np.array(
             [_is_missing(v) for v in column], dtype=bool)
         present = column[~missing_mask]
-        hashable = present.map(lambda v: tuple(v) if isinstance(v, (list, np.ndarray)) else v)
-        n_unique = int(hashable.nunique(dropna=True))
+        if present.size and isinstance(present.iloc[0], (list, tuple, np.ndarray)):  # list or vector cells
+            n_unique = len({np.asarray(v).tobytes() for v in present})
+        else:
+            n_unique = int(present.nunique(dropna=True))
         text = {}
         if present.size and present.map(lambda v: isinstance(v, str)).all():
             lengths = present.str.len()

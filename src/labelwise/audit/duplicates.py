@@ -37,18 +37,20 @@ class DuplicateResult:
 
 
 def find_near_duplicates(
-    embeddings, *, threshold: float = 0.95, k: int = 10, exact_keys=None, random_state: Optional[int] = 0
+    embeddings, *, threshold: float = 0.95, k: int = 10, exact_keys=None, random_state: Optional[int] = 0,
+    neighbours: Optional[tuple] = None,
 ) -> DuplicateResult:
     """Pairs of rows that are (near) copies of each other.
 
     embeddings: (n, d) float. threshold: cosine similarity at or above which two rows are duplicates.
     k: neighbours examined per row (a group larger than k+1 is still joined through shared neighbours).
     exact_keys: optional (n,) hashable per row (e.g. normalised text); rows with equal keys are exact duplicates
-    whatever their embeddings say.
+    whatever their embeddings say. neighbours: precomputed ``(indices, similarities)`` from
+    :func:`labelwise.audit.neighbours.knn` (shared with the outlier check).
     """
     vectors = np.asarray(embeddings, dtype=np.float32)
     n = vectors.shape[0]
-    idx, sim = knn(vectors, k, random_state=random_state)
+    idx, sim = neighbours if neighbours is not None else knn(vectors, k, random_state=random_state)
     rows = np.repeat(np.arange(n), idx.shape[1])
     cols, sims = idx.ravel(), sim.ravel()
     keep = (cols >= 0) & (sims >= threshold)

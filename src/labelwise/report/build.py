@@ -155,7 +155,8 @@ def _label_names(result, index: int) -> str:
 
 
 def _duplicate_examples(duplicates: dict, result, texts) -> dict:
-    out = {k: v for k, v in duplicates.items() if k not in ("pairs", "similarity", "conflict")}
+    out = {k: v for k, v in duplicates.items() if k not in ("pairs", "similarity", "conflict", "row_group",
+                                                            "row_conflict")}
     pairs = np.asarray(duplicates.get("pairs", np.empty((0, 2))), dtype=np.int64).reshape(-1, 2)
     similarity = np.asarray(duplicates.get("similarity", []), dtype=np.float64)
     conflict = np.asarray(duplicates.get("conflict", np.zeros(len(pairs), bool)), dtype=bool)

@@ -8,7 +8,7 @@ import pytest
 
 from labelwise.audit.composition import class_balance, column_health
 from labelwise.audit.duplicates import conflicting_duplicates, cross_split_duplicates, find_near_duplicates
-from labelwise.audit.label_shift import bbse, estimate_target_prior, fit_bcts, label_count_test, mlls
+from labelwise.audit.label_shift import bbse, label_count_test, mlls
 from labelwise.audit.neighbours import knn
 from labelwise.audit.outliers import outlier_scores
 
@@ -114,18 +114,3 @@ def test_perfect_classifier_recovers_the_target_distribution_exactly():
     expected = np.array([10, 20, 30, 140]) / 200
     np.testing.assert_allclose(bbse(onehot[source], source, onehot[target]), expected, atol=1e-9)
     np.testing.assert_allclose(mlls(onehot[target], np.full(k, 0.25)), expected, atol=1e-6)
-
-
-def test_mlls_no_shift_is_a_fixed_point_and_bcts_fixes_temperature():
-    rng = np.random.default_rng(0)
-    k, n = 5, 4000
-    y = rng.integers(0, k, n)
-    logits = rng.normal(0, 1, (n, k)) + 2.0 * np.eye(k)[y]
-    # the Bayes posterior here is softmax(2 * logits); softmax(3 * logits) is overconfident by 3/2
-    over = np.exp(3 * logits) / np.exp(3 * logits).sum(axis=1, keepdims=True)
-    cal = fit_bcts(over, y)
-    assert cal.temperature == pytest.approx(1.5, abs=0.1)
-    est = estimate_target_prior(over[: n // 2], y[: n // 2], over[n // 2:], n_bootstrap=50)
-    truth = np.bincount(y[n // 2:], minlength=k) / (n // 2)
-    assert np.abs(est.estimate - truth).sum() < 0.06
-    assert np.all(est.lower <= est.estimate + 1e-12) and np.all(est.estimate <= est.upper + 1e-12)

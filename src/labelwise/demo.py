@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     path, flipped = write_demo_table(out)
     print(f"wrote {path}: 1,797 handwritten digits, {flipped.sum()} labels flipped on purpose ({NOISE:.0%})\n")
-    command = ["audit", str(path), "--label", "digit", "--out", str(out / "audit")]
+    command = ["audit", str(path), "--label", "digit", "--out", str(out / "audit"), "--report"]
     print("$ labelwise " + " ".join(command), flush=True)
     status = labelwise_cli(command)
     if status != 0:
@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nAgainst the {flipped.sum()} labels we flipped: labelwise flagged {flagged.sum()} rows, {hits} of them "
         f"flipped: precision {precision:.2f}, recall {recall:.2f}, F1 {f1:.2f}."
     )
-    print(f"Open {out / 'audit' / 'issues.csv'} and sort by label_quality to review the worst labels first.")
+    print(f"Open {out / 'audit' / 'report.html'} for the Dataset Nutrition Label, and {out / 'audit' / 'issues.csv'} "
+          "(sort by label_quality) to review the worst labels first.")
     return 0
 
 

@@ -63,7 +63,7 @@ METHODS = ("mlls", "bbse")
 # slower than one thread. The heavy loops therefore run with BLAS limited to one thread.
 _BLAS_THREADS = 1
 
-_LOG_FLOOR = 1e-12  # probabilities are floored here before taking logs (one-hot inputs stay finite)
+_LOG_FLOOR = 1e-300  # probabilities are floored here before taking logs (exact zeros stay finite)
 _TINY = 1e-300
 
 

@@ -103,3 +103,23 @@ def test_console_script_help_and_exit_codes(tmp_path):
     run = subprocess.run([sys.executable, "-m", "labelwise", "audit", str(tmp_path / "none.csv"), "--label", "y"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "none.csv" in run.stderr
+
+
+def test_report_command_writes_the_label_and_reads_a_datasheet(digits_csv, capsys):
+    folder, _ = digits_csv
+    (folder / "datasheet.yaml").write_text("source: scikit-learn digits\nlicence: CC-BY-4.0\ncontact: data@example.org\n")
+    out = folder / "report"
+    code = main(["report", str(folder / "digits.csv"), "--label", "digit", "--pred-probs", str(folder / "probs.npy"),
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    html = (out / "report.html").read_text()
+    assert "Dataset Nutrition Label" in html and "scikit-learn digits" in html
+    import json
+
+    data = json.loads((out / "report.json").read_text())
+    assert data["headline"]["rows"] == 500 and data["provenance"]["licence"] == "CC-BY-4.0"
+    assert data["duplicates"] is not None and data["outliers"] is not None  # the pixel columns are features
+    assert (out / "issues.csv").exists()
+    assert main(["report", str(folder / "digits.csv"), "--label", "digit", "--datasheet", str(folder / "none.yaml"),
+                 "--pred-probs", str(folder / "probs.npy"), "--out", str(out), "--quiet"]) == 2
+    assert "none.yaml" in capsys.readouterr().err

@@ -71,6 +71,8 @@ def audit(
         raise LabelwiseError(f"--filter-by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
     if encoder not in ENCODERS:
         raise LabelwiseError(f"--encoder must be one of {', '.join(ENCODERS)}; got {encoder!r}.")
+    if datasheet is not None and not datasheet.is_file():
+        raise LabelwiseError(f"Datasheet not found: {datasheet}. Check the path passed to --datasheet.")
     if folds is not None and folds < 2:
         raise LabelwiseError(f"--folds must be at least 2; got {folds}.")
     if multi_label is False and label_delimiter is None:

@@ -135,3 +135,14 @@ def test_wrong_inputs_are_user_errors(noisy_digits):
         labelwise.audit(frame, label="digit", pred_probs=np.full((len(frame), 10), 2.0))
     with pytest.raises(DataError, match="rows"):
         labelwise.audit(frame, label="digit", pred_probs=np.full((10, 10), 0.1))
+
+
+def test_a_class_with_a_single_row_is_reported_not_fatal(noisy_digits):
+    """A singleton class used to crash gradient boosting's internal stratified split; now it is named."""
+    frame, _, _ = noisy_digits
+    small = frame.iloc[:300].copy()
+    small["digit"] = small["digit"].astype(str)
+    small.loc[0, "digit"] = "lonely"
+    result = labelwise.audit(small, label="digit", n_folds=3)
+    assert "lonely" in result.skipped["classes_too_small"]
+    assert result.n_rows == 300 and len(result.classes) == 11

@@ -173,13 +173,15 @@ def _shift(result, table, space, model, other, other_pred_probs, vectors, thresh
     if target_probs is not None:
         mlls = estimate_target_prior(result.pred_probs, result.given, target_probs, method="mlls",
                                      random_state=random_state)
-        bbse = estimate_target_prior(result.pred_probs, result.given, target_probs, method="bbse", n_bootstrap=0)
+        bbse = estimate_target_prior(result.pred_probs, result.given, target_probs, method="bbse",
+                                     random_state=random_state)
         out["estimate"] = {"method": "MLLS with bias-corrected calibration", "target_prior": mlls.estimate.tolist(),
                            "lower": mlls.lower.tolist(), "upper": mlls.upper.tolist(),
                            "source_prior": mlls.source_prior.tolist(), "l1_shift": mlls.l1_shift,
                            "importance_weights": mlls.importance_weights.tolist()}
         out["estimate_bbse_l1"] = bbse.l1_shift
         out["estimate_bbse"] = bbse.estimate.tolist()
+        out["estimate_bbse_interval"] = [bbse.lower.tolist(), bbse.upper.tolist()]
         if "verdict" not in out:
             out["verdict"] = (f"the other split has no labels; its estimated class mix differs from this split's by "
                               f"L1 distance {mlls.l1_shift:.2f} (0 = identical, 2 = disjoint)")

@@ -57,7 +57,8 @@ def out_of_fold_probabilities(
     features: (n, d) float array or scipy sparse matrix; labels: (n,) int in [0, k) or, with ``multi_label``,
     an (n, k) 0/1 indicator. classifier: any scikit-learn classifier with ``predict_proba`` (default:
     :func:`default_classifier`); it is cloned per fold. Folds are stratified by label (plain shuffled K-fold for
-    multi-label). A class missing from a fold's training part gets probability 0 in that fold.
+    multi-label). A class missing from a fold's training part, or with a single row there, gets probability 0 in
+    that fold.
 
     Returns (n, k) float64 probabilities; single-label rows sum to 1.
     """
@@ -90,6 +91,12 @@ def out_of_fold_probabilities(
         warnings.filterwarnings("ignore", message=".*least populated class.*")
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
         for fold, (train, test) in enumerate(splitter.split(np.zeros(n), labels)):
+            # a class with a single training row cannot be learned (and breaks classifiers that split off a
+            # stratified validation set): leave it out of this fold's training; it gets probability 0 here
+            train_counts = np.bincount(labels[train], minlength=k)
+            learnable = train[train_counts[labels[train]] >= 2]
+            if np.unique(labels[learnable]).size >= 2:
+                train = learnable
             train_labels = labels[train]
             model = clone(classifier)
             if np.unique(train_labels).size == 1:  # degenerate fold: predict the only class seen

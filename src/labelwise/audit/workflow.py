@@ -122,6 +122,13 @@ def audit(
         texts=table.texts() if table.text_columns else None,
         settings=settings,
     )
+    counts = codes.sum(axis=0) if multi else np.bincount(codes, minlength=k)
+    tiny = [table.labels.classes[i] for i in np.flatnonzero((counts > 0) & (counts < 2))]
+    if tiny:
+        result.skipped["classes_too_small"] = (
+            f"{len(tiny)} class(es) have a single row, so no model can check their label: "
+            + ", ".join(map(str, tiny[:10])) + (" ..." if len(tiny) > 10 else "")
+        )
     other = None
     if compare_to is not None:
         other = _as_table(compare_to, table.labels.name, table.text_columns or None, table.feature_columns or None,

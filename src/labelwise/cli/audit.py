@@ -129,6 +129,8 @@ def print_summary(result, show: int = 10) -> None:
         console.print("; ".join(health), highlight=False)
     if "shift" in checks:
         console.print(f"vs {checks['shift']['other_name']}: {checks['shift']['verdict']}", highlight=False)
+    if "classes_too_small" in result.skipped:
+        console.print(f"note: {result.skipped['classes_too_small']}", highlight=False)
     pairs = result.confused_pairs(10)
     if len(pairs):
         table = Table(title="Most confused: given label -> probably true label", title_justify="left")

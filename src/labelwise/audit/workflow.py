@@ -80,8 +80,10 @@ def audit(
     if pred_probs is not None:
         probs = _user_pred_probs(pred_probs, table, n_input_rows)
         settings = {"pred_probs": "given by user"}
-        if table.text_columns or table.embedding_column or table.feature_columns:
-            space = _features(table, encoder, progress)  # for duplicates and outliers only
+        has_inputs = table.text_columns or table.embedding_column or table.feature_columns
+        wants_vectors = {"duplicates", "outliers"} & set(checks) or (compare_to is not None and "shift" in checks)
+        if has_inputs and wants_vectors:
+            space = _features(table, encoder, progress)  # for duplicates, outliers and leakage only
     else:
         space = _features(table, encoder, progress)
         model = classifier if classifier is not None else default_classifier(

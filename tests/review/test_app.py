@@ -1,0 +1,98 @@
+"""The review app over HTTP (FastAPI TestClient): login, queue order, decisions, CSRF, conflicts, escaping."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the review app needs the review extra (pip install -e '.[review]')")
+pytest.importorskip("httpx", reason="the app tests use FastAPI's TestClient (httpx)")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from labelwise.review.app import create_app  # noqa: E402
+from labelwise.review.store import ReviewStore  # noqa: E402
+
+CLASSES = ["card_arrival", "<script>alert('label')</script>", "pin_blocked"]
+XSS = "<img src=x onerror=alert(1)><script>alert('text')</script>"
+
+
+@pytest.fixture()
+def client(tmp_path):
+    store = ReviewStore(f"sqlite:///{tmp_path / 'review.db'}")
+    pid = store.create_project("p", CLASSES)
+    rows = [{"row": i, "payload": {"text": XSS if i == 2 else f"question {i}"}, "given": [CLASSES[i % 3]],
+             "label_quality": [0.9, 0.5, 0.01, 0.3][i], "suggestion": {"labels": ["pin_blocked"],
+                                                                    "probabilities": {"pin_blocked": 0.7}}}
+            for i in range(4)]
+    store.add_items(pid, rows)
+    app = create_app(store, pid, CLASSES, token="s3cret")
+    return TestClient(app), store
+
+
+def _login(c):
+    r = c.get("/login", params={"token": "s3cret"}, follow_redirects=False)
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_every_page_needs_the_token(client):
+    c, _ = client
+    assert c.get("/").status_code == 401
+    assert c.get("/login", params={"token": "wrong"}).status_code == 403
+    assert c.get("/item/1").status_code == 401
+
+
+def test_queue_is_worst_first_and_data_is_escaped(client):
+    c, _ = client
+    _login(c)
+    html = c.get("/").text
+    rows = re.findall(r'<td class="q">(\d+)</td><td class="q">', html)
+    assert rows == ["2", "3", "1", "0"]
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&#39;text&#39;)" in html
+    assert "<img src=x" not in html
+
+
+def _csrf_and_version(html):
+    return (re.search(r'name="csrf" value="([^"]+)"', html).group(1),
+            int(re.search(r'name="version" value="(\d+)"', html).group(1)))
+
+
+def test_relabel_records_an_event_and_moves_to_the_next_item(client):
+    c, store = client
+    _login(c)
+    item = store.queue(1, limit=1)[0]
+    html = c.get(f"/item/{item.id}").text
+    assert "&lt;script&gt;alert(&#39;label&#39;)" in html and "<script>" not in html
+    csrf, version = _csrf_and_version(html)
+    r = c.post(f"/item/{item.id}/decide", data={"csrf": csrf, "version": version, "decision": "relabel",
+                                                 "label": "pin_blocked", "reason": "asks about a PIN"},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/item/")
+    assert store.item(item.id).current_labels == ["pin_blocked"]
+    assert store.history(item.id)[-1]["author"] == "reviewer"
+    r = c.post(f"/item/{item.id}/decide", data={"csrf": csrf, "version": 1, "decision": "undo"},
+               follow_redirects=False)
+    assert r.status_code == 303 and store.item(item.id).current_labels == [CLASSES[item.row % 3]]
+
+
+def test_post_without_the_csrf_token_is_refused(client):
+    c, store = client
+    _login(c)
+    item = store.queue(1, limit=1)[0]
+    r = c.post(f"/item/{item.id}/decide", data={"version": 0, "decision": "keep", "csrf": "forged"})
+    assert r.status_code == 403 and store.item(item.id).version == 0
+
+
+def test_a_second_reviewer_sees_the_conflict(client):
+    c, store = client
+    _login(c)
+    item = store.queue(1, limit=1)[0]
+    csrf, version = _csrf_and_version(c.get(f"/item/{item.id}").text)
+    store.decide(item.id, labels=["card_arrival"], decision="relabel", author="someone", expected_version=version)
+    r = c.post(f"/item/{item.id}/decide", data={"csrf": csrf, "version": version, "decision": "relabel",
+                                                 "label": "pin_blocked"})
+    assert r.status_code == 409 and "changed by someone else" in r.text
+    assert store.item(item.id).current_labels == ["card_arrival"]

@@ -96,3 +96,35 @@ def test_a_second_reviewer_sees_the_conflict(client):
                                                  "label": "pin_blocked"})
     assert r.status_code == 409 and "changed by someone else" in r.text
     assert store.item(item.id).current_labels == ["card_arrival"]
+
+
+def test_open_an_audit_folder_resume_it_and_export(tmp_path):
+    """From `labelwise audit --out DIR` to a project; re-opening resumes; export writes labels and changelog."""
+    import pandas as pd
+
+    from labelwise.cli.main import main
+    from labelwise.review.project import export_decisions, open_audit_project
+
+    frame = pd.DataFrame({"text": [f"question {i} {XSS if i == 0 else ''}" for i in range(60)],
+                          "category": ["card_arrival", "pin_blocked", "card_linking"] * 20})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    import numpy as np
+
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), 60)
+    np.save(tmp_path / "p.npy", probs)
+    assert main(["audit", str(tmp_path / "t.csv"), "--label", "category", "--text", "text", "--pred-probs",
+                 str(tmp_path / "p.npy"),
+                 "--out", str(tmp_path / "audit"), "--quiet"]) == 0
+    store, pid, classes = open_audit_project(tmp_path / "audit")
+    assert store.progress(pid) == (0, 60) and sorted(classes) == ["card_arrival", "card_linking", "pin_blocked"]
+    worst = store.queue(pid, limit=1)[0]
+    store.decide(worst.id, labels=["pin_blocked"], decision="relabel", author="ana", expected_version=0, reason="r")
+    store2, pid2, _ = open_audit_project(tmp_path / "audit")  # resume: same project, nothing added twice
+    assert pid2 == pid and store2.progress(pid2) == (1, 60)
+    labels, changelog = export_decisions(store2, pid2, tmp_path / "export")
+    out = pd.read_csv(labels)
+    assert len(out) == 60 and out.set_index("row").loc[worst.row, "label"] == "pin_blocked"
+    log = pd.read_csv(changelog)
+    assert log["author"].tolist() == ["ana"] and log["row"].tolist() == [worst.row]
+    assert main(["export", str(tmp_path / "audit"), "--out", str(tmp_path / "export2")]) == 0
+    assert main(["review", str(tmp_path / "nothing")]) == 2

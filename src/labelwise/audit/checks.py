@@ -74,9 +74,10 @@ def run_checks(result, table: LabelledTable, space, model, *, other: Optional[La
     vectors = _neighbour_vectors(space, random_state) if space is not None else None
     need_vectors = [c for c in ("duplicates", "outliers") if c in checks]
     if vectors is None:
+        why = result.settings.get("features_skipped", "")
         for name in need_vectors:
             result.skipped[name] = ("not checked: no features to compare rows by (name --text, --features or "
-                                    "--embeddings columns)")
+                                    "--embeddings columns)" + (f"; {why}" if why else ""))
     elif need_vectors:
         report(progress, "neighbours", 0, 1)
         neighbours = knn(vectors, 10, random_state=random_state)

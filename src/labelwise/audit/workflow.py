@@ -83,7 +83,10 @@ def audit(
         has_inputs = table.text_columns or table.embedding_column or table.feature_columns
         wants_vectors = {"duplicates", "outliers"} & set(checks) or (compare_to is not None and "shift" in checks)
         if has_inputs and wants_vectors:
-            space = _features(table, encoder, progress)  # for duplicates, outliers and leakage only
+            try:  # for duplicates, outliers and leakage only: without usable features those checks are skipped
+                space = _features(table, encoder, progress)
+            except LabelwiseError as err:
+                settings["features_skipped"] = str(err)
     else:
         space = _features(table, encoder, progress)
         model = classifier if classifier is not None else default_classifier(

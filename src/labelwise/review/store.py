@@ -252,6 +252,19 @@ class ReviewStore:
                     out[row] = list(labels)
             return out
 
+    def human_events(self, project_id: int) -> list[dict]:
+        """Every reviewer decision of the project, oldest first: row, created_at, author, decision, labels, reason."""
+        with self._session() as s:
+            rows = s.execute(
+                select(Item.row, LabelEvent.created_at, LabelEvent.author, LabelEvent.decision, LabelEvent.labels,
+                       LabelEvent.reason)
+                .join(LabelEvent, LabelEvent.item_id == Item.id)
+                .where(Item.project_id == project_id, LabelEvent.source == "human")
+                .order_by(LabelEvent.id)
+            )
+            return [{"row": r, "created_at": t.isoformat(), "author": a, "decision": d, "labels": list(lab),
+                     "reason": why} for r, t, a, d, lab, why in rows]
+
     def _view(self, s: Session, item: Item) -> ItemView:
         events = s.execute(select(LabelEvent.labels, LabelEvent.source, LabelEvent.decision)
                            .where(LabelEvent.item_id == item.id).order_by(LabelEvent.id)).all()

@@ -34,7 +34,7 @@ _BASE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <style>body{font-family:system-ui,sans-serif;max-width:980px;margin:24px auto;color:#1f2933}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #cbd2d9;padding:4px 6px;text-align:left}
 .q{font-variant-numeric:tabular-nums}.text{font-size:18px;background:#f5f7fa;padding:12px;border-radius:6px}
-button{margin:2px;padding:6px 10px}.conflict{background:#fde8e8;padding:10px;border:1px solid #d64545}</style>
+button{margin:2px;padding:6px 10px}td.t{width:45%}.conflict{background:#fde8e8;padding:10px;border:1px solid #d64545}</style>
 </head><body><p><a href="/">queue</a> &middot; {{ done }} of {{ total }} reviewed</p>{% block body %}{% endblock %}
 </body></html>"""
 
@@ -42,7 +42,7 @@ _QUEUE = """{% extends "base" %}{% block body %}<h1>Worst labels first</h1>
 <table><tr><th>row</th><th>quality</th><th>current label</th><th>suggested</th><th>text</th><th></th></tr>
 {% for it in items %}<tr><td class="q">{{ it.row }}</td><td class="q">{{ "%.3f"|format(it.label_quality) }}</td>
 <td>{{ it.current_labels|join(", ") }}</td><td>{{ (it.suggestion or {}).get("labels", [])|join(", ") }}</td>
-<td>{{ it.payload.get("text", "")[:120] }}</td><td><a href="/item/{{ it.id }}">{{ "review" if not it.reviewed else "reviewed" }}</a></td></tr>
+<td class="t">{{ it.payload.get("text", "")[:160] }}</td><td><a href="/item/{{ it.id }}">{{ "review" if not it.reviewed else "reviewed" }}</a></td></tr>
 {% endfor %}</table>
 {% if next_after %}<p><a href="/?after_quality={{ next_after[0] }}&after_id={{ next_after[1] }}">next page</a></p>{% endif %}
 {% endblock %}"""

@@ -1,0 +1,119 @@
+"""SIGKILL the review server while reviewers submit: after a restart every acknowledged decision is there once.
+
+Bounded: 4 client threads, at most 15 s of submissions, loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+httpx = pytest.importorskip("httpx", reason="the kill test drives the app over HTTP with httpx")
+pytest.importorskip("fastapi", reason="the review app needs the review extra")
+
+from labelwise.review.project import open_audit_project  # noqa: E402
+
+CLASSES = ["a", "b", "c"]
+
+
+def _audit_dir(tmp_path, n=200):
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    pd.DataFrame({"row": range(n), "given_label": [CLASSES[i % 3] for i in range(n)],
+                  "suggested_label": [CLASSES[(i + 1) % 3] for i in range(n)],
+                  "label_quality": [i / n for i in range(n)], "is_label_issue": False,
+                  "suggested_probability": 0.5, "text": [f"text {i}" for i in range(n)]}).to_csv(folder / "issues.csv",
+                                                                                                index=False)
+    pd.DataFrame({"class": CLASSES}).to_csv(folder / "per_class.csv", index=False)
+    return folder
+
+
+def _start(folder, port):
+    proc = subprocess.Popen([sys.executable, "-m", "labelwise", "review", str(folder), "--port", str(port)],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 60
+    url = None
+    while time.time() < deadline and url is None:
+        line = proc.stderr.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+/login\?token=\S+)", line)
+        url = match.group(1) if match else None
+    assert url, "the server did not print its login link"
+    base = url.split("/login")[0]
+    while time.time() < deadline:  # wait until it answers
+        try:
+            httpx.get(base + "/", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, url
+
+
+def _port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_acknowledged_decisions_survive_sigkill(tmp_path):
+    folder = _audit_dir(tmp_path)
+    port = _port()
+    proc, url = _start(folder, port)
+    acknowledged, lock, stop = [], threading.Lock(), threading.Event()
+
+    base = url.split("/login")[0]
+
+    def reviewer(offset):
+        client = httpx.Client(base_url=base, timeout=2)
+        try:
+            client.get(url[len(base):])  # the login link sets the session cookie
+            item = 1 + offset
+            while not stop.is_set():
+                page = client.get(f"/item/{item}").text
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+                version = int(re.search(r'name="version" value="(\d+)"', page).group(1))
+                label = CLASSES[(version + offset) % 3]
+                r = client.post(f"/item/{item}/decide", data={"csrf": csrf, "version": version, "decision": "relabel",
+                                                              "label": label})
+                if r.status_code == 303:
+                    with lock:
+                        acknowledged.append((item, version + 1, label))
+                item = 1 + (item + 3) % 200
+        except (httpx.HTTPError, AttributeError):
+            return  # the server went away mid-request: that request was not acknowledged
+
+    threads = [threading.Thread(target=reviewer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    stop.set()
+    for t in threads:
+        t.join(timeout=15)
+    assert len(acknowledged) > 10, "too few decisions reached the server to make the test meaningful"
+    print(f"{len(acknowledged)} decisions acknowledged before SIGKILL")
+
+    store, pid, _ = open_audit_project(folder)  # what a restarted server sees
+    events = [e for item in {a[0] for a in acknowledged} for e in store.history(item) if e["source"] == "human"]
+    stored = {(item, e["version"]) for item in {a[0] for a in acknowledged}
+              for e in store.history(item) if e["source"] == "human"}
+    for item, version, label in acknowledged:
+        assert (item, version) in stored, f"acknowledged decision on item {item} v{version} was lost"
+    assert len(events) == len({(e["id"]) for e in events})
+    per_item = {}
+    for item, version in stored:
+        per_item.setdefault(item, []).append(version)
+    assert all(sorted(v) == list(range(1, len(v) + 1)) for v in per_item.values()), "duplicate or missing versions"
+
+    proc2, _ = _start(folder, _port())  # and the server itself starts again on the same store
+    proc2.terminate()
+    proc2.wait(timeout=10)

@@ -108,14 +108,21 @@ class ReviewStore:
 
     def __init__(self, url: str):
         self.url = url
-        self.engine = create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
+        sqlite = url.startswith("sqlite")
+        options = {"connect_args": {"timeout": 30}} if sqlite else {}  # wait for the write lock, do not fail
+        self.engine = create_engine(url, future=True, **options)
+        self.read_engine = self.engine
+        if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             # writers take the lock when their transaction begins, so a version check always sees the last commit
-            # (a deferred transaction would instead fail with "database is locked" when it tries to write)
+            # (a deferred transaction would instead fail with "database is locked" when it tries to write);
+            # readers use their own engine with plain transactions, which WAL never blocks
             event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            self.read_engine = create_engine(url, future=True, **options)
+            event.listen(self.read_engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
 
     # ---- projects and items -----------------------------------------------------------------------------------
 
@@ -137,7 +144,7 @@ class ReviewStore:
         ({"labels": [...], "probabilities": {...}}). Rows already present are skipped. Returns how many were added.
         Inserts run in batches (multi-row INSERT ... RETURNING), so 100,000 rows take seconds, not minutes.
         """
-        with self._session() as s:
+        with self._read() as s:
             existing = set(s.scalars(select(Item.row).where(Item.project_id == project_id)))
         added, batch = 0, []
         for r in rows:
@@ -218,7 +225,7 @@ class ReviewStore:
 
     def history(self, item_id: int) -> list[dict]:
         """Every event of an item, oldest first."""
-        with self._session() as s:
+        with self._read() as s:
             events = s.scalars(select(LabelEvent).where(LabelEvent.item_id == item_id).order_by(LabelEvent.id))
             return [
                 {"id": e.id, "version": e.version, "labels": e.labels, "decision": e.decision, "source": e.source,
@@ -227,7 +234,7 @@ class ReviewStore:
             ]
 
     def item(self, item_id: int) -> ItemView:
-        with self._session() as s:
+        with self._read() as s:
             item = s.get(Item, item_id)
             if item is None:
                 raise LabelwiseError(f"No item {item_id}.")
@@ -237,7 +244,7 @@ class ReviewStore:
               reviewed: Optional[bool] = None) -> list[ItemView]:
         """Items worst first (lowest label quality, then id). ``after``: the (label_quality, id) of the last item of
         the previous page (keyset pagination). ``reviewed``: only items with / without a human decision."""
-        with self._session() as s:
+        with self._read() as s:
             query = select(Item).where(Item.project_id == project_id)
             if after is not None:
                 quality, last_id = after
@@ -250,7 +257,7 @@ class ReviewStore:
 
     def progress(self, project_id: int) -> tuple[int, int]:
         """(items with a human decision, all items)."""
-        with self._session() as s:
+        with self._read() as s:
             total = s.scalar(select(func.count()).select_from(Item).where(Item.project_id == project_id))
             done = s.scalar(select(func.count()).select_from(Item).where(Item.project_id == project_id,
                                                                           Item.version > 0))
@@ -258,7 +265,7 @@ class ReviewStore:
 
     def current_labels(self, project_id: int) -> dict[int, list]:
         """row -> current labels for every item, derived from the event log."""
-        with self._session() as s:
+        with self._read() as s:
             rows = s.execute(
                 select(Item.row, LabelEvent.labels, LabelEvent.source, LabelEvent.decision)
                 .join(LabelEvent, LabelEvent.item_id == Item.id)
@@ -273,7 +280,7 @@ class ReviewStore:
 
     def human_events(self, project_id: int) -> list[dict]:
         """Every reviewer decision of the project, oldest first: row, created_at, author, decision, labels, reason."""
-        with self._session() as s:
+        with self._read() as s:
             rows = s.execute(
                 select(Item.row, LabelEvent.created_at, LabelEvent.author, LabelEvent.decision, LabelEvent.labels,
                        LabelEvent.reason)

@@ -120,13 +120,7 @@ def main() -> None:
     proc.wait(timeout=10)
 
     store, pid, _ = open_audit_project(folder, db_url=args.db)
-    stored = {(e["row"], 0) for e in []}
-    events = store.human_events(pid)
-    by_row = {}
-    for e in events:
-        by_row.setdefault(e["row"], 0)
-        by_row[e["row"]] += 1
-    stored = set()
+    stored = set()  # (item, version) of every human decision in the store
     for item in {a[0] for a in acknowledged}:
         for e in store.history(item):
             if e["source"] == "human":

@@ -128,3 +128,25 @@ def test_open_an_audit_folder_resume_it_and_export(tmp_path):
     assert log["author"].tolist() == ["ana"] and log["row"].tolist() == [worst.row]
     assert main(["export", str(tmp_path / "audit"), "--out", str(tmp_path / "export2")]) == 0
     assert main(["review", str(tmp_path / "nothing")]) == 2
+
+
+def test_a_table_is_audited_first_and_reopened_later(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from labelwise.cli.review import prepare_audit
+    from labelwise.errors import LabelwiseError
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(90, 4)), columns=list("wxyz"))
+    frame["label"] = ["a", "b", "c"] * 30
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(LabelwiseError, match="--label"):
+        prepare_audit(tmp_path / "t.csv", label=None, text=None)
+    folder = prepare_audit(tmp_path / "t.csv", label="label", text=None, quiet=True)
+    assert folder == tmp_path / "t.csv.labelwise" and (folder / "issues.csv").is_file()
+    stamp = (folder / "issues.csv").stat().st_mtime_ns
+    assert prepare_audit(tmp_path / "t.csv", label="label", text=None) == folder  # resumes, no second audit
+    assert (folder / "issues.csv").stat().st_mtime_ns == stamp
+    with pytest.raises(LabelwiseError, match="neither"):
+        prepare_audit(tmp_path / "missing.csv", label="label", text=None)

@@ -68,12 +68,18 @@ def test_review_the_worst_item_in_a_browser(served):
         assert "Row 0" in page.inner_text("h1")  # quality 0.0 is the worst
         assert "<b>question</b>" in page.inner_text(".text")  # shown as text, not markup
         page.screenshot(path=str(out / "review-item.png"), full_page=True)
-        page.select_option("select[name=label]", "pin_blocked")
         page.fill("input[name=reason]", "asks about a PIN")
-        page.click("button[value=relabel]")
+        page.fill("#label", "pin_blocked")
+        page.press("#label", "Enter")  # Enter relabels to the class in the search box
         assert "Row 1" in page.inner_text("h1")  # moved on to the next worst
+        page.keyboard.press("k")  # keep row 1 with one key
+        assert "Row 2" in page.inner_text("h1")
+        page.goto(f"{base}/item/6")  # row 5, not reviewed yet
+        page.keyboard.press("u")  # undo with nothing to undo: a clear 400, not a crash
+        assert "no decision to undo" in page.inner_text("body")
         page.goto(f"{base}/item/1")
         assert "asks about a PIN" in page.inner_text("body")
         browser.close()
     assert store.current_labels(1)[0] == ["pin_blocked"]
+    assert [e["decision"] for e in store.history(2) if e["source"] == "human"] == ["keep"]  # item 2 is row 1
     assert not errors

@@ -5,8 +5,8 @@ Security: a login token (printed by the command) exchanged for an HttpOnly, Same
 escaped by Jinja2's autoescape; no file path ever taken from a request. Binds 127.0.0.1 unless told otherwise
 (see :func:`serve`).
 
-First part of issue 4: one reviewer token, server-rendered pages without JavaScript. Keyboard shortcuts, many
-accounts, export and the load and kill tests are still to come.
+First part of issue 4: one reviewer token, server-rendered pages; the only script is the keyboard shortcuts
+(allowed by a per-page CSP nonce). Many accounts, filters and the load target are still to come.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ COOKIE = "labelwise_session"
 PAGE = 50
 
 _BASE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; form-action 'self'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; script-src 'nonce-{{ nonce }}'">
 <title>{% block title %}labelwise review{% endblock %}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:980px;margin:24px auto;color:#1f2933}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #cbd2d9;padding:4px 6px;text-align:left}
@@ -56,11 +56,24 @@ _ITEM = """{% extends "base" %}{% block body %}
 <ul>{% for label, p in (it.suggestion.get("probabilities") or {}).items() %}<li>{{ label }}: {{ "%.2f"|format(p) }}</li>{% endfor %}</ul>{% endif %}
 <form method="post" action="/item/{{ it.id }}/decide">
 <input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="version" value="{{ it.version }}">
-<select name="label">{% for c in classes %}<option value="{{ c }}"{% if c in it.current_labels %} selected{% endif %}>{{ c }}</option>{% endfor %}</select>
+<input name="label" id="label" list="classes" size="40" autocomplete="off" placeholder="type to search the classes"
+ value="{{ (it.suggestion or {}).get("labels", [""])[0] }}">
+<datalist id="classes">{% for c in classes %}<option value="{{ c }}">{% endfor %}</datalist>
 <input name="reason" placeholder="why (optional)">
 <button name="decision" value="relabel">relabel</button><button name="decision" value="keep">keep</button>
 <button name="decision" value="ambiguous">ambiguous</button><button name="decision" value="skip">skip</button>
 <button name="decision" value="undo">undo</button></form>
+<p class="keys">Keys: <b>Enter</b> relabel to the class in the box &middot; <b>k</b> keep &middot; <b>a</b> ambiguous
+&middot; <b>s</b> skip &middot; <b>u</b> undo &middot; <b>/</b> search classes &middot; <b>q</b> queue</p>
+<script nonce="{{ nonce }}">
+document.addEventListener("keydown", function (e) {
+  if (e.target.tagName === "INPUT" || e.ctrlKey || e.metaKey || e.altKey) return;
+  var action = {k: "keep", a: "ambiguous", s: "skip", u: "undo"}[e.key];
+  if (action) { e.preventDefault(); document.querySelector('button[value="' + action + '"]').click(); }
+  else if (e.key === "/") { e.preventDefault(); var box = document.getElementById("label"); box.value = ""; box.focus(); }
+  else if (e.key === "q") { window.location.href = "/"; }
+});
+</script>
 <h2>History</h2><table><tr><th>when</th><th>who</th><th>source</th><th>decision</th><th>labels</th><th>why</th></tr>
 {% for e in history %}<tr><td>{{ e.created_at[:19] }}</td><td>{{ e.author }}</td><td>{{ e.source }}</td><td>{{ e.decision }}</td>
 <td>{{ e.labels|join(", ") }}</td><td>{{ e.reason }}</td></tr>{% endfor %}</table>{% endblock %}"""
@@ -81,7 +94,9 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, token
 
     def page(name: str, status: int = 200, **context) -> HTMLResponse:
         done, total = store.progress(project_id)
-        return HTMLResponse(_PAGES.get_template(name).render(done=done, total=total, **context), status_code=status)
+        nonce = secrets.token_urlsafe(16)  # the page's one inline script runs; nothing else can (CSP)
+        html = _PAGES.get_template(name).render(done=done, total=total, nonce=nonce, **context)
+        return HTMLResponse(html, status_code=status)
 
     def denied() -> HTMLResponse:
         return HTMLResponse("<p>Log in with the link the <code>labelwise review</code> command printed.</p>",

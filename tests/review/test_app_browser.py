@@ -64,18 +64,22 @@ def test_review_the_worst_item_in_a_browser(served):
         page.goto(f"{base}/login?token=tok")
         assert "Worst labels first" in page.inner_text("body")
         page.screenshot(path=str(out / "review-queue.png"))
-        page.click("a[href^='/item/']")
+        with page.expect_navigation():
+            page.click("a[href^='/item/']")
         assert "Row 0" in page.inner_text("h1")  # quality 0.0 is the worst
         assert "<b>question</b>" in page.inner_text(".text")  # shown as text, not markup
         page.screenshot(path=str(out / "review-item.png"), full_page=True)
         page.fill("input[name=reason]", "asks about a PIN")
         page.fill("#label", "pin_blocked")
-        page.press("#label", "Enter")  # Enter relabels to the class in the search box
+        with page.expect_navigation():
+            page.press("#label", "Enter")  # Enter relabels to the class in the search box
         assert "Row 1" in page.inner_text("h1")  # moved on to the next worst
-        page.keyboard.press("k")  # keep row 1 with one key
+        with page.expect_navigation():
+            page.keyboard.press("k")  # keep row 1 with one key
         assert "Row 2" in page.inner_text("h1")
         page.goto(f"{base}/item/6")  # row 5, not reviewed yet
-        page.keyboard.press("u")  # undo with nothing to undo: a clear 400, not a crash
+        with page.expect_navigation():
+            page.keyboard.press("u")  # undo with nothing to undo: a clear 400, not a crash
         assert "no decision to undo" in page.inner_text("body")
         page.goto(f"{base}/item/1")
         assert "asks about a PIN" in page.inner_text("body")

@@ -15,6 +15,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from labelwise.audit.neighbours import knn
+from labelwise.errors import ShapeError
 
 
 @dataclass
@@ -56,6 +57,8 @@ def find_near_duplicates(
     keep = (cols >= 0) & (sims >= threshold)
     a, b, s = rows[keep], cols[keep], sims[keep]
     if exact_keys is not None:
+        if len(exact_keys) != n:
+            raise ShapeError(f"exact_keys has {len(exact_keys)} entries but there are {n} rows of embeddings.")
         ea, eb = _equal_key_pairs(exact_keys)
         a, b, s = np.concatenate([a, ea]), np.concatenate([b, eb]), np.concatenate([s, np.ones(ea.size, np.float32)])
     # one entry per unordered pair; a pair found twice (from both ends, or also exact) keeps its highest similarity
@@ -68,8 +71,25 @@ def find_near_duplicates(
 
 
 def _equal_key_pairs(keys) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (first occurrence, later occurrence) of rows with equal keys."""
-    _, inverse = np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)
+    """Pairs (first occurrence, later occurrence) of rows with equal keys; missing or empty keys never pair."""
+    keys = np.asarray(keys, dtype=object)
+    usable = np.array([not _blank(k) for k in keys], dtype=bool)
+    index = np.flatnonzero(usable)
+    if index.size < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    _, inverse = np.unique(keys[index].astype(str), return_inverse=True)
+    first, later = _first_and_later(inverse)
+    return index[first], index[later]
+
+
+def _blank(key) -> bool:
+    if key is None or (isinstance(key, float) and np.isnan(key)):
+        return True
+    return isinstance(key, str) and key.strip() == ""
+
+
+def _first_and_later(inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For group ids (n,), pairs (first row of the group, each later row of the group)."""
     order = np.argsort(inverse, kind="stable")
     sorted_keys = inverse[order]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
@@ -116,7 +136,10 @@ def cross_split_duplicates(embeddings_a, embeddings_b, *, threshold: float = 0.9
 
     Returns (pairs (m, 2) int as [row in a, row in b], similarity (m,)), each b row's most similar a row.
     """
-    idx, sim = knn(embeddings_a, 1, query=embeddings_b)
+    a, b = np.asarray(embeddings_a), np.asarray(embeddings_b)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ShapeError(f"both splits need embeddings of one width; got shapes {a.shape} and {b.shape}.")
+    idx, sim = knn(a, 1, query=b)
     hit = (idx[:, 0] >= 0) & (sim[:, 0] >= threshold)
     b_rows = np.flatnonzero(hit)
     return np.stack([idx[hit, 0], b_rows], axis=1).astype(np.int64), sim[hit, 0]

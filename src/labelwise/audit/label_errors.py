@@ -471,11 +471,9 @@ def _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_clas
 
     def one_class(given: int) -> tuple[np.ndarray, bool]:
         """Rows flagged in this class, and whether some cell needs all rows of the class."""
-        targets = np.flatnonzero(prune[:, given] > 0)
-        targets = targets[targets != given]
+        targets, counts = _noise_cells(prune, given, class_sizes)
         if class_sizes[given] <= min_examples_per_class or targets.size == 0:
             return np.empty(0, dtype=np.int64), False
-        counts = np.minimum(prune[targets, given], class_sizes[given])
         rows = candidates[candidates_by_class[given]]
         margins = _margins(pred_probs, rows, targets, given)
         enough = (margins > 0).sum(axis=1) >= counts
@@ -490,13 +488,18 @@ def _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_clas
     if fallback:  # rare: a cell asks for more rows than have a positive margin
         all_rows_by_class = _rows_by_class(labels, k)
         for given in fallback:
-            targets = np.flatnonzero(prune[:, given] > 0)
-            targets = targets[targets != given]
-            counts = np.minimum(prune[targets, given], class_sizes[given])
+            targets, counts = _noise_cells(prune, given, class_sizes)
             rows = all_rows_by_class[given]
             margins = _margins(pred_probs, rows, targets, given)
             mask[rows[_top_rows(margins, counts).any(axis=0)]] = True
     return mask
+
+
+def _noise_cells(prune: np.ndarray, given: int, class_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The true classes j != given with rows to prune from class ``given``, and how many (capped at its size)."""
+    targets = np.flatnonzero(prune[:, given] > 0)
+    targets = targets[targets != given]
+    return targets, np.minimum(prune[targets, given], class_sizes[given])
 
 
 def _margins(pred_probs: np.ndarray, rows: np.ndarray, targets: np.ndarray, given: int) -> np.ndarray:

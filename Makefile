@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: setup browser demo test bench lint clean
+.PHONY: setup browser postgres demo test bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,20 @@ browser:
 	    echo "browser tests will be skipped: install Debian's chromium (sudo apt-get install chromium)"; \
 	  fi; }
 
+# Debian's PostgreSQL for the review store's tests against a real server (started by the tests on loopback, in a
+# temporary folder, and stopped after); needs root, as in CI. Without it those tests skip and say why.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL tests will be skipped: install Debian's postgresql (sudo apt-get install postgresql)"; \
+	  fi; }
+
 demo: $(STAMP)
 	$(BIN)/python -m labelwise.demo --out demo-out
 
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q -ra
 
 bench: $(STAMP)

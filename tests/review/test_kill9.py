@@ -37,8 +37,9 @@ def _audit_dir(tmp_path, n=200):
     return folder
 
 
-def _start(folder, port):
-    proc = subprocess.Popen([sys.executable, "-m", "labelwise", "review", str(folder), "--port", str(port)],
+def _start(folder, port, db=None):
+    proc = subprocess.Popen([sys.executable, "-m", "labelwise", "review", str(folder), "--port", str(port)]
+                            + (["--db", db] if db else []),
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.time() + 60
     url = None
@@ -63,10 +64,17 @@ def _port():
         return s.getsockname()[1]
 
 
-def test_acknowledged_decisions_survive_sigkill(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request):
+    """None: SQLite beside the data (the default); else a database on the test PostgreSQL server."""
+    return None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+
+
+def test_acknowledged_decisions_survive_sigkill(tmp_path, db):
     folder = _audit_dir(tmp_path)
     port = _port()
-    proc, url = _start(folder, port)
+    proc, url = _start(folder, port, db)
+    cookies = {}
     acknowledged, lock, stop = [], threading.Lock(), threading.Event()
 
     base = url.split("/login")[0]
@@ -75,6 +83,7 @@ def test_acknowledged_decisions_survive_sigkill(tmp_path):
         client = httpx.Client(base_url=base, timeout=2)
         try:
             client.get(url[len(base):])  # the login link sets the session cookie
+            cookies[offset] = client.cookies.get("labelwise_session")
             item = 1 + offset
             while not stop.is_set():
                 page = client.get(f"/item/{item}").text
@@ -102,7 +111,7 @@ def test_acknowledged_decisions_survive_sigkill(tmp_path):
     assert len(acknowledged) > 10, "too few decisions reached the server to make the test meaningful"
     print(f"{len(acknowledged)} decisions acknowledged before SIGKILL")
 
-    store, pid, _ = open_audit_project(folder)  # what a restarted server sees
+    store, pid, _ = open_audit_project(folder, db_url=db)  # what a restarted server sees
     events = [e for item in {a[0] for a in acknowledged} for e in store.history(item) if e["source"] == "human"]
     stored = {(item, e["version"]) for item in {a[0] for a in acknowledged}
               for e in store.history(item) if e["source"] == "human"}
@@ -114,6 +123,9 @@ def test_acknowledged_decisions_survive_sigkill(tmp_path):
         per_item.setdefault(item, []).append(version)
     assert all(sorted(v) == list(range(1, len(v) + 1)) for v in per_item.values()), "duplicate or missing versions"
 
-    proc2, _ = _start(folder, _port())  # and the server itself starts again on the same store
+    port2 = _port()
+    proc2, _ = _start(folder, port2, db)  # the server itself starts again on the same store ...
+    again = httpx.get(f"http://127.0.0.1:{port2}/", cookies={"labelwise_session": cookies[0]}, timeout=5)
+    assert again.status_code == 200  # ... and a reviewer's session survived the crash: no new login needed
     proc2.terminate()
     proc2.wait(timeout=10)

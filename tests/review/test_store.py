@@ -1,4 +1,5 @@
-"""The review store: append-only events, derived labels, optimistic concurrency, keyset paging (SQLite)."""
+"""The review store: append-only events, derived labels, optimistic concurrency, keyset paging, on SQLite and on
+a real PostgreSQL server (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ CLASSES = ["card_arrival", "card_linking", "pin_blocked"]
 
 
 @pytest.fixture()
-def store(tmp_path):
-    return ReviewStore(f"sqlite:///{tmp_path / 'review.db'}")
+def store(store_url):
+    return ReviewStore(store_url)
 
 
 def _rows(n):

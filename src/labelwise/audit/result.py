@@ -192,7 +192,8 @@ class AuditResult:
         return out
 
     def save(self, directory) -> Path:
-        """Write ``issues.csv``, ``issues.parquet``, ``per_class.csv``, ``noise_matrix.csv`` (single-label) and
+        """Write ``issues.csv``, ``issues.parquet``, ``per_class.csv``, ``noise_matrix.csv`` (single-label),
+        ``top_suggestions.parquet`` (the model's 5 most probable classes per row, for the review app) and
         ``summary.json`` into ``directory`` (created if needed), each atomically. Returns the directory."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -204,8 +205,23 @@ class AuditResult:
             noise = pd.DataFrame(self.noise.noise_matrix, index=self.classes, columns=self.classes)
             noise.index.name = "given \\ true"
             write_table_atomic(noise.reset_index(), directory / "noise_matrix.csv")
-        write_text_atomic(directory / "summary.json", json.dumps(self.summary(), indent=2) + "\n")
+        write_table_atomic(self.top_suggestions(), directory / "top_suggestions.parquet")
+        summary = self.summary()
+        if self.source != "<DataFrame>" and Path(self.source).is_file():
+            summary["source_path"] = str(Path(self.source).resolve())  # so `labelwise export` can find the table
+        write_text_atomic(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
         return directory
+
+    def top_suggestions(self, k: int = 5) -> pd.DataFrame:
+        """The k most probable classes of each audited row, long format: ``row, rank (1..k), label, probability``."""
+        k = min(k, self.pred_probs.shape[1])
+        top = np.argsort(-self.pred_probs, axis=1, kind="stable")[:, :k]
+        return pd.DataFrame({
+            "row": np.repeat(self.row_ids.astype(np.int64), k),
+            "rank": np.tile(np.arange(1, k + 1), self.n_rows),
+            "label": [self.classes[j] for j in top.ravel()],
+            "probability": np.take_along_axis(self.pred_probs, top, axis=1).ravel().astype(np.float64),
+        })
 
     def __repr__(self) -> str:
         return (

@@ -1,170 +1,166 @@
 """The review web app (FastAPI): a queue of the worst labels first, an item page, decisions as events.
 
-Security: a login token (printed by the command) exchanged for an HttpOnly, SameSite=Strict session cookie
-(Secure when served over https); a CSRF token in every form, checked on every POST; every string from the data
-escaped by Jinja2's autoescape; no file path ever taken from a request. Binds 127.0.0.1 unless told otherwise
-(see :func:`serve`).
+Pages are rendered on the server (templates in ``templates/``); the only script is the item page's keyboard
+shortcuts, allowed by a per-page CSP nonce. Filters (given class, issue type, reviewed or not) travel in the query
+string and survive every decision, so a reviewer can work through "outliers of class X" from start to end.
 
-First part of issue 4: one reviewer token, server-rendered pages; the only script is the keyboard shortcuts
-(allowed by a per-page CSP nonce). Many accounts, filters and the load target are still to come.
+Security: each reviewer has an account and a login token (``labelwise review --reviewer NAME`` prints their link;
+tokens are stored hashed). The token is exchanged for an HttpOnly, SameSite=Strict session cookie (Secure when
+served over https). Every POST carries the session's CSRF token. Every string from the data is escaped by Jinja2's
+autoescape. No file path is ever taken from a request. :func:`serve` binds 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Optional
+from typing import List, Optional
+from urllib.parse import urlencode
 
 from labelwise.errors import LabelwiseError, MissingExtraError
-from labelwise.review.store import ConflictError, ReviewStore
+from labelwise.review.schema import ISSUE_FLAGS
+from labelwise.review.store import ConflictError, ItemView, QueueFilter, ReviewStore
 
 try:
     from fastapi import FastAPI, Form, Request
     from fastapi.responses import HTMLResponse, RedirectResponse
-    from jinja2 import DictLoader, Environment, select_autoescape
+    from jinja2 import Environment, PackageLoader, select_autoescape
+    from markupsafe import escape
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("fastapi", "review", "the review app") from err
 
 COOKIE = "labelwise_session"
 PAGE = 50
+TOP = 9  # suggestions shown with number keys
 
-_BASE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; script-src 'nonce-{{ nonce }}'">
-<title>{% block title %}labelwise review{% endblock %}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:980px;margin:24px auto;color:#1f2933}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #cbd2d9;padding:4px 6px;text-align:left}
-.q{font-variant-numeric:tabular-nums}.text{font-size:18px;background:#f5f7fa;padding:12px;border-radius:6px}
-button{margin:2px;padding:6px 10px}td.t{width:45%}.conflict{background:#fde8e8;padding:10px;border:1px solid #d64545}</style>
-</head><body><p><a href="/">queue</a> &middot; {{ done }} of {{ total }} reviewed</p>{% block body %}{% endblock %}
-</body></html>"""
-
-_QUEUE = """{% extends "base" %}{% block body %}<h1>Worst labels first</h1>
-<table><tr><th>row</th><th>quality</th><th>current label</th><th>suggested</th><th>text</th><th></th></tr>
-{% for it in items %}<tr><td class="q">{{ it.row }}</td><td class="q">{{ "%.3f"|format(it.label_quality) }}</td>
-<td>{{ it.current_labels|join(", ") }}</td><td>{{ (it.suggestion or {}).get("labels", [])|join(", ") }}</td>
-<td class="t">{{ it.payload.get("text", "")[:160] }}</td><td><a href="/item/{{ it.id }}">{{ "review" if not it.reviewed else "reviewed" }}</a></td></tr>
-{% endfor %}</table>
-{% if next_after %}<p><a href="/?after_quality={{ next_after[0] }}&after_id={{ next_after[1] }}">next page</a></p>{% endif %}
-{% endblock %}"""
-
-_ITEM = """{% extends "base" %}{% block body %}
-{% if conflict %}<div class="conflict">{{ conflict }}</div>{% endif %}
-<h1>Row {{ it.row }}</h1>
-{% for key, value in it.payload.items() %}<p><b>{{ key }}</b></p><div class="text">{{ value }}</div>{% endfor %}
-<p>Current label: <b>{{ it.current_labels|join(", ") }}</b> &middot; label quality {{ "%.3f"|format(it.label_quality) }}</p>
-{% if it.suggestion %}<p>Suggested: <b>{{ it.suggestion.get("labels", [])|join(", ") }}</b></p>
-<ul>{% for label, p in (it.suggestion.get("probabilities") or {}).items() %}<li>{{ label }}: {{ "%.2f"|format(p) }}</li>{% endfor %}</ul>{% endif %}
-<form method="post" action="/item/{{ it.id }}/decide">
-<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="version" value="{{ it.version }}">
-<input name="label" id="label" list="classes" size="40" autocomplete="off" placeholder="type to search the classes"
- value="{{ (it.suggestion or {}).get("labels", [""])[0] }}">
-<datalist id="classes">{% for c in classes %}<option value="{{ c }}">{% endfor %}</datalist>
-<input name="reason" placeholder="why (optional)">
-<button name="decision" value="relabel">relabel</button><button name="decision" value="keep">keep</button>
-<button name="decision" value="ambiguous">ambiguous</button><button name="decision" value="skip">skip</button>
-<button name="decision" value="undo">undo</button></form>
-<p class="keys">Keys: <b>Enter</b> relabel to the class in the box &middot; <b>k</b> keep &middot; <b>a</b> ambiguous
-&middot; <b>s</b> skip &middot; <b>u</b> undo &middot; <b>/</b> search classes &middot; <b>q</b> queue</p>
-<script nonce="{{ nonce }}">
-document.addEventListener("keydown", function (e) {
-  if (e.target.tagName === "INPUT" || e.ctrlKey || e.metaKey || e.altKey) return;
-  var action = {k: "keep", a: "ambiguous", s: "skip", u: "undo"}[e.key];
-  if (action) { e.preventDefault(); document.querySelector('button[value="' + action + '"]').click(); }
-  else if (e.key === "/") { e.preventDefault(); var box = document.getElementById("label"); box.value = ""; box.focus(); }
-  else if (e.key === "q") { window.location.href = "/"; }
-});
-</script>
-<h2>History</h2><table><tr><th>when</th><th>who</th><th>source</th><th>decision</th><th>labels</th><th>why</th></tr>
-{% for e in history %}<tr><td>{{ e.created_at[:19] }}</td><td>{{ e.author }}</td><td>{{ e.source }}</td><td>{{ e.decision }}</td>
-<td>{{ e.labels|join(", ") }}</td><td>{{ e.reason }}</td></tr>{% endfor %}</table>{% endblock %}"""
-
-_PAGES = Environment(loader=DictLoader({"base": _BASE, "queue": _QUEUE, "item": _ITEM}),
+_PAGES = Environment(loader=PackageLoader("labelwise.review", "templates"),
                      autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def create_app(store: ReviewStore, project_id: int, classes: list[str], *, token: str, user: str = "reviewer",
-               https: bool = False) -> FastAPI:
-    """The app for one project. ``token``: the login token; ``user``: the name recorded on its events."""
+def _preview(item: ItemView, width: int = 160) -> str:
+    """The text shown in the queue: the ``text`` field, else the first fields joined."""
+    if "text" in item.payload:
+        return str(item.payload["text"])[:width]
+    return " · ".join(f"{k}: {v}" for k, v in list(item.payload.items())[:4])[:width]
+
+
+def _filter(params) -> QueueFilter:
+    """The queue filter from query parameters ``class``, ``issue`` and ``reviewed`` (yes / no); unknown values are
+    ignored rather than trusted."""
+    issue = params.get("issue") or None
+    reviewed = {"yes": True, "no": False}.get(params.get("reviewed", ""))
+    return QueueFilter(given_class=params.get("class") or None, issue=issue if issue in ISSUE_FLAGS else None,
+                       reviewed=reviewed)
+
+
+def _filter_qs(where: QueueFilter) -> str:
+    params = {"class": where.given_class, "issue": where.issue,
+              "reviewed": {True: "yes", False: "no"}.get(where.reviewed)}
+    params = {k: v for k, v in params.items() if v is not None}
+    return "?" + urlencode(params) if params else ""
+
+
+def create_app(store: ReviewStore, project_id: int, classes: list[str], *, https: bool = False) -> FastAPI:
+    """The app for one project. Reviewers log in with tokens from ``store.issue_token(name)``."""
     app = FastAPI(title="labelwise review", docs_url=None, redoc_url=None, openapi_url=None)
-    sessions: dict[str, dict] = {}  # session id -> {"user", "csrf"}; server-side, nothing to forge in the cookie
 
     def session(request: Request) -> Optional[dict]:
         sid = request.cookies.get(COOKIE)
-        return sessions.get(sid) if sid else None
+        return store.session(sid) if sid else None
 
-    def page(name: str, status: int = 200, **context) -> HTMLResponse:
+    def page(name: str, s: dict, status: int = 200, **context) -> HTMLResponse:
         done, total = store.progress(project_id)
         nonce = secrets.token_urlsafe(16)  # the page's one inline script runs; nothing else can (CSP)
-        html = _PAGES.get_template(name).render(done=done, total=total, nonce=nonce, **context)
+        html = _PAGES.get_template(name).render(done=done, total=total, nonce=nonce, user=s["user"], **context)
         return HTMLResponse(html, status_code=status)
 
     def denied() -> HTMLResponse:
-        return HTMLResponse("<p>Log in with the link the <code>labelwise review</code> command printed.</p>",
+        return HTMLResponse("<p>Log in with the link the <code>labelwise review</code> command printed for you.</p>",
                             status_code=401)
+
+    def item_page(s: dict, item_id: int, where: QueueFilter, status: int = 200, conflict: Optional[str] = None):
+        try:
+            view = store.item(item_id)
+        except LabelwiseError:
+            return HTMLResponse("<p>No such item.</p>", status_code=404)
+        previous_id, next_id = store.neighbours(project_id, view, where)
+        top = list((view.suggestion or {}).get("probabilities", {}).items())[:TOP]
+        return page("item.html", s, status=status, it=view, csrf=s["csrf"], classes=classes, top=top,
+                    history=store.history(item_id), conflict=conflict, previous_id=previous_id, next_id=next_id,
+                    filter_qs=_filter_qs(where))
 
     @app.get("/login")
     def login(request: Request):
-        given = request.query_params.get("token", "")
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return HTMLResponse("<p>Wrong or missing token.</p>", status_code=403)
-        sid = secrets.token_urlsafe(32)
-        sessions[sid] = {"user": user, "csrf": secrets.token_urlsafe(32)}
+        found = store.login(request.query_params.get("token", ""))
+        if found is None:
+            return HTMLResponse("<p>Wrong, revoked or missing token. Ask for a new link "
+                                "(<code>labelwise review DATA --reviewer NAME</code>).</p>", status_code=403)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", secure=https)
+        response.set_cookie(COOKIE, found[0], httponly=True, samesite="strict", secure=https)
         return response
 
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request, after_quality: Optional[float] = None, after_id: Optional[int] = None):
-        if session(request) is None:
+        s = session(request)
+        if s is None:
             return denied()
+        where = _filter(request.query_params)
         after = (after_quality, after_id) if after_quality is not None and after_id is not None else None
-        items = store.queue(project_id, after=after, limit=PAGE)
-        next_after = (items[-1].label_quality, items[-1].id) if len(items) == PAGE else None
-        return page("queue", items=items, next_after=next_after)
+        items = store.queue(project_id, after=after, limit=PAGE, where=where)
+        next_page = None
+        if len(items) == PAGE:
+            qs = _filter_qs(where)
+            keyset = urlencode({"after_quality": repr(items[-1].label_quality), "after_id": items[-1].id})
+            next_page = f"/{qs}{'&' if qs else '?'}{keyset}"
+        return page("queue.html", s, items=items, next_page=next_page, where=where, filter_qs=_filter_qs(where),
+                    given_classes=store.given_classes(project_id), issue_names=list(ISSUE_FLAGS), preview=_preview,
+                    start_id=store.next_to_review(project_id, where=where))
 
     @app.get("/item/{item_id}", response_class=HTMLResponse)
     def item(request: Request, item_id: int):
         s = session(request)
         if s is None:
             return denied()
-        try:
-            view = store.item(item_id)
-        except LabelwiseError:
-            return HTMLResponse("<p>No such item.</p>", status_code=404)
-        return page("item", it=view, csrf=s["csrf"], classes=classes, history=store.history(item_id), conflict=None)
+        return item_page(s, item_id, _filter(request.query_params))
 
     @app.post("/item/{item_id}/decide")
     def decide(request: Request, item_id: int, decision: str = Form(...), version: int = Form(...),
-               csrf: str = Form(""), label: str = Form(""), reason: str = Form("")):
+               csrf: str = Form(""), label: str = Form(""), labels: List[str] = Form([]), reason: str = Form("")):
         s = session(request)
         if s is None:
             return denied()
         if not hmac.compare_digest(csrf.encode(), s["csrf"].encode()):
             return HTMLResponse("<p>Invalid form token (CSRF). Reload the page and try again.</p>", status_code=403)
+        where = _filter(request.query_params)
         try:
             if decision == "undo":
                 store.undo(item_id, author=s["user"], expected_version=version)
             else:
-                current = store.item(item_id).current_labels
-                labels = [label] if decision == "relabel" else current
-                store.decide(item_id, labels=labels, decision=decision, author=s["user"], expected_version=version,
+                chosen = None  # keep / ambiguous / skip: the current labels
+                if decision == "relabel":
+                    if not label.strip():
+                        raise LabelwiseError("Type or choose the class to relabel to.")
+                    chosen = [label.strip()]
+                elif decision == "several":
+                    chosen = list(labels) + ([label.strip()] if label.strip() else [])
+                    if len(set(chosen)) < 2:
+                        raise LabelwiseError("Tick two or more classes (or tick one and type another) for "
+                                             "\"several labels\".")
+                store.decide(item_id, labels=chosen, decision=decision, author=s["user"], expected_version=version,
                              reason=reason)
         except ConflictError as err:
-            view = store.item(item_id)
-            return page("item", status=409, it=view, csrf=s["csrf"], classes=classes,
-                        history=store.history(item_id), conflict=str(err))
+            return item_page(s, item_id, where, status=409, conflict=str(err))
         except (LabelwiseError, ValueError) as err:
-            return HTMLResponse(f"<p>{_escape(str(err))}</p>", status_code=400)
-        following = store.queue(project_id, limit=1, reviewed=False)
-        return RedirectResponse(f"/item/{following[0].id}" if following else "/", status_code=303)
+            return HTMLResponse(f"<p>{escape(str(err))}</p><p><a href=\"/item/{item_id}\">back to the item</a></p>",
+                                status_code=400)
+        if decision == "undo":
+            return RedirectResponse(f"/item/{item_id}{_filter_qs(where)}", status_code=303)
+        view = store.item(item_id)
+        following = store.next_to_review(project_id, (view.label_quality, view.id), where)
+        target = f"/item/{following}" if following else "/"
+        return RedirectResponse(target + _filter_qs(where), status_code=303)
 
     return app
-
-
-def _escape(text: str) -> str:
-    from markupsafe import escape
-
-    return str(escape(text))
 
 
 def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8765) -> None:  # pragma: no cover - manual use

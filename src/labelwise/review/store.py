@@ -1,88 +1,51 @@
-"""The review store: projects, items and an append-only log of label events (SQLAlchemy 2).
+"""The review store: all reads and writes of the review app (SQLAlchemy 2; tables in ``schema.py``).
 
 Nothing is ever updated in place. Every label a row has had is an event: the given label when the project is
 created, the audit's suggestion, and each reviewer's decision. The current label is derived from the log as its
-latest event of source ``given`` or ``human``. Each item carries a version, the number of human events so far. A
-reviewer submits the version they saw, and a stale version is refused with :class:`ConflictError` instead of
-silently overwriting someone else's decision (optimistic concurrency). Undo is an event too.
+latest event of source ``given`` or ``human`` (skips excluded). Each item carries a version, the number of human
+events so far. A reviewer submits the version they saw, and a stale version is refused with
+:class:`ConflictError` instead of silently overwriting someone else's decision (optimistic concurrency). Undo is an
+event too.
 
-SQLite by default (WAL journal, foreign keys on), PostgreSQL by URL. The review queue is paged with keyset
-pagination on an index of (project, label quality, item id), so a page costs the same at 100 rows or 100,000.
+SQLite by default (WAL journal, foreign keys on), PostgreSQL by URL; the schema is created and upgraded by Alembic
+migrations (``migrations/``). The queue is paged with keyset pagination on indexes of (project, label quality, id)
+and (project, given class, label quality, id), so a page costs the same at 100 rows or 100,000.
+
+Reviewers are accounts with login tokens; tokens and session ids are stored only as SHA-256 hashes.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import secrets
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from labelwise.errors import LabelwiseError, MissingExtraError
+from labelwise.review.schema import (
+    ISSUE_FLAGS, AccessToken, Item, LabelEvent, Project, ReviewSession, User,
+)
 
 try:
-    from sqlalchemy import (
-        JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, create_engine, event,
-        func, insert, select,
-    )
+    from sqlalchemy import create_engine, event, func, insert, inspect, select, update
     from sqlalchemy.exc import IntegrityError
-    from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+    from sqlalchemy.orm import Session, sessionmaker
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("sqlalchemy", "review", "the review store") from err
 
 SOURCES = ("given", "audit", "llm", "human")
 DECISIONS = ("relabel", "keep", "ambiguous", "several", "skip", "undo")
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class ConflictError(LabelwiseError):
     """Someone else changed this item since you loaded it; reload it and decide again."""
 
 
-class Base(DeclarativeBase):
-    pass
-
-
-class Project(Base):
-    __tablename__ = "projects"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    classes: Mapped[list] = mapped_column(JSON)
-    created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
-class Item(Base):
-    """One row of the user's data. ``row`` is its 0-based row in the input; ``payload`` its fields for display."""
-
-    __tablename__ = "items"
-    __table_args__ = (
-        UniqueConstraint("project_id", "row"),
-        Index("ix_items_queue", "project_id", "label_quality", "id"),
-        Index("ix_items_reviewed", "project_id", "version"),
-    )
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    row: Mapped[int] = mapped_column(Integer)
-    payload: Mapped[dict] = mapped_column(JSON)
-    label_quality: Mapped[float] = mapped_column(Float)
-    suggestion: Mapped[Optional[dict]] = mapped_column(JSON, nullable=True)  # suggested label, top probabilities
-    version: Mapped[int] = mapped_column(Integer, default=0)  # count of human events; the concurrency token
-
-
-class LabelEvent(Base):
-    """An append-only record: which label an item has, according to whom, when and why."""
-
-    __tablename__ = "label_events"
-    __table_args__ = (
-        UniqueConstraint("item_id", "version", "source", name="uq_event_version"),
-        Index("ix_events_item", "item_id", "id"),
-    )
-    id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
-    version: Mapped[int] = mapped_column(Integer)  # the item version this event creates (0 for given/audit)
-    labels: Mapped[list] = mapped_column(JSON)  # one label, or several for "several"
-    decision: Mapped[str] = mapped_column(String(20))
-    source: Mapped[str] = mapped_column(String(10))
-    author: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -97,38 +60,89 @@ class ItemView:
     version: int
     current_labels: list
     reviewed: bool
+    given_class: Optional[str] = None
+    issues: tuple = ()
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which items a queue shows: ``given_class`` (the label in the data), ``issue`` (one of ISSUE_FLAGS:
+    label, duplicate, outlier) and ``reviewed`` (True: decided by a person; False: not yet; None: both)."""
+
+    given_class: Optional[str] = None
+    issue: Optional[str] = None
+    reviewed: Optional[bool] = None
+
+    def __post_init__(self):
+        if self.issue is not None and self.issue not in ISSUE_FLAGS:
+            raise LabelwiseError(f"issue filter must be one of {', '.join(ISSUE_FLAGS)}; got {self.issue!r}.")
 
 
 def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
 
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def upgrade_schema(engine) -> None:
+    """Create or upgrade the review tables to the newest Alembic revision. A database made by the first version of
+    the app (tables but no ``alembic_version``) is stamped as revision 0001 first, then upgraded."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        tables = set(inspect(connection).get_table_names())
+        if "items" in tables and "alembic_version" not in tables:
+            command.stamp(config, "0001")
+        command.upgrade(config, "head")
+
+
 class ReviewStore:
-    """All reads and writes of the review app go through here. url: SQLAlchemy URL (``sqlite:///path.db``)."""
+    """All reads and writes of the review app go through here. url: SQLAlchemy URL (``sqlite:///path.db`` or
+    ``postgresql+psycopg://user@host/db``)."""
 
     def __init__(self, url: str):
         self.url = url
-        sqlite = url.startswith("sqlite")
-        options = {"connect_args": {"timeout": 30}} if sqlite else {}  # wait for the write lock, do not fail
-        self.engine = create_engine(url, future=True, **options)
+        self.sqlite = url.startswith("sqlite")
+        options = {"connect_args": {"timeout": 30}} if self.sqlite else {"pool_size": 10, "max_overflow": 20}
+        self.engine = create_engine(url, **options)
         self.read_engine = self.engine
-        if sqlite:
+        if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            # writers take the lock when their transaction begins, so a version check always sees the last commit
-            # (a deferred transaction would instead fail with "database is locked" when it tries to write);
+            # writers take the lock when their transaction begins, so a version check always sees the last commit;
             # readers use their own engine with plain transactions, which WAL never blocks
             event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-            self.read_engine = create_engine(url, future=True, **options)
+            self.read_engine = create_engine(url, **options)
             event.listen(self.read_engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        upgrade_schema(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Queueing writers of this process on a lock is fair and immediate, where
+        # SQLite's own busy handler would sleep and retry with growing pauses (the cause of multi-second tails).
+        self._write_lock = threading.Lock() if self.sqlite else None
+        self._classes: dict[int, list] = {}
+        self._totals: dict[int, int] = {}
+        self._sessions: dict[str, dict] = {}
+
+    @contextmanager
+    def _write(self):
+        if self._write_lock is None:
+            with self._session.begin() as s:
+                yield s
+        else:
+            with self._write_lock, self._session.begin() as s:
+                yield s
 
     # ---- projects and items -----------------------------------------------------------------------------------
 
     def create_project(self, name: str, classes: Sequence[str]) -> int:
         """A new project, or the existing one of that name (re-opening the same data resumes it)."""
-        with self._session.begin() as s:
+        with self._write() as s:
             found = s.scalar(select(Project).where(Project.name == name))
             if found is not None:
                 return found.id
@@ -137,12 +151,22 @@ class ReviewStore:
             s.flush()
             return project.id
 
+    def classes(self, project_id: int) -> list:
+        if project_id not in self._classes:
+            with self._read() as s:
+                project = s.get(Project, project_id)
+                if project is None:
+                    raise LabelwiseError(f"No project {project_id}.")
+                self._classes[project_id] = list(project.classes)
+        return self._classes[project_id]
+
     def add_items(self, project_id: int, rows: Iterable[dict], *, author: str = "labelwise",
                   batch_size: int = 5000) -> int:
         """Add items with their given label (and audit suggestion) as the first events. Each row dict has
-        ``row``, ``payload``, ``given`` (list of labels), ``label_quality`` and optionally ``suggestion``
-        ({"labels": [...], "probabilities": {...}}). Rows already present are skipped. Returns how many were added.
-        Inserts run in batches (multi-row INSERT ... RETURNING), so 100,000 rows take seconds, not minutes.
+        ``row``, ``payload``, ``given`` (list of labels), ``label_quality``, optionally ``suggestion``
+        ({"labels": [...], "probabilities": {label: p}}) and ``issues`` (names from ISSUE_FLAGS). Rows already
+        present are skipped. Returns how many were added. Inserts run in batches (multi-row INSERT ... RETURNING),
+        so 100,000 rows take seconds, not minutes.
         """
         with self._read() as s:
             existing = set(s.scalars(select(Item.row).where(Item.project_id == project_id)))
@@ -157,16 +181,18 @@ class ReviewStore:
                 batch = []
         if batch:
             added += self._insert_batch(project_id, batch, author)
+        self._totals.pop(project_id, None)
         return added
 
     def _insert_batch(self, project_id: int, batch: list[dict], author: str) -> int:
         now = _now()
-        with self._session.begin() as s:
+        with self._write() as s:
             ids = s.execute(
                 insert(Item).returning(Item.id, sort_by_parameter_order=True),
                 [{"project_id": project_id, "row": int(r["row"]), "payload": r.get("payload", {}),
                   "label_quality": float(r.get("label_quality", 1.0)), "suggestion": r.get("suggestion"),
-                  "version": 0} for r in batch],
+                  "version": 0, "given_class": str(r["given"][0]) if r["given"] else None,
+                  "issue_flags": sum(ISSUE_FLAGS[name] for name in set(r.get("issues", ())))} for r in batch],
             ).scalars().all()
             events = []
             for item_id, r in zip(ids, batch):
@@ -182,9 +208,10 @@ class ReviewStore:
 
     # ---- decisions ----------------------------------------------------------------------------------------------
 
-    def decide(self, item_id: int, *, labels: Sequence[str], decision: str, author: str, expected_version: int,
-               reason: str = "") -> int:
-        """Record a reviewer's decision; returns the item's new version.
+    def decide(self, item_id: int, *, decision: str, author: str, expected_version: int,
+               labels: Optional[Sequence[str]] = None, reason: str = "") -> int:
+        """Record a reviewer's decision; returns the item's new version. ``labels``: the label(s) it should have
+        (None: its current labels, as for keep / ambiguous / skip).
 
         Raises ConflictError when the item's version is no longer ``expected_version`` (someone else decided in
         between). The version check and the event are one transaction; the unique (item, version, source)
@@ -193,21 +220,28 @@ class ReviewStore:
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}.")
         try:
-            with self._session.begin() as s:
-                item = s.get(Item, item_id)
-                if item is None:
+            with self._write() as s:
+                found = s.execute(select(Item.version, Item.project_id).where(Item.id == item_id)).first()
+                if found is None:
                     raise LabelwiseError(f"No item {item_id}.")
-                if item.version != expected_version:
-                    raise ConflictError(f"Item {item_id} was changed by someone else (version {item.version}, you "
+                version, project_id = found
+                if version != expected_version:
+                    raise ConflictError(f"Item {item_id} was changed by someone else (version {version}, you "
                                         f"saw {expected_version}). Reload it and decide again.")
-                project = s.get(Project, item.project_id)
-                unknown = [label for label in labels if label not in project.classes]
+                if labels is None:
+                    labels = _current(_label_history(s, [item_id]).get(item_id, []))
+                labels = list(dict.fromkeys(str(label) for label in labels))
+                if not labels:
+                    raise LabelwiseError("Choose at least one label.")
+                known = set(self.classes(project_id))
+                unknown = [label for label in labels if label not in known]
                 if unknown:
                     raise LabelwiseError(f"Unknown label(s) {unknown}; choose from the project's classes.")
                 new_version = expected_version + 1
-                s.add(LabelEvent(item_id=item_id, version=new_version, labels=list(labels), decision=decision,
-                                 source="human", author=author, reason=reason, created_at=_now()))
-                item.version = new_version
+                s.execute(insert(LabelEvent).values(
+                    item_id=item_id, version=new_version, labels=labels, decision=decision, source="human",
+                    author=author, reason=reason, created_at=_now()))
+                s.execute(update(Item).where(Item.id == item_id).values(version=new_version))
             return new_version
         except IntegrityError:
             raise ConflictError(f"Item {item_id} was changed by someone else at the same moment. Reload it.") from None
@@ -220,6 +254,64 @@ class ReviewStore:
         previous = _current(history[:-1])
         return self.decide(item_id, labels=previous, decision="undo", author=author, expected_version=expected_version,
                            reason=f"undo of event {history[-1]['id']}")
+
+    # ---- reviewers ----------------------------------------------------------------------------------------------
+
+    def issue_token(self, name: str) -> str:
+        """A new login token for reviewer ``name`` (the account is created if needed). Only its hash is stored:
+        show the returned token to the reviewer now; it cannot be recovered later (issue another instead)."""
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise LabelwiseError("A reviewer name must have 1 to 200 characters.")
+        token = secrets.token_urlsafe(24)
+        with self._write() as s:
+            user = s.scalar(select(User).where(User.name == name))
+            if user is None:
+                user = User(name=name, created_at=_now())
+                s.add(user)
+                s.flush()
+            s.add(AccessToken(user_id=user.id, token_hash=_digest(token), created_at=_now()))
+        return token
+
+    def revoke_tokens(self, name: str) -> int:
+        """Revoke every login token and session of reviewer ``name``; returns how many tokens were revoked."""
+        with self._write() as s:
+            user = s.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise LabelwiseError(f"No reviewer named {name!r}.")
+            n = s.execute(update(AccessToken).where(AccessToken.user_id == user.id, AccessToken.revoked_at.is_(None))
+                          .values(revoked_at=_now())).rowcount
+            s.query(ReviewSession).filter(ReviewSession.user_id == user.id).delete()
+        self._sessions.clear()
+        return int(n or 0)
+
+    def reviewers(self) -> list[str]:
+        with self._read() as s:
+            return list(s.scalars(select(User.name).order_by(User.name)))
+
+    def login(self, token: str) -> Optional[tuple[str, str]]:
+        """(session id, user name) for a valid token, or None. The session id goes into the browser's cookie."""
+        with self._read() as s:
+            user_id = s.scalar(select(AccessToken.user_id).where(AccessToken.token_hash == _digest(token),
+                                                                  AccessToken.revoked_at.is_(None)))
+        if user_id is None:
+            return None
+        sid = secrets.token_urlsafe(32)
+        with self._write() as s:
+            s.add(ReviewSession(id=_digest(sid), user_id=user_id, csrf=secrets.token_urlsafe(32), created_at=_now()))
+        return sid, self.session(sid)["user"]
+
+    def session(self, sid: str) -> Optional[dict]:
+        """{"user", "csrf"} of a logged-in browser, or None. Sessions survive a restart of the app."""
+        key = _digest(sid)
+        if key not in self._sessions:
+            with self._read() as s:
+                found = s.execute(select(User.name, ReviewSession.csrf).join(User, User.id == ReviewSession.user_id)
+                                  .where(ReviewSession.id == key)).first()
+            if found is None:
+                return None
+            self._sessions[key] = {"user": found[0], "csrf": found[1]}
+        return self._sessions[key]
 
     # ---- reads --------------------------------------------------------------------------------------------------
 
@@ -238,30 +330,73 @@ class ReviewStore:
             item = s.get(Item, item_id)
             if item is None:
                 raise LabelwiseError(f"No item {item_id}.")
-            return self._view(s, item)
+            return self._views(s, [item])[0]
 
     def queue(self, project_id: int, *, after: Optional[tuple[float, int]] = None, limit: int = 50,
-              reviewed: Optional[bool] = None) -> list[ItemView]:
+              where: QueueFilter = QueueFilter(), reviewed: Optional[bool] = None) -> list[ItemView]:
         """Items worst first (lowest label quality, then id). ``after``: the (label_quality, id) of the last item of
-        the previous page (keyset pagination). ``reviewed``: only items with / without a human decision."""
+        the previous page (keyset pagination); ``where``: filters (``reviewed`` is a shortcut for its field)."""
+        if reviewed is not None:
+            where = QueueFilter(where.given_class, where.issue, reviewed)
         with self._read() as s:
-            query = select(Item).where(Item.project_id == project_id)
-            if after is not None:
-                quality, last_id = after
+            items = list(s.scalars(self._queue_query(select(Item), project_id, where, after).limit(limit)))
+            return self._views(s, items)
+
+    def neighbours(self, project_id: int, item: ItemView, where: QueueFilter = QueueFilter()
+                   ) -> tuple[Optional[int], Optional[int]]:
+        """(previous id, next id) of ``item`` in the queue order under ``where``; None at either end."""
+        key = (item.label_quality, item.id)
+        with self._read() as s:
+            following = s.scalar(self._queue_query(select(Item.id), project_id, where, key).limit(1))
+            previous = s.scalar(self._queue_query(select(Item.id), project_id, where, key, backwards=True).limit(1))
+        return previous, following
+
+    def next_to_review(self, project_id: int, after: Optional[tuple[float, int]] = None,
+                       where: QueueFilter = QueueFilter()) -> Optional[int]:
+        """The id of the worst item without a human decision after ``after`` (or from the start), under ``where``."""
+        where = QueueFilter(where.given_class, where.issue, False)
+        with self._read() as s:
+            found = s.scalar(self._queue_query(select(Item.id), project_id, where, after).limit(1))
+            if found is None and after is not None:
+                found = s.scalar(self._queue_query(select(Item.id), project_id, where, None).limit(1))
+            return found
+
+    @staticmethod
+    def _queue_query(query, project_id: int, where: QueueFilter, after, backwards: bool = False):
+        query = query.where(Item.project_id == project_id)
+        if where.given_class is not None:
+            query = query.where(Item.given_class == where.given_class)
+        if where.issue is not None:
+            query = query.where(Item.issue_flags.op("&")(ISSUE_FLAGS[where.issue]) != 0)
+        if where.reviewed is not None:
+            query = query.where((Item.version > 0) if where.reviewed else (Item.version == 0))
+        if after is not None:
+            quality, last_id = after
+            if backwards:
+                query = query.where((Item.label_quality < quality)
+                                    | ((Item.label_quality == quality) & (Item.id < last_id)))
+            else:
                 query = query.where((Item.label_quality > quality)
                                     | ((Item.label_quality == quality) & (Item.id > last_id)))
-            if reviewed is not None:
-                query = query.where((Item.version > 0) if reviewed else (Item.version == 0))
-            query = query.order_by(Item.label_quality, Item.id).limit(limit)
-            return [self._view(s, item) for item in s.scalars(query)]
+        if backwards:
+            return query.order_by(Item.label_quality.desc(), Item.id.desc())
+        return query.order_by(Item.label_quality, Item.id)
 
     def progress(self, project_id: int) -> tuple[int, int]:
         """(items with a human decision, all items)."""
         with self._read() as s:
-            total = s.scalar(select(func.count()).select_from(Item).where(Item.project_id == project_id))
+            if project_id not in self._totals:
+                self._totals[project_id] = int(s.scalar(
+                    select(func.count()).select_from(Item).where(Item.project_id == project_id)) or 0)
             done = s.scalar(select(func.count()).select_from(Item).where(Item.project_id == project_id,
                                                                           Item.version > 0))
-            return int(done or 0), int(total or 0)
+            return int(done or 0), self._totals[project_id]
+
+    def given_classes(self, project_id: int) -> list[str]:
+        """The distinct given classes of the project's items (for the class filter)."""
+        with self._read() as s:
+            return sorted(c for c in s.scalars(select(Item.given_class).where(Item.project_id == project_id)
+                                               .distinct()) if c is not None)
 
     def current_labels(self, project_id: int) -> dict[int, list]:
         """row -> current labels for every item, derived from the event log."""
@@ -291,13 +426,26 @@ class ReviewStore:
             return [{"row": r, "created_at": t.isoformat(), "author": a, "decision": d, "labels": list(lab),
                      "reason": why} for r, t, a, d, lab, why in rows]
 
-    def _view(self, s: Session, item: Item) -> ItemView:
-        events = s.execute(select(LabelEvent.labels, LabelEvent.source, LabelEvent.decision)
-                           .where(LabelEvent.item_id == item.id).order_by(LabelEvent.id)).all()
-        history = [{"labels": labels, "source": source, "decision": decision} for labels, source, decision in events]
-        return ItemView(item.id, item.row, item.payload, item.label_quality, item.suggestion, item.version,
-                        _current([h for h in history if h["source"] in ("given", "human") and h["decision"] != "skip"]),
-                        item.version > 0)
+    def _views(self, s: Session, items: list) -> list[ItemView]:
+        """ItemViews of ``items`` with their current labels, from one query over all their events."""
+        history = _label_history(s, [item.id for item in items])
+        return [ItemView(item.id, item.row, item.payload, item.label_quality, item.suggestion, item.version,
+                         _current(history.get(item.id, [])), item.version > 0, item.given_class,
+                         tuple(name for name, bit in ISSUE_FLAGS.items() if (item.issue_flags or 0) & bit))
+                for item in items]
+
+
+def _label_history(s: Session, item_ids: list[int]) -> dict[int, list[dict]]:
+    """item id -> its given-or-human, non-skip events (oldest first): the events the current label derives from."""
+    out: dict[int, list[dict]] = {}
+    if not item_ids:
+        return out
+    rows = s.execute(select(LabelEvent.item_id, LabelEvent.labels).where(
+        LabelEvent.item_id.in_(item_ids), LabelEvent.source.in_(("given", "human")), LabelEvent.decision != "skip",
+    ).order_by(LabelEvent.id))
+    for item_id, labels in rows:
+        out.setdefault(item_id, []).append({"labels": labels})
+    return out
 
 
 def _current(events: list[dict]) -> list:
@@ -312,4 +460,3 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-

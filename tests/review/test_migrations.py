@@ -1,0 +1,66 @@
+"""Alembic migrations: the newest revision is exactly schema.py, and a database from the first version of the app
+upgrades with every event kept (on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("alembic", reason="the review store's migrations need alembic (the review extra)")
+
+from alembic import command  # noqa: E402
+from alembic.autogenerate import compare_metadata  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.migration import MigrationContext  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from labelwise.review.schema import Base  # noqa: E402
+from labelwise.review.store import MIGRATIONS, QueueFilter, ReviewStore  # noqa: E402
+
+
+def _config(connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def test_the_newest_migration_matches_the_models(store_url):
+    ReviewStore(store_url)
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert diff == [], f"schema.py and migrations/versions disagree: {diff}"
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["at-0001", "no-alembic-table"])
+def test_a_first_version_database_upgrades_and_keeps_every_event(store_url, legacy):
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "0001")
+        connection.execute(text("INSERT INTO projects (id, name, classes, created_at) VALUES "
+                                "(1, 'old', :classes, CURRENT_TIMESTAMP)"), {"classes": json.dumps(["a", "b"])})
+        for item in (1, 2):
+            connection.execute(text("INSERT INTO items (id, project_id, row, payload, label_quality, version) "
+                                    "VALUES (:i, 1, :r, :p, :q, :v)"),
+                               {"i": item, "r": item - 1, "p": json.dumps({"text": f"t{item}"}), "q": item / 10,
+                                "v": item - 1})
+            connection.execute(text("INSERT INTO label_events (item_id, version, labels, decision, source, author, "
+                                    "reason, created_at) VALUES (:i, 0, :l, 'keep', 'given', 'labelwise', '', "
+                                    "CURRENT_TIMESTAMP)"), {"i": item, "l": json.dumps(["a" if item == 1 else "b"])})
+        connection.execute(text("INSERT INTO label_events (item_id, version, labels, decision, source, author, "
+                                "reason, created_at) VALUES (2, 1, :l, 'relabel', 'human', 'ana', 'why', "
+                                "CURRENT_TIMESTAMP)"), {"l": json.dumps(["a"])})
+        if legacy:  # made by create_all before the app had migrations
+            connection.execute(text("DROP TABLE alembic_version"))
+    engine.dispose()
+
+    store = ReviewStore(store_url)  # upgrades to the newest revision on open
+    assert [e["author"] for e in store.history(2)] == ["labelwise", "ana"]
+    assert store.current_labels(1) == {0: ["a"], 1: ["a"]}
+    assert [v.row for v in store.queue(1, where=QueueFilter(given_class="b"))] == [1]  # backfilled given class
+    assert store.progress(1) == (1, 2)
+    token = store.issue_token("bo")  # the new tables work
+    assert store.login(token)[1] == "bo"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from contextlib import asynccontextmanager
 from typing import List, Optional
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from labelwise.review.schema import ISSUE_FLAGS
 from labelwise.review.store import ConflictError, ItemView, QueueFilter, ReviewStore
 
 try:
+    import anyio
     from fastapi import FastAPI, Form, Request
     from fastapi.responses import HTMLResponse, RedirectResponse
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -32,6 +34,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 COOKIE = "labelwise_session"
 PAGE = 50
 TOP = 9  # suggestions shown with number keys
+WORKER_THREADS = 8
 
 _PAGES = Environment(loader=PackageLoader("labelwise.review", "templates"),
                      autoescape=select_autoescape(default=True, default_for_string=True))
@@ -62,7 +65,19 @@ def _filter_qs(where: QueueFilter) -> str:
 
 def create_app(store: ReviewStore, project_id: int, classes: list[str], *, https: bool = False) -> FastAPI:
     """The app for one project. Reviewers log in with tokens from ``store.issue_token(name)``."""
-    app = FastAPI(title="labelwise review", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(_app):
+        # Few worker threads: pages are CPU work under one GIL, and 40 threads (the default) competing for it make
+        # the thread holding the database's write lock wait its turn behind all the others (long tails).
+        # Requests beyond these wait in the event loop, first come first served.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        yield
+
+    app = FastAPI(title="labelwise review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    store.progress(project_id)  # fill the store's caches now, not under the first burst of reviewers
+    store.given_classes(project_id)
+    for name in ("queue.html", "item.html"):
+        _PAGES.get_template(name)
 
     def session(request: Request) -> Optional[dict]:
         sid = request.cookies.get(COOKIE)
@@ -80,13 +95,12 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, https
 
     def item_page(s: dict, item_id: int, where: QueueFilter, status: int = 200, conflict: Optional[str] = None):
         try:
-            view = store.item(item_id)
+            view, history, previous_id, next_id = store.item_page(project_id, item_id, where)
         except LabelwiseError:
             return HTMLResponse("<p>No such item.</p>", status_code=404)
-        previous_id, next_id = store.neighbours(project_id, view, where)
         top = list((view.suggestion or {}).get("probabilities", {}).items())[:TOP]
         return page("item.html", s, status=status, it=view, csrf=s["csrf"], classes=classes, top=top,
-                    history=store.history(item_id), conflict=conflict, previous_id=previous_id, next_id=next_id,
+                    history=history, conflict=conflict, previous_id=previous_id, next_id=next_id,
                     filter_qs=_filter_qs(where))
 
     @app.get("/login")
@@ -155,8 +169,7 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, https
                                 status_code=400)
         if decision == "undo":
             return RedirectResponse(f"/item/{item_id}{_filter_qs(where)}", status_code=303)
-        view = store.item(item_id)
-        following = store.next_to_review(project_id, (view.label_quality, view.id), where)
+        following = store.next_to_review(project_id, where=where, after_item=item_id)
         target = f"/item/{following}" if following else "/"
         return RedirectResponse(target + _filter_qs(where), status_code=303)
 

@@ -13,6 +13,7 @@ import typer
 
 from labelwise import __version__
 from labelwise.cli import audit as audit_command
+from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
 from rich.markup import escape
 
@@ -31,6 +32,8 @@ app.command("audit", no_args_is_help=True)(audit_command.audit)
 app.command("report", no_args_is_help=True)(audit_command.report)
 app.command("review", no_args_is_help=True)(review_command.review)
 app.command("export", no_args_is_help=True)(review_command.export)
+app.command("link", no_args_is_help=True)(link_command.link)
+app.command("dedupe", no_args_is_help=True)(link_command.dedupe)
 
 
 def _version(value: bool) -> None:

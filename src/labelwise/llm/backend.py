@@ -1,0 +1,133 @@
+"""The interface every LLM backend offers, and what they share: caching, token accounting, retries.
+
+A backend does two things:
+
+- ``complete(prompt, ...)``: generate text (temperature 0 and a fixed seed by default, so reruns agree), optionally
+  constrained by a llama.cpp grammar or a JSON schema;
+- ``score(prompt, continuations)``: the log-probability of each continuation after the prompt, summed over its
+  tokens, with the token counts: shape (n_continuations,) each. This is what label scoring needs: the model
+  is never asked to write a label, it is asked how likely each label is.
+
+Subclasses implement ``_complete`` and ``_score``; the public methods add the response cache and the usage counts.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from labelwise.errors import LabelwiseError
+from labelwise.llm.cache import ResponseCache
+
+
+class LLMError(LabelwiseError):
+    """The model or server could not answer (after retries), or answered something unusable."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = ""
+
+
+@dataclass
+class Usage:
+    """Counts of one backend's work: calls made, answers served from the cache, tokens in and out, and the cost
+    (tokens times the prices given to the backend, per 1,000 tokens; 0 for a local model)."""
+
+    calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retries: int = 0
+    malformed: int = 0
+    prompt_price: float = 0.0
+    completion_price: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def cost(self) -> float:
+        return (self.prompt_tokens * self.prompt_price + self.completion_tokens * self.completion_price) / 1000
+
+    def add(self, prompt_tokens: int = 0, completion_tokens: int = 0, *, cached: bool = False) -> None:
+        with self._lock:
+            if cached:
+                self.cached += 1
+            else:
+                self.calls += 1
+                self.prompt_tokens += prompt_tokens
+                self.completion_tokens += completion_tokens
+
+
+class Backend:
+    """Base class. ``name`` and ``model`` identify the backend in the cache key."""
+
+    name = "backend"
+
+    def __init__(self, model: str, *, cache: Optional[ResponseCache] = None, use_cache: bool = True,
+                 seed: int = 0, prompt_price: float = 0.0, completion_price: float = 0.0):
+        self.model = model
+        self.seed = seed
+        self.cache = (cache or ResponseCache()) if use_cache else None
+        self.usage = Usage(prompt_price=prompt_price, completion_price=completion_price)
+
+    # ---- public, cached ---------------------------------------------------------------------------------------
+
+    def complete(self, prompt: str, *, max_tokens: int = 64, temperature: float = 0.0, stop: Sequence[str] = (),
+                 grammar: Optional[str] = None, json_schema: Optional[dict] = None, chat: bool = False) -> Completion:
+        """Generate after ``prompt`` (as a chat message when ``chat``). Deterministic at temperature 0."""
+        params = {"max_tokens": max_tokens, "temperature": temperature, "stop": list(stop), "grammar": grammar,
+                  "json_schema": json_schema, "chat": chat, "seed": self.seed}
+        key = [self.name, self.model, "complete", prompt, params]
+        found = self.cache.get(key) if self.cache is not None else None
+        if found is not None:
+            self.usage.add(cached=True)
+            return Completion(**found)
+        result = self._complete(prompt, **params)
+        self.usage.add(result.prompt_tokens, result.completion_tokens)
+        if self.cache is not None:
+            self.cache.put(key, result.__dict__)
+        return result
+
+    def score(self, prompt: str, continuations: Sequence[str]) -> tuple[list[float], list[int]]:
+        """(summed log-probabilities, token counts) of each continuation after ``prompt``; shapes (n,), (n,)."""
+        key = [self.name, self.model, "score", prompt, list(continuations)]
+        found = self.cache.get(key) if self.cache is not None else None
+        if found is not None:
+            self.usage.add(cached=True)
+            return found[0], found[1]
+        logprobs, counts, prompt_tokens = self._score(prompt, list(continuations))
+        self.usage.add(prompt_tokens + sum(counts), 0)
+        if self.cache is not None:
+            self.cache.put(key, [logprobs, counts])
+        return logprobs, counts
+
+    # ---- to implement -----------------------------------------------------------------------------------------
+
+    def _complete(self, prompt: str, **params) -> Completion:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _score(self, prompt: str, continuations: list[str]) -> tuple[list[float], list[int], int]:
+        """(log-probabilities, token counts, prompt tokens)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+def with_retries(call: Callable[[], object], *, attempts: int = 5, base_delay: float = 0.5, max_delay: float = 20.0,
+                 retryable: Callable[[Exception], bool], on_retry: Callable[[], None] = lambda: None,
+                 sleep: Callable[[float], None] = time.sleep):
+    """Run ``call``; on a retryable error wait ``base_delay * 2**attempt`` (capped, with full jitter) and try again,
+    up to ``attempts`` times. The last error is raised as it is."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as err:  # noqa: BLE001 - the predicate decides
+            if attempt == attempts - 1 or not retryable(err):
+                raise
+            on_retry()
+            sleep(random.uniform(0, min(max_delay, base_delay * 2 ** attempt)))
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -63,3 +63,27 @@ def combine_with_confident_learning(label_quality: np.ndarray, judge_yes: np.nda
     if q.shape != j.shape:
         raise ValueError(f"label_quality {q.shape} and judge scores {j.shape} must have the same shape.")
     return (rankdata(q) + rankdata(j)) / (2 * len(q))
+
+
+def judge_audit(result, backends: Sequence[Backend], *, rows: Optional[int] = 200,
+                progress: Optional[Callable[[str, int, int], None]] = None) -> dict:
+    """Ask the judge about the ``rows`` lowest-quality rows of an audit (all rows: ``rows=None``) and attach the
+    answers to ``result.checks["llm_judge"]``: per audited row, ``yes`` (P(label fits), NaN where not judged) and
+    ``combined`` (rank mean with confident learning among the judged rows, NaN elsewhere). Needs the audit's texts.
+    """
+    if result.texts is None:
+        raise ValueError("The LLM judge reads the text of each row: audit with --text.")
+    if result.multi_label:
+        raise ValueError("The LLM judge checks single labels; this audit is multi-label.")
+    order = np.argsort(result.label_quality, kind="stable")
+    chosen = order if rows is None else order[:rows]
+    given = [result.classes[c] for c in result.given[chosen]]
+    yes = judge_labels([result.texts[i] for i in chosen], given, backends=backends, classes=result.classes,
+                       progress=progress)
+    n = len(result.label_quality)
+    yes_full, combined_full = np.full(n, np.nan), np.full(n, np.nan)
+    yes_full[chosen] = yes
+    combined_full[chosen] = combine_with_confident_learning(result.label_quality[chosen], yes)
+    result.checks["llm_judge"] = {"rows": int(len(chosen)), "yes": yes_full, "combined": combined_full,
+                                  "models": [b.model for b in backends], "prompts": len(PROMPTS)}
+    return result.checks["llm_judge"]

@@ -149,6 +149,10 @@ class AuditResult:
         if outliers is not None:
             frame["outlier_score"] = np.asarray(outliers["scores"], dtype=np.float64)
             frame["is_outlier"] = np.asarray(outliers["is_outlier"], dtype=bool)
+        judge = self.checks.get("llm_judge")
+        if judge is not None:
+            frame["llm_judge_yes"] = np.asarray(judge["yes"], dtype=np.float64)
+            frame["combined_quality"] = np.asarray(judge["combined"], dtype=np.float64)
         if self.texts is not None:
             frame["text"] = self.texts
         if include_unaudited and self.n_input_rows is not None and self.n_input_rows > self.n_rows:
@@ -185,6 +189,9 @@ class AuditResult:
             out["imbalance_ratio"] = self.checks["balance"]["imbalance_ratio"]
         if "shift" in self.checks:
             out["shift"] = self.checks["shift"]["verdict"]
+        if "llm_judge" in self.checks:
+            j = self.checks["llm_judge"]
+            out["llm_judge"] = {"rows_judged": j["rows"], "models": j["models"], "prompts": j["prompts"]}
         if self.skipped:
             out["skipped_checks"] = dict(self.skipped)
         if not self.multi_label:

@@ -53,6 +53,15 @@ def audit(
         "intended_use, contact). Default: DATA's <name>.datasheet.yaml or datasheet.yaml beside it, if present.",
     ),
     show: int = typer.Option(10, "--show", help="How many of the lowest-quality rows to print."),
+    llm_judge: bool = typer.Option(False, "--llm-judge", help="Ask an LLM whether each of the worst labels fits its "
+                                   "text (adds llm_judge_yes and combined_quality to issues.csv)."),
+    judge_rows: int = typer.Option(200, "--judge-rows", help="How many of the lowest-quality rows the judge reads "
+                                   "(0: all; a local model reads about 1-3 rows/s)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="The judge's GGUF file (default: the packaged "
+                                         "Gemma 3 270M)."),
+    server: Optional[str] = typer.Option(None, "--server", help="An OpenAI-compatible server for the judge instead "
+                                         "(e.g. http://127.0.0.1:8000/v1; key from LABELWISE_LLM_API_KEY)."),
+    server_model: Optional[str] = typer.Option(None, "--server-model", help="The server's model name."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
@@ -88,6 +97,14 @@ def audit(
             compare_to=str(compare_to) if compare_to is not None else None,
         )
     result.save(out)  # files first, so that nothing is lost if the terminal goes away
+    if llm_judge:
+        from labelwise.audit.llm_judge import judge_audit
+        from labelwise.llm import open_backend
+
+        backend = open_backend(str(model) if model else None, server=server, server_model=server_model)
+        with progress_bars(enabled=not quiet) as progress:
+            judge_audit(result, [backend], rows=judge_rows or None, progress=progress)
+        result.save(out)
     written = "issues.csv, issues.parquet, per_class.csv, summary.json"
     html = None
     if report:

@@ -12,6 +12,7 @@ import sys
 import typer
 
 from labelwise import __version__
+from labelwise.cli import annotate as annotate_command
 from labelwise.cli import audit as audit_command
 from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.command("audit", no_args_is_help=True)(audit_command.audit)
 app.command("report", no_args_is_help=True)(audit_command.report)
 app.command("review", no_args_is_help=True)(review_command.review)
+app.command("annotate", no_args_is_help=True)(annotate_command.annotate)
 app.command("export", no_args_is_help=True)(review_command.export)
 app.command("link", no_args_is_help=True)(link_command.link)
 app.command("dedupe", no_args_is_help=True)(link_command.dedupe)

@@ -12,7 +12,21 @@ from labelwise.llm.backend import Backend, Completion, LLMError, Usage
 from labelwise.llm.cache import ResponseCache
 
 __all__ = ["Backend", "Completion", "LLMError", "Usage", "ResponseCache", "LlamaCppBackend", "OpenAIBackend",
-           "default_backend"]
+           "default_backend", "open_backend"]
+
+
+def open_backend(model=None, *, server=None, server_model=None, threads=None, **options) -> Backend:
+    """The backend a user asked for: an OpenAI-compatible ``server`` URL (with ``server_model``), else a GGUF file
+    ``model``, else the packaged local model (also when ``LABELWISE_LLM_BASE_URL`` is unset)."""
+    if server:
+        from labelwise.llm.openai_http import OpenAIBackend
+
+        return OpenAIBackend(server_model, base_url=server, **options)
+    from labelwise.llm.llamacpp import LlamaCppBackend, default_backend
+
+    if model:
+        return LlamaCppBackend(model, n_threads=threads, **options)
+    return default_backend(n_threads=threads, **options)
 
 
 def __getattr__(name):  # the backends import their optional dependencies only when asked for

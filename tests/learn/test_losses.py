@@ -201,7 +201,8 @@ def conr_reference(f, y, p, w, window, t, e, official=False):
         N = [j for j in range(n) if abs(y[i] - y[j]) > window and abs(p[i] - p[j]) <= window]
         if not P or not N:
             continue
-        den = sum(math.exp(s[i, j]) for j in P) + sum(w[i] * math.exp(e * abs(y[i] - y[j])) * math.exp(s[i, j]) for j in N)
+        den = sum(math.exp(s[i, j]) for j in P)
+        den += sum(w[i] * math.exp(e * abs(y[i] - y[j])) * math.exp(s[i, j]) for j in N)
         if official:
             den += n - len(P)
         total += w[i] * -np.mean([s[i, j] - math.log(den) for j in P])

@@ -233,7 +233,9 @@ def _multi_hot(Y: Any, classes: np.ndarray | None = None) -> tuple[np.ndarray, n
     if isinstance(Y, np.ndarray) and Y.ndim == 2 and Y.dtype != object:
         vals = np.unique(Y)
         if not np.isin(vals, [-1, 0, 1]).all():
-            raise ShapeError(f"a (n, C) target matrix must hold 1 (positive), 0 (unknown/negative) or -1, got {vals[:5]}.")
+            raise ShapeError(
+                f"a (n, C) target matrix must hold 1 (positive), 0 (unknown/negative) or -1, got {vals[:5]}."
+            )
         return Y.astype(np.int8), (np.arange(Y.shape[1]) if classes is None else classes)
     rows = list(Y)
     if classes is None:
@@ -356,7 +358,8 @@ class MultiLabelHead(MultiLabelClassifier):
     """
 
     def __init__(self, loss: str = "bce", hidden: tuple[int, ...] = (), epochs: int = 200, batch_size: int = 64,
-                 lr: float = 1e-2, weight_decay: float = 0.0, dropout: float = 0.0, pos_weight: str | None = "max_ratio",
+                 lr: float = 1e-2, weight_decay: float = 0.0, dropout: float = 0.0,
+                 pos_weight: str | None = "max_ratio",
                  calibration: str | None = "platt", threshold: float | str = "tuned", alpha: float = 1.0,
                  gamma: float = 0.55, validation_fraction: float = 0.2, patience: int = 20, random_state: Any = None,
                  n_threads: int | None = None, progress: ProgressCallback | None = None):

@@ -112,6 +112,12 @@ def test_multilabel_api(multilabel, loss):
     assert clf.classes_.tolist() == [0, 1, 2]
 
 
+def test_pu_mlc_with_mixup_runs(multilabel):
+    X, Y = multilabel
+    clf = MultiLabelClassifier(loss="pu_mlc", mixup=0.1, epochs=5, random_state=0, n_threads=1).fit(X, Y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
 def test_multilabel_label_lists_and_head(multilabel):
     X, Y = multilabel
     names = np.array(["red", "blue", "green"])

@@ -31,7 +31,7 @@ from labelwise.errors import ShapeError
 from labelwise.learn.conr import conr_loss
 from labelwise.learn.heads import PerLabelLinear, PerLabelPlatt, max_ratio_pos_weight, tune_thresholds
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss
-from labelwise.learn.pu_mlc import pu_mlc_loss
+from labelwise.learn.pu_mlc import pu_mixup_penalty, pu_mlc_loss
 from labelwise.progress import ProgressCallback, report
 
 __all__ = ["ImbalancedRegressor", "MultiLabelClassifier", "MultiLabelHead", "NoisyLabelClassifier"]
@@ -258,7 +258,8 @@ class MultiLabelClassifier(_TorchEstimator):
     Parameters
     ----------
     loss: ``"bce"`` (binary cross-entropy; unknown entries count as negatives) or ``"pu_mlc"`` (PU-MLC: only the
-        positives are used, ``alpha``, ``gamma``).
+        positives are used, ``alpha``, ``gamma``; ``mixup`` > 0 adds that weight times PU-MLC's mixup regulariser,
+        off by default because it is numerically fragile at small scale).
     pos_weight: ``None`` or ``"max_ratio"`` (PTEC's ``max_c n_c / n_c``; BCE only).
     calibration: ``None`` or ``"platt"`` (per label, on the validation split). Calibrating on labels whose
         positives are partly missing pulls the probabilities back towards the observed (too low) rates.
@@ -274,9 +275,10 @@ class MultiLabelClassifier(_TorchEstimator):
                  lr: float = 1e-3, weight_decay: float = 1e-4, dropout: float = 0.0, pos_weight: str | None = None,
                  calibration: str | None = None, threshold: float | str = 0.5, alpha: float = 1.0,
                  gamma: float = 0.55, validation_fraction: float = 0.15, patience: int = 10, random_state: Any = None,
-                 n_threads: int | None = None, progress: ProgressCallback | None = None):
+                 n_threads: int | None = None, progress: ProgressCallback | None = None, mixup: float = 0.0):
         self.loss, self.hidden, self.epochs, self.batch_size = loss, hidden, epochs, batch_size
         self.lr, self.weight_decay, self.dropout, self.pos_weight = lr, weight_decay, dropout, pos_weight
+        self.mixup = mixup
         self.calibration, self.threshold, self.alpha, self.gamma = calibration, threshold, alpha, gamma
         self.validation_fraction, self.patience = validation_fraction, patience
         self.random_state, self.n_threads, self.progress = random_state, n_threads, progress
@@ -312,7 +314,10 @@ class MultiLabelClassifier(_TorchEstimator):
             def batch_loss(b: torch.Tensor) -> torch.Tensor:
                 z = model(Xt[b])
                 if self.loss == "pu_mlc":
-                    return pu_mlc_loss(z, Tt[b], alpha=self.alpha, gamma=self.gamma)
+                    loss = pu_mlc_loss(z, Tt[b], alpha=self.alpha, gamma=self.gamma)
+                    if self.mixup:
+                        loss = loss + self.mixup * pu_mixup_penalty(model, Xt[b], z, Tt[b], generator=gen)
+                    return loss
                 return F.binary_cross_entropy_with_logits(z, pos[b], pos_weight=pw)
 
             def val_score() -> float:
@@ -362,11 +367,12 @@ class MultiLabelHead(MultiLabelClassifier):
                  pos_weight: str | None = "max_ratio",
                  calibration: str | None = "platt", threshold: float | str = "tuned", alpha: float = 1.0,
                  gamma: float = 0.55, validation_fraction: float = 0.2, patience: int = 20, random_state: Any = None,
-                 n_threads: int | None = None, progress: ProgressCallback | None = None):
+                 n_threads: int | None = None, progress: ProgressCallback | None = None, mixup: float = 0.0):
         super().__init__(loss=loss, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, dropout=dropout, pos_weight=pos_weight, calibration=calibration,
                          threshold=threshold, alpha=alpha, gamma=gamma, validation_fraction=validation_fraction,
-                         patience=patience, random_state=random_state, n_threads=n_threads, progress=progress)
+                         patience=patience, random_state=random_state, n_threads=n_threads, progress=progress,
+                         mixup=mixup)
 
 
 class ImbalancedRegressor(RegressorMixin, _TorchEstimator):

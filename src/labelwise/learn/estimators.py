@@ -156,6 +156,8 @@ class NoisyLabelClassifier(ClassifierMixin, _TorchEstimator):
     ----------
     loss: ``"ce"`` (cross-entropy), ``"gce"`` (generalised CE, ``q``), ``"ldr"`` (LDR-KL, ``lam``, ``margin``) or
         ``"aldr"`` (ALDR-KL, ``lam0``, ``alpha``, ``margin``; per-example temperatures in ``loss_.lambdas``).
+    normalize: score normalisation for ldr/aldr (``"softplus_mean"``, ``"l1"``, ``"none"``); ``None``: the paper
+        code's choice (``"softplus_mean"`` for LDR-KL, ``"l1"`` for ALDR-KL).
     hidden: hidden layer widths (``()``: a linear model).
     validation_fraction: share of rows held out (stratified) for early stopping on accuracy against the given
         (noisy) labels: under symmetric noise, noisy accuracy is an increasing function of clean accuracy.
@@ -168,7 +170,8 @@ class NoisyLabelClassifier(ClassifierMixin, _TorchEstimator):
                  lr: float = 1e-3, weight_decay: float = 1e-4, dropout: float = 0.0, validation_fraction: float = 0.1,
                  patience: int = 10, q: float = 0.7, lam: float = 10.0, lam0: float = 10.0, alpha: float = 2.0,
                  margin: float = 0.1, random_state: Any = None, n_threads: int | None = None,
-                 progress: ProgressCallback | None = None):
+                 progress: ProgressCallback | None = None, normalize: str | None = None):
+        self.normalize = normalize
         self.loss, self.hidden, self.epochs, self.batch_size = loss, hidden, epochs, batch_size
         self.lr, self.weight_decay, self.dropout = lr, weight_decay, dropout
         self.validation_fraction, self.patience = validation_fraction, patience
@@ -197,9 +200,10 @@ class NoisyLabelClassifier(ClassifierMixin, _TorchEstimator):
             gen = torch.Generator().manual_seed(seed)
             model = PerLabelLinear(Xa.shape[1], k, tuple(self.hidden), self.dropout)
             if self.loss == "ldr":
-                crit: Callable = LDRKLLoss(lam=self.lam, margin=self.margin)
+                crit: Callable = LDRKLLoss(lam=self.lam, margin=self.margin, normalize=self.normalize or "softplus_mean")
             elif self.loss == "aldr":
-                crit = ALDRKLLoss(len(tr), lam0=self.lam0, alpha=self.alpha, margin=self.margin)
+                crit = ALDRKLLoss(len(tr), lam0=self.lam0, alpha=self.alpha, margin=self.margin,
+                                  normalize=self.normalize or "l1")
             elif self.loss == "gce":
                 def crit(z, t, idx):
                     return gce_loss(z, t, q=self.q)

@@ -67,7 +67,8 @@ def runner_up_threshold(top1: np.ndarray, top2: np.ndarray) -> tuple[float, floa
     false-discovery-rate estimates). The share ``pi0`` of non-matching records is estimated where matches are rare,
     at or below the null's median: ``pi0 = P(top1 <= median) / P(top2 <= median)``. For each candidate threshold ``t``,
     expected false positives are ``pi0 * n * P(top2 >= t)``, true positives the rest of ``#(top1 >= t)``, false
-    negatives ``(1 - pi0) * n`` minus those, and ``t`` maximising the estimated F1 is returned with ``pi0`` and
+    negatives the number of true matches (``(1 - pi0) * n``, or the most true positives estimated at any cut if
+    larger, so that no cut looks better than perfect) minus those, and ``t`` maximising the estimated F1 is returned with ``pi0`` and
     that F1: ``(threshold, pi0, estimated_f1)``.
     """
     a = np.sort(np.asarray(top1, dtype=np.float64))
@@ -79,9 +80,10 @@ def runner_up_threshold(top1: np.ndarray, top2: np.ndarray) -> tuple[float, floa
     grid = np.unique(a)
     above = n - np.searchsorted(a, grid, side="left")  # top1 >= t
     null_tail = (b.size - np.searchsorted(b, grid, side="left")) / b.size  # P(top2 >= t)
-    positives = max((1 - pi0) * n, 1e-9)
     fp = np.minimum(pi0 * n * null_tail, above)
-    tp = np.minimum(above - fp, positives)
+    tp = above - fp
+    # true matches: at least (1 - pi0) n, and at least the most true positives estimated at any cut
+    positives = max((1 - pi0) * n, float(tp.max()), 1e-9)
     f1 = 2 * tp / np.maximum(above + positives, 1e-9)
     best = int(np.argmax(f1))
     value = float(grid[best]) if best == 0 else float(grid[best] + grid[best - 1]) / 2  # in the gap below

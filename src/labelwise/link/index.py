@@ -4,10 +4,12 @@ LinkTransformer (Arora & Dell 2023) retrieves with an exact inner-product FAISS 
 labelwise uses its own numpy search (:func:`labelwise.audit.neighbours.knn`): exact blocked matrix products up to
 ``EXACT_MAX_ROWS`` right rows (12k), an inverted-file index (k-means cells, ``n_probe`` nearest cells searched)
 above. Why not FAISS or usearch: measured on 2 CPU cores with 384-d unit vectors and planted matches
-(``bench/linkage.py --scale``, ``docs/linkage.md``), at 2.6k x 2.6k all three take well under a second (the
-embedding takes ~40 s, so retrieval does not matter there), and at 100k x 100k numpy IVF took 7.8 s with
-recall@1 0.98, FAISS IVFFlat 33 s (recall 1.0), FAISS flat 153 s, FAISS HNSW 132 s (recall 0.79) and usearch HNSW
-was slower still to build. numpy is already a dependency, so no new one is needed: faiss-cpu (MIT) and usearch
+(an exploratory run, then ``bench/linkage.py --scale``; figures in ``docs/linkage.md``), at 2.6k x 2.6k all
+take well under a second (embedding the texts takes ~40-90 s, so retrieval does not matter there). At 100k x
+100k numpy IVF (4 probes) took 7.8 s with recall@1 0.98, FAISS IVFFlat 33 s (recall 1.0), FAISS flat 153 s, FAISS
+HNSW 132 s (recall 0.79); usearch's HNSW build at 100k did not finish in the time that run allowed. With 8 probes
+(the setting here) numpy IVF and FAISS IVFFlat took about the same time in ``--scale`` (49 s vs 53 s on a busy
+machine), recall@1 0.989 vs 1.0. numpy is already a dependency, so none is added: faiss-cpu (MIT) and usearch
 (Apache-2.0) stay out of labelwise.
 
 Shapes: ``query: (m, d) float``, ``base: (n, d) float`` -> ``(indices (m, k) int64, scores (m, k) float32)``,

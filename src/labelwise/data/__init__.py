@@ -11,6 +11,7 @@ from labelwise.data.corruption import flip_labels
 from labelwise.data.dataset import LabelledTable, load_labelled_table
 from labelwise.data.io import read_table, write_table_atomic
 from labelwise.data.labels import LabelColumn, encode_labels
+from labelwise.data.nlupp import load_nlupp
 
 __all__ = [
     "LabelColumn",
@@ -18,6 +19,7 @@ __all__ = [
     "encode_labels",
     "flip_labels",
     "load_labelled_table",
+    "load_nlupp",
     "read_table",
     "write_bytes_atomic",
     "write_table_atomic",

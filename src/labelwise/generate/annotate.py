@@ -108,13 +108,17 @@ def _fixed_demos(pool_texts: list, pool_labels: list, shots: int, seed: int) -> 
 def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend: Optional[Backend] = None,
              shots: int = 0, pool=None, pool_text: Optional[str] = None, pool_label: Optional[str] = None,
              demos: str = "knn", calibration: str = "auto", n_draws: int = 20, normalize: bool = False,
+             method: str = "score",
              instruction: Optional[str] = None, encoder=None, seed: int = 0,
              progress: Optional[Callable[[str, int, int], None]] = None) -> Annotation:
     """Label every text of ``data`` (a table path, a DataFrame with column ``text``, or a list of strings).
 
     labels: the label set (k strings). shots: demonstrations per prompt, from ``pool`` (a table with columns
     ``pool_text`` and ``pool_label``, default the same names as ``text`` / "label"). backend: default the packaged
-    local model. Returns an :class:`Annotation` with (n, k) probabilities.
+    local model. method: ``"score"`` (every label's log-likelihood: real probabilities, calibration possible) or
+    ``"generate"`` (the model writes one label under a grammar / JSON schema: for servers that do not return prompt
+    log-probabilities, such as chat-only APIs; probabilities are one-hot, a row the model never answered validly is
+    uniform). Returns an :class:`Annotation` with (n, k) probabilities.
     """
     labels = [str(x) for x in labels]
     if len(set(labels)) < 2:
@@ -131,31 +135,60 @@ def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend
     demo_sets = _demonstrations(texts, shots, pool, pool_text or text, pool_label or "label", demos, labels,
                                 encoder, seed, progress)
     prompts = [build_prompt(t, labels, d, instruction) for t, d in zip(texts, demo_sets)]
+    if method == "generate":
+        probs = _generated(backend, prompts, labels, progress)
+        settings = {"backend": backend.name, "model": backend.model, "shots": shots, "method": method,
+                    "demos": demos if shots else None, "calibration": "none", "malformed": backend.usage.malformed}
+        return Annotation(texts, labels, probs, backend.usage, settings, None)
+    if method != "score":
+        raise DataError(f"method must be 'score' or 'generate'; got {method!r}.")
     probs = label_probabilities(backend, prompts, labels, normalize=normalize, progress=progress,
                                 stage="labelling")
-    method = calibration
+    chosen = calibration
     if calibration == "auto":
-        method = "domain" if (shots == 0 or demos == "fixed") else "none"
-    prior = None
-    if method != "none":
-        priors: dict = {}
-        rows = np.empty_like(probs)
-        for i, d in enumerate(demo_sets):
-            key = tuple(d)
-            if key not in priors:
-                def make(x, d=d):
-                    return build_prompt(x, labels, d, instruction)
-                if method == "domain":
-                    priors[key] = domain_context_prior(backend, make, labels, texts, n_draws=n_draws,
-                                                       normalize=normalize, seed=seed)
-                else:
-                    priors[key] = content_free_prior(backend, make, labels, normalize=normalize)
-            rows[i] = calibrate(probs[i:i + 1], priors[key])[0]
-        probs = rows
-        prior = next(iter(priors.values())) if len(priors) == 1 else None
-    settings = {"backend": backend.name, "model": backend.model, "shots": shots, "demos": demos if shots else None,
-                "calibration": method, "n_draws": n_draws if method == "domain" else None, "normalize": normalize}
+        chosen = "domain" if (shots == 0 or demos == "fixed") else "none"
+    probs, prior = _calibrated(probs, chosen, backend, demo_sets, labels, instruction, texts, n_draws, normalize,
+                               seed)
+    settings = {"backend": backend.name, "model": backend.model, "shots": shots, "method": "score",
+                "demos": demos if shots else None, "calibration": chosen,
+                "n_draws": n_draws if chosen == "domain" else None, "normalize": normalize}
     return Annotation(texts, labels, probs, backend.usage, settings, prior)
+
+
+def _calibrated(probs, method, backend, demo_sets, labels, instruction, texts, n_draws, normalize, seed):
+    """(probabilities divided by the bias prior of their demonstration set, the prior if there was only one)."""
+    if method == "none":
+        return probs, None
+    priors: dict = {}
+    rows = np.empty_like(probs)
+    for i, d in enumerate(demo_sets):
+        key = tuple(d)
+        if key not in priors:
+            def make(x, d=d):
+                return build_prompt(x, labels, d, instruction)
+            if method == "domain":
+                priors[key] = domain_context_prior(backend, make, labels, texts, n_draws=n_draws,
+                                                   normalize=normalize, seed=seed)
+            else:
+                priors[key] = content_free_prior(backend, make, labels, normalize=normalize)
+        rows[i] = calibrate(probs[i:i + 1], priors[key])[0]
+    return rows, (next(iter(priors.values())) if len(priors) == 1 else None)
+
+
+def _generated(backend: Backend, prompts: list, labels: list, progress) -> np.ndarray:
+    """(n, k) one-hot rows of the label each prompt's completion chose (uniform where it never chose validly)."""
+    from labelwise.llm.constrained import generate_labels
+
+    grammar = backend.name == "llama.cpp" or getattr(backend, "supports_grammar", False)
+    probs = np.full((len(prompts), len(labels)), 1.0 / len(labels))
+    for i, prompt in enumerate(prompts):
+        chosen = generate_labels(backend, prompt, labels, use_grammar=grammar)
+        if chosen:
+            probs[i] = 0.0
+            probs[i, labels.index(chosen[0])] = 1.0
+        if progress is not None:
+            progress("labelling", i + 1, len(prompts))
+    return probs
 
 
 def _demonstrations(texts, shots, pool, pool_text, pool_label, demos, labels, encoder, seed, progress):

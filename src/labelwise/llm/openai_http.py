@@ -37,7 +37,8 @@ class OpenAIBackend(Backend):
     name = "openai"
 
     def __init__(self, model: Optional[str] = None, *, base_url: Optional[str] = None, api_key: Optional[str] = None,
-                 timeout: float = 60.0, max_concurrency: int = 4, attempts: int = 5, **backend_options):
+                 timeout: float = 60.0, max_concurrency: int = 4, attempts: int = 5, supports_grammar: bool = False,
+                 **backend_options):
         self.base_url = (base_url or os.environ.get("LABELWISE_LLM_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
                          or "").rstrip("/")
         if not self.base_url:
@@ -48,6 +49,7 @@ class OpenAIBackend(Backend):
                                     headers={"Authorization": f"Bearer {key}"} if key else {})
         self._slots = threading.Semaphore(max_concurrency)
         self.attempts = attempts
+        self.supports_grammar = supports_grammar  # llama.cpp's servers take a GBNF "grammar"; others a JSON schema
         super().__init__(model or self._first_model(), **backend_options)
 
     def _first_model(self) -> str:

@@ -220,3 +220,16 @@ def test_each_reviewer_has_an_account_and_sessions_outlive_the_app(client):
     assert c3.get("/login", params={"token": ana}).status_code == 403  # revoked
     assert TestClient(create_app(ReviewStore(store.url), 1, CLASSES)).get("/login", params={"token": bo}
                                                                            ).status_code == 200
+
+
+def test_an_item_of_another_project_in_the_same_database_is_out_of_reach(client):
+    c, store = client
+    other = store.create_project("another dataset", CLASSES)
+    store.add_items(other, [{"row": 0, "payload": {"text": "secret"}, "given": ["pin_blocked"],
+                             "label_quality": 0.0}])
+    foreign = store.queue(other, limit=1)[0]
+    _login(c)
+    assert c.get(f"/item/{foreign.id}").status_code == 404
+    csrf, _ = _csrf_and_version(c.get(f"/item/{store.queue(1, limit=1)[0].id}").text)
+    r = c.post(f"/item/{foreign.id}/decide", data={"csrf": csrf, "version": 0, "decision": "keep"})
+    assert r.status_code == 400 and store.item(foreign.id).version == 0

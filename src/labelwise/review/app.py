@@ -148,7 +148,7 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, https
         where = _filter(request.query_params)
         try:
             if decision == "undo":
-                store.undo(item_id, author=s["user"], expected_version=version)
+                store.undo(item_id, author=s["user"], expected_version=version, project_id=project_id)
             else:
                 chosen = None  # keep / ambiguous / skip: the current labels
                 if decision == "relabel":
@@ -161,7 +161,7 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, https
                         raise LabelwiseError("Tick two or more classes (or tick one and type another) for "
                                              "\"several labels\".")
                 store.decide(item_id, labels=chosen, decision=decision, author=s["user"], expected_version=version,
-                             reason=reason)
+                             reason=reason, project_id=project_id)
         except ConflictError as err:
             return item_page(s, item_id, where, status=409, conflict=str(err))
         except (LabelwiseError, ValueError) as err:

@@ -220,7 +220,7 @@ class ReviewStore:
     # ---- decisions ----------------------------------------------------------------------------------------------
 
     def decide(self, item_id: int, *, decision: str, author: str, expected_version: int,
-               labels: Optional[Sequence[str]] = None, reason: str = "") -> int:
+               labels: Optional[Sequence[str]] = None, reason: str = "", project_id: Optional[int] = None) -> int:
         """Record a reviewer's decision; returns the item's new version. ``labels``: the label(s) it should have
         (None: its current labels, as for keep / ambiguous / skip).
 
@@ -235,7 +235,10 @@ class ReviewStore:
                 found = s.execute(select(Item.version, Item.project_id).where(Item.id == item_id)).first()
                 if found is None:
                     raise LabelwiseError(f"No item {item_id}.")
-                version, project_id = found
+                version, item_project = found
+                if project_id is not None and item_project != project_id:
+                    raise LabelwiseError(f"No item {item_id} in this project.")
+                project_id = item_project
                 if version != expected_version:
                     raise ConflictError(f"Item {item_id} was changed by someone else (version {version}, you "
                                         f"saw {expected_version}). Reload it and decide again.")
@@ -258,14 +261,14 @@ class ReviewStore:
         except IntegrityError:
             raise ConflictError(f"Item {item_id} was changed by someone else at the same moment. Reload it.") from None
 
-    def undo(self, item_id: int, *, author: str, expected_version: int) -> int:
+    def undo(self, item_id: int, *, author: str, expected_version: int, project_id: Optional[int] = None) -> int:
         """Undo the latest human decision by recording the label it replaced, as a new event."""
         history = [e for e in self.history(item_id) if e["source"] in ("given", "human") and e["decision"] != "skip"]
         if len(history) < 2:
             raise LabelwiseError(f"Item {item_id} has no decision to undo.")
         previous = _current(history[:-1])
         return self.decide(item_id, labels=previous, decision="undo", author=author, expected_version=expected_version,
-                           reason=f"undo of event {history[-1]['id']}")
+                           reason=f"undo of event {history[-1]['id']}", project_id=project_id)
 
     # ---- reviewers ----------------------------------------------------------------------------------------------
 
@@ -339,12 +342,15 @@ class ReviewStore:
                   ) -> tuple[ItemView, list[dict], Optional[int], Optional[int]]:
         """Everything the item page shows, read on one connection: (item, history, previous id, next id)."""
         with self._read() as s:
-            view = self._item(s, item_id)
+            view = self._item(s, item_id, project_id)
             previous, following = self._neighbours(s, project_id, view, where)
             return view, _history(s, item_id), previous, following
 
-    def _item(self, s: Connection, item_id: int) -> ItemView:
-        item = s.execute(select(Item.__table__).where(Item.id == item_id)).first()
+    def _item(self, s: Connection, item_id: int, project_id: Optional[int] = None) -> ItemView:
+        query = select(Item.__table__).where(Item.id == item_id)
+        if project_id is not None:  # an item of another project in the same database is not found
+            query = query.where(Item.project_id == project_id)
+        item = s.execute(query).first()
         if item is None:
             raise LabelwiseError(f"No item {item_id}.")
         return self._views(s, [item])[0]

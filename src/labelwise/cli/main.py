@@ -50,8 +50,8 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """labelwise: a toolkit for the whole life of a dataset's labels."""
-    if debug:
-        os.environ["LABELWISE_DEBUG"] = "1"
+    # --debug is read by main() from the arguments (and LABELWISE_DEBUG=1 from the environment); setting the
+    # environment here would leak into every later call in the same process
 
 
 def _is_usage_error(err: Exception) -> bool:

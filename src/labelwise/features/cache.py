@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -91,17 +92,25 @@ class EmbeddingCache:
                 f"Cannot open the embedding cache at {self.path}: {exc}. Point ${CACHE_DIR_ENV} (or cache_dir=) at "
                 "a writable folder, or pass cache_dir=False to turn the cache off."
             ) from exc
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: never corrupt; may drop the last commit
-            con.execute(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            con.close()
-            raise LabelwiseError(
-                f"The embedding cache {self.path} is unreadable ({exc}). It holds only cached vectors and is safe "
-                f"to delete: remove the folder {self.directory} and run again."
-            ) from exc
-        return con
+        error: Exception = sqlite3.OperationalError("database is locked")
+        for attempt in range(100):
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: never corrupt; may drop the last commit
+                con.execute(_SCHEMA)
+                return con
+            except sqlite3.DatabaseError as exc:
+                error = exc
+                # switching a new file to WAL needs a moment alone with it, and SQLite answers "locked" at once
+                # rather than waiting its busy timeout: several processes opening a new cache together retry here
+                if not isinstance(exc, sqlite3.OperationalError) or not ("locked" in str(exc) or "busy" in str(exc)):
+                    break
+                time.sleep(0.01 * (1 + attempt % 10))
+        con.close()
+        raise LabelwiseError(
+            f"The embedding cache {self.path} is unreadable ({error}). It holds only cached vectors and is safe "
+            f"to delete: remove the folder {self.directory} and run again."
+        ) from error
 
     # -- public -------------------------------------------------------------------------------------------------
 

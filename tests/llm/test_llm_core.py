@@ -134,3 +134,28 @@ def test_the_judge_averages_yes_probabilities_and_combines_by_rank():
     assert scores[0] > 0.5 > scores[1]
     combined = combine_with_confident_learning(np.array([0.9, 0.1, 0.5]), np.array([0.8, 0.2, 0.1]))
     assert combined.argmin() == 1 and np.allclose(combined, [(3 + 3) / 6, (1 + 2) / 6, (2 + 1) / 6])
+
+
+def test_concurrent_scoring_keeps_row_order_and_uses_the_backends_concurrency():
+    import threading
+    import time
+
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def slow(prompt, c):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.01)
+        with lock:
+            active[0] -= 1
+        return 1.0 if c.strip() == prompt.split()[-1] else 0.0
+
+    fake = FakeBackend(score=slow)
+    fake.max_concurrency = 4  # as OpenAIBackend(max_concurrency=4) has
+    labels = ["a", "b", "c"]
+    prompts = [f"row {i} {labels[i % 3]}" for i in range(24)]
+    seen = []
+    probs = label_probabilities(fake, prompts, labels, progress=lambda stage, done, total: seen.append(done))
+    assert [labels[j] for j in probs.argmax(axis=1)] == [labels[i % 3] for i in range(24)]
+    assert 1 < peak[0] <= 4 and seen == list(range(1, 25))

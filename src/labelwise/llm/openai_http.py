@@ -48,6 +48,7 @@ class OpenAIBackend(Backend):
         self._client = httpx.Client(base_url=self.base_url, timeout=timeout,
                                     headers={"Authorization": f"Bearer {key}"} if key else {})
         self._slots = threading.Semaphore(max_concurrency)
+        self.max_concurrency = max_concurrency  # rows that label_probabilities scores at once
         self.attempts = attempts
         self.supports_grammar = supports_grammar  # llama.cpp's servers take a GBNF "grammar"; others a JSON schema
         super().__init__(model or self._first_model(), **backend_options)

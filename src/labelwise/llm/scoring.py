@@ -8,6 +8,7 @@ A softmax over labels gives the probabilities, shape (k,) per prompt.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -34,11 +35,33 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 
 def label_probabilities(backend: Backend, prompts: Sequence[str], labels: Sequence[str], *,
                         normalize: bool = False, progress: Optional[Callable[[str, int, int], None]] = None,
-                        stage: str = "scoring labels") -> np.ndarray:
-    """(n, k) probabilities over ``labels`` for each of the n prompts."""
+                        stage: str = "scoring labels", workers: Optional[int] = None) -> np.ndarray:
+    """(n, k) probabilities over ``labels`` for each of the n prompts.
+
+    workers: prompts scored at once (default: the backend's ``max_concurrency``, 1 for in-process models, which
+    compute one at a time anyway). Rows keep their order; the first error stops the run (answers already received
+    stay in the backend's cache, so a rerun resumes)."""
     out = np.empty((len(prompts), len(labels)))
-    for i, prompt in enumerate(prompts):
-        out[i] = softmax(label_log_likelihoods(backend, prompt, labels, normalize=normalize))
-        if progress is not None:
-            progress(stage, i + 1, len(prompts))
+    workers = int(workers or getattr(backend, "max_concurrency", 1) or 1)
+
+    def one(i: int) -> None:
+        out[i] = softmax(label_log_likelihoods(backend, prompts[i], labels, normalize=normalize))
+
+    if workers <= 1 or len(prompts) <= 1:
+        for i in range(len(prompts)):
+            one(i)
+            if progress is not None:
+                progress(stage, i + 1, len(prompts))
+        return out
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(one, i) for i in range(len(prompts))]
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                future.result()
+                if progress is not None:
+                    progress(stage, done, len(prompts))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
     return out

@@ -79,10 +79,12 @@ class Backend:
     # ---- public, cached ---------------------------------------------------------------------------------------
 
     def complete(self, prompt: str, *, max_tokens: int = 64, temperature: float = 0.0, stop: Sequence[str] = (),
-                 grammar: Optional[str] = None, json_schema: Optional[dict] = None, chat: bool = False) -> Completion:
-        """Generate after ``prompt`` (as a chat message when ``chat``). Deterministic at temperature 0."""
+                 grammar: Optional[str] = None, json_schema: Optional[dict] = None, chat: bool = False,
+                 seed: Optional[int] = None) -> Completion:
+        """Generate after ``prompt`` (as a chat message when ``chat``). Deterministic at temperature 0; ``seed``
+        (default: the backend's) matters above it."""
         params = {"max_tokens": max_tokens, "temperature": temperature, "stop": list(stop), "grammar": grammar,
-                  "json_schema": json_schema, "chat": chat, "seed": self.seed}
+                  "json_schema": json_schema, "chat": chat, "seed": self.seed if seed is None else seed}
         key = [self.name, self.model, "complete", prompt, params]
         found = self.cache.get(key) if self.cache is not None else None
         if found is not None:

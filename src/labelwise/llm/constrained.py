@@ -66,12 +66,7 @@ def generate_labels(backend: Backend, prompt: str, labels: Sequence[str], *, mul
             options["grammar"] = labels_grammar(labels, multi=multi)
         else:
             options["json_schema"] = labels_json_schema(labels, multi=multi)
-        seed = backend.seed
-        backend.seed = seed + attempt
-        try:
-            answer = backend.complete(prompt, stop=["\n"], **options).text
-        finally:
-            backend.seed = seed
+        answer = backend.complete(prompt, stop=["\n"], seed=backend.seed + attempt, **options).text
         parsed = parse_labels(answer, labels, multi=multi)
         if parsed is not None:
             return parsed

@@ -61,8 +61,7 @@ def open_audit_project(audit_dir, *, db_url: Optional[str] = None) -> tuple[Revi
                          | {c for v in issues["suggested_label"].dropna() for c in split(v)})
     store = ReviewStore(db_url or f"sqlite:///{(audit_dir / 'review.db').resolve()}")
     project_id = store.create_project(str(audit_dir.resolve()), classes)
-    done, total = store.progress(project_id)
-    if total >= len(issues):  # resumed: every row is in already, do not read the tables again
+    if store.progress(project_id)[1] >= len(issues):  # resumed: every row is in already, do not read the tables again
         return store, project_id, classes
 
     top = _top_suggestions(audit_dir)

@@ -1,0 +1,106 @@
+"""``labelwise guide``: a labelling guide for a labelled table (definitions, examples, confusions), as Markdown,
+JSON and a self-contained HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+
+from labelwise.cli.console import messages, progress_bars
+from labelwise.errors import LabelwiseError
+
+
+def _taxonomy_definitions(path: Optional[Path]) -> Optional[dict]:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise LabelwiseError(f"Taxonomy file not found: {path}. Give a YAML file written by `labelwise taxonomy` "
+                             "({use_case: ..., categories: [{name: ..., description: ...}]}) or leave --taxonomy out.")
+    try:
+        from labelwise.generate.taxonomy import Taxonomy
+    except ImportError:  # a checkout without the taxonomy module: read the same YAML directly
+        return _read_taxonomy_yaml(path)
+    return Taxonomy.load(path).definitions()
+
+
+def _read_taxonomy_yaml(path: Path) -> dict:
+    """``{name: description}`` from a taxonomy YAML (``categories: [{name, description}, ...]``)."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise LabelwiseError(f"{path} is not valid YAML ({err}). Fix the file or leave --taxonomy out.") from None
+    categories = loaded.get("categories") if isinstance(loaded, dict) else None
+    if not isinstance(categories, list) or not all(isinstance(c, dict) and "name" in c for c in categories):
+        raise LabelwiseError(f"{path} has no list of categories: write `categories: [{{name: ..., description: "
+                             "...}}, ...]`.")
+    return {str(c["name"]): str(c.get("description") or "") for c in categories}
+
+
+def guide(
+    data: Path = typer.Argument(..., help="CSV/TSV/Parquet/JSONL table with a label column.", show_default=False),
+    label: str = typer.Option(..., "--label", "-l", help="The label column.", show_default=False),
+    text: Optional[list[str]] = typer.Option(None, "--text", "-t", help="Text column(s) to embed and show "
+                                             "(repeat for several); default: every other column as features."),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help="A taxonomy YAML whose descriptions become the "
+                                            "class definitions."),
+    audit: Optional[Path] = typer.Option(None, "--audit", help="An audit folder (labelwise audit --out DIR): its "
+                                         "noise matrix names each class's confusions."),
+    examples: int = typer.Option(5, "--examples", "-k", help="Examples per class."),
+    method: str = typer.Option("greedy-ap", "--method", help="greedy-ap (the examples that best pick out their "
+                               "class), mmr (central and diverse; much faster), centrality, k-center, k-medoids or "
+                               "random."),
+    out: Path = typer.Option(Path("labelwise-guide"), "--out", "-o", help="Folder for guide.md, guide.html and "
+                             "guide.json."),
+    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Measure how well the examples instruct "
+                                  "(5-fold held-out mAP against random examples)."),
+    llm_definitions: bool = typer.Option(False, "--llm-definitions", help="Ask an LLM for a one-sentence definition "
+                                         "of each class that has none, from its examples."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A GGUF file (default: the packaged Gemma 3 270M)."),
+    server: Optional[str] = typer.Option(None, "--server", help="An OpenAI-compatible server instead, e.g. "
+                                         "http://127.0.0.1:8000/v1 (API key from LABELWISE_LLM_API_KEY)."),
+    server_model: Optional[str] = typer.Option(None, "--server-model", help="The server's model name."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for a local model."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """Write a labelling guide: per class a definition, a few real examples that are typical and diverse, and the
+    classes it is most often confused with (from an audit), with how well the examples instruct.
+
+    Example: labelwise guide tickets.csv --label topic --text body --audit audit/ --taxonomy taxonomy.yaml
+    """
+    from labelwise.generate.guide import labelling_guide
+    from labelwise.report.guide_html import write_guide
+
+    if not data.is_file():
+        raise LabelwiseError(f"{data} does not exist: give the labelled table (CSV, TSV, Parquet or JSON Lines).")
+    definitions = _taxonomy_definitions(taxonomy)
+    backend = None
+    if llm_definitions:
+        from labelwise.llm import open_backend
+
+        backend = open_backend(str(model) if model else None, server=server, server_model=server_model,
+                               threads=threads)
+    with progress_bars(enabled=not quiet) as progress:
+        result = labelling_guide(str(data), label=label, text=text or None, definitions=definitions,
+                                 audit_dir=audit, examples=examples, method=method, backend=backend,
+                                 evaluate=evaluate, progress=progress)
+    write_guide(result, out)
+    messages.print(f"{len(result.classes)} classes, {result.n_rows:,} rows: up to {examples} examples each "
+                   f"({method}).", highlight=False)
+    if result.quality:
+        q = result.quality
+        messages.print(f"held-out mAP of the examples {q['method']['mean']:.3f} (random examples: "
+                       f"{q['random']['mean']:.3f})", highlight=False)
+    sources = [c.definition_source for c in result.classes]
+    messages.print(f"definitions: {sources.count('taxonomy')} from the taxonomy, {sources.count('llm')} from the "
+                   f"LLM, {sources.count('none')} missing", highlight=False)
+    unmatched = result.settings.get("definitions_not_in_data")
+    if unmatched:
+        messages.print(f"[yellow]note:[/] {len(unmatched)} taxonomy categories match no class in the data: "
+                       f"{escape(', '.join(unmatched[:5]))}", highlight=False)
+    messages.print(f"wrote {out}/guide.md, guide.html, guide.json", highlight=False)

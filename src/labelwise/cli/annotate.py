@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from labelwise.cli.options import MODEL, SERVER, SERVER_MODEL, THREADS, QUIET, DEBUG
 from labelwise.cli.console import messages, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -37,22 +38,40 @@ def annotate(
     demos: str = typer.Option("knn", "--demos", help="knn: the nearest pool rows per text; fixed: one "
                               "class-balanced set for all."),
     calibration: str = typer.Option("auto", "--calibration", help="auto, domain, contextual or none."),
-    model: Optional[Path] = typer.Option(None, "--model", help="A GGUF file (default: the packaged Gemma 3 270M)."),
-    server: Optional[str] = typer.Option(None, "--server", help="An OpenAI-compatible server instead, e.g. "
-                                         "http://127.0.0.1:8000/v1 (API key from LABELWISE_LLM_API_KEY)."),
-    server_model: Optional[str] = typer.Option(None, "--server-model", help="The server's model name."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for a local model."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help="Label with this taxonomy (YAML from labelwise "
+                                            "taxonomy): its categories and descriptions, plus Other."),
+    distill: bool = typer.Option(False, "--distill", help="The LLM labels --sample rows; a classifier on sentence "
+                                 "embeddings learns from them and labels every row (TnT-LLM)."),
+    sample: int = typer.Option(1000, "--sample", help="With --distill: rows the LLM labels."),
+    holdout: float = typer.Option(0.2, "--holdout", help="With --distill: share of the LLM-labelled rows kept aside "
+                                  "to measure the classifier's agreement with the LLM."),
+    multi_label: bool = typer.Option(False, "--multi-label", help="Rows may get several labels (the LLM writes "
+                                     "label sets; the classifier is one-vs-rest)."),
+    label_column: str = typer.Option("label", "--label-column", help="Name of the new label column in the "
+                                     "labelled copy of your table."),
+    model: Optional[Path] = MODEL,
+    server: Optional[str] = SERVER,
+    server_model: Optional[str] = SERVER_MODEL,
+    threads: Optional[int] = THREADS,
+    quiet: bool = QUIET,
+    debug: bool = DEBUG,
 ) -> None:
     """Label every row's text with an LLM: a probability over your labels per row, calibrated against the model's
     label bias. Answers are cached: rerunning costs nothing, and an interrupted run resumes.
 
-    Example: labelwise annotate tickets.csv --text body --labels billing,bug,feature --out annotated/
+    With --taxonomy and --distill (TnT-LLM): the LLM labels a sample with the taxonomy's categories, a cheap
+    classifier learns from it and labels every row; the held-out agreement and the cost are reported.
+
+    Examples: labelwise annotate tickets.csv --text body --labels billing,bug,feature --out annotated/
+              labelwise annotate tickets.csv --text body --taxonomy taxonomy.yaml --distill --out labelled/
     """
     from labelwise.generate.annotate import annotate as run
     from labelwise.llm import open_backend
 
+    if taxonomy is not None or distill or multi_label:
+        _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label,
+                        label_column, calibration, out, model, server, server_model, threads, quiet)
+        return
     label_set = _read_labels(labels, labels_file)
     backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads)
     with progress_bars(enabled=not quiet) as progress:
@@ -68,3 +87,58 @@ def annotate(
     for label, n in counts.head(10).items():
         messages.print(f"  {label:<30} {n:>7,}", highlight=False, markup=False)
     messages.print(f"wrote {out}/annotations.csv, probabilities.parquet, summary.json", highlight=False)
+
+
+def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label, label_column,
+                    calibration, out, model, server, server_model, threads, quiet) -> None:
+    """--taxonomy / --distill / --multi-label: label with a taxonomy (or a plain label set) through
+    :func:`labelwise.generate.distill.label_with_taxonomy`, and write a labelled copy of the table."""
+    from labelwise.data.io import read_table, write_table_atomic
+    from labelwise.generate.distill import label_with_taxonomy
+    from labelwise.generate.taxonomy import Category, Taxonomy
+    from labelwise.llm import open_backend
+
+    if taxonomy is not None and (labels or labels_file):
+        raise LabelwiseError("Give the labels one way: --taxonomy FILE, or --labels / --labels-file.")
+    if taxonomy is not None:
+        label_set = Taxonomy.load(taxonomy)
+    else:
+        label_set = Taxonomy([Category(name) for name in _read_labels(labels, labels_file)])
+    frame = read_table(data)
+    if text not in frame.columns:
+        raise LabelwiseError(f"{data} has no column {text!r}; its columns are: {', '.join(map(str, frame.columns))}. "
+                             "Pass the text column with --text.")
+    if label_column in frame.columns:
+        raise LabelwiseError(f"{data} already has a column {label_column!r}; pass --label-column NAME for the new "
+                             "labels so nothing of yours is overwritten.")
+    texts = ["" if v is None or v != v else str(v) for v in frame[text]]
+    backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads)
+    with progress_bars(enabled=not quiet) as progress:
+        result = label_with_taxonomy(texts, label_set, backend=backend, distill=distill, sample=sample,
+                                     holdout=holdout, multi_label=multi_label, allow_other=taxonomy is not None,
+                                     calibration=calibration, progress=progress)
+    result.save(out)
+    table = result.to_frame()
+    labelled = frame.copy()
+    labelled[label_column] = table["label"].to_numpy()
+    labelled[f"{label_column}_probability"] = table["probability"].to_numpy()
+    labelled[f"{label_column}_by"] = table["labelled_by"].to_numpy()
+    copy = out / f"{Path(data).stem}.labelled{Path(data).suffix}"
+    write_table_atomic(labelled, copy)
+    m = result.metrics
+    messages.print(f"{len(texts):,} rows labelled: the LLM ({backend.model}) labelled {m['llm_labelled_rows']:,} "
+                   f"with {m['llm_calls']:,} model calls ({m['llm_calls_per_row']:.3f} per row of the table).",
+                   highlight=False, markup=False)
+    held = m.get("heldout_agreement")
+    if held:
+        key = "accuracy" if "accuracy" in held else "micro_f1"
+        messages.print(f"classifier vs LLM on {held['rows']:,} held-out LLM-labelled rows: {key} {held[key]:.3f}"
+                       + (f", Cohen's kappa {held['cohen_kappa']:.3f}" if "cohen_kappa" in held else "")
+                       + (f"; {m['speedup_per_row']:,.0f}x faster per row than the LLM" if "speedup_per_row" in m
+                          else ""), highlight=False, markup=False)
+    counts = table["label"].value_counts()
+    for label, n in counts.head(15).items():
+        messages.print(f"  {label:<32} {n:>7,}", highlight=False, markup=False)
+    messages.print(f"wrote {copy} (your table plus {label_column}, {label_column}_probability, {label_column}_by) "
+                   f"and {out}/annotations.csv, probabilities.parquet, summary.json"
+                   + (", classifier.joblib" if result.classifier is not None else ""), highlight=False, markup=False)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from labelwise.audit.label_errors import FILTERS
+from labelwise.cli.options import SERVER_MODEL, QUIET, DEBUG
 from labelwise.cli.console import console, messages, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -61,9 +62,9 @@ def audit(
                                          "Gemma 3 270M)."),
     server: Optional[str] = typer.Option(None, "--server", help="An OpenAI-compatible server for the judge instead "
                                          "(e.g. http://127.0.0.1:8000/v1; key from LABELWISE_LLM_API_KEY)."),
-    server_model: Optional[str] = typer.Option(None, "--server-model", help="The server's model name."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    server_model: Optional[str] = SERVER_MODEL,
+    quiet: bool = QUIET,
+    debug: bool = DEBUG,
 ) -> None:
     """Find the rows whose label is probably wrong.
 
@@ -193,8 +194,8 @@ def report(
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files."),
     encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' or 'tfidf'."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    quiet: bool = QUIET,
+    debug: bool = DEBUG,
 ) -> None:
     """Write the Dataset Nutrition Label for a labelled table: one self-contained HTML page and report.json.
 

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
+from labelwise.cli.options import MODEL, SERVER, SERVER_MODEL, THREADS, QUIET, DEBUG
 from labelwise.cli.console import messages, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -60,13 +61,12 @@ def guide(
                                   "(5-fold held-out mAP against random examples)."),
     llm_definitions: bool = typer.Option(False, "--llm-definitions", help="Ask an LLM for a one-sentence definition "
                                          "of each class that has none, from its examples."),
-    model: Optional[Path] = typer.Option(None, "--model", help="A GGUF file (default: the packaged Gemma 3 270M)."),
-    server: Optional[str] = typer.Option(None, "--server", help="An OpenAI-compatible server instead, e.g. "
-                                         "http://127.0.0.1:8000/v1 (API key from LABELWISE_LLM_API_KEY)."),
-    server_model: Optional[str] = typer.Option(None, "--server-model", help="The server's model name."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for a local model."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    model: Optional[Path] = MODEL,
+    server: Optional[str] = SERVER,
+    server_model: Optional[str] = SERVER_MODEL,
+    threads: Optional[int] = THREADS,
+    quiet: bool = QUIET,
+    debug: bool = DEBUG,
 ) -> None:
     """Write a labelling guide: per class a definition, a few real examples that are typical and diverse, and the
     classes it is most often confused with (from an audit), with how well the examples instruct.

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from labelwise.cli.options import QUIET, DEBUG
 from labelwise.cli.console import console, messages, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -49,8 +50,8 @@ def link(
                                            "(default utf-8), e.g. latin-1."),
     encoder: str = typer.Option("minilm", "--encoder", help="'minilm' (offline sentence embeddings) or 'hashing' "
                                 "(hashed words, no model: fast and rough)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    quiet: bool = QUIET,
+    debug: bool = DEBUG,
 ) -> None:
     """Find the rows of RIGHT that describe the same thing as rows of LEFT.
 
@@ -87,8 +88,8 @@ def dedupe(
     block_on: Optional[str] = typer.Option(None, "--block-on", help="Columns that must be equal, comma-separated."),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files."),
     encoder: str = typer.Option("minilm", "--encoder", help="'minilm' or 'hashing' (no model)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    quiet: bool = QUIET,
+    debug: bool = DEBUG,
 ) -> None:
     """Group the rows of DATA that describe the same thing; each group gets a cluster_id and a representative.
 

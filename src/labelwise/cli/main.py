@@ -17,6 +17,7 @@ from labelwise.cli import audit as audit_command
 from labelwise.cli import guide as guide_command
 from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
+from labelwise.cli import taxonomy as taxonomy_command
 from rich.markup import escape
 
 from labelwise.cli.console import messages
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.command("audit", no_args_is_help=True)(audit_command.audit)
 app.command("report", no_args_is_help=True)(audit_command.report)
 app.command("review", no_args_is_help=True)(review_command.review)
+app.command("taxonomy", no_args_is_help=True)(taxonomy_command.taxonomy)
 app.command("annotate", no_args_is_help=True)(annotate_command.annotate)
 app.command("export", no_args_is_help=True)(review_command.export)
 app.command("link", no_args_is_help=True)(link_command.link)

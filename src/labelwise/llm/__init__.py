@@ -15,15 +15,18 @@ __all__ = ["Backend", "Completion", "LLMError", "Usage", "ResponseCache", "Llama
            "default_backend", "open_backend"]
 
 
-def open_backend(model=None, *, server=None, server_model=None, threads=None, **options) -> Backend:
+def open_backend(model=None, *, server=None, server_model=None, threads=None, n_ctx=None, **options) -> Backend:
     """The backend a user asked for: an OpenAI-compatible ``server`` URL (with ``server_model``), else a GGUF file
-    ``model``, else the packaged local model (also when ``LABELWISE_LLM_BASE_URL`` is unset)."""
+    ``model``, else the packaged local model (also when ``LABELWISE_LLM_BASE_URL`` is unset). ``threads`` and
+    ``n_ctx`` (context length in tokens, default 2048) apply to local models only."""
     if server:
         from labelwise.llm.openai_http import OpenAIBackend
 
         return OpenAIBackend(server_model, base_url=server, **options)
     from labelwise.llm.llamacpp import LlamaCppBackend, default_backend
 
+    if n_ctx:
+        options["n_ctx"] = n_ctx
     if model:
         return LlamaCppBackend(model, n_threads=threads, **options)
     return default_backend(n_threads=threads, **options)

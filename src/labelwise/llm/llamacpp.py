@@ -117,14 +117,18 @@ class LlamaCppBackend(Backend):
         n_vocab = llm.n_vocab()
         for begin in range(start, len(tokens) - 1, llm.n_batch):
             chunk = tokens[begin: min(len(tokens) - 1, begin + llm.n_batch)]
-            llm._batch.set_batch(batch=chunk, n_past=begin, logits_all=True)
+            keep_from = min(max(0, first - begin), len(chunk) - 1)
+            # logits only where needed: the output layer over Gemma's 262k-token vocabulary costs more than the
+            # rest of the model, so a long shared prompt must not pay it on every position
+            llm._batch.set_batch(batch=chunk, n_past=begin, logits_all=False)
+            for i in range(keep_from, len(chunk)):
+                llm._batch.batch.logits[i] = True
             llm._ctx.decode(llm._batch)
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(chunk), n_vocab))
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(chunk) - keep_from, n_vocab))
             llm.input_ids[begin: begin + len(chunk)] = chunk
             llm.n_tokens = begin + len(chunk)
-            keep_from = max(0, first - begin)
-            if keep_from < len(chunk):
-                wanted.append(np.array(logits[keep_from:], copy=True))
+            if begin + len(chunk) > first:
+                wanted.append(np.array(logits, copy=True))
         return np.concatenate(wanted, axis=0)
 
 

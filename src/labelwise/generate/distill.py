@@ -1,0 +1,287 @@
+"""Label a corpus with a taxonomy: an LLM labels a sample, a cheap classifier learns from it and labels the rest.
+
+Seed paper: Wan et al., "TnT-LLM: Text Mining at Scale with Large Language Models" (KDD 2024), phase 2. The LLM
+is an annotator for a sample of the corpus (through :func:`labelwise.generate.annotate.annotate`: every category
+scored by log-likelihood and calibrated, or label sets written under a grammar for multi-label); a logistic
+regression on sentence embeddings is trained on those pseudo-labels and then labels every row at a tiny fraction
+of the cost. The label set is frozen before labelling and keeps an "Other" class, as the paper advises: dropping
+the rows that fit no category would bias the classifier.
+
+Before the classifier labels the corpus it is checked against the LLM on a held-out slice of the LLM-labelled
+sample (agreement, Cohen's kappa, macro-F1); then it is refit on the whole sample. The cost figures (LLM calls per
+labelled row, seconds per row for each labeller) are what tell a user whether distilling pays.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from labelwise.data.atomic import write_text_atomic
+from labelwise.data.io import write_table_atomic
+from labelwise.errors import DataError
+from labelwise.llm.backend import Backend
+
+OTHER = "Other"
+
+
+class DistilledClassifier(ClassifierMixin, BaseEstimator):
+    """Logistic regression on sentence embeddings, trained on (LLM) labels.
+
+    encoder: a text encoder with ``encode(texts) -> (n, d)`` (default: the packaged MiniLM). multi_label: labels are
+    lists of labels per row; one binary logistic regression per label, and a row gets every label with probability
+    at least ``threshold`` (and always its most probable one). C: inverse regularisation strength.
+    """
+
+    def __init__(self, encoder=None, *, C: float = 1.0, multi_label: bool = False, threshold: float = 0.5,
+                 max_iter: int = 1000, random_state: int = 0):
+        self.encoder = encoder
+        self.C = C
+        self.multi_label = multi_label
+        self.threshold = threshold
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.encoder is None:
+            from labelwise.features import TextEncoder
+
+            self.encoder = TextEncoder()
+        return np.asarray(self.encoder.encode([str(t) for t in texts]), dtype=np.float32)
+
+    def fit(self, texts: Sequence[str], labels) -> "DistilledClassifier":
+        """texts: n strings; labels: (n,) labels, or n lists of labels when ``multi_label``."""
+        from sklearn.linear_model import LogisticRegression
+
+        if len(texts) != len(labels):
+            raise DataError(f"{len(texts)} texts but {len(labels)} labels; give one label per text.")
+        x = self._embed(texts)
+        if self.multi_label:
+            from sklearn.multiclass import OneVsRestClassifier
+            from sklearn.preprocessing import MultiLabelBinarizer
+
+            self.binarizer_ = MultiLabelBinarizer()
+            y = self.binarizer_.fit_transform([list(v) for v in labels])
+            self.classes_ = np.asarray(self.binarizer_.classes_, dtype=object)
+            constant = [c for j, c in enumerate(self.classes_) if y[:, j].min() == y[:, j].max()]
+            if constant:
+                raise DataError(f"Label(s) {', '.join(map(str, constant[:5]))} are on every row or on none; a "
+                                "classifier cannot learn them. Label more rows or drop those labels.")
+            base = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
+            self.model_ = OneVsRestClassifier(base).fit(x, y)
+        else:
+            y = np.asarray([str(v) for v in labels], dtype=object)
+            if len(set(y)) < 2:
+                raise DataError(f"Every labelled row has the label {y[0]!r}: there is nothing to learn. Label more "
+                                "rows, or check the labeller (a model that always answers the same is not working).")
+            self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
+            self.model_.fit(x, y)
+            self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, k) probabilities over ``classes_`` (multi-label: independent per label)."""
+        return self.model_.predict_proba(self._embed(texts))
+
+    def predict(self, texts: Sequence[str]):
+        """(n,) labels, or n lists of labels when ``multi_label``."""
+        return self.decide(self.predict_proba(texts))
+
+    def decide(self, probabilities: np.ndarray):
+        """Labels from (n, k) probabilities, as :meth:`predict` would give them."""
+        if not self.multi_label:
+            return self.classes_[np.argmax(probabilities, axis=1)]
+        out = []
+        for row in probabilities:
+            chosen = [self.classes_[j] for j in np.flatnonzero(row >= self.threshold)]
+            out.append(chosen or [self.classes_[int(np.argmax(row))]])
+        return out
+
+
+def agreement(reference, predicted, *, multi_label: bool = False) -> dict:
+    """How well ``predicted`` reproduces ``reference`` (n labels each, or n label lists when ``multi_label``):
+    single-label: accuracy, Cohen's kappa, macro-F1; multi-label: exact-set accuracy, micro-F1, mean Jaccard."""
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
+
+    if len(reference) == 0:
+        return {}
+    if not multi_label:
+        ref = [str(v) for v in reference]
+        pred = [str(v) for v in predicted]
+        return {"rows": len(ref), "accuracy": float(accuracy_score(ref, pred)),
+                "cohen_kappa": float(cohen_kappa_score(ref, pred)),
+                "macro_f1": float(f1_score(ref, pred, average="macro", zero_division=0))}
+    ref = [set(map(str, v)) for v in reference]
+    pred = [set(map(str, v)) for v in predicted]
+    tp = sum(len(a & b) for a, b in zip(ref, pred))
+    fp = sum(len(b - a) for a, b in zip(ref, pred))
+    fn = sum(len(a - b) for a, b in zip(ref, pred))
+    return {"rows": len(ref), "exact_set_accuracy": float(np.mean([a == b for a, b in zip(ref, pred)])),
+            "micro_f1": float(2 * tp / max(2 * tp + fp + fn, 1)),
+            "jaccard": float(np.mean([len(a & b) / max(len(a | b), 1) for a, b in zip(ref, pred)]))}
+
+
+@dataclass
+class TaxonomyLabels:
+    """The corpus labelled with a taxonomy (n rows, k classes including "Other").
+
+    label: (n,) final labels (lists when multi-label): the classifier's on every row when distilled, else the LLM's.
+    probabilities: (n, k) over ``classes``. llm_label: (n,) the LLM's label on the rows it labelled, None elsewhere.
+    metrics: held-out agreement of classifier and LLM, LLM calls and seconds per row.
+    """
+
+    texts: list
+    classes: list
+    label: list
+    probabilities: np.ndarray
+    llm_label: list
+    metrics: dict = field(default_factory=dict)
+    classifier: Optional[DistilledClassifier] = None
+
+    def __repr__(self) -> str:
+        held = self.metrics.get("heldout_agreement", {})
+        shown = f", held-out agreement {held['accuracy']:.3f}" if "accuracy" in held else ""
+        return (f"TaxonomyLabels({len(self.texts):,} rows, {len(self.classes)} classes, "
+                f"{self.metrics.get('llm_labelled_rows', 0):,} labelled by the LLM{shown})")
+
+    def to_frame(self) -> pd.DataFrame:
+        join = (lambda v: "; ".join(v) if isinstance(v, (list, tuple)) else v)
+        return pd.DataFrame({"row": np.arange(len(self.texts)), "text": self.texts,
+                             "label": [join(v) for v in self.label],
+                             "probability": self.probabilities.max(axis=1),
+                             "llm_label": [join(v) for v in self.llm_label],
+                             "labelled_by": ["llm+classifier" if v is not None and self.classifier is not None
+                                             else "llm" if v is not None else "classifier" for v in self.llm_label]})
+
+    def save(self, directory) -> Path:
+        """``annotations.csv``, ``probabilities.parquet``, ``summary.json`` and, when distilled,
+        ``classifier.joblib`` (load with ``joblib.load``; it needs labelwise to unpickle)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_table_atomic(self.to_frame(), directory / "annotations.csv")
+        write_table_atomic(pd.DataFrame(self.probabilities, columns=[str(c) for c in self.classes]),
+                           directory / "probabilities.parquet")
+        summary = {"rows": len(self.texts), "classes": [str(c) for c in self.classes], **self.metrics}
+        write_text_atomic(directory / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+        if self.classifier is not None:
+            import joblib
+
+            encoder = self.classifier.encoder
+            tmp = directory / ".classifier.joblib.tmp"
+            try:
+                self.classifier.encoder = None  # the encoder holds an ONNX session; it is rebuilt on first use
+                joblib.dump(self.classifier, tmp)
+            finally:
+                self.classifier.encoder = encoder
+            tmp.replace(directory / "classifier.joblib")
+        return directory
+
+
+def taxonomy_instruction(taxonomy, allow_other: bool = True) -> str:
+    """The labelling instruction: the numbered categories with their descriptions (and "Other")."""
+    lines = [taxonomy.to_prompt()]
+    if allow_other and OTHER not in taxonomy.names:
+        lines.append(f"{len(taxonomy) + 1}. {OTHER}: fits none of the categories above.")
+    use = f" ({taxonomy.use_case})" if taxonomy.use_case else ""
+    return f"Classify each text into one of these categories{use}:\n" + "\n".join(lines)
+
+
+def _llm_label_sets(backend: Backend, texts: list, classes: list, instruction: str, progress) -> list:
+    """Multi-label LLM labelling: the model writes a set of categories under a grammar (PTEC's trie constraint)."""
+    from labelwise.generate.annotate import build_prompt
+    from labelwise.llm.constrained import generate_labels
+
+    grammar = backend.name == "llama.cpp" or bool(getattr(backend, "supports_grammar", False))
+    out = []
+    for i, text in enumerate(texts):
+        chosen = generate_labels(backend, build_prompt(text, classes, (), instruction), classes, multi=True,
+                                 use_grammar=grammar)
+        out.append(chosen or [OTHER if OTHER in classes else classes[0]])
+        if progress is not None:
+            progress("labelling with the LLM", i + 1, len(texts))
+    return out
+
+
+def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Backend] = None, distill: bool = True,
+                        sample: int = 1000, holdout: float = 0.2, multi_label: bool = False,
+                        allow_other: bool = True, calibration: str = "auto", encoder=None, C: float = 1.0,
+                        seed: int = 0, progress: Optional[Callable[[str, int, int], None]] = None) -> TaxonomyLabels:
+    """Label ``texts`` (n strings) with the categories of ``taxonomy`` (a :class:`~labelwise.generate.taxonomy.
+    Taxonomy`).
+
+    distill=False: the LLM labels every row. distill=True (TnT-LLM phase 2): the LLM labels ``sample`` rows drawn
+    at random (seeded), a :class:`DistilledClassifier` trained on ``1 - holdout`` of them is scored against the LLM
+    on the rest, refit on all of them, and labels every row. multi_label: rows may get several categories (the LLM
+    writes sets under a grammar; the classifier is one-vs-rest). calibration: for single-label LLM scoring, as in
+    :func:`~labelwise.generate.annotate.annotate`.
+    """
+    from labelwise.generate.annotate import annotate
+
+    texts = [" ".join(str(t).split()) for t in texts]
+    n = len(texts)
+    if n == 0:
+        raise DataError("There are no texts to label.")
+    if not 0.0 <= holdout < 1.0:
+        raise DataError(f"holdout must be in [0, 1); got {holdout}.")
+    classes = list(taxonomy.names) + ([OTHER] if allow_other and OTHER not in taxonomy.names else [])
+    instruction = taxonomy_instruction(taxonomy, allow_other)
+    if backend is None:
+        from labelwise.llm.llamacpp import default_backend
+
+        backend = default_backend()
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.permutation(n)[: min(sample, n)]) if distill else np.arange(n)
+    llm_texts = [texts[i] for i in chosen]
+    calls_before = backend.usage.calls + backend.usage.cached
+    started = time.perf_counter()
+    if multi_label:
+        llm_labels = _llm_label_sets(backend, llm_texts, classes, instruction, progress)
+        llm_probs = np.array([[float(c in row) for c in classes] for row in llm_labels])
+    else:
+        annotation = annotate(llm_texts, labels=classes, backend=backend, instruction=instruction,
+                              calibration=calibration, seed=seed, progress=progress)
+        llm_probs = annotation.probabilities
+        llm_labels = annotation.predicted
+    llm_seconds = time.perf_counter() - started
+    llm_calls = backend.usage.calls + backend.usage.cached - calls_before
+    metrics = {"taxonomy_classes": len(classes), "llm_model": backend.model, "llm_labelled_rows": len(chosen),
+               "llm_calls": llm_calls, "llm_calls_per_llm_labelled_row": llm_calls / max(len(chosen), 1),
+               "llm_seconds_per_row": llm_seconds / max(len(chosen), 1), "distilled": distill,
+               "multi_label": multi_label, "seed": seed}
+    llm_label_per_row: list = [None] * n
+    for i, value in zip(chosen, llm_labels):
+        llm_label_per_row[int(i)] = value
+    if not distill:
+        metrics["llm_calls_per_row"] = llm_calls / n
+        return TaxonomyLabels(texts, classes, list(llm_labels), llm_probs, llm_label_per_row, metrics)
+
+    order = rng.permutation(len(chosen))
+    n_test = int(round(holdout * len(chosen))) if len(chosen) >= 10 else 0
+    test, train = order[:n_test], order[n_test:]
+    make = (lambda: DistilledClassifier(encoder, C=C, multi_label=multi_label, random_state=seed))
+    if n_test:
+        model = make().fit([llm_texts[i] for i in train], [llm_labels[i] for i in train])
+        predicted = model.predict([llm_texts[i] for i in test])
+        metrics["heldout_agreement"] = agreement([llm_labels[i] for i in test], list(predicted),
+                                                 multi_label=multi_label)
+    model = make().fit(llm_texts, llm_labels)
+    started = time.perf_counter()
+    probs = model.predict_proba(texts)
+    metrics["classifier_seconds_per_row"] = (time.perf_counter() - started) / n
+    metrics["llm_calls_per_row"] = llm_calls / n
+    if metrics["classifier_seconds_per_row"] > 0:
+        metrics["speedup_per_row"] = metrics["llm_seconds_per_row"] / metrics["classifier_seconds_per_row"]
+    full = np.zeros((n, len(classes)))
+    for j, c in enumerate(model.classes_):  # classes the LLM never used get probability 0
+        full[:, classes.index(str(c))] = probs[:, j]
+    metrics["classes_never_used_by_llm"] = [c for c in classes if c not in set(map(str, model.classes_))]
+    labels = model.decide(probs)
+    return TaxonomyLabels(texts, classes, [list(v) if multi_label else str(v) for v in labels], full,
+                          llm_label_per_row, metrics, model)

@@ -1,0 +1,127 @@
+"""TnT-LLM phase 1 (taxonomy induction) with a deterministic fake model: the minibatch loop, the repairs, the
+fallback, the YAML round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from labelwise.errors import DataError
+from labelwise.features import HashingTextEncoder
+from labelwise.generate.clusters import cluster_taxonomy
+from labelwise.generate.taxonomy import (Category, Taxonomy, clean_categories, induce_taxonomy, merge_closest,
+                                         parse_categories)
+from labelwise.llm.fake import FakeBackend
+
+TEXTS = ([f"my card has not arrived yet, order {i}" for i in range(10)]
+         + [f"how do I top up my account with cash {i}" for i in range(10)]
+         + [f"the exchange rate for euros was wrong on day {i}" for i in range(10)])
+
+
+def scripted(answers):
+    """A fake model answering taxonomy prompts from ``answers`` (a function of the prompt)."""
+    return FakeBackend(complete=answers)
+
+
+def test_parse_categories_reads_numbered_bulleted_bold_and_json_lists():
+    text = ("Here you go:\n1. Card delivery: the card has not arrived.\n2) **Top up**: adding money\n"
+            "- Exchange rate - questions about rates\nThis sentence is not a category at all, it is chatter.\n")
+    found = parse_categories(text)
+    assert [c.name.strip() for c in found] == ["Card delivery", "Top up", "Exchange rate"]
+    assert found[2].description.strip() == "questions about rates"
+    assert [c.name for c in parse_categories('[{"name": "A", "description": "x"}, {"name": "B"}]')] == ["A", "B"]
+
+
+def test_clean_categories_drops_empty_catch_all_echoes_and_merges_duplicates():
+    raw = [Category("Card delivery", "short"), Category("  ", "empty"), Category("card deliveries", "a longer one"),
+           Category("Other", "anything else"), Category("my card has not arrived yet", "echo"),
+           Category("One two three four five six seven eight", "long name")]
+    cleaned, notes = clean_categories(raw, texts=TEXTS)
+    assert [c.name for c in cleaned] == ["Card delivery", "One two three four five six"]
+    assert cleaned[0].description == "a longer one"  # the duplicate's longer description is kept
+    assert any("copied from a text" in n for n in notes) and any("catch-all" in n for n in notes)
+
+
+def test_merge_closest_merges_the_most_similar_pair_first():
+    cats = [Category("card arrival", "card not arrived"), Category("top up", "cash top up"),
+            Category("card arrival late", "card not arrived late"), Category("exchange rate", "wrong rate")]
+    merged, notes = merge_closest(cats, 3, HashingTextEncoder(dim=256))
+    assert [c.name for c in merged] == ["card arrival", "top up", "exchange rate"]
+    assert "card arrival late" in merged[0].description and len(notes) == 1
+
+
+def test_induce_taxonomy_generates_updates_and_reviews_over_minibatches():
+    def answer(prompt):
+        if prompt.startswith("Write a taxonomy"):
+            return "1. Card delivery: the card has not arrived.\n2. Top up: adding money to the account.\n"
+        if prompt.startswith("Here is a taxonomy"):
+            assert "Current taxonomy:\n1. Card delivery" in prompt  # the update sees the current taxonomy
+            return ("1. Card delivery: the card has not arrived.\n2. Top up: adding money to the account.\n"
+                    "3. Exchange rate: a wrong or unclear rate.\n")
+        assert prompt.startswith("Review this taxonomy")
+        return ("1. Card delivery: the card has not arrived.\n2. Cash top up: adding cash.\n"
+                "3. Exchange rate: a wrong or unclear rate.\n")
+
+    backend = scripted(answer)
+    result = induce_taxonomy(TEXTS, backend, use_case="bank intents", batch_size=10, sample_size=30,
+                             max_labels=5, encoder=HashingTextEncoder())
+    assert result.names == ["Card delivery", "Cash top up", "Exchange rate"]
+    steps = [s["step"] for s in result.settings["steps"]]
+    assert steps == ["generate", "update", "update", "review"]
+    assert result.settings["llm_calls"] == 4 and result.settings["fallback"] is None
+    assert "Use case: bank intents" in backend.prompts[0]
+    # every text of the first minibatch (seeded sample) is in the first prompt
+    assert sum(t in backend.prompts[0] for t in TEXTS) == 10
+
+
+def test_a_bad_update_keeps_the_previous_taxonomy_and_junk_never_crashes():
+    calls = []
+
+    def answer(prompt):
+        calls.append(prompt)
+        if prompt.startswith("Write a taxonomy"):
+            return "1. Card delivery: the card.\n2. Top up: money in.\n"
+        return "}}}{{ not a list at all"
+
+    result = induce_taxonomy(TEXTS, scripted(answer), batch_size=10, sample_size=30, encoder=HashingTextEncoder(),
+                             attempts=2)
+    assert result.names == ["Card delivery", "Top up"]
+    assert any("kept the previous one" in n for n in result.settings["repairs"])
+
+
+def test_too_many_labels_are_asked_again_then_merged_down_to_the_limit():
+    many = "".join(f"{i}. Label {chr(65 + i)}{chr(65 + i)}: about thing {i}\n" for i in range(1, 9))
+    result = induce_taxonomy(TEXTS, scripted(lambda p: many), batch_size=30, sample_size=30, max_labels=4,
+                             review=False, encoder=HashingTextEncoder(), attempts=2)
+    assert len(result) == 4
+    assert sum("too many labels" in n for n in result.settings["repairs"]) == 4
+
+
+def test_a_model_that_never_answers_usefully_falls_back_to_embedding_clusters():
+    result = induce_taxonomy(TEXTS, scripted(lambda p: ""), batch_size=15, sample_size=30, max_labels=3,
+                             encoder=HashingTextEncoder(dim=256), attempts=1)
+    assert result.settings["fallback"] == "embedding clusters"
+    assert 2 <= len(result) <= 3 and len(set(result.names)) == len(result)
+
+
+def test_cluster_taxonomy_names_clusters_by_their_distinctive_words():
+    result = cluster_taxonomy(TEXTS, n_labels=3, encoder=HashingTextEncoder(dim=256), seed=0)
+    words = " ".join(result.names)
+    assert any(w in words for w in ("card", "arrived")) and any(w in words for w in ("exchange", "euros", "rate"))
+
+
+def test_yaml_round_trip_and_hand_edited_files(tmp_path):
+    tax = Taxonomy([Category("Card delivery", "the card has not arrived: late"), Category("Top up", "money in")],
+                   "bank intents", {"model": "fake"})
+    path = tax.save(tmp_path / "t.yaml")
+    back = Taxonomy.load(path)
+    assert back.names == tax.names and back.definitions() == tax.definitions() and back.use_case == "bank intents"
+    (tmp_path / "plain.yaml").write_text("Card delivery: late card\nTop up: money in\n")
+    assert Taxonomy.load(tmp_path / "plain.yaml").names == ["Card delivery", "Top up"]
+    (tmp_path / "dup.yaml").write_text("categories:\n  - name: A\n  - name: a\n")
+    with pytest.raises(DataError, match="appears twice"):
+        Taxonomy.load(tmp_path / "dup.yaml")
+    (tmp_path / "bad.yaml").write_text("categories: [unclosed\n")
+    with pytest.raises(DataError, match="not valid YAML"):
+        Taxonomy.load(tmp_path / "bad.yaml")
+    with pytest.raises(DataError, match="labelwise taxonomy"):
+        Taxonomy.load(tmp_path / "missing.yaml")

@@ -9,7 +9,7 @@ from labelwise.errors import DataError
 from labelwise.features import HashingTextEncoder
 from labelwise.generate.clusters import cluster_taxonomy
 from labelwise.generate.taxonomy import (Category, Taxonomy, clean_categories, induce_taxonomy, merge_closest,
-                                         parse_categories)
+                                         merge_near_duplicates, parse_categories)
 from labelwise.llm.fake import FakeBackend
 
 TEXTS = ([f"my card has not arrived yet, order {i}" for i in range(10)]
@@ -47,6 +47,14 @@ def test_merge_closest_merges_the_most_similar_pair_first():
     merged, notes = merge_closest(cats, 3, HashingTextEncoder(dim=256))
     assert [c.name for c in merged] == ["card arrival", "top up", "exchange rate"]
     assert "card arrival late" in merged[0].description and len(notes) == 1
+
+
+def test_near_duplicate_names_are_merged_distinct_ones_kept():
+    cats = [Category("I have a credit card and or a account"), Category("Top up"),
+            Category("I have a credit card and or an account"), Category("Exchange rate")]
+    kept, notes = merge_near_duplicates(cats, HashingTextEncoder(dim=512))
+    assert [c.name for c in kept] == ["I have a credit card and or a account", "Top up", "Exchange rate"]
+    assert len(notes) == 1
 
 
 def test_induce_taxonomy_generates_updates_and_reviews_over_minibatches():
@@ -97,9 +105,11 @@ def test_too_many_labels_are_asked_again_then_merged_down_to_the_limit():
 
 
 def test_a_model_that_never_answers_usefully_falls_back_to_embedding_clusters():
-    result = induce_taxonomy(TEXTS, scripted(lambda p: ""), batch_size=15, sample_size=30, max_labels=3,
-                             encoder=HashingTextEncoder(dim=256), attempts=1)
+    backend = scripted(lambda p: "")
+    result = induce_taxonomy(TEXTS, backend, batch_size=5, sample_size=30, max_labels=3,
+                             encoder=HashingTextEncoder(dim=256), attempts=2)
     assert result.settings["fallback"] == "embedding clusters"
+    assert len(backend.prompts) == 4  # two minibatches, two attempts each, then it stops asking
     assert 2 <= len(result) <= 3 and len(set(result.names)) == len(result)
 
 

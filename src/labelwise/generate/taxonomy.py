@@ -46,6 +46,8 @@ OTHER = "Other"
 _CATCH_ALL = {"other", "others", "misc", "miscellaneous", "general", "unknown", "none", "n a", "na"}
 MAX_NAME_WORDS = 6
 MAX_DESCRIPTION_CHARS = 200
+NEAR_DUPLICATE = 0.9  # cosine of two names' sentence embeddings above which they name the same thing (paraphrases)
+GIVE_UP_AFTER = 2  # minibatches in a row without any usable taxonomy before falling back to clusters
 
 
 @dataclass
@@ -225,6 +227,24 @@ def clean_categories(categories: Sequence[Category], texts: Sequence[str] = ()) 
     return out, notes
 
 
+def merge_near_duplicates(categories: list, encoder, threshold: float = NEAR_DUPLICATE) -> tuple:
+    """Merge categories whose names are near-duplicates (cosine of the embedded names >= ``threshold``; the
+    earlier one is kept): the names a small model writes when it repeats one line with small variations.
+    Returns (categories, notes)."""
+    if len(categories) < 2:
+        return list(categories), []
+    vectors = np.asarray(encoder.encode([c.name for c in categories]), dtype=np.float64)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    kept, notes = [], []
+    for i, c in enumerate(categories):
+        twin = next((j for j in kept if float(vectors[i] @ vectors[j]) >= threshold), None)
+        if twin is None:
+            kept.append(i)
+        else:
+            notes.append(f"merged the near-duplicate {c.name!r} into {categories[twin].name!r}")
+    return [categories[i] for i in kept], notes
+
+
 def merge_closest(categories: list, max_labels: int, encoder) -> tuple:
     """Merge the two most similar categories (cosine of the embedded ``name: description``) until at most
     ``max_labels`` remain; the earlier one keeps its name and lists the other's. Returns (categories, notes)."""
@@ -328,7 +348,9 @@ def summarize(texts: Sequence[str], backend: Backend, *, use_case: str, max_word
 
 
 def _ask(backend: Backend, prompt: str, min_labels: int, max_labels: int, chat: bool, attempt: int) -> list:
-    options = {"max_tokens": max_labels * 40 + 16, "stop": ["\n\n"], "temperature": 0.0 if attempt == 0 else 0.7,
+    # a moderate frequency penalty: the answer is a list of distinct items, and small models otherwise repeat a line
+    options = {"max_tokens": max_labels * 32 + 16, "frequency_penalty": 0.5, "stop": ["\n\n"],
+               "temperature": 0.0 if attempt == 0 else 0.7,
                "seed": backend.seed + attempt, "chat": chat}
     if _uses_grammar(backend):
         options["grammar"] = _taxonomy_grammar(min_labels, max_labels)
@@ -340,6 +362,8 @@ def _propose(backend, prompt, min_labels, max_labels, chat, encoder, attempts, n
     best = None
     for attempt in range(attempts):
         found, fixes = clean_categories(_ask(backend, prompt, min_labels, max_labels, chat, attempt), texts)
+        found, merged = merge_near_duplicates(found, encoder)
+        fixes += merged
         if min_labels <= len(found) <= max_labels:
             notes.extend(fixes)
             return found
@@ -357,7 +381,7 @@ def _propose(backend, prompt, min_labels, max_labels, chat, encoder, attempts, n
 def induce_taxonomy(texts: Sequence[str], backend: Backend, *, use_case: str = "", max_labels: int = 25,
                     min_labels: int = 2, granularity: str = "medium", sample_size: Optional[int] = 200,
                     batch_size: int = 40, summarize_texts: bool = True, max_words: int = 20, review: bool = True,
-                    start: Optional[Taxonomy] = None, chat: bool = False, attempts: int = 3, encoder=None,
+                    start: Optional[Taxonomy] = None, chat: bool = False, attempts: int = 2, encoder=None,
                     seed: int = 0, progress: Optional[Callable[[str, int, int], None]] = None) -> Taxonomy:
     """TnT-LLM phase 1 over ``texts`` (n strings): a :class:`Taxonomy` of ``min_labels``..``max_labels`` categories.
 
@@ -410,6 +434,9 @@ def induce_taxonomy(texts: Sequence[str], backend: Backend, *, use_case: str = "
         steps.append({"step": step, "minibatch": b + 1, "labels": None if current is None else len(current)})
         if progress is not None:
             progress("building the taxonomy", b + 1, len(batches))
+        if current is None and b + 1 >= GIVE_UP_AFTER:
+            notes.append(f"no usable taxonomy from the first {b + 1} minibatches: stopped asking the model")
+            break
     fallback = current is None
     if fallback:
         from labelwise.generate.clusters import cluster_taxonomy

@@ -80,11 +80,14 @@ class Backend:
 
     def complete(self, prompt: str, *, max_tokens: int = 64, temperature: float = 0.0, stop: Sequence[str] = (),
                  grammar: Optional[str] = None, json_schema: Optional[dict] = None, chat: bool = False,
-                 seed: Optional[int] = None) -> Completion:
+                 seed: Optional[int] = None, frequency_penalty: float = 0.0) -> Completion:
         """Generate after ``prompt`` (as a chat message when ``chat``). Deterministic at temperature 0; ``seed``
-        (default: the backend's) matters above it."""
+        (default: the backend's) matters above it. ``frequency_penalty`` (OpenAI's meaning: subtracted from a token's
+        logit once per earlier occurrence) keeps small models from repeating one line of a list forever."""
         params = {"max_tokens": max_tokens, "temperature": temperature, "stop": list(stop), "grammar": grammar,
                   "json_schema": json_schema, "chat": chat, "seed": self.seed if seed is None else seed}
+        if frequency_penalty:  # only when set, so the cache keys of earlier answers stay valid
+            params["frequency_penalty"] = float(frequency_penalty)
         key = [self.name, self.model, "complete", prompt, params]
         found = self.cache.get(key) if self.cache is not None else None
         if found is not None:

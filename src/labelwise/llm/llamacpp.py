@@ -62,7 +62,8 @@ class LlamaCppBackend(Backend):
 
     # ---- generation -------------------------------------------------------------------------------------------
 
-    def _complete(self, prompt: str, *, max_tokens, temperature, stop, grammar, json_schema, chat, seed) -> Completion:
+    def _complete(self, prompt: str, *, max_tokens, temperature, stop, grammar, json_schema, chat, seed,
+                  frequency_penalty: float = 0.0) -> Completion:
         constraint = None
         if json_schema is not None:
             constraint = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
@@ -73,11 +74,13 @@ class LlamaCppBackend(Backend):
             if chat:
                 out = self.llm.create_chat_completion(messages=[{"role": "user", "content": prompt}],
                                                       max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                                      stop=list(stop) or None, grammar=constraint)
+                                                      stop=list(stop) or None, grammar=constraint,
+                                                      frequency_penalty=frequency_penalty)
                 text = out["choices"][0]["message"]["content"] or ""
             else:
                 out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                                 stop=list(stop) or None, grammar=constraint)
+                                                 stop=list(stop) or None, grammar=constraint,
+                                                 frequency_penalty=frequency_penalty)
                 text = out["choices"][0]["text"]
         usage = out.get("usage", {})
         return Completion(text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),

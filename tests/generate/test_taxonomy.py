@@ -104,6 +104,14 @@ def test_too_many_labels_are_asked_again_then_merged_down_to_the_limit():
     assert sum("too many labels" in n for n in result.settings["repairs"]) == 4
 
 
+def test_an_answer_that_repeats_one_line_is_not_a_taxonomy():
+    loop = "1. Card delivery: late card\n2. Top up: money\n" + "".join(f"{i}. Top up: money\n" for i in range(3, 9))
+    result = induce_taxonomy(TEXTS, scripted(lambda p: loop), batch_size=30, sample_size=30, max_labels=10,
+                             review=False, encoder=HashingTextEncoder(dim=256), attempts=2)
+    assert result.settings["fallback"] == "embedding clusters"
+    assert sum("repeated itself (8 lines, 2 distinct)" in n for n in result.settings["repairs"]) == 2
+
+
 def test_a_model_that_never_answers_usefully_falls_back_to_embedding_clusters():
     backend = scripted(lambda p: "")
     result = induce_taxonomy(TEXTS, backend, batch_size=5, sample_size=30, max_labels=3,

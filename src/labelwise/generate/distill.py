@@ -30,6 +30,7 @@ from labelwise.errors import DataError
 from labelwise.llm.backend import Backend
 
 OTHER = "Other"
+CHUNK = 50_000  # rows embedded and classified at a time: memory stays bounded on millions of rows
 
 
 class DistilledClassifier(ClassifierMixin, BaseEstimator):
@@ -236,6 +237,10 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
         from labelwise.llm.llamacpp import default_backend
 
         backend = default_backend()
+    if encoder is None and distill:
+        from labelwise.features import TextEncoder
+
+        encoder = TextEncoder(progress=progress)
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.permutation(n)[: min(sample, n)]) if distill else np.arange(n)
     llm_texts = [texts[i] for i in chosen]
@@ -273,7 +278,7 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
                                                  multi_label=multi_label)
     model = make().fit(llm_texts, llm_labels)
     started = time.perf_counter()
-    probs = model.predict_proba(texts)
+    probs = np.concatenate([model.predict_proba(texts[i:i + CHUNK]) for i in range(0, n, CHUNK)])
     metrics["classifier_seconds_per_row"] = (time.perf_counter() - started) / n
     metrics["llm_calls_per_row"] = llm_calls / n
     if metrics["classifier_seconds_per_row"] > 0:

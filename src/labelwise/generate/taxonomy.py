@@ -198,7 +198,7 @@ def clean_categories(categories: Sequence[Category], texts: Sequence[str] = ()) 
     descriptions to ``MAX_DESCRIPTION_CHARS``, empty and catch-all names dropped, duplicates merged (first kept).
     A name of four or more words copied verbatim from one of ``texts`` (the prompt's texts) is dropped: that is the
     model echoing its input, not naming a category."""
-    notes, out, seen = [], [], {}
+    notes, out, seen, duplicates = [], [], {}, {}
     corpus = "\n".join(_key(t) for t in texts)
     for c in categories:
         name = " ".join(str(c.name).strip(" \t\"'`*#.-").split())
@@ -217,13 +217,14 @@ def clean_categories(categories: Sequence[Category], texts: Sequence[str] = ()) 
             notes.append(f"dropped the catch-all {name!r} (labelling adds {OTHER!r})")
             continue
         if key in seen:
-            notes.append(f"merged the duplicate {name!r}")
+            duplicates[key] = duplicates.get(key, 0) + 1
             kept = seen[key]
             if len(description) > len(kept.description):
                 kept.description = description
             continue
         seen[key] = Category(name, description)
         out.append(seen[key])
+    notes += [f"merged {n} duplicate(s) of {seen[key].name!r}" for key, n in duplicates.items()]
     return out, notes
 
 
@@ -235,13 +236,15 @@ def merge_near_duplicates(categories: list, encoder, threshold: float = NEAR_DUP
         return list(categories), []
     vectors = np.asarray(encoder.encode([c.name for c in categories]), dtype=np.float64)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    kept, notes = [], []
+    kept, merged = [], {}
     for i, c in enumerate(categories):
         twin = next((j for j in kept if float(vectors[i] @ vectors[j]) >= threshold), None)
         if twin is None:
             kept.append(i)
         else:
-            notes.append(f"merged the near-duplicate {c.name!r} into {categories[twin].name!r}")
+            merged.setdefault(twin, []).append(c.name)
+    notes = [f"merged near-duplicate(s) {', '.join(map(repr, names))} into {categories[j].name!r}"
+             for j, names in merged.items()]
     return [categories[i] for i in kept], notes
 
 
@@ -361,9 +364,15 @@ def _propose(backend, prompt, min_labels, max_labels, chat, encoder, attempts, n
     """A repaired list of categories from ``prompt``, or None if the model never gave ``min_labels`` usable ones."""
     best = None
     for attempt in range(attempts):
-        found, fixes = clean_categories(_ask(backend, prompt, min_labels, max_labels, chat, attempt), texts)
+        written = [c for c in _ask(backend, prompt, min_labels, max_labels, chat, attempt) if str(c.name).strip()]
+        found, fixes = clean_categories(written, texts)
         found, merged = merge_near_duplicates(found, encoder)
         fixes += merged
+        if len(written) >= 4 and len(found) * 2 < len(written):
+            backend.usage.malformed += 1
+            notes.append(f"attempt {attempt + 1}: the model repeated itself ({len(written)} lines, {len(found)} "
+                         "distinct): not a taxonomy")
+            continue
         if min_labels <= len(found) <= max_labels:
             notes.extend(fixes)
             return found

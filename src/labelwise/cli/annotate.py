@@ -112,7 +112,9 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
         raise LabelwiseError(f"{data} already has a column {label_column!r}; pass --label-column NAME for the new "
                              "labels so nothing of yours is overwritten.")
     texts = ["" if v is None or v != v else str(v) for v in frame[text]]
-    backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads)
+    # a taxonomy's descriptions make long instructions: room for 25 categories of 200 characters and the text
+    backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads,
+                           n_ctx=8192)
     with progress_bars(enabled=not quiet) as progress:
         result = label_with_taxonomy(texts, label_set, backend=backend, distill=distill, sample=sample,
                                      holdout=holdout, multi_label=multi_label, allow_other=taxonomy is not None,

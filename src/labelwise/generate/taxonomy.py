@@ -424,6 +424,8 @@ def induce_taxonomy(texts: Sequence[str], backend: Backend, *, use_case: str = "
     summaries = (summarize(sample, backend, use_case=use_case, max_words=max_words, progress=progress)
                  if summarize_texts else [" ".join(t.split()[: max_words * 3]) for t in sample])
     batches = [summaries[i:i + batch_size] for i in range(0, len(summaries), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) < batch_size / 2:  # a short tail joins the minibatch before it
+        batches[-2:] = [batches[-2] + batches[-1]]
     notes: list = []
     steps: list = []
     current = start

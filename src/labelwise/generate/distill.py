@@ -30,6 +30,7 @@ from labelwise.errors import DataError
 from labelwise.llm.backend import Backend
 
 OTHER = "Other"
+C_GRID = (0.1, 1.0, 10.0, 100.0)  # inverse regularisation strengths DistilledClassifier(C="auto") compares
 CHUNK = 50_000  # rows embedded and classified at a time: memory stays bounded on millions of rows
 
 
@@ -38,10 +39,13 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     encoder: a text encoder with ``encode(texts) -> (n, d)`` (default: the packaged MiniLM). multi_label: labels are
     lists of labels per row; one binary logistic regression per label, and a row gets every label with probability
-    at least ``threshold`` (and always its most probable one). C: inverse regularisation strength.
+    at least ``threshold`` (and always its most probable one). C: inverse regularisation strength, or "auto": the
+    value of ``C_GRID`` with the best 3-fold cross-validated agreement on the training labels themselves (kept in
+    ``C_``). Unit-length sentence embeddings give small logits, so the usual C = 1 underfits many classes and the
+    rare ones vanish; which C is right depends on the data, hence the search.
     """
 
-    def __init__(self, encoder=None, *, C: float = 1.0, multi_label: bool = False, threshold: float = 0.5,
+    def __init__(self, encoder=None, *, C="auto", multi_label: bool = False, threshold: float = 0.5,
                  max_iter: int = 1000, random_state: int = 0):
         self.encoder = encoder
         self.C = C
@@ -75,17 +79,41 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             if constant:
                 raise DataError(f"Label(s) {', '.join(map(str, constant[:5]))} are on every row or on none; a "
                                 "classifier cannot learn them. Label more rows or drop those labels.")
-            base = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
-            self.model_ = OneVsRestClassifier(base).fit(x, y)
+            def make(c):
+                return OneVsRestClassifier(LogisticRegression(C=c, max_iter=self.max_iter,
+                                                              random_state=self.random_state))
+
+            self.C_ = self._choose_c(make, x, y, "f1_micro")
+            self.model_ = make(self.C_).fit(x, y)
         else:
             y = np.asarray([str(v) for v in labels], dtype=object)
             if len(set(y)) < 2:
                 raise DataError(f"Every labelled row has the label {y[0]!r}: there is nothing to learn. Label more "
                                 "rows, or check the labeller (a model that always answers the same is not working).")
-            self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
-            self.model_.fit(x, y)
+            def make(c):
+                return LogisticRegression(C=c, max_iter=self.max_iter, random_state=self.random_state)
+
+            self.C_ = self._choose_c(make, x, y, "accuracy")
+            self.model_ = make(self.C_).fit(x, y)
             self.classes_ = self.model_.classes_
         return self
+
+    def _choose_c(self, make, x, y, scoring: str) -> float:
+        if self.C != "auto":
+            return float(self.C)
+        import warnings
+
+        from sklearn.model_selection import KFold, cross_val_score
+
+        if len(x) < 30:  # too few rows to compare: the usual default
+            return 1.0
+        folds = KFold(3, shuffle=True, random_state=self.random_state)
+        scores = []
+        with warnings.catch_warnings():  # a rare class missing from a training fold is expected here
+            warnings.simplefilter("ignore")
+            for c in C_GRID:
+                scores.append(float(np.mean(cross_val_score(make(c), x, y, cv=folds, scoring=scoring))))
+        return float(C_GRID[int(np.argmax(scores))])
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(n, k) probabilities over ``classes_`` (multi-label: independent per label)."""
@@ -212,7 +240,7 @@ def _llm_label_sets(backend: Backend, texts: list, classes: list, instruction: s
 
 def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Backend] = None, distill: bool = True,
                         sample: int = 1000, holdout: float = 0.2, multi_label: bool = False,
-                        allow_other: bool = True, calibration: str = "auto", encoder=None, C: float = 1.0,
+                        allow_other: bool = True, calibration: str = "auto", encoder=None, C="auto",
                         seed: int = 0, progress: Optional[Callable[[str, int, int], None]] = None) -> TaxonomyLabels:
     """Label ``texts`` (n strings) with the categories of ``taxonomy`` (a :class:`~labelwise.generate.taxonomy.
     Taxonomy`).
@@ -286,6 +314,7 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
     full = np.zeros((n, len(classes)))
     for j, c in enumerate(model.classes_):  # classes the LLM never used get probability 0
         full[:, classes.index(str(c))] = probs[:, j]
+    metrics["classifier_C"] = model.C_
     metrics["classes_never_used_by_llm"] = [c for c in classes if c not in set(map(str, model.classes_))]
     labels = model.decide(probs)
     return TaxonomyLabels(texts, classes, [list(v) if multi_label else str(v) for v in labels], full,

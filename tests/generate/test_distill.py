@@ -79,6 +79,8 @@ def test_classifier_saves_and_reloads(tmp_path):
                                  encoder=HashingTextEncoder(dim=256))
     result.save(tmp_path)
     model = joblib.load(tmp_path / "classifier.joblib")
+    with pytest.raises(DataError, match="trained on embeddings from hashing"):
+        model.predict(TEXTS[:8])  # the default encoder is not the one it was trained on
     model.encoder = HashingTextEncoder(dim=256)
     assert list(model.predict(TEXTS[:8])) == list(result.label[:8])
     assert (tmp_path / "annotations.csv").exists() and (tmp_path / "summary.json").exists()

@@ -55,11 +55,17 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        if self.encoder is None:
+        if getattr(self, "encoder_", None) is None:  # first use, or after unpickling: the encoder is not saved
             from labelwise.features import TextEncoder
 
-            self.encoder = TextEncoder()
-        return np.asarray(self.encoder.encode([str(t) for t in texts]), dtype=np.float32)
+            encoder = self.encoder if self.encoder is not None else TextEncoder()
+            trained_on = getattr(self, "encoder_id_", None)
+            if trained_on is not None and _encoder_id(encoder) != trained_on:
+                raise DataError(f"This classifier was trained on embeddings from {trained_on}, not "
+                                f"{_encoder_id(encoder)}. Set model.encoder to that encoder before predicting.")
+            self.encoder_ = encoder
+            self.encoder_id_ = _encoder_id(encoder)
+        return np.asarray(self.encoder_.encode([str(t) for t in texts]), dtype=np.float32)
 
     def fit(self, texts: Sequence[str], labels) -> "DistilledClassifier":
         """texts: n strings; labels: (n,) labels, or n lists of labels when ``multi_label``."""
@@ -67,6 +73,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
         if len(texts) != len(labels):
             raise DataError(f"{len(texts)} texts but {len(labels)} labels; give one label per text.")
+        self.encoder_ = self.encoder_id_ = None  # a refit may use another encoder
         x = self._embed(texts)
         if self.multi_label:
             from sklearn.multiclass import OneVsRestClassifier
@@ -132,6 +139,10 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             chosen = [self.classes_[j] for j in np.flatnonzero(row >= self.threshold)]
             out.append(chosen or [self.classes_[int(np.argmax(row))]])
         return out
+
+
+def _encoder_id(encoder) -> str:
+    return str(getattr(encoder, "model_id", type(encoder).__name__))
 
 
 def agreement(reference, predicted, *, multi_label: bool = False) -> dict:
@@ -202,13 +213,14 @@ class TaxonomyLabels:
         if self.classifier is not None:
             import joblib
 
-            encoder = self.classifier.encoder
+            model = self.classifier
+            kept = model.encoder, getattr(model, "encoder_", None)
             tmp = directory / ".classifier.joblib.tmp"
             try:
-                self.classifier.encoder = None  # the encoder holds an ONNX session; it is rebuilt on first use
-                joblib.dump(self.classifier, tmp)
+                model.encoder = model.encoder_ = None  # an encoder holds an ONNX session; rebuilt on first use
+                joblib.dump(model, tmp)
             finally:
-                self.classifier.encoder = encoder
+                model.encoder, model.encoder_ = kept
             tmp.replace(directory / "classifier.joblib")
         return directory
 

@@ -34,11 +34,13 @@ def test_parse_categories_reads_numbered_bulleted_bold_and_json_lists():
 def test_clean_categories_drops_empty_catch_all_echoes_and_merges_duplicates():
     raw = [Category("Card delivery", "short"), Category("  ", "empty"), Category("card deliveries", "a longer one"),
            Category("Other", "anything else"), Category("my card has not arrived yet", "echo"),
-           Category("One two three four five six seven eight", "long name")]
+           Category("One two three four five six seven eight", "long name"),
+           Category("Crammed", "2. Top up: money 3. Rates: wrong")]
     cleaned, notes = clean_categories(raw, texts=TEXTS)
     assert [c.name for c in cleaned] == ["Card delivery", "One two three four five six"]
     assert cleaned[0].description == "a longer one"  # the duplicate's longer description is kept
     assert any("copied from a text" in n for n in notes) and any("catch-all" in n for n in notes)
+    assert any("several items on one line" in n for n in notes)
 
 
 def test_merge_closest_merges_the_most_similar_pair_first():

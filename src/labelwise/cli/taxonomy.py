@@ -58,6 +58,11 @@ def taxonomy(
                         "Pass the text column with --text.")
     texts = frame[text].dropna().astype(str).tolist()
     initial = Taxonomy.load(start) if start is not None else None
+    if model is None and server is None:
+        messages.print("note: the packaged Gemma 3 270M is a small base model and cannot really write a taxonomy "
+                       "(docs/taxonomy.md); labelwise repairs what it writes and falls back to embedding clusters. "
+                       "For real work pass an instruction-tuned model: --model FILE.gguf --chat, or --server URL.",
+                       highlight=False, markup=False)
     backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads,
                            n_ctx=CONTEXT_TOKENS)
     with progress_bars(enabled=not quiet) as progress:

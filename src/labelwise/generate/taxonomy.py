@@ -152,6 +152,7 @@ class Taxonomy:
 
 # ---- reading and repairing what a model wrote -----------------------------------------------------------------
 
+_LIST_IN_LINE = re.compile(r"(?:^|\s)\d{1,2}[.)]\s+\w")  # "... 2. Next item" inside one description
 _ITEM = re.compile(r"^\s*(?P<marker>\d{1,3}\s*[.):]|[-*\u2022])?\s*(?P<body>.+?)\s*$")
 
 
@@ -197,7 +198,7 @@ def clean_categories(categories: Sequence[Category], texts: Sequence[str] = ()) 
     """(cleaned categories, notes): whitespace and quotes tidied, names cut to ``MAX_NAME_WORDS`` words,
     descriptions to ``MAX_DESCRIPTION_CHARS``, empty and catch-all names dropped, duplicates merged (first kept).
     A name of four or more words copied verbatim from one of ``texts`` (the prompt's texts) is dropped: that is the
-    model echoing its input, not naming a category."""
+    model echoing its input, not naming a category; so is an item whose description runs on into the next items."""
     notes, out, seen, duplicates = [], [], {}, {}
     corpus = "\n".join(_key(t) for t in texts)
     for c in categories:
@@ -212,6 +213,9 @@ def clean_categories(categories: Sequence[Category], texts: Sequence[str] = ()) 
             continue
         if len(key.split()) >= 4 and key in corpus:
             notes.append(f"dropped {name!r}: copied from a text")
+            continue
+        if _LIST_IN_LINE.search(description):
+            notes.append(f"dropped {name!r}: several items on one line")
             continue
         if key in _CATCH_ALL:
             notes.append(f"dropped the catch-all {name!r} (labelling adds {OTHER!r})")

@@ -90,12 +90,9 @@ def test_guide_on_banking77_text(tmp_path):
     assert saved["quality"]["method"]["mean"] > saved["quality"]["random"]["mean"]
 
 
-def test_taxonomy_is_read_without_the_taxonomy_module(digits_folder, monkeypatch):
-    import sys
-
+def test_taxonomy_definitions_add_the_other_that_labelling_adds(digits_folder):
     from labelwise.cli.guide import _taxonomy_definitions
 
-    monkeypatch.setitem(sys.modules, "labelwise.generate.taxonomy", None)  # import fails: the YAML fallback reads it
     found = _taxonomy_definitions(digits_folder / "taxonomy.yaml")
     assert found == {"0": "A closed loop, taller than wide.", "7": "A bar on top and a stroke down to the left.",
-                     "eleven": "Not a digit of this data."}
+                     "eleven": "Not a digit of this data.", "Other": "Fits none of the other categories."}

@@ -15,31 +15,15 @@ from labelwise.errors import LabelwiseError
 
 
 def _taxonomy_definitions(path: Optional[Path]) -> Optional[dict]:
+    """{name: description} from a taxonomy YAML, plus the "Other" that labelling with a taxonomy adds."""
+    from labelwise.generate.distill import OTHER
+    from labelwise.generate.taxonomy import Taxonomy
+
     if path is None:
         return None
-    if not path.is_file():
-        raise LabelwiseError(f"Taxonomy file not found: {path}. Give a YAML file written by `labelwise taxonomy` "
-                             "({use_case: ..., categories: [{name: ..., description: ...}]}) or leave --taxonomy out.")
-    try:
-        from labelwise.generate.taxonomy import Taxonomy
-    except ImportError:  # a checkout without the taxonomy module: read the same YAML directly
-        return _read_taxonomy_yaml(path)
-    return Taxonomy.load(path).definitions()
-
-
-def _read_taxonomy_yaml(path: Path) -> dict:
-    """``{name: description}`` from a taxonomy YAML (``categories: [{name, description}, ...]``)."""
-    import yaml
-
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise LabelwiseError(f"{path} is not valid YAML ({err}). Fix the file or leave --taxonomy out.") from None
-    categories = loaded.get("categories") if isinstance(loaded, dict) else None
-    if not isinstance(categories, list) or not all(isinstance(c, dict) and "name" in c for c in categories):
-        raise LabelwiseError(f"{path} has no list of categories: write `categories: [{{name: ..., description: "
-                             "...}}, ...]`.")
-    return {str(c["name"]): str(c.get("description") or "") for c in categories}
+    definitions = Taxonomy.load(path).definitions()
+    definitions.setdefault(OTHER, "Fits none of the other categories.")
+    return definitions
 
 
 def guide(
@@ -99,7 +83,7 @@ def guide(
     sources = [c.definition_source for c in result.classes]
     messages.print(f"definitions: {sources.count('taxonomy')} from the taxonomy, {sources.count('llm')} from the "
                    f"LLM, {sources.count('none')} missing", highlight=False)
-    unmatched = result.settings.get("definitions_not_in_data")
+    unmatched = [n for n in result.settings.get("definitions_not_in_data") or [] if n != "Other"]  # ours, not theirs
     if unmatched:
         messages.print(f"[yellow]note:[/] {len(unmatched)} taxonomy categories match no class in the data: "
                        f"{escape(', '.join(unmatched[:5]))}", highlight=False)

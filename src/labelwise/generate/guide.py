@@ -225,8 +225,11 @@ def _example(table, shown: list, i: int) -> Example:
         value = table.frame.iloc[i][column]
         if isinstance(value, (list, tuple, np.ndarray)) or pd.isna(value):
             continue
+        value = value.item() if isinstance(value, np.generic) else value
+        if isinstance(value, float):
+            value = float(f"{value:.4g}")  # a probability or a measurement, not 17 digits of noise
         if len(str(value)) <= MAX_FIELD:
-            fields[str(column)] = value.item() if isinstance(value, np.generic) else value
+            fields[str(column)] = value
     return Example(row=int(table.row_ids[i]), text=_clip(shown[i], MAX_TEXT), fields=fields)
 
 
@@ -409,7 +412,7 @@ def _markdown(guide: LabellingGuide) -> list:
              f"{guide.examples_per_class} examples per class, chosen by {md(guide.method)}.", "",
              quality_sentence(guide), "", "## Classes", ""]
     for i, g in enumerate(guide.classes):
-        lines.append(f"{i + 1}. [{md(g.name)}](#class-{i}) ({g.count:,} rows)")
+        lines.append(f"{i + 1}. [{md(g.name)}](#class-{i}) ({g.count:,} row{'' if g.count == 1 else 's'})")
     for i, g in enumerate(guide.classes):
         lines += ["", f'<a id="class-{i}"></a>', "", f"## {md(g.name)}", ""]
         definition = md(g.definition) if g.definition else "_no definition_"

@@ -15,12 +15,14 @@ person can edit and give back (``labelwise annotate --taxonomy``, or ``induce_ta
 on more data).
 
 Small local models follow instructions badly, so every answer is forced into the list format by a grammar where
-the backend supports one (llama.cpp), parsed leniently otherwise, and then repaired: empty and duplicate names are
-dropped, names are cut to a few words, a catch-all "Other" is removed (labelling adds it back), and a list longer
-than ``max_labels`` is asked for again and then merged by embedding similarity. An update that comes back unusable
-keeps the previous taxonomy; if no step ever gives one, the taxonomy falls back to embedding clusters named by
-their distinctive words (:func:`labelwise.generate.clusters.cluster_taxonomy`). It never crashes on the model's
-output, and every repair is recorded in ``Taxonomy.settings["repairs"]``.
+the backend supports one (llama.cpp), parsed leniently otherwise, and then repaired: names are cut to a few words;
+empty names, catch-alls ("Other": labelling adds it back), names copied from the texts and items that run into the
+next ones are dropped; duplicates and near-duplicates (embedding cosine >= 0.9) are merged; an answer that mostly
+repeats one line is refused; a list longer than ``max_labels`` is asked for again and then merged by embedding
+similarity. An update that comes back unusable keeps the previous taxonomy; if the first two minibatches give
+none, the model is not asked again and the taxonomy falls back to embedding clusters named by their distinctive
+words (:func:`labelwise.generate.clusters.cluster_taxonomy`). It never crashes on the model's output, and every
+repair is recorded in ``Taxonomy.settings["repairs"]``.
 """
 
 from __future__ import annotations

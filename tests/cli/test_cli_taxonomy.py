@@ -99,3 +99,29 @@ def test_end_to_end_with_the_packaged_model(tmp_path):
                  "--distill", "--sample", "20", "--threads", "1", "--out", str(out), "--quiet"]) == 0
     labelled = pd.read_csv(out / "tickets.labelled.csv")
     assert len(labelled) == 60 and set(labelled["label"]) <= set(taxonomy.names) | {"Other"}
+
+
+def test_multi_label_distillation_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """--multi-label: the LLM writes label sets (here: every category whose words the text uses), the one-vs-rest
+    classifier learns them, and the labelled copy joins each row's labels with '; '."""
+    rng = np.random.default_rng(1)
+    texts = []
+    for i in range(90):
+        kinds = [list(WORDS)[i % 3]] + ([list(WORDS)[(i + 1) % 3]] if i % 2 else [])
+        texts.append(" ".join(w for k in kinds for w in rng.choice(WORDS[k], size=2)) + f" note {i}")
+    pd.DataFrame({"message": texts}).to_csv(tmp_path / "t.csv", index=False)
+
+    def write(prompt):
+        text = prompt.rsplit("Text:", 1)[1].split()
+        return ", ".join(c for c in WORDS if any(w in text for w in WORDS[c])) or "Other"
+
+    monkeypatch.setattr(labelwise.llm, "open_backend", lambda *a, **k: FakeBackend(complete=write))
+    monkeypatch.setattr("labelwise.features.TextEncoder", lambda *a, **k: HashingTextEncoder(dim=256))
+    (tmp_path / "tax.yaml").write_text("Card delivery: late card\nTop up: money in\nExchange rate: rates\n")
+    out = tmp_path / "out"
+    assert main(["annotate", str(tmp_path / "t.csv"), "--text", "message", "--taxonomy", str(tmp_path / "tax.yaml"),
+                 "--distill", "--multi-label", "--sample", "60", "--out", str(out), "--quiet"]) == 0
+    labelled = pd.read_csv(out / "t.labelled.csv")
+    several = labelled["label"].str.contains("; ")
+    assert several.mean() > 0.3  # rows with two kinds of words get two labels
+    assert "micro_f1" in capsys.readouterr().err

@@ -179,10 +179,9 @@ def _generated(backend: Backend, prompts: list, labels: list, progress) -> np.nd
     """(n, k) one-hot rows of the label each prompt's completion chose (uniform where it never chose validly)."""
     from labelwise.llm.constrained import generate_labels
 
-    grammar = backend.name == "llama.cpp" or getattr(backend, "supports_grammar", False)
     probs = np.full((len(prompts), len(labels)), 1.0 / len(labels))
     for i, prompt in enumerate(prompts):
-        chosen = generate_labels(backend, prompt, labels, use_grammar=grammar)
+        chosen = generate_labels(backend, prompt, labels, use_grammar=backend.supports_grammar)
         if chosen:
             probs[i] = 0.0
             probs[i, labels.index(chosen[0])] = 1.0

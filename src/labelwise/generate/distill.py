@@ -239,11 +239,10 @@ def _llm_label_sets(backend: Backend, texts: list, classes: list, instruction: s
     from labelwise.generate.annotate import build_prompt
     from labelwise.llm.constrained import generate_labels
 
-    grammar = backend.name == "llama.cpp" or bool(getattr(backend, "supports_grammar", False))
     out = []
     for i, text in enumerate(texts):
         chosen = generate_labels(backend, build_prompt(text, classes, (), instruction), classes, multi=True,
-                                 use_grammar=grammar)
+                                 use_grammar=backend.supports_grammar)
         out.append(chosen or [OTHER if OTHER in classes else classes[0]])
         if progress is not None:
             progress("labelling with the LLM", i + 1, len(texts))

@@ -332,10 +332,6 @@ def summary_prompt(text: str, use_case: str, max_words: int) -> str:
 
 # ---- the phases -------------------------------------------------------------------------------------------------
 
-def _uses_grammar(backend: Backend) -> bool:
-    return backend.name == "llama.cpp" or bool(getattr(backend, "supports_grammar", False))
-
-
 def summarize(texts: Sequence[str], backend: Backend, *, use_case: str, max_words: int = 20,
               only_longer: bool = True, progress: Optional[Callable[[str, int, int], None]] = None) -> list:
     """One summary of at most ~``max_words`` words per text (n strings). ``only_longer``: texts of at most
@@ -361,7 +357,7 @@ def _ask(backend: Backend, prompt: str, min_labels: int, max_labels: int, chat: 
     options = {"max_tokens": max_labels * 32 + 16, "frequency_penalty": 0.5, "stop": ["\n\n"],
                "temperature": 0.0 if attempt == 0 else 0.7,
                "seed": backend.seed + attempt, "chat": chat}
-    if _uses_grammar(backend):
+    if backend.supports_grammar:
         options["grammar"] = _taxonomy_grammar(min_labels, max_labels)
     return parse_categories(backend.complete(prompt, **options).text)
 

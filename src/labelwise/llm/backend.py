@@ -68,6 +68,7 @@ class Backend:
     """Base class. ``name`` and ``model`` identify the backend in the cache key."""
 
     name = "backend"
+    supports_grammar = False  # whether complete() honours a llama.cpp grammar (else it takes a JSON schema)
 
     def __init__(self, model: str, *, cache: Optional[ResponseCache] = None, use_cache: bool = True,
                  seed: int = 0, prompt_price: float = 0.0, completion_price: float = 0.0):

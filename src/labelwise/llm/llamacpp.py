@@ -45,6 +45,7 @@ class LlamaCppBackend(Backend):
     the default model, whose GGUF carries no chat template."""
 
     name = "llama.cpp"
+    supports_grammar = True
 
     def __init__(self, model_path: Optional[os.PathLike] = None, *, n_ctx: int = 2048, n_threads: Optional[int] = None,
                  n_batch: int = 64, chat_format: Optional[str] = None, **backend_options):

@@ -16,8 +16,7 @@ from labelwise.errors import LabelwiseError
 
 def _taxonomy_definitions(path: Optional[Path]) -> Optional[dict]:
     """{name: description} from a taxonomy YAML, plus the "Other" that labelling with a taxonomy adds."""
-    from labelwise.generate.distill import OTHER
-    from labelwise.generate.taxonomy import Taxonomy
+    from labelwise.generate.taxonomy import OTHER, Taxonomy
 
     if path is None:
         return None

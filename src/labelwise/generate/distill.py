@@ -27,9 +27,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from labelwise.data.atomic import write_text_atomic
 from labelwise.data.io import write_table_atomic
 from labelwise.errors import DataError
+from labelwise.generate.taxonomy import OTHER
 from labelwise.llm.backend import Backend
 
-OTHER = "Other"
 C_GRID = (0.1, 1.0, 10.0, 100.0)  # inverse regularisation strengths DistilledClassifier(C="auto") compares
 CHUNK = 50_000  # rows embedded and classified at a time: memory stays bounded on millions of rows
 

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.options import MODEL, SERVER, SERVER_MODEL, THREADS, QUIET, DEBUG
 from labelwise.cli.console import messages, progress_bars
+from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column
 from labelwise.errors import LabelwiseError
 
 
@@ -93,7 +93,7 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
                     calibration, out, model, server, server_model, threads, quiet) -> None:
     """--taxonomy / --distill / --multi-label: label with a taxonomy (or a plain label set) through
     :func:`labelwise.generate.distill.label_with_taxonomy`, and write a labelled copy of the table."""
-    from labelwise.data.io import read_table, write_table_atomic
+    from labelwise.data.io import write_table_atomic
     from labelwise.generate.distill import label_with_taxonomy
     from labelwise.generate.taxonomy import Category, Taxonomy
     from labelwise.llm import open_backend
@@ -104,10 +104,7 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
         label_set = Taxonomy.load(taxonomy)
     else:
         label_set = Taxonomy([Category(name) for name in _read_labels(labels, labels_file)])
-    frame = read_table(data)
-    if text not in frame.columns:
-        raise LabelwiseError(f"{data} has no column {text!r}; its columns are: {', '.join(map(str, frame.columns))}. "
-                             "Pass the text column with --text.")
+    frame = read_with_text_column(data, text)
     if label_column in frame.columns:
         raise LabelwiseError(f"{data} already has a column {label_column!r}; pass --label-column NAME for the new "
                              "labels so nothing of yours is overwritten.")

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from labelwise.cli.console import messages, progress_bars
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS
+from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column
 from labelwise.errors import DataError
 
 CONTEXT_TOKENS = 8192  # a minibatch of texts plus the taxonomy so far; small models take this cheaply
@@ -46,17 +46,12 @@ def taxonomy(
 
     Example: labelwise taxonomy tickets.csv --text body --use-case "why the customer wrote" --max-labels 12
     """
-    from labelwise.data.io import read_table
     from labelwise.generate.taxonomy import Taxonomy, induce_taxonomy
     from labelwise.llm import open_backend
 
     if out.exists() and not overwrite and (start is None or start.resolve() != out.resolve()):
         raise DataError(f"{out} exists. Pass --overwrite to replace it, --start {out} to refine it, or another --out.")
-    frame = read_table(data)
-    if text not in frame.columns:
-        raise DataError(f"{data} has no column {text!r}; its columns are: {', '.join(map(str, frame.columns))}. "
-                        "Pass the text column with --text.")
-    texts = frame[text].dropna().astype(str).tolist()
+    texts = read_with_text_column(data, text)[text].dropna().astype(str).tolist()
     initial = Taxonomy.load(start) if start is not None else None
     if model is None and server is None:
         messages.print("note: the packaged Gemma 3 270M is a small base model and cannot really write a taxonomy "

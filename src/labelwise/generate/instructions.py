@@ -26,6 +26,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from labelwise.audit.neighbours import normalise
 from labelwise.errors import ShapeError
 
 METHODS = ("random", "centrality", "mmr", "k-center", "k-medoids", "greedy-ap", "class-mean")
@@ -56,10 +57,8 @@ def _as_embeddings(embeddings) -> np.ndarray:
 
 
 def normalise_rows(embeddings) -> np.ndarray:
-    """``(n, d)`` -> the same rows scaled to unit L2 norm (zero rows stay zero), float32."""
-    x = _as_embeddings(embeddings)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
+    """``(n, d)`` -> the same rows scaled to unit L2 norm (zero rows stay zero), float32; checked first."""
+    return normalise(_as_embeddings(embeddings))
 
 
 def _as_labels(labels, n: int) -> np.ndarray:

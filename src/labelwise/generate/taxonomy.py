@@ -35,6 +35,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from labelwise.audit.neighbours import normalise
 from labelwise.data.atomic import write_text_atomic
 from labelwise.errors import DataError
 from labelwise.llm.backend import Backend
@@ -240,8 +241,7 @@ def merge_near_duplicates(categories: list, encoder, threshold: float = NEAR_DUP
     Returns (categories, notes)."""
     if len(categories) < 2:
         return list(categories), []
-    vectors = np.asarray(encoder.encode([c.name for c in categories]), dtype=np.float64)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = normalise(encoder.encode([c.name for c in categories]))
     kept, merged = [], {}
     for i, c in enumerate(categories):
         twin = next((j for j in kept if float(vectors[i] @ vectors[j]) >= threshold), None)
@@ -261,8 +261,7 @@ def merge_closest(categories: list, max_labels: int, encoder) -> tuple:
     notes = []
     if len(categories) <= max_labels:
         return categories, notes
-    vectors = np.asarray(encoder.encode([f"{c.name}: {c.description}" for c in categories]), dtype=np.float64)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = normalise(encoder.encode([f"{c.name}: {c.description}" for c in categories]))
     alive = list(range(len(categories)))
     while len(alive) > max_labels:
         sims = vectors[alive] @ vectors[alive].T

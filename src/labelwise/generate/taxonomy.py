@@ -280,10 +280,11 @@ def merge_closest(categories: list, max_labels: int, encoder) -> tuple:
 # ---- prompts ----------------------------------------------------------------------------------------------------
 
 def _taxonomy_grammar(min_labels: int, max_labels: int) -> str:
-    """GBNF for ``1. Name: description`` lines: between min and max items, names of 1-6 words, no empty lines."""
+    """GBNF for ``1. Name: description`` lines: between min and max items, names of 1 to ``MAX_NAME_WORDS`` words,
+    no empty lines."""
     return (f"root ::= item{{{min_labels},{max_labels}}}\n"
             'item ::= [0-9] [0-9]? ". " name ": " desc "\\n"\n'
-            'name ::= word (" " word){0,5}\n'
+            f'name ::= word (" " word){{0,{MAX_NAME_WORDS - 1}}}\n'
             'word ::= [^ \\n:.,;!?"<>()*_#0-9] [^ \\n:.,;!?"<>()*_#]{0,24}\n'
             f'desc ::= [^\\n]{{8,{MAX_DESCRIPTION_CHARS}}}\n')
 

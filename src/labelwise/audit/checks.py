@@ -20,7 +20,7 @@ from labelwise.audit.neighbours import knn
 from labelwise.audit.outliers import outlier_scores
 from labelwise.data import LabelledTable, read_table
 from labelwise.data.labels import LabelColumn
-from labelwise.errors import DataError
+from labelwise.errors import DataError, ParameterError
 from labelwise.progress import report
 
 ALL_CHECKS = ("balance", "columns", "error_interval", "duplicates", "outliers", "shift")
@@ -51,7 +51,7 @@ def run_checks(result, table: LabelledTable, space, model, *, other: Optional[La
     """Fill ``result.checks`` / ``result.skipped`` / ``result.error_rate_interval`` in place."""
     unknown = set(checks) - set(ALL_CHECKS)
     if unknown:
-        raise ValueError(f"unknown checks {sorted(unknown)}; choose from {', '.join(ALL_CHECKS)}.")
+        raise ParameterError(f"unknown checks {sorted(unknown)}; choose from {', '.join(ALL_CHECKS)}.")
     classes = result.classes
     if "balance" in checks:
         balance = class_balance(result.given, len(classes))

@@ -35,7 +35,7 @@ from typing import Optional
 
 import numpy as np
 
-from labelwise.errors import ShapeError
+from labelwise.errors import ParameterError, ShapeError
 
 FILTERS = (
     "prune_by_noise_rate",
@@ -367,7 +367,7 @@ def label_quality_scores(labels, pred_probs, *, method: str = "self_confidence",
     Multi-label: each class is scored one-vs-rest and a row gets its worst class's score.
     """
     if method not in SCORES:
-        raise ValueError(f"method must be one of {', '.join(SCORES)}; got {method!r}.")
+        raise ParameterError(f"method must be one of {', '.join(SCORES)}; got {method!r}.")
     labels, pred_probs = _check_inputs(labels, pred_probs, multi_label=multi_label)
     if multi_label:
         per_class = np.stack(
@@ -542,9 +542,9 @@ def find_label_issues(
     result does not depend on it.
     """
     if filter_by not in FILTERS:
-        raise ValueError(f"filter_by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
+        raise ParameterError(f"filter_by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
     if not 0.0 <= frac_noise <= 1.0:
-        raise ValueError(f"frac_noise must be in [0, 1]; got {frac_noise}.")
+        raise ParameterError(f"frac_noise must be in [0, 1]; got {frac_noise}.")
     labels, pred_probs = _check_inputs(labels, pred_probs, multi_label=multi_label)
     if multi_label:
         flagged = np.zeros(labels.shape[0], dtype=bool)
@@ -613,7 +613,7 @@ def num_label_issues(labels, pred_probs, *, method: str = "off_diagonal") -> int
     if method == "off_diagonal_calibrated":
         noise = estimate_noise(labels, pred_probs)
         return int(np.rint(noise.error_rate * labels.shape[0]))
-    raise ValueError(f"method must be 'off_diagonal' or 'off_diagonal_calibrated'; got {method!r}.")
+    raise ParameterError(f"method must be 'off_diagonal' or 'off_diagonal_calibrated'; got {method!r}.")
 
 
 def rank_label_issues(mask: np.ndarray, labels, pred_probs, *, method: str = "self_confidence") -> np.ndarray:

@@ -42,7 +42,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from labelwise.errors import ShapeError
+from labelwise.errors import ParameterError, ShapeError
 
 __all__ = [
     "ShiftTest",
@@ -170,9 +170,9 @@ def label_count_test(source_labels, target_labels, n_classes: int, *, alpha: flo
     "significant".
     """
     if int(n_classes) < 1:
-        raise ValueError(f"n_classes must be at least 1; got {n_classes}.")
+        raise ParameterError(f"n_classes must be at least 1; got {n_classes}.")
     if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha}.")
+        raise ParameterError(f"alpha must be in (0, 1); got {alpha}.")
     n_classes = int(n_classes)
     source = _check_labels(source_labels, n_classes, "source_labels")
     target = _check_labels(target_labels, n_classes, "target_labels")
@@ -393,7 +393,7 @@ def mlls(
     """
     if calibrate_with is not None:
         if not (isinstance(calibrate_with, (tuple, list)) and len(calibrate_with) == 2):
-            raise ValueError("calibrate_with must be a pair (source_probs, source_labels) or None.")
+            raise ParameterError("calibrate_with must be a pair (source_probs, source_labels) or None.")
         source_probs, labels = _check_source(*calibrate_with)
         target_probs = _check_probs(target_probs, "target_probs", source_probs.shape[1])
         target_probs, implied = _calibrated(source_probs, labels, target_probs)
@@ -402,7 +402,7 @@ def mlls(
     else:
         target_probs = _check_probs(target_probs, "target_probs")
         if source_prior is None:
-            raise ValueError(
+            raise ParameterError(
                 "mlls needs source_prior (the class distribution the classifier was trained under), or "
                 "calibrate_with=(source_probs, source_labels) to derive it from held-out source predictions."
             )
@@ -506,11 +506,11 @@ def estimate_target_prior(
     ``random_state`` seeds the bootstrap; the same inputs give the same interval.
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+        raise ParameterError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence}.")
+        raise ParameterError(f"confidence must be in (0, 1); got {confidence}.")
     if int(n_bootstrap) < 0:
-        raise ValueError(f"n_bootstrap must be 0 or more; got {n_bootstrap}.")
+        raise ParameterError(f"n_bootstrap must be 0 or more; got {n_bootstrap}.")
     n_bootstrap = int(n_bootstrap)
     source_probs, labels = _check_source(source_probs, source_labels)
     target_probs = _check_probs(target_probs, "target_probs", source_probs.shape[1])

@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
+from labelwise.errors import ParameterError
 from labelwise.llm.backend import Backend
 from labelwise.llm.scoring import label_log_likelihoods
 
@@ -39,7 +40,7 @@ def judge_labels(texts: Sequence[str], given: Sequence[str], *, backends: Sequen
                  progress: Optional[Callable[[str, int, int], None]] = None) -> np.ndarray:
     """(n,) mean P(yes) over prompts and backends that ``given[i]`` is the right label for ``texts[i]``."""
     if len(texts) != len(given):
-        raise ValueError(f"texts ({len(texts)}) and given labels ({len(given)}) must have the same length.")
+        raise ParameterError(f"texts ({len(texts)}) and given labels ({len(given)}) must have the same length.")
     label_list = ", ".join(classes) if classes is not None else ""
     total = len(texts) * len(prompts) * len(backends)
     votes = np.zeros(len(texts))
@@ -61,7 +62,7 @@ def combine_with_confident_learning(label_quality: np.ndarray, judge_yes: np.nda
     q = np.asarray(label_quality, dtype=np.float64)
     j = np.asarray(judge_yes, dtype=np.float64)
     if q.shape != j.shape:
-        raise ValueError(f"label_quality {q.shape} and judge scores {j.shape} must have the same shape.")
+        raise ParameterError(f"label_quality {q.shape} and judge scores {j.shape} must have the same shape.")
     return (rankdata(q) + rankdata(j)) / (2 * len(q))
 
 
@@ -72,9 +73,9 @@ def judge_audit(result, backends: Sequence[Backend], *, rows: Optional[int] = 20
     ``combined`` (rank mean with confident learning among the judged rows, NaN elsewhere). Needs the audit's texts.
     """
     if result.texts is None:
-        raise ValueError("The LLM judge reads the text of each row: audit with --text.")
+        raise ParameterError("The LLM judge reads the text of each row: audit with --text.")
     if result.multi_label:
-        raise ValueError("The LLM judge checks single labels; this audit is multi-label.")
+        raise ParameterError("The LLM judge checks single labels; this audit is multi-label.")
     order = np.argsort(result.label_quality, kind="stable")
     chosen = order if rows is None else order[:rows]
     given = [result.classes[c] for c in result.given[chosen]]

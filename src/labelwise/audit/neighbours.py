@@ -14,6 +14,8 @@ from typing import Optional
 import numpy as np
 from scipy import sparse
 
+from labelwise.errors import ParameterError
+
 EXACT_MAX_ROWS = 12_000  # below this, exact blocked search is fast enough on 2 cores
 _BLOCK = 2048
 
@@ -22,7 +24,7 @@ def normalise(vectors) -> np.ndarray:
     """Rows scaled to unit length, float32 (zero rows stay zero). (n, d) -> (n, d)."""
     x = np.asarray(vectors, dtype=np.float32)
     if x.ndim != 2:
-        raise ValueError(f"embeddings must be a 2-D array (n_rows, dim); got shape {x.shape}.")
+        raise ParameterError(f"embeddings must be a 2-D array (n_rows, dim); got shape {x.shape}.")
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 

@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from labelwise.errors import ShapeError
+from labelwise.errors import ParameterError, ShapeError
 from labelwise.progress import ProgressCallback, report
 
 
@@ -38,7 +38,7 @@ def default_classifier(kind: str = "dense", *, n_rows: int = 0, random_state: Op
         return LogisticRegression(C=1.0, max_iter=1000, tol=tol, random_state=random_state)
     if kind == "tabular":
         return HistGradientBoostingClassifier(max_iter=200, early_stopping=True, random_state=random_state)
-    raise ValueError(f"kind must be 'dense', 'sparse' or 'tabular'; got {kind!r}.")
+    raise ParameterError(f"kind must be 'dense', 'sparse' or 'tabular'; got {kind!r}.")
 
 
 def out_of_fold_probabilities(
@@ -67,7 +67,7 @@ def out_of_fold_probabilities(
     if features.shape[0] != n:
         raise ShapeError(f"features have {features.shape[0]} rows but labels have {n}.")
     if n_folds < 2:
-        raise ValueError(f"n_folds must be at least 2; got {n_folds}.")
+        raise ParameterError(f"n_folds must be at least 2; got {n_folds}.")
     if n < n_folds:
         raise ShapeError(f"{n} rows are too few for {n_folds}-fold cross-validation; use fewer folds.")
     if classifier is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelwise.errors import LabelwiseError
+from labelwise.errors import LabelwiseError, ParameterError
 
 __all__ = ["EmbeddingCache", "default_cache_dir", "CACHE_DIR_ENV"]
 
@@ -158,7 +158,7 @@ class EmbeddingCache:
         """
         vectors = np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise ValueError(f"vectors must have shape (len(texts), d) = ({len(texts)}, d), got {vectors.shape}")
+            raise ParameterError(f"vectors must have shape (len(texts), d) = ({len(texts)}, d), got {vectors.shape}")
         if len(texts) == 0:
             return
         data = np.ascontiguousarray(vectors, dtype="<f4")

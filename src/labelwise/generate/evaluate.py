@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from labelwise.errors import ParameterError
+
 
 def contingency(true: Sequence, predicted: Sequence) -> tuple:
     """(table (n_true_classes, n_predicted_labels) int, true classes, predicted labels)."""
@@ -41,7 +43,7 @@ def taxonomy_alignment(true: Sequence, predicted: Sequence) -> dict:
     from sklearn.metrics import adjusted_mutual_info_score
 
     if len(true) != len(predicted):
-        raise ValueError(f"{len(true)} true labels but {len(predicted)} predicted")
+        raise ParameterError(f"{len(true)} true labels but {len(predicted)} predicted")
     table, t_names, p_names = contingency(true, predicted)
     matches = mutual_best_matches(table)
     return {"rows": int(table.sum()), "true_classes": len(t_names), "predicted_labels": len(p_names),

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labelwise.errors import ShapeError
+from labelwise.errors import ParameterError, ShapeError
 
 
 def _as_2d(t: torch.Tensor) -> torch.Tensor:
@@ -74,7 +74,7 @@ def conr_loss(
     elif push_fn == "linear":
         push_w = w[:, None] * push * dy
     else:
-        raise ValueError(f"push_fn must be 'exp' or 'linear', got {push_fn!r}")
+        raise ParameterError(f"push_fn must be 'exp' or 'linear', got {push_fn!r}")
     neg_inf = torch.finfo(s.dtype).min
     # log of the denominator: logsumexp over positives (s) and negatives (s + log S)
     terms = torch.where(pos, s, torch.where(neg, s + torch.log(push_w.clamp(min=1e-30)), torch.full_like(s, neg_inf)))

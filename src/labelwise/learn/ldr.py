@@ -31,7 +31,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from labelwise.errors import ShapeError
+from labelwise.errors import ParameterError, ShapeError
 
 NORMALIZE = ("softplus_mean", "l1", "none")
 
@@ -54,7 +54,7 @@ def normalize_scores(logits: torch.Tensor, kind: str = "softplus_mean", eps: flo
         return logits / logits.abs().mean(dim=1, keepdim=True).clamp(min=eps)
     if kind == "none":
         return logits
-    raise ValueError(f"normalize must be one of {NORMALIZE}, got {kind!r}")
+    raise ParameterError(f"normalize must be one of {NORMALIZE}, got {kind!r}")
 
 
 def _margins(z: torch.Tensor, y: torch.Tensor, margin: float) -> torch.Tensor:
@@ -89,7 +89,7 @@ def ldr_kl_loss(
         return per.mean()
     if reduction == "none":
         return per
-    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    raise ParameterError(f"reduction must be 'mean' or 'none', got {reduction!r}")
 
 
 def aldr_lambda(
@@ -114,7 +114,7 @@ class LDRKLLoss(torch.nn.Module):
     def __init__(self, lam: float = 10.0, margin: float = 0.1, normalize: str = "softplus_mean"):
         super().__init__()
         if lam <= 0:
-            raise ValueError(f"lam must be > 0, got {lam}")
+            raise ParameterError(f"lam must be > 0, got {lam}")
         self.lam, self.margin, self.normalize = lam, margin, normalize
 
     def forward(self, logits: torch.Tensor, y: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
@@ -133,9 +133,9 @@ class ALDRKLLoss(torch.nn.Module):
                  normalize: str = "l1"):
         super().__init__()
         if alpha <= 1:
-            raise ValueError(f"alpha must be > 1 (otherwise lam can reach 0), got {alpha}")
+            raise ParameterError(f"alpha must be > 1 (otherwise lam can reach 0), got {alpha}")
         if lam0 <= 0:
-            raise ValueError(f"lam0 must be > 0, got {lam0}")
+            raise ParameterError(f"lam0 must be > 0, got {lam0}")
         self.lam0, self.alpha, self.margin, self.normalize = lam0, alpha, margin, normalize
         self.register_buffer("lambdas", torch.full((int(n_samples),), float(lam0)))
 
@@ -152,7 +152,7 @@ def gce_loss(logits: torch.Tensor, y: torch.Tensor, q: float = 0.7, reduction: s
     """Generalised cross-entropy ``(1 - p_y ** q) / q`` (Zhang and Sabuncu 2018). ``logits: (B, K)``, ``y: (B,)``."""
     _check(logits, y)
     if not 0 < q <= 1:
-        raise ValueError(f"q must be in (0, 1], got {q}")
+        raise ParameterError(f"q must be in (0, 1], got {q}")
     log_py = F.log_softmax(logits, dim=1).gather(1, y[:, None]).squeeze(1)
     per = (1.0 - torch.exp(q * log_py)) / q
     return per.mean() if reduction == "mean" else per

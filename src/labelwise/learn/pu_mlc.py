@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labelwise.errors import ShapeError
+from labelwise.errors import ParameterError, ShapeError
 
 RandomState = Union[None, int, np.random.Generator]
 
@@ -83,7 +83,7 @@ def pu_mlc_loss(
         return per_class.sum()
     if reduction == "mean":
         return per_class.mean()
-    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    raise ParameterError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
 
 
 class PUMultiLabelLoss(torch.nn.Module):

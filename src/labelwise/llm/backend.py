@@ -19,12 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from labelwise.errors import LabelwiseError
+from labelwise.errors import LabelwiseError, LLMError
 from labelwise.llm.cache import ResponseCache
-
-
-class LLMError(LabelwiseError):
-    """The model or server could not answer (after retries), or answered something unusable."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from labelwise.errors import LabelwiseError, MissingExtraError
+from labelwise.errors import ConflictError, LabelwiseError, MissingExtraError, ParameterError
 from labelwise.review.schema import (
     ISSUE_FLAGS, AccessToken, Item, LabelEvent, Project, ReviewSession, User,
 )
@@ -40,11 +40,6 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 SOURCES = ("given", "audit", "llm", "human")
 DECISIONS = ("relabel", "keep", "ambiguous", "several", "skip", "undo")
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class ConflictError(LabelwiseError):
-    """Someone else changed this item since you loaded it; reload it and decide again."""
-
 
 
 
@@ -229,7 +224,7 @@ class ReviewStore:
         constraint makes two concurrent writers of the same version impossible even across processes.
         """
         if decision not in DECISIONS:
-            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}.")
+            raise ParameterError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}.")
         try:
             with self._write() as s:
                 found = s.execute(select(Item.version, Item.project_id).where(Item.id == item_id)).first()

@@ -4,17 +4,25 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+CORE   := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed-dev
 
 .PHONY: setup browser postgres demo test bench lint clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# every extra the tests exercise: llama-cpp-python compiles from source the first time (minutes; pip caches the
-	# wheel), torch is the CPU build
+
+# the demo needs the library alone: no compiler, no torch, no LLM (under 2 minutes on a fresh machine)
+$(CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(CORE)
+
+# every extra the tests exercise: llama-cpp-python compiles from source the first time (minutes; pip caches the
+# wheel), torch is the CPU build
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,review,postgres,llm,learn,torch]'
-	touch $(STAMP)
+	touch $(STAMP) $(CORE)
 
 setup: $(STAMP)
 
@@ -37,7 +45,7 @@ postgres:
 	    echo "PostgreSQL tests will be skipped: install Debian's postgresql (sudo apt-get install postgresql)"; \
 	  fi; }
 
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/python -m labelwise.demo --out demo-out
 
 test: $(STAMP) browser postgres

@@ -17,7 +17,7 @@ from labelwise.report import write_report
 from tests.conftest import REPO
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make browser)")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make browser)")
 
 PAYLOADS = [
     "<script>window.__xss = 'script'</script>",
@@ -63,6 +63,7 @@ def test_report_is_self_contained(report_html):
     assert "&lt;script&gt;" in text  # the payload is there, as text
 
 
+@needs_chromium
 def test_report_renders_in_chromium_without_running_data(report_html):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
     out = REPO / "test-artifacts"

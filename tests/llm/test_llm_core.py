@@ -17,7 +17,7 @@ from labelwise.llm.calibration import (
     calibrate, content_free_prior, domain_context_prior, random_domain_texts,
 )
 from labelwise.llm.constrained import generate_labels, labels_grammar, labels_json_schema, parse_labels
-from labelwise.llm.fake import FakeBackend
+from labelwise.testing import FakeBackend
 from labelwise.llm.scoring import label_log_likelihoods, label_probabilities
 
 

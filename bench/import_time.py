@@ -5,8 +5,8 @@
 Each ``--rev`` is a git revision of this repository (its ``src/`` is exported to a temporary folder) or ``.`` for
 the working tree (the default). The versions take turns, each in ``--repeats`` fresh interpreters running
 ``python -X importtime -c "import labelwise"``; the script prints the median and the range of the cumulative time
-Python reports for ``labelwise``, numpy's share of it (labelwise needs numpy: that is the floor), and the heavy
-packages the import loaded. Absolute times depend on the machine and its load; compare the rows of one run.
+Python reports for ``labelwise``, numpy's share of it (if the import loads numpy), and the heavy packages the
+import loaded. Absolute times depend on the machine and its load; compare the rows of one run.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ HEAVY = ("sklearn", "scipy", "pandas", "pyarrow", "torch", "onnxruntime", "fasta
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cumulative_us(stderr: str, module: str) -> int:
-    """The cumulative microseconds ``-X importtime`` reports for ``module`` (0 if it was imported before)."""
+def cumulative_us(stderr: str, module: str):
+    """The cumulative microseconds ``-X importtime`` reports for ``module``, or None if it was not imported."""
     for line in stderr.splitlines():
         parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
         if len(parts) == 3 and parts[2] == module:
             return int(parts[1])
-    return 0
+    return None
 
 
 def source_tree(rev: str, scratch: Path) -> Path:
@@ -64,10 +64,10 @@ def main() -> None:
                 loaded[rev].update(run.stdout.split())
     print(f"import labelwise, {args.repeats} fresh interpreters per version (-X importtime, cumulative):")
     for rev in revs:
-        t = times[rev]
+        t, n = times[rev], [x for x in numpy[rev] if x is not None]
+        share = f"numpy {statistics.median(n) / 1e6:.3f} s of it" if n else "numpy not imported"
         print(f"  {rev:>12}: median {statistics.median(t) / 1e6:.3f} s (min {min(t) / 1e6:.3f}, max "
-              f"{max(t) / 1e6:.3f}), numpy {statistics.median(numpy[rev]) / 1e6:.3f} s of it; heavy packages "
-              f"loaded: {', '.join(sorted(loaded[rev])) or 'none'}")
+              f"{max(t) / 1e6:.3f}), {share}; heavy packages loaded: {', '.join(sorted(loaded[rev])) or 'none'}")
 
 
 if __name__ == "__main__":

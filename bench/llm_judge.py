@@ -49,7 +49,7 @@ def main() -> None:
     noisy = [classes[c] for c in noisy_codes]
     data["noisy"] = noisy
     t0 = time.perf_counter()
-    audit = labelwise.audit(data, label="noisy", text="text")
+    audit = labelwise.audit_dataset(data, label="noisy", text="text")
     cl_seconds = time.perf_counter() - t0
     backend = open_backend(server=args.server, threads=args.threads)
     t0 = time.perf_counter()

@@ -53,7 +53,7 @@ def main() -> None:
             stages[name][1] = time.perf_counter()
 
     t0 = time.perf_counter()
-    result = labelwise.audit(frame, label="label", embeddings="embedding", progress=stage)
+    result = labelwise.audit_dataset(frame, label="label", embeddings="embedding", progress=stage)
     t1 = time.perf_counter()
     html, js = write_report(result, args.out)
     t2 = time.perf_counter()

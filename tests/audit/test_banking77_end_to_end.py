@@ -34,7 +34,7 @@ def test_banking77_flipped_labels_are_found():
     noisy, flipped = flip_labels(codes, 0.10, n_classes=len(classes), random_state=0)
     frame["category"] = np.asarray(classes, dtype=object)[noisy]
 
-    result = labelwise.audit(frame, label="category", text="text", random_state=0)
+    result = labelwise.audit_dataset(frame, label="category", text="text", random_state=0)
     figures = {"rows": len(frame), "flipped": int(flipped.sum()),
                "model_accuracy_vs_true_labels": float(np.mean(result.suggested == codes)),
                "estimated_error_rate": result.error_rate}
@@ -68,7 +68,7 @@ def test_banking77_label_shift_estimate_with_known_truth():
     truth = np.bincount(test_codes[rows], minlength=len(classes)) / len(rows)
 
     unlabelled = shifted.drop(columns="category")  # estimation must not peek at the labels
-    result = labelwise.audit(train, label="category", text="text", compare_to=unlabelled,
+    result = labelwise.audit_dataset(train, label="category", text="text", compare_to=unlabelled,
                              checks=("shift",), random_state=0)
     shift = result.checks["shift"]
     estimate = np.asarray(shift["estimate"]["target_prior"])
@@ -83,6 +83,6 @@ def test_banking77_label_shift_estimate_with_known_truth():
     assert l1_mlls < 0.15 and l1_mlls < l1_none
     assert shift["leakage"] > 0  # resampled test rows repeat, and Banking77 paraphrases cross the split
 
-    labelled = labelwise.audit(train, label="category", text="text", compare_to=shifted, checks=("shift",),
+    labelled = labelwise.audit_dataset(train, label="category", text="text", compare_to=shifted, checks=("shift",),
                                pred_probs=result.pred_probs)  # the labels' chi-square test needs no model
     assert labelled.checks["shift"]["test"]["shifted"]

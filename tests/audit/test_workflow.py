@@ -44,11 +44,11 @@ def _scores(flagged, truth):
 def test_audit_with_user_probabilities_finds_the_flips(noisy_digits, digit_probs):
     frame, truth, flipped = noisy_digits
     probs = digit_probs
-    result = labelwise.audit(frame, label="digit", pred_probs=probs)
+    result = labelwise.audit_dataset(frame, label="digit", pred_probs=probs)
     precision, recall, f1 = _scores(result.is_issue, flipped)
     assert precision > 0.7 and recall > 0.8
     # the paper's comparison: confident learning beats "argmax differs from the label" (F1 0.81 vs 0.72 here)
-    baseline = labelwise.audit(frame, label="digit", pred_probs=probs, filter_by="predicted_neq_given")
+    baseline = labelwise.audit_dataset(frame, label="digit", pred_probs=probs, filter_by="predicted_neq_given")
     assert f1 > _scores(baseline.is_issue, flipped)[2] + 0.05
     assert abs(result.error_rate - flipped.mean()) < 0.04
     # suggested labels repair most flipped rows
@@ -63,11 +63,11 @@ def test_audit_with_user_probabilities_finds_the_flips(noisy_digits, digit_probs
 
 def test_audit_trains_its_own_model_on_tabular_features(noisy_digits):
     frame, _, flipped = noisy_digits
-    result = labelwise.audit(frame.iloc[:400], label="digit", n_folds=3, random_state=0)
+    result = labelwise.audit_dataset(frame.iloc[:400], label="digit", n_folds=3, random_state=0)
     f = flipped[:400]
     hits = (result.is_issue & f).sum()
     assert hits / f.sum() > 0.6 and hits / max(result.is_issue.sum(), 1) > 0.6
-    again = labelwise.audit(frame.iloc[:400], label="digit", n_folds=3, random_state=0)
+    again = labelwise.audit_dataset(frame.iloc[:400], label="digit", n_folds=3, random_state=0)
     np.testing.assert_array_equal(result.is_issue, again.is_issue)  # same inputs, same outputs
 
 
@@ -78,8 +78,8 @@ def test_pred_probs_aligned_by_class_name_and_dropped_rows(noisy_digits, digit_p
     small["digit"] = small["digit"].astype(object)
     small.loc[[3, 7], "digit"] = None
     named = pd.DataFrame(probs[:300, ::-1], columns=[str(c) for c in range(9, -1, -1)])  # reversed columns
-    result = labelwise.audit(small, label="digit", pred_probs=named, drop_missing=True)
-    reference = labelwise.audit(small.drop(index=[3, 7]).reset_index(drop=True), label="digit",
+    result = labelwise.audit_dataset(small, label="digit", pred_probs=named, drop_missing=True)
+    reference = labelwise.audit_dataset(small.drop(index=[3, 7]).reset_index(drop=True), label="digit",
                                 pred_probs=np.delete(probs[:300], [3, 7], axis=0))
     np.testing.assert_array_equal(result.is_issue, reference.is_issue)
     out = result.to_frame()
@@ -88,7 +88,7 @@ def test_pred_probs_aligned_by_class_name_and_dropped_rows(noisy_digits, digit_p
 
 def test_save_writes_every_file(tmp_path, noisy_digits, digit_probs):
     frame, _, _ = noisy_digits
-    result = labelwise.audit(frame, label="digit", pred_probs=digit_probs)
+    result = labelwise.audit_dataset(frame, label="digit", pred_probs=digit_probs)
     result.save(tmp_path / "out")
     for name in ["issues.csv", "issues.parquet", "per_class.csv", "noise_matrix.csv", "summary.json"]:
         assert (tmp_path / "out" / name).exists(), name
@@ -119,7 +119,7 @@ def test_multi_label_audit_flags_rows_with_a_dropped_label():
     frame["tags"] = [list(s.split("|")) if s else [] for s in frame["tags"]]
     from sklearn.linear_model import LogisticRegression
 
-    result = labelwise.audit(frame, label="tags", features=list("abcd"), classifier=LogisticRegression())
+    result = labelwise.audit_dataset(frame, label="tags", features=list("abcd"), classifier=LogisticRegression())
     assert result.multi_label
     hits = (result.is_issue & dropped).sum()
     assert hits / dropped.sum() > 0.6 and hits / result.is_issue.sum() > 0.5
@@ -128,13 +128,13 @@ def test_multi_label_audit_flags_rows_with_a_dropped_label():
 def test_wrong_inputs_are_user_errors(noisy_digits):
     frame, _, _ = noisy_digits
     with pytest.raises(LabelwiseError, match="label"):
-        labelwise.audit(frame)
+        labelwise.audit_dataset(frame)
     with pytest.raises(DataError, match="10 classes"):
-        labelwise.audit(frame, label="digit", pred_probs=np.full((len(frame), 3), 1 / 3))
+        labelwise.audit_dataset(frame, label="digit", pred_probs=np.full((len(frame), 3), 1 / 3))
     with pytest.raises(DataError, match="logits"):
-        labelwise.audit(frame, label="digit", pred_probs=np.full((len(frame), 10), 2.0))
+        labelwise.audit_dataset(frame, label="digit", pred_probs=np.full((len(frame), 10), 2.0))
     with pytest.raises(DataError, match="rows"):
-        labelwise.audit(frame, label="digit", pred_probs=np.full((10, 10), 0.1))
+        labelwise.audit_dataset(frame, label="digit", pred_probs=np.full((10, 10), 0.1))
 
 
 def test_a_class_with_a_single_row_is_reported_not_fatal(noisy_digits):
@@ -143,6 +143,6 @@ def test_a_class_with_a_single_row_is_reported_not_fatal(noisy_digits):
     small = frame.iloc[:300].copy()
     small["digit"] = small["digit"].astype(str)
     small.loc[0, "digit"] = "lonely"
-    result = labelwise.audit(small, label="digit", n_folds=3)
+    result = labelwise.audit_dataset(small, label="digit", n_folds=3)
     assert "lonely" in result.skipped["classes_too_small"]
     assert result.n_rows == 300 and len(result.classes) == 11

@@ -12,7 +12,7 @@ import pytest
 import labelwise.llm
 from labelwise.cli.main import main
 from labelwise.features import HashingTextEncoder
-from labelwise.llm.fake import FakeBackend
+from labelwise.testing import FakeBackend
 
 WORDS = {"Card delivery": ["card", "arrived", "post"], "Top up": ["top", "cash", "deposit"],
          "Exchange rate": ["rate", "euros", "currency"]}

@@ -11,7 +11,7 @@ from labelwise.features import HashingTextEncoder
 from labelwise.generate.distill import DistilledClassifier, agreement, label_with_taxonomy, taxonomy_instruction
 from labelwise.generate.evaluate import mutual_best_matches, taxonomy_alignment
 from labelwise.generate.taxonomy import Category, Taxonomy
-from labelwise.llm.fake import FakeBackend
+from labelwise.testing import FakeBackend
 
 TAXONOMY = Taxonomy([Category("Card delivery", "the card has not arrived"), Category("Top up", "adding money"),
                      Category("Exchange rate", "a wrong rate")], "bank intents")

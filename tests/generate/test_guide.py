@@ -12,7 +12,7 @@ import pytest
 from labelwise.errors import DataError
 from labelwise.features import HashingTextEncoder
 from labelwise.generate.guide import clean_definition, labelling_guide, md, read_noise_matrix
-from labelwise.llm.fake import FakeBackend
+from labelwise.testing import FakeBackend
 from labelwise.report.guide_html import render_guide_html, write_guide
 from tests.conftest import shared_dataset
 
@@ -131,7 +131,7 @@ def digits_audit(tmp_path_factory):
     frame["digit"] = noisy
     probs = cross_val_predict(LogisticRegression(max_iter=300), digits.data[:600] / 16, noisy, cv=5,
                               method="predict_proba")
-    result = labelwise.audit(frame, label="digit", pred_probs=probs)
+    result = labelwise.audit_dataset(frame, label="digit", pred_probs=probs)
     folder = tmp_path_factory.mktemp("audit")
     result.save(folder)
     return frame, result, folder

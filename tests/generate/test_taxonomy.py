@@ -8,9 +8,10 @@ import pytest
 from labelwise.errors import DataError
 from labelwise.features import HashingTextEncoder
 from labelwise.generate.clusters import cluster_taxonomy
-from labelwise.generate.taxonomy import (Category, Taxonomy, clean_categories, induce_taxonomy, merge_closest,
-                                         merge_near_duplicates, parse_categories)
-from labelwise.llm.fake import FakeBackend
+from labelwise.generate.taxonomy import Category, Taxonomy, induce_taxonomy
+from labelwise.generate.taxonomy_categories import (clean_categories, merge_closest, merge_near_duplicates,
+                                                    parse_categories)
+from labelwise.testing import FakeBackend
 
 TEXTS = ([f"my card has not arrived yet, order {i}" for i in range(10)]
          + [f"how do I top up my account with cash {i}" for i in range(10)]
@@ -145,3 +146,13 @@ def test_yaml_round_trip_and_hand_edited_files(tmp_path):
         Taxonomy.load(tmp_path / "bad.yaml")
     with pytest.raises(DataError, match="labelwise taxonomy"):
         Taxonomy.load(tmp_path / "missing.yaml")
+
+
+def test_the_taxonomy_names_keep_their_import_path_after_the_split():
+    import labelwise.generate as generate
+    from labelwise.generate import taxonomy_categories, taxonomy_yaml
+    from labelwise.generate.taxonomy import OTHER
+
+    assert Category is taxonomy_categories.Category and Taxonomy is taxonomy_yaml.Taxonomy and OTHER == "Other"
+    assert (generate.Category, generate.Taxonomy, generate.induce_taxonomy, generate.OTHER) == (
+        Category, Taxonomy, induce_taxonomy, OTHER)

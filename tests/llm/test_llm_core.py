@@ -17,8 +17,8 @@ from labelwise.llm.calibration import (
     calibrate, content_free_prior, domain_context_prior, random_domain_texts,
 )
 from labelwise.llm.constrained import generate_labels, labels_grammar, labels_json_schema, parse_labels
-from labelwise.llm.fake import FakeBackend
 from labelwise.llm.scoring import label_log_likelihoods, label_probabilities
+from labelwise.testing import FakeBackend
 
 
 def test_label_scores_sum_token_log_probs_and_normalise_by_length():

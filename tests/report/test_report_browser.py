@@ -48,7 +48,7 @@ def _xss_table() -> pd.DataFrame:
 def report_html(tmp_path_factory):
     frame = _xss_table()
     text_col = frame.columns[0]
-    result = labelwise.audit(frame, label="label", text=text_col, encoder=HashingTextEncoder(64), n_folds=3)
+    result = labelwise.audit_dataset(frame, label="label", text=text_col, encoder=HashingTextEncoder(64), n_folds=3)
     datasheet = {"source": PAYLOADS[0], "licence": "CC-BY-4.0", "contact": "javascript:alert(1)"}
     html, js = write_report(result, tmp_path_factory.mktemp("report"), datasheet=datasheet, name=PAYLOADS[1])
     return html

@@ -1,27 +1,24 @@
 """labelwise.audit: find what is wrong with a dataset's labels.
 
-``labelwise.audit(table, label=..., text=...)`` runs the whole audit and returns an :class:`AuditResult`;
-the algorithms live in submodules (``labelwise.audit.label_errors`` for confident learning, ...).
+:func:`audit_dataset` (also ``labelwise.audit_dataset``) runs the whole audit on a table and returns an
+:class:`AuditResult`; the algorithms live in submodules, on arrays: ``labelwise.audit.label_errors`` for confident
+learning (cleanlab's names and signatures), ``duplicates``, ``outliers``, ``label_shift``, ...
 
-This package is also callable: ``labelwise.audit(...)`` and ``labelwise.audit.label_errors`` are both what a
-user expects to type, so the module object forwards calls to :func:`audit`.
+Names load on first use, so ``import labelwise.audit.label_errors`` imports numpy and nothing else.
 """
 
 from __future__ import annotations
 
-import sys
-import types
+from typing import TYPE_CHECKING
 
-from labelwise.audit import label_errors
-from labelwise.audit.result import AuditResult
-from labelwise.audit.workflow import audit
+from labelwise._lazy import lazy_exports
 
-__all__ = ["audit", "AuditResult", "label_errors"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "audit_dataset": "labelwise.audit.workflow",
+    "AuditResult": "labelwise.audit.result",
+}, submodules=("label_errors",))
 
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs) -> AuditResult:
-        return audit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+if TYPE_CHECKING:
+    from labelwise.audit import label_errors
+    from labelwise.audit.result import AuditResult
+    from labelwise.audit.workflow import audit_dataset

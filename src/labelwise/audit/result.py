@@ -19,7 +19,7 @@ ISSUE_COLUMNS = ["row", "given_label", "suggested_label", "label_quality", "is_l
 
 @dataclass(repr=False)
 class AuditResult:
-    """The outcome of :func:`labelwise.audit`.
+    """The outcome of :func:`labelwise.audit_dataset`.
 
     Per row (n = rows audited; ``row_ids`` maps them back to the input's 0-based rows):
         given:        (n,) int class index, or (n, k) bool for multi-label

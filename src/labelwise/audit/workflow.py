@@ -26,7 +26,7 @@ ENCODERS = ("minilm", "tfidf")
 LARGE_TABLE_ROWS = 50_000  # from here on, 3 cross-validation folds by default instead of 5
 
 
-def audit(
+def audit_dataset(
     data,
     *,
     label: Optional[str] = None,

@@ -90,7 +90,7 @@ def audit(
     else:
         multi_label_arg = True
     with progress_bars(enabled=not quiet) as progress:
-        result = labelwise.audit(
+        result = labelwise.audit_dataset(
             str(data), label=label, text=text or None, features=features or None, embeddings=embeddings,
             pred_probs=str(pred_probs) if pred_probs is not None else None, multi_label=multi_label_arg,
             delimiter=label_delimiter, drop_missing=drop_missing, encoding=encoding, encoder=encoder,

@@ -29,7 +29,7 @@ def prepare_audit(path: Path, *, label: Optional[str], text: Optional[List[str]]
     from labelwise.cli.console import progress_bars
 
     with progress_bars(enabled=not quiet) as progress:
-        result = labelwise.audit(str(path), label=label, text=text or None, progress=progress)
+        result = labelwise.audit_dataset(str(path), label=label, text=text or None, progress=progress)
     result.save(folder)
     return folder
 

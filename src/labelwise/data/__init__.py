@@ -2,26 +2,33 @@
 
 Workflow floor: takes paths or DataFrames, returns :class:`LabelledTable` / :class:`LabelColumn`. Every problem with
 the input raises :class:`labelwise.errors.DataError` naming the file, row and column, and the fix.
+
+Names load on first use, so ``import labelwise.data.atomic`` does not import pandas.
 """
 
 from __future__ import annotations
 
-from labelwise.data.atomic import write_bytes_atomic, write_text_atomic
-from labelwise.data.corruption import flip_labels
-from labelwise.data.dataset import LabelledTable, load_labelled_table
-from labelwise.data.io import read_table, write_table_atomic
-from labelwise.data.labels import LabelColumn, encode_labels
-from labelwise.data.nlupp import load_nlupp
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "LabelColumn",
-    "LabelledTable",
-    "encode_labels",
-    "flip_labels",
-    "load_labelled_table",
-    "load_nlupp",
-    "read_table",
-    "write_bytes_atomic",
-    "write_table_atomic",
-    "write_text_atomic",
-]
+from labelwise._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "LabelColumn": "labelwise.data.labels",
+    "LabelledTable": "labelwise.data.dataset",
+    "encode_labels": "labelwise.data.labels",
+    "flip_labels": "labelwise.data.corruption",
+    "load_labelled_table": "labelwise.data.dataset",
+    "load_nlupp": "labelwise.data.nlupp",
+    "read_table": "labelwise.data.io",
+    "write_bytes_atomic": "labelwise.data.atomic",
+    "write_table_atomic": "labelwise.data.io",
+    "write_text_atomic": "labelwise.data.atomic",
+})
+
+if TYPE_CHECKING:
+    from labelwise.data.atomic import write_bytes_atomic, write_text_atomic
+    from labelwise.data.corruption import flip_labels
+    from labelwise.data.dataset import LabelledTable, load_labelled_table
+    from labelwise.data.io import read_table, write_table_atomic
+    from labelwise.data.labels import LabelColumn, encode_labels
+    from labelwise.data.nlupp import load_nlupp

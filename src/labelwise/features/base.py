@@ -1,20 +1,18 @@
-"""The text-encoder interface, and a deterministic stand-in for tests.
+"""The text-encoder interface.
 
 Callers that need text embeddings take any :class:`TextEmbedder` and never branch on which one they hold:
-:class:`~labelwise.features.text.TextEncoder` (the packaged MiniLM model) in real use, :class:`HashingTextEncoder`
-in tests that need vectors fast and without a model.
+:class:`~labelwise.features.text.TextEncoder` (the packaged MiniLM model, meaning), or
+:class:`~labelwise.features.hashing.HashingTextEncoder` (shared words, no model).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["TextEmbedder", "HashingTextEncoder"]
+__all__ = ["TextEmbedder"]
 
 
 @runtime_checkable
@@ -34,35 +32,3 @@ class TextEmbedder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """``texts: (n,) str`` -> ``(n, dim) float32``."""
         ...
-
-
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-class HashingTextEncoder:
-    """Bag of lower-cased words hashed (sha1) into ``dim`` signed buckets, L2-normalised: ``(n, dim) float32``.
-
-    Deterministic across processes and platforms, no model, no cache. Texts sharing words get positive cosine
-    similarity, so it is a fair fake for tests of code that consumes embeddings; it knows no synonyms.
-    Texts without words map to the zero vector.
-    """
-
-    def __init__(self, dim: int = 64):
-        self._dim = int(dim)
-
-    @property
-    def model_id(self) -> str:
-        return f"hashing-bow:{self._dim}"
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in _TOKEN.findall(str(text).lower()):
-                h = int.from_bytes(hashlib.sha1(word.encode("utf-8")).digest()[:8], "little")
-                out[row, h % self._dim] += 1.0 if (h >> 63) & 1 else -1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms > 0, norms, 1.0)

@@ -1,18 +1,45 @@
 """Producing labels:
 
-- ``annotate.py``: LLM annotation over a fixed label set, with calibrated label probabilities;
-- ``taxonomy.py``: a label taxonomy induced from raw text by an LLM (TnT-LLM phase 1), ``clusters.py`` its
-  clustering baseline and fallback;
+- ``annotate.py``: LLM annotation over a fixed label set, with calibrated label probabilities
+  (``labelwise.generate.annotate.annotate``: the function shares its module's name, so the package does not
+  re-export it);
+- ``taxonomy.py``: a label taxonomy induced from raw text by an LLM (TnT-LLM phase 1): its prompts and grammar in
+  ``taxonomy_prompts.py``, reading and repairing the model's categories in ``taxonomy_categories.py``, the
+  :class:`Taxonomy` and its YAML file in ``taxonomy_yaml.py``; ``clusters.py`` is its clustering baseline and
+  fallback;
 - ``distill.py``: the LLM labels a sample with the taxonomy and a cheap classifier labels the rest (TnT-LLM
   phase 2); ``evaluate.py`` scores labels made without the truth against it;
 - ``instructions.py`` and ``guide.py``: labelling guides with representative examples ("Thinking Like an
   Annotator").
+
+Names load on first use, so importing one module of this package imports only what that module needs.
 """
 
-from labelwise.generate.annotate import Annotation, annotate, build_prompt
-from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
-from labelwise.generate.guide import LabellingGuide, labelling_guide
-from labelwise.generate.taxonomy import Category, Taxonomy, induce_taxonomy
+from __future__ import annotations
 
-__all__ = ["Annotation", "annotate", "build_prompt", "Category", "Taxonomy", "induce_taxonomy",
-           "DistilledClassifier", "TaxonomyLabels", "label_with_taxonomy", "LabellingGuide", "labelling_guide"]
+from typing import TYPE_CHECKING
+
+from labelwise._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "Annotation": "labelwise.generate.annotate",
+    "build_prompt": "labelwise.generate.annotate",
+    "Category": "labelwise.generate.taxonomy_categories",
+    "OTHER": "labelwise.generate.taxonomy_categories",
+    "Taxonomy": "labelwise.generate.taxonomy_yaml",
+    "induce_taxonomy": "labelwise.generate.taxonomy",
+    "DistilledClassifier": "labelwise.generate.distill",
+    "TaxonomyLabels": "labelwise.generate.distill",
+    "label_with_taxonomy": "labelwise.generate.distill",
+    "LabellingGuide": "labelwise.generate.guide",
+    "labelling_guide": "labelwise.generate.guide",
+}, submodules=("annotate",))
+
+if TYPE_CHECKING:
+    from labelwise.generate import annotate
+    from labelwise.generate.annotate import Annotation, build_prompt
+    from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
+    from labelwise.generate.guide import LabellingGuide, labelling_guide
+    from labelwise.generate.taxonomy import induce_taxonomy
+    from labelwise.generate.taxonomy_categories import OTHER, Category
+    from labelwise.generate.taxonomy_yaml import Taxonomy

@@ -12,6 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
+from labelwise.generate.taxonomy_categories import Category
+from labelwise.generate.taxonomy_yaml import Taxonomy
+
 
 def cluster_texts(vectors: np.ndarray, n_clusters: int, *, seed: int = 0) -> tuple:
     """k-means on (n, d) embeddings (rows L2-normalised first): (assignments (n,) int, centres (k, d))."""
@@ -42,10 +45,8 @@ def distinctive_words(texts: Sequence[str], assignments: np.ndarray, n_clusters:
     return [[str(words[j]) for j in np.argsort(-row)[:top] if row[j] > 0] for row in scores]
 
 
-def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, seed: int = 0):
-    """A :class:`~labelwise.generate.taxonomy.Taxonomy` of ``n_labels`` clusters of ``texts``."""
-    from labelwise.generate.taxonomy import Category, Taxonomy
-
+def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, seed: int = 0) -> Taxonomy:
+    """A :class:`~labelwise.generate.taxonomy_yaml.Taxonomy` of ``n_labels`` clusters of ``texts``."""
     if encoder is None:
         from labelwise.features import TextEncoder
 

@@ -9,39 +9,22 @@ Language Models"; clean-room, no code taken from its GPL-3.0 implementation):
 - :func:`dedupe`: ``cluster_id`` and ``representative`` per row.
 - :func:`aggregate`: nearest category and score per row.
 - :func:`evaluate`: precision, recall and F1 of pairs against the truth.
-- :func:`fine_tune`: contrastive fine-tuning (needs the ``torch`` extra).
+- :func:`fine_tune`: contrastive fine-tuning (needs the ``torch`` extra, imported when it runs).
 
-Names load on first access, so ``import labelwise.link`` imports no scipy, scikit-learn or torch.
+These names are imported with the package (pandas and scipy come with them; the encoder loads when it first
+embeds). Not lazily: ``dedupe``, ``aggregate`` and ``evaluate`` share their names with the modules that define
+them, and a lazily exported name would be replaced by its module whenever that module is imported first.
+``import labelwise`` does not import this package.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from labelwise.link.aggregate import aggregate
+from labelwise.link.dedupe import dedupe
+from labelwise.link.evaluate import evaluate
+from labelwise.link.finetune import fine_tune
+from labelwise.link.merge import LinkResult, link
+from labelwise.link.threshold import ThresholdChoice, choose_threshold, unsupervised_threshold
 
-_WHERE = {
-    "link": "labelwise.link.merge",
-    "LinkResult": "labelwise.link.merge",
-    "choose_threshold": "labelwise.link.threshold",
-    "unsupervised_threshold": "labelwise.link.threshold",
-    "ThresholdChoice": "labelwise.link.threshold",
-    "dedupe": "labelwise.link.dedupe",
-    "aggregate": "labelwise.link.aggregate",
-    "evaluate": "labelwise.link.evaluate",
-    "serialise": "labelwise.link.serialise",
-    "fine_tune": "labelwise.link.finetune",
-}
-
-__all__ = list(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'labelwise.link' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__ = ["link", "LinkResult", "choose_threshold", "unsupervised_threshold", "ThresholdChoice", "dedupe",
+           "aggregate", "evaluate", "fine_tune"]

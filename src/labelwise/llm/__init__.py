@@ -6,13 +6,36 @@
 Both share a SQLite response cache (a rerun costs nothing; an interrupted run resumes), token accounting and
 deterministic settings (temperature 0, a seed). Label scoring by log-likelihood (``scoring.py``), constrained
 outputs (``constrained.py``) and calibration of label probabilities (``calibration.py``) build on them.
+A deterministic fake backend for tests and examples is ``labelwise.testing.FakeBackend``.
+
+Names load on first use: the backends import their optional dependencies (llama-cpp-python, httpx) only then.
 """
 
-from labelwise.llm.backend import Backend, Completion, LLMError, Usage
-from labelwise.llm.cache import ResponseCache
+from __future__ import annotations
 
-__all__ = ["Backend", "Completion", "LLMError", "Usage", "ResponseCache", "LlamaCppBackend", "OpenAIBackend",
-           "default_backend", "open_backend"]
+from typing import TYPE_CHECKING
+
+from labelwise._lazy import lazy_exports
+
+__getattr__, __dir__, _lazy_names = lazy_exports(__name__, {
+    "Backend": "labelwise.llm.backend",
+    "Completion": "labelwise.llm.backend",
+    "Usage": "labelwise.llm.backend",
+    "LLMError": "labelwise.errors",
+    "ResponseCache": "labelwise.llm.cache",
+    "LlamaCppBackend": "labelwise.llm.llamacpp",
+    "default_backend": "labelwise.llm.llamacpp",
+    "OpenAIBackend": "labelwise.llm.openai_http",
+})
+
+__all__ = [*_lazy_names, "open_backend"]
+
+if TYPE_CHECKING:
+    from labelwise.errors import LLMError
+    from labelwise.llm.backend import Backend, Completion, Usage
+    from labelwise.llm.cache import ResponseCache
+    from labelwise.llm.llamacpp import LlamaCppBackend, default_backend
+    from labelwise.llm.openai_http import OpenAIBackend
 
 
 def open_backend(model=None, *, server=None, server_model=None, threads=None, n_ctx=None, **options) -> Backend:
@@ -30,19 +53,3 @@ def open_backend(model=None, *, server=None, server_model=None, threads=None, n_
     if model:
         return LlamaCppBackend(model, n_threads=threads, **options)
     return default_backend(n_threads=threads, **options)
-
-
-def __getattr__(name):  # the backends import their optional dependencies only when asked for
-    if name == "LlamaCppBackend":
-        from labelwise.llm.llamacpp import LlamaCppBackend
-
-        return LlamaCppBackend
-    if name == "OpenAIBackend":
-        from labelwise.llm.openai_http import OpenAIBackend
-
-        return OpenAIBackend
-    if name == "default_backend":
-        from labelwise.llm.llamacpp import default_backend
-
-        return default_backend
-    raise AttributeError(name)

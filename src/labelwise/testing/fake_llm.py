@@ -8,8 +8,13 @@ from typing import Callable, Optional
 
 from labelwise.llm.backend import Backend, Completion
 
+__all__ = ["FakeBackend"]
+
 
 class FakeBackend(Backend):
+    """``score(prompt, continuation) -> log-likelihood`` and ``complete(prompt) -> text`` stand in for a model;
+    ``prompts`` lists every prompt it was sent, in order."""
+
     name = "fake"
 
     def __init__(self, score: Callable[[str, str], float] = lambda prompt, continuation: 0.0,

@@ -1,0 +1,21 @@
+"""labelwise.testing: fakes and fixtures for tests and examples. Not part of the library: no module of labelwise
+outside this package imports it (``tests/test_layout.py`` checks that).
+
+- :class:`FakeBackend` (``fake_llm.py``): an LLM backend whose log-likelihoods and completions are plain functions
+  you give, deterministic, through the same cache and accounting as the real backends.
+
+Names load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from labelwise._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "FakeBackend": "labelwise.testing.fake_llm",
+})
+
+if TYPE_CHECKING:
+    from labelwise.testing.fake_llm import FakeBackend

@@ -170,6 +170,7 @@ def test_missing_onnxruntime(monkeypatch):
         TextEncoder()
 
 
+@pytest.mark.model
 def test_not_an_onnx_file(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"not a model")
     (tmp_path / "tokenizer.json").write_bytes(TextEncoder(cache_dir=False)._tokenizer_bytes())

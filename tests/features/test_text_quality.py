@@ -77,6 +77,7 @@ def test_banking77_few_shot_accuracy(encoder):
     assert embedded > baseline + 0.05, (embedded, baseline)
 
 
+@pytest.mark.model
 def test_hashing_encoder_is_a_text_embedder():
     enc = HashingTextEncoder(dim=32)
     assert isinstance(enc, TextEmbedder) and isinstance(TextEncoder(cache_dir=False), TextEmbedder)

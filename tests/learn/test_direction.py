@@ -38,6 +38,7 @@ def nlupp_banking():
     return table, X, Y
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("seed", [0])
 def test_pu_mlc_beats_bce_with_hidden_positives(nlupp_banking, seed):
     table, X, Y = nlupp_banking

@@ -8,6 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.shared]
+
 from labelwise.data.nlupp import (
     intent_matrix,
     load_nlupp,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+pytestmark = [pytest.mark.shared]
+
 from labelwise.data import read_table
 from labelwise.features import HashingTextEncoder
 from labelwise.link import evaluate, link
@@ -39,6 +41,7 @@ def test_whole_set_with_word_hashing(dblp_acm):
     assert scores["f1"] >= 0.9, scores
 
 
+@pytest.mark.model
 def test_sample_with_minilm_unsupervised(dblp_acm):
     left, right, truth = dblp_acm
     sample = truth.sample(150, random_state=0)

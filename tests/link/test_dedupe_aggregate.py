@@ -49,6 +49,7 @@ def test_aggregate_picks_the_category_sharing_words():
     assert out.category_score.iloc[0] > 0 and out.category_score.notna().all()
 
 
+@pytest.mark.model
 def test_aggregate_with_minilm_knows_synonyms():
     table = pd.DataFrame({"item": ["my card was stolen", "how much is the fee to send money abroad"]})
     out = aggregate(table, on="item", categories=["lost or stolen card", "international transfer fees"])

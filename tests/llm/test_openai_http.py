@@ -98,6 +98,7 @@ def test_no_server_is_a_clear_error(monkeypatch):
         OpenAIBackend(use_cache=False)
 
 
+@pytest.mark.model
 def test_annotate_and_the_audit_judge_from_the_command_line(server, monkeypatch, tmp_path):
     import pandas as pd
 

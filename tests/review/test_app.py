@@ -100,6 +100,7 @@ def test_a_second_reviewer_sees_the_conflict(client):
     assert store.item(item.id).current_labels == ["card_arrival"]
 
 
+@pytest.mark.model
 def test_open_an_audit_folder_resume_it_and_export(tmp_path):
     """From `labelwise audit --out DIR` to a project; re-opening resumes; export writes labels and changelog."""
     import pandas as pd

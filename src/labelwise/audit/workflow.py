@@ -16,9 +16,10 @@ import pandas as pd
 
 from labelwise.audit import label_errors
 from labelwise.audit.out_of_fold import default_classifier, out_of_fold_probabilities
-from labelwise.audit.checks import ALL_CHECKS, load_other_split, run_checks
+from labelwise.audit.checks import ALL_CHECKS, CheckInputs, run_checks
 from labelwise.audit.result import AuditResult
 from labelwise.data import LabelledTable, load_labelled_table, read_table
+from labelwise.data.other_split import load_other_split
 from labelwise.errors import DataError, LabelwiseError
 from labelwise.progress import ProgressCallback
 
@@ -123,24 +124,22 @@ def audit(
         filter_by=filter_by,
         quality_method=quality_method,
         source=table.source,
+        source_path=str(Path(table.source).resolve()) if Path(table.source).is_file() else None,
         n_input_rows=n_input_rows,
         texts=table.texts() if table.text_columns else None,
         settings=settings,
     )
     counts = codes.sum(axis=0) if multi else np.bincount(codes, minlength=k)
-    tiny = [table.labels.classes[i] for i in np.flatnonzero((counts > 0) & (counts < 2))]
-    if tiny:
-        result.skipped["classes_too_small"] = (
-            f"{len(tiny)} class(es) have a single row, so no model can check their label: "
-            + ", ".join(map(str, tiny[:10])) + (" ..." if len(tiny) > 10 else "")
-        )
+    result.classes_too_small = [table.labels.classes[i] for i in np.flatnonzero((counts > 0) & (counts < 2))]
     other = None
     if compare_to is not None:
         other = _as_table(compare_to, table.labels.name, table.text_columns or None, table.feature_columns or None,
                           table.embedding_column, table.labels.multi_label, delimiter, True, encoding,
                           labels_optional=True)
-    run_checks(result, table, space, model, other=other, other_pred_probs=compare_pred_probs, checks=checks,
-               duplicate_threshold=duplicate_threshold, random_state=random_state, progress=progress)
+    inputs = CheckInputs(table, codes, probs, result.classes, multi_label=multi, space=space, model=model, other=other,
+                         other_pred_probs=compare_pred_probs, features_skipped=settings.get("features_skipped"),
+                         random_state=random_state, progress=progress)
+    result.checks = run_checks(inputs, checks=checks, duplicate_threshold=duplicate_threshold)
     return result
 
 

@@ -133,3 +133,12 @@ def test_folders_that_cannot_be_loaded_say_why(tmp_path):
     (tmp_path / "other" / "pred_probs.npy").replace(folder / "pred_probs.npy")
     with pytest.raises(DataError, match="do not belong together"):
         AuditResult.load(folder)
+
+
+def test_a_folder_from_a_newer_labelwise_is_named_as_such(tmp_path):
+    folder = labelwise.audit(_table(), label="label", text="text", encoder=HashingTextEncoder(64), n_folds=3).save(
+        tmp_path)
+    summary = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps(dict(summary, format_version=99)))
+    with pytest.raises(DataError, match="newer labelwise"):
+        AuditResult.load(folder)

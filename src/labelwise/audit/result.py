@@ -274,6 +274,9 @@ class AuditResult:
                             "that `labelwise audit DATA --label COL --out DIR` wrote.")
         try:
             summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+            if summary["format_version"] > FORMAT_VERSION:
+                raise DataError(f"{directory} was written by a newer labelwise (audit folder format "
+                                f"{summary['format_version']}; this one reads {FORMAT_VERSION}). Upgrade labelwise.")
             with np.load(directory / ARRAYS_FILE, allow_pickle=False) as stored:
                 arrays = {key: stored[key] for key in stored.files}
             pred_probs = np.load(directory / PRED_PROBS_FILE, allow_pickle=False)

@@ -22,11 +22,15 @@ import enum
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Protocol, Union
 
 import numpy as np
 
 from labelwise.progress import ProgressCallback, report
+
+if TYPE_CHECKING:
+    from labelwise.audit.workflow import FeatureSpace
+    from labelwise.data import LabelledTable
 
 NEIGHBOURS = 10  # neighbours per row, shared by the duplicate and outlier checks
 _SVD_DIMS = 128
@@ -61,15 +65,15 @@ class CheckInputs:
     them. The neighbour search is done once, on first use, and shared.
     """
 
-    table: Any
+    table: LabelledTable
     given: np.ndarray
     pred_probs: np.ndarray
-    classes: list
+    classes: list[str]
     multi_label: bool = False
-    space: Any = None
+    space: Optional[FeatureSpace] = None
     model: Any = None
-    other: Any = None
-    other_pred_probs: Any = None
+    other: Optional[LabelledTable] = None
+    other_pred_probs: Optional[np.ndarray] = None
     features_skipped: Optional[str] = None
     random_state: Optional[int] = 0
     progress: Optional[ProgressCallback] = None

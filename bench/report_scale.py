@@ -67,7 +67,8 @@ def main() -> None:
     print(f"total                {t2 - t0:6.1f} s   (target < 30 s)")
     print(f"report.html {html.stat().st_size / 1024:.0f} KiB, report.json {js.stat().st_size / 1024:.0f} KiB")
     print(f"flagged {result.n_issues:,}; precision {hits / max(result.n_issues, 1):.2f}, recall {hits / flip.sum():.2f}; "
-          f"duplicate rows {result.checks['duplicates']['duplicate_rows']:,}; outliers {result.checks['outliers']['n_outliers']}")
+          f"duplicate rows {result.checks.duplicates.summary.duplicate_rows:,}; "
+          f"outliers {result.checks.outliers.summary.n_outliers}")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "timing.json").write_text(json.dumps({"n": args.n, "audit_s": t1 - t0, "report_s": t2 - t1}))
 

@@ -44,6 +44,7 @@ FLOORS = {
     "labelwise.audit.duplicates": ALGORITHMS,
     "labelwise.audit.outliers": ALGORITHMS,
     "labelwise.audit.label_shift": ALGORITHMS,
+    "labelwise.audit.label_shift.*": ALGORITHMS,
     "labelwise.audit.out_of_fold": ALGORITHMS,
     "labelwise.learn": ALGORITHMS,
     "labelwise.learn.*": ALGORITHMS,

@@ -70,19 +70,18 @@ def test_banking77_label_shift_estimate_with_known_truth():
     unlabelled = shifted.drop(columns="category")  # estimation must not peek at the labels
     result = labelwise.audit_dataset(train, label="category", text="text", compare_to=unlabelled,
                              checks=("shift",), random_state=0)
-    shift = result.checks["shift"]
-    estimate = np.asarray(shift["estimate"]["target_prior"])
-    source = np.asarray(shift["estimate"]["source_prior"])
-    l1_mlls, l1_none = np.abs(estimate - truth).sum(), np.abs(source - truth).sum()
-    coverage = np.mean((np.asarray(shift["estimate"]["lower"]) <= truth) & (truth <= np.asarray(shift["estimate"]["upper"])))
-    l1_bbse = np.abs(np.asarray(shift["estimate_bbse"]) - truth).sum()
+    shift = result.checks.shift.summary
+    mlls = shift.mlls
+    l1_mlls, l1_none = np.abs(mlls.estimate - truth).sum(), np.abs(mlls.source_prior - truth).sum()
+    coverage = np.mean((mlls.lower <= truth) & (truth <= mlls.upper))
+    l1_bbse = np.abs(shift.bbse.estimate - truth).sum()
     figures = {"l1_mlls": l1_mlls, "l1_bbse": l1_bbse, "l1_no_shift": l1_none, "interval_coverage": coverage}
     print(json.dumps(figures, indent=2))
     (REPO / "test-artifacts").mkdir(exist_ok=True)
     (REPO / "test-artifacts" / "banking77_label_shift.json").write_text(json.dumps(figures, indent=2))
     assert l1_mlls < 0.15 and l1_mlls < l1_none
-    assert shift["leakage"] > 0  # resampled test rows repeat, and Banking77 paraphrases cross the split
+    assert shift.leakage > 0  # resampled test rows repeat, and Banking77 paraphrases cross the split
 
     labelled = labelwise.audit_dataset(train, label="category", text="text", compare_to=shifted, checks=("shift",),
                                pred_probs=result.pred_probs)  # the labels' chi-square test needs no model
-    assert labelled.checks["shift"]["test"]["shifted"]
+    assert labelled.checks.shift.summary.test.shifted

@@ -90,7 +90,8 @@ def test_save_writes_every_file(tmp_path, noisy_digits, digit_probs):
     frame, _, _ = noisy_digits
     result = labelwise.audit_dataset(frame, label="digit", pred_probs=digit_probs)
     result.save(tmp_path / "out")
-    for name in ["issues.csv", "issues.parquet", "per_class.csv", "noise_matrix.csv", "summary.json"]:
+    for name in ["issues.csv", "issues.parquet", "per_class.csv", "noise_matrix.csv", "summary.json", "arrays.npz",
+                 "pred_probs.npy", "top_suggestions.parquet"]:
         assert (tmp_path / "out" / name).exists(), name
     csv = pd.read_csv(tmp_path / "out" / "issues.csv")
     parquet = pd.read_parquet(tmp_path / "out" / "issues.parquet")
@@ -144,5 +145,5 @@ def test_a_class_with_a_single_row_is_reported_not_fatal(noisy_digits):
     small["digit"] = small["digit"].astype(str)
     small.loc[0, "digit"] = "lonely"
     result = labelwise.audit_dataset(small, label="digit", n_folds=3)
-    assert "lonely" in result.skipped["classes_too_small"]
+    assert result.classes_too_small == ["lonely"]
     assert result.n_rows == 300 and len(result.classes) == 11

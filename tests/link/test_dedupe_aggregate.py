@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from labelwise.features import HashingTextEncoder
 from labelwise.link import aggregate, dedupe

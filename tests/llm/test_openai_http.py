@@ -123,6 +123,6 @@ def test_annotate_and_the_audit_judge_from_the_command_line(server, monkeypatch,
                  str(tmp_path / "p.npy"), "--llm-judge", "--judge-rows", "5", "--server", url,
                  "--out", str(tmp_path / "audit"), "--quiet"]) == 0
     issues = pd.read_csv(tmp_path / "audit" / "issues.csv")
-    judged = issues[issues["llm_judge_yes"].notna()]
+    judged = issues[issues["llm_judge_score"].notna()]
     assert len(judged) == 5 and judged["label_quality"].max() <= issues["label_quality"].nsmallest(5).max()
     assert judged["combined_quality"].between(0, 1).all()

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-import pandas as pd
+import numpy as np
 import pytest
 
 httpx = pytest.importorskip("httpx", reason="the kill test drives the app over HTTP with httpx")
@@ -26,15 +26,15 @@ CLASSES = ["a", "b", "c"]
 
 
 def _audit_dir(tmp_path, n=200):
-    folder = tmp_path / "audit"
-    folder.mkdir()
-    pd.DataFrame({"row": range(n), "given_label": [CLASSES[i % 3] for i in range(n)],
-                  "suggested_label": [CLASSES[(i + 1) % 3] for i in range(n)],
-                  "label_quality": [i / n for i in range(n)], "is_label_issue": False,
-                  "suggested_probability": 0.5, "text": [f"text {i}" for i in range(n)]}).to_csv(folder / "issues.csv",
-                                                                                                index=False)
-    pd.DataFrame({"class": CLASSES}).to_csv(folder / "per_class.csv", index=False)
-    return folder
+    from labelwise.audit.result import AuditResult
+
+    given = np.arange(n) % 3
+    probs = np.full((n, 3), 0.25)
+    probs[np.arange(n), (given + 1) % 3] = 0.5
+    audit = AuditResult(classes=CLASSES, row_ids=np.arange(n), given=given, suggested=(given + 1) % 3,
+                        label_quality=np.arange(n) / n, is_issue=np.zeros(n, bool), pred_probs=probs, noise=None,
+                        texts=[f"text {i}" for i in range(n)])
+    return audit.save(tmp_path / "audit")
 
 
 def _start(folder, port, db=None):

@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
+from labelwise.audit.checks.llm_judge import JudgeSummary, LLMJudgeCheckResult
 from labelwise.errors import ParameterError
 from labelwise.llm.backend import Backend
 from labelwise.llm.scoring import label_log_likelihoods
@@ -67,10 +68,11 @@ def combine_with_confident_learning(label_quality: np.ndarray, judge_yes: np.nda
 
 
 def judge_audit(result, backends: Sequence[Backend], *, rows: Optional[int] = 200,
-                progress: Optional[Callable[[str, int, int], None]] = None) -> dict:
+                progress: Optional[Callable[[str, int, int], None]] = None) -> LLMJudgeCheckResult:
     """Ask the judge about the ``rows`` lowest-quality rows of an audit (all rows: ``rows=None``) and attach the
-    answers to ``result.checks["llm_judge"]``: per audited row, ``yes`` (P(label fits), NaN where not judged) and
-    ``combined`` (rank mean with confident learning among the judged rows, NaN elsewhere). Needs the audit's texts.
+    answers as ``result.checks.llm_judge`` (:class:`~labelwise.audit.checks.LLMJudgeCheckResult`): per audited row,
+    ``llm_judge_score`` (P(label fits), NaN where not judged) and ``combined_quality`` (rank mean with confident
+    learning among the judged rows, NaN elsewhere). Needs the audit's texts. Returns that result.
     """
     if result.texts is None:
         raise ParameterError("The LLM judge reads the text of each row: audit with --text.")
@@ -85,6 +87,7 @@ def judge_audit(result, backends: Sequence[Backend], *, rows: Optional[int] = 20
     yes_full, combined_full = np.full(n, np.nan), np.full(n, np.nan)
     yes_full[chosen] = yes
     combined_full[chosen] = combine_with_confident_learning(result.label_quality[chosen], yes)
-    result.checks["llm_judge"] = {"rows": int(len(chosen)), "yes": yes_full, "combined": combined_full,
-                                  "models": [b.model for b in backends], "prompts": len(PROMPTS)}
-    return result.checks["llm_judge"]
+    judged = LLMJudgeCheckResult(JudgeSummary(int(len(chosen)), [b.model for b in backends], len(PROMPTS)),
+                                 llm_judge_score=yes_full, combined_quality=combined_full)
+    result.checks.add(judged)
+    return judged

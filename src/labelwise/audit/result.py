@@ -1,8 +1,11 @@
-"""AuditResult: what an audit found, per row, per class and for the whole table."""
+"""AuditResult: what an audit found, per row, per class and for the whole table; ``save(dir)`` writes it into a
+folder and ``AuditResult.load(dir)``, the only reader of that folder, gives it back."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -10,11 +13,17 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from labelwise.audit.checks import AuditChecks
 from labelwise.audit.label_errors import NoiseEstimate
-from labelwise.data.atomic import write_text_atomic
+from labelwise.data.atomic import atomic_path, write_text_atomic
 from labelwise.data.io import write_table_atomic
+from labelwise.errors import DataError
 
 ISSUE_COLUMNS = ["row", "given_label", "suggested_label", "label_quality", "is_label_issue"]
+FORMAT_VERSION = 2  # of the audit folder; 1 (no arrays.npz / pred_probs.npy) cannot be loaded
+ARRAYS_FILE = "arrays.npz"
+PRED_PROBS_FILE = "pred_probs.npy"
+_LOADED_FILES = ("summary.json", ARRAYS_FILE, PRED_PROBS_FILE, "issues.parquet")
 
 
 @dataclass(repr=False)
@@ -27,9 +36,11 @@ class AuditResult:
         label_quality:(n,) float in [0, 1], lower = more likely wrong
         is_issue:     (n,) bool, flagged by confident learning
         pred_probs:   (n, k) float, the out-of-sample probabilities used
-    For the table: ``noise`` (confident joint, noise matrices, priors, estimated error rate), ``classes``,
-    ``error_rate_interval`` (95% bootstrap), and ``checks``: the other audit checks by name (``balance``,
-    ``columns``, ``duplicates``, ``outliers``, ``shift``) as plain dicts; ``skipped`` says why a check did not run.
+    For the table: ``noise`` (confident joint, noise matrices, priors, estimated error rate), ``classes``, and
+    ``checks``: the other checks' typed results (:class:`~labelwise.audit.checks.AuditChecks`: per-row arrays such
+    as ``checks.outliers.is_outlier_issue`` and a summary each; ``checks.why_not(name)`` says why one did not run).
+    ``classes_too_small``: classes with a single row, whose labels no model could check. ``source_path``: the
+    audited file, resolved, when it was a file.
     """
 
     classes: list[str]
@@ -45,12 +56,12 @@ class AuditResult:
     filter_by: str = "prune_by_noise_rate"
     quality_method: str = "self_confidence"
     source: str = "<DataFrame>"
+    source_path: Optional[str] = None
     n_input_rows: Optional[int] = None
     texts: Optional[list[str]] = None
     settings: dict = field(default_factory=dict)
-    error_rate_interval: Optional[tuple[float, float]] = None
-    checks: dict = field(default_factory=dict)
-    skipped: dict = field(default_factory=dict)
+    checks: AuditChecks = field(default_factory=AuditChecks)
+    classes_too_small: list[str] = field(default_factory=list)
 
     # ---- summaries ---------------------------------------------------------------------------------------------
 
@@ -70,10 +81,28 @@ class AuditResult:
             return self.noise.error_rate
         return self.n_issues / max(self.n_rows, 1)
 
-    def _names(self, codes: np.ndarray) -> list[str]:
+    @property
+    def error_rate_interval(self) -> Optional[tuple[float, float]]:
+        """(lower, upper) bootstrap interval of :attr:`error_rate` (95% by default), when the ``error_interval``
+        check ran."""
+        interval = self.checks.error_interval
+        return (interval.summary.lower, interval.summary.upper) if interval is not None else None
+
+    def row_issues(self) -> dict[str, np.ndarray]:
+        """Every per-row issue flag by issue type: ``label`` (confident learning), then ``duplicate``, ``outlier``
+        ... for the checks that ran and flag rows. Each is (n,) bool."""
+        flags = {"label": self.is_issue}
+        flags.update((r.issue, r.is_issue()) for r in self.checks.results() if r.issue)
+        return flags
+
+    def label_names(self, codes: np.ndarray) -> list[list[str]]:
+        """Class names per row: ``codes`` (n,) int -> one name each, or (n, k) bool -> the names of the set."""
         if self.multi_label:
-            return ["|".join(self.classes[j] for j in np.flatnonzero(row)) for row in codes]
-        return [self.classes[c] for c in codes]
+            return [[self.classes[j] for j in np.flatnonzero(row)] for row in codes]
+        return [[self.classes[c]] for c in codes]
+
+    def _names(self, codes: np.ndarray) -> list[str]:
+        return ["|".join(names) for names in self.label_names(codes)]
 
     def per_class(self) -> pd.DataFrame:
         """One row per class: given count, flagged count and share, estimated noise rate, estimated true count."""
@@ -142,17 +171,9 @@ class AuditResult:
                 "suggested_probability": suggested_prob.astype(np.float64),
             }
         )
-        duplicates, outliers = self.checks.get("duplicates"), self.checks.get("outliers")
-        if duplicates is not None:
-            frame["duplicate_group"] = np.asarray(duplicates["row_group"], dtype=np.int64)
-            frame["has_conflicting_duplicate"] = np.asarray(duplicates["row_conflict"], dtype=bool)
-        if outliers is not None:
-            frame["outlier_score"] = np.asarray(outliers["scores"], dtype=np.float64)
-            frame["is_outlier"] = np.asarray(outliers["is_outlier"], dtype=bool)
-        judge = self.checks.get("llm_judge")
-        if judge is not None:
-            frame["llm_judge_yes"] = np.asarray(judge["yes"], dtype=np.float64)
-            frame["combined_quality"] = np.asarray(judge["combined"], dtype=np.float64)
+        for check in self.checks.results():
+            for name, values in check.columns().items():
+                frame[name] = values
         if self.texts is not None:
             frame["text"] = self.texts
         if include_unaudited and self.n_input_rows is not None and self.n_input_rows > self.n_rows:
@@ -179,31 +200,46 @@ class AuditResult:
             "estimated_error_rate_interval": list(self.error_rate_interval) if self.error_rate_interval else None,
             "settings": self.settings,
         }
-        if "duplicates" in self.checks:
-            d = self.checks["duplicates"]
-            out["duplicates"] = {k: d[k] for k in ("threshold", "duplicate_rows", "groups", "conflicting_pairs",
-                                                   "conflicting_rows")}
-        if "outliers" in self.checks:
-            out["outliers"] = self.checks["outliers"]["n_outliers"]
-        if "balance" in self.checks:
-            out["imbalance_ratio"] = self.checks["balance"]["imbalance_ratio"]
-        if "shift" in self.checks:
-            out["shift"] = self.checks["shift"]["verdict"]
-        if "llm_judge" in self.checks:
-            j = self.checks["llm_judge"]
-            out["llm_judge"] = {"rows_judged": j["rows"], "models": j["models"], "prompts": j["prompts"]}
-        if self.skipped:
-            out["skipped_checks"] = dict(self.skipped)
+        checks = self.checks
+        if checks.duplicates is not None:
+            out["duplicates"] = dataclasses.asdict(checks.duplicates.summary)
+        if checks.outliers is not None:
+            out["outliers"] = checks.outliers.summary.n_outliers
+        if checks.balance is not None:
+            out["imbalance_ratio"] = checks.balance.summary.imbalance_ratio
+        if checks.shift is not None:
+            out["shift"] = checks.shift.summary.verdict
+        if checks.llm_judge is not None:
+            out["llm_judge"] = dataclasses.asdict(checks.llm_judge.summary)
+        out["checks"] = checks.summaries_json()
+        if checks.skipped:
+            out["skipped_checks"] = checks.skipped_json()
+        if self.classes_too_small:
+            out["classes_too_small"] = list(self.classes_too_small)
         if not self.multi_label:
             out["accuracy_of_out_of_fold_model"] = float(np.mean(self.suggested == self.given))
         return out
 
     def save(self, directory) -> Path:
-        """Write ``issues.csv``, ``issues.parquet``, ``per_class.csv``, ``noise_matrix.csv`` (single-label),
-        ``top_suggestions.parquet`` (the model's 5 most probable classes per row, for the review app) and
-        ``summary.json`` into ``directory`` (created if needed), each atomically. Returns the directory."""
+        """Write the audit into ``directory`` (created if needed), each file atomically; returns the directory.
+
+        For people and other tools: ``issues.csv`` and ``issues.parquet`` (one row per input row: the label columns,
+        then each check's per-row columns, then ``text``), ``per_class.csv``, ``noise_matrix.csv`` (single-label),
+        ``top_suggestions.parquet`` (the model's 5 most probable classes per row) and ``summary.json`` (every
+        headline figure, each check's summary, why a check did not run). For :meth:`load`: ``arrays.npz`` (the
+        per-row arrays, the noise estimate, the checks' arrays) and ``pred_probs.npy``, with ``summary.json``.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        arrays = {"row_ids": self.row_ids, "given": self.given, "suggested": self.suggested,
+                  "label_quality": self.label_quality, "is_issue": self.is_issue}
+        if self.noise is not None:
+            arrays.update((f"noise.{key}", np.asarray(value)) for key, value in dataclasses.asdict(self.noise).items())
+        arrays.update(self.checks.arrays())
+        with atomic_path(directory / ARRAYS_FILE) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        with atomic_path(directory / PRED_PROBS_FILE) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.asarray(self.pred_probs), allow_pickle=False)
         frame = self.to_frame()
         write_table_atomic(frame, directory / "issues.csv")
         write_table_atomic(frame, directory / "issues.parquet")
@@ -213,11 +249,79 @@ class AuditResult:
             noise.index.name = "given \\ true"
             write_table_atomic(noise.reset_index(), directory / "noise_matrix.csv")
         write_table_atomic(self.top_suggestions(), directory / "top_suggestions.parquet")
-        summary = self.summary()
-        if self.source != "<DataFrame>" and Path(self.source).is_file():
-            summary["source_path"] = str(Path(self.source).resolve())  # so `labelwise export` can find the table
+        summary = dict(self.summary(), format_version=FORMAT_VERSION, class_names=list(self.classes),
+                       source_path=self.source_path, has_texts=self.texts is not None)
         write_text_atomic(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
         return directory
+
+    @staticmethod
+    def saved_in(directory) -> bool:
+        """Whether ``directory`` holds an audit that :meth:`load` can read (one written by :meth:`save`)."""
+        return all((Path(directory) / name).is_file() for name in _LOADED_FILES)
+
+    @classmethod
+    def load(cls, directory) -> "AuditResult":
+        """The audit that :meth:`save` wrote into ``directory``: the same arrays, classes, noise estimate, checks'
+        results (per-row arrays and summaries) and settings. Raises DataError for a folder that is not one (or was
+        written by a labelwise from before this format), or whose files do not belong together."""
+        directory = Path(directory)
+        missing = [name for name in _LOADED_FILES if not (directory / name).is_file()]
+        if missing and (directory / "issues.csv").is_file():
+            raise DataError(f"{directory} was written by an earlier labelwise (it lacks {', '.join(missing)}). Run "
+                            "`labelwise audit` again with the same --out (review decisions already made are kept).")
+        if missing:
+            raise DataError(f"{directory} is not an audit folder (it lacks {', '.join(missing)}). Give the folder "
+                            "that `labelwise audit DATA --label COL --out DIR` wrote.")
+        try:
+            summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+            if summary["format_version"] > FORMAT_VERSION:
+                raise DataError(f"{directory} was written by a newer labelwise (audit folder format "
+                                f"{summary['format_version']}; this one reads {FORMAT_VERSION}). Upgrade labelwise.")
+            with np.load(directory / ARRAYS_FILE, allow_pickle=False) as stored:
+                arrays = {key: stored[key] for key in stored.files}
+            pred_probs = np.load(directory / PRED_PROBS_FILE, allow_pickle=False)
+            texts = None
+            if summary["has_texts"]:
+                issues = pd.read_parquet(directory / "issues.parquet", columns=["row", "text"])
+                texts = issues.set_index("row")["text"].loc[arrays["row_ids"]].tolist()
+            result = cls._from_saved(summary, arrays, pred_probs, texts)
+        except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
+            raise DataError(f"The audit in {directory} cannot be read ({type(err).__name__}: {err}). Run the audit "
+                            "again with the same --out.") from None
+        result._check_shapes(directory)
+        return result
+
+    @classmethod
+    def _from_saved(cls, summary: dict, arrays: dict, pred_probs: np.ndarray, texts) -> "AuditResult":
+        noise = None
+        if "noise.confident_joint" in arrays:
+            noise = NoiseEstimate(**{f.name: arrays[f"noise.{f.name}"] for f in dataclasses.fields(NoiseEstimate)})
+            noise.error_rate = float(noise.error_rate)
+        checks = AuditChecks.restore(summary.get("checks", {}), summary.get("skipped_checks", {}),
+                                     {k: v for k, v in arrays.items() if "." in k and not k.startswith("noise.")})
+        return cls(
+            classes=list(summary["class_names"]), row_ids=arrays["row_ids"], given=arrays["given"],
+            suggested=arrays["suggested"], label_quality=arrays["label_quality"], is_issue=arrays["is_issue"],
+            pred_probs=pred_probs, noise=noise, label_column=summary["label_column"],
+            multi_label=summary["multi_label"], filter_by=summary["filter_by"],
+            quality_method=summary["quality_method"], source=summary["source"], source_path=summary["source_path"],
+            n_input_rows=summary["rows_in_input"], texts=texts, settings=summary["settings"], checks=checks,
+            classes_too_small=summary.get("classes_too_small", []),
+        )
+
+    def _check_shapes(self, directory: Path) -> None:
+        n, k = self.n_rows, len(self.classes)
+        per_row = {"given": self.given, "suggested": self.suggested, "label_quality": self.label_quality,
+                   "is_issue": self.is_issue, **{name: values for check in self.checks.results()
+                                                 for name, values in check.columns().items()}}
+        wrong = [name for name, values in per_row.items() if len(values) != n]
+        if self.pred_probs.shape != (n, k):
+            wrong.append(f"pred_probs {self.pred_probs.shape}, expected {(n, k)}")
+        if self.texts is not None and len(self.texts) != n:
+            wrong.append("text")
+        if wrong:
+            raise DataError(f"The files in {directory} do not belong together ({', '.join(wrong)} do not match "
+                            f"{n} rows and {k} classes). Run the audit again with the same --out.")
 
     def top_suggestions(self, k: int = 5) -> pd.DataFrame:
         """The k most probable classes of each audited row, long format: ``row, rank (1..k), label, probability``."""

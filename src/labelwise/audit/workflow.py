@@ -7,7 +7,6 @@ read and validate the table -> features (text embeddings, TF-IDF, tabular, or gi
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -16,13 +15,14 @@ import pandas as pd
 
 from labelwise.audit import label_errors
 from labelwise.audit.out_of_fold import default_classifier, out_of_fold_probabilities
-from labelwise.audit.checks import ALL_CHECKS, load_other_split, run_checks
+from labelwise.audit.checks import ALL_CHECKS, CheckInputs, run_checks
+from labelwise.audit.feature_space import features_for
 from labelwise.audit.result import AuditResult
 from labelwise.data import LabelledTable, load_labelled_table, read_table
+from labelwise.data.other_split import load_other_split
 from labelwise.errors import DataError, LabelwiseError
 from labelwise.progress import ProgressCallback
 
-ENCODERS = ("minilm", "tfidf")
 LARGE_TABLE_ROWS = 50_000  # from here on, 3 cross-validation folds by default instead of 5
 
 
@@ -84,11 +84,11 @@ def audit_dataset(
         wants_vectors = {"duplicates", "outliers"} & set(checks) or (compare_to is not None and "shift" in checks)
         if has_inputs and wants_vectors:
             try:  # for duplicates, outliers and leakage only: without usable features those checks are skipped
-                space = _features(table, encoder, progress)
+                space = features_for(table, encoder, progress)
             except LabelwiseError as err:
                 settings["features_skipped"] = str(err)
     else:
-        space = _features(table, encoder, progress)
+        space = features_for(table, encoder, progress)
         model = classifier if classifier is not None else default_classifier(
             space.kind, n_rows=len(table), random_state=random_state)
         if n_folds is None:
@@ -123,24 +123,22 @@ def audit_dataset(
         filter_by=filter_by,
         quality_method=quality_method,
         source=table.source,
+        source_path=str(Path(table.source).resolve()) if Path(table.source).is_file() else None,
         n_input_rows=n_input_rows,
         texts=table.texts() if table.text_columns else None,
         settings=settings,
     )
     counts = codes.sum(axis=0) if multi else np.bincount(codes, minlength=k)
-    tiny = [table.labels.classes[i] for i in np.flatnonzero((counts > 0) & (counts < 2))]
-    if tiny:
-        result.skipped["classes_too_small"] = (
-            f"{len(tiny)} class(es) have a single row, so no model can check their label: "
-            + ", ".join(map(str, tiny[:10])) + (" ..." if len(tiny) > 10 else "")
-        )
+    result.classes_too_small = [table.labels.classes[i] for i in np.flatnonzero((counts > 0) & (counts < 2))]
     other = None
     if compare_to is not None:
         other = _as_table(compare_to, table.labels.name, table.text_columns or None, table.feature_columns or None,
                           table.embedding_column, table.labels.multi_label, delimiter, True, encoding,
                           labels_optional=True)
-    run_checks(result, table, space, model, other=other, other_pred_probs=compare_pred_probs, checks=checks,
-               duplicate_threshold=duplicate_threshold, random_state=random_state, progress=progress)
+    inputs = CheckInputs(table, codes, probs, result.classes, multi_label=multi, space=space, model=model, other=other,
+                         other_pred_probs=compare_pred_probs, features_skipped=settings.get("features_skipped"),
+                         random_state=random_state, progress=progress)
+    result.checks = run_checks(inputs, checks=checks, duplicate_threshold=duplicate_threshold)
     return result
 
 
@@ -157,92 +155,6 @@ def _as_table(data, label, text, features, embeddings, multi_label, delimiter, d
         data, label=label, text=text, features=list(features) if features else None, embeddings=embeddings,
         multi_label=multi_label, delimiter=delimiter, drop_missing=drop_missing, encoding=encoding,
     )
-
-
-@dataclass
-class FeatureSpace:
-    """The model's input for a table: X (n, d) dense or sparse, the kind of default classifier it suits, what was
-    used, and the fitted encoders so another split can be put in the same space."""
-
-    X: object
-    kind: str
-    settings: dict
-    encoders: list = field(default_factory=list)  # (role, encoder) pairs, applied in order
-
-    @property
-    def dense(self) -> Optional[np.ndarray]:
-        """Dense vectors for neighbour search (None for sparse TF-IDF)."""
-        from scipy import sparse
-
-        return None if sparse.issparse(self.X) else np.asarray(self.X, dtype=np.float32)
-
-    def transform(self, table) -> object:
-        """X for another table with the same columns."""
-        return _stack([_encode(role, enc, table, fit=False) for role, enc in self.encoders])
-
-
-def _encode(role: str, encoder, table, fit: bool):
-    if role == "text":
-        texts = table.texts()
-        if hasattr(encoder, "fit_transform"):
-            return encoder.fit_transform(texts) if fit else encoder.transform(texts)
-        return np.asarray(encoder.encode(texts), dtype=np.float32)
-    if role == "embeddings":
-        return table.embeddings()
-    frame = table.frame[table.feature_columns]
-    return encoder.fit_transform(frame) if fit else encoder.transform(frame)
-
-
-def _stack(parts):
-    from scipy import sparse
-
-    if len(parts) == 1:
-        return parts[0]
-    if any(sparse.issparse(p) for p in parts):
-        return sparse.hstack([sparse.csr_matrix(p) for p in parts]).tocsr()
-    return np.hstack(parts)
-
-
-def _features(table: LabelledTable, encoder, progress) -> FeatureSpace:
-    """Feature matrix for the out-of-fold model, the kind of default classifier it suits, and what was used."""
-    from labelwise.features import TabularEncoder
-
-    encoders, kinds, settings = [], [], {}
-    if table.text_columns:
-        if isinstance(encoder, str):
-            if encoder not in ENCODERS:
-                raise LabelwiseError(f"encoder must be one of {', '.join(ENCODERS)}, or an object with encode(); "
-                                     f"got {encoder!r}.")
-            if encoder == "tfidf":
-                from labelwise.features import TfidfEncoder
-
-                encoders.append(("text", TfidfEncoder()))
-                kinds.append("sparse")
-            else:
-                from labelwise.features import TextEncoder
-
-                encoders.append(("text", TextEncoder(progress=progress)))
-                kinds.append("dense")
-            settings["encoder"] = encoder
-        else:
-            encoders.append(("text", encoder))
-            kinds.append("dense")
-            settings["encoder"] = type(encoder).__name__
-        settings["text_columns"] = list(table.text_columns)
-    if table.embedding_column is not None:
-        encoders.append(("embeddings", None))
-        kinds.append("dense")
-        settings["embedding_column"] = table.embedding_column
-    if table.feature_columns:
-        encoders.append(("tabular", TabularEncoder()))
-        kinds.append("tabular")
-        settings["feature_columns"] = list(table.feature_columns)
-    if not encoders:
-        raise LabelwiseError("Nothing to learn from: name --text, --features or --embeddings columns, or give "
-                             "--pred-probs.")
-    X = _stack([_encode(role, enc, table, fit=True) for role, enc in encoders])
-    kind = kinds[0] if len(kinds) == 1 else "sparse" if "sparse" in kinds else "tabular" if "tabular" in kinds else "dense"
-    return FeatureSpace(X, kind, settings, encoders)
 
 
 def _user_pred_probs(pred_probs, table: LabelledTable, n_input_rows: Optional[int]) -> np.ndarray:

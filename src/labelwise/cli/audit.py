@@ -55,7 +55,7 @@ def audit(
     ),
     show: int = typer.Option(10, "--show", help="How many of the lowest-quality rows to print."),
     llm_judge: bool = typer.Option(False, "--llm-judge", help="Ask an LLM whether each of the worst labels fits its "
-                                   "text (adds llm_judge_yes and combined_quality to issues.csv)."),
+                                   "text (adds llm_judge_score and combined_quality to issues.csv)."),
     judge_rows: int = typer.Option(200, "--judge-rows", help="How many of the lowest-quality rows the judge reads "
                                    "(0: all; a local model reads about 1-3 rows/s)."),
     model: Optional[Path] = typer.Option(None, "--model", help="The judge's GGUF file (default: the packaged "
@@ -75,7 +75,7 @@ def audit(
     """
     import labelwise
 
-    from labelwise.audit.workflow import ENCODERS
+    from labelwise.audit.feature_space import ENCODERS
 
     if filter_by not in FILTERS:
         raise LabelwiseError(f"--filter-by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
@@ -136,19 +136,22 @@ def print_summary(result, show: int = 10) -> None:
                       "of rows", highlight=False)
     checks = result.checks
     health = []
-    if "duplicates" in checks:
-        d = checks["duplicates"]
-        health.append(f"{d['duplicate_rows']:,} near-duplicate rows ({d['conflicting_rows']:,} with conflicting labels)")
-    if "outliers" in checks:
-        health.append(f"{checks['outliers']['n_outliers']:,} outliers")
-    if "balance" in checks and checks["balance"]["imbalance_ratio"] == checks["balance"]["imbalance_ratio"]:
-        health.append(f"imbalance {checks['balance']['imbalance_ratio']:.1f}:1")
+    if checks.duplicates is not None:
+        d = checks.duplicates.summary
+        health.append(f"{d.duplicate_rows:,} near-duplicate rows ({d.conflicting_rows:,} with conflicting labels)")
+    if checks.outliers is not None:
+        health.append(f"{checks.outliers.summary.n_outliers:,} outliers")
+    ratio = checks.balance.summary.imbalance_ratio if checks.balance is not None else float("nan")
+    if ratio == ratio:  # not NaN
+        health.append(f"imbalance {ratio:.1f}:1")
     if health:
         console.print("; ".join(health), highlight=False)
-    if "shift" in checks:
-        console.print(f"vs {checks['shift']['other_name']}: {checks['shift']['verdict']}", highlight=False)
-    if "classes_too_small" in result.skipped:
-        console.print(f"note: {result.skipped['classes_too_small']}", highlight=False)
+    if checks.shift is not None:
+        console.print(f"vs {checks.shift.summary.other_name}: {checks.shift.summary.verdict}", highlight=False)
+    if result.classes_too_small:
+        tiny = result.classes_too_small
+        console.print(f"note: {len(tiny)} class(es) have a single row, so no model can check their label: "
+                      + ", ".join(map(str, tiny[:10])) + (" ..." if len(tiny) > 10 else ""), highlight=False)
     pairs = result.confused_pairs(10)
     if len(pairs):
         table = Table(title="Most confused: given label -> probably true label", title_justify="left")

@@ -20,8 +20,10 @@ def prepare_audit(path: Path, *, label: Optional[str], text: Optional[List[str]]
     if not path.is_file():
         raise LabelwiseError(f"{path} is neither an audit folder nor a table. Give the folder that `labelwise audit "
                              "--out DIR` wrote, or a CSV/Parquet/JSONL table with --label.")
+    from labelwise.audit.result import AuditResult
+
     folder = path.with_name(path.name + ".labelwise")
-    if (folder / "issues.csv").is_file():
+    if AuditResult.saved_in(folder):
         return folder
     if label is None:
         raise LabelwiseError(f"{path} is a table: say which column holds the labels with --label (and --text).")
@@ -87,14 +89,14 @@ def export(
 ) -> None:
     """Write the reviewed labels: a corrected copy of your table (<name>.reviewed.<ext>), labels_reviewed.csv and
     changelog.csv (every decision: who, when, what, why). Your original file is never changed."""
-    from labelwise.review.project import audit_summary, export_decisions, open_audit_project, original_table
+    from labelwise.audit.result import AuditResult
+    from labelwise.review.project import export_decisions, open_audit_project, original_table
 
     store, project_id, _ = open_audit_project(audit_dir, db_url=db)
-    summary = audit_summary(audit_dir)
+    audited = AuditResult.load(audit_dir)
     table = original_table(audit_dir, data)
-    source = Path(data or summary.get("source_path") or "dataset.csv")
-    written = export_decisions(store, project_id, out or audit_dir, table=table,
-                               label_column=summary.get("label_column", "label"),
+    source = Path(data or audited.source_path or "dataset.csv")
+    written = export_decisions(store, project_id, out or audit_dir, table=table, label_column=audited.label_column,
                                dataset_name=f"{source.stem}.reviewed{source.suffix or '.csv'}")
     done, total = store.progress(project_id)
     messages.print(f"{done:,} of {total:,} rows reviewed. Wrote:", highlight=False)

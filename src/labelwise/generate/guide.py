@@ -136,7 +136,7 @@ def labelling_guide(data, *, label: str, text=None, encoder=None, definitions: O
     the classes without one, ``backend`` (an LLM, optional) writes one sentence from the examples. noise_matrix /
     audit_dir: an audit's P(given | true) to name each class's confusions: a DataFrame indexed and columned by class
     name (given rows, true columns), a (k, k) array in the order of the sorted classes, an ``AuditResult``, or the
-    audit's output folder holding ``noise_matrix.csv``. evaluate: measure the held-out mAP of the chosen examples
+    folder an audit was saved in. evaluate: measure the held-out mAP of the chosen examples
     and of random ones by ``folds``-fold cross-validation. Rows with a missing label are left out.
     """
     if method not in ins.EXAMPLE_METHODS:
@@ -321,18 +321,25 @@ def _llm_definitions(guides: list, backend, progress) -> None:
 
 
 def read_noise_matrix(path) -> pd.DataFrame:
-    """An audit's ``noise_matrix.csv`` (or the folder holding it) -> DataFrame P(given = row | true = column),
-    indexed and columned by class name (as strings)."""
+    """An audit folder (read with ``AuditResult.load``), or a noise-matrix CSV (a class-name column, then one number
+    column per class) -> DataFrame P(given = row | true = column), indexed and columned by class name (as strings)."""
     path = Path(path)
-    file = path / "noise_matrix.csv" if path.is_dir() else path
-    if not file.is_file():
-        raise DataError(f"No noise matrix at {file}. Give the folder written by `labelwise audit DATA --label COL "
-                        "--out DIR` (single-label audits write noise_matrix.csv), or leave --audit out.")
-    frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+    if path.is_dir():
+        from labelwise.audit.result import AuditResult
+
+        audit = AuditResult.load(path)
+        if audit.noise is None:
+            raise DataError(f"The audit in {path} is multi-label, so it has no noise matrix. Leave --audit out.")
+        names = [str(c) for c in audit.classes]
+        return pd.DataFrame(audit.noise.noise_matrix, index=names, columns=names)
+    if not path.is_file():
+        raise DataError(f"No noise matrix at {path}: it does not exist. Give the folder written by `labelwise audit "
+                        "DATA --label COL --out DIR` (or a noise_matrix.csv), or leave --audit out.")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     try:
         matrix = frame.set_index(frame.columns[0]).astype(float)
     except ValueError as err:
-        raise DataError(f"{file} is not a noise matrix (a class-name column, then one number column per class): "
+        raise DataError(f"{path} is not a noise matrix (a class-name column, then one number column per class): "
                         f"{err}.") from None
     matrix.index = [str(i) for i in matrix.index]
     matrix.columns = [str(c) for c in matrix.columns]

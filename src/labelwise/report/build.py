@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from labelwise.audit.checks.base import to_json
+from labelwise.audit.checks.shift import MLLS_NAME
 from labelwise.data.atomic import write_text_atomic
 from labelwise.errors import DataError
 from labelwise.report import svg
@@ -81,15 +83,16 @@ def report_data(result, *, datasheet: Optional[dict] = None, name: Optional[str]
     texts = frame["text"].tolist() if has_text else None
     summary = result.summary()
     per_class = result.per_class()
-    checks = result.checks or {}
-    balance = checks.get("balance")
-    duplicates = checks.get("duplicates")
-    outliers = checks.get("outliers")
-    shift = checks.get("shift")
-    columns = checks.get("columns") or []
+    checks = result.checks
+    balance = checks.balance.summary if checks.balance is not None else None
+    duplicates = checks.duplicates.summary if checks.duplicates is not None else None
+    outliers = checks.outliers.summary if checks.outliers is not None else None
+    shift = checks.shift.summary if checks.shift is not None else None
+    columns = checks.columns.summary.columns if checks.columns is not None else []
 
     worst = frame.sort_values("label_quality", kind="stable").head(EXAMPLES)
-    data = {
+    interval = list(result.error_rate_interval) if result.error_rate_interval else None
+    return {
         "schema_version": SCHEMA_VERSION,
         "labelwise_version": __version__,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -105,22 +108,22 @@ def report_data(result, *, datasheet: Optional[dict] = None, name: Optional[str]
             "rows": result.n_rows,
             "classes": len(result.classes),
             "estimated_error_rate": float(result.error_rate),
-            "error_rate_interval": list(result.error_rate_interval) if result.error_rate_interval else None,
+            "error_rate_interval": interval,
             "flagged": result.n_issues,
-            "duplicate_rows": duplicates["duplicate_rows"] if duplicates else None,
-            "conflicting_duplicate_rows": duplicates["conflicting_rows"] if duplicates else None,
-            "outliers": outliers["n_outliers"] if outliers else None,
-            "imbalance_ratio": _finite(balance["imbalance_ratio"]) if balance else None,
-            "small_classes": len(balance["small_classes"]) if balance else 0,
-            "shift_verdict": shift["short_verdict"] if shift else "not checked",
+            "duplicate_rows": duplicates.duplicate_rows if duplicates else None,
+            "conflicting_duplicate_rows": duplicates.conflicting_rows if duplicates else None,
+            "outliers": outliers.n_outliers if outliers else None,
+            "imbalance_ratio": _finite(balance.imbalance_ratio) if balance else None,
+            "small_classes": int(balance.small.sum()) if balance else 0,
+            "shift_verdict": shift.short_verdict if shift else "not checked",
         },
-        "composition": {"columns": columns},
-        "label_distribution": balance or {},
+        "composition": {"columns": [_column(c) for c in columns]},
+        "label_distribution": _distribution(balance, result.classes) if balance else {},
         "label_quality": {
             "method": result.filter_by,
             "quality_score": result.quality_method,
             "estimated_error_rate": float(result.error_rate),
-            "error_rate_interval": list(result.error_rate_interval) if result.error_rate_interval else None,
+            "error_rate_interval": interval,
             "flagged": result.n_issues,
             "model_agreement": summary.get("accuracy_of_out_of_fold_model"),
             "per_class": _records(per_class.sort_values(
@@ -134,14 +137,17 @@ def report_data(result, *, datasheet: Optional[dict] = None, name: Optional[str]
             "worst_examples": _records(worst[[c for c in ["row", "given_label", "suggested_label", "label_quality",
                                                           "text"] if c in worst.columns]]),
         },
-        "duplicates": _duplicate_examples(duplicates, result, texts) if duplicates else None,
-        "outliers": _outlier_examples(outliers, result, texts) if outliers else None,
-        "splits": shift,
-        "skipped": {name: (result.skipped or {}).get(name, "not run") for name in ("duplicates", "outliers", "splits")},
+        "duplicates": _duplicate_examples(checks.duplicates, result, texts) if duplicates else None,
+        "outliers": _outlier_examples(checks.outliers, result, texts) if outliers else None,
+        "splits": _splits(shift) if shift else None,
+        "skipped": {module: _why_not(checks, check) for module, check in
+                    (("duplicates", "duplicates"), ("outliers", "outliers"), ("splits", "shift"))},
     }
-    if shift is None and "shift" in (result.skipped or {}):
-        data["skipped"]["splits"] = result.skipped["shift"]
-    return data
+
+
+def _why_not(checks, check: str) -> str:
+    skipped = checks.why_not(check)
+    return skipped.message if skipped is not None else "not run"
 
 
 def _records(frame) -> list[dict]:
@@ -149,17 +155,24 @@ def _records(frame) -> list[dict]:
 
 
 def _label_names(result, index: int) -> str:
-    if result.multi_label:
-        return "|".join(result.classes[j] for j in np.flatnonzero(result.given[index]))
-    return result.classes[int(result.given[index])]
+    return "|".join(result.label_names(result.given[index : index + 1])[0])
 
 
-def _duplicate_examples(duplicates: dict, result, texts) -> dict:
-    out = {k: v for k, v in duplicates.items() if k not in ("pairs", "similarity", "conflict", "row_group",
-                                                            "row_conflict")}
-    pairs = np.asarray(duplicates.get("pairs", np.empty((0, 2))), dtype=np.int64).reshape(-1, 2)
-    similarity = np.asarray(duplicates.get("similarity", []), dtype=np.float64)
-    conflict = np.asarray(duplicates.get("conflict", np.zeros(len(pairs), bool)), dtype=bool)
+def _column(health) -> dict:
+    out = {k: v for k, v in to_json(health).items() if k != "text_length"}
+    out["notes"] = health.notes
+    return out
+
+
+def _distribution(balance, classes) -> dict:
+    return {"classes": list(classes), "counts": balance.counts.tolist(), "shares": balance.shares.round(6).tolist(),
+            "imbalance_ratio": balance.imbalance_ratio, "entropy": balance.entropy, "min_count": balance.min_count,
+            "small_classes": [classes[i] for i in np.flatnonzero(balance.small)]}
+
+
+def _duplicate_examples(duplicates, result, texts) -> dict:
+    out = to_json(duplicates.summary)
+    pairs, similarity, conflict = duplicates.pairs, duplicates.pair_similarity, duplicates.pair_conflict
     order = np.lexsort((-similarity, ~conflict))[:EXAMPLES]  # conflicting pairs first, most similar first
     out["examples"] = [
         {
@@ -172,20 +185,42 @@ def _duplicate_examples(duplicates: dict, result, texts) -> dict:
     return out
 
 
-def _outlier_examples(outliers: dict, result, texts) -> dict:
-    out = {k: v for k, v in outliers.items() if k not in ("scores", "knn_distance", "is_outlier")}
-    scores = np.asarray(outliers["scores"], dtype=np.float64)
-    flagged = np.flatnonzero(np.asarray(outliers["is_outlier"], dtype=bool))
+def _outlier_examples(outliers, result, texts) -> dict:
+    out = to_json(outliers.summary)
+    scores = outliers.outlier_score
+    flagged = np.flatnonzero(outliers.is_outlier_issue)
     top = flagged[np.argsort(-scores[flagged], kind="stable")][:EXAMPLES]
     out["examples"] = [
         {"row": int(result.row_ids[i]), "label": _label_names(result, i), "score": float(scores[i]),
          "text": texts[i] if texts else None}
         for i in top
     ]
-    distance = np.asarray(outliers["knn_distance"], dtype=np.float64)
-    top = float(max(distance.max(initial=0.0), outliers["threshold"]) * 1.05) or 1.0
+    distance = outliers.outlier_distance
+    top = float(max(distance.max(initial=0.0), outliers.summary.threshold) * 1.05) or 1.0
     out["distance_range"] = [0.0, top]
     out["distance_histogram"] = np.histogram(distance, bins=20, range=(0.0, top))[0].tolist()
+    return out
+
+
+def _splits(shift) -> dict:
+    """The shift check's summary in report.json's ``splits`` layout."""
+    out = {"other_name": shift.other_name, "other_rows": shift.other_rows, "verdict": shift.verdict,
+           "short_verdict": shift.short_verdict, "leakage": shift.leakage, "test": None, "estimate": None,
+           "estimate_bbse": None, "estimate_bbse_interval": None, "estimate_bbse_l1": None}
+    if shift.test is not None:
+        test = shift.test
+        out["test"] = {"statistic": test.statistic, "dof": test.dof, "p_value": test.p_value,
+                       "cramers_v": test.cramers_v, "shifted": test.shifted}
+        out["unknown_labels"] = shift.unknown_labels
+        out["other_prior"] = shift.other_prior.tolist()
+    if shift.mlls is not None:
+        mlls, bbse = shift.mlls, shift.bbse
+        out["estimate"] = {"method": MLLS_NAME, "target_prior": mlls.estimate.tolist(), "lower": mlls.lower.tolist(),
+                           "upper": mlls.upper.tolist(), "source_prior": mlls.source_prior.tolist(),
+                           "l1_shift": mlls.l1_shift, "importance_weights": mlls.importance_weights.tolist()}
+        out["estimate_bbse"] = bbse.estimate.tolist()
+        out["estimate_bbse_interval"] = [bbse.lower.tolist(), bbse.upper.tolist()]
+        out["estimate_bbse_l1"] = bbse.l1_shift
     return out
 
 
@@ -210,16 +245,16 @@ def _charts(data: dict, result) -> dict:
                                       title="estimated noise matrix")
     charts["quality"] = svg.histogram(result.label_quality, x_label="label quality (0 = surely wrong, 1 = surely right)",
                                       title="label quality")
-    if data["outliers"] is not None:
-        charts["outliers"] = svg.histogram(np.asarray(result.checks["outliers"]["knn_distance"]),
+    if result.checks.outliers is not None:
+        charts["outliers"] = svg.histogram(result.checks.outliers.outlier_distance,
                                            value_range=tuple(data["outliers"]["distance_range"]),
-                                           marker=data["outliers"].get("threshold"),
+                                           marker=result.checks.outliers.summary.threshold,
                                            x_label="mean cosine distance to the nearest rows (dashed: outlier fence)",
                                            title="distance to nearest neighbours")
-    shift = data["splits"]
-    if shift and shift.get("estimate"):
-        est = shift["estimate"]
-        gap = np.abs(np.asarray(est["target_prior"]) - np.asarray(est["source_prior"]))
+    shift = result.checks.shift
+    if shift is not None and shift.summary.mlls is not None:
+        mlls = shift.summary.mlls
+        gap = np.abs(mlls.estimate - mlls.source_prior)
         order = np.argsort(-gap, kind="stable")[:20]
         charts["shift"] = svg.bar_chart(
             [f"{result.classes[i]}" for i in order], [gap[i] for i in order], value_format="{:.3f}",

@@ -3,36 +3,32 @@
 Re-opening the same folder resumes the same project: the store lives beside the data (``review.db`` in the
 audit folder) unless a database URL is given, and items already in it are not added again.
 
-The folder is what ``labelwise audit --out DIR`` writes: ``issues.csv`` (one row per input row), ``per_class.csv``,
-``top_suggestions.parquet`` (the model's most probable classes) and ``summary.json`` (whose ``source_path`` names the
-original table, so the export can be joined back onto it and the item page can show every field of a row).
+The folder is what ``labelwise audit --out DIR`` writes, read with ``AuditResult.load`` (its ``source_path`` names
+the original table, so the export can be joined back onto it and the item page can show every field of a row).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pandas as pd
 
+from labelwise.audit.result import AuditResult
 from labelwise.data.io import read_table, write_table_atomic
 from labelwise.errors import DataError
 from labelwise.review.store import ReviewStore
 
 MAX_FIELDS = 30  # columns of the original row shown on the item page
 MAX_CHARS = 5000  # characters of each field stored for display
-
-
-def audit_summary(audit_dir) -> dict:
-    path = Path(audit_dir) / "summary.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+TOP_SUGGESTIONS = 5  # the model's most probable classes offered per row
 
 
 def original_table(audit_dir, data=None) -> Optional[pd.DataFrame]:
     """The table that was audited: ``data`` when given, else the ``source_path`` the audit recorded; None when
     neither is available (an audit of an in-memory DataFrame, or a file moved since)."""
-    path = data or audit_summary(audit_dir).get("source_path")
+    path = data or AuditResult.load(audit_dir).source_path
     if path is None:
         return None
     if not Path(path).is_file():
@@ -45,64 +41,35 @@ def original_table(audit_dir, data=None) -> Optional[pd.DataFrame]:
 def open_audit_project(audit_dir, *, db_url: Optional[str] = None) -> tuple[ReviewStore, int, list[str]]:
     """(store, project id, classes) for the audit written in ``audit_dir`` (by ``labelwise audit --out``)."""
     audit_dir = Path(audit_dir)
-    issues_path = audit_dir / "issues.csv"
-    if not issues_path.is_file():
-        raise DataError(f"{audit_dir} has no issues.csv. Give the folder that `labelwise audit ... --out DIR` wrote, "
-                        "or a table with --label (and --text) to audit first.")
-    issues = pd.read_csv(issues_path, keep_default_na=False, na_values=[""])
-    issues = issues[issues["given_label"].notna()]
-    summary = audit_summary(audit_dir)
-    split = (lambda v: [x for x in str(v).split("|") if x]) if summary.get("multi_label") else (lambda v: [str(v)])
-    per_class = audit_dir / "per_class.csv"
-    if per_class.is_file():
-        classes = [str(c) for c in pd.read_csv(per_class, keep_default_na=False)["class"]]
-    else:
-        classes = sorted({c for v in issues["given_label"] for c in split(v)}
-                         | {c for v in issues["suggested_label"].dropna() for c in split(v)})
+    audit = AuditResult.load(audit_dir)
+    classes = list(audit.classes)
     store = ReviewStore(db_url or f"sqlite:///{(audit_dir / 'review.db').resolve()}")
     project_id = store.create_project(str(audit_dir.resolve()), classes)
-    if store.progress(project_id)[1] >= len(issues):  # resumed: every row is in already, do not read the tables again
+    if store.progress(project_id)[1] >= audit.n_rows:  # resumed: every row is in already, do not read the table again
         return store, project_id, classes
 
-    top = _top_suggestions(audit_dir)
+    top = np.argsort(-audit.pred_probs, axis=1, kind="stable")[:, :TOP_SUGGESTIONS]
+    given, suggested = audit.label_names(audit.given), audit.label_names(audit.suggested)
+    flags = audit.row_issues()
     table = original_table(audit_dir)
-    if table is not None and len(table) < int(issues["row"].max()) + 1:
+    if table is not None and len(table) < int(audit.row_ids.max()) + 1:
         table = None  # the file changed since the audit: show what the audit kept rather than mismatched rows
 
     def rows():
-        for rec in issues.to_dict("records"):
-            row = int(rec["row"])
-            suggested = split(rec["suggested_label"]) if pd.notna(rec.get("suggested_label")) else []
-            probabilities = top.get(row) or {s: float(rec.get("suggested_probability", 0.0)) for s in suggested}
-            flags = [name for name, column in (("label", "is_label_issue"), ("duplicate", "has_conflicting_duplicate"),
-                                               ("outlier", "is_outlier")) if _truthy(rec.get(column))]
+        for i, row in enumerate(audit.row_ids.tolist()):
+            text = {"text": audit.texts[i]} if audit.texts is not None else {}
             yield {
                 "row": row,
-                "payload": _payload(table, row, rec),
-                "given": split(rec["given_label"]),
-                "label_quality": float(rec["label_quality"]),
-                "suggestion": {"labels": suggested, "probabilities": probabilities},
-                "issues": flags,
+                "payload": _payload(table, row, text),
+                "given": given[i],
+                "label_quality": float(audit.label_quality[i]),
+                "suggestion": {"labels": suggested[i],
+                               "probabilities": {classes[j]: float(audit.pred_probs[i, j]) for j in top[i]}},
+                "issues": [name for name, flagged in flags.items() if flagged[i]],
             }
 
     store.add_items(project_id, rows())
     return store, project_id, classes
-
-
-def _truthy(value) -> bool:
-    return str(value).strip().lower() in ("true", "1", "1.0")
-
-
-def _top_suggestions(audit_dir: Path) -> dict[int, dict]:
-    """row -> {label: probability} of the model's top classes, most probable first (empty without the file)."""
-    path = audit_dir / "top_suggestions.parquet"
-    if not path.is_file():
-        return {}
-    top = pd.read_parquet(path).sort_values(["row", "rank"])
-    out: dict[int, dict] = {}
-    for row, label, p in zip(top["row"].to_numpy(), top["label"].astype(str), top["probability"].to_numpy()):
-        out.setdefault(int(row), {})[label] = float(p)
-    return out
 
 
 def _payload(table: Optional[pd.DataFrame], row: int, rec: dict) -> dict:

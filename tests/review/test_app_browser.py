@@ -48,7 +48,7 @@ def served(tmp_path):
     deadline = time.time() + 20
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
-    yield store, f"http://127.0.0.1:{port}", store.issue_token("ana")
+    yield store, f"http://127.0.0.1:{port}", store.issue_token(pid, "ana")
     server.should_exit = True
     thread.join(timeout=10)
 

@@ -62,5 +62,5 @@ def test_a_first_version_database_upgrades_and_keeps_every_event(store_url, lega
     assert store.current_labels(1) == {0: ["a"], 1: ["a"]}
     assert [v.row for v in store.queue(1, where=QueueFilter(given_class="b"))] == [1]  # backfilled given class
     assert store.progress(1) == (1, 2)
-    token = store.issue_token("bo")  # the new tables work
-    assert store.login(token)[1] == "bo"
+    token = store.issue_token(1, "bo")  # the new tables work
+    assert store.login(1, token)[1] == "bo"

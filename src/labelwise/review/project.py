@@ -42,14 +42,15 @@ def audit_summary(audit_dir) -> dict:
 def original_table(audit_dir, data=None) -> Optional[pd.DataFrame]:
     """The table that was audited: ``data`` when given, else the ``source_path`` the audit recorded; None when
     neither is available (an audit of an in-memory DataFrame, or a file moved since)."""
-    path = data or audit_summary(audit_dir).get("source_path")
+    summary = audit_summary(audit_dir)
+    path = data or summary.get("source_path")
     if path is None:
         return None
     if not Path(path).is_file():
         if data is not None:
             raise DataError(f"{path} does not exist. Give the table that was audited with --data.")
         return None
-    return read_table(path)
+    return read_table(path, encoding=(summary.get("settings") or {}).get("encoding"))
 
 
 def open_audit_project(audit_dir, *, db_url: Optional[str] = None) -> tuple[ReviewStore, int, list[str]]:
@@ -191,14 +192,13 @@ def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=Non
     changelog["labels"] = changelog["labels"].map(delimiter.join)
     for column in ("author", "labels", "reason"):
         changelog[column] = changelog[column].map(neutralise)
-    paths = {"labels": write_table_atomic(labels, out_dir / "labels_reviewed.csv"),
-             "changelog": write_table_atomic(changelog, out_dir / "changelog.csv")}
     last = snap.last_decisions()
     edit = LabelEdit(column=label_column, given=snap.given, changed=snap.changed(), copy_as=f"{label_column}_given",
                      added={"review_decision": {r: e["decision"] for r, e in last.items()},
                             "reviewed_by": {r: e["author"] for r, e in last.items()}}, delimiter=delimiter)
     notes: list[str] = []
-    if source is not None:
+    paths: dict[str, Path] = {}
+    if source is not None:  # first: the file most likely to fail (a changed table), so a failure writes nothing
         source = Path(source)
         target = out_dir / (dataset_name or f"{source.stem}.reviewed{source.suffix}")
         notes = write_edited_table(source, target, edit, encoding=encoding, expected_rows=expected_rows)
@@ -207,6 +207,8 @@ def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=Non
         target = out_dir / (dataset_name or "dataset.reviewed.csv")
         paths["dataset"] = write_table_atomic(_joined(table, edit, text=table_format(target) in ("csv", "tsv")),
                                               target)
+    paths["labels"] = write_table_atomic(labels, out_dir / "labels_reviewed.csv")
+    paths["changelog"] = write_table_atomic(changelog, out_dir / "changelog.csv")
     return ExportResult(paths, notes, snap.reviewed, snap.total)
 
 

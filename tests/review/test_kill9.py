@@ -17,7 +17,7 @@ httpx = pytest.importorskip("httpx", reason="the kill test drives the app over H
 pytest.importorskip("fastapi", reason="the review app needs the review extra")
 
 from labelwise.review.project import open_audit_project  # noqa: E402
-from tests.review.servers import CLASSES, audit_dir, free_port, start, stop  # noqa: E402
+from tests.review.servers import CLASSES, audit_dir, free_port, start, stop as stop_server  # noqa: E402
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request):
@@ -82,4 +82,4 @@ def test_acknowledged_decisions_survive_sigkill(tmp_path, db):
     proc2, _ = start(folder, port2, db)  # the server itself starts again on the same store ...
     again = httpx.get(f"http://127.0.0.1:{port2}/", cookies={"labelwise_session": cookies[0]}, timeout=5)
     assert again.status_code == 200  # ... and a reviewer's session survived the crash: no new login needed
-    stop(proc2)
+    stop_server(proc2)

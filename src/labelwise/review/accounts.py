@@ -24,6 +24,7 @@ from labelwise.errors import LabelwiseError, ParameterError
 from labelwise.review.database import Database, now
 from labelwise.review.schema import BrowserSession, LoginLink, Reviewer
 
+# SQLAlchemy after labelwise.review.database, which turns its absence into a MissingExtraError
 from sqlalchemy import and_, delete, insert, or_, select, update
 
 MAX_NAME = 200  # characters of a reviewer's name

@@ -21,6 +21,7 @@ from labelwise.errors import ConflictError, LabelwiseError, ParameterError
 from labelwise.review.database import Database, now as _now
 from labelwise.review.schema import ISSUE_FLAGS, Item, LabelEvent, Project
 
+# SQLAlchemy after labelwise.review.database, which turns its absence into a MissingExtraError
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from labelwise.review.database import Database
 from labelwise.review.schema import Item, LabelEvent
 
+# SQLAlchemy after labelwise.review.database, which turns its absence into a MissingExtraError
 from sqlalchemy import Connection, func, select
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import decimal
 import io
 import json
 import os
@@ -223,14 +224,22 @@ def export_reproducers(work: Path, results: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([("id", pa.int32()), ("code", pa.string()), ("flag", pa.bool_()), ("score", pa.float32()),
-                        ("when", pa.timestamp("ms")), ("category", pa.string())])
     n = ROWS
-    pq.write_table(pa.table({"id": np.arange(n, dtype=np.int32), "code": [f"{i:05d}" if i % 4 else None
-                                                                          for i in range(n)],
-                             "flag": [i % 2 == 0 for i in range(n)], "score": np.linspace(0, 1, n).astype(np.float32),
-                             "when": pd.date_range("2024-01-01", periods=n, freq="h").astype("datetime64[ms]"),
-                             "category": [CLASSES[i % 3] for i in range(n)]}, schema=schema), pq_dir / "t.parquet")
+    columns = {
+        "id": (pa.int32(), np.arange(n, dtype=np.int32)),
+        "code": (pa.string(), [f"{i:05d}" if i % 4 else None for i in range(n)]),
+        "flag": (pa.bool_(), [i % 2 == 0 for i in range(n)]),
+        "score": (pa.float32(), np.linspace(0, 1, n).astype(np.float32)),
+        "when": (pa.timestamp("ms"), pd.date_range("2024-01-01", periods=n, freq="h").astype("datetime64[ms]")),
+        "count": (pa.int64(), [None if i % 5 == 0 else i for i in range(n)]),
+        "day": (pa.date32(), [pd.Timestamp("2024-01-01").date() + pd.Timedelta(days=i) for i in range(n)]),
+        "price": (pa.decimal128(12, 2), [decimal.Decimal(f"{i}.50") for i in range(n)]),
+        "small": (pa.uint8(), np.arange(n, dtype=np.uint8)),
+        "category": (pa.string(), [CLASSES[i % 3] for i in range(n)]),
+    }
+    schema = pa.schema([(name, kind) for name, (kind, _) in columns.items()])
+    pq.write_table(pa.table({name: values for name, (_, values) in columns.items()}, schema=schema),
+                   pq_dir / "t.parquet")
     audit(pq_dir / "t.parquet", pq_dir / "audit")
     with server(pq_dir / "audit") as (base, links, _):
         decide(login(base, links["ana"]), 1, label="beta")

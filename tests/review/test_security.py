@@ -142,13 +142,13 @@ def test_a_single_use_link_opened_twice_at_once_logs_in_once(two_projects):
 
 
 def test_sessions_and_links_are_pruned_instead_of_piling_up(two_projects, monkeypatch):
-    store, a, _ = two_projects
+    store, a, b = two_projects
     clock = Clock(monkeypatch)
     policy = SessionPolicy(idle=_dt.timedelta(hours=12), max_age=_dt.timedelta(days=7))
     client = TestClient(create_app(store, a, CLASSES, policy=policy))
     counts = []
     for start_ in range(10):  # a server started every 3 days, one link printed and used each time
-        store.prune(policy)
+        store.prune(a, policy)
         _login(client, store, a)
         client.get("/")
         counts.append(_rows(store))
@@ -157,8 +157,11 @@ def test_sessions_and_links_are_pruned_instead_of_piling_up(two_projects, monkey
     store.revoke_tokens(a, "ana")
     store.issue_token(a, "bo", single_use=True)
     client.get("/login", params={"token": store.issue_token(a, "cy", single_use=True)})
-    assert store.prune(policy)["links"] >= 2  # revoked and spent links go at once
-    assert _rows(store)["login_links"] == 1  # bo's unused link stays
+    other = store.issue_token(b, "ana", max_age=_dt.timedelta(hours=1))
+    clock.advance(hours=2)  # project B's link has expired, but that is for B's server to prune
+    assert store.prune(a, policy)["links"] >= 2  # revoked and spent links go at once
+    assert _rows(store)["login_links"] == 2  # bo's unused link stays, and B's
+    assert store.prune(b, policy)["links"] == 1 and store.login(b, other) is None
 
 
 def _rows(store) -> dict:

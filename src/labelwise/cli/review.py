@@ -96,7 +96,7 @@ def review(
     store, project_id, classes = open_audit_project(prepare_audit(audit_dir, label=label, text=text), db_url=db)
     for name in revoke or []:
         messages.print(f"revoked {store.revoke_tokens(project_id, name)} login link(s) of {name}", highlight=False)
-    store.prune(policy)  # expired sessions and spent links go, so they do not pile up over many starts
+    store.prune(project_id, policy)  # ended sessions and spent links go: they do not pile up over many starts
     sock = bind(host, port)  # before printing links: a busy port is an error, not a link that leads nowhere
     done, total = store.progress(project_id)
     if link_age is None:

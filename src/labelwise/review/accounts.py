@@ -144,18 +144,21 @@ class Accounts(Database):
             return bool(s.execute(delete(BrowserSession).where(BrowserSession.id == _digest(sid),
                                                                BrowserSession.reviewer_id.in_(mine))).rowcount)
 
-    def prune(self, policy: SessionPolicy = SessionPolicy()) -> dict[str, int]:
-        """Delete the sessions that ``policy`` has ended and the links that can never log anyone in again (revoked,
-        expired, or single-use and used), in every project of the database; returns how many of each."""
+    def prune(self, project_id: int, policy: SessionPolicy = SessionPolicy()) -> dict[str, int]:
+        """Delete the project's sessions that ``policy`` has ended and its links that can never log anyone in again
+        (revoked, expired, or single-use and used); returns how many of each. Other projects in the database are
+        left to their own servers, whose lifetimes may differ."""
         at = now()
         ended = []
         if policy.max_age is not None:
             ended.append(BrowserSession.created_at < at - policy.max_age)
         if policy.idle is not None:
             ended.append(BrowserSession.last_seen_at < at - policy.idle)
+        mine = select(Reviewer.id).where(Reviewer.project_id == project_id)
         with self._write() as s:
-            sessions = s.execute(delete(BrowserSession).where(or_(*ended))).rowcount if ended else 0
-            links = s.execute(delete(LoginLink).where(or_(
+            sessions = s.execute(delete(BrowserSession).where(BrowserSession.reviewer_id.in_(mine), or_(*ended))
+                                 ).rowcount if ended else 0
+            links = s.execute(delete(LoginLink).where(LoginLink.reviewer_id.in_(mine), or_(
                 LoginLink.revoked_at.is_not(None), LoginLink.expires_at < at,
                 and_(LoginLink.single_use.is_(True), LoginLink.used_at.is_not(None))))).rowcount
         return {"sessions": int(sessions or 0), "links": int(links or 0)}

@@ -49,7 +49,7 @@ def main() -> None:
         if backend == "sqlite":
             results.append(run(args, None))
         elif backend == "postgresql":
-            from labelwise.review.throwaway_postgres import PostgresUnavailable, create_database, throwaway_postgres
+            from labelwise.testing.postgres import PostgresUnavailable, create_database, throwaway_postgres
 
             try:
                 with throwaway_postgres() as server:

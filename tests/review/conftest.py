@@ -1,7 +1,7 @@
 """A real PostgreSQL server for the review tests, started on loopback from Debian's packages.
 
 ``make test`` installs the ``postgresql`` package when it runs as root (the Makefile's ``postgres`` target). The
-server is a throwaway cluster (``labelwise.review.throwaway_postgres``) started once per test session and stopped
+server is a throwaway cluster (``labelwise.testing.postgres``) started once per test session and stopped
 at the end; each test gets its own fresh database. Where PostgreSQL or the psycopg driver is missing, the
 PostgreSQL variants skip and say how to get them.
 """
@@ -23,7 +23,7 @@ def postgres_server():
         import psycopg  # noqa: F401
     except ImportError:
         pytest.skip("psycopg is not installed: pip install -e '.[dev]' (or 'labelwise[postgres]')")
-    from labelwise.review.throwaway_postgres import PostgresUnavailable, throwaway_postgres
+    from labelwise.testing.postgres import PostgresUnavailable, throwaway_postgres
 
     try:
         with throwaway_postgres() as server:
@@ -35,7 +35,7 @@ def postgres_server():
 @pytest.fixture()
 def postgres_url(postgres_server):
     """A SQLAlchemy URL of a new, empty database on the test server."""
-    from labelwise.review.throwaway_postgres import create_database
+    from labelwise.testing.postgres import create_database
 
     return create_database(*postgres_server, f"labelwise_{os.getpid()}_{next(_counter)}")
 

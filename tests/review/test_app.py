@@ -29,7 +29,7 @@ def client(store_url):
     store.add_items(pid, rows)
     app = create_app(store, pid, CLASSES)
     c = TestClient(app)
-    c.token = store.issue_token("reviewer")
+    c.token = store.issue_token(pid, "reviewer")
     return c, store
 
 
@@ -125,7 +125,7 @@ def test_open_an_audit_folder_resume_it_and_export(tmp_path):
     store2, pid2, _ = open_audit_project(tmp_path / "audit")  # resume: same project, nothing added twice
     assert pid2 == pid and store2.progress(pid2) == (1, 60)
     written = export_decisions(store2, pid2, tmp_path / "export", table=frame, label_column="category",
-                               dataset_name="t.reviewed.csv")
+                               dataset_name="t.reviewed.csv").paths
     labels, changelog = written["labels"], written["changelog"]
     out = pd.read_csv(labels)
     assert len(out) == 60 and out.set_index("row").loc[worst.row, "label"] == "pin_blocked"
@@ -201,7 +201,7 @@ def test_several_labels_and_top_suggestions(client):
 
 def test_each_reviewer_has_an_account_and_sessions_outlive_the_app(client):
     c, store = client
-    ana, bo = store.issue_token("ana"), store.issue_token("bo")
+    ana, bo = store.issue_token(1, "ana"), store.issue_token(1, "bo")
     _login(c, ana)
     item = store.queue(1, limit=1)[0]
     csrf, version = _csrf_and_version(c.get(f"/item/{item.id}").text)
@@ -217,8 +217,9 @@ def test_each_reviewer_has_an_account_and_sessions_outlive_the_app(client):
     c3 = TestClient(create_app(again, 1, CLASSES))
     c3.cookies.set("labelwise_session", c.cookies.get("labelwise_session"))
     assert c3.get("/").status_code == 200 and "signed in as ana" in c3.get("/").text
-    assert "ana" in again.reviewers() and store.revoke_tokens("ana") == 1
+    assert "ana" in again.reviewers(1) and store.revoke_tokens(1, "ana") == 1
     assert c3.get("/login", params={"token": ana}).status_code == 403  # revoked
+    assert c3.get("/").status_code == 401  # and her session ended, in the other app too
     assert TestClient(create_app(ReviewStore(store.url), 1, CLASSES)).get("/login", params={"token": bo}
                                                                            ).status_code == 200
 
@@ -233,4 +234,4 @@ def test_an_item_of_another_project_in_the_same_database_is_out_of_reach(client)
     assert c.get(f"/item/{foreign.id}").status_code == 404
     csrf, _ = _csrf_and_version(c.get(f"/item/{store.queue(1, limit=1)[0].id}").text)
     r = c.post(f"/item/{foreign.id}/decide", data={"csrf": csrf, "version": 0, "decision": "keep"})
-    assert r.status_code == 400 and store.item(foreign.id).version == 0
+    assert r.status_code == 404 and store.item(foreign.id).version == 0

@@ -48,7 +48,7 @@ def served(tmp_path):
     deadline = time.time() + 20
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
-    yield store, f"http://127.0.0.1:{port}", store.issue_token("ana")
+    yield store, f"http://127.0.0.1:{port}", store.issue_token(pid, "ana")
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -115,6 +115,11 @@ def test_review_in_a_browser_with_keys_filters_and_hostile_data(served):
         page.goto(f"{base}/item/1")
         assert "asks about a PIN" in page.inner_text("body")
         _no_injection(page)
+        with page.expect_navigation():
+            page.click("#logout")  # the button in every page's header
+        assert "logged out" in page.inner_text("body")
+        page.goto(f"{base}/")
+        assert "Log in with the link" in page.inner_text("body")
         browser.close()
     current = store.current_labels(1)
     assert current[0] == ["pin_blocked"] and current[1] == [XSS_CLASS]

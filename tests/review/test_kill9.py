@@ -8,61 +8,16 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
-import numpy as np
 import pytest
 
 httpx = pytest.importorskip("httpx", reason="the kill test drives the app over HTTP with httpx")
 pytest.importorskip("fastapi", reason="the review app needs the review extra")
 
 from labelwise.review.project import open_audit_project  # noqa: E402
-
-CLASSES = ["a", "b", "c"]
-
-
-def _audit_dir(tmp_path, n=200):
-    from labelwise.audit.result import AuditResult
-
-    given = np.arange(n) % 3
-    probs = np.full((n, 3), 0.25)
-    probs[np.arange(n), (given + 1) % 3] = 0.5
-    audit = AuditResult(classes=CLASSES, row_ids=np.arange(n), given=given, suggested=(given + 1) % 3,
-                        label_quality=np.arange(n) / n, is_issue=np.zeros(n, bool), pred_probs=probs, noise=None,
-                        texts=[f"text {i}" for i in range(n)])
-    return audit.save(tmp_path / "audit")
-
-
-def _start(folder, port, db=None):
-    proc = subprocess.Popen([sys.executable, "-m", "labelwise", "review", str(folder), "--port", str(port)]
-                            + (["--db", db] if db else []),
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    deadline = time.time() + 60
-    url = None
-    while time.time() < deadline and url is None:
-        line = proc.stderr.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+/login\?token=\S+)", line)
-        url = match.group(1) if match else None
-    assert url, "the server did not print its login link"
-    base = url.split("/login")[0]
-    while time.time() < deadline:  # wait until it answers
-        try:
-            httpx.get(base + "/", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return proc, url
-
-
-def _port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from tests.review.servers import CLASSES, audit_dir, free_port, start, stop as stop_server  # noqa: E402
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request):
@@ -71,9 +26,9 @@ def db(request):
 
 
 def test_acknowledged_decisions_survive_sigkill(tmp_path, db):
-    folder = _audit_dir(tmp_path)
-    port = _port()
-    proc, url = _start(folder, port, db)
+    folder = audit_dir(tmp_path)
+    port = free_port()
+    proc, url = start(folder, port, db)
     cookies = {}
     acknowledged, lock, stop = [], threading.Lock(), threading.Event()
 
@@ -123,9 +78,8 @@ def test_acknowledged_decisions_survive_sigkill(tmp_path, db):
         per_item.setdefault(item, []).append(version)
     assert all(sorted(v) == list(range(1, len(v) + 1)) for v in per_item.values()), "duplicate or missing versions"
 
-    port2 = _port()
-    proc2, _ = _start(folder, port2, db)  # the server itself starts again on the same store ...
+    port2 = free_port()
+    proc2, _ = start(folder, port2, db)  # the server itself starts again on the same store ...
     again = httpx.get(f"http://127.0.0.1:{port2}/", cookies={"labelwise_session": cookies[0]}, timeout=5)
     assert again.status_code == 200  # ... and a reviewer's session survived the crash: no new login needed
-    proc2.terminate()
-    proc2.wait(timeout=10)
+    stop_server(proc2)

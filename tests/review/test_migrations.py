@@ -13,7 +13,7 @@ from alembic import command  # noqa: E402
 from alembic.autogenerate import compare_metadata  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from alembic.migration import MigrationContext  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, inspect, text  # noqa: E402
 
 from labelwise.review.schema import Base  # noqa: E402
 from labelwise.review.store import MIGRATIONS, QueueFilter, ReviewStore  # noqa: E402
@@ -62,5 +62,31 @@ def test_a_first_version_database_upgrades_and_keeps_every_event(store_url, lega
     assert store.current_labels(1) == {0: ["a"], 1: ["a"]}
     assert [v.row for v in store.queue(1, where=QueueFilter(given_class="b"))] == [1]  # backfilled given class
     assert store.progress(1) == (1, 2)
-    token = store.issue_token("bo")  # the new tables work
-    assert store.login(token)[1] == "bo"
+    token = store.issue_token(1, "bo")  # the new tables work
+    assert store.login(1, token)[1] == "bo"
+
+
+@pytest.mark.parametrize("projects", [1, 2])
+def test_accounts_of_a_one_project_database_move_to_that_project(store_url, projects):
+    """0002 -> 0003: accounts were global. With one project they become its accounts (links and sessions keep
+    working); with several nobody can tell whose they were, so they go (new links are printed on the next start)."""
+    import hashlib
+
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "0002")
+        for p in range(1, projects + 1):
+            connection.execute(text("INSERT INTO projects (id, name, classes, created_at) VALUES "
+                                    "(:p, :n, :c, CURRENT_TIMESTAMP)"), {"p": p, "n": f"p{p}", "c": json.dumps(["a"])})
+        connection.execute(text("INSERT INTO users (id, name, created_at) VALUES (1, 'ana', CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO access_tokens (user_id, token_hash, created_at) VALUES "
+                                "(1, :h, CURRENT_TIMESTAMP)"), {"h": hashlib.sha256(b"old-token").hexdigest()})
+    engine.dispose()
+    store = ReviewStore(store_url)
+    if projects == 1:
+        assert store.reviewers(1) == ["ana"] and store.login(1, "old-token")[1] == "ana"
+        assert store.issue_token(1, "bo") and store.reviewers(1) == ["ana", "bo"]  # ids continue past the copies
+    else:
+        assert store.reviewers(1) == [] and store.login(1, "old-token") is None
+    with store.engine.connect() as connection:
+        assert not {"users", "access_tokens", "sessions"} & set(inspect(connection).get_table_names())

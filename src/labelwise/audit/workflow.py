@@ -98,6 +98,8 @@ def audit_dataset(
             random_state=random_state, progress=progress,
         )
         settings = dict(space.settings, classifier=type(model).__name__, n_folds=n_folds, random_state=random_state)
+    # how the table was read, so `labelwise export` writes its corrected copy the same way
+    settings.update({k: v for k, v in (("encoding", encoding), ("label_delimiter", delimiter)) if v is not None})
 
     multi = table.labels.multi_label
     with warnings.catch_warnings():

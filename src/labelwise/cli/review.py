@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import getpass
+import re
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from labelwise.cli.console import messages
-from labelwise.errors import LabelwiseError
+from labelwise.errors import LabelwiseError, ParameterError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, option: str) -> Optional[_dt.timedelta]:
+    """A duration such as ``90s``, ``30m``, ``12h`` or ``7d``; ``never`` for no limit (None)."""
+    text = text.strip().lower()
+    if text == "never":
+        return None
+    found = re.fullmatch(r"(\d{1,7})([smhd])", text)
+    if found is None or int(found.group(1)) == 0:
+        raise ParameterError(f"{option} takes a duration such as 30m, 12h or 7d (or never); got {text!r}.")
+    return _dt.timedelta(seconds=int(found.group(1)) * _UNITS[found.group(2)])
 
 
 def prepare_audit(path: Path, *, label: Optional[str], text: Optional[List[str]], quiet: bool = False) -> Path:
@@ -54,7 +69,17 @@ def review(
     port: int = typer.Option(8765, "--port", help="Port to listen on."),
     reviewer: Optional[List[str]] = typer.Option(None, "--reviewer", "-r", help="A reviewer's name; repeat for "
                                                  "several. Each gets their own login link (default: your user name)."),
-    revoke: Optional[List[str]] = typer.Option(None, "--revoke", help="Revoke every login link of this reviewer."),
+    revoke: Optional[List[str]] = typer.Option(None, "--revoke", help="Revoke every login link of this reviewer "
+                                               "and end their sessions (on running servers too, at their next click)."),
+    session_idle: str = typer.Option("12h", "--session-idle", help="A session ends after this long without a request "
+                                     "(30m, 12h, 7d, or never)."),
+    session_max_age: str = typer.Option("7d", "--session-max-age", help="A session ends this long after its login, "
+                                        "however busy (or never)."),
+    link_max_age: str = typer.Option("7d", "--link-max-age", help="Login links printed now work for this long (or "
+                                     "never: until revoked)."),
+    single_use_links: bool = typer.Option(False, "--single-use-links", help="Login links printed now work once."),
+    secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark the session cookie Secure: use it "
+                                        "behind an https proxy (over https it is Secure anyway)."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """Review the flagged labels in your browser, worst first. Every decision is kept as an event.
@@ -62,21 +87,36 @@ def review(
     Example: labelwise audit train.csv --label category --text text --out audit/ && labelwise review audit/ -r ana -r bo
     """
     try:
-        from labelwise.review.app import create_app, serve
+        from labelwise.review.app import bind, create_app, serve
         from labelwise.review.project import open_audit_project
+        from labelwise.review.store import SessionPolicy
     except ImportError as err:
         raise LabelwiseError(f"{err}. Install the review app with: pip install 'labelwise[review]'") from None
+    policy = SessionPolicy(idle=parse_duration(session_idle, "--session-idle"),
+                           max_age=parse_duration(session_max_age, "--session-max-age"))
+    link_age = parse_duration(link_max_age, "--link-max-age")
     store, project_id, classes = open_audit_project(prepare_audit(audit_dir, label=label, text=text), db_url=db)
     for name in revoke or []:
-        messages.print(f"revoked {store.revoke_tokens(name)} login link(s) of {name}", highlight=False)
+        messages.print(f"revoked {store.revoke_tokens(project_id, name)} login link(s) of {name}", highlight=False)
+    store.prune(project_id, policy)  # ended sessions and spent links go: they do not pile up over many starts
+    sock = bind(host, port)  # before printing links: a busy port is an error, not a link that leads nowhere
     done, total = store.progress(project_id)
-    messages.print(f"{total:,} items, {done:,} reviewed. Each link logs one reviewer in; send each only to its "
-                   "reviewer (links from earlier runs keep working until revoked with --revoke NAME):", highlight=False)
+    if link_age is None:
+        lasting = "once" if single_use_links else "until revoked"
+    else:
+        lasting = f"{'once, ' if single_use_links else ''}for {link_max_age}"
+    messages.print(f"{total:,} items, {done:,} reviewed. Each link logs one reviewer in and works {lasting}; send "
+                   "each only to its reviewer (revoke with --revoke NAME):", highlight=False)
     for name in reviewer or [_default_reviewer()]:
-        token = store.issue_token(name)
-        messages.print(f"  {name}: http://{host}:{port}/login?token={token}",
+        token = store.issue_token(project_id, name, max_age=link_age, single_use=single_use_links)
+        messages.print(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}",
                        highlight=False, soft_wrap=True)
-    serve(create_app(store, project_id, classes), host=host, port=port)
+    serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies), sock)
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it goes into a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def export(
@@ -85,23 +125,36 @@ def export(
     data: Optional[Path] = typer.Option(None, "--data", help="The table that was audited (default: the one the "
                                         "audit recorded), to write a corrected copy of it."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to write into (default: the audit folder)."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of the table (default: the one it "
+                                           "was audited with, else utf-8)."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """Write the reviewed labels: a corrected copy of your table (<name>.reviewed.<ext>), labels_reviewed.csv and
-    changelog.csv (every decision: who, when, what, why). Your original file is never changed."""
+    changelog.csv (every decision: who, when, what, why). Every value nobody changed is written back exactly as it
+    was read; text typed by reviewers is neutralised against spreadsheet formulas. Your original file is never
+    changed."""
     from labelwise.audit.result import AuditResult
-    from labelwise.review.project import export_decisions, open_audit_project, original_table
+    from labelwise.errors import DataError
+    from labelwise.review.project import export_decisions, open_audit_project
 
     store, project_id, _ = open_audit_project(audit_dir, db_url=db)
     audited = AuditResult.load(audit_dir)
-    table = original_table(audit_dir, data)
-    source = Path(data or audited.source_path or "dataset.csv")
-    written = export_decisions(store, project_id, out or audit_dir, table=table, label_column=audited.label_column,
-                               dataset_name=f"{source.stem}.reviewed{source.suffix or '.csv'}")
-    done, total = store.progress(project_id)
-    messages.print(f"{done:,} of {total:,} rows reviewed. Wrote:", highlight=False)
-    for path in written.values():
+    settings = audited.settings or {}
+    source = data or audited.source_path
+    if source is not None and not Path(source).is_file():
+        if data is not None:
+            raise DataError(f"{data} does not exist. Give the table that was audited with --data.")
+        source = None
+    result = export_decisions(store, project_id, out or audit_dir, source=source,
+                              label_column=audited.label_column,
+                              encoding=encoding or settings.get("encoding"),
+                              delimiter=settings.get("label_delimiter") or "|",
+                              expected_rows=audited.n_input_rows)
+    messages.print(f"{result.reviewed:,} of {result.total:,} rows reviewed. Wrote:", highlight=False)
+    for path in result.paths.values():
         messages.print(f"  {path}", highlight=False, soft_wrap=True)
-    if table is None:
+    for note in result.notes:
+        messages.print(f"note: {note}", highlight=False, soft_wrap=True)
+    if source is None:
         messages.print("No corrected copy of the table: the audited file was not found. Give it with --data.",
                        highlight=False)

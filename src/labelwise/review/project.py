@@ -1,7 +1,9 @@
 """Open a review project from an audit's output folder, and export what the reviewers decided.
 
 Re-opening the same folder resumes the same project: the store lives beside the data (``review.db`` in the
-audit folder) unless a database URL is given, and items already in it are not added again.
+audit folder) unless a database URL is given, and items already in it are not added again. The folder keeps its
+project's id in ``review_project.json`` (written once), so a moved or copied folder finds its decisions; delete that
+file to start a new project for the folder.
 
 The folder is what ``labelwise audit --out DIR`` writes, read with ``AuditResult.load`` (its ``source_path`` names
 the original table, so the export can be joined back onto it and the item page can show every field of a row).
@@ -9,6 +11,11 @@ the original table, so the export can be joined back onto it and the item page c
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -16,26 +23,31 @@ import numpy as np
 import pandas as pd
 
 from labelwise.audit.result import AuditResult
-from labelwise.data.io import read_table, write_table_atomic
+from labelwise.data.atomic import write_bytes_once
+from labelwise.data.formula import neutralise
+from labelwise.data.io import read_table, table_format, write_table_atomic
+from labelwise.data.roundtrip import LabelEdit, write_edited_table
 from labelwise.errors import DataError
 from labelwise.review.store import ReviewStore
 
 MAX_FIELDS = 30  # columns of the original row shown on the item page
 MAX_CHARS = 5000  # characters of each field stored for display
 TOP_SUGGESTIONS = 5  # the model's most probable classes offered per row
+PROJECT_FILE = "review_project.json"
 
 
 def original_table(audit_dir, data=None) -> Optional[pd.DataFrame]:
     """The table that was audited: ``data`` when given, else the ``source_path`` the audit recorded; None when
     neither is available (an audit of an in-memory DataFrame, or a file moved since)."""
-    path = data or AuditResult.load(audit_dir).source_path
+    audited = AuditResult.load(audit_dir)
+    path = data or audited.source_path
     if path is None:
         return None
     if not Path(path).is_file():
         if data is not None:
             raise DataError(f"{path} does not exist. Give the table that was audited with --data.")
         return None
-    return read_table(path)
+    return read_table(path, encoding=(audited.settings or {}).get("encoding"))
 
 
 def open_audit_project(audit_dir, *, db_url: Optional[str] = None) -> tuple[ReviewStore, int, list[str]]:
@@ -44,7 +56,9 @@ def open_audit_project(audit_dir, *, db_url: Optional[str] = None) -> tuple[Revi
     audit = AuditResult.load(audit_dir)
     classes = list(audit.classes)
     store = ReviewStore(db_url or f"sqlite:///{(audit_dir / 'review.db').resolve()}")
-    project_id = store.create_project(str(audit_dir.resolve()), classes)
+    # found by the id in the folder; a database kept beside its data may also adopt its only, older project
+    project_id = store.create_project(str(audit_dir.resolve()), classes, key=project_key(audit_dir),
+                                      adopt_only_project=db_url is None)
     if store.progress(project_id)[1] >= audit.n_rows:  # resumed: every row is in already, do not read the table again
         return store, project_id, classes
 
@@ -72,6 +86,32 @@ def open_audit_project(audit_dir, *, db_url: Optional[str] = None) -> tuple[Revi
     return store, project_id, classes
 
 
+def project_key(audit_dir) -> Optional[str]:
+    """The id of the audit folder's review project, from its ``review_project.json``, written on first use (once:
+    of two processes opening a new folder together, both get the same id). None for a read-only folder without one
+    (the project is then found by the folder's path, as before projects had ids)."""
+    path = Path(audit_dir) / PROJECT_FILE
+    while True:
+        try:
+            found = json.loads(path.read_text(encoding="utf-8")).get("project")
+        except FileNotFoundError:
+            key = uuid.uuid4().hex
+            record = {"project": key, "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat()}
+            try:
+                write_bytes_once(path, (json.dumps(record) + "\n").encode())
+            except FileExistsError:
+                continue  # another process made it a moment ago: use theirs
+            except OSError:
+                return None
+            return key
+        except (OSError, ValueError, AttributeError):
+            found = None
+        if not isinstance(found, str) or not re.fullmatch(r"[0-9a-f]{32}", found):
+            raise DataError(f"{path} is damaged: it should hold the folder's review project id. Restore it from a "
+                            f"backup or a copy of the folder; delete it only to start a new, empty review project.")
+        return found
+
+
 def _payload(table: Optional[pd.DataFrame], row: int, rec: dict) -> dict:
     """The fields shown for a row: the original row's columns when the table is at hand, else the audited text."""
     if table is None:
@@ -81,31 +121,63 @@ def _payload(table: Optional[pd.DataFrame], row: int, rec: dict) -> dict:
             else str(value)[:MAX_CHARS] for column, value in list(values.items())[:MAX_FIELDS]}
 
 
-def export_decisions(store: ReviewStore, project_id: int, out_dir, *, table: Optional[pd.DataFrame] = None,
-                     label_column: str = "label", dataset_name: str = "dataset_reviewed.csv"
-                     ) -> dict[str, Path]:
-    """Write what the reviewers decided, atomically, into ``out_dir``:
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_decisions` wrote: ``paths`` by kind (``labels``, ``changelog``, ``dataset``), ``notes`` for
+    the user, and the counts of the snapshot it wrote (items with a human decision, all items)."""
 
-    - ``labels_reviewed.csv``: row, label (the current label of every row, several joined by ``|``);
+    paths: dict[str, Path]
+    notes: list[str] = field(default_factory=list)
+    reviewed: int = 0
+    total: int = 0
+
+
+def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=None,
+                     table: Optional[pd.DataFrame] = None, label_column: str = "label",
+                     dataset_name: Optional[str] = None, encoding: Optional[str] = None, delimiter: str = "|",
+                     expected_rows: Optional[int] = None) -> ExportResult:
+    """Write what the reviewers decided, atomically, into ``out_dir``, from one snapshot of the store (decisions
+    made meanwhile are in every file or in none):
+
+    - ``labels_reviewed.csv``: row, label (the current label of every row, several joined by ``delimiter``);
     - ``changelog.csv``: every human event: row, time, author, decision, labels, reason;
-    - ``dataset_name`` (CSV or Parquet by its extension), only when the original ``table`` is given: the table with
-      the label column corrected, plus ``<label>_given`` (as it was), ``review_decision`` and ``reviewed_by``.
-      Rows nobody reviewed keep their label. The original file is never touched.
+    - ``dataset_name`` (default ``<source name>.reviewed.<ext>``): the audited table with the label column
+      corrected, plus ``<label>_given`` (as it was), ``review_decision`` and ``reviewed_by``. From the ``source``
+      file (CSV, TSV, Parquet, JSON Lines, read with ``encoding``), every value nobody changed is written back
+      exactly as it was read (see :mod:`labelwise.data.roundtrip`); ``expected_rows`` is the row count the audit saw.
+      From a ``table`` DataFrame instead, the frame is written with pandas. Rows nobody reviewed keep their label.
+      The original file is never touched.
 
-    Returns the paths written, by kind (``labels``, ``changelog``, ``dataset``).
+    Text typed in the app (reviewer names, reasons) is neutralised against spreadsheet formula injection in every
+    CSV/TSV (:mod:`labelwise.data.formula`); so are the labels in ``changelog.csv``, which is meant for people.
+    ``labels_reviewed.csv`` and the table keep the labels exactly: a label is always one of the project's classes.
     """
     out_dir = Path(out_dir)
-    current = store.current_labels(project_id)
-    labels = pd.DataFrame({"row": list(current), "label": ["|".join(v) for v in current.values()]}).sort_values("row")
-    events = store.human_events(project_id)
-    changelog = pd.DataFrame(events, columns=["row", "created_at", "author", "decision", "labels", "reason"])
-    changelog["labels"] = changelog["labels"].map(lambda v: "|".join(v))
-    written = {"labels": write_table_atomic(labels, out_dir / "labels_reviewed.csv"),
-               "changelog": write_table_atomic(changelog, out_dir / "changelog.csv")}
-    if table is not None:
-        written["dataset"] = write_table_atomic(_joined(table, labels, changelog, label_column),
-                                                out_dir / dataset_name)
-    return written
+    snap = store.export_snapshot(project_id)
+    rows = sorted(snap.current)
+    labels = pd.DataFrame({"row": rows, "label": [delimiter.join(snap.current[r]) for r in rows]})
+    changelog = pd.DataFrame(snap.events, columns=["row", "created_at", "author", "decision", "labels", "reason"])
+    changelog["labels"] = changelog["labels"].map(delimiter.join)
+    for column in ("author", "labels", "reason"):
+        changelog[column] = changelog[column].map(neutralise)
+    last = snap.last_decisions()
+    edit = LabelEdit(column=label_column, given=snap.given, changed=snap.changed(), copy_as=f"{label_column}_given",
+                     added={"review_decision": {r: e["decision"] for r, e in last.items()},
+                            "reviewed_by": {r: e["author"] for r, e in last.items()}}, delimiter=delimiter)
+    notes: list[str] = []
+    paths: dict[str, Path] = {}
+    if source is not None:  # first: the file most likely to fail (a changed table), so a failure writes nothing
+        source = Path(source)
+        target = out_dir / (dataset_name or f"{source.stem}.reviewed{source.suffix}")
+        notes = write_edited_table(source, target, edit, encoding=encoding, expected_rows=expected_rows)
+        paths["dataset"] = target
+    elif table is not None:
+        target = out_dir / (dataset_name or "dataset.reviewed.csv")
+        paths["dataset"] = write_table_atomic(_joined(table, edit, text=table_format(target) in ("csv", "tsv")),
+                                              target)
+    paths["labels"] = write_table_atomic(labels, out_dir / "labels_reviewed.csv")
+    paths["changelog"] = write_table_atomic(changelog, out_dir / "changelog.csv")
+    return ExportResult(paths, notes, snap.reviewed, snap.total)
 
 
 def _like(column: pd.Series, original: pd.Series) -> pd.Series:
@@ -121,21 +193,19 @@ def _like(column: pd.Series, original: pd.Series) -> pd.Series:
         return numbers
 
 
-def _joined(table: pd.DataFrame, labels: pd.DataFrame, changelog: pd.DataFrame, label_column: str) -> pd.DataFrame:
-    if label_column not in table.columns:
-        raise DataError(f"The table has no column {label_column!r} to correct; it has {', '.join(map(str, table.columns))}.")
-    out = table.copy()
-    out.insert(out.columns.get_loc(label_column) + 1, f"{label_column}_given", table[label_column])
-    last = changelog.drop_duplicates("row", keep="last").set_index("row")
-    reviewed = labels[labels["row"].isin(last.index)].set_index("row")["label"]
-    positions = reviewed.index.to_numpy()
-    if len(positions) and positions.max() >= len(out):
+def _joined(table: pd.DataFrame, edit: LabelEdit, text: bool) -> pd.DataFrame:
+    """A DataFrame's reviewed copy (values as pandas holds them); ``text``: the added columns go into a CSV/TSV."""
+    if edit.column not in table.columns:
+        raise DataError(f"The table has no column {edit.column!r} to correct; it has "
+                        f"{', '.join(map(str, table.columns))}.")
+    if max(edit.changed, default=-1) >= len(table):
         raise DataError("The table has fewer rows than the reviewed project: give the table that was audited.")
-    column = out[label_column].astype(object)
-    column.iloc[positions] = reviewed.to_numpy()
-    out[label_column] = _like(column, table[label_column])
-    out["review_decision"] = ""
-    out["reviewed_by"] = ""
-    out.iloc[last.index.to_numpy(), out.columns.get_loc("review_decision")] = last["decision"].to_numpy()
-    out.iloc[last.index.to_numpy(), out.columns.get_loc("reviewed_by")] = last["author"].to_numpy()
+    out = table.copy()
+    out.insert(out.columns.get_loc(edit.column) + 1, edit.copy_as, table[edit.column])
+    column = out[edit.column].astype(object)
+    for row, labels in edit.changed.items():
+        column.iloc[row] = edit.delimiter.join(labels)
+    out[edit.column] = _like(column, table[edit.column])
+    for name, by_row in edit.added.items():
+        out[name] = [(neutralise if text else str)(by_row.get(row, "")) for row in range(len(out))]
     return out

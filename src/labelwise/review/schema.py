@@ -1,14 +1,17 @@
 """The review database's tables (SQLAlchemy 2 ORM). Alembic migrations in ``migrations/versions/`` create them;
 this module must describe the schema at the newest revision (``tests/review/test_migrations.py`` checks that).
 
-- ``projects``: one per reviewed dataset (its classes).
+- ``projects``: one per reviewed dataset (its classes). ``key`` is the id written in the audit folder
+  (``review_project.json``), so a moved or copied folder finds its project; ``name`` is the folder's path when the
+  project was made (how projects were found before they had keys).
 - ``items``: one per row of the data: payload (fields shown to the reviewer), label quality, the audit's suggestion
   with its top probabilities, the given class and issue flags (for filters), and a version (the count of human
   decisions so far, the optimistic-concurrency token).
 - ``label_events``: the append-only log. Every label an item ever had, with source (given / audit / llm / human),
   author, time and reason. Nothing is updated in place; the current label is derived from this log.
-- ``users``, ``access_tokens``, ``sessions``: reviewer accounts, their login tokens (stored as SHA-256 hashes, never
-  in clear) and their browser sessions (hashed too, so a copied database logs nobody in).
+- ``reviewers``, ``login_links``, ``browser_sessions``: reviewer accounts of one project, their login tokens (stored
+  as SHA-256 hashes, never in clear; optionally expiring or single-use) and their browser sessions (hashed too, so a
+  copied database logs nobody in; with the time they were last used, for the idle lifetime).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Optional
 from labelwise.errors import MissingExtraError
 
 try:
-    from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+    from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
     from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("sqlalchemy", "review", "the review store") from err
@@ -34,8 +37,10 @@ class Base(DeclarativeBase):
 
 class Project(Base):
     __tablename__ = "projects"
+    __table_args__ = (Index("ix_projects_key", "key", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(1000), unique=True)
+    key: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
     classes: Mapped[list] = mapped_column(JSON)
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
 
@@ -80,29 +85,39 @@ class LabelEvent(Base):
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class User(Base):
-    __tablename__ = "users"
+class Reviewer(Base):
+    """A reviewer's account in one project: a reviewer of another project cannot log in here."""
+
+    __tablename__ = "reviewers"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_reviewer_name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class AccessToken(Base):
-    """A login token of a user, as its SHA-256 hex digest. A user may hold several; revoking sets ``revoked_at``."""
+class LoginLink(Base):
+    """A login token of a reviewer, as its SHA-256 hex digest. It stops working when revoked, after ``expires_at``,
+    or once used when ``single_use``."""
 
-    __tablename__ = "access_tokens"
+    __tablename__ = "login_links"
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[Optional[_dt.datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+    single_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    used_at: Mapped[Optional[_dt.datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[Optional[_dt.datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class ReviewSession(Base):
-    """A logged-in browser: the SHA-256 of its cookie value, its user and its CSRF token."""
+class BrowserSession(Base):
+    """A logged-in browser: the SHA-256 of its cookie value, its reviewer, its CSRF token, when it logged in and when
+    it was last used (kept to within a minute)."""
 
-    __tablename__ = "sessions"
+    __tablename__ = "browser_sessions"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"), index=True)
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))

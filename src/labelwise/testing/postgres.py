@@ -1,9 +1,13 @@
-"""A throwaway PostgreSQL server on loopback, for the review store's tests and load benchmark.
+"""A throwaway PostgreSQL server on loopback, for the review store's tests and load benchmark (test infrastructure:
+nothing in the library imports it).
 
 It uses the PostgreSQL binaries of the machine (Debian's ``postgresql`` package: ``make postgres``), makes a new
 cluster in a temporary folder (``initdb``, trust authentication, listening on 127.0.0.1 only, a free port), and
 removes it all on exit. PostgreSQL refuses to run as root, so as root it runs as the ``postgres`` system user.
 Not for production data: fsync is off.
+
+Why not pytest-postgresql's ``postgresql_proc``: it starts ``pg_ctl`` as the current user, and PostgreSQL refuses to
+run as root (CI runs as root); and ``bench/review_load.py`` needs the same server outside pytest.
 """
 
 from __future__ import annotations

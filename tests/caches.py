@@ -12,6 +12,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -99,3 +100,27 @@ def no_warnings(call: Callable[[], Any]) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         return call()
+
+
+@contextmanager
+def deleted_without_pause(path: Path) -> Iterator[list[int]]:
+    """While the block runs, a thread deletes ``path`` (a file or a folder) again and again; yields the count."""
+    stop = threading.Event()
+    count = [0]
+
+    def delete() -> None:
+        while not stop.is_set():
+            try:
+                shutil.rmtree(path) if path.is_dir() else os.remove(path)
+                count[0] += 1
+            except OSError:
+                pass
+            stop.wait(0.001)
+
+    thread = threading.Thread(target=delete)
+    thread.start()
+    try:
+        yield count
+    finally:
+        stop.set()
+        thread.join()

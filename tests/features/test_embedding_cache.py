@@ -14,7 +14,7 @@ import pytest
 from labelwise.errors import CacheWarning
 from labelwise.features import EmbeddingCache, TextEncoder
 from labelwise.features.cache import _checksum, cache_key, default_cache_dir
-from tests.caches import moved_aside, no_warnings, shared_folder, without_write_access
+from tests.caches import deleted_without_pause, moved_aside, no_warnings, shared_folder, without_write_access
 
 
 def _vectors(n: int, d: int = 4, seed: int = 0) -> np.ndarray:
@@ -436,6 +436,24 @@ def test_deleting_the_cache_between_batches_does_not_stop_the_run(stubbed, tmp_p
     enc2, stub2 = stubbed(cache_dir=folder)
     np.testing.assert_array_equal(enc2.encode(texts), X)
     assert sorted(stub2.embedded) == sorted(stub.batches[0] + stub.batches[1])
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_deleting_the_cache_at_any_moment_never_fails_a_call(tmp_path, what):
+    """A thread deletes the cache without pause while calls write and read it (before: 'disk I/O error' in nearly
+    every call); every vector read back is the one written."""
+    folder = tmp_path / "cache"
+    cache = EmbeddingCache(folder)
+    texts, V = [f"t{i}" for i in range(50)], _vectors(50, d=8)
+    cache.put_many("m", texts, V)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheWarning)
+        with deleted_without_pause(folder if what == "folder" else cache.path) as deletions:
+            for _ in range(100):
+                cache.put_many("m", texts, V)
+                for i, vector in cache.get_many("m", texts).items():
+                    np.testing.assert_array_equal(vector, V[i])
+    assert deletions[0] > 10
 
 
 # -- with the real model ------------------------------------------------------------------------------------------

@@ -7,13 +7,14 @@ import itertools
 import os
 import shutil
 import sqlite3
+import warnings
 
 import pytest
 
 from labelwise.errors import CacheWarning, ParameterError
 from labelwise.llm.cache import DEFAULT_SIZE_LIMIT, ResponseCache, _checksum, default_cache_path, parse_size
 from labelwise.llm.fake import FakeBackend
-from tests.caches import moved_aside, no_warnings, shared_folder, without_write_access
+from tests.caches import deleted_without_pause, moved_aside, no_warnings, shared_folder, without_write_access
 
 PROMPTS = [f"prompt {i}" for i in range(6)]
 CONTINUATIONS = [" yes", " no"]
@@ -162,6 +163,21 @@ def test_deleting_the_cache_mid_run_does_not_stop_the_run(tmp_path, what):
     again = _backend(folder / "llm.sqlite")
     _run(again)
     assert again.usage.cached == 3 and again.usage.calls == 3  # the answers after the deletion were kept
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_deleting_the_cache_at_any_moment_never_fails_a_call(tmp_path, what):
+    """A thread deletes the cache without pause while answers are stored and read (before: a raw 'disk I/O
+    error'); every answer read back is the one stored."""
+    folder = tmp_path / "cache"
+    cache = ResponseCache(folder / "llm.sqlite")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheWarning)
+        with deleted_without_pause(folder if what == "folder" else cache.path) as deletions:
+            for i in range(200):
+                cache.put(["question", i], [i])
+                assert cache.get(["question", i]) in (None, [i])
+    assert deletions[0] > 10
 
 
 def test_the_size_limit_evicts_the_least_recently_used_answers(tmp_path, monkeypatch):

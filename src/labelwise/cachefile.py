@@ -239,8 +239,9 @@ class CacheFile:
                 kind = _kind(exc)
                 if kind == "broken":
                     self._move_aside(str(exc))
-                elif kind == "gone" and attempt == 0:
-                    self._close()
+                elif kind in ("gone", "readonly") and attempt == 0 and (
+                        kind == "gone" or _identity(self.path) != getattr(self._local, "identity", None)):
+                    self._close()  # the file was deleted or replaced under this connection: open the new one
                 elif kind == "readonly":
                     self._local.readonly = True
                     if not quiet:
@@ -365,7 +366,10 @@ class CacheFile:
         app = con.execute("PRAGMA application_id").fetchone()[0]
         if app != _APPLICATION_ID:
             return "not written by labelwise, or by an older version"
-        return f"schema version {con.execute('PRAGMA user_version').fetchone()[0]}, expected {self.version}"
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version != self.version:
+            return f"schema version {version}, expected {self.version}"
+        return "its tables were changed"
 
     def _close(self) -> None:
         con = getattr(self._local, "con", None)

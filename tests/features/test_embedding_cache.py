@@ -305,7 +305,7 @@ def test_a_file_whose_table_was_altered_is_moved_aside_and_rebuilt(stubbed, tmp_
     con.execute("ALTER TABLE embeddings RENAME COLUMN checksum TO crc")
     con.commit()
     con.close()
-    _heals(stubbed, tmp_path)
+    assert "its tables were changed" in _heals(stubbed, tmp_path)
 
 
 def test_an_empty_file_is_a_new_cache(stubbed, tmp_path):
@@ -402,6 +402,17 @@ def test_a_read_only_cache_that_misses_texts_computes_them_without_saving(stubbe
         assert sorted(embedded) == sorted(TEXTS[30:50])
         assert len(messages) == 1 and "is not writable" in messages[0]  # one line for three batches
         assert path.read_bytes() == before and [p.name for p in folder.iterdir()] == ["embeddings.sqlite3"]
+
+
+def test_a_broken_cache_that_cannot_be_moved_aside_is_left_alone_and_the_run_goes_on(stubbed):
+    with shared_folder() as folder:
+        (folder / "embeddings.sqlite3").write_bytes(b"this is not a database" * 100)
+        enc, stub = stubbed(cache_dir=folder, batch_size=8)
+        (X, embedded), messages = without_write_access(folder, lambda: (enc.encode(TEXTS[:20]), stub.embedded))
+        np.testing.assert_array_equal(X, _Stub()(TEXTS[:20]))
+        assert sorted(embedded) == sorted(TEXTS[:20])
+        assert len(messages) == 1 and "cannot be moved aside" in messages[0] and "going on without it" in messages[0]
+        assert (folder / "embeddings.sqlite3").read_bytes() == b"this is not a database" * 100
 
 
 def test_a_cache_folder_that_cannot_be_created_computes_without_saving(stubbed):

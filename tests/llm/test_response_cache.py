@@ -181,7 +181,7 @@ def test_deleting_the_cache_at_any_moment_never_fails_a_call(tmp_path, what):
 
 
 def test_the_size_limit_evicts_the_least_recently_used_answers(tmp_path, monkeypatch):
-    clock = itertools.count()
+    clock = itertools.count(step=3600)  # an hour between calls: every hit is recorded
     monkeypatch.setattr("labelwise.llm.cache.time.time", lambda: float(next(clock)))
     value = "x" * 100
     size = 64 + len('"' + value + '"')  # key (64 hex digits), model (""), JSON value

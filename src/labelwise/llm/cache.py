@@ -11,8 +11,9 @@ a row that fails either, or whose answer does not have the shape the caller expe
 
 **Size limit.** The answers (keys, model names and JSON, in bytes) are kept under ``size_limit`` (default 1 GiB;
 ``size_limit=`` or ``$LABELWISE_LLM_CACHE_SIZE``, e.g. ``500MB``, ``2GiB`` or a number of bytes): when a write
-goes over it, the least recently used answers are evicted down to 90% of it. Every hit records its time, so a
-rerun keeps what it uses. A trigger-kept total makes the check one read per write.
+goes over it, the least recently used answers are evicted down to 90% of it. A hit records its time (when the last
+record is over an hour old, so reruns in quick succession cost no writes), so a rerun keeps what it uses. A
+trigger-kept total makes the check one read per write.
 
 Why SQLite of our own rather than ``diskcache`` (which llama-cpp-python already installs, and which is SQLite
 underneath too):
@@ -49,6 +50,7 @@ CACHE_FILE_ENV = "LABELWISE_LLM_CACHE"
 CACHE_SIZE_ENV = "LABELWISE_LLM_CACHE_SIZE"
 DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB: millions of answers (a label score is about 200 bytes)
 _VERSION = 1  # 0: (key, value) only
+_TOUCH_AFTER_S = 3600.0  # a hit records its time when the last record is older: least recently used to the hour
 _EVICT_TO = 0.9  # an eviction frees room down to this share of the limit, so it does not run on every write
 
 _SCHEMA = (
@@ -133,16 +135,17 @@ class ResponseCache:
         """The answer stored for ``parts`` by ``model``, or ``None``. A row from another model, with a wrong
         checksum, or whose answer ``valid(answer)`` rejects is a miss (one warning line)."""
         key = self.key(parts)
-        row = self._file.read(
-            lambda con: con.execute("SELECT model, value, checksum FROM responses WHERE key = ?", (key,)).fetchone())
-        value = self._check(key, model, row, valid) if row is not None else None
+        row = self._file.read(lambda con: con.execute(
+            "SELECT model, value, checksum, used FROM responses WHERE key = ?", (key,)).fetchone())
+        value = self._check(key, model, row[:3], valid) if row is not None else None
         if value is None:
             self.misses += 1
             return None
         self.hits += 1
         now = time.time()
-        self._file.write(lambda con: con.execute("UPDATE responses SET used = ? WHERE key = ?", (now, key)),
-                         quiet=True)  # least-recently-used bookkeeping: skipped where the file is read-only
+        if not isinstance(row[3], (int, float)) or now - row[3] >= _TOUCH_AFTER_S:  # least-recently-used bookkeeping; skipped where the file is read-only
+            self._file.write(lambda con: con.execute("UPDATE responses SET used = ? WHERE key = ?", (now, key)),
+                             quiet=True)
         return value
 
     def _check(self, key: str, model: str, row: tuple, valid: Optional[Callable[[Any], bool]]) -> Optional[Any]:

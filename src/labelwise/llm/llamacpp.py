@@ -7,6 +7,13 @@ than chat. Any other GGUF file works by path (``LlamaCppBackend("path/to/model.g
 
 Label scoring evaluates the prompt once and then only each label's few tokens: the KV cache is rolled back to the
 end of the prompt between labels, so scoring k labels costs one prompt plus k short continuations.
+
+llama.cpp's logits for a position depend on the batch layout that computed it (its kernels take other paths for
+other row counts: ``bench/llm_batch_layout.py`` shows 0.17 nats on one token), so the layout is fixed: the prompt
+but its last token in batches of ``n_batch`` that start at multiples of ``n_batch`` (a batch the previous call
+decoded identically is kept), then each label from the prompt's last token in a batch of its own, with logits for
+every position of it. Scores therefore equal a fresh llama.cpp evaluation with that layout exactly, whatever the
+label order or the prompt scored before (``tests/llm/test_llamacpp.py``).
 """
 
 from __future__ import annotations

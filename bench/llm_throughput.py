@@ -54,7 +54,7 @@ def main() -> None:
     import llama_cpp
 
     naive = llama_cpp.Llama(model_path=str(default_model_path()), n_ctx=1024, n_threads=args.threads,
-                            logits_all=True, verbose=False)
+                            n_threads_batch=args.threads, logits_all=True, verbose=False)
     t0 = time.perf_counter()
     naive_pred = []
     for text in texts:

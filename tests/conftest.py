@@ -21,8 +21,16 @@ def shared_dataset(*parts: str) -> Path:
 
 
 def pytest_configure(config):
-    """Keep the test run's embedding cache out of the user's ~/.cache (tests that need their own set it)."""
+    """Caches of the test run, never the user's ~/.cache (a variable already set wins):
+
+    - embeddings: one folder in the repository that git ignores (``.labelwise-cache/``), kept between runs, so a
+      second run does not embed Banking77 again (tests of the cache itself use their own folders:
+      tests/features/conftest.py);
+    - LLM answers: a new file per run, so no test of a model passes on an answer an older version of the code gave.
+    """
     import os
     import tempfile
 
-    os.environ.setdefault("LABELWISE_CACHE_DIR", tempfile.mkdtemp(prefix="labelwise-test-cache-"))
+    os.environ.setdefault("LABELWISE_CACHE_DIR", str(REPO / ".labelwise-cache"))
+    llm_cache = os.path.join(tempfile.mkdtemp(prefix="labelwise-test-llm-"), "llm.sqlite")
+    os.environ.setdefault("LABELWISE_LLM_CACHE", llm_cache)

@@ -15,6 +15,8 @@ against scikit-learn or cleanlab.
     ├── LLMError             a language model or server failed or answered unusably
     ├── CacheError           a cache cannot be used and cannot be rebuilt (read-only and incomplete, disk full)
     └── ConflictError        someone else changed a review item since it was loaded
+
+    CacheWarning (a UserWarning, not an error): a cache file was moved aside or cannot be written; the run goes on
 """
 
 from __future__ import annotations
@@ -58,3 +60,7 @@ class CacheError(LabelwiseError):
 
 class ConflictError(LabelwiseError):
     """Someone else changed this item since you loaded it; reload it and decide again."""
+
+
+class CacheWarning(UserWarning):
+    """A cache file was unusable and was moved aside, or cannot be written: the run goes on (the message says how)."""

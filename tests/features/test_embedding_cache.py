@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sqlite3
 import threading
+import warnings
 
 import numpy as np
 import pytest
 
-from labelwise.errors import LabelwiseError
+from labelwise.errors import CacheWarning
 from labelwise.features import EmbeddingCache, TextEncoder
-from labelwise.features.cache import default_cache_dir
+from labelwise.features.cache import _checksum, cache_key, default_cache_dir
+from tests.caches import deleted_without_pause, moved_aside, no_warnings, shared_folder, without_write_access
 
 
 def _vectors(n: int, d: int = 4, seed: int = 0) -> np.ndarray:
@@ -50,12 +54,13 @@ def test_models_do_not_share_vectors(tmp_path):
     assert not np.array_equal(cache.get_many("model-a", ["x"])[0], cache.get_many("model-b", ["x"])[0])
 
 
-def test_rows_are_never_overwritten(tmp_path):
+def test_writing_a_row_again_replaces_it(tmp_path):
     cache = EmbeddingCache(tmp_path)
-    first = _vectors(1, seed=1)
-    cache.put_many("m", ["x"], first)
-    cache.put_many("m", ["x"], _vectors(1, seed=2))
-    np.testing.assert_array_equal(cache.get_many("m", ["x"])[0], first[0])
+    cache.put_many("m", ["x"], _vectors(1, seed=1))
+    second = _vectors(1, seed=2)
+    cache.put_many("m", ["x"], second)  # a key's vector is a pure function of it: replacing heals a bad row
+    np.testing.assert_array_equal(cache.get_many("m", ["x"])[0], second[0])
+    assert len(cache) == 1
 
 
 def test_deleting_the_directory_is_fine(tmp_path):
@@ -101,12 +106,6 @@ def test_concurrent_writers_and_readers(tmp_path):
     np.testing.assert_array_equal(np.stack([found[i] for i in range(200)]), V)
 
 
-def test_corrupt_file_says_it_is_safe_to_delete(tmp_path):
-    (tmp_path / "embeddings.sqlite3").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(LabelwiseError, match="safe to delete"):
-        EmbeddingCache(tmp_path).get_many("m", ["x"])
-
-
 def test_shape_mismatch_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         EmbeddingCache(tmp_path).put_many("m", ["a", "b"], _vectors(3))
@@ -141,7 +140,7 @@ class _Stub:
 @pytest.fixture
 def stubbed(monkeypatch):
     """TextEncoder whose model is a _Stub: yields a factory make(**kwargs) -> (encoder, stub)."""
-    monkeypatch.setattr(TextEncoder, "_load", lambda self: None)
+    monkeypatch.setattr(TextEncoder, "_load", lambda self: setattr(self, "_dim", 3))  # the stub's size
     monkeypatch.setattr(TextEncoder, "_token_lengths", lambda self, texts: np.array([len(t) for t in texts]))
 
     def make(**kwargs):
@@ -217,6 +216,257 @@ def test_progress_counts_cached_texts(stubbed, tmp_path):
     assert calls == [("embedding", 3, 4), ("embedding", 4, 4)]
 
 
+# -- healing: each way a cache file can go wrong, and the run goes on ---------------------------------------------
+
+TEXTS = [f"text number {i}" for i in range(300)]
+
+
+def _fill(stubbed, folder, texts=TEXTS):
+    """A cache in ``folder`` holding ``texts`` (connection closed: the file on disk has everything)."""
+    enc, _ = stubbed(cache_dir=folder)
+    enc.encode(texts)
+    enc._cache.close()
+    return EmbeddingCache(folder).path
+
+
+def _heals(stubbed, folder, texts=TEXTS):
+    """Encoding ``texts`` on a broken cache gives the fresh vectors, embeds every text (nothing from the broken
+    file is used) and says so in one warning; the new file then holds them all. Returns the warning's text."""
+    enc, stub = stubbed(cache_dir=folder)
+    with pytest.warns(CacheWarning) as record:
+        X = enc.encode(texts)
+    messages = [str(w.message) for w in record if w.category is CacheWarning]
+    assert len(messages) == 1 and "moved it to embeddings.sqlite3.broken-" in messages[0], messages
+    assert "\n" not in messages[0]
+    np.testing.assert_array_equal(X, _Stub()(texts))
+    assert sorted(stub.embedded) == sorted(texts)
+    enc2, stub2 = stubbed(cache_dir=folder)
+    np.testing.assert_array_equal(no_warnings(lambda: enc2.encode(texts)), X)
+    assert stub2.batches == []
+    assert len(moved_aside(folder, "embeddings.sqlite3")) == 1
+    return messages[0]
+
+
+def test_a_file_that_is_not_a_database_is_moved_aside_and_rebuilt(stubbed, tmp_path):
+    garbage = b"this is not a database" * 100
+    (tmp_path / "embeddings.sqlite3").write_bytes(garbage)
+    assert "file is not a database" in _heals(stubbed, tmp_path)
+    assert moved_aside(tmp_path, "embeddings.sqlite3")[0].read_bytes() == garbage  # moved as it was, not deleted
+
+
+@pytest.mark.parametrize("damage", ["truncated to half", "truncated to one page", "truncated to 100 bytes",
+                                    "middle overwritten"])
+def test_a_damaged_file_is_moved_aside_and_rebuilt(stubbed, tmp_path, damage):
+    path = _fill(stubbed, tmp_path)
+    data = bytearray(path.read_bytes())
+    size = len(data)
+    if damage == "truncated to half":
+        data = data[: size // 2]
+    elif damage == "truncated to one page":
+        data = data[:4096]
+    elif damage == "truncated to 100 bytes":
+        data = data[:100]
+    else:
+        data[size // 4 : 3 * size // 4] = b"\xff" * (3 * size // 4 - size // 4)
+    path.write_bytes(bytes(data))
+    assert "malformed" in _heals(stubbed, tmp_path)
+    assert moved_aside(tmp_path, "embeddings.sqlite3")[0].read_bytes() == bytes(data)
+
+
+def test_damage_that_sqlite_reads_past_is_healed_by_the_next_write(stubbed, tmp_path):
+    """Zeroed pages read as missing rows, not as an error: those texts are embedded again, and writing them
+    finds the damage and rebuilds the file."""
+    path = _fill(stubbed, tmp_path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 4 : 3 * len(data) // 4] = bytes(3 * len(data) // 4 - len(data) // 4)
+    path.write_bytes(bytes(data))
+    assert "malformed" in _heals(stubbed, tmp_path)
+
+
+@pytest.mark.parametrize("schema", [
+    # labelwise's own layout before vectors carried their model and checksum
+    "CREATE TABLE embeddings (key BLOB PRIMARY KEY, dim INTEGER NOT NULL, vector BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",  # another program's database
+])
+def test_a_file_of_another_schema_is_moved_aside_and_rebuilt(stubbed, tmp_path, schema):
+    con = sqlite3.connect(tmp_path / "embeddings.sqlite3")
+    con.execute(schema)
+    if "dim" in schema:  # a row under the very key the encoder will ask for: must not be used
+        key = cache_key(stubbed(cache_dir=False)[0].model_id, TEXTS[0])
+        con.execute("INSERT INTO embeddings VALUES (?, 3, ?)", (key, np.ones(3, "<f4").tobytes()))
+    con.commit()
+    con.close()
+    assert "not written by labelwise, or by an older version" in _heals(stubbed, tmp_path)
+
+
+def test_a_file_whose_table_was_altered_is_moved_aside_and_rebuilt(stubbed, tmp_path):
+    path = _fill(stubbed, tmp_path)
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE embeddings RENAME COLUMN checksum TO crc")
+    con.commit()
+    con.close()
+    assert "its tables were changed" in _heals(stubbed, tmp_path)
+
+
+def test_an_empty_file_is_a_new_cache(stubbed, tmp_path):
+    (tmp_path / "embeddings.sqlite3").touch()
+    enc, _ = stubbed(cache_dir=tmp_path)
+    no_warnings(lambda: enc.encode(TEXTS[:3]))
+    assert len(EmbeddingCache(tmp_path)) == 3 and not moved_aside(tmp_path, "embeddings.sqlite3")
+
+
+def test_rows_that_fail_a_check_are_embedded_again_and_replaced(stubbed, tmp_path):
+    texts = TEXTS[:20]
+    path = _fill(stubbed, tmp_path, texts)
+    model = stubbed(cache_dir=False)[0].model_id
+    con = sqlite3.connect(path)
+
+    def set_row(text, vector, owner=model, checksum=None):
+        key = cache_key(model, text)
+        con.execute("UPDATE embeddings SET vector = ?, model = ?, checksum = ? WHERE key = ?",
+                    (vector, owner, checksum or _checksum(key, owner, vector), key))
+
+    # each row has a valid checksum, so only the check named fails
+    set_row(texts[0], np.array([np.nan, 0, 1], "<f4").tobytes())
+    set_row(texts[1], np.array([np.inf, 0, 1], "<f4").tobytes())
+    set_row(texts[2], b"\x00" * 5)  # not a whole number of float32 values
+    set_row(texts[3], np.array([0.6, 0.8, 0], "<f4").tobytes(), owner="another-model")  # copied from another model
+    # well-formed, finite and of the right size, but changed without its checksum (bit rot, a foreign writer)
+    set_row(texts[4], np.array([0.6, 0.8, 0], "<f4").tobytes(), checksum=b"\x00" * 8)
+    set_row(texts[5], np.array([0.6, 0.8], "<f4").tobytes())  # a valid row of the wrong size: the model's is 3
+    con.commit()
+    con.close()
+
+    enc, stub = stubbed(cache_dir=tmp_path)
+    with pytest.warns(CacheWarning) as record:
+        X = enc.encode(texts)
+    messages = [str(w.message) for w in record if w.category is CacheWarning]
+    assert len(messages) == 2
+    assert any("5 cached vector(s)" in m and "wrong model, length or checksum" in m for m in messages)
+    assert any("1 cached vector(s)" in m and "not the model's 3 values" in m for m in messages)
+    np.testing.assert_array_equal(X, _Stub()(texts))
+    assert sorted(stub.embedded) == sorted(texts[:6])
+    enc2, stub2 = stubbed(cache_dir=tmp_path)
+    np.testing.assert_array_equal(no_warnings(lambda: enc2.encode(texts)), X)
+    assert stub2.batches == []  # the bad rows were replaced
+
+
+def test_rows_with_values_that_are_not_finite_are_not_stored(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    cache.put_many("m", ["ok", "nan"], np.array([[1.0, 0.0], [np.nan, 1.0]]))
+    assert list(cache.get_many("m", ["ok", "nan"])) == [0] and len(cache) == 1
+
+
+def test_several_threads_meeting_one_corrupt_file_move_it_aside_once(tmp_path):
+    (tmp_path / "embeddings.sqlite3").write_bytes(b"garbage" * 1000)
+    errors: list[BaseException] = []
+    V = _vectors(8)
+
+    def work(k: int) -> None:
+        try:
+            cache = EmbeddingCache(tmp_path)
+            cache.put_many("m", [f"t{k}"], V[k : k + 1])
+            np.testing.assert_array_equal(cache.get_many("m", [f"t{k}"])[0], V[k])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheWarning)
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert len(moved_aside(tmp_path, "embeddings.sqlite3")) == 1 and len(EmbeddingCache(tmp_path)) == 8
+
+
+def test_a_read_only_cache_that_holds_everything_is_used(stubbed):
+    with shared_folder() as folder:
+        path = _fill(stubbed, folder, TEXTS[:50])
+        before = path.read_bytes()
+        enc, stub = stubbed(cache_dir=folder)
+        (X, batches), messages = without_write_access(folder, lambda: (enc.encode(TEXTS[:50]), stub.batches))
+        np.testing.assert_array_equal(X, _Stub()(TEXTS[:50]))
+        assert batches == [] and messages == []  # read, nothing embedded, nothing to say
+        assert path.read_bytes() == before and [p.name for p in folder.iterdir()] == ["embeddings.sqlite3"]
+
+
+def test_a_read_only_cache_that_misses_texts_computes_them_without_saving(stubbed):
+    with shared_folder() as folder:
+        path = _fill(stubbed, folder, TEXTS[:30])
+        before = path.read_bytes()
+        enc, stub = stubbed(cache_dir=folder, batch_size=8)
+        (X, embedded), messages = without_write_access(folder, lambda: (enc.encode(TEXTS[:50]), stub.embedded))
+        np.testing.assert_array_equal(X, _Stub()(TEXTS[:50]))
+        assert sorted(embedded) == sorted(TEXTS[30:50])
+        assert len(messages) == 1 and "is not writable" in messages[0]  # one line for three batches
+        assert path.read_bytes() == before and [p.name for p in folder.iterdir()] == ["embeddings.sqlite3"]
+
+
+def test_a_broken_cache_that_cannot_be_moved_aside_is_left_alone_and_the_run_goes_on(stubbed):
+    with shared_folder() as folder:
+        (folder / "embeddings.sqlite3").write_bytes(b"this is not a database" * 100)
+        enc, stub = stubbed(cache_dir=folder, batch_size=8)
+        (X, embedded), messages = without_write_access(folder, lambda: (enc.encode(TEXTS[:20]), stub.embedded))
+        np.testing.assert_array_equal(X, _Stub()(TEXTS[:20]))
+        assert sorted(embedded) == sorted(TEXTS[:20])
+        assert len(messages) == 1 and "cannot be moved aside" in messages[0] and "going on without it" in messages[0]
+        assert (folder / "embeddings.sqlite3").read_bytes() == b"this is not a database" * 100
+
+
+def test_a_cache_folder_that_cannot_be_created_computes_without_saving(stubbed):
+    with shared_folder() as folder:
+        enc, stub = stubbed(cache_dir=folder / "cache", batch_size=8)
+        (X, embedded), messages = without_write_access(folder, lambda: (enc.encode(TEXTS[:20]), stub.embedded))
+        np.testing.assert_array_equal(X, _Stub()(TEXTS[:20]))
+        assert len(messages) == 1 and "is not writable" in messages[0]
+        assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_deleting_the_cache_between_batches_does_not_stop_the_run(stubbed, tmp_path, what):
+    folder = tmp_path / "cache"
+    texts = TEXTS[:40]
+    enc, stub = stubbed(cache_dir=folder, batch_size=8)
+
+    def embed(batch):
+        if len(stub.batches) == 2:  # two batches written; the connection that wrote them is still open
+            if what == "file":
+                os.remove(folder / "embeddings.sqlite3")  # its -wal and -shm stay behind
+            else:
+                shutil.rmtree(folder)
+        return stub(batch)
+
+    enc._embed_batch = embed
+    X = no_warnings(lambda: enc.encode(texts))
+    np.testing.assert_array_equal(X, _Stub()(texts))
+    assert len(stub.batches) == 5
+    # the three batches after the deletion are in a new file; the two before it went with the old one
+    assert len(EmbeddingCache(folder)) == 24
+    enc2, stub2 = stubbed(cache_dir=folder)
+    np.testing.assert_array_equal(enc2.encode(texts), X)
+    assert sorted(stub2.embedded) == sorted(stub.batches[0] + stub.batches[1])
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_deleting_the_cache_at_any_moment_never_fails_a_call(tmp_path, what):
+    """A thread deletes the cache without pause while calls write and read it (before: 'disk I/O error' in nearly
+    every call); every vector read back is the one written."""
+    folder = tmp_path / "cache"
+    cache = EmbeddingCache(folder)
+    texts, V = [f"t{i}" for i in range(50)], _vectors(50, d=8)
+    cache.put_many("m", texts, V)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheWarning)
+        with deleted_without_pause(folder if what == "folder" else cache.path) as deletions:
+            for _ in range(100):
+                cache.put_many("m", texts, V)
+                for i, vector in cache.get_many("m", texts).items():
+                    np.testing.assert_array_equal(vector, V[i])
+    assert deletions[0] > 10
+
+
 # -- with the real model ------------------------------------------------------------------------------------------
 
 
@@ -250,3 +500,23 @@ def test_real_model_second_run_never_touches_the_session(tmp_path, monkeypatch):
 
     shutil.rmtree(tmp_path)
     np.testing.assert_allclose(TextEncoder(cache_dir=tmp_path).encode(texts), plain, atol=1e-6)
+
+
+@pytest.mark.model
+def test_the_command_line_shows_a_cache_moved_aside_as_one_warning_line(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    from labelwise.cli.main import main
+
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "embeddings.sqlite3").write_bytes(b"this is not a database" * 100)
+    monkeypatch.setenv("LABELWISE_CACHE_DIR", str(tmp_path / "cache"))
+    names = [name for i in range(10) for name in (f"Acme Widgets shop {i}", f"ACME widgets shop {i}")]
+    pd.DataFrame({"name": names}).to_csv(tmp_path / "shops.csv", index=False)
+    assert main(["dedupe", str(tmp_path / "shops.csv"), "--on", "name", "--out", str(tmp_path / "c.csv"),
+                 "--quiet"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line.lower()]
+    assert len(lines) == 1 and lines[0].startswith("warning: the embedding cache ")
+    assert "(file is not a database); moved it to embeddings.sqlite3.broken-" in lines[0]
+    clusters = pd.read_csv(tmp_path / "c.csv")["cluster_id"]
+    assert clusters.nunique() == 10 and (clusters.groupby(clusters).size() == 2).all()  # the run went on

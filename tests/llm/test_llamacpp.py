@@ -4,7 +4,6 @@ OpenAI-compatible server started on loopback. Skipped where llama-cpp-python or 
 
 from __future__ import annotations
 
-import math
 import socket
 import subprocess
 import sys
@@ -31,31 +30,52 @@ def local():
     return LlamaCppBackend(n_threads=1, n_ctx=512, use_cache=False)
 
 
-def test_scoring_agrees_with_llama_cpp_own_log_probs(local):
-    prompt = FEW_SHOT.format(text="What a wonderful, moving film.")
-    ours = label_log_likelihoods(local, prompt, ["positive", "negative"])
-    assert ours[0] > ours[1]  # the easy case is right
-    # reference: llama.cpp's plain evaluation of each whole sequence with logits for every position (a second
-    # context, no cache reuse), log-softmax taken here (llama-cpp-python's own logprobs sort the 262,144-entry
-    # vocabulary in Python for every token: 30 s per call)
+def _reference_log_likelihood(reference, prompt: str, continuation: str, base: int) -> float:
+    """log p(continuation | prompt) from llama-cpp-python's plain ``eval`` with logits for every position, in a
+    context of its own: ``base`` prompt tokens, then the rest; log-softmax taken here (llama-cpp-python's own
+    logprobs sort the 262,144-entry vocabulary in Python for every token: 30 s per call)."""
+    prompt_tokens = reference.tokenize(prompt.encode(), add_bos=True)
+    full = reference.tokenize((prompt + continuation).encode(), add_bos=True)
+    assert full[: len(prompt_tokens)] == prompt_tokens  # no token merges across the boundary in these prompts
+    reference.reset()
+    reference.eval(full[:base])
+    reference.eval(full[base:-1])
+    logits = np.asarray(reference.scores[len(prompt_tokens) - 1 : len(full) - 1], dtype=np.float64)
+    top = logits.max(axis=1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+    return float((logits[np.arange(len(logits)), full[len(prompt_tokens):]] - log_norm).sum())
+
+
+def test_scoring_equals_llama_cpp_own_evaluation_exactly(local):
+    """Exact by construction, on any machine and under any load. llama.cpp's logits for a position depend on the
+    batch layout that computed it (bench/llm_batch_layout.py prints it: up to 0.17 nats for this prompt on an
+    AVX-512 machine), so the scorer fixes the layout: the prompt but its last token in batches of ``n_batch``
+    from position 0, then each label from the prompt's last token in a batch of its own. A fresh evaluation with
+    that layout and the same settings gives the same floats, whatever the label order or the prompt before."""
     import llama_cpp
 
-    reference = llama_cpp.Llama(model_path=str(default_model_path()), n_ctx=128, n_threads=1, logits_all=True,
-                                verbose=False)
-    prompt_tokens = reference.tokenize(prompt.encode(), add_bos=True)
-    for label, mine in zip(["positive", "negative"], ours):
-        full = reference.tokenize((prompt + " " + label).encode(), add_bos=True)
-        reference.reset()
-        reference.eval(full)
-        logits = np.asarray(reference.scores[len(prompt_tokens) - 1: len(full) - 1], dtype=np.float64)
-        log_norm = logits.max(axis=1) + np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1))
-        theirs = float((logits[np.arange(len(logits)), full[len(prompt_tokens):]] - log_norm).sum())
-        # equal up to the float rounding of quantised kernels run with other batch sizes (seen: 0.03)
-        assert math.isclose(mine, theirs, abs_tol=0.1), (label, mine, theirs)
-    # rolling the KV cache back between labels gives the same numbers as a fresh evaluation
-    again = label_log_likelihoods(LlamaCppBackend(n_threads=1, n_ctx=512, use_cache=False), prompt,
-                                  ["negative", "positive"])
-    assert np.allclose(again[::-1], ours, atol=0.1)
+    prompt = FEW_SHOT.format(text="What a wonderful, moving film.")
+    labels = ["positive", "negative"]
+    ours = label_log_likelihoods(local, prompt, labels)
+    assert ours[0] > ours[1]  # the easy case is right
+    reference = llama_cpp.Llama(model_path=str(default_model_path()), n_ctx=512, n_threads=1, n_threads_batch=1,
+                                n_batch=64, n_ubatch=64, logits_all=True, verbose=False)
+    base = len(reference.tokenize(prompt.encode(), add_bos=True)) - 1
+    theirs = [_reference_log_likelihood(reference, prompt, " " + label, base) for label in labels]
+    assert ours.tolist() == theirs
+    # the other label order, in a fresh backend: the same floats
+    fresh = LlamaCppBackend(n_threads=1, n_ctx=512, use_cache=False)
+    assert label_log_likelihoods(fresh, prompt, labels[::-1]).tolist() == theirs[::-1]
+    # a prompt sharing two full batches (128 tokens) with the one before keeps them and decodes the rest: the same
+    # floats as in a fresh context
+    head = FEW_SHOT.split("Review: {text}")[0] * 5
+    first, second = head + "Review: {text}\nSentiment:", head + "Review: {text}, truly.\nSentiment:"
+    label_log_likelihoods(fresh, first.format(text="Dull."), labels)
+    after = label_log_likelihoods(fresh, second.format(text="Dull."), labels)
+    base = len(reference.tokenize(second.format(text="Dull.").encode(), add_bos=True)) - 1
+    assert base > 2 * 64 and len(reference.tokenize(head.encode(), add_bos=True)) > 2 * 64
+    assert after.tolist() == [_reference_log_likelihood(reference, second.format(text="Dull."), " " + label, base)
+                              for label in labels]
 
 
 def test_grammar_constrained_generation_yields_only_labels(local):
@@ -77,7 +97,8 @@ def _start_server():
 
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()),
-                             "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_ctx", "512",
+                             "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_threads_batch", "1",
+                             "--n_ctx", "512",
                              "--logits_all", "true", "--chat_format", "gemma"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
@@ -120,7 +141,11 @@ def test_llama_cpp_server_on_loopback_serves_the_openai_backend(served):
     remote = label_log_likelihoods(backend, prompt, ["positive", "negative"])
     local_scores = label_log_likelihoods(LlamaCppBackend(n_threads=1, n_ctx=512, use_cache=False), prompt,
                                          ["positive", "negative"])
-    assert np.allclose(remote, local_scores, atol=5e-2)
+    # not exact: the server evaluates prompt and label in one batch, the local scorer in two, and llama.cpp's
+    # numbers depend on the batch layout (up to 0.17 nats in bench/llm_batch_layout.py); a label token dropped or
+    # counted twice would move them by that token's own log-probability, over 9 nats for both labels here
+    assert np.allclose(remote, local_scores, atol=0.5)
+    assert all(score < -9 for score in local_scores)
     answer = backend.complete(prompt, max_tokens=10, grammar='root ::= " positive" | " negative"')
     assert answer.text.strip() in ("positive", "negative")
 

@@ -107,6 +107,7 @@ def test_annotate_and_the_audit_judge_from_the_command_line(server, monkeypatch,
     url, state = server
     monkeypatch.setattr("labelwise.llm.backend.time.sleep", lambda s: None)
     monkeypatch.setenv("LABELWISE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("LABELWISE_LLM_CACHE", raising=False)  # this test's answers in its own folder too
     pd.DataFrame({"body": ["a", "bb", "ccc"]}).to_csv(tmp_path / "t.csv", index=False)
     assert main(["annotate", str(tmp_path / "t.csv"), "--text", "body", "--labels", "no,yes", "--server", url,
                  "--calibration", "none", "--out", str(tmp_path / "ann"), "--quiet"]) == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 
@@ -63,10 +64,16 @@ def _is_usage_error(err: Exception) -> bool:
     return any(cls.__name__ == "ClickException" for cls in type(err).__mro__) and hasattr(err, "show")
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one plain line on stderr (a cache moved aside, ...): no source line, no markup."""
+    messages.print(f"warning: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning errors into one clear line and an exit status."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("LABELWISE_DEBUG") == "1"
+    warnings.showwarning = _warning_line
     try:
         app(args=args, prog_name="labelwise", standalone_mode=False)
     except LabelwiseError as err:

@@ -1,61 +1,75 @@
 """On-disk, content-addressed cache of embedding vectors.
 
-One SQLite file (``embeddings.sqlite3``, WAL journal) in a directory. A row's key is
-``sha256(model_id + "\\0" + text)`` and its value the vector as little-endian float32 bytes, so:
+One SQLite file (``embeddings.sqlite3``) in a directory, kept by :class:`labelwise.cachefile.CacheFile`: a corrupt,
+truncated or foreign file is moved aside and rebuilt, a read-only one is read (new vectors are computed, not
+saved), and the file or its directory may be deleted at any time, even mid-run. Each of these gives one warning
+line (:class:`~labelwise.errors.CacheWarning`) and the run goes on.
+
+A row's key is ``sha256(model_id + "\\0" + text)``; beside its vector (little-endian float32) it stores the
+``model_id`` and a checksum (blake2b, 8 bytes) over key, model and vector. Before a vector is used it must have
+the model id asked for, a length that is a whole number of float32 values (and equal to ``dim`` when the caller
+knows it), only finite values, and a matching checksum; any other row is a miss, is computed again and replaced.
+So:
 
 - the same text under the same model is embedded once, whatever dataset or run it came from;
 - a different model (or model file, tokenizer, length limit: all part of ``model_id``) never sees another's
-  vectors;
-- the directory is safe to delete at any time: the next call recreates it and re-embeds;
+  vectors, not even ones copied under its keys;
+- a damaged row, or one written by anything but :meth:`EmbeddingCache.put_many`, is never trusted;
 - several processes may read and write at once (SQLite locking, WAL), and a run killed half way keeps every
   batch it committed, so the next run embeds only what is left.
 
-Rows are only ever inserted (``INSERT OR IGNORE``), never updated: a key's vector is a pure function of the key.
+A key's vector is a pure function of the key, so writing it again (``INSERT OR REPLACE``) changes nothing for a
+good row and heals a bad one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from labelwise.errors import LabelwiseError, ParameterError
+from labelwise.cachefile import CACHE_DIR_ENV, CacheFile, default_cache_dir
+from labelwise.errors import ParameterError
 
 __all__ = ["EmbeddingCache", "default_cache_dir", "CACHE_DIR_ENV"]
 
-#: Environment variable that moves the default cache directory.
-CACHE_DIR_ENV = "LABELWISE_CACHE_DIR"
-
 _FILENAME = "embeddings.sqlite3"
 _CHUNK = 500  # keys per SELECT: under SQLite's oldest host-parameter limit (999)
-_BUSY_TIMEOUT_S = 60.0
+_VERSION = 2  # 1: (key, dim, vector) without model id or checksum
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS embeddings (
-    key    BLOB PRIMARY KEY,   -- sha256(model_id + '\\0' + text), 32 bytes
-    dim    INTEGER NOT NULL,
-    vector BLOB NOT NULL       -- dim little-endian float32
-) WITHOUT ROWID
-"""
-
-
-def default_cache_dir() -> Path:
-    """``$LABELWISE_CACHE_DIR`` if set, else ``~/.cache/labelwise``."""
-    env = os.environ.get(CACHE_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "labelwise"
+_SCHEMA = (
+    """CREATE TABLE embeddings (
+        key      BLOB PRIMARY KEY,  -- sha256(model_id + '\\0' + text), 32 bytes
+        model    TEXT NOT NULL,     -- model_id: checked on read
+        vector   BLOB NOT NULL,     -- little-endian float32
+        checksum BLOB NOT NULL      -- blake2b-8 of key, model and vector
+    ) WITHOUT ROWID""",
+)
 
 
 def cache_key(model_id: str, text: str) -> bytes:
     """The 32-byte key of ``text`` embedded by ``model_id``."""
     data = (model_id + "\0" + text).encode("utf-8", errors="surrogatepass")
     return hashlib.sha256(data).digest()
+
+
+def _checksum(key: bytes, model_id: str, blob: bytes) -> bytes:
+    return hashlib.blake2b(key + model_id.encode("utf-8", errors="surrogatepass") + blob, digest_size=8).digest()
+
+
+def _vector(key: bytes, model_id: str, dim: int | None, model: str, blob: bytes, checksum: bytes) -> np.ndarray | None:
+    """The row's vector ``(d,) float32`` if it passes every check, else ``None``."""
+    if model != model_id or not isinstance(blob, bytes) or len(blob) == 0 or len(blob) % 4:
+        return None
+    if dim is not None and len(blob) != 4 * dim:
+        return None
+    if checksum != _checksum(key, model_id, blob):
+        return None
+    vec = np.frombuffer(blob, dtype="<f4").astype(np.float32)  # native order, own memory
+    return vec if np.isfinite(vec).all() else None
 
 
 class EmbeddingCache:
@@ -66,125 +80,94 @@ class EmbeddingCache:
     directory:
         Folder that holds the SQLite file; created when first written. Deleting it loses nothing but time.
 
-    Each call opens and closes its own connection, so an instance may be shared between threads and survives
-    ``fork`` and pickling.
+    An instance may be shared between threads (one SQLite connection each) and survives ``fork`` and pickling.
     """
 
     def __init__(self, directory: str | os.PathLike[str]):
         self.directory = Path(directory).expanduser()
+        self._file = CacheFile(self.directory / _FILENAME, schema=_SCHEMA, version=_VERSION, what="embedding cache",
+                               holds="cached vectors")
 
     @property
     def path(self) -> Path:
         """The SQLite file."""
-        return self.directory / _FILENAME
+        return self._file.path
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.directory)!r})"
 
-    # -- connection ---------------------------------------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise LabelwiseError(
-                f"Cannot open the embedding cache at {self.path}: {exc}. Point ${CACHE_DIR_ENV} (or cache_dir=) at "
-                "a writable folder, or pass cache_dir=False to turn the cache off."
-            ) from exc
-        error: Exception = sqlite3.OperationalError("database is locked")
-        for attempt in range(100):
-            try:
-                con.execute("PRAGMA journal_mode=WAL")
-                con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: never corrupt; may drop the last commit
-                con.execute(_SCHEMA)
-                return con
-            except sqlite3.DatabaseError as exc:
-                error = exc
-                # switching a new file to WAL needs a moment alone with it, and SQLite answers "locked" at once
-                # rather than waiting its busy timeout: several processes opening a new cache together retry here
-                if not isinstance(exc, sqlite3.OperationalError) or not ("locked" in str(exc) or "busy" in str(exc)):
-                    break
-                time.sleep(0.01 * (1 + attempt % 10))
-        con.close()
-        raise LabelwiseError(
-            f"The embedding cache {self.path} is unreadable ({error}). It holds only cached vectors and is safe "
-            f"to delete: remove the folder {self.directory} and run again."
-        ) from error
-
-    # -- public -------------------------------------------------------------------------------------------------
-
-    def get_many(self, model_id: str, texts: Sequence[str]) -> dict[int, np.ndarray]:
+    def get_many(self, model_id: str, texts: Sequence[str], dim: int | None = None) -> dict[int, np.ndarray]:
         """Cached vectors of ``texts`` under ``model_id``.
 
-        Returns ``{i: vector}`` for each position ``i`` of ``texts`` that is cached; ``vector: (d,) float32``
-        (a fresh, writable array). Positions not cached are absent. Repeated texts are all found or all absent.
+        Returns ``{i: vector}`` for each position ``i`` of ``texts`` whose vector is cached and passes its checks;
+        ``vector: (d,) float32`` (a fresh, writable array), with ``d == dim`` when ``dim`` is given. Positions not
+        cached are absent; rows that fail a check are absent too, with one warning line saying how many.
+        Repeated texts are all found or all absent.
         """
         if len(texts) == 0:
-            return {}
-        if not self.path.exists():  # a deleted or never-written cache: nothing to find, nothing to create
             return {}
         positions: dict[bytes, list[int]] = {}
         for i, text in enumerate(texts):
             positions.setdefault(cache_key(model_id, text), []).append(i)
         keys = list(positions)
-        found: dict[int, np.ndarray] = {}
-        con = self._connect()
-        try:
+
+        def query(con) -> tuple[dict[int, np.ndarray], int]:
+            found: dict[int, np.ndarray] = {}
+            rejected = 0
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = con.execute(f"SELECT key, dim, vector FROM embeddings WHERE key IN ({marks})", chunk)
-                for key, dim, blob in rows:
-                    vec = np.frombuffer(blob, dtype="<f4")
-                    if vec.shape != (dim,):  # a torn or foreign row: treat as a miss
+                sql = f"SELECT key, model, vector, checksum FROM embeddings WHERE key IN ({marks})"
+                for key, model, blob, checksum in con.execute(sql, chunk):
+                    vec = _vector(key, model_id, dim, model, blob, checksum)
+                    if vec is None:
+                        rejected += 1
                         continue
-                    vec = vec.astype(np.float32)  # native order, own memory
-                    for i in positions[bytes(key)]:
-                        found[i] = vec if len(positions[bytes(key)]) == 1 else vec.copy()
-        except sqlite3.DatabaseError as exc:
-            raise LabelwiseError(
-                f"Reading the embedding cache {self.path} failed ({exc}). It is safe to delete: remove the folder "
-                f"{self.directory} and run again."
-            ) from exc
-        finally:
-            con.close()
+                    at = positions[key]
+                    for n, i in enumerate(at):
+                        found[i] = vec if n == 0 else vec.copy()
+            return found, rejected
+
+        result = self._file.read(query)
+        if result is None:
+            return {}
+        found, rejected = result
+        if rejected:
+            self.reject(rejected, "a wrong model, length or checksum, or values that are not finite")
         return found
+
+    def reject(self, count: int, why: str) -> None:
+        """Warn (one line) that ``count`` cached vectors were not used because of ``why``."""
+        self._file.warn(f"rejected {count} {why}", f"{count} cached vector(s) in {self.path} failed their check "
+                                                   f"({why}); they are computed again and replaced.")
 
     def put_many(self, model_id: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store ``vectors: (n, d)`` (any float dtype, kept as float32) as the embeddings of ``texts: (n,)``.
 
-        One transaction: after a crash either the whole batch is there or none of it.
+        One transaction: after a crash either the whole batch is there or none of it. Rows with values that are
+        not finite are not stored. A cache that cannot be written is skipped with one warning.
         """
         vectors = np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise ParameterError(f"vectors must have shape (len(texts), d) = ({len(texts)}, d), got {vectors.shape}")
-        if len(texts) == 0:
+        if len(texts) == 0 or vectors.shape[1] == 0:
             return
         data = np.ascontiguousarray(vectors, dtype="<f4")
-        dim = int(data.shape[1])
-        rows = [(cache_key(model_id, text), dim, data[i].tobytes()) for i, text in enumerate(texts)]
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            con.executemany("INSERT OR IGNORE INTO embeddings (key, dim, vector) VALUES (?, ?, ?)", rows)
-            con.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise LabelwiseError(
-                f"Writing the embedding cache {self.path} failed ({exc}). Free disk space or point "
-                f"${CACHE_DIR_ENV} at another folder; cache_dir=False turns the cache off."
-            ) from exc
-        finally:
-            con.close()
+        finite = np.isfinite(data).all(axis=1)
+        rows = []
+        for i, text in enumerate(texts):
+            if finite[i]:
+                key, blob = cache_key(model_id, text), data[i].tobytes()
+                rows.append((key, model_id, blob, _checksum(key, model_id, blob)))
+        if rows:
+            self._file.write(lambda con: con.executemany(
+                "INSERT OR REPLACE INTO embeddings (key, model, vector, checksum) VALUES (?, ?, ?, ?)", rows))
+
+    def close(self) -> None:
+        """Close this thread's connection to the file (it reopens on the next call)."""
+        self._file.close()
 
     def __len__(self) -> int:
         """Number of cached vectors (all models)."""
-        if not self.path.exists():
-            return 0
-        con = self._connect()
-        try:
-            return int(con.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
-        finally:
-            con.close()
+        count = self._file.read(lambda con: con.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+        return int(count or 0)

@@ -348,6 +348,26 @@ class TextEncoder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
+    def _cached(self, texts: list[str]) -> dict[int, np.ndarray]:
+        """``{position: vector}`` of the ``texts`` whose vectors the cache holds, every one of the model's size.
+
+        The cache checks model id, checksum and finiteness, and the size once the model is loaded. Before that, a
+        cache that holds every text with one size is taken as it is (each row's checksum ties it to this model id,
+        and loading the model only to ask its size would cost more than the reading); otherwise the model is loaded
+        (the misses need it anyway) and decides which rows have the right size.
+        """
+        if self._cache is None:
+            return {}
+        found = self._cache.get_many(self.model_id, texts, dim=self._dim)
+        sizes = {v.shape[0] for v in found.values()}
+        if self._dim is None and found and (len(found) < len(texts) or len(sizes) > 1):
+            dim = self.dim
+            wrong = [i for i, v in found.items() if v.shape[0] != dim]
+            if wrong:
+                self._cache.reject(len(wrong), f"not the model's {dim} values")
+                found = {i: v for i, v in found.items() if v.shape[0] == dim}
+        return found
+
     # -- public -------------------------------------------------------------------------------------------------
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -367,7 +387,7 @@ class TextEncoder:
         texts_u = list(unique)
         weight = np.bincount(inverse, minlength=len(texts_u))  # inputs per unique text, for progress
 
-        found = self._cache.get_many(self.model_id, texts_u) if self._cache is not None else {}
+        found = self._cached(texts_u)
         rows: list[np.ndarray | None] = [found.get(i) for i in range(len(texts_u))]
         todo = [i for i in range(len(texts_u)) if rows[i] is None]
         done = n - int(weight[todo].sum()) if todo else n
@@ -389,12 +409,6 @@ class TextEncoder:
                 done += int(weight[batch].sum())
                 report(self.progress, "embedding", done, n)
 
-        dims = {r.shape[0] for r in rows if r is not None}
-        if len(dims) != 1:
-            raise LabelwiseError(
-                f"Cached vectors for model {self.model_id} have mixed sizes {sorted(dims)}; the cache at "
-                f"{self._cache.directory if self._cache else '?'} is inconsistent. Delete it and run again."
-            )
-        self._dim = self._dim or dims.pop()
+        self._dim = self._dim or rows[0].shape[0]  # type: ignore[union-attr]
         vectors = np.stack(rows).astype(np.float32, copy=False)  # type: ignore[arg-type]
         return vectors if len(texts_u) == n else vectors[inverse]  # no repeats: inverse is the identity

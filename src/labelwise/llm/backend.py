@@ -13,6 +13,7 @@ Subclasses implement ``_complete`` and ``_score``; the public methods add the re
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -70,7 +71,7 @@ class Backend:
                  seed: int = 0, prompt_price: float = 0.0, completion_price: float = 0.0):
         self.model = model
         self.seed = seed
-        self.cache = (cache or ResponseCache()) if use_cache else None
+        self.cache = (cache if cache is not None else ResponseCache()) if use_cache else None
         self.usage = Usage(prompt_price=prompt_price, completion_price=completion_price)
 
     # ---- public, cached ---------------------------------------------------------------------------------------
@@ -86,28 +87,35 @@ class Backend:
         if frequency_penalty:  # only when set, so the cache keys of earlier answers stay valid
             params["frequency_penalty"] = float(frequency_penalty)
         key = [self.name, self.model, "complete", prompt, params]
-        found = self.cache.get(key) if self.cache is not None else None
+        found = self.cache.get(key, model=self._answerer, valid=_is_completion) if self.cache is not None else None
         if found is not None:
             self.usage.add(cached=True)
             return Completion(**found)
         result = self._complete(prompt, **params)
         self.usage.add(result.prompt_tokens, result.completion_tokens)
         if self.cache is not None:
-            self.cache.put(key, result.__dict__)
+            self.cache.put(key, result.__dict__, model=self._answerer)
         return result
 
     def score(self, prompt: str, continuations: Sequence[str]) -> tuple[list[float], list[int]]:
         """(summed log-probabilities, token counts) of each continuation after ``prompt``; shapes (n,), (n,)."""
         key = [self.name, self.model, "score", prompt, list(continuations)]
-        found = self.cache.get(key) if self.cache is not None else None
+        n = len(continuations)
+        found = (self.cache.get(key, model=self._answerer, valid=lambda answer: _is_score(answer, n))
+                 if self.cache is not None else None)
         if found is not None:
             self.usage.add(cached=True)
             return found[0], found[1]
         logprobs, counts, prompt_tokens = self._score(prompt, list(continuations))
         self.usage.add(prompt_tokens + sum(counts), 0)
-        if self.cache is not None:
-            self.cache.put(key, [logprobs, counts])
+        if self.cache is not None and _is_score([logprobs, counts], n):
+            self.cache.put(key, [logprobs, counts], model=self._answerer)
         return logprobs, counts
+
+    @property
+    def _answerer(self) -> str:
+        """Who answers, as stored beside each cached answer and checked when it is read."""
+        return f"{self.name}/{self.model}"
 
     # ---- to implement -----------------------------------------------------------------------------------------
 
@@ -117,6 +125,27 @@ class Backend:
     def _score(self, prompt: str, continuations: list[str]) -> tuple[list[float], list[int], int]:
         """(log-probabilities, token counts, prompt tokens)."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+
+def _is_completion(answer) -> bool:
+    """Whether a cached answer has the fields of a :class:`Completion`."""
+    return (isinstance(answer, dict) and set(answer) == {"text", "prompt_tokens", "completion_tokens", "finish_reason"}
+            and isinstance(answer["text"], str) and isinstance(answer["finish_reason"], str)
+            and all(_count(answer[k]) for k in ("prompt_tokens", "completion_tokens")))
+
+
+def _is_score(answer, n: int) -> bool:
+    """Whether a cached answer is ``[log-probabilities, token counts]`` of ``n`` continuations: finite numbers and
+    positive integers."""
+    if not (isinstance(answer, list) and len(answer) == 2 and all(isinstance(a, list) and len(a) == n for a in answer)):
+        return False
+    logprobs, counts = answer
+    return (all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in logprobs)
+            and all(_count(c) and c > 0 for c in counts))
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def with_retries(call: Callable[[], object], *, attempts: int = 5, base_delay: float = 0.5, max_delay: float = 20.0,

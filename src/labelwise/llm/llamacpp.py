@@ -7,6 +7,13 @@ than chat. Any other GGUF file works by path (``LlamaCppBackend("path/to/model.g
 
 Label scoring evaluates the prompt once and then only each label's few tokens: the KV cache is rolled back to the
 end of the prompt between labels, so scoring k labels costs one prompt plus k short continuations.
+
+llama.cpp's logits for a position depend on the batch layout that computed it (its kernels take other paths for
+other row counts: ``bench/llm_batch_layout.py`` shows 0.17 nats on one token), so the layout is fixed: the prompt
+but its last token in batches of ``n_batch`` that start at multiples of ``n_batch`` (a batch the previous call
+decoded identically is kept), then each label from the prompt's last token in a batch of its own, with logits for
+every position of it. Scores therefore equal a fresh llama.cpp evaluation with that layout exactly, whatever the
+label order or the prompt scored before (``tests/llm/test_llamacpp.py``).
 """
 
 from __future__ import annotations
@@ -55,10 +62,12 @@ class LlamaCppBackend(Backend):
         if chat_format is None and model_path is None:
             chat_format = "gemma"
         # n_batch bounds the logits buffer (n_batch x vocabulary floats: Gemma's vocabulary has 262,144 entries)
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count() or 1,
+        threads = n_threads or os.cpu_count() or 1  # for prompts too: llama-cpp-python's default is every core
+        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                                    n_batch=n_batch, n_ubatch=n_batch, logits_all=False, verbose=False,
                                    seed=backend_options.get("seed", 0), chat_format=chat_format)
         self._lock = threading.Lock()  # one llama.cpp context: one call at a time
+        self._prefix: list[int] = []  # the prompt tokens whose keys and values _decode_prefix left in the cache
         super().__init__(DEFAULT_MODEL if model_path is None else path.name, **backend_options)
 
     # ---- generation -------------------------------------------------------------------------------------------
@@ -72,6 +81,7 @@ class LlamaCppBackend(Backend):
             constraint = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
         with self._lock:
             self.llm.set_seed(seed)
+            self._prefix = []  # generation below decodes in its own batches
             if chat:
                 out = self.llm.create_chat_completion(messages=[{"role": "user", "content": prompt}],
                                                       max_tokens=max_tokens, temperature=temperature, seed=seed,
@@ -92,48 +102,59 @@ class LlamaCppBackend(Backend):
     def _score(self, prompt: str, continuations: list[str]) -> tuple[list[float], list[int], int]:
         tokenize = self.llm.tokenize
         prompt_tokens = tokenize(prompt.encode(), add_bos=True)
-        logprobs, counts = [], []
+        fulls, splits = [], []
+        for continuation in continuations:
+            full = tokenize((prompt + continuation).encode(), add_bos=True)
+            split = max(_common_prefix(prompt_tokens, full), 1)  # a merge across the boundary moves the split left
+            if split >= len(full):
+                raise LLMError(f"The continuation {continuation!r} adds no token after the prompt.")
+            fulls.append(full)
+            splits.append(split)
+        base = min(splits) - 1  # positions before `base` are decoded once; each continuation from `base` on
+        logprobs = []
         with self._lock:
-            for continuation in continuations:
-                full = tokenize((prompt + continuation).encode(), add_bos=True)
-                split = _common_prefix(prompt_tokens, full)  # a merge across the boundary moves the split left
-                split = max(split, 1)
-                if split >= len(full):
-                    raise LLMError(f"The continuation {continuation!r} adds no token after the prompt.")
-                logits = self._logits_from(full, split - 1)  # rows predict full[split:]
+            self._decode_prefix(prompt_tokens[:base])
+            for full, split in zip(fulls, splits):
+                logits = self._decode_rest(full[base:-1], base)  # positions base .. len(full) - 2
+                rows = logits[split - 1 - base:].astype(np.float64)  # the rows that predict full[split:]
                 targets = np.asarray(full[split:])
-                rows = logits.astype(np.float64)
                 top = rows.max(axis=1, keepdims=True)
                 log_norm = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
                 logprobs.append(float((rows[np.arange(len(targets)), targets] - log_norm).sum()))
-                counts.append(int(len(targets)))
-        return logprobs, counts, len(prompt_tokens)
+        return logprobs, [len(full) - split for full, split in zip(fulls, splits)], len(prompt_tokens)
 
-    def _logits_from(self, tokens: list[int], first: int) -> np.ndarray:
-        """Evaluate ``tokens`` (reusing the KV cache for the longest prefix already evaluated) and return the logits
-        of positions ``first .. len(tokens) - 2``: shape (len(tokens) - 1 - first, vocabulary)."""
-        llm = self.llm
-        cached = _common_prefix(list(llm.input_ids[: llm.n_tokens]), tokens)
-        start = min(cached, first)  # position `first` must be decoded again to get its logits
-        llm.n_tokens = start
-        llm._ctx.kv_cache_seq_rm(-1, start, -1)
-        wanted = []
-        n_vocab = llm.n_vocab()
-        for begin in range(start, len(tokens) - 1, llm.n_batch):
-            chunk = tokens[begin: min(len(tokens) - 1, begin + llm.n_batch)]
-            keep_from = min(max(0, first - begin), len(chunk) - 1)
-            # logits only where needed: the output layer over Gemma's 262k-token vocabulary costs more than the
-            # rest of the model, so a long shared prompt must not pay it on every position
+    def _decode_prefix(self, tokens: list[int]) -> None:
+        """Put ``tokens`` (positions 0 .. len - 1) in the KV cache, decoded in batches of ``n_batch`` that start at
+        multiples of ``n_batch``, as a fresh evaluation would: a batch the last call decoded identically is kept."""
+        llm, size = self.llm, self.llm.n_batch
+        same = _common_prefix(self._prefix, tokens)
+        keep = same if same == len(tokens) == len(self._prefix) else same - same % size
+        llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+        self._prefix = []  # until the decoding below is complete
+        for begin in range(keep, len(tokens), size):
+            chunk = tokens[begin: begin + size]
+            # logits of the last position only: the output layer over Gemma's 262k-token vocabulary costs more
+            # than the rest of the model, and no position's keys and values depend on which logits are asked for
             llm._batch.set_batch(batch=chunk, n_past=begin, logits_all=False)
-            for i in range(keep_from, len(chunk)):
-                llm._batch.batch.logits[i] = True
             llm._ctx.decode(llm._batch)
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(chunk) - keep_from, n_vocab))
-            llm.input_ids[begin: begin + len(chunk)] = chunk
-            llm.n_tokens = begin + len(chunk)
-            if begin + len(chunk) > first:
-                wanted.append(np.array(logits, copy=True))
-        return np.concatenate(wanted, axis=0)
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        self._prefix = list(tokens)
+
+    def _decode_rest(self, tokens: list[int], start: int) -> np.ndarray:
+        """Decode ``tokens`` at positions ``start ..`` after the prefix (dropping whatever followed it) in batches
+        of ``n_batch`` from ``start``, with the logits of every position: shape (len(tokens), vocabulary)."""
+        llm, n_vocab = self.llm, self.llm.n_vocab()
+        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        logits = []
+        for begin in range(0, len(tokens), llm.n_batch):
+            chunk = tokens[begin: begin + llm.n_batch]
+            llm._batch.set_batch(batch=chunk, n_past=start + begin, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            logits.append(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(chunk), n_vocab)).copy())
+            llm.input_ids[start + begin: start + begin + len(chunk)] = chunk
+            llm.n_tokens = start + begin + len(chunk)
+        return np.concatenate(logits, axis=0)
 
 
 def _common_prefix(a, b) -> int:

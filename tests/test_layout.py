@@ -56,6 +56,7 @@ FLOORS = {
     "labelwise.generate.taxonomy_prompts": ALGORITHMS,
     # workflows: tables, paths, models and servers in; result objects out
     "labelwise": WORKFLOWS,
+    "labelwise.cachefile": WORKFLOWS,  # the self-healing SQLite file behind the embedding and LLM caches
     "labelwise.audit": WORKFLOWS,
     "labelwise.audit.*": WORKFLOWS,
     "labelwise.data": WORKFLOWS,

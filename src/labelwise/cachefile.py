@@ -28,7 +28,8 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -100,6 +101,35 @@ def _kind(exc: sqlite3.Error) -> str:
     if "no such table" in text or "no such column" in text:  # our statements are fixed: the schema changed
         return "broken"
     return "other"
+
+
+_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold the lock of ``path`` against other threads (a lock per path) and other processes (``flock`` on
+    ``<name>.lock`` beside it, where the folder is writable and the platform has it)."""
+    with _thread_locks_guard:
+        lock = _thread_locks.setdefault(str(path), threading.Lock())
+    with lock:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: threads of this process are still serialised
+            yield
+            return
+        try:
+            handle = open(f"{path}.lock", "a")
+        except OSError:  # a read-only folder: nothing can be renamed there anyway
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -383,32 +413,41 @@ class CacheFile:
     # -- healing --------------------------------------------------------------------------------------------------
 
     def _move_aside(self, reason: str) -> None:
-        """Rename the broken file (and its companions) out of the way; the next call starts a new one."""
+        """Rename the broken file (and its companions) out of the way; the next call starts a new one.
+
+        Threads and processes that meet the same broken file all come here: the check that the file is still the
+        broken one and the renames happen under one lock (``<name>.lock``), so a new file another thread started
+        a moment ago is never moved aside in its place. The companions go first: once the main file is renamed,
+        nothing here touches the path again.
+        """
         broken = getattr(self._local, "identity", None)
         self._close()
-        if broken is not None and _identity(self.path) != broken:
-            return  # already moved (by another thread or process) or replaced by a new file: leave it be
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        target = self.path.with_name(f"{self.path.name}.broken-{stamp}")
-        n = 1
-        while target.exists():
-            target = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
-            n += 1
-        try:
-            os.rename(self.path, target)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            self._off = True
-            self.warn("broken", f"the {self.what} {self.path} is unusable ({reason}) and cannot be moved aside "
-                                f"({exc.strerror or exc}); going on without it. Delete it, or point "
-                                f"${CACHE_DIR_ENV} at a writable folder.")
-            return
-        for suffix in _COMPANIONS:
+        with _exclusive(self.path):
+            if broken is not None and _identity(self.path) != broken:
+                return  # already moved (by another thread or process) or replaced by a new file: leave it be
+            if _identity(self.path) is None:
+                return
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            target = self.path.with_name(f"{self.path.name}.broken-{stamp}")
+            n = 1
+            while target.exists():
+                target = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
+                n += 1
+            for suffix in _COMPANIONS:
+                try:
+                    os.rename(f"{self.path}{suffix}", f"{target}{suffix}")
+                except OSError:
+                    pass
             try:
-                os.rename(f"{self.path}{suffix}", f"{target}{suffix}")
-            except OSError:
-                pass
+                os.rename(self.path, target)
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                self._off = True
+                self.warn("broken", f"the {self.what} {self.path} is unusable ({reason}) and cannot be moved aside "
+                                    f"({exc.strerror or exc}); going on without it. Delete it, or point "
+                                    f"${CACHE_DIR_ENV} at a writable folder.")
+                return
         self.warn(f"broken {target}", f"the {self.what} {self.path} was unusable ({reason}); moved it to "
                                       f"{target.name} and started a new one (it held only {self.holds}).")
 

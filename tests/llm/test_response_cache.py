@@ -13,7 +13,7 @@ import pytest
 
 from labelwise.errors import CacheWarning, ParameterError
 from labelwise.llm.cache import DEFAULT_SIZE_LIMIT, ResponseCache, _checksum, default_cache_path, parse_size
-from labelwise.llm.fake import FakeBackend
+from labelwise.testing import FakeBackend
 from tests.caches import deleted_without_pause, moved_aside, no_warnings, shared_folder, without_write_access
 
 PROMPTS = [f"prompt {i}" for i in range(6)]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from labelwise.audit import label_errors
-from labelwise.audit.out_of_fold import default_classifier, out_of_fold_probabilities
+from labelwise.audit.out_of_fold import LARGE_TABLE_ROWS, default_classifier, out_of_fold_probabilities
 from labelwise.audit.checks import ALL_CHECKS, load_other_split, run_checks
 from labelwise.audit.result import AuditResult
 from labelwise.data import LabelledTable, load_labelled_table, read_table
@@ -23,7 +23,6 @@ from labelwise.errors import DataError, LabelwiseError
 from labelwise.progress import ProgressCallback
 
 ENCODERS = ("minilm", "tfidf")
-LARGE_TABLE_ROWS = 50_000  # from here on, 3 cross-validation folds by default instead of 5
 
 
 def audit(
@@ -181,12 +180,14 @@ class FeatureSpace:
         return _stack([_encode(role, enc, table, fit=False) for role, enc in self.encoders])
 
 
-def _encode(role: str, encoder, table, fit: bool):
+def _encode(role: str, encoder, table, fit: bool, progress=None):
     if role == "text":
         texts = table.texts()
         if hasattr(encoder, "fit_transform"):
             return encoder.fit_transform(texts) if fit else encoder.transform(texts)
-        return np.asarray(encoder.encode(texts), dtype=np.float32)
+        from labelwise.features.base import embed
+
+        return embed(encoder, texts, progress)
     if role == "embeddings":
         return table.embeddings()
     frame = table.frame[table.feature_columns]
@@ -221,7 +222,7 @@ def _features(table: LabelledTable, encoder, progress) -> FeatureSpace:
             else:
                 from labelwise.features import TextEncoder
 
-                encoders.append(("text", TextEncoder(progress=progress)))
+                encoders.append(("text", TextEncoder()))
                 kinds.append("dense")
             settings["encoder"] = encoder
         else:
@@ -240,7 +241,7 @@ def _features(table: LabelledTable, encoder, progress) -> FeatureSpace:
     if not encoders:
         raise LabelwiseError("Nothing to learn from: name --text, --features or --embeddings columns, or give "
                              "--pred-probs.")
-    X = _stack([_encode(role, enc, table, fit=True) for role, enc in encoders])
+    X = _stack([_encode(role, enc, table, fit=True, progress=progress) for role, enc in encoders])
     kind = kinds[0] if len(kinds) == 1 else "sparse" if "sparse" in kinds else "tabular" if "tabular" in kinds else "dense"
     return FeatureSpace(X, kind, settings, encoders)
 

@@ -1,20 +1,79 @@
-"""The text-encoder interface, and a deterministic stand-in for tests.
+"""The text-encoder interface, the parameter protocol encoders share, and a deterministic stand-in for tests.
 
 Callers that need text embeddings take any :class:`TextEmbedder` and never branch on which one they hold:
 :class:`~labelwise.features.text.TextEncoder` (the packaged MiniLM model) in real use, :class:`HashingTextEncoder`
-in tests that need vectors fast and without a model.
+in tests that need vectors fast and without a model. They call :func:`embed`, which hands ``progress`` to the
+encoder's ``encode`` (an encoder of your own whose ``encode`` takes only the texts works too).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["TextEmbedder", "HashingTextEncoder"]
+from labelwise.errors import ParameterError, ShapeError
+from labelwise.progress import ProgressCallback, report
+
+__all__ = ["TextEmbedder", "HashingTextEncoder", "Params", "embed"]
+
+
+class Params:
+    """scikit-learn's parameter protocol without importing scikit-learn (for encoders that need no fitting).
+
+    ``__init__`` stores each argument untouched under its own name and does nothing else; ``get_params`` and
+    ``set_params`` read and write them, so :func:`sklearn.base.clone` works. State derived from the parameters is
+    built on first use and dropped by :meth:`_forget` when ``set_params`` changes them.
+    """
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return sorted(p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's arguments as stored: ``{name: value}``."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "Params":
+        """Change constructor arguments; state derived from the old ones is rebuilt on next use."""
+        names = self._param_names()
+        for name, value in params.items():
+            if name not in names:
+                raise ParameterError(f"{type(self).__name__} has no parameter {name!r}; it has {', '.join(names)}.")
+            setattr(self, name, value)
+        self._forget()
+        return self
+
+    def _forget(self) -> None:
+        """Drop state derived from the parameters (nothing by default)."""
+
+    def __repr__(self) -> str:
+        """The class and the parameters that differ from their defaults, as scikit-learn shows estimators."""
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
+                   if not (value is defaults[name] or (type(value) is type(defaults[name]) and value == defaults[name]))]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+
+def embed(encoder: Any, texts: Sequence[str], progress: Optional[ProgressCallback] = None) -> np.ndarray:
+    """``encoder.encode(texts)`` as a ``(n, d) float32`` array, with ``progress`` passed on when ``encode`` takes it
+    (every labelwise encoder does). Raises :class:`ShapeError` when the encoder does not return one row per text."""
+    try:
+        parameters = inspect.signature(encoder.encode).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C extension without a signature
+        parameters = []
+    takes_progress = any(p.name == "progress" or p.kind == p.VAR_KEYWORD for p in parameters)
+    vectors = encoder.encode(texts, progress=progress) if takes_progress else encoder.encode(texts)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+        raise ShapeError(f"The encoder returned shape {vectors.shape} for {len(texts)} texts; it must return one "
+                         "vector per text, (n, dim).")
+    return vectors
 
 
 @runtime_checkable
@@ -31,15 +90,15 @@ class TextEmbedder(Protocol):
         """Number of columns ``encode`` returns."""
         ...
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """``texts: (n,) str`` -> ``(n, dim) float32``."""
+    def encode(self, texts: Sequence[str], progress: Optional[ProgressCallback] = None) -> np.ndarray:
+        """``texts: (n,) str`` -> ``(n, dim) float32``; ``progress("embedding", done, total)`` as it goes."""
         ...
 
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-class HashingTextEncoder:
+class HashingTextEncoder(Params):
     """Bag of lower-cased words hashed (sha1) into ``dim`` signed buckets, L2-normalised: ``(n, dim) float32``.
 
     Deterministic across processes and platforms, no model, no cache. Texts sharing words get positive cosine
@@ -48,21 +107,23 @@ class HashingTextEncoder:
     """
 
     def __init__(self, dim: int = 64):
-        self._dim = int(dim)
+        self.dim = dim
 
     @property
     def model_id(self) -> str:
-        return f"hashing-bow:{self._dim}"
+        return f"hashing-bow:{self.dim}"
 
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+    def encode(self, texts: Sequence[str], progress: Optional[ProgressCallback] = None) -> np.ndarray:
+        """``texts: (n,) str`` -> ``(n, dim) float32``; ``progress("embedding", done, total)`` at the start and end."""
+        if not (isinstance(self.dim, (int, np.integer)) and self.dim >= 1):
+            raise ParameterError(f"dim must be a positive integer, got {self.dim!r}.")
+        dim = int(self.dim)
+        report(progress, "embedding", 0, len(texts))
+        out = np.zeros((len(texts), dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in _TOKEN.findall(str(text).lower()):
                 h = int.from_bytes(hashlib.sha1(word.encode("utf-8")).digest()[:8], "little")
-                out[row, h % self._dim] += 1.0 if (h >> 63) & 1 else -1.0
+                out[row, h % dim] += 1.0 if (h >> 63) & 1 else -1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
+        report(progress, "embedding", len(texts), len(texts))
         return out / np.where(norms > 0, norms, 1.0)

@@ -13,14 +13,14 @@ from typing import Sequence
 import numpy as np
 
 
-def cluster_texts(vectors: np.ndarray, n_clusters: int, *, seed: int = 0) -> tuple:
+def cluster_texts(vectors: np.ndarray, n_clusters: int, *, random_state: int = 0) -> tuple:
     """k-means on (n, d) embeddings (rows L2-normalised first): (assignments (n,) int, centres (k, d))."""
     from sklearn.cluster import KMeans
 
     x = np.asarray(vectors, dtype=np.float64)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     k = max(1, min(int(n_clusters), len(x)))
-    model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(x)
+    model = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit(x)
     return model.labels_.astype(int), model.cluster_centers_
 
 
@@ -42,7 +42,7 @@ def distinctive_words(texts: Sequence[str], assignments: np.ndarray, n_clusters:
     return [[str(words[j]) for j in np.argsort(-row)[:top] if row[j] > 0] for row in scores]
 
 
-def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, seed: int = 0):
+def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, random_state: int = 0):
     """A :class:`~labelwise.generate.taxonomy.Taxonomy` of ``n_labels`` clusters of ``texts``."""
     from labelwise.generate.taxonomy import Category, Taxonomy
 
@@ -52,7 +52,7 @@ def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, seed:
         encoder = TextEncoder()
     texts = [str(t) for t in texts]
     vectors = np.asarray(encoder.encode(texts), dtype=np.float64)
-    assignments, centres = cluster_texts(vectors, n_labels, seed=seed)
+    assignments, centres = cluster_texts(vectors, n_labels, random_state=random_state)
     k = len(centres)
     names = distinctive_words(texts, assignments, k)
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -66,4 +66,5 @@ def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, seed:
         used.add(name.casefold())
         example = " ".join(texts[central].split()[:25]) if central is not None else ""
         categories.append(Category(name, f"Texts like: {example}" if example else ""))
-    return Taxonomy(categories, "", {"method": "k-means on sentence embeddings, named by c-TF-IDF", "seed": seed})
+    return Taxonomy(categories, "", {"method": "k-means on sentence embeddings, named by c-TF-IDF",
+                                      "random_state": random_state})

@@ -16,9 +16,9 @@ Datasets: Banking77 train (10,003 queries, 77 intents) as MiniLM embeddings and 
 NLU++ banking and hotels utterances that carry exactly one intent, as MiniLM embeddings; scikit-learn's bundled
 digits (1,797 images, pixels / 16). Embeddings come from the on-disk cache (``LABELWISE_CACHE_DIR``) after the
 first run. ``name:0/1`` runs a dataset with its own seeds (the default gives TF-IDF one seed: its 23,608-column
-multinomial fits are the slowest here). Prints one row per dataset, seed and learner, then the means over seeds with the time ratio (inner
-CV / C=1, measured in this process, BLAS limited to ``--threads``), and the C that inner CV chose on all rows of
-the first seed.
+multinomial fits are the slowest here). Prints one row per dataset, seed and learner, then the means over seeds
+with the time ratio (inner CV / C=1, measured in this process, BLAS limited to ``--threads``), and the C that
+inner CV chose on all rows of the first seed.
 """
 
 from __future__ import annotations
@@ -144,7 +144,8 @@ def main() -> None:
                         f1_sd=float(np.std([r["f1"] for r in mine])),
                         c_chosen=1.0 if learner == "C=1" else chosen[name])
             summary.append(mean)
-            print(f"{name:<18}{learner:<10}{len(mine):>6}{mean['seconds']:>9.1f}{mean['ratio']:>7.1f}{mean['accuracy']:>10.3f}"
+            print(f"{name:<18}{learner:<10}{len(mine):>6}{mean['seconds']:>9.1f}{mean['ratio']:>7.1f}"
+                  f"{mean['accuracy']:>10.3f}"
                   f"{mean['precision']:>11.3f}{mean['recall']:>8.3f}{mean['f1']:>7.3f}{mean['f1_sd']:>7.3f}"
                   f"{mean['c_chosen']:>10g}")
     out = Path(args.json)

@@ -195,3 +195,40 @@ def test_not_an_onnx_file(tmp_path):
     enc = TextEncoder(model_path=tmp_path / "model.onnx", cache_dir=False)
     with pytest.raises(LabelwiseError, match="onnxruntime cannot load"):
         enc.encode(["x"])
+
+
+def test_embed_passes_progress_to_encoders_that_take_it_and_not_to_others():
+    """features.base.embed: labelwise encoders get progress; an encoder of your own with encode(texts) alone works;
+    one that does not return a row per text is a ShapeError."""
+    from labelwise.errors import ShapeError
+    from labelwise.features.base import HashingTextEncoder, embed
+
+    calls = []
+    X = embed(HashingTextEncoder(dim=8), ["a b", "c"], lambda *a: calls.append(a))
+    assert X.shape == (2, 8) and calls == [("embedding", 0, 2), ("embedding", 2, 2)]
+
+    class Plain:
+        def encode(self, texts):
+            return [[float(len(t)), 1.0] for t in texts]
+
+    np.testing.assert_array_equal(embed(Plain(), ["ab", "c"], print), np.array([[2, 1], [1, 1]], np.float32))
+
+    class Broken:
+        def encode(self, texts, progress=None):
+            return np.zeros((len(texts) + 1, 2))
+
+    with pytest.raises(ShapeError, match="one vector per text"):
+        embed(Broken(), ["a"])
+
+
+def test_hashing_encoder_parameters():
+    from sklearn.base import clone
+
+    from labelwise.errors import ParameterError
+    from labelwise.features import HashingTextEncoder
+
+    enc = HashingTextEncoder(dim=16)
+    assert clone(enc).get_params() == {"dim": 16} and repr(enc) == "HashingTextEncoder(dim=16)"
+    assert enc.set_params(dim=4).encode(["x"]).shape == (1, 4)
+    with pytest.raises(ParameterError, match="dim"):
+        HashingTextEncoder(dim=0).encode(["x"])

@@ -158,7 +158,10 @@ def test_regressor_api():
 def test_random_state_accepts_numpy_random_states(blobs):
     """An int is the seed itself; a RandomState or Generator in the same state gives the same fit."""
     X, y = blobs
-    fit = lambda rs: NoisyLabelClassifier(epochs=3, random_state=rs, n_threads=1).fit(X, y).predict_proba(X)  # noqa: E731
+
+    def fit(random_state):
+        return NoisyLabelClassifier(epochs=3, random_state=random_state, n_threads=1).fit(X, y).predict_proba(X)
+
     np.testing.assert_array_equal(fit(np.random.RandomState(7)), fit(np.random.RandomState(7)))
     np.testing.assert_array_equal(fit(np.random.default_rng(7)), fit(np.random.default_rng(7)))
 

@@ -31,7 +31,8 @@ C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 INNER_FOLDS = 3
 
 
-def logistic_regression_cv(*, n_rows: int = 0, scoring: str = "neg_log_loss", random_state: Optional[int] = 0):
+def logistic_regression_cv(*, n_rows: int = 0, scoring: str = "neg_log_loss", max_iter: int = 1000,
+                           random_state: Optional[int] = 0):
     """L2 logistic regression whose ``C`` is chosen from :data:`C_GRID` by stratified ``INNER_FOLDS``-fold
     cross-validation on the rows it is fitted on, then refitted on all of them (``C_`` is the choice).
 
@@ -48,7 +49,7 @@ def logistic_regression_cv(*, n_rows: int = 0, scoring: str = "neg_log_loss", ra
         options["use_legacy_attributes"] = False
     return LogisticRegressionCV(
         Cs=list(C_GRID), cv=StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=random_state),
-        scoring=scoring, l1_ratios=(0.0,), max_iter=1000, tol=_tolerance(n_rows), random_state=random_state,
+        scoring=scoring, l1_ratios=(0.0,), max_iter=max_iter, tol=_tolerance(n_rows), random_state=random_state,
         **options)
 
 

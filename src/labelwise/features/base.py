@@ -33,7 +33,8 @@ class Params:
     @classmethod
     def _param_names(cls) -> list[str]:
         parameters = inspect.signature(cls.__init__).parameters.values()
-        return sorted(p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        return sorted(p.name for p in parameters if p.name != "self" and p.kind not in variadic)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments as stored: ``{name: value}``."""
@@ -55,8 +56,11 @@ class Params:
     def __repr__(self) -> str:
         """The class and the parameters that differ from their defaults, as scikit-learn shows estimators."""
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
-        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
-                   if not (value is defaults[name] or (type(value) is type(defaults[name]) and value == defaults[name]))]
+        def unchanged(name: str, value: Any) -> bool:
+            default = defaults[name]
+            return value is default or (type(value) is type(default) and value == default)
+
+        changed = [f"{name}={value!r}" for name, value in self.get_params().items() if not unchanged(name, value)]
         return f"{type(self).__name__}({', '.join(changed)})"
 
 

@@ -83,7 +83,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         if self.C == "auto" and n_rows >= 30:
             from labelwise.audit.out_of_fold import logistic_regression_cv
 
-            return logistic_regression_cv(n_rows=n_rows, random_state=self.random_state)
+            return logistic_regression_cv(n_rows=n_rows, max_iter=self.max_iter, random_state=self.random_state)
         C = 1.0 if self.C == "auto" else float(self.C)
         return LogisticRegression(C=C, max_iter=self.max_iter, random_state=self.random_state)
 
@@ -260,10 +260,10 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
     Taxonomy`).
 
     distill=False: the LLM labels every row. distill=True (TnT-LLM phase 2): the LLM labels ``sample`` rows drawn
-    at random (``random_state``), a :class:`DistilledClassifier` trained on ``1 - holdout`` of them is scored against the LLM
-    on the rest, refit on all of them, and labels every row. multi_label: rows may get several categories (the LLM
-    writes sets under a grammar; the classifier is one-vs-rest). calibration: for single-label LLM scoring, as in
-    :func:`~labelwise.generate.annotate.annotate`.
+    at random (``random_state``), a :class:`DistilledClassifier` trained on ``1 - holdout`` of them is scored
+    against the LLM on the rest, refit on all of them, and labels every row. multi_label: rows may get several
+    categories (the LLM writes sets under a grammar; the classifier is one-vs-rest). calibration: for single-label
+    LLM scoring, as in :func:`~labelwise.generate.annotate.annotate`.
     """
     from labelwise.generate.annotate import annotate
 

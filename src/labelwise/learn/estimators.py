@@ -81,7 +81,8 @@ def _check_X(X: Any, n_features: int | None = None, estimator: str = "") -> np.n
     except (TypeError, ValueError) as exc:
         where = ""
         if "NaN" in str(exc) or "infinity" in str(exc):
-            where = f" (first in row {int(np.argwhere(~np.isfinite(np.asarray(X, dtype=float)))[0, 0])}); impute or drop it"
+            row = int(np.argwhere(~np.isfinite(np.asarray(X, dtype=float)))[0, 0])
+            where = f" (first in row {row}); impute or drop it"
         raise ShapeError(f"X: {exc}{where}") from exc
     if n_features is not None and arr.shape[1] != n_features:
         raise ShapeError(f"X has {arr.shape[1]} features, but {estimator} is expecting {n_features} features as input.")

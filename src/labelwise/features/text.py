@@ -206,9 +206,6 @@ class TextEncoder(Params):
     def __getstate__(self) -> dict[str, Any]:  # picklable for joblib/Ray: the rest is rebuilt on the other side
         return {key: value for key, value in self.__dict__.items() if not key.startswith("_")}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
     # -- identity -----------------------------------------------------------------------------------------------
 
     def _tokenizer_bytes(self) -> bytes:

@@ -44,13 +44,16 @@ def logistic_regression_cv(*, n_rows: int = 0, scoring: str = "neg_log_loss", ma
 
     from sklearn.linear_model import LogisticRegressionCV
 
-    options = {}
-    if "use_legacy_attributes" in inspect.signature(LogisticRegressionCV).parameters:  # scikit-learn >= 1.9
+    # scikit-learn's API for this class is changing (1.8-1.11); say what the newer versions would otherwise warn about
+    options: dict = {}
+    parameters = inspect.signature(LogisticRegressionCV).parameters
+    if parameters["penalty"].default == "deprecated":  # >= 1.8: the L2 penalty is l1_ratio 0
+        options["l1_ratios"] = (0.0,)
+    if "use_legacy_attributes" in parameters:  # >= 1.9: C_ is a float
         options["use_legacy_attributes"] = False
     return LogisticRegressionCV(
-        Cs=list(C_GRID), cv=StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=random_state),
-        scoring=scoring, l1_ratios=(0.0,), max_iter=max_iter, tol=_tolerance(n_rows), random_state=random_state,
-        **options)
+        Cs=list(C_GRID), cv=StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=random_state), scoring=scoring,
+        max_iter=max_iter, tol=_tolerance(n_rows), random_state=random_state, **options)
 
 
 def _tolerance(n_rows: int) -> float:

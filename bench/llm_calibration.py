@@ -61,7 +61,7 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         priors = {"none": None, "contextual": content_free_prior(backend, make, labels),
                   "domain-context": domain_context_prior(backend, make, labels, list(train["text"]), n_draws=20,
-                                                         seed=args.seed)}
+                                                         random_state=args.seed)}
         for method, prior in priors.items():
             probs = raw if prior is None else calibrate(raw, prior)
             predicted = [labels[j] for j in probs.argmax(axis=1)]

@@ -57,7 +57,7 @@ def main() -> None:
     started = time.perf_counter()
     taxonomy = induce_taxonomy(texts, backend, use_case=USE_CASE, max_labels=args.max_labels,
                                sample_size=args.texts, batch_size=args.batch_size, chat=args.chat, attempts=2,
-                               encoder=encoder, seed=args.seed)
+                               encoder=encoder, random_state=args.seed)
     report["phase1"] = {"seconds": time.perf_counter() - started, "labels": taxonomy.names,
                         "descriptions": taxonomy.definitions(), "llm_calls": taxonomy.settings["llm_calls"],
                         "fallback": taxonomy.settings["fallback"], "repairs": taxonomy.settings["repairs"]}
@@ -66,7 +66,7 @@ def main() -> None:
 
     started = time.perf_counter()
     labelled = label_with_taxonomy(texts, taxonomy, backend=backend, sample=args.llm_rows, holdout=0.2,
-                                   encoder=encoder, seed=args.seed)
+                                   encoder=encoder, random_state=args.seed)
     report["phase2"] = {"seconds": time.perf_counter() - started, **labelled.metrics,
                         "llm_answers_from_cache": backend.usage.cached}  # timings mean little when cached
     llm_rows = np.array([i for i, v in enumerate(labelled.llm_label) if v is not None])
@@ -75,8 +75,8 @@ def main() -> None:
 
     vectors = encoder.encode(texts)
     k = len(labelled.classes)
-    same_k, _ = cluster_texts(vectors, k, seed=args.seed)
-    true_k, _ = cluster_texts(vectors, len(set(truth)), seed=args.seed)
+    same_k, _ = cluster_texts(vectors, k, random_state=args.seed)
+    true_k, _ = cluster_texts(vectors, len(set(truth)), random_state=args.seed)
     # the classifier on the LLM's rows without having seen them: 5-fold out-of-fold predictions
     out_of_fold = np.empty(len(llm_rows), dtype=object)
     for train, test in KFold(5, shuffle=True, random_state=args.seed).split(llm_rows):

@@ -321,6 +321,8 @@ class CacheFile:
             except OSError as exc:
                 raise _Unwritable(f"cannot create {self.path.parent}: {exc.strerror or exc}") from exc
         writable = os.access(self.path.parent, os.W_OK) and (identity is None or os.access(self.path, os.W_OK))
+        if not writable and identity is not None and _identity(self.path) != identity:
+            return self._connection(create)  # moved or replaced while we looked (another thread healing it): again
         if not writable and identity is None:
             raise _Unwritable(f"cannot create files in {self.path.parent}")
         local.identity = identity  # of the file being opened: only that one may be moved aside if it is broken

@@ -211,8 +211,8 @@ def test_progress_counts_cached_texts(stubbed, tmp_path):
     enc, _ = stubbed(cache_dir=tmp_path, batch_size=1)
     enc.encode(["a", "b"])
     calls = []
-    enc2, _ = stubbed(cache_dir=tmp_path, batch_size=1, progress=lambda *a: calls.append(a))
-    enc2.encode(["a", "b", "c", "a"])
+    enc2, _ = stubbed(cache_dir=tmp_path, batch_size=1)
+    enc2.encode(["a", "b", "c", "a"], progress=lambda *a: calls.append(a))
     assert calls == [("embedding", 3, 4), ("embedding", 4, 4)]
 
 

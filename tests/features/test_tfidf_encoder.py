@@ -61,3 +61,13 @@ def test_errors():
         enc.fit("a string")
     with pytest.raises(LabelwiseError, match="no usable terms"):
         enc.fit(["", "!", "a"])
+
+
+def test_pickle_round_trip_gives_identical_matrices():
+    import pickle
+
+    texts = ["apple banana", "Apple apple cherry", "banana split"]
+    enc = TfidfEncoder().fit(texts)
+    again = pickle.loads(pickle.dumps(enc))
+    assert (again.transform(texts) != enc.transform(texts)).nnz == 0
+    assert again.get_params() == enc.get_params()

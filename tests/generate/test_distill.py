@@ -39,7 +39,7 @@ def test_the_instruction_lists_every_category_with_its_description_and_other():
 def test_distilled_labels_agree_with_the_llm_and_cost_a_fraction_of_its_calls():
     backend = FakeBackend(score=oracle)
     result = label_with_taxonomy(TEXTS, TAXONOMY, backend=backend, sample=60, holdout=0.25, calibration="none",
-                                 encoder=HashingTextEncoder(dim=256), seed=1)
+                                 encoder=HashingTextEncoder(dim=256), random_state=1)
     assert result.classes == ["Card delivery", "Top up", "Exchange rate", "Other"]
     labelled = [i for i, v in enumerate(result.llm_label) if v is not None]
     assert len(labelled) == 60
@@ -101,3 +101,35 @@ def test_agreement_and_alignment_on_exact_cases():
     merged = taxonomy_alignment(["x", "x", "y", "y", "z", "z"], ["A", "A", "A", "A", "C", "C"])
     assert merged["matched_share"] == pytest.approx(2 / 3) and merged["purity"] == pytest.approx(4 / 6)
     assert mutual_best_matches(np.array([[5, 0], [0, 3]])) == [(0, 0), (1, 1)]
+
+
+def test_distilled_classifier_follows_scikit_learn_conventions():
+    """C="auto" is LogisticRegressionCV over the audit learner's grid; predict before fit is NotFittedError; a
+    fitted classifier pickles with its encoder and predicts the same after loading; clone keeps the parameters."""
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegressionCV
+
+    from labelwise.audit.out_of_fold import C_GRID
+
+    model = DistilledClassifier(HashingTextEncoder(dim=256), random_state=0)
+    with pytest.raises(NotFittedError):
+        model.predict(TEXTS[:3])
+    model.fit(TEXTS, TRUE)
+    assert isinstance(model.model_, LogisticRegressionCV) and model.C_ in C_GRID
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict_proba(TEXTS), model.predict_proba(TEXTS))
+    assert clone(model).get_params()["encoder"].get_params() == {"dim": 256}
+    small = DistilledClassifier(HashingTextEncoder(dim=256)).fit(TEXTS[:20], TRUE[:20])
+    assert small.C_ == 1.0  # too few rows to compare values of C
+    lists = [[t] if i % 3 else [t, "Other"] for i, t in enumerate(TRUE)]
+    multi = DistilledClassifier(HashingTextEncoder(dim=256), multi_label=True).fit(TEXTS, lists)
+    assert multi.C_.shape == (4,) and set(multi.C_) <= set(C_GRID)  # one C per label
+
+
+def test_progress_reaches_the_encoder():
+    calls = []
+    DistilledClassifier(HashingTextEncoder(dim=64), C=1.0).fit(TEXTS, TRUE, progress=lambda *a: calls.append(a))
+    assert calls[-1] == ("embedding", len(TEXTS), len(TEXTS))

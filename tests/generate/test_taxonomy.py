@@ -125,7 +125,7 @@ def test_a_model_that_never_answers_usefully_falls_back_to_embedding_clusters():
 
 
 def test_cluster_taxonomy_names_clusters_by_their_distinctive_words():
-    result = cluster_taxonomy(TEXTS, n_labels=3, encoder=HashingTextEncoder(dim=256), seed=0)
+    result = cluster_taxonomy(TEXTS, n_labels=3, encoder=HashingTextEncoder(dim=256), random_state=0)
     words = " ".join(result.names)
     assert any(w in words for w in ("card", "arrived")) and any(w in words for w in ("exchange", "euros", "rate"))
 

@@ -1,4 +1,5 @@
-"""Estimator API: fit/predict/predict_proba, classes_, random_state, early stopping, progress, threads, errors."""
+"""Estimator API: fit/predict/predict_proba, classes_, random_state, early stopping, progress, threads, errors, and
+scikit-learn's conventions (get_params/clone, pickling, NotFittedError, its own estimator checks)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from labelwise.errors import ShapeError  # noqa: E402
+from labelwise.errors import ParameterError, ShapeError  # noqa: E402
 from labelwise.learn import (  # noqa: E402
     ImbalancedRegressor,
     MultiLabelClassifier,
@@ -67,8 +70,8 @@ def test_global_rng_and_threads_untouched(blobs):
 def test_progress_and_early_stopping(blobs):
     X, y = blobs
     calls = []
-    clf = NoisyLabelClassifier(epochs=200, patience=3, lr=1e-2, random_state=0, n_threads=1,
-                               progress=lambda *a: calls.append(a)).fit(X, y)
+    clf = NoisyLabelClassifier(epochs=200, patience=3, lr=1e-2, random_state=0, n_threads=1).fit(
+        X, y, progress=lambda *a: calls.append(a))
     assert clf.n_epochs_ < 200  # stopped early
     assert calls[0] == ("training", 1, 200) and calls[-1] == ("training", clf.n_epochs_, 200)
     assert clf.best_val_score_ > 0.9
@@ -76,12 +79,12 @@ def test_progress_and_early_stopping(blobs):
 
 def test_errors(blobs):
     X, y = blobs
-    with pytest.raises(ShapeError, match="loss"):
+    with pytest.raises(ParameterError, match="loss"):
         NoisyLabelClassifier(loss="hinge").fit(X, y)
     with pytest.raises(ShapeError, match="rows"):
         NoisyLabelClassifier().fit(X, y[:-1])
-    with pytest.raises(ShapeError, match="single class"):
-        NoisyLabelClassifier().fit(X, np.zeros(len(X)))
+    with pytest.raises(ShapeError, match="one class"):
+        NoisyLabelClassifier().fit(X, np.zeros(len(X), dtype=int))
     Xn = X.copy()
     Xn[5, 2] = np.nan
     with pytest.raises(ShapeError, match="row 5"):
@@ -89,8 +92,12 @@ def test_errors(blobs):
     clf = NoisyLabelClassifier(epochs=1, n_threads=1, random_state=0).fit(X, y)
     with pytest.raises(ShapeError, match="features"):
         clf.predict(X[:, :3])
-    with pytest.raises(ShapeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         NoisyLabelClassifier().predict(X)
+    with pytest.raises(NotFittedError):
+        ImbalancedRegressor().predict(X)
+    with pytest.raises(ParameterError, match="random_state"):
+        NoisyLabelClassifier(epochs=1, random_state="zero").fit(X, y)
 
 
 @pytest.fixture(scope="module")
@@ -144,5 +151,63 @@ def test_regressor_api():
         assert pred.shape == (200,) and np.abs(pred - y).mean() < np.abs(y - y.mean()).mean()
         again = ImbalancedRegressor(conr=conr, window=1.0, epochs=30, random_state=0, n_threads=1).fit(X, y)
         assert np.array_equal(pred, again.predict(X))
-    with pytest.raises(ShapeError, match="hidden"):
+    with pytest.raises(ParameterError, match="hidden"):
         ImbalancedRegressor(conr=True, hidden=()).fit(X, y)
+
+
+def test_random_state_accepts_numpy_random_states(blobs):
+    """An int is the seed itself; a RandomState or Generator in the same state gives the same fit."""
+    X, y = blobs
+
+    def fit(random_state):
+        return NoisyLabelClassifier(epochs=3, random_state=random_state, n_threads=1).fit(X, y).predict_proba(X)
+
+    np.testing.assert_array_equal(fit(np.random.RandomState(7)), fit(np.random.RandomState(7)))
+    np.testing.assert_array_equal(fit(np.random.default_rng(7)), fit(np.random.default_rng(7)))
+
+
+ESTIMATORS = [
+    NoisyLabelClassifier(loss="aldr", epochs=5, random_state=0, n_threads=1),
+    NoisyLabelClassifier(loss="gce", epochs=5, random_state=0, n_threads=1),
+    MultiLabelHead(epochs=5, random_state=0, n_threads=1),
+    ImbalancedRegressor(epochs=5, random_state=0, n_threads=1),
+]
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: f"{type(e).__name__}-{getattr(e, 'loss', '')}")
+def test_pickle_round_trip_and_clone(estimator, blobs, multilabel, tmp_path):
+    """Fitted estimators pickle (torch module and loss included) and predict the same after loading; clone gives
+    an unfitted copy with the same parameters; __init__ keeps parameters as given."""
+    import pickle
+
+    X, y = multilabel if isinstance(estimator, MultiLabelClassifier) else blobs
+    if isinstance(estimator, ImbalancedRegressor):
+        y = X[:, 0] * 3.0
+    with pytest.raises(NotFittedError):
+        estimator.predict(X)
+    fitted = clone(estimator).fit(X, y)
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(fitted.predict(X), again.predict(X))
+    if hasattr(fitted, "predict_proba"):
+        np.testing.assert_array_equal(fitted.predict_proba(X), again.predict_proba(X))
+    copy = clone(fitted)
+    assert copy.get_params() == estimator.get_params() and not hasattr(copy, "model_")
+    hidden = (7, 3)
+    assert type(estimator)(hidden=hidden).hidden is hidden  # stored untouched, not converted
+
+
+CHECKED = [NoisyLabelClassifier(epochs=20, lr=1e-2, hidden=(), random_state=0, n_threads=1),
+           ImbalancedRegressor(epochs=20, lr=1e-2, hidden=(16,), random_state=0, n_threads=1)]
+# scikit-learn's checks that do not hold here on purpose, with the reason. MultiLabelClassifier/MultiLabelHead are
+# not run through them: their targets are (n, C) matrices with -1/0/1 entries or label lists, which the checks'
+# single-output data do not exercise (test_multilabel_* and the pickle/clone test above cover their API).
+EXPECTED_FAILURES = {
+    "check_dtype_object": "non-numeric X raises labelwise's ShapeError (a ValueError, like every input error "
+                          "labelwise raises) where scikit-learn asks for a TypeError",
+}
+
+
+@parametrize_with_checks(CHECKED, expected_failed_checks=lambda estimator: EXPECTED_FAILURES)
+def test_scikit_learn_estimator_checks(estimator, check):
+    """scikit-learn's own estimator checks (as check_estimator runs them), minus EXPECTED_FAILURES."""
+    check(estimator)

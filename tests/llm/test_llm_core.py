@@ -47,11 +47,11 @@ def test_calibration_divides_by_the_prior_exactly():
     assert raw[0].argmax() == 0  # biased: "bad film" comes out positive
     assert np.allclose(calibrate(raw, prior), [[0.5, 0.5]])  # no evidence either way, once the bias is removed
     corpus = ["good plot", "bad acting here", "fine"]
-    texts = random_domain_texts(corpus, n_draws=5, seed=1)
+    texts = random_domain_texts(corpus, n_draws=5, random_state=1)
     assert len(texts) == 5 and all(len(t.split()) == 2 for t in texts)  # mean length 2 words
     assert all(w in {"good", "plot", "bad", "acting", "here", "fine"} for t in texts for w in t.split())
-    dc = domain_context_prior(fake, make, ["pos", "neg"], corpus, n_draws=50, seed=0)
-    share_good = np.mean(["good" in t.split() for t in random_domain_texts(corpus, n_draws=50, seed=0)])
+    dc = domain_context_prior(fake, make, ["pos", "neg"], corpus, n_draws=50, random_state=0)
+    share_good = np.mean(["good" in t.split() for t in random_domain_texts(corpus, n_draws=50, random_state=0)])
     p_good, p_plain = 1 / (1 + math.exp(-(bias + 1))), 0.75
     assert np.allclose(dc[0], share_good * p_good + (1 - share_good) * p_plain)
 

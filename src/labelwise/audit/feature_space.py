@@ -39,12 +39,14 @@ class FeatureSpace:
         return _stack([_encode(role, enc, table, fit=False) for role, enc in self.encoders])
 
 
-def _encode(role: str, encoder, table, fit: bool):
+def _encode(role: str, encoder, table, fit: bool, progress=None):
     if role == "text":
         texts = table.texts()
         if hasattr(encoder, "fit_transform"):
             return encoder.fit_transform(texts) if fit else encoder.transform(texts)
-        return np.asarray(encoder.encode(texts), dtype=np.float32)
+        from labelwise.features.base import embed
+
+        return embed(encoder, texts, progress)
     if role == "embeddings":
         return table.embeddings()
     frame = table.frame[table.feature_columns]
@@ -79,7 +81,7 @@ def features_for(table: LabelledTable, encoder, progress) -> FeatureSpace:
             else:
                 from labelwise.features import TextEncoder
 
-                encoders.append(("text", TextEncoder(progress=progress)))
+                encoders.append(("text", TextEncoder()))
                 kinds.append("dense")
             settings["encoder"] = encoder
         else:
@@ -98,6 +100,6 @@ def features_for(table: LabelledTable, encoder, progress) -> FeatureSpace:
     if not encoders:
         raise LabelwiseError("Nothing to learn from: name --text, --features or --embeddings columns, or give "
                              "--pred-probs.")
-    X = _stack([_encode(role, enc, table, fit=True) for role, enc in encoders])
+    X = _stack([_encode(role, enc, table, fit=True, progress=progress) for role, enc in encoders])
     kind = kinds[0] if len(kinds) == 1 else "sparse" if "sparse" in kinds else "tabular" if "tabular" in kinds else "dense"
     return FeatureSpace(X, kind, settings, encoders)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from labelwise.audit import label_errors
-from labelwise.audit.out_of_fold import default_classifier, out_of_fold_probabilities
+from labelwise.audit.out_of_fold import LARGE_TABLE_ROWS, default_classifier, out_of_fold_probabilities
 from labelwise.audit.checks import ALL_CHECKS, CheckInputs, run_checks
 from labelwise.audit.feature_space import features_for
 from labelwise.audit.result import AuditResult
@@ -23,7 +23,6 @@ from labelwise.data.other_split import load_other_split
 from labelwise.errors import DataError, LabelwiseError
 from labelwise.progress import ProgressCallback
 
-LARGE_TABLE_ROWS = 50_000  # from here on, 3 cross-validation folds by default instead of 5
 
 
 def audit_dataset(

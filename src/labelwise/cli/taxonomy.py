@@ -64,7 +64,8 @@ def taxonomy(
         result = induce_taxonomy(texts, backend, use_case=use_case or (initial.use_case if initial else ""),
                                  max_labels=max_labels, min_labels=min_labels, granularity=granularity,
                                  sample_size=sample or None, batch_size=batch_size, summarize_texts=summaries,
-                                 review=review, start=initial, chat=chat, seed=seed, progress=progress)
+                                 review=review, start=initial, chat=chat, random_state=seed,
+                                 progress=progress)
     result.save(out)
     settings = result.settings
     how = ("embedding clusters (the model never wrote a usable taxonomy)" if settings.get("fallback")

@@ -61,6 +61,11 @@ def _category_values(s: pd.Series) -> np.ndarray:
     return values
 
 
+def _column_equals_category(feature: str, category: Any) -> str:
+    """One-hot column name ``"column=category"`` (a module-level function, so a fitted encoder pickles)."""
+    return f"{feature}={category}"
+
+
 class TabularEncoder(TransformerMixin, BaseEstimator):
     """DataFrame ``(n rows)`` -> ``(n, d) float32``: numeric columns standardised, categorical ones one-hot.
 
@@ -164,7 +169,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 min_frequency=self.min_frequency,
                 sparse_output=False,
                 dtype=np.float32,
-                feature_name_combiner=lambda feature, category: f"{feature}={category}",
+                feature_name_combiner=_column_equals_category,
             )
             self.onehot_.fit(np.column_stack([_category_values(table[c]) for c in categorical]))
             cat_names = list(self.onehot_.get_feature_names_out([str(c) for c in categorical]))

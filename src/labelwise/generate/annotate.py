@@ -91,9 +91,9 @@ def _texts(data, column: Optional[str]) -> list[str]:
     return ["" if pd.isna(v) else str(v) for v in frame[column]]
 
 
-def _fixed_demos(pool_texts: list, pool_labels: list, shots: int, seed: int) -> list[tuple[str, str]]:
+def _fixed_demos(pool_texts: list, pool_labels: list, shots: int, random_state: int) -> list[tuple[str, str]]:
     """``shots`` demonstrations, round-robin over classes (class-balanced), in a seeded random order."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     by_class: dict = {}
     for i in rng.permutation(len(pool_texts)):
         by_class.setdefault(pool_labels[i], []).append(int(i))
@@ -109,7 +109,7 @@ def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend
              shots: int = 0, pool=None, pool_text: Optional[str] = None, pool_label: Optional[str] = None,
              demos: str = "knn", calibration: str = "auto", n_draws: int = 20, normalize: bool = False,
              method: str = "score",
-             instruction: Optional[str] = None, encoder=None, seed: int = 0,
+             instruction: Optional[str] = None, encoder=None, random_state: int = 0,
              progress: Optional[Callable[[str, int, int], None]] = None) -> Annotation:
     """Label every text of ``data`` (a table path, a DataFrame with column ``text``, or a list of strings).
 
@@ -133,7 +133,7 @@ def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend
 
         backend = default_backend()
     demo_sets = _demonstrations(texts, shots, pool, pool_text or text, pool_label or "label", demos, labels,
-                                encoder, seed, progress)
+                                encoder, random_state, progress)
     prompts = [build_prompt(t, labels, d, instruction) for t, d in zip(texts, demo_sets)]
     if method == "generate":
         probs = _generated(backend, prompts, labels, progress)
@@ -148,14 +148,14 @@ def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend
     if calibration == "auto":
         chosen = "domain" if (shots == 0 or demos == "fixed") else "none"
     probs, prior = _calibrated(probs, chosen, backend, demo_sets, labels, instruction, texts, n_draws, normalize,
-                               seed)
+                               random_state)
     settings = {"backend": backend.name, "model": backend.model, "shots": shots, "method": "score",
                 "demos": demos if shots else None, "calibration": chosen,
                 "n_draws": n_draws if chosen == "domain" else None, "normalize": normalize}
     return Annotation(texts, labels, probs, backend.usage, settings, prior)
 
 
-def _calibrated(probs, method, backend, demo_sets, labels, instruction, texts, n_draws, normalize, seed):
+def _calibrated(probs, method, backend, demo_sets, labels, instruction, texts, n_draws, normalize, random_state):
     """(probabilities divided by the bias prior of their demonstration set, the prior if there was only one)."""
     if method == "none":
         return probs, None
@@ -168,7 +168,7 @@ def _calibrated(probs, method, backend, demo_sets, labels, instruction, texts, n
                 return build_prompt(x, labels, d, instruction)
             if method == "domain":
                 priors[key] = domain_context_prior(backend, make, labels, texts, n_draws=n_draws,
-                                                   normalize=normalize, seed=seed)
+                                                   normalize=normalize, random_state=random_state)
             else:
                 priors[key] = content_free_prior(backend, make, labels, normalize=normalize)
         rows[i] = calibrate(probs[i:i + 1], priors[key])[0]
@@ -190,7 +190,7 @@ def _generated(backend: Backend, prompts: list, labels: list, progress) -> np.nd
     return probs
 
 
-def _demonstrations(texts, shots, pool, pool_text, pool_label, demos, labels, encoder, seed, progress):
+def _demonstrations(texts, shots, pool, pool_text, pool_label, demos, labels, encoder, random_state, progress):
     if shots <= 0:
         return [()] * len(texts)
     if pool is None:
@@ -205,7 +205,7 @@ def _demonstrations(texts, shots, pool, pool_text, pool_label, demos, labels, en
     pool_texts = [str(x) for x in frame[pool_text]]
     pool_labels = [str(x) for x in frame[pool_label]]
     if demos == "fixed":
-        chosen = tuple(_fixed_demos(pool_texts, pool_labels, shots, seed))
+        chosen = tuple(_fixed_demos(pool_texts, pool_labels, shots, random_state))
         return [chosen] * len(texts)
     if encoder is None:
         from labelwise.features import TextEncoder

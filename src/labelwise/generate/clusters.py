@@ -16,14 +16,14 @@ from labelwise.generate.taxonomy_categories import Category
 from labelwise.generate.taxonomy_yaml import Taxonomy
 
 
-def cluster_texts(vectors: np.ndarray, n_clusters: int, *, seed: int = 0) -> tuple:
+def cluster_texts(vectors: np.ndarray, n_clusters: int, *, random_state: int = 0) -> tuple:
     """k-means on (n, d) embeddings (rows L2-normalised first): (assignments (n,) int, centres (k, d))."""
     from sklearn.cluster import KMeans
 
     x = np.asarray(vectors, dtype=np.float64)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     k = max(1, min(int(n_clusters), len(x)))
-    model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(x)
+    model = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit(x)
     return model.labels_.astype(int), model.cluster_centers_
 
 
@@ -45,7 +45,7 @@ def distinctive_words(texts: Sequence[str], assignments: np.ndarray, n_clusters:
     return [[str(words[j]) for j in np.argsort(-row)[:top] if row[j] > 0] for row in scores]
 
 
-def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, seed: int = 0) -> Taxonomy:
+def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, random_state: int = 0) -> Taxonomy:
     """A :class:`~labelwise.generate.taxonomy_yaml.Taxonomy` of ``n_labels`` clusters of ``texts``."""
     if encoder is None:
         from labelwise.features import TextEncoder
@@ -53,7 +53,7 @@ def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, seed:
         encoder = TextEncoder()
     texts = [str(t) for t in texts]
     vectors = np.asarray(encoder.encode(texts), dtype=np.float64)
-    assignments, centres = cluster_texts(vectors, n_labels, seed=seed)
+    assignments, centres = cluster_texts(vectors, n_labels, random_state=random_state)
     k = len(centres)
     names = distinctive_words(texts, assignments, k)
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -67,4 +67,5 @@ def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, seed:
         used.add(name.casefold())
         example = " ".join(texts[central].split()[:25]) if central is not None else ""
         categories.append(Category(name, f"Texts like: {example}" if example else ""))
-    return Taxonomy(categories, "", {"method": "k-means on sentence embeddings, named by c-TF-IDF", "seed": seed})
+    return Taxonomy(categories, "", {"method": "k-means on sentence embeddings, named by c-TF-IDF",
+                                      "random_state": random_state})

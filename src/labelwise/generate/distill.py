@@ -18,19 +18,20 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
 from labelwise.data.atomic import write_text_atomic
 from labelwise.data.io import write_table_atomic
 from labelwise.errors import DataError
 from labelwise.generate.taxonomy import OTHER
 from labelwise.llm.backend import Backend
+from labelwise.progress import ProgressCallback
 
-C_GRID = (0.1, 1.0, 10.0, 100.0)  # inverse regularisation strengths DistilledClassifier(C="auto") compares
 CHUNK = 50_000  # rows embedded and classified at a time: memory stays bounded on millions of rows
 
 
@@ -39,10 +40,17 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     encoder: a text encoder with ``encode(texts) -> (n, d)`` (default: the packaged MiniLM). multi_label: labels are
     lists of labels per row; one binary logistic regression per label, and a row gets every label with probability
-    at least ``threshold`` (and always its most probable one). C: inverse regularisation strength, or "auto": the
-    value of ``C_GRID`` with the best 3-fold cross-validated agreement on the training labels themselves (kept in
-    ``C_``). Unit-length sentence embeddings give small logits, so the usual C = 1 underfits many classes and the
-    rare ones vanish; which C is right depends on the data, hence the search.
+    at least ``threshold`` (and always its most probable one). C: inverse regularisation strength, or "auto": chosen
+    by scikit-learn's ``LogisticRegressionCV`` on the training labels themselves, as the audit's default learner
+    chooses it (:func:`labelwise.audit.out_of_fold.logistic_regression_cv`: log-spaced grid, inner folds,
+    log-loss; per label when multi-label). Unit-length sentence embeddings give small logits, so the usual C = 1
+    underfits many classes and the rare ones vanish; which C is right depends on the data, hence the search. Fewer
+    than 30 rows are too few to compare: C = 1.
+
+    ``fit(texts (n,) str, labels, progress=None)``; ``predict_proba(texts, progress=None) -> (n, k)``;
+    ``predict(texts)``; ``progress("embedding", done, total)`` while the texts are embedded. Learned: ``classes_``,
+    ``model_`` (the fitted scikit-learn model), ``C_`` (float; multi-label: ``(k,)`` per label), ``encoder_`` and
+    ``encoder_id_`` (the encoder used and its model id), ``binarizer_`` (multi-label).
     """
 
     def __init__(self, encoder=None, *, C="auto", multi_label: bool = False, threshold: float = 0.5,
@@ -54,8 +62,10 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        if getattr(self, "encoder_", None) is None:  # first use, or after unpickling: the encoder is not saved
+    def _embed(self, texts: Sequence[str], progress: Optional[ProgressCallback]) -> np.ndarray:
+        from labelwise.features.base import embed
+
+        if getattr(self, "encoder_", None) is None:  # first use, or after unpickling without the encoder
             from labelwise.features import TextEncoder
 
             encoder = self.encoder if self.encoder is not None else TextEncoder()
@@ -65,16 +75,26 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                                 f"{_encoder_id(encoder)}. Set model.encoder to that encoder before predicting.")
             self.encoder_ = encoder
             self.encoder_id_ = _encoder_id(encoder)
-        return np.asarray(self.encoder_.encode([str(t) for t in texts]), dtype=np.float32)
+        return embed(self.encoder_, [str(t) for t in texts], progress)
 
-    def fit(self, texts: Sequence[str], labels) -> "DistilledClassifier":
-        """texts: n strings; labels: (n,) labels, or n lists of labels when ``multi_label``."""
+    def _learner(self, n_rows: int):
         from sklearn.linear_model import LogisticRegression
+
+        if self.C == "auto" and n_rows >= 30:
+            from labelwise.audit.out_of_fold import logistic_regression_cv
+
+            return logistic_regression_cv(n_rows=n_rows, max_iter=self.max_iter, random_state=self.random_state)
+        C = 1.0 if self.C == "auto" else float(self.C)
+        return LogisticRegression(C=C, max_iter=self.max_iter, random_state=self.random_state)
+
+    def fit(self, texts: Sequence[str], labels, progress: Optional[ProgressCallback] = None) -> "DistilledClassifier":
+        """texts: n strings; labels: (n,) labels, or n lists of labels when ``multi_label``."""
+        import warnings
 
         if len(texts) != len(labels):
             raise DataError(f"{len(texts)} texts but {len(labels)} labels; give one label per text.")
         self.encoder_ = self.encoder_id_ = None  # a refit may use another encoder
-        x = self._embed(texts)
+        x = self._embed(texts, progress)
         if self.multi_label:
             from sklearn.multiclass import OneVsRestClassifier
             from sklearn.preprocessing import MultiLabelBinarizer
@@ -86,45 +106,27 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             if constant:
                 raise DataError(f"Label(s) {', '.join(map(str, constant[:5]))} are on every row or on none; a "
                                 "classifier cannot learn them. Label more rows or drop those labels.")
-            def make(c):
-                return OneVsRestClassifier(LogisticRegression(C=c, max_iter=self.max_iter,
-                                                              random_state=self.random_state))
-
-            self.C_ = self._choose_c(make, x, y, "f1_micro")
-            self.model_ = make(self.C_).fit(x, y)
+            model = OneVsRestClassifier(self._learner(len(x)))
         else:
             y = np.asarray([str(v) for v in labels], dtype=object)
             if len(set(y)) < 2:
                 raise DataError(f"Every labelled row has the label {y[0]!r}: there is nothing to learn. Label more "
                                 "rows, or check the labeller (a model that always answers the same is not working).")
-            def make(c):
-                return LogisticRegression(C=c, max_iter=self.max_iter, random_state=self.random_state)
-
-            self.C_ = self._choose_c(make, x, y, "accuracy")
-            self.model_ = make(self.C_).fit(x, y)
+            model = self._learner(len(x))
+        with warnings.catch_warnings():  # a rare class with fewer rows than inner folds is expected here
+            warnings.filterwarnings("ignore", message=".*least populated class.*")
+            self.model_ = model.fit(x, y)
+        fitted = self.model_.estimators_ if self.multi_label else [self.model_]
+        chosen = np.array([float(np.ravel(m.C_ if hasattr(m, "C_") else m.C)[0]) for m in fitted])
+        self.C_ = chosen if self.multi_label else float(chosen[0])
+        if not self.multi_label:
             self.classes_ = self.model_.classes_
         return self
 
-    def _choose_c(self, make, x, y, scoring: str) -> float:
-        if self.C != "auto":
-            return float(self.C)
-        import warnings
-
-        from sklearn.model_selection import KFold, cross_val_score
-
-        if len(x) < 30:  # too few rows to compare: the usual default
-            return 1.0
-        folds = KFold(3, shuffle=True, random_state=self.random_state)
-        scores = []
-        with warnings.catch_warnings():  # a rare class missing from a training fold is expected here
-            warnings.simplefilter("ignore")
-            for c in C_GRID:
-                scores.append(float(np.mean(cross_val_score(make(c), x, y, cv=folds, scoring=scoring))))
-        return float(C_GRID[int(np.argmax(scores))])
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], progress: Optional[ProgressCallback] = None) -> np.ndarray:
         """(n, k) probabilities over ``classes_`` (multi-label: independent per label)."""
-        return self.model_.predict_proba(self._embed(texts))
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(self._embed(texts, progress))
 
     def predict(self, texts: Sequence[str]):
         """(n,) labels, or n lists of labels when ``multi_label``."""
@@ -132,6 +134,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     def decide(self, probabilities: np.ndarray):
         """Labels from (n, k) probabilities, as :meth:`predict` would give them."""
+        check_is_fitted(self, "classes_")
         if not self.multi_label:
             return self.classes_[np.argmax(probabilities, axis=1)]
         out = []
@@ -252,15 +255,15 @@ def _llm_label_sets(backend: Backend, texts: list, classes: list, instruction: s
 def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Backend] = None, distill: bool = True,
                         sample: int = 1000, holdout: float = 0.2, multi_label: bool = False,
                         allow_other: bool = True, calibration: str = "auto", encoder=None, C="auto",
-                        seed: int = 0, progress: Optional[Callable[[str, int, int], None]] = None) -> TaxonomyLabels:
+                        random_state: int = 0, progress: Optional[ProgressCallback] = None) -> TaxonomyLabels:
     """Label ``texts`` (n strings) with the categories of ``taxonomy`` (a :class:`~labelwise.generate.taxonomy.
     Taxonomy`).
 
     distill=False: the LLM labels every row. distill=True (TnT-LLM phase 2): the LLM labels ``sample`` rows drawn
-    at random (seeded), a :class:`DistilledClassifier` trained on ``1 - holdout`` of them is scored against the LLM
-    on the rest, refit on all of them, and labels every row. multi_label: rows may get several categories (the LLM
-    writes sets under a grammar; the classifier is one-vs-rest). calibration: for single-label LLM scoring, as in
-    :func:`~labelwise.generate.annotate.annotate`.
+    at random (``random_state``), a :class:`DistilledClassifier` trained on ``1 - holdout`` of them is scored
+    against the LLM on the rest, refit on all of them, and labels every row. multi_label: rows may get several
+    categories (the LLM writes sets under a grammar; the classifier is one-vs-rest). calibration: for single-label
+    LLM scoring, as in :func:`~labelwise.generate.annotate.annotate`.
     """
     from labelwise.generate.annotate import annotate
 
@@ -279,8 +282,8 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
     if encoder is None and distill:
         from labelwise.features import TextEncoder
 
-        encoder = TextEncoder(progress=progress)
-    rng = np.random.default_rng(seed)
+        encoder = TextEncoder()
+    rng = np.random.default_rng(random_state)
     chosen = np.sort(rng.permutation(n)[: min(sample, n)]) if distill else np.arange(n)
     llm_texts = [texts[i] for i in chosen]
     calls_before = backend.usage.calls + backend.usage.cached
@@ -290,7 +293,7 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
         llm_probs = np.array([[float(c in row) for c in classes] for row in llm_labels])
     else:
         annotation = annotate(llm_texts, labels=classes, backend=backend, instruction=instruction,
-                              calibration=calibration, seed=seed, progress=progress)
+                              calibration=calibration, random_state=random_state, progress=progress)
         llm_probs = annotation.probabilities
         llm_labels = annotation.predicted
     llm_seconds = time.perf_counter() - started
@@ -298,7 +301,7 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
     metrics = {"taxonomy_classes": len(classes), "llm_model": backend.model, "llm_labelled_rows": len(chosen),
                "llm_calls": llm_calls, "llm_calls_per_llm_labelled_row": llm_calls / max(len(chosen), 1),
                "llm_seconds_per_row": llm_seconds / max(len(chosen), 1), "distilled": distill,
-               "multi_label": multi_label, "seed": seed}
+               "multi_label": multi_label, "random_state": random_state}
     llm_label_per_row: list = [None] * n
     for i, value in zip(chosen, llm_labels):
         llm_label_per_row[int(i)] = value
@@ -309,15 +312,15 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
     order = rng.permutation(len(chosen))
     n_test = int(round(holdout * len(chosen))) if len(chosen) >= 10 else 0
     test, train = order[:n_test], order[n_test:]
-    make = (lambda: DistilledClassifier(encoder, C=C, multi_label=multi_label, random_state=seed))
+    make = (lambda: DistilledClassifier(encoder, C=C, multi_label=multi_label, random_state=random_state))
     if n_test:
-        model = make().fit([llm_texts[i] for i in train], [llm_labels[i] for i in train])
-        predicted = model.predict([llm_texts[i] for i in test])
+        model = make().fit([llm_texts[i] for i in train], [llm_labels[i] for i in train], progress=progress)
+        predicted = model.decide(model.predict_proba([llm_texts[i] for i in test], progress=progress))
         metrics["heldout_agreement"] = agreement([llm_labels[i] for i in test], list(predicted),
                                                  multi_label=multi_label)
-    model = make().fit(llm_texts, llm_labels)
+    model = make().fit(llm_texts, llm_labels, progress=progress)
     started = time.perf_counter()
-    probs = np.concatenate([model.predict_proba(texts[i:i + CHUNK]) for i in range(0, n, CHUNK)])
+    probs = np.concatenate([model.predict_proba(texts[i:i + CHUNK], progress=progress) for i in range(0, n, CHUNK)])
     metrics["classifier_seconds_per_row"] = (time.perf_counter() - started) / n
     metrics["llm_calls_per_row"] = llm_calls / n
     if metrics["classifier_seconds_per_row"] > 0:
@@ -325,7 +328,7 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
     full = np.zeros((n, len(classes)))
     for j, c in enumerate(model.classes_):  # classes the LLM never used get probability 0
         full[:, classes.index(str(c))] = probs[:, j]
-    metrics["classifier_C"] = model.C_
+    metrics["classifier_C"] = np.asarray(model.C_).tolist()
     metrics["classes_never_used_by_llm"] = [c for c in classes if c not in set(map(str, model.classes_))]
     labels = model.decide(probs)
     return TaxonomyLabels(texts, classes, [list(v) if multi_label else str(v) for v in labels], full,

@@ -188,11 +188,13 @@ def labelling_guide(data, *, label: str, text=None, encoder=None, definitions: O
 def _embed(table, encoder, progress) -> tuple[np.ndarray, str]:
     """((n, d) L2-normalised vectors, the encoder's model id)."""
     if table.text_columns:
+        from labelwise.features.base import embed
+
         if encoder is None:
             from labelwise.features import TextEncoder
 
-            encoder = TextEncoder(progress=progress)
-        vectors = np.asarray(encoder.encode(table.texts()), dtype=np.float32)
+            encoder = TextEncoder()
+        vectors = embed(encoder, table.texts(), progress)
         encoder_id = str(getattr(encoder, "model_id", type(encoder).__name__))
     else:
         from labelwise.features import TabularEncoder

@@ -110,15 +110,15 @@ def induce_taxonomy(texts: Sequence[str], backend: Backend, *, use_case: str = "
                     min_labels: int = 2, granularity: str = "medium", sample_size: Optional[int] = 200,
                     batch_size: int = 40, summarize_texts: bool = True, max_words: int = 20, review: bool = True,
                     start: Optional[Taxonomy] = None, chat: bool = False, attempts: int = 2, encoder=None,
-                    seed: int = 0, progress: Optional[Callable[[str, int, int], None]] = None) -> Taxonomy:
+                    random_state: int = 0, progress: Optional[Callable[[str, int, int], None]] = None) -> Taxonomy:
     """TnT-LLM phase 1 over ``texts`` (n strings): a :class:`Taxonomy` of ``min_labels``..``max_labels`` categories.
 
     use_case: what the labels are for ("the intent of a customer's message"); it steers summaries and categories.
-    granularity: "coarse", "medium" or "fine". sample_size: texts drawn (seeded) from the corpus (None: all).
+    granularity: "coarse", "medium" or "fine". sample_size: texts drawn (``random_state``) from the corpus (None: all).
     batch_size: texts per minibatch (the first generates, each later one updates). start: an existing taxonomy to
     refine (every minibatch then updates it). chat: send prompts as chat messages (instruction-tuned models).
     encoder: embeds category names to merge surplus categories and for the fallback (default: the packaged
-    MiniLM). Deterministic for a given seed and model (temperature 0, responses cached).
+    MiniLM). Deterministic for a given ``random_state`` and model (temperature 0, responses cached).
     """
     if granularity not in GRANULARITY:
         raise DataError(f"granularity must be one of {', '.join(GRANULARITY)}; got {granularity!r}.")
@@ -135,7 +135,7 @@ def induce_taxonomy(texts: Sequence[str], backend: Backend, *, use_case: str = "
         from labelwise.features import TextEncoder
 
         encoder = TextEncoder()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     order = rng.permutation(len(texts))
     if sample_size is not None:
         order = order[:sample_size]
@@ -171,7 +171,7 @@ def induce_taxonomy(texts: Sequence[str], backend: Backend, *, use_case: str = "
     if fallback:
         notes.append("the model never wrote a usable taxonomy; fell back to embedding clusters")
         current = cluster_taxonomy(sample, n_labels=min(max_labels, max(min_labels, len(sample) // 10)),
-                                   encoder=encoder, seed=seed)
+                                   encoder=encoder, random_state=random_state)
     if review and not fallback:
         found = _propose(backend, review_prompt(current.categories, use_case, min_labels, max_labels, granularity),
                          min_labels, max_labels, chat, encoder, attempts, notes)
@@ -181,7 +181,7 @@ def induce_taxonomy(texts: Sequence[str], backend: Backend, *, use_case: str = "
     settings = {"method": "TnT-LLM phase 1 (labelwise)", "model": backend.model, "backend": backend.name,
                 "texts_sampled": len(sample), "minibatches": len(batches), "batch_size": batch_size,
                 "max_labels": max_labels, "min_labels": min_labels, "granularity": granularity,
-                "summaries": summarize_texts, "seed": seed, "llm_calls": backend.usage.calls + backend.usage.cached
+                "summaries": summarize_texts, "random_state": random_state, "llm_calls": backend.usage.calls + backend.usage.cached
                 - calls_before, "fallback": "embedding clusters" if fallback else None, "steps": steps,
                 "repairs": notes}
     return Taxonomy(current.categories, use_case, settings)

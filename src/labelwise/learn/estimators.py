@@ -8,17 +8,22 @@
   max-ratio ``pos_weight``, per-label Platt calibration and tuned thresholds; :mod:`labelwise.learn.heads`).
 - :class:`ImbalancedRegressor`: L1 regression with or without the ConR regulariser (:mod:`labelwise.learn.conr`).
 
-Shared behaviour: numpy inputs ``X: (n, d) float``; ``random_state`` makes a fit reproducible (the global torch
-RNG is forked, so callers' random state is untouched); early stopping on a validation split
-(``validation_fraction``, ``patience``; the best epoch's weights are kept); ``progress("training", epoch,
-epochs)``; ``n_threads`` sets torch's intra-op threads during ``fit``/``predict`` only and restores them after.
+Shared behaviour (scikit-learn's conventions): ``__init__`` only stores its parameters (``get_params``,
+``set_params`` and ``clone`` work), what ``fit`` learns sits in trailing-underscore attributes, a fitted estimator
+pickles (the torch module included), and ``predict`` before ``fit`` raises scikit-learn's ``NotFittedError``.
+Numpy inputs ``X: (n, d) float``; ``random_state`` (None, an int, a numpy ``RandomState`` or ``Generator``) makes a
+fit reproducible (the global torch RNG is forked, so callers' random state is untouched); early stopping on a
+validation split (``validation_fraction``, ``patience``; the best epoch's weights are kept);
+``fit(X, y, progress=None)`` calls ``progress("training", epoch, epochs)``; ``n_threads`` sets torch's intra-op
+threads during ``fit``/``predict`` only and restores them after.
 """
 
 from __future__ import annotations
 
 import copy
+import numbers
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -26,8 +31,11 @@ import torch.nn.functional as F
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import average_precision_score
+from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 
-from labelwise.errors import ShapeError
+from labelwise.errors import ParameterError, ShapeError
 from labelwise.learn.conr import conr_loss
 from labelwise.learn.heads import PerLabelLinear, PerLabelPlatt, max_ratio_pos_weight, tune_thresholds
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss
@@ -52,26 +60,48 @@ def _threads(n: int | None) -> Iterator[None]:
 
 
 def _seed(random_state: Any) -> int:
-    if isinstance(random_state, (int, np.integer)):
+    """One int seed for torch and numpy: an int ``random_state`` as it is; None or a numpy ``RandomState`` draws one
+    through :func:`sklearn.utils.check_random_state`; a numpy ``Generator`` draws one itself."""
+    if isinstance(random_state, numbers.Integral):
         return int(random_state)
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(0, 2**31 - 1))
-    if random_state is None:
-        return int(np.random.default_rng().integers(0, 2**31 - 1))
-    raise ShapeError(f"random_state must be None, an int or a numpy Generator, got {type(random_state).__name__}.")
-
-
-def _check_X(X: Any, name: str = "X") -> np.ndarray:
     try:
-        arr = np.asarray(X, dtype=np.float32)
+        return int(check_random_state(random_state).randint(0, 2**31 - 1))
+    except ValueError as exc:
+        raise ParameterError(f"random_state must be None, an int, a numpy RandomState or Generator; got "
+                             f"{type(random_state).__name__}.") from exc
+
+
+def _check_X(X: Any, n_features: int | None = None, estimator: str = "") -> np.ndarray:
+    """``X: (n, d)`` as float32 through scikit-learn's ``check_array`` (dense, 2-D, non-empty, finite), its message
+    raised as a :class:`ShapeError`; with ``n_features``, ``d`` must match what ``estimator`` was fitted on."""
+    try:
+        arr = check_array(X, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise ShapeError(f"{name} must be a numeric (n, d) array: {exc}") from exc
-    if arr.ndim != 2 or arr.shape[0] == 0:
-        raise ShapeError(f"{name} must be a non-empty (n, d) array, got shape {arr.shape}.")
-    if not np.isfinite(arr).all():
-        bad = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise ShapeError(f"{name} has a NaN or infinite value (first in row {bad}); impute or drop it.")
+        where = ""
+        if "NaN" in str(exc) or "infinity" in str(exc):
+            row = int(np.argwhere(~np.isfinite(np.asarray(X, dtype=float)))[0, 0])
+            where = f" (first in row {row}); impute or drop it"
+        raise ShapeError(f"X: {exc}{where}") from exc
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ShapeError(f"X has {arr.shape[1]} features, but {estimator} is expecting {n_features} features as input.")
     return arr
+
+
+def _check_y(y: Any, n: int, classifier: bool) -> np.ndarray:
+    """``y: (n,)`` (a ``(n, 1)`` column is flattened with a warning); a classifier's must be class labels."""
+    if y is None:
+        raise ShapeError("This estimator requires y to be passed, but the target y is None.")
+    try:
+        ya = column_or_1d(y, warn=True)
+        if classifier:
+            check_classification_targets(ya)
+    except ValueError as exc:
+        raise ShapeError(f"y: {exc}") from exc
+    if len(ya) != n:
+        raise ShapeError(f"y must be (n,) with n = {n} rows of X, got shape {np.shape(y)}.")
+    return ya
 
 
 def _val_split(n: int, fraction: float | None, rng: np.random.Generator, strata: np.ndarray | None = None
@@ -80,7 +110,7 @@ def _val_split(n: int, fraction: float | None, rng: np.random.Generator, strata:
     if not fraction:
         return np.arange(n), np.arange(0)
     if not 0 < fraction < 1:
-        raise ShapeError(f"validation_fraction must be in (0, 1) or 0/None, got {fraction}.")
+        raise ParameterError(f"validation_fraction must be in (0, 1) or 0/None, got {fraction}.")
     n_val = max(1, int(round(fraction * n)))
     if strata is not None:
         _, inv, counts = np.unique(strata, return_inverse=True, return_counts=True)
@@ -95,6 +125,24 @@ def _val_split(n: int, fraction: float | None, rng: np.random.Generator, strata:
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
+class _CrossEntropy(torch.nn.Module):
+    """``forward(logits (B, K), y (B,), idx) -> scalar``: plain cross-entropy (``idx`` unused)."""
+
+    def forward(self, logits: torch.Tensor, y: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
+        return F.cross_entropy(logits, y)
+
+
+class _GeneralisedCE(torch.nn.Module):
+    """``forward(logits (B, K), y (B,), idx) -> scalar``: :func:`gce_loss` with exponent ``q`` (``idx`` unused)."""
+
+    def __init__(self, q: float):
+        super().__init__()
+        self.q = q
+
+    def forward(self, logits: torch.Tensor, y: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
+        return gce_loss(logits, y, q=self.q)
+
+
 class _TorchEstimator(BaseEstimator):
     """Training loop shared by the estimators (not public)."""
 
@@ -105,6 +153,7 @@ class _TorchEstimator(BaseEstimator):
         batch_loss: Callable[[torch.Tensor], torch.Tensor],
         val_score: Callable[[], float] | None,
         gen: torch.Generator,
+        progress: Optional[ProgressCallback],
         extra_params: Sequence[torch.nn.Parameter] = (),
     ) -> None:
         opt = torch.optim.Adam(list(model.parameters()) + list(extra_params), lr=self.lr,
@@ -130,7 +179,7 @@ class _TorchEstimator(BaseEstimator):
                 bad = 0 if score > best + 1e-7 else bad + 1
                 if score >= best:
                     best, best_state = score, copy.deepcopy(model.state_dict())
-            report(self.progress, "training", epoch, self.epochs)
+            report(progress, "training", epoch, self.epochs)
             if val_score is not None and bad >= self.patience:
                 break
         if best_state is not None:
@@ -140,11 +189,8 @@ class _TorchEstimator(BaseEstimator):
         self.best_val_score_ = float(best) if val_score is not None else None
 
     def _logits(self, X: Any) -> np.ndarray:
-        if not hasattr(self, "model_"):
-            raise ShapeError(f"This {type(self).__name__} is not fitted yet; call fit first.")
-        arr = _check_X(X)
-        if arr.shape[1] != self.n_features_in_:
-            raise ShapeError(f"X has {arr.shape[1]} features but the model was fitted on {self.n_features_in_}.")
+        check_is_fitted(self, "model_")
+        arr = _check_X(X, self.n_features_in_, type(self).__name__)
         with _threads(self.n_threads), torch.no_grad():
             return self.model_(torch.from_numpy(arr)).numpy().astype(np.float64)
 
@@ -162,32 +208,32 @@ class NoisyLabelClassifier(ClassifierMixin, _TorchEstimator):
     validation_fraction: share of rows held out (stratified) for early stopping on accuracy against the given
         (noisy) labels: under symmetric noise, noisy accuracy is an increasing function of clean accuracy.
 
-    ``fit(X (n, d), y (n,) str or int)``; ``predict(X) -> (n,)`` in ``classes_``;
+    ``fit(X (n, d), y (n,) str or int, progress=None)``; ``predict(X) -> (n,)`` in ``classes_``;
     ``predict_proba(X) -> (n, K)`` (softmax of the scores; columns follow ``classes_``).
+    Learned: ``classes_``, ``n_features_in_``, ``model_`` (the torch module), ``loss_`` (the loss module; ALDR-KL's
+    per-example temperatures in ``loss_.lambdas``), ``n_epochs_``, ``best_val_score_``.
     """
 
     def __init__(self, loss: str = "ce", hidden: tuple[int, ...] = (256,), epochs: int = 100, batch_size: int = 128,
                  lr: float = 1e-3, weight_decay: float = 1e-4, dropout: float = 0.0, validation_fraction: float = 0.1,
                  patience: int = 10, q: float = 0.7, lam: float = 10.0, lam0: float = 10.0, alpha: float = 2.0,
                  margin: float = 0.1, random_state: Any = None, n_threads: int | None = None,
-                 progress: ProgressCallback | None = None, normalize: str | None = None):
+                 normalize: str | None = None):
         self.normalize = normalize
         self.loss, self.hidden, self.epochs, self.batch_size = loss, hidden, epochs, batch_size
         self.lr, self.weight_decay, self.dropout = lr, weight_decay, dropout
         self.validation_fraction, self.patience = validation_fraction, patience
         self.q, self.lam, self.lam0, self.alpha, self.margin = q, lam, lam0, alpha, margin
-        self.random_state, self.n_threads, self.progress = random_state, n_threads, progress
+        self.random_state, self.n_threads = random_state, n_threads
 
-    def fit(self, X: Any, y: Any) -> "NoisyLabelClassifier":
+    def fit(self, X: Any, y: Any, progress: Optional[ProgressCallback] = None) -> "NoisyLabelClassifier":
         if self.loss not in ("ce", "gce", "ldr", "aldr"):
-            raise ShapeError(f"loss must be 'ce', 'gce', 'ldr' or 'aldr', got {self.loss!r}.")
+            raise ParameterError(f"loss must be 'ce', 'gce', 'ldr' or 'aldr', got {self.loss!r}.")
         Xa = _check_X(X)
-        ya = np.asarray(y)
-        if ya.ndim != 1 or len(ya) != len(Xa):
-            raise ShapeError(f"y must be (n,) with n = {len(Xa)} rows of X, got shape {ya.shape}.")
+        ya = _check_y(y, len(Xa), classifier=True)
         self.classes_, enc = np.unique(ya, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ShapeError(f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two.")
+            raise ShapeError(f"y has one class ({self.classes_[0]!r}); a classifier needs at least two.")
         self.n_features_in_ = Xa.shape[1]
         seed = _seed(self.random_state)
         rng = np.random.default_rng(seed)
@@ -200,16 +246,15 @@ class NoisyLabelClassifier(ClassifierMixin, _TorchEstimator):
             gen = torch.Generator().manual_seed(seed)
             model = PerLabelLinear(Xa.shape[1], k, tuple(self.hidden), self.dropout)
             if self.loss == "ldr":
-                crit: Callable = LDRKLLoss(lam=self.lam, margin=self.margin, normalize=self.normalize or "softplus_mean")
+                crit: torch.nn.Module = LDRKLLoss(lam=self.lam, margin=self.margin,
+                                                  normalize=self.normalize or "softplus_mean")
             elif self.loss == "aldr":
                 crit = ALDRKLLoss(len(tr), lam0=self.lam0, alpha=self.alpha, margin=self.margin,
                                   normalize=self.normalize or "l1")
             elif self.loss == "gce":
-                def crit(z, t, idx):
-                    return gce_loss(z, t, q=self.q)
+                crit = _GeneralisedCE(self.q)
             else:
-                def crit(z, t, idx):
-                    return F.cross_entropy(z, t)
+                crit = _CrossEntropy()
 
             def batch_loss(b: torch.Tensor) -> torch.Tensor:
                 return crit(model(Xt[b]), yt[b], b)
@@ -217,7 +262,7 @@ class NoisyLabelClassifier(ClassifierMixin, _TorchEstimator):
             def val_score() -> float:
                 return float((model(Xv).argmax(1) == yv).float().mean())
 
-            self._train(model, len(tr), batch_loss, val_score if len(va) else None, gen)
+            self._train(model, len(tr), batch_loss, val_score if len(va) else None, gen, progress)
         self.model_, self.loss_ = model, crit
         return self
 
@@ -270,30 +315,32 @@ class MultiLabelClassifier(_TorchEstimator):
     threshold: a float, or ``"tuned"`` (per-label F1-optimal on the validation split).
     validation_fraction: rows held out for early stopping on micro average precision against the given labels.
 
-    ``fit(X (n, d), Y)`` with ``Y`` a ``(n, C)`` matrix (1 positive, 0 unknown or negative, -1 known negative) or a
-    sequence of label lists (``classes_`` = sorted labels). ``predict_proba(X) -> (n, C) float``;
+    ``fit(X (n, d), Y, progress=None)`` with ``Y`` a ``(n, C)`` matrix (1 positive, 0 unknown or negative, -1 known
+    negative) or a sequence of label lists (``classes_`` = sorted labels). ``predict_proba(X) -> (n, C) float``;
     ``predict(X) -> (n, C) int`` 0/1 in ``classes_`` order; ``predict_labels(X)`` -> list of label lists.
+    Learned: ``classes_``, ``n_features_in_``, ``model_``, ``calibrator_`` (a :class:`PerLabelPlatt` or None),
+    ``thresholds_: (C,)``, ``n_epochs_``, ``best_val_score_``.
     """
 
     def __init__(self, loss: str = "bce", hidden: tuple[int, ...] = (256,), epochs: int = 100, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 1e-4, dropout: float = 0.0, pos_weight: str | None = None,
                  calibration: str | None = None, threshold: float | str = 0.5, alpha: float = 1.0,
                  gamma: float = 0.55, validation_fraction: float = 0.15, patience: int = 10, random_state: Any = None,
-                 n_threads: int | None = None, progress: ProgressCallback | None = None, mixup: float = 0.0):
+                 n_threads: int | None = None, mixup: float = 0.0):
         self.loss, self.hidden, self.epochs, self.batch_size = loss, hidden, epochs, batch_size
         self.lr, self.weight_decay, self.dropout, self.pos_weight = lr, weight_decay, dropout, pos_weight
         self.mixup = mixup
         self.calibration, self.threshold, self.alpha, self.gamma = calibration, threshold, alpha, gamma
         self.validation_fraction, self.patience = validation_fraction, patience
-        self.random_state, self.n_threads, self.progress = random_state, n_threads, progress
+        self.random_state, self.n_threads = random_state, n_threads
 
-    def fit(self, X: Any, Y: Any) -> "MultiLabelClassifier":
+    def fit(self, X: Any, Y: Any, progress: Optional[ProgressCallback] = None) -> "MultiLabelClassifier":
         if self.loss not in ("bce", "pu_mlc"):
-            raise ShapeError(f"loss must be 'bce' or 'pu_mlc', got {self.loss!r}.")
+            raise ParameterError(f"loss must be 'bce' or 'pu_mlc', got {self.loss!r}.")
         if self.calibration not in (None, "platt"):
-            raise ShapeError(f"calibration must be None or 'platt', got {self.calibration!r}.")
+            raise ParameterError(f"calibration must be None or 'platt', got {self.calibration!r}.")
         if not (self.threshold == "tuned" or isinstance(self.threshold, (int, float))):
-            raise ShapeError(f"threshold must be a number or 'tuned', got {self.threshold!r}.")
+            raise ParameterError(f"threshold must be a number or 'tuned', got {self.threshold!r}.")
         Xa = _check_X(X)
         T, self.classes_ = _multi_hot(Y)
         if len(T) != len(Xa):
@@ -309,7 +356,7 @@ class MultiLabelClassifier(_TorchEstimator):
         if self.pos_weight == "max_ratio":
             pw = torch.from_numpy(max_ratio_pos_weight(T[tr]).astype(np.float32))
         elif self.pos_weight is not None:
-            raise ShapeError(f"pos_weight must be None or 'max_ratio', got {self.pos_weight!r}.")
+            raise ParameterError(f"pos_weight must be None or 'max_ratio', got {self.pos_weight!r}.")
         with _threads(self.n_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             gen = torch.Generator().manual_seed(seed)
@@ -330,7 +377,7 @@ class MultiLabelClassifier(_TorchEstimator):
                     return 0.0
                 return float(average_precision_score(Yv[:, keep], model(Xv).numpy()[:, keep], average="micro"))
 
-            self._train(model, len(tr), batch_loss, val_score if len(va) else None, gen)
+            self._train(model, len(tr), batch_loss, val_score if len(va) else None, gen, progress)
         self.model_ = model
         self.calibrator_ = None
         self.thresholds_ = np.full(T.shape[1], 0.5 if self.threshold == "tuned" else float(self.threshold))
@@ -371,12 +418,11 @@ class MultiLabelHead(MultiLabelClassifier):
                  pos_weight: str | None = "max_ratio",
                  calibration: str | None = "platt", threshold: float | str = "tuned", alpha: float = 1.0,
                  gamma: float = 0.55, validation_fraction: float = 0.2, patience: int = 20, random_state: Any = None,
-                 n_threads: int | None = None, progress: ProgressCallback | None = None, mixup: float = 0.0):
+                 n_threads: int | None = None, mixup: float = 0.0):
         super().__init__(loss=loss, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, dropout=dropout, pos_weight=pos_weight, calibration=calibration,
                          threshold=threshold, alpha=alpha, gamma=gamma, validation_fraction=validation_fraction,
-                         patience=patience, random_state=random_state, n_threads=n_threads, progress=progress,
-                         mixup=mixup)
+                         patience=patience, random_state=random_state, n_threads=n_threads, mixup=mixup)
 
 
 class ImbalancedRegressor(RegressorMixin, _TorchEstimator):
@@ -385,29 +431,29 @@ class ImbalancedRegressor(RegressorMixin, _TorchEstimator):
     Each step uses two views of the batch (features plus Gaussian noise of std ``view_noise`` on the
     standardised inputs) for the L1 loss in both settings, so ``conr=False`` is the same model without the
     regulariser. ``window`` is in target units (ConR compares raw targets and raw predictions).
-    ``fit(X (n, d), y (n,) float)``; ``predict(X) -> (n,) float``.
+    ``fit(X (n, d), y (n,) float, progress=None)``; ``predict(X) -> (n,) float``.
+    Learned: ``n_features_in_``, ``x_mean_``, ``x_std_`` (``(d,)``), ``y_mean_``, ``y_std_``, ``model_``, ``n_epochs_``,
+    ``best_val_score_``.
     """
 
     def __init__(self, conr: bool = True, beta: float = 4.0, window: float = 1.0, temperature: float = 0.2,
                  push: float = 0.01, view_noise: float = 0.1, hidden: tuple[int, ...] = (128, 64), epochs: int = 100,
                  batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0, dropout: float = 0.0,
                  validation_fraction: float = 0.1, patience: int = 10, random_state: Any = None,
-                 n_threads: int | None = None, progress: ProgressCallback | None = None):
+                 n_threads: int | None = None):
         self.conr, self.beta, self.window, self.temperature, self.push = conr, beta, window, temperature, push
         self.view_noise, self.hidden, self.epochs, self.batch_size = view_noise, hidden, epochs, batch_size
         self.lr, self.weight_decay, self.dropout = lr, weight_decay, dropout
         self.validation_fraction, self.patience = validation_fraction, patience
-        self.random_state, self.n_threads, self.progress = random_state, n_threads, progress
+        self.random_state, self.n_threads = random_state, n_threads
 
-    def fit(self, X: Any, y: Any) -> "ImbalancedRegressor":
+    def fit(self, X: Any, y: Any, progress: Optional[ProgressCallback] = None) -> "ImbalancedRegressor":
         Xa = _check_X(X)
-        ya = np.asarray(y, dtype=np.float32)
-        if ya.ndim != 1 or len(ya) != len(Xa):
-            raise ShapeError(f"y must be (n,) with n = {len(Xa)} rows of X, got shape {ya.shape}.")
+        ya = _check_y(y, len(Xa), classifier=False).astype(np.float32)
         if not np.isfinite(ya).all():
             raise ShapeError("y has a NaN or infinite value; drop those rows.")
         if self.conr and not self.hidden:
-            raise ShapeError("conr=True needs at least one hidden layer (ConR acts on the hidden features).")
+            raise ParameterError("conr=True needs at least one hidden layer (ConR acts on the hidden features).")
         self.n_features_in_ = Xa.shape[1]
         self.x_mean_, self.x_std_ = Xa.mean(0), Xa.std(0) + 1e-6
         self.y_mean_, self.y_std_ = float(ya.mean()), float(ya.std() + 1e-6)
@@ -440,16 +486,13 @@ class ImbalancedRegressor(RegressorMixin, _TorchEstimator):
             def val_score() -> float:
                 return -float((raw(model.body(Xv)) - yv).abs().mean())
 
-            self._train(model, len(tr), batch_loss, val_score if len(va) else None, gen)
+            self._train(model, len(tr), batch_loss, val_score if len(va) else None, gen, progress)
         self.model_ = model
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        if not hasattr(self, "model_"):
-            raise ShapeError("This ImbalancedRegressor is not fitted yet; call fit first.")
-        Xa = _check_X(X)
-        if Xa.shape[1] != self.n_features_in_:
-            raise ShapeError(f"X has {Xa.shape[1]} features but the model was fitted on {self.n_features_in_}.")
+        check_is_fitted(self, "model_")
+        Xa = _check_X(X, self.n_features_in_, type(self).__name__)
         with _threads(self.n_threads), torch.no_grad():
             z = self.model_(torch.from_numpy((Xa - self.x_mean_) / self.x_std_)).squeeze(1).numpy()
         return z.astype(np.float64) * self.y_std_ + self.y_mean_

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.special import expit
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from labelwise.errors import ShapeError
 
@@ -54,12 +56,12 @@ def max_ratio_pos_weight(Y: np.ndarray, cap: float = 100.0) -> np.ndarray:
     return np.minimum(w, cap)
 
 
-class PerLabelPlatt:
+class PerLabelPlatt(BaseEstimator):
     """Per-label Platt scaling: ``p_c = sigmoid(a_c * logit_c + b_c)`` fitted by Newton's method on a validation
     split (an L2 penalty ``ridge`` keeps labels with one class only finite: they keep ``a = 1, b = 0`` pulled
     towards the data).
 
-    ``fit(logits (n, C), Y (n, C))``, ``transform(logits) -> (n, C)`` probabilities.
+    ``fit(logits (n, C), Y (n, C))``, ``transform(logits) -> (n, C)`` probabilities. Learned: ``a_``, ``b_`` (``(C,)``).
     """
 
     def __init__(self, ridge: float = 1e-2, n_iter: int = 50):
@@ -90,7 +92,11 @@ class PerLabelPlatt:
         return self
 
     def transform(self, logits: np.ndarray) -> np.ndarray:
-        return expit(self.a_ * np.asarray(logits, dtype=float) + self.b_)
+        check_is_fitted(self, "a_")
+        z = np.asarray(logits, dtype=float)
+        if z.ndim != 2 or z.shape[1] != self.a_.shape[0]:
+            raise ShapeError(f"logits must be (n, {self.a_.shape[0]}) as in fit, got {z.shape}.")
+        return expit(self.a_ * z + self.b_)
 
 
 def tune_thresholds(probs: np.ndarray, Y: np.ndarray, default: float = 0.5, min_positives: int = 1) -> np.ndarray:

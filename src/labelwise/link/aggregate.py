@@ -50,10 +50,10 @@ def aggregate(
         out["category"] = pd.Series([], dtype=object)
         out["category_score"] = pd.Series([], dtype=np.float64)
         return out
-    encoder = encoder or default_encoder(progress)
+    encoder = encoder or default_encoder()
     # one column: its values alone, so they read like the category names; several: "name: value" fields
     texts = serialise(table, columns, names=len(columns) > 1)
-    rows, cats = embed_tables(encoder, [texts, names])
+    rows, cats = embed_tables(encoder, [texts, names], progress)
     sims = rows @ cats.T
     best = np.argmax(sims, axis=1)
     out["category"] = np.asarray(names, dtype=object)[best]

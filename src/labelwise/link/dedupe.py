@@ -94,8 +94,8 @@ def dedupe(
         out.attrs["threshold"] = ThresholdChoice(1.0 if threshold is None else float(threshold), "default")
         return out
 
-    encoder = encoder or default_encoder(progress)
-    (vectors,) = embed_tables(encoder, [serialise(table, columns)])
+    encoder = encoder or default_encoder()
+    (vectors,) = embed_tables(encoder, [serialise(table, columns)], progress)
     keys = blocks(table, block_columns)
     a_all, b_all, s_all, r_all = [], [], [], []
     for key in pd.unique(keys.dropna()):

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from labelwise.errors import DataError, MissingExtraError
+from labelwise.features.base import Params
 from labelwise.link.evaluate import pair_set
 from labelwise.link.serialise import as_columns, check_columns, row_ids, serialise
 from labelwise.progress import ProgressCallback, report
@@ -54,29 +55,37 @@ def load_base_model(model: str | os.PathLike[str] | None = None):
     return SentenceTransformer(str(model), device="cpu")
 
 
-class SentenceTransformerEncoder:
-    """A torch sentence-transformer as a labelwise text encoder: ``encode(texts) -> (n, dim) float32``, unit rows."""
+class SentenceTransformerEncoder(Params):
+    """A torch sentence-transformer as a labelwise text encoder: ``encode(texts) -> (n, dim) float32``, unit rows.
+
+    model: a loaded ``SentenceTransformer``; name: its id in caches and results (``model_id``); batch_size: texts
+    per forward pass.
+    """
 
     def __init__(self, model: Any, name: str = "sentence-transformer", batch_size: int = 64):
         self.model = model
+        self.name = name
         self.batch_size = batch_size
-        self._name = name
 
     @property
     def model_id(self) -> str:
-        return self._name
+        return self.name
 
     @property
     def dim(self) -> int:
         get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(get())  # renamed in sentence-transformers 6
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+        """``texts: (n,) str`` -> ``(n, dim) float32``; ``progress("embedding", done, n)`` at the start and end (one
+        sentence-transformers call, which orders the batches by length itself)."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        report(progress, "embedding", 0, len(texts))
         vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
+        report(progress, "embedding", len(texts), len(texts))
         return np.asarray(vectors, dtype=np.float32)
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -71,19 +71,19 @@ class LinkResult:
         )
 
 
-def default_encoder(progress: ProgressCallback | None = None):
+def default_encoder():
     """labelwise's offline sentence encoder (int8 all-MiniLM-L6-v2, cached on disk)."""
     from labelwise.features import TextEncoder
 
-    return TextEncoder(progress=progress)
+    return TextEncoder()
 
 
-def embed_tables(encoder, texts: Sequence[Sequence[str]]) -> list[np.ndarray]:
+def embed_tables(encoder, texts: Sequence[Sequence[str]], progress: ProgressCallback | None = None) -> list[np.ndarray]:
     """Embed several lists of texts in one encoder call; returns one ``(n_i, dim) float32`` array per list."""
+    from labelwise.features.base import embed
+
     flat = [t for part in texts for t in part]
-    vectors = np.asarray(encoder.encode(flat), dtype=np.float32) if flat else np.zeros((0, 1), np.float32)
-    if flat and (vectors.ndim != 2 or vectors.shape[0] != len(flat)):
-        raise DataError(f"The encoder returned shape {vectors.shape} for {len(flat)} texts; expected (n, dim).")
+    vectors = embed(encoder, flat, progress) if flat else np.zeros((0, 1), np.float32)
     out, start = [], 0
     for part in texts:
         out.append(vectors[start : start + len(part)])
@@ -186,8 +186,8 @@ def link(
 
     if len(left) and len(right):
         if encoder is None:
-            encoder = default_encoder(progress)
-        lv, rv = embed_tables(encoder, [serialise(left, columns), serialise(right, columns)])
+            encoder = default_encoder()
+        lv, rv = embed_tables(encoder, [serialise(left, columns), serialise(right, columns)], progress)
         report(progress, "searching", 0, 1)
         cand = _retrieve(lv, rv, blocks(left, block_columns), blocks(right, block_columns), int(k), progress)
         report(progress, "searching", 1, 1)

@@ -62,7 +62,14 @@ class Usage:
 
 
 class Backend:
-    """Base class. ``name`` and ``model`` identify the backend in the cache key."""
+    """Base class. ``name`` and ``model`` identify the backend in the cache key.
+
+    ``seed`` is the integer handed to the model's sampler (llama.cpp's ``seed``, the OpenAI API's ``seed`` field)
+    and written into each response's cache key. It keeps that name, not the package's ``random_state``, because it
+    is not a random state: it must be a plain int that survives a trip to a server and into a cache key, so None
+    (fresh randomness) and numpy ``RandomState``/``Generator`` objects, which ``random_state`` accepts everywhere
+    else, cannot be honoured here.
+    """
 
     name = "backend"
     supports_grammar = False  # whether complete() honours a llama.cpp grammar (else it takes a JSON schema)

@@ -42,7 +42,7 @@ def content_free_prior(backend: Backend, make_prompt: Callable[[str], str], labe
 
 
 def random_domain_texts(corpus: Sequence[str], *, n_draws: int = 20, length: Optional[int] = None,
-                        seed: int = 0) -> list[str]:
+                        random_state: int = 0) -> list[str]:
     """``n_draws`` strings of random words drawn (with replacement) from the words of ``corpus``; each as long as
     an average text of the corpus (in words) unless ``length`` is given."""
     words = [w for text in corpus for w in str(text).split()]
@@ -50,15 +50,15 @@ def random_domain_texts(corpus: Sequence[str], *, n_draws: int = 20, length: Opt
         return list(CONTENT_FREE)
     if length is None:
         length = max(1, int(round(np.mean([len(str(t).split()) for t in corpus]))))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     return [" ".join(rng.choice(words, size=length)) for _ in range(n_draws)]
 
 
 def domain_context_prior(backend: Backend, make_prompt: Callable[[str], str], labels: Sequence[str],
                          corpus: Sequence[str], *, n_draws: int = 20, normalize: bool = False,
-                         seed: int = 0) -> np.ndarray:
+                         random_state: int = 0) -> np.ndarray:
     """(k,) mean label probabilities for random in-domain texts (Fei et al. 2023)."""
-    texts = random_domain_texts(corpus, n_draws=n_draws, seed=seed)
+    texts = random_domain_texts(corpus, n_draws=n_draws, random_state=random_state)
     probs = label_probabilities(backend, [make_prompt(x) for x in texts], labels, normalize=normalize)
     prior = probs.mean(axis=0)
     return prior / prior.sum()

@@ -17,6 +17,7 @@ from labelwise.audit.composition import class_balance, column_health
 from labelwise.audit.duplicates import conflicting_duplicates, cross_split_duplicates, find_near_duplicates, rows_in_pairs
 from labelwise.audit.label_shift import estimate_target_prior, label_count_test
 from labelwise.audit.neighbours import knn
+from labelwise.audit.out_of_fold import without_unusable_early_stopping
 from labelwise.audit.outliers import outlier_scores
 from labelwise.data import LabelledTable, read_table
 from labelwise.data.labels import LabelColumn
@@ -106,6 +107,8 @@ def _neighbour_vectors(space, random_state) -> Optional[np.ndarray]:
     from sklearn.decomposition import TruncatedSVD
 
     dims = min(_SVD_DIMS, space.X.shape[1] - 1)
+    if dims < 1:  # a single TF-IDF term: nothing to compare rows by
+        return None
     space.svd = TruncatedSVD(n_components=dims, random_state=random_state).fit(space.X)
     return space.svd.transform(space.X).astype(np.float32)
 
@@ -149,7 +152,7 @@ def _shift(result, table, space, model, other, other_pred_probs, vectors, thresh
         other_vectors = None
     elif model is not None:
         other_X = space.transform(other)
-        fitted = clone(model).fit(space.X, result.given)
+        fitted = without_unusable_early_stopping(clone(model), result.given).fit(space.X, result.given)
         target_probs = np.zeros((len(other.frame), k))
         target_probs[:, fitted.classes_.astype(int)] = fitted.predict_proba(other_X)
         other_vectors = (space.svd.transform(other_X) if getattr(space, "svd", None) is not None

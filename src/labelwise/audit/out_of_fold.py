@@ -99,6 +99,7 @@ def out_of_fold_probabilities(
                 train = learnable
             train_labels = labels[train]
             model = clone(classifier)
+            without_unusable_early_stopping(model, train_labels)
             if np.unique(train_labels).size == 1:  # degenerate fold: predict the only class seen
                 probs[test, train_labels[0]] = 1.0
             else:
@@ -106,6 +107,21 @@ def out_of_fold_probabilities(
                 probs[np.ix_(test, model.classes_.astype(np.int64))] = model.predict_proba(features[test])
             report(progress, "cross-validation", fold + 1, n_folds)
     return probs
+
+
+def without_unusable_early_stopping(model, labels: np.ndarray):
+    """``model``, set to train without early stopping when ``labels`` ((n,) int) are too few for it, and returned.
+
+    Early stopping (gradient boosting's) holds out a stratified ``validation_fraction`` of the training rows: that
+    needs two rows of every class and at least one held-out row per class, which a small table or fold may lack.
+    """
+    if getattr(model, "early_stopping", False) is not True or not isinstance(model.validation_fraction, float):
+        return model
+    counts = np.bincount(labels)
+    counts = counts[counts > 0]
+    if counts.min() < 2 or model.validation_fraction * len(labels) < counts.size:
+        model.set_params(early_stopping=False)
+    return model
 
 
 def _multi_label(features, labels: np.ndarray, classifier, n_folds, random_state, progress) -> np.ndarray:
@@ -120,7 +136,11 @@ def _multi_label(features, labels: np.ndarray, classifier, n_folds, random_state
         warnings.filterwarnings("ignore", message=".*Label .* is present in all training examples.*")
         warnings.filterwarnings("ignore", message=".*Label not .* is present in all training examples.*")
         for fold, (train, test) in enumerate(splitter.split(np.zeros(n))):
-            model = OneVsRestClassifier(clone(classifier))
+            base = clone(classifier)
+            for column in labels[train].T.astype(int):  # one binary problem per label (constant ones are not fitted)
+                if 0 < column.sum() < column.size:
+                    without_unusable_early_stopping(base, column)
+            model = OneVsRestClassifier(base)
             model.fit(features[train], labels[train].astype(int))
             probs[test] = model.predict_proba(features[test])
             report(progress, "cross-validation", fold + 1, n_folds)

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from labelwise.cli.options import QUIET, DEBUG
-from labelwise.cli.console import console, messages, progress_bars
+from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
 ENCODERS = ("minilm", "hashing")
@@ -69,11 +69,10 @@ def link(
                              progress=progress)
     write_table_atomic(result.pairs, out)
     matched = result.pairs["left_id"].nunique() if len(result.pairs) else 0
-    console.print(
-        f"{len(result.pairs):,} pairs found ({matched:,} of {len(left_table):,} left rows matched, "
-        f"{len(right_table):,} right rows)", highlight=False)
-    console.print(f"threshold {result.threshold.describe()}", highlight=False, soft_wrap=True)
-    messages.print(f"wrote {out} in {time.perf_counter() - start:.1f}s", highlight=False)
+    console.print(plain(f"{len(result.pairs):,} pairs found ({matched:,} of {len(left_table):,} left rows matched, "
+                        f"{len(right_table):,} right rows)"))
+    console.print(plain(f"threshold {result.threshold.describe()}"), soft_wrap=True)
+    messages.print(plain(f"wrote {out} in {time.perf_counter() - start:.1f}s"))
 
 
 def dedupe(
@@ -108,6 +107,6 @@ def dedupe(
     n_clusters = result["cluster_id"].nunique() if len(result) else 0
     sizes = result["cluster_id"].value_counts() if len(result) else []
     grouped = int((sizes > 1).sum()) if len(result) else 0
-    console.print(f"{len(result):,} rows -> {n_clusters:,} clusters ({grouped:,} with duplicates)", highlight=False)
-    console.print(f"threshold {result.attrs['threshold'].describe()}", highlight=False, soft_wrap=True)
-    messages.print(f"wrote {out} in {time.perf_counter() - start:.1f}s", highlight=False)
+    console.print(plain(f"{len(result):,} rows -> {n_clusters:,} clusters ({grouped:,} with duplicates)"))
+    console.print(plain(f"threshold {result.attrs['threshold'].describe()}"), soft_wrap=True)
+    messages.print(plain(f"wrote {out} in {time.perf_counter() - start:.1f}s"))

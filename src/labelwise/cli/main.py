@@ -18,9 +18,7 @@ from labelwise.cli import guide as guide_command
 from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
 from labelwise.cli import taxonomy as taxonomy_command
-from rich.markup import escape
-
-from labelwise.cli.console import messages
+from labelwise.cli.console import messages, plain
 from labelwise.errors import LabelwiseError
 
 app = typer.Typer(
@@ -63,6 +61,12 @@ def _is_usage_error(err: Exception) -> bool:
     return any(cls.__name__ == "ClickException" for cls in type(err).__mro__) and hasattr(err, "show")
 
 
+def _help_hint(err: Exception) -> str:
+    """`` (see labelwise audit --help)`` for a usage error raised inside a command."""
+    ctx = getattr(err, "ctx", None)
+    return f" (see {ctx.command_path} --help)" if ctx is not None else " (see labelwise --help)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning errors into one clear line and an exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except LabelwiseError as err:
         if debug:
             messages.print_exception()
-        messages.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        messages.print(plain(("error:", "bold red"), f" {err}"), soft_wrap=True)
         return 2
     except typer.Exit as done:
         return done.exit_code
@@ -83,16 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         messages.print("interrupted; nothing half-written was left behind")
         return 130
     except Exception as err:
-        if _is_usage_error(err):  # a wrong option or argument: the parser's message, exit 2
-            err.show()
+        if _is_usage_error(err):  # a wrong option or argument: the parser's message in one line, exit 2
+            messages.print(plain(("error:", "bold red"), f" {err.format_message()}{_help_hint(err)}"), soft_wrap=True)
             return err.exit_code
         if debug:
             messages.print_exception()
         else:
             messages.print(
-                f"[bold red]internal error:[/] {type(err).__name__}: {escape(str(err))}\n"
-                "This is a bug in labelwise. Rerun with --debug for the traceback and please report it.",
-                highlight=False, soft_wrap=True,
+                plain(("internal error:", "bold red"), f" {type(err).__name__}: {err}\n"
+                      "This is a bug in labelwise. Rerun with --debug for the traceback and please report it."),
+                soft_wrap=True,
             )
         return 1
     return 0

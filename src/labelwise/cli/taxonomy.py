@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.console import messages, progress_bars
+from labelwise.cli.console import messages, plain, progress_bars
 from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column
 from labelwise.errors import DataError
 
@@ -69,9 +69,9 @@ def taxonomy(
     settings = result.settings
     how = ("embedding clusters (the model never wrote a usable taxonomy)" if settings.get("fallback")
            else f"{backend.model}, {settings['minibatches']} minibatches")
-    messages.print(f"{len(result)} categories from {settings['texts_sampled']:,} texts ({how}; "
-                   f"{settings['llm_calls']:,} model calls, {len(settings['repairs'])} repairs):", highlight=False)
+    messages.print(plain(f"{len(result)} categories from {settings['texts_sampled']:,} texts ({how}; "
+                         f"{settings['llm_calls']:,} model calls, {len(settings['repairs'])} repairs):"))
     for category in result.categories:
-        messages.print(f"  {category.name:<32} {category.description[:80]}", highlight=False, markup=False)
-    messages.print(f"wrote {out}: edit it, then label with: labelwise annotate {data} --text {text} "
-                   f"--taxonomy {out} --distill", highlight=False, markup=False)
+        messages.print(plain(f"  {category.name:<32} {category.description[:80]}"))
+    messages.print(plain(f"wrote {out}: edit it, then label with: labelwise annotate {data} --text {text} "
+                         f"--taxonomy {out} --distill"))

@@ -212,6 +212,11 @@ def _byte_order(path: Path, encoding: str) -> str:
     big = sum(u[0] == 0 and u[-1] != 0 for u in units)
     if units and max(little, big) >= 0.5 * len(units) and min(little, big) == 0:
         return f"{name}-le" if little else f"{name}-be"
+    if not little and not big:
+        raise DataError(
+            f"{path} does not look like {name} text: it has no byte-order mark and none of the zero bytes {name} gives "
+            "ASCII-range characters. Check --encoding (CLI) / encoding= (library); the file may well be UTF-8."
+        )
     raise DataError(
         f"{path} has no byte-order mark, so its {name} byte order is unknown. Pass --encoding {name}-le (the usual "
         f"on Windows) or --encoding {name}-be (CLI), or encoding='{name}-le' (library)."
@@ -362,15 +367,16 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return table.to_pandas()
     except Exception:  # noqa: BLE001 - pandas metadata that pandas cannot apply (another tool's, or damaged): any error
         pass
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"pandas"}
     try:
-        return table.to_pandas(ignore_metadata=True)
+        return table.replace_schema_metadata(metadata).to_pandas()
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise _parquet_error(path, exc) from None
 
 
 def _parquet_error(path: Path, exc: Exception) -> DataError:
     return DataError(
-        f"Cannot read {path} as Parquet ({exc}). Check that the file was written as Parquet and is complete, "
+        f"Cannot read {path} as Parquet ({' '.join(str(exc).split())}). Check that the file was written as Parquet and is complete, "
         "or give it the extension of its real format."
     )
 

@@ -56,6 +56,8 @@ AWKWARD = [
     "9" * 400, "-0", "007", "🙂", "\u0085", "\u2028", "=1+1", "{}", "[]", "[1, 2]", '{"a": 1}', "a|b", "a||b",
     "|", "\\", "'",
 ]
+WELL_FORMED = [t for t in AWKWARD if t.strip() and not any("\ud800" <= c <= "\udfff" or c in "\x00\r\n" for c in t)
+               and t not in ("NA", "None", "null", "nan")]  # valid in every format, and not read as missing
 awkward_text = st.one_of(st.sampled_from(AWKWARD), st.text(max_size=12),
                          st.lists(st.sampled_from(AWKWARD), min_size=2, max_size=3).map("".join))
 scalars = st.one_of(
@@ -84,10 +86,13 @@ def tables(draw, spoilt: bool = True):
     classes = draw(st.one_of(
         st.just(["billing", "bug", "other"][:k]),
         st.lists(st.one_of(scalars, st.lists(st.sampled_from(["a", "b", "c"]), max_size=3)), min_size=k, max_size=k),
-    ) if spoilt else st.just(["billing", "bug", "other"][:k]))
+    ) if spoilt else st.lists(st.sampled_from(["billing", "bug", "other", *WELL_FORMED]), min_size=k, max_size=k,
+                               unique=True))
     order = draw(st.permutations(range(n)))
     labels = [classes[i % k] for i in order]
     texts = [" ".join(WORDS[(i * 7 + j + (i % k) * 3) % len(WORDS)] for j in range(3)) for i in range(n)]
+    for _ in range(draw(st.integers(0, 3)) if n else 0):  # data a file may well hold: markup, escapes, odd characters
+        texts[draw(st.integers(0, n - 1))] += " " + draw(st.sampled_from(AWKWARD if spoilt else WELL_FORMED))
     xs = [float(i % k) + 0.1 * (i % 3) for i in range(n)]
     names = ["label", "text", "x"]
     columns = [labels, texts, xs]

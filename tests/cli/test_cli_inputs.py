@@ -152,3 +152,32 @@ def test_dedupe_writes_parquet_although_its_result_carries_attrs(tmp_path, capsy
     assert main(["dedupe", str(tmp_path / "shops.csv"), "--on", "name", "--encoder", "hashing", "--quiet",
                  "--out", str(out)]) == 0
     assert pd.read_parquet(out)["name"].tolist() == frame["name"].tolist()
+
+
+def test_a_multi_label_audit_writes_its_report(tmp_path, capsys):
+    rows = [{"text": f"{WORDS[i % 8]} {WORDS[(i * 3) % 8]}", "label": [["a"], ["a", "b"], ["b"]][i % 3]} for i in range(12)]
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(_audit(tmp_path / "t.jsonl", "--text", "text", "--report")) == 0  # found by tests/test_fuzz.py
+    assert "multi-label" in capsys.readouterr().out and (tmp_path / "out" / "report.html").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["taxonomy", "{data}", "--text", "text", "--batch-size", "0", "--out", "{tmp}/t.yaml"], "batch_size and sample_size"),
+    (["taxonomy", "{data}", "--text", "text", "--sample", "-5", "--out", "{tmp}/t.yaml"], "batch_size and sample_size"),
+    (["annotate", "{data}", "--text", "text", "--labels", "a,b", "--shots", "-1", "--out", "{tmp}/a"], "shots (--shots)"),
+    (["annotate", "{data}", "--text", "text", "--labels", "a,b", "--distill", "--sample", "0", "--label-column", "new",
+      "--out", "{tmp}/a"], "sample (--sample)"),
+    (["dedupe", "{data}", "--on", "text", "--encoder", "hashing", "--threshold", "nan", "--out", "{tmp}/c.csv"],
+     "threshold is a cosine similarity between -1 and 1; got nan"),
+    (["link", "{data}", "{data}", "--on", "text", "--encoder", "hashing", "--threshold", "1.5", "--out", "{tmp}/p.csv"],
+     "threshold is a cosine similarity"),
+])
+def test_out_of_range_counts_and_thresholds_exit_2(tmp_path, capsys, monkeypatch, args, expected):
+    import labelwise.llm
+
+    monkeypatch.setattr(labelwise.llm, "open_backend", lambda *a, **k: object())  # the checks come before any call
+    _table().to_csv(tmp_path / "t.csv", index=False)
+    args = [a.format(data=tmp_path / "t.csv", tmp=tmp_path) for a in args]
+    assert main([*args, "--quiet"]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]  # after taxonomy's note on the packaged model
+    assert err.startswith("error:") and expected in err

@@ -170,16 +170,52 @@ def _arrow_column(values):
         return pa.array([_cell_text(v).encode("utf-8", "surrogatepass").decode("utf-8", "replace") for v in values])
 
 
+def _typed_column(draw, n: int):
+    """A column of one of the Arrow types a CSV cannot hold: bytes, timestamps, decimals, dictionary, maps, ..."""
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+
+    kind = draw(st.sampled_from(["binary", "timestamp", "decimal", "dictionary", "uint64", "null", "map", "struct",
+                                 "list_of_structs", "float16", "duration"]))
+    if kind == "binary":
+        return pa.array([draw(st.binary(max_size=4)) for _ in range(n)])
+    if kind == "timestamp":
+        return pa.array([datetime.datetime(2020, 1, 1 + i % 28) for i in range(n)], pa.timestamp("ns", tz="UTC"))
+    if kind == "decimal":
+        return pa.array([decimal.Decimal(i) / 4 for i in range(n)], pa.decimal128(12, 4))
+    if kind == "dictionary":
+        return pa.array([["x", "y"][i % 2] for i in range(n)]).dictionary_encode()
+    if kind == "uint64":
+        return pa.array([2**64 - 1 - i for i in range(n)], pa.uint64())
+    if kind == "null":
+        return pa.nulls(n)
+    if kind == "map":
+        return pa.array([[("k", i)] for i in range(n)], pa.map_(pa.string(), pa.int64()))
+    if kind == "struct":
+        return pa.array([{"a": i, "b": str(i)} for i in range(n)])
+    if kind == "list_of_structs":
+        return pa.array([[{"a": i}] for i in range(n)])
+    if kind == "float16":
+        return pa.array(np.arange(n, dtype=np.float16))
+    return pa.array([datetime.timedelta(seconds=i) for i in range(n)])
+
+
 def _parquet(names, rows, draw, spoilt: bool) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     columns = [_arrow_column([row[j] for row in rows]) for j in range(len(names))]
+    if draw(st.booleans()):  # another column, of a type only Parquet has
+        names, columns = [*names, draw(st.sampled_from(["typed", "label", "text"]))], [*columns, _typed_column(
+            draw, len(rows))]
     safe_names = [_cell_text(c).encode("utf-8", "surrogatepass").decode("utf-8", "replace") for c in names]
     table = pa.Table.from_arrays(columns, names=safe_names)
     metadata = draw(st.sampled_from(["none", "pandas", "odd", "garbage"] if spoilt else ["none", "pandas"]))
     if metadata == "pandas" and len(set(safe_names)) == len(safe_names):
-        table = pa.Table.from_pandas(table.to_pandas(), preserve_index=draw(st.booleans()))
+        with contextlib.suppress(pa.ArrowException):  # a type pandas cannot carry back (a map): none then
+            table = pa.Table.from_pandas(table.to_pandas(), preserve_index=draw(st.booleans()))
     elif metadata == "odd":
         odd = draw(st.one_of(nested, st.fixed_dictionaries(
             {"index_columns": st.lists(nested, max_size=2), "columns": nested, "column_indexes": nested},
@@ -451,9 +487,10 @@ def test_cli_audit_exits_0_or_2_and_prints_no_escapes(case, data):
             if "--llm-judge" in option and "--text" in args:
                 continue  # would load the packaged LLM: tests/cli covers the judge
             args += [str(path.parent / a) if a in files else str(path) if a == "SELF" else a for a in option]
+        out = data.draw(st.sampled_from([path.parent / "out"] * 4 + [path, path / "sub"]))  # a file is no folder
         with quick_models():
-            run_cli(["audit", str(path), *args, "--encoder", "tfidf", "--folds", "2", "--quiet",
-                     "--out", str(path.parent / "out")], "cli audit")
+            run_cli(["audit", str(path), *args, "--encoder", "tfidf", "--folds", "2", "--quiet", "--out", str(out)],
+                    "cli audit")
 
 
 @examples(30)

@@ -181,3 +181,39 @@ def test_out_of_range_counts_and_thresholds_exit_2(tmp_path, capsys, monkeypatch
     assert main([*args, "--quiet"]) == 2
     err = capsys.readouterr().err.splitlines()[-1]  # after taxonomy's note on the packaged model
     assert err.startswith("error:") and expected in err
+
+
+@pytest.mark.parametrize("command, out, expected", [
+    ("audit", "afile", "--out {tmp}/afile is a file; give a folder"),
+    ("audit", "afile/sub", "--out {tmp}/afile/sub cannot be created: {tmp}/afile is a file"),
+    ("dedupe", "folder", "--out {tmp}/folder is a folder; give a file name"),
+    ("dedupe", "afile/c.csv", "cannot be created: {tmp}/afile is a file"),
+])
+def test_an_output_path_that_cannot_be_written_exits_2_before_the_work(tmp_path, capsys, command, out, expected):
+    _table().to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "folder").mkdir()
+    args = (_audit(tmp_path / "t.csv", "--text", "text")[:-2] if command == "audit" else
+            ["dedupe", str(tmp_path / "t.csv"), "--on", "text", "--encoder", "hashing", "--quiet"])
+    assert main([*args, "--out", str(tmp_path / out)]) == 2
+    assert expected.format(tmp=tmp_path) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"\xff\xfe\x00", "Datasheet {path} is not UTF-8 text (byte 0xff at offset 0)"),
+    (b"a: &x [*x]\n", "has a value that contains itself"),
+])
+def test_a_broken_datasheet_exits_2(tmp_path, capsys, content, expected):
+    _table().to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "sheet.yaml").write_bytes(content)
+    assert main(_audit(tmp_path / "t.csv", "--text", "text", "--report", "--datasheet", str(tmp_path / "sheet.yaml"))) == 2
+    assert expected.format(path=tmp_path / "sheet.yaml") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--labels-file", "--taxonomy"])
+def test_a_label_list_or_taxonomy_that_is_not_utf8_exits_2_before_loading_a_model(tmp_path, capsys, option):
+    _table().to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "f.txt").write_bytes(b"billing\n\xff\xfe refund\n")
+    assert main(["annotate", str(tmp_path / "t.csv"), "--text", "text", option, str(tmp_path / "f.txt"),
+                 "--out", str(tmp_path / "a"), "--quiet"]) == 2
+    assert "is not UTF-8 text (byte 0xff at offset 8)" in capsys.readouterr().err

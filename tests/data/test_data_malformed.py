@@ -232,3 +232,17 @@ def test_a_column_parquet_cannot_hold_is_a_data_error_and_leaves_no_file(tmp_pat
     with pytest.raises(DataError, match="Cannot write .*t.parquet as Parquet.*write .jsonl or .csv instead"):
         write_table_atomic(frame, tmp_path / "t.parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_read_text_file_names_the_file_and_what_is_wrong(tmp_path):
+    from labelwise.data.io import read_text_file
+
+    (tmp_path / "ok.yaml").write_bytes("\ufeffname: é\n".encode("utf-8"))
+    assert read_text_file(tmp_path / "ok.yaml", "Taxonomy") == "name: é\n"  # the byte-order mark is skipped
+    (tmp_path / "bad.yaml").write_bytes(b"name: \xe9\n")  # latin-1
+    with pytest.raises(DataError, match=r"Taxonomy .*bad.yaml is not UTF-8 text \(byte 0xe9 at offset 6\)"):
+        read_text_file(tmp_path / "bad.yaml", "Taxonomy")
+    with pytest.raises(DataError, match="Datasheet not found: .*none.yaml"):
+        read_text_file(tmp_path / "none.yaml", "Datasheet")
+    with pytest.raises(DataError, match="is a folder; give the file"):
+        read_text_file(tmp_path, "Label list")

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from labelwise.cli.console import messages, plain, progress_bars
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column
+from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column, writable
+from labelwise.data.io import read_text_file
 from labelwise.errors import LabelwiseError
 
 
@@ -16,7 +17,7 @@ def _read_labels(labels: Optional[str], labels_file: Optional[Path]) -> list[str
     if labels_file is not None:
         if not labels_file.is_file():
             raise LabelwiseError(f"{labels_file} does not exist: give a text file with one label per line.")
-        found = [line.strip() for line in labels_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        found = [line.strip() for line in read_text_file(labels_file, "Label list").splitlines() if line.strip()]
     elif labels:
         found = [part.strip() for part in labels.split(",") if part.strip()]
     else:
@@ -68,6 +69,7 @@ def annotate(
     from labelwise.generate.annotate import annotate as run
     from labelwise.llm import open_backend
 
+    writable(out, folder=True)
     if taxonomy is not None or distill or multi_label:
         _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label,
                         label_column, calibration, out, model, server, server_model, threads, quiet)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from labelwise.audit.label_errors import FILTERS
-from labelwise.cli.options import SERVER_MODEL, QUIET, DEBUG
+from labelwise.cli.options import DEBUG, QUIET, SERVER_MODEL, writable
 from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.errors import DataError, ParameterError
 
@@ -75,6 +75,7 @@ def audit(
     """
     import labelwise
 
+    writable(out, folder=True)
     if datasheet is not None and not datasheet.is_file():
         raise DataError(f"Datasheet not found: {datasheet}. Check the path passed to --datasheet.")
     if show < 0 or judge_rows < 0:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.options import MODEL, SERVER, SERVER_MODEL, THREADS, QUIET, DEBUG
+from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, writable
 from labelwise.cli.console import messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -58,6 +58,7 @@ def guide(
     from labelwise.generate.guide import labelling_guide
     from labelwise.report.guide_html import write_guide
 
+    writable(out, folder=True)
     if not data.is_file():
         raise LabelwiseError(f"{data} does not exist: give the labelled table (CSV, TSV, Parquet or JSON Lines).")
     definitions = _taxonomy_definitions(taxonomy)

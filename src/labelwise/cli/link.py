@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.options import QUIET, DEBUG
+from labelwise.cli.options import DEBUG, QUIET, writable
 from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -60,7 +60,7 @@ def link(
     from labelwise.data.io import table_format, write_table_atomic
     from labelwise.link import link as link_tables
 
-    table_format(out)  # a wrong extension fails now, not after the work
+    table_format(writable(out, folder=False))  # a wrong extension or folder fails now, not after the work
     start = time.perf_counter()
     left_table, right_table = _read(left, encoding), _read(right, encoding)
     with progress_bars(enabled=not quiet) as progress:
@@ -97,7 +97,7 @@ def dedupe(
     from labelwise.data.io import table_format, write_table_atomic
     from labelwise.link import dedupe as dedupe_table
 
-    table_format(out)
+    table_format(writable(out, folder=False))
     start = time.perf_counter()
     table = _read(data, encoding)
     with progress_bars(enabled=not quiet) as progress:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from labelwise.cli.console import messages, plain, progress_bars
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column
+from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column, writable
 from labelwise.errors import DataError
 
 CONTEXT_TOKENS = 8192  # a minibatch of texts plus the taxonomy so far; small models take this cheaply
@@ -49,6 +49,7 @@ def taxonomy(
     from labelwise.generate.taxonomy import Taxonomy, induce_taxonomy
     from labelwise.llm import open_backend
 
+    writable(out, folder=False)
     if out.exists() and not overwrite and (start is None or start.resolve() != out.resolve()):
         raise DataError(f"{out} exists. Pass --overwrite to replace it, --start {out} to refine it, or another --out.")
     texts = read_with_text_column(data, text)[text].dropna().astype(str).tolist()

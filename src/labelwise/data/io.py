@@ -163,6 +163,24 @@ def write_table_atomic(df: pd.DataFrame, path: PathLike) -> Path:
     return Path(os.fspath(path))
 
 
+def read_text_file(path: PathLike, what: str) -> str:
+    """The text of a small UTF-8 file the user named (``what``: "Taxonomy", "Datasheet", "Label list"); a
+    byte-order mark is skipped. Raises DataError naming the file when it is missing, a folder, unreadable or not UTF-8.
+    """
+    p = Path(os.fspath(path))
+    try:
+        return p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{what} not found: {p}. Check the path.") from None
+    except IsADirectoryError:
+        raise DataError(f"{what} {p} is a folder; give the file.") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what} {p} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}). "
+                        "Save it as UTF-8.") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read {what.lower()} {p}: {exc.strerror or exc}.") from None
+
+
 # --------------------------------------------------------------------------------------------------- checks
 
 

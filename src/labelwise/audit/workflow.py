@@ -6,6 +6,7 @@ read and validate the table -> features (text embeddings, TF-IDF, tabular, or gi
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,10 +167,12 @@ def _check_options(encoder, n_folds, filter_by, quality_method, random_state, ch
     if random_state is not None and (not _is_int(random_state) or not 0 <= random_state < 2**32):
         raise ParameterError(f"random_state (--seed) must be None or an integer from 0 to 2**32 - 1; got "
                              f"{random_state!r}.")
-    unknown = [c for c in checks if c not in ALL_CHECKS] if not isinstance(checks, str) else [checks]
+    if isinstance(checks, str):
+        raise ParameterError(f"checks is a list of check names, e.g. checks=[{checks!r}]; got the string {checks!r}.")
+    unknown = [c for c in checks if c not in ALL_CHECKS]
     if unknown:
         raise ParameterError(f"unknown checks {unknown}: give a list of some of {', '.join(ALL_CHECKS)}.")
-    if not isinstance(duplicate_threshold, (int, float)) or not 0 < duplicate_threshold <= 1:
+    if not isinstance(duplicate_threshold, numbers.Real) or not 0 < duplicate_threshold <= 1:
         raise ParameterError(f"duplicate_threshold is a cosine similarity in (0, 1]; got {duplicate_threshold!r}.")
     if compare_pred_probs is not None:
         if compare_to is None:

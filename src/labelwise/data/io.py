@@ -17,9 +17,10 @@ refused with the two ``-le``/``-be`` names to choose from. Only text encodings a
 Missing values: CSV/TSV use pandas' defaults, so an empty cell and the usual markers (``NA``, ``N/A``, ``NaN``,
 ``null``, ``None``, ``nan``, ``#N/A``, ...) read as missing. A class literally named ``"NA"`` or ``"None"`` in a
 CSV therefore reads as a missing label; it is never lost silently, because :func:`load_labelled_table` refuses
-missing labels unless told to drop them. JSON Lines keep strings as written; only ``null`` is missing. A JSON integer outside the 64-bit range (a 400-digit id)
-is kept as its digits, a string, instead of turning into an imprecise float; a lone surrogate escape (``"\ud800"``,
-half of a character) becomes U+FFFD, as an undecodable byte would, so that every string read is valid Unicode.
+missing labels unless told to drop them. JSON Lines keep strings as written; only ``null`` is missing. A JSON integer
+outside the 64-bit range (a 400-digit id) is kept as its digits, a string, instead of turning into an imprecise float;
+a lone surrogate escape (``"\ud800"``, half of a character) becomes U+FFFD, as an undecodable byte would, so that
+every string read is valid Unicode. JSON nested deeper than Python's recursion limit is refused.
 
 Parquet pandas metadata that pandas cannot apply (written by another tool, or damaged) is ignored: the columns are read
 as stored.
@@ -154,7 +155,7 @@ def write_table_atomic(df: pd.DataFrame, path: PathLike) -> Path:
                 df.to_parquet(tmp, index=False, write_page_checksum=True)
             else:
                 df.to_json(tmp, orient="records", lines=True, force_ascii=False)
-    except (pa.ArrowException, UnicodeEncodeError) as exc:
+    except (pa.ArrowException, UnicodeEncodeError, OverflowError) as exc:
         what = "Parquet" if fmt == "parquet" else "UTF-8 text"
         raise DataError(
             f"Cannot write {path} as {what}: {exc}. A column mixing kinds of values (numbers and lists, say) or text "
@@ -394,8 +395,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 def _parquet_error(path: Path, exc: Exception) -> DataError:
     return DataError(
-        f"Cannot read {path} as Parquet ({' '.join(str(exc).split())}). Check that the file was written as Parquet and is complete, "
-        "or give it the extension of its real format."
+        f"Cannot read {path} as Parquet ({' '.join(str(exc).split())}). Check that the file was written as Parquet "
+        "and is complete, or give it the extension of its real format."
     )
 
 

@@ -271,16 +271,19 @@ def _label_str(v: Any) -> str | None:
         return None
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
-    if isinstance(v, (numbers.Integral, numbers.Real)) and not isinstance(v, str):
-        try:
-            whole = isinstance(v, numbers.Integral) or float(v).is_integer()
-            text = str(int(v)) if whole else str(v)
-        except ValueError:  # more digits than Python converts (4,300 by default)
-            raise _NotALabel(f"is an integer with {int(v).bit_length() * 0.30103:.0f} digits, too long to be a "
-                             "class name. Check that you chose the right label column.") from None
+    if isinstance(v, numbers.Integral) or isinstance(v, numbers.Real) and float(v).is_integer():
+        text = _digits(int(v))
     else:
         text = str(v)
     return _SURROGATE.sub("\ufffd", text.strip())
+
+
+def _digits(n: int) -> str:
+    try:
+        return str(n)
+    except ValueError:  # more digits than Python writes out (4,300 by default)
+        raise _NotALabel(f"is an integer of about {n.bit_length() * 0.30103:,.0f} digits, too long to be a class "
+                         "name. Check that you chose the right label column.") from None
 
 
 def _label_set(v: Any, delimiter: str | None) -> list[str] | None:

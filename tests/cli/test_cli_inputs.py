@@ -1,5 +1,5 @@
-"""`labelwise audit` on data nobody prepared (issue 13): data is printed as text, bad inputs and option combinations
-exit 2 with one line, and a real bug still exits 1."""
+"""The commands on data nobody prepared (issue 13): data is printed as text, bad inputs and option combinations exit 2
+with one line, before any work where possible (a real bug still exits 1: tests/cli/test_cli_audit.py)."""
 
 from __future__ import annotations
 

@@ -86,3 +86,20 @@ def test_same_inputs_same_outputs(kind):
     x = sparse.csr_matrix(x) if kind == "sparse" else x
     first = out_of_fold_probabilities(x, labels, n_folds=3, random_state=5)
     np.testing.assert_array_equal(first, out_of_fold_probabilities(x, labels, n_folds=3, random_state=5))
+
+
+def test_classes_smaller_than_the_inner_folds_get_fewer_folds_or_a_fixed_C():
+    """2 outer folds of 8 rows, 4 per class: each training part holds 2 rows of a class, fewer than the 3 inner
+    folds (the fuzz test found this crashing). The inner search drops to 2 folds; a class of one row in a
+    one-vs-rest column turns the search into C=1."""
+    from labelwise.audit.out_of_fold import suited_to
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 3)) + np.repeat([[0, 0, 0], [3, 3, 3]], 4, axis=0)
+    y = np.repeat([0, 1], 4)
+    probs = out_of_fold_probabilities(X, y, n_folds=2)
+    assert probs.shape == (8, 2) and np.allclose(probs.sum(axis=1), 1) and (probs.argmax(axis=1) == y).all()
+    two = suited_to(default_classifier("dense", n_rows=4), np.array([0, 0, 1, 1]))
+    assert isinstance(two, LogisticRegressionCV) and two.cv.get_n_splits() == 2
+    one = suited_to(default_classifier("dense", n_rows=4), np.array([[0, 1], [0, 1], [1, 0], [0, 0]]))
+    assert type(one) is LogisticRegression and one.C == 1.0

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from labelwise.errors import ShapeError
+
 
 @dataclass
 class BalanceResult:
@@ -28,7 +30,7 @@ def class_balance(labels, n_classes: int, *, min_count: int | None = None) -> Ba
     larger (fewer than ten examples cannot support a class in cross-validation; far fewer than the average class is
     a coverage gap worth reporting whatever the dataset's size).
     """
-    labels = np.asarray(labels)
+    labels = _checked_labels(labels, n_classes)
     counts = labels.sum(axis=0).astype(np.int64) if labels.ndim == 2 else np.bincount(labels, minlength=n_classes)
     total = max(int(counts.sum()), 1)
     shares = counts / total
@@ -39,6 +41,26 @@ def class_balance(labels, n_classes: int, *, min_count: int | None = None) -> Ba
     if min_count is None:
         min_count = int(max(10, np.ceil(0.1 * counts.mean())))
     return BalanceResult(counts, shares, ratio, entropy, counts < min_count, int(min_count))
+
+
+def _checked_labels(labels, n_classes: int) -> np.ndarray:
+    """labels as an array, after checking they fit ``n_classes``: (n,) ints in [0, k), or (n, k) indicators."""
+    labels = np.asarray(labels)
+    if n_classes < 1:
+        raise ShapeError(f"n_classes must be at least 1; got {n_classes}.")
+    if labels.ndim == 2:
+        if labels.shape[1] != n_classes:
+            raise ShapeError(f"multi-label labels must have one column per class, shape (n, {n_classes}); got "
+                             f"{labels.shape}.")
+        return labels
+    if labels.ndim != 1:
+        raise ShapeError(f"labels must be (n,) class indices or (n, {n_classes}) indicators; got shape {labels.shape}.")
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        raise ShapeError(f"labels must be integer class indices; got dtype {labels.dtype}.")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ShapeError(f"labels must be class indices in [0, {n_classes}); got values from {labels.min()} to "
+                         f"{labels.max()}.")
+    return labels
 
 
 @dataclass
@@ -70,17 +92,18 @@ class ColumnHealth:
 
 
 def column_health(frame: pd.DataFrame) -> list[ColumnHealth]:
-    """Per column: missing cells, distinct values, constant or empty columns, text lengths. List cells are fine."""
+    """Per column (by position, so two columns may share a name): missing cells, distinct values, constant or empty
+    columns, text lengths. Cells of any kind are fine: lists, arrays, sets and dicts are compared by value."""
     out = []
-    for name in frame.columns:
-        column = frame[name]
+    for j, name in enumerate(frame.columns):
+        column = frame.iloc[:, j]
         missing_mask = column.isna().to_numpy() if column.dtype != object else np.array(
             [_is_missing(v) for v in column], dtype=bool)
         present = column[~missing_mask]
-        if present.size and isinstance(present.iloc[0], (list, tuple, np.ndarray)):  # list or vector cells
-            n_unique = len({np.asarray(v).tobytes() for v in present})
-        else:
+        try:
             n_unique = int(present.nunique(dropna=True))
+        except TypeError:  # unhashable cells: lists, arrays, sets, dicts
+            n_unique = len({_hashable(v) for v in present})
         text = {}
         if present.size and present.map(lambda v: isinstance(v, str)).all():
             lengths = present.str.len()
@@ -93,8 +116,25 @@ def column_health(frame: pd.DataFrame) -> list[ColumnHealth]:
     return out
 
 
+def _hashable(value):
+    """A hashable stand-in for a cell, equal for cells of equal value."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return ("list", tuple(_hashable(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", frozenset((_hashable(k), _hashable(v)) for k, v in value.items()))
+    if isinstance(value, (set, frozenset)):
+        return ("set", frozenset(_hashable(v) for v in value))
+    try:
+        hash(value)
+    except TypeError:
+        return ("repr", type(value).__name__, repr(value))
+    return value
+
+
 def _is_missing(value) -> bool:
-    if isinstance(value, (list, tuple, np.ndarray, dict)):
+    if isinstance(value, (list, tuple, np.ndarray, dict, set, frozenset)):
         return False
     try:
         return bool(pd.isna(value))

@@ -144,7 +144,7 @@ def out_of_fold_probabilities(
             if np.unique(labels[learnable]).size >= 2:
                 train = learnable
             train_labels = labels[train]
-            model = clone(classifier)
+            model = suited_to(clone(classifier), train_labels)
             if np.unique(train_labels).size == 1:  # degenerate fold: predict the only class seen
                 probs[test, train_labels[0]] = 1.0
             else:
@@ -152,6 +152,36 @@ def out_of_fold_probabilities(
                 probs[np.ix_(test, model.classes_.astype(np.int64))] = model.predict_proba(features[test])
             report(progress, "cross-validation", fold + 1, n_folds)
     return probs
+
+
+def suited_to(model, labels: np.ndarray):
+    """``model`` set up so that it can be fitted on ``labels`` ((n,) int, or several such columns as (n, c) for a
+    one-vs-rest fit), and returned. A small table or fold may hold too few rows of a class for what the model
+    splits off internally:
+
+    - early stopping (gradient boosting's) holds out a stratified ``validation_fraction`` of the rows: it needs two
+      rows of every class and one held-out row per class; without them it is turned off;
+    - the inner cross-validation that chooses C (:func:`logistic_regression_cv`) needs as many rows of every class
+      as it has folds: it gets fewer folds (at least 2), and with a class of one row a plain logistic regression
+      with C=1 takes its place.
+    """
+    columns = labels.reshape(len(labels), -1).astype(np.int64)
+    smallest = min(int(counts[counts > 0].min()) for counts in (np.bincount(c) for c in columns.T))
+    n_classes = max(int((np.bincount(c) > 0).sum()) for c in columns.T)
+    if getattr(model, "early_stopping", False) is True and isinstance(model.validation_fraction, float) and (
+            smallest < 2 or model.validation_fraction * len(labels) < n_classes):
+        model.set_params(early_stopping=False)
+    cv = getattr(model, "cv", None)
+    if isinstance(cv, StratifiedKFold) and smallest < cv.n_splits:
+        if smallest >= 2:
+            model.set_params(cv=StratifiedKFold(smallest, shuffle=True, random_state=cv.random_state))
+        else:
+            from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+
+            if isinstance(model, LogisticRegressionCV):
+                model = LogisticRegression(C=1.0, max_iter=model.max_iter, tol=model.tol,
+                                           random_state=model.random_state)
+    return model
 
 
 def _multi_label(features, labels: np.ndarray, classifier, n_folds, random_state, progress) -> np.ndarray:
@@ -167,8 +197,11 @@ def _multi_label(features, labels: np.ndarray, classifier, n_folds, random_state
         warnings.filterwarnings("ignore", message=".*Label .* is present in all training examples.*")
         warnings.filterwarnings("ignore", message=".*Label not .* is present in all training examples.*")
         for fold, (train, test) in enumerate(splitter.split(np.zeros(n))):
-            model = OneVsRestClassifier(clone(classifier))
-            model.fit(features[train], labels[train].astype(int))
+            train_labels = labels[train].astype(int)
+            fitted = [j for j in range(k) if 0 < train_labels[:, j].sum() < len(train)]  # constant ones are not fitted
+            base = suited_to(clone(classifier), train_labels[:, fitted]) if fitted else clone(classifier)
+            model = OneVsRestClassifier(base)
+            model.fit(features[train], train_labels)
             probs[test] = model.predict_proba(features[test])
             report(progress, "cross-validation", fold + 1, n_folds)
     return probs

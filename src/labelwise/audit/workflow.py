@@ -6,6 +6,7 @@ read and validate the table -> features (text embeddings, TF-IDF, tabular, or gi
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -16,11 +17,11 @@ import pandas as pd
 from labelwise.audit import label_errors
 from labelwise.audit.out_of_fold import LARGE_TABLE_ROWS, default_classifier, out_of_fold_probabilities
 from labelwise.audit.checks import ALL_CHECKS, CheckInputs, run_checks
-from labelwise.audit.feature_space import features_for
+from labelwise.audit.feature_space import ENCODERS, features_for
 from labelwise.audit.result import AuditResult
 from labelwise.data import LabelledTable, load_labelled_table, read_table
 from labelwise.data.other_split import load_other_split
-from labelwise.errors import DataError, LabelwiseError
+from labelwise.errors import DataError, LabelwiseError, ParameterError
 from labelwise.progress import ProgressCallback
 
 
@@ -68,8 +69,12 @@ def audit_dataset(
     compare_to: another split of the same data (path or DataFrame, same columns; its label column is optional) to
       check for label shift and train/test leakage; compare_pred_probs: its probabilities when you give your own.
     checks: which other checks to run (``balance``, ``columns``, ``duplicates``, ``outliers``, ``shift``,
-      ``error_interval``); duplicate_threshold: cosine similarity for near-duplicates.
+      ``error_interval``); duplicate_threshold: cosine similarity for near-duplicates, in (0, 1].
+
+    Options are checked before any work is done: a wrong one raises :class:`ParameterError`.
     """
+    _check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
+                   compare_to, compare_pred_probs)
     table = _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding)
     codes = table.labels.codes
     k = table.labels.n_classes
@@ -143,12 +148,50 @@ def audit_dataset(
     return result
 
 
+def _check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
+                   compare_to, compare_pred_probs) -> None:
+    """Refuse a wrong option before reading the data (one ParameterError naming the option and what it takes)."""
+    usable = encoder in ENCODERS if isinstance(encoder, str) else hasattr(encoder, "encode") or hasattr(
+        encoder, "fit_transform")
+    if not usable:
+        raise ParameterError(f"encoder must be one of {', '.join(ENCODERS)}, or an object with encode(texts); got "
+                             f"{encoder!r}.")
+    if n_folds is not None and (not _is_int(n_folds) or n_folds < 2):
+        raise ParameterError(f"n_folds (--folds) must be an integer of at least 2; got {n_folds!r}.")
+    if filter_by not in label_errors.FILTERS:
+        raise ParameterError(f"filter_by (--filter-by) must be one of {', '.join(label_errors.FILTERS)}; got "
+                             f"{filter_by!r}.")
+    if quality_method not in label_errors.SCORES:
+        raise ParameterError(f"quality_method must be one of {', '.join(label_errors.SCORES)}; got {quality_method!r}.")
+    if random_state is not None and (not _is_int(random_state) or not 0 <= random_state < 2**32):
+        raise ParameterError(f"random_state (--seed) must be None or an integer from 0 to 2**32 - 1; got "
+                             f"{random_state!r}.")
+    if isinstance(checks, str):
+        raise ParameterError(f"checks is a list of check names, e.g. checks=[{checks!r}]; got the string {checks!r}.")
+    unknown = [c for c in checks if c not in ALL_CHECKS]
+    if unknown:
+        raise ParameterError(f"unknown checks {unknown}: give a list of some of {', '.join(ALL_CHECKS)}.")
+    if not isinstance(duplicate_threshold, numbers.Real) or not 0 < duplicate_threshold <= 1:
+        raise ParameterError(f"duplicate_threshold is a cosine similarity in (0, 1]; got {duplicate_threshold!r}.")
+    if compare_pred_probs is not None:
+        if compare_to is None:
+            raise ParameterError("compare_pred_probs are the probabilities of the split given as compare_to; give both.")
+        try:
+            np.asarray(compare_pred_probs, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise ParameterError("compare_pred_probs must be an (n, k) array of probabilities (numbers).") from None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding,
               labels_optional: bool = False):
     if isinstance(data, LabelledTable):
         return data
     if label is None:
-        raise LabelwiseError("Say which column holds the labels: label=... (library) or --label COLUMN (CLI).")
+        raise ParameterError("Say which column holds the labels: label=... (library) or --label COLUMN (CLI).")
     if labels_optional:
         return load_other_split(data, label=label, text=text, features=features, embeddings=embeddings,
                                 encoding=encoding)
@@ -166,9 +209,13 @@ def _user_pred_probs(pred_probs, table: LabelledTable, n_input_rows: Optional[in
         source = str(pred_probs)
         path = Path(pred_probs)
         if path.suffix == ".npy":
-            if not path.exists():
+            if not path.is_file():
                 raise DataError(f"pred_probs file not found: {path}. Check the path passed to --pred-probs.")
-            pred_probs = np.load(path, allow_pickle=False)
+            try:
+                pred_probs = np.load(path, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as exc:  # not a .npy file, truncated, or pickled objects
+                raise DataError(f"Cannot read {path} as a NumPy .npy array of numbers ({exc}). Save the "
+                                "probabilities with numpy.save(path, array) from a float array.") from None
         else:
             pred_probs = read_table(path)
     if isinstance(pred_probs, pd.DataFrame):
@@ -176,7 +223,11 @@ def _user_pred_probs(pred_probs, table: LabelledTable, n_input_rows: Optional[in
         if set(classes) <= set(names):
             pred_probs = pred_probs.set_axis(names, axis=1)[classes]
         pred_probs = pred_probs.to_numpy()
-    probs = np.asarray(pred_probs, dtype=np.float64)
+    try:
+        probs = np.asarray(pred_probs, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{source} must hold numbers (probabilities); it holds values that are not numbers, or rows "
+                        "of different lengths.") from None
     if probs.ndim != 2 or probs.shape[1] != len(classes):
         raise DataError(
             f"{source} has shape {probs.shape}, but the label column has {len(classes)} classes: give one column per "

@@ -7,8 +7,9 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.console import messages, progress_bars
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column
+from labelwise.cli.console import messages, plain, progress_bars
+from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column, writable
+from labelwise.data.io import read_text_file
 from labelwise.errors import LabelwiseError
 
 
@@ -16,7 +17,7 @@ def _read_labels(labels: Optional[str], labels_file: Optional[Path]) -> list[str
     if labels_file is not None:
         if not labels_file.is_file():
             raise LabelwiseError(f"{labels_file} does not exist: give a text file with one label per line.")
-        found = [line.strip() for line in labels_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        found = [line.strip() for line in read_text_file(labels_file, "Label list").splitlines() if line.strip()]
     elif labels:
         found = [part.strip() for part in labels.split(",") if part.strip()]
     else:
@@ -68,6 +69,7 @@ def annotate(
     from labelwise.generate.annotate import annotate as run
     from labelwise.llm import open_backend
 
+    writable(out, folder=True)
     if taxonomy is not None or distill or multi_label:
         _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label,
                         label_column, calibration, out, model, server, server_model, threads, quiet)
@@ -81,12 +83,12 @@ def annotate(
     result.save(out)
     usage = result.usage
     counts = result.to_frame()["label"].value_counts()
-    messages.print(f"{len(result.texts):,} rows labelled with {backend.model} ({result.settings['calibration']} "
-                   f"calibration): {usage.calls:,} model calls, {usage.cached:,} from the cache, "
-                   f"{usage.prompt_tokens:,} prompt tokens.", highlight=False)
+    messages.print(plain(f"{len(result.texts):,} rows labelled with {backend.model} ({result.settings['calibration']} "
+                         f"calibration): {usage.calls:,} model calls, {usage.cached:,} from the cache, "
+                         f"{usage.prompt_tokens:,} prompt tokens."))
     for label, n in counts.head(10).items():
-        messages.print(f"  {label:<30} {n:>7,}", highlight=False, markup=False)
-    messages.print(f"wrote {out}/annotations.csv, probabilities.parquet, summary.json", highlight=False)
+        messages.print(plain(f"  {label:<30} {n:>7,}"))
+    messages.print(plain(f"wrote {out}/annotations.csv, probabilities.parquet, summary.json"))
 
 
 def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label, label_column,
@@ -125,19 +127,19 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
     copy = out / f"{Path(data).stem}.labelled{Path(data).suffix}"
     write_table_atomic(labelled, copy)
     m = result.metrics
-    messages.print(f"{len(texts):,} rows labelled: the LLM ({backend.model}) labelled {m['llm_labelled_rows']:,} "
-                   f"with {m['llm_calls']:,} model calls ({m['llm_calls_per_row']:.3f} per row of the table).",
-                   highlight=False, markup=False)
+    messages.print(plain(f"{len(texts):,} rows labelled: the LLM ({backend.model}) labelled "
+                         f"{m['llm_labelled_rows']:,} with {m['llm_calls']:,} model calls "
+                         f"({m['llm_calls_per_row']:.3f} per row of the table)."))
     held = m.get("heldout_agreement")
     if held:
         key = "accuracy" if "accuracy" in held else "micro_f1"
-        messages.print(f"classifier vs LLM on {held['rows']:,} held-out LLM-labelled rows: {key} {held[key]:.3f}"
-                       + (f", Cohen's kappa {held['cohen_kappa']:.3f}" if "cohen_kappa" in held else "")
-                       + (f"; {m['speedup_per_row']:,.0f}x faster per row than the LLM" if "speedup_per_row" in m
-                          else ""), highlight=False, markup=False)
+        messages.print(plain(f"classifier vs LLM on {held['rows']:,} held-out LLM-labelled rows: {key} {held[key]:.3f}"
+                             + (f", Cohen's kappa {held['cohen_kappa']:.3f}" if "cohen_kappa" in held else "")
+                             + (f"; {m['speedup_per_row']:,.0f}x faster per row than the LLM"
+                                if "speedup_per_row" in m else "")))
     counts = table["label"].value_counts()
     for label, n in counts.head(15).items():
-        messages.print(f"  {label:<32} {n:>7,}", highlight=False, markup=False)
-    messages.print(f"wrote {copy} (your table plus {label_column}, {label_column}_probability, {label_column}_by) "
-                   f"and {out}/annotations.csv, probabilities.parquet, summary.json"
-                   + (", classifier.joblib" if result.classifier is not None else ""), highlight=False, markup=False)
+        messages.print(plain(f"  {label:<32} {n:>7,}"))
+    messages.print(plain(f"wrote {copy} (your table plus {label_column}, {label_column}_probability, {label_column}_by) "
+                         f"and {out}/annotations.csv, probabilities.parquet, summary.json"
+                         + (", classifier.joblib" if result.classifier is not None else "")))

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from labelwise.audit.label_errors import FILTERS
-from labelwise.cli.options import SERVER_MODEL, QUIET, DEBUG
-from labelwise.cli.console import console, messages, progress_bars
-from labelwise.errors import LabelwiseError
+from labelwise.cli.options import DEBUG, QUIET, SERVER_MODEL, writable
+from labelwise.cli.console import console, messages, plain, progress_bars
+from labelwise.errors import DataError, ParameterError
 
 
 def audit(
@@ -75,16 +75,16 @@ def audit(
     """
     import labelwise
 
-    from labelwise.audit.feature_space import ENCODERS
-
-    if filter_by not in FILTERS:
-        raise LabelwiseError(f"--filter-by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
-    if encoder not in ENCODERS:
-        raise LabelwiseError(f"--encoder must be one of {', '.join(ENCODERS)}; got {encoder!r}.")
+    writable(out, folder=True)
     if datasheet is not None and not datasheet.is_file():
-        raise LabelwiseError(f"Datasheet not found: {datasheet}. Check the path passed to --datasheet.")
-    if folds is not None and folds < 2:
-        raise LabelwiseError(f"--folds must be at least 2; got {folds}.")
+        raise DataError(f"Datasheet not found: {datasheet}. Check the path passed to --datasheet.")
+    if show < 0 or judge_rows < 0:
+        raise ParameterError(f"--show and --judge-rows count rows: 0 or more; got {show if show < 0 else judge_rows}.")
+    if llm_judge and not text:
+        raise ParameterError("--llm-judge asks whether each row's text fits its label: name the text column with "
+                             "--text (it cannot judge --features or --embeddings).")
+    if llm_judge and (multi_label or label_delimiter is not None):
+        raise ParameterError("--llm-judge checks single labels; drop it for a multi-label audit.")
     if multi_label is False and label_delimiter is None:
         multi_label_arg = None  # auto-detect list columns
     else:
@@ -102,6 +102,10 @@ def audit(
         from labelwise.audit.llm_judge import judge_audit
         from labelwise.llm import open_backend
 
+        if result.multi_label:  # a list column, detected while reading: say so before loading a model
+            raise ParameterError(f"--llm-judge checks single labels, but '{label}' holds lists (a multi-label "
+                                 f"audit, written to {out}/); drop --llm-judge.")
+
         backend = open_backend(str(model) if model else None, server=server, server_model=server_model)
         with progress_bars(enabled=not quiet) as progress:
             judge_audit(result, [backend], rows=judge_rows or None, progress=progress)
@@ -116,21 +120,19 @@ def audit(
         html, _ = write_report(result, out, datasheet=sheet)
         written += ", report.html, report.json"
     print_summary(result, show)
-    messages.print(f"wrote {out}/ {written}", highlight=False)
+    messages.print(plain(f"wrote {out}/ {written}"))
     if html is not None:
-        messages.print(f"open the report: {html.resolve().as_uri()}", highlight=False)
+        messages.print(plain(f"open the report: {html.resolve().as_uri()}"))
 
 
 def print_summary(result, show: int = 10) -> None:
     """The terminal summary: headline numbers, most-confused pairs, lowest-quality rows."""
     s = result.summary()
-    console.print(f"[bold]{s['source']}[/]: {s['rows_audited']:,} rows audited"
-                  + (f" of {s['rows_in_input']:,}" if s["rows_in_input"] != s["rows_audited"] else "")
-                  + f", {s['classes']} classes" + (" (multi-label)" if s["multi_label"] else ""), highlight=False)
-    console.print(
-        f"estimated label error rate [bold]{s['estimated_error_rate']:.1%}[/]; flagged [bold]{s['flagged']:,}[/] rows "
-        f"({s['flagged_share']:.1%}) with {s['filter_by']}", highlight=False,
-    )
+    console.print(plain((str(s["source"]), "bold"), f": {s['rows_audited']:,} rows audited"
+                        + (f" of {s['rows_in_input']:,}" if s["rows_in_input"] != s["rows_audited"] else "")
+                        + f", {s['classes']} classes" + (" (multi-label)" if s["multi_label"] else "")))
+    console.print(plain("estimated label error rate ", (f"{s['estimated_error_rate']:.1%}", "bold"), "; flagged ",
+                        (f"{s['flagged']:,}", "bold"), f" rows ({s['flagged_share']:.1%}) with {s['filter_by']}"))
     if "accuracy_of_out_of_fold_model" in s:
         console.print(f"out-of-fold model agrees with the given labels on {s['accuracy_of_out_of_fold_model']:.1%} "
                       "of rows", highlight=False)
@@ -145,13 +147,13 @@ def print_summary(result, show: int = 10) -> None:
     if ratio == ratio:  # not NaN
         health.append(f"imbalance {ratio:.1f}:1")
     if health:
-        console.print("; ".join(health), highlight=False)
+        console.print(plain("; ".join(health)), soft_wrap=True)
     if checks.shift is not None:
-        console.print(f"vs {checks.shift.summary.other_name}: {checks.shift.summary.verdict}", highlight=False)
+        console.print(plain(f"vs {checks.shift.summary.other_name}: {checks.shift.summary.verdict}"), soft_wrap=True)
     if result.classes_too_small:
         tiny = result.classes_too_small
-        console.print(f"note: {len(tiny)} class(es) have a single row, so no model can check their label: "
-                      + ", ".join(map(str, tiny[:10])) + (" ..." if len(tiny) > 10 else ""), highlight=False)
+        console.print(plain(f"note: {len(tiny)} class(es) have a single row, so no model can check their label: "
+                            + ", ".join(map(str, tiny[:10])) + (" ..." if len(tiny) > 10 else "")), soft_wrap=True)
     pairs = result.confused_pairs(10)
     if len(pairs):
         table = Table(title="Most confused: given label -> probably true label", title_justify="left")
@@ -159,7 +161,7 @@ def print_summary(result, show: int = 10) -> None:
         table.add_column("suggested")
         table.add_column("rows", justify="right")
         for given, suggested, count in pairs.itertuples(index=False):
-            table.add_row(str(given), str(suggested), str(count))
+            table.add_row(plain(str(given)), plain(str(suggested)), str(count))
         console.print(table)
     worst = result.worst(show)
     if show > 0 and len(worst):
@@ -171,9 +173,10 @@ def print_summary(result, show: int = 10) -> None:
         if "text" in worst:
             table.add_column("text", overflow="fold", max_width=60)
         for rec in worst.to_dict("records"):
-            cells = [str(rec["row"]), str(rec["given_label"]), str(rec["suggested_label"]), f"{rec['label_quality']:.3f}"]
+            cells = [str(rec["row"]), plain(str(rec["given_label"])), plain(str(rec["suggested_label"])),
+                     f"{rec['label_quality']:.3f}"]
             if "text" in rec:
-                cells.append(_short(str(rec["text"])))
+                cells.append(plain(_short(str(rec["text"]))))
             table.add_row(*cells)
         console.print(table)
 

@@ -1,17 +1,54 @@
-"""Terminal helpers shared by the commands: a rich console on stderr for progress and messages."""
+"""Terminal helpers shared by the commands: a rich console on stderr for progress and messages, and data shown as
+plain text.
+
+Anything that comes from the user's data or arguments (file names, column names, labels, texts, error messages that
+quote them) is printed through :func:`plain`: never read as rich markup (``[/INST]`` stays ``[/INST]``) and with control
+characters shown as escapes (``\\x1b``), so a cell cannot recolour, clear or retitle the terminal.
+"""
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Union
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from labelwise.progress import ProgressCallback
 
 console = Console()  # results go to stdout
 messages = Console(stderr=True)  # progress and errors go to stderr
+
+#: C0 controls but tab and newline, DEL, C1 controls, bidirectional overrides and lone surrogates
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def visible(value: object) -> str:
+    """``str(value)`` with each control character, bidirectional override and lone surrogate written as its escape:
+    ``"\\x1b[31mred"`` -> ``"\\\\x1b[31mred"`` (tab and newline are kept)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
+
+
+Part = Union[str, "tuple[str, str]", Text]
+
+
+def plain(*parts: Part) -> Text:
+    """One piece of terminal output that shows data exactly as written.
+
+    parts: strings (shown literally, through :func:`visible`), ``(string, style)`` pairs for the parts that should
+    stand out (``("error:", "bold red")``), or ready :class:`rich.text.Text`.
+    """
+    out = Text()
+    for part in parts:
+        if isinstance(part, Text):
+            out.append_text(part)
+        elif isinstance(part, tuple):
+            out.append(visible(part[0]), style=part[1])
+        else:
+            out.append(visible(part))
+    return out
 
 
 @contextmanager

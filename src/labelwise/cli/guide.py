@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
 
-from labelwise.cli.options import MODEL, SERVER, SERVER_MODEL, THREADS, QUIET, DEBUG
-from labelwise.cli.console import messages, progress_bars
+from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, writable
+from labelwise.cli.console import messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
 
@@ -59,6 +58,7 @@ def guide(
     from labelwise.generate.guide import labelling_guide
     from labelwise.report.guide_html import write_guide
 
+    writable(out, folder=True)
     if not data.is_file():
         raise LabelwiseError(f"{data} does not exist: give the labelled table (CSV, TSV, Parquet or JSON Lines).")
     definitions = _taxonomy_definitions(taxonomy)
@@ -84,6 +84,6 @@ def guide(
                    f"LLM, {sources.count('none')} missing", highlight=False)
     unmatched = [n for n in result.settings.get("definitions_not_in_data") or [] if n != "Other"]  # ours, not theirs
     if unmatched:
-        messages.print(f"[yellow]note:[/] {len(unmatched)} taxonomy categories match no class in the data: "
-                       f"{escape(', '.join(unmatched[:5]))}", highlight=False)
-    messages.print(f"wrote {out}/guide.md, guide.html, guide.json", highlight=False)
+        messages.print(plain(("note:", "yellow"), f" {len(unmatched)} taxonomy categories match no class in the data: "
+                             f"{', '.join(unmatched[:5])}"))
+    messages.print(plain(f"wrote {out}/guide.md, guide.html, guide.json"))

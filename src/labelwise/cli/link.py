@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.options import QUIET, DEBUG
-from labelwise.cli.console import console, messages, progress_bars
+from labelwise.cli.options import DEBUG, QUIET, writable
+from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
 ENCODERS = ("minilm", "hashing")
@@ -60,7 +60,7 @@ def link(
     from labelwise.data.io import table_format, write_table_atomic
     from labelwise.link import link as link_tables
 
-    table_format(out)  # a wrong extension fails now, not after the work
+    table_format(writable(out, folder=False))  # a wrong extension or folder fails now, not after the work
     start = time.perf_counter()
     left_table, right_table = _read(left, encoding), _read(right, encoding)
     with progress_bars(enabled=not quiet) as progress:
@@ -69,11 +69,10 @@ def link(
                              progress=progress)
     write_table_atomic(result.pairs, out)
     matched = result.pairs["left_id"].nunique() if len(result.pairs) else 0
-    console.print(
-        f"{len(result.pairs):,} pairs found ({matched:,} of {len(left_table):,} left rows matched, "
-        f"{len(right_table):,} right rows)", highlight=False)
-    console.print(f"threshold {result.threshold.describe()}", highlight=False, soft_wrap=True)
-    messages.print(f"wrote {out} in {time.perf_counter() - start:.1f}s", highlight=False)
+    console.print(plain(f"{len(result.pairs):,} pairs found ({matched:,} of {len(left_table):,} left rows matched, "
+                        f"{len(right_table):,} right rows)"))
+    console.print(plain(f"threshold {result.threshold.describe()}"), soft_wrap=True)
+    messages.print(plain(f"wrote {out} in {time.perf_counter() - start:.1f}s"))
 
 
 def dedupe(
@@ -98,7 +97,7 @@ def dedupe(
     from labelwise.data.io import table_format, write_table_atomic
     from labelwise.link import dedupe as dedupe_table
 
-    table_format(out)
+    table_format(writable(out, folder=False))
     start = time.perf_counter()
     table = _read(data, encoding)
     with progress_bars(enabled=not quiet) as progress:
@@ -108,6 +107,6 @@ def dedupe(
     n_clusters = result["cluster_id"].nunique() if len(result) else 0
     sizes = result["cluster_id"].value_counts() if len(result) else []
     grouped = int((sizes > 1).sum()) if len(result) else 0
-    console.print(f"{len(result):,} rows -> {n_clusters:,} clusters ({grouped:,} with duplicates)", highlight=False)
-    console.print(f"threshold {result.attrs['threshold'].describe()}", highlight=False, soft_wrap=True)
-    messages.print(f"wrote {out} in {time.perf_counter() - start:.1f}s", highlight=False)
+    console.print(plain(f"{len(result):,} rows -> {n_clusters:,} clusters ({grouped:,} with duplicates)"))
+    console.print(plain(f"threshold {result.attrs['threshold'].describe()}"), soft_wrap=True)
+    messages.print(plain(f"wrote {out} in {time.perf_counter() - start:.1f}s"))

@@ -19,9 +19,7 @@ from labelwise.cli import guide as guide_command
 from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
 from labelwise.cli import taxonomy as taxonomy_command
-from rich.markup import escape
-
-from labelwise.cli.console import messages
+from labelwise.cli.console import messages, plain
 from labelwise.errors import LabelwiseError
 
 app = typer.Typer(
@@ -66,20 +64,26 @@ def _is_usage_error(err: Exception) -> bool:
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one plain line on stderr (a cache moved aside, ...): no source line, no markup."""
-    messages.print(f"warning: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
+    messages.print(plain(f"warning: {' '.join(str(message).split())}"), soft_wrap=True)
+
+
+def _help_hint(err: Exception) -> str:
+    """`` (see labelwise audit --help)`` for a usage error raised inside a command."""
+    ctx = getattr(err, "ctx", None)
+    return f" (see {ctx.command_path} --help)" if ctx is not None else " (see labelwise --help)"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning errors into one clear line and an exit status."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("LABELWISE_DEBUG") == "1"
-    warnings.showwarning = _warning_line
+    shown, warnings.showwarning = warnings.showwarning, _warning_line
     try:
         app(args=args, prog_name="labelwise", standalone_mode=False)
     except LabelwiseError as err:
         if debug:
             messages.print_exception()
-        messages.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        messages.print(plain(("error:", "bold red"), f" {err}"), soft_wrap=True)
         return 2
     except typer.Exit as done:
         return done.exit_code
@@ -90,18 +94,20 @@ def main(argv: list[str] | None = None) -> int:
         messages.print("interrupted; nothing half-written was left behind")
         return 130
     except Exception as err:
-        if _is_usage_error(err):  # a wrong option or argument: the parser's message, exit 2
-            err.show()
+        if _is_usage_error(err):  # a wrong option or argument: the parser's message in one line, exit 2
+            messages.print(plain(("error:", "bold red"), f" {err.format_message()}{_help_hint(err)}"), soft_wrap=True)
             return err.exit_code
         if debug:
             messages.print_exception()
         else:
             messages.print(
-                f"[bold red]internal error:[/] {type(err).__name__}: {escape(str(err))}\n"
-                "This is a bug in labelwise. Rerun with --debug for the traceback and please report it.",
-                highlight=False, soft_wrap=True,
+                plain(("internal error:", "bold red"), f" {type(err).__name__}: {err}\n"
+                      "This is a bug in labelwise. Rerun with --debug for the traceback and please report it."),
+                soft_wrap=True,
             )
         return 1
+    finally:
+        warnings.showwarning = shown  # a caller of main() in the same process keeps its own warning display
     return 0
 
 

@@ -1,13 +1,14 @@
-"""Options several commands share, declared once: which LLM to use, and how much to show; and reading the table
-whose text column they work on."""
+"""Options several commands share, declared once: which LLM to use, and how much to show; reading the table
+whose text column they work on; and checking, before any work, that the output can be written."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
-from labelwise.errors import DataError
+from labelwise.errors import DataError, ParameterError
 
 MODEL = typer.Option(None, "--model", help="A GGUF file (default: the packaged Gemma 3 270M).")
 SERVER = typer.Option(None, "--server", help="An OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1 "
@@ -27,3 +28,20 @@ def read_with_text_column(data: Path, text: str):
         raise DataError(f"{data} has no column {text!r}; its columns are: {', '.join(map(str, frame.columns))}. "
                         "Pass the text column with --text.")
     return frame
+
+
+def writable(path: Path, *, folder: bool, option: str = "--out") -> Path:
+    """``path``, after checking that it can be written: a folder (``folder``) or a file whose nearest existing parent
+    is a folder we may write in. Called before the work, so that a wrong --out fails at once and not at the end."""
+    if path.exists() and path.is_dir() != folder:
+        kind, want = ("a file", "a folder (created if missing)") if folder else ("a folder", "a file name")
+        raise ParameterError(f"{option} {path} is {kind}; give {want}.")
+    parent = path if folder else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ParameterError(f"{option} {path} cannot be created: {parent} is a file, not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"{option} {path} cannot be written: no permission to write in {parent}. Choose another "
+                        f"{option}.")
+    return path

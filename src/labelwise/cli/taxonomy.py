@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.console import messages, progress_bars
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column
+from labelwise.cli.console import messages, plain, progress_bars
+from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column, writable
 from labelwise.errors import DataError
 
 CONTEXT_TOKENS = 8192  # a minibatch of texts plus the taxonomy so far; small models take this cheaply
@@ -49,6 +49,7 @@ def taxonomy(
     from labelwise.generate.taxonomy import Taxonomy, induce_taxonomy
     from labelwise.llm import open_backend
 
+    writable(out, folder=False)
     if out.exists() and not overwrite and (start is None or start.resolve() != out.resolve()):
         raise DataError(f"{out} exists. Pass --overwrite to replace it, --start {out} to refine it, or another --out.")
     texts = read_with_text_column(data, text)[text].dropna().astype(str).tolist()
@@ -70,9 +71,9 @@ def taxonomy(
     settings = result.settings
     how = ("embedding clusters (the model never wrote a usable taxonomy)" if settings.get("fallback")
            else f"{backend.model}, {settings['minibatches']} minibatches")
-    messages.print(f"{len(result)} categories from {settings['texts_sampled']:,} texts ({how}; "
-                   f"{settings['llm_calls']:,} model calls, {len(settings['repairs'])} repairs):", highlight=False)
+    messages.print(plain(f"{len(result)} categories from {settings['texts_sampled']:,} texts ({how}; "
+                         f"{settings['llm_calls']:,} model calls, {len(settings['repairs'])} repairs):"))
     for category in result.categories:
-        messages.print(f"  {category.name:<32} {category.description[:80]}", highlight=False, markup=False)
-    messages.print(f"wrote {out}: edit it, then label with: labelwise annotate {data} --text {text} "
-                   f"--taxonomy {out} --distill", highlight=False, markup=False)
+        messages.print(plain(f"  {category.name:<32} {category.description[:80]}"))
+    messages.print(plain(f"wrote {out}: edit it, then label with: labelwise annotate {data} --text {text} "
+                         f"--taxonomy {out} --distill"))

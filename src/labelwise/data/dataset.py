@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +28,10 @@ from labelwise.data.labels import (
     resolve_multi_label,
 )
 from labelwise.data.locate import DATAFRAME_SOURCE, describe_row
-from labelwise.errors import DataError
+from labelwise.errors import DataError, ParameterError
 
 TEXT_SEPARATOR = " | "
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(repr=False)
@@ -66,7 +68,8 @@ class LabelledTable:
         """``(n,)`` one string per row: the text columns' values joined with ``" | "``.
 
         Missing cells (NaN/None) become ``""`` and are left out of the join, so ``("title", NaN)`` gives
-        ``"title"``. Non-string cells are converted with ``str``.
+        ``"title"``. Non-string cells are converted with ``str``; a lone surrogate (half a character) becomes U+FFFD,
+        so every text can be encoded, tokenised and written as UTF-8.
         """
         if not self.text_columns:
             raise DataError(
@@ -130,7 +133,8 @@ def load_labelled_table(
     drop_missing: drop rows whose label is missing instead of refusing them; ``row_ids`` records the rows kept.
     encoding: text encoding of the file (default UTF-8).
 
-    When none of ``text``, ``features`` and ``embeddings`` is given, every column but the label is a feature.
+    When none of ``text``, ``features`` and ``embeddings`` is given, every column but the label is a feature, except
+    columns holding lists or objects (dicts), which cannot be features.
 
     Row numbers in messages: ``row N`` is the 0-based data row; for CSV/TSV files the file line ``N + 2`` (counting
     the header) is given too, for JSON Lines ``N + 1``.
@@ -138,8 +142,9 @@ def load_labelled_table(
     Raises
     ------
     DataError: the file cannot be read, a named column does not exist (close matches are suggested), the label
-    column is also named as an input, labels are missing (and ``drop_missing`` is False), fewer than two classes,
-    or an embedding cell is malformed.
+    column is also named as an input or appears twice, labels are missing (and ``drop_missing`` is False), fewer than
+    two classes, a label cell is an object (dict), a feature column holds lists or objects, or an embedding cell is
+    malformed.
     """
     frame = read_table(source, encoding=encoding)
     src = DATAFRAME_SOURCE if isinstance(source, pd.DataFrame) else str(source)
@@ -147,12 +152,10 @@ def load_labelled_table(
     text_cols = _as_list(text)
     feature_cols = _as_list(features)
     _check_columns(frame, src, label, text_cols, feature_cols, embeddings)
+    for col in feature_cols:
+        _check_feature_column(frame[col], col, src)
     if not text_cols and not feature_cols and embeddings is None:
-        feature_cols = [c for c in frame.columns if c != label]
-        if not feature_cols:
-            raise DataError(
-                f"{src} has only the label column '{label}', nothing to learn from. Add text or feature columns."
-            )
+        feature_cols = _default_features(frame, label, src)
 
     values = frame[label]
     is_multi = resolve_multi_label(values, multi_label, delimiter, name=str(label), source=src)
@@ -226,23 +229,63 @@ def _embedding_cell(cell: Any) -> np.ndarray | None:
     if isinstance(cell, str):
         try:
             cell = json.loads(cell)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, an integer too long to read, or nested too deeply
             return None
     if not isinstance(cell, (list, tuple, np.ndarray)):
         return None
     try:
         vec = np.asarray(cell, dtype=np.float32)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return vec if vec.ndim == 1 else None
 
 
 def _text(cell: Any) -> str:
-    if isinstance(cell, str):
-        return cell
-    if is_missing_cell(cell):
-        return ""
-    return str(cell)
+    if not isinstance(cell, str):
+        if is_missing_cell(cell):
+            return ""
+        cell = str(cell)
+    return _SURROGATE.sub("\ufffd", cell)
+
+
+_NESTED = (list, tuple, np.ndarray, set, frozenset, dict)
+
+
+def _nested_row(values: pd.Series) -> int | None:
+    """The first row holding a list, array or object (dict), or None; only object columns can."""
+    if values.dtype != object:
+        return None
+    return next((i for i, v in enumerate(values) if isinstance(v, _NESTED)), None)
+
+
+def _check_feature_column(values: pd.Series, col: Any, source: str) -> None:
+    row = _nested_row(values)
+    if row is not None:
+        kind = "an object (dict)" if isinstance(values.iloc[row], dict) else "a list"
+        raise DataError(
+            f"Feature column '{col}' holds {kind} at {describe_row(source, row)}; a feature is a number or a category. "
+            "Pass a column of vectors with --embeddings (CLI) / embeddings= (library), text with --text / text=, "
+            "or leave the column out."
+        )
+
+
+def _default_features(frame: pd.DataFrame, label: Hashable, source: str) -> list[Any]:
+    """Every column but the label that can be a feature: columns of lists or objects (dicts) are left out."""
+    others = [c for c in frame.columns if c != label]
+    repeated = sorted({str(c) for c in others if others.count(c) > 1})
+    if repeated:
+        raise DataError(
+            f"{source} has more than one column named {', '.join(map(repr, repeated))}. Rename the duplicates so each "
+            "name is unique, or name the columns to use with --text / --features (CLI) or text= / features= (library)."
+        )
+    usable = [c for c in others if _nested_row(frame[c]) is None]
+    if not usable:
+        what = "nothing else" if not others else "only columns of lists or objects besides it"
+        raise DataError(
+            f"{source} has only the label column '{label}' and {what}, nothing to learn from. Add text or feature "
+            "columns, or name them with --text / --features / --embeddings (CLI)."
+        )
+    return usable
 
 
 def _as_list(cols: Sequence[Hashable] | Hashable | None) -> list[Any]:
@@ -267,6 +310,9 @@ def _check_columns(
         named.append(("embeddings", embeddings))
     existing = [str(c) for c in frame.columns]
     for role, col in named:
+        if not isinstance(col, Hashable):
+            raise ParameterError(f"A {role} column is named by a column name (a string); got {type(col).__name__} "
+                                 f"{col!r}.")
         if col not in frame.columns:
             raise DataError(_unknown_column(col, role, source, existing))
         if not isinstance(frame[col], pd.Series):

@@ -10,12 +10,20 @@ Formats, chosen by the file's extension (case does not matter):
 ``.json``              JSON Lines as well; a file holding one JSON array of objects is accepted too
 =====================  ==============================================================================
 
-Text files are decoded as UTF-8 unless ``encoding`` says otherwise; a UTF-8 byte-order mark is ignored.
+Text files are decoded as UTF-8 unless ``encoding`` says otherwise; a UTF-8 byte-order mark is ignored. ``utf-16`` and
+``utf-32`` files without a byte-order mark are read in the byte order their zero bytes show (ASCII-range text), or
+refused with the two ``-le``/``-be`` names to choose from. Only text encodings are accepted (not ``rot13`` or ``hex``).
 
 Missing values: CSV/TSV use pandas' defaults, so an empty cell and the usual markers (``NA``, ``N/A``, ``NaN``,
 ``null``, ``None``, ``nan``, ``#N/A``, ...) read as missing. A class literally named ``"NA"`` or ``"None"`` in a
 CSV therefore reads as a missing label; it is never lost silently, because :func:`load_labelled_table` refuses
-missing labels unless told to drop them. JSON Lines keep strings as written; only ``null`` is missing.
+missing labels unless told to drop them. JSON Lines keep strings as written; only ``null`` is missing. A JSON integer
+outside the 64-bit range (a 400-digit id) is kept as its digits, a string, instead of turning into an imprecise float;
+a lone surrogate escape (``"\ud800"``, half of a character) becomes U+FFFD, as an undecodable byte would, so that
+every string read is valid Unicode. JSON nested deeper than Python's recursion limit is refused.
+
+Parquet pandas metadata that pandas cannot apply (written by another tool, or damaged) is ignored: the columns are read
+as stored.
 
 Every problem raises :class:`labelwise.errors.DataError` with a message that names the file, the row or line and the
 column where known, and says how to fix it. Row numbers follow :mod:`labelwise.data.locate`.
@@ -29,6 +37,7 @@ import io
 import json
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Union
@@ -108,6 +117,8 @@ def read_table(source: TableSource, *, encoding: str | None = None) -> pd.DataFr
         raise DataError(
             f"{path} is empty (0 bytes). Check that you passed the right file and that it was fully written."
         )
+    if enc is not None:
+        enc = _byte_order(path, enc)
 
     if fmt in _SEPARATORS:
         frame = _read_delimited(path, sep=_SEPARATORS[fmt], encoding=enc)
@@ -130,15 +141,45 @@ def write_table_atomic(df: pd.DataFrame, path: PathLike) -> Path:
     ``.jsonl``/``.ndjson``/``.json`` as JSON Lines. Reading the file back with :func:`read_table` gives the same
     columns and values (for CSV, up to pandas' type inference).
     """
+    import pyarrow as pa
+
     fmt = table_format(path)
-    with atomic_path(path) as tmp:
-        if fmt in _SEPARATORS:
-            df.to_csv(tmp, sep=_SEPARATORS[fmt], index=False, encoding="utf-8")
-        elif fmt == "parquet":
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    if df.attrs:  # not part of the table (pandas would store them as JSON, and fail on values JSON cannot hold)
+        df = df.copy(deep=False)
+        df.attrs = {}
+    try:
+        with atomic_path(path) as tmp:
+            if fmt in _SEPARATORS:
+                df.to_csv(tmp, sep=_SEPARATORS[fmt], index=False, encoding="utf-8")
+            elif fmt == "parquet":
+                df.to_parquet(tmp, index=False, write_page_checksum=True)
+            else:
+                df.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    except (pa.ArrowException, UnicodeEncodeError, OverflowError) as exc:
+        what = "Parquet" if fmt == "parquet" else "UTF-8 text"
+        raise DataError(
+            f"Cannot write {path} as {what}: {exc}. A column mixing kinds of values (numbers and lists, say) or text "
+            "with invalid characters cannot be stored this way; write .jsonl or .csv instead, or clean that column."
+        ) from None
     return Path(os.fspath(path))
+
+
+def read_text_file(path: PathLike, what: str) -> str:
+    """The text of a small UTF-8 file the user named (``what``: "Taxonomy", "Datasheet", "Label list"); a
+    byte-order mark is skipped. Raises DataError naming the file when it is missing, a folder, unreadable or not UTF-8.
+    """
+    p = Path(os.fspath(path))
+    try:
+        return p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{what} not found: {p}. Check the path.") from None
+    except IsADirectoryError:
+        raise DataError(f"{what} {p} is a folder; give the file.") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what} {p} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}). "
+                        "Save it as UTF-8.") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read {what.lower()} {p}: {exc.strerror or exc}.") from None
 
 
 # --------------------------------------------------------------------------------------------------- checks
@@ -157,22 +198,62 @@ def _check_exists(path: Path) -> None:
 def _check_encoding(encoding: str | None) -> str:
     enc = encoding or _DEFAULT_ENCODING
     try:
-        codecs.lookup(enc)
-    except LookupError:
+        info = codecs.lookup(enc)
+    except (LookupError, TypeError, ValueError):  # ValueError: a name with a NUL character
         raise DataError(
-            f"Unknown text encoding '{enc}'. Use a Python codec name such as utf-8, latin-1 or cp1252."
+            f"Unknown text encoding {enc!r}. Use a Python codec name such as utf-8, latin-1 or cp1252."
         ) from None
+    if not info._is_text_encoding:  # rot13, hex, base64, zlib: codecs, but not for bytes -> text
+        raise DataError(
+            f"{enc!r} is not a text encoding (it does not turn bytes into text). Use a text encoding such as "
+            "utf-8, latin-1 or cp1252."
+        )
     return enc
+
+
+_BOM_CODECS = {"utf-16": ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), 2),
+               "utf-32": ((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), 4)}
+
+
+def _byte_order(path: Path, encoding: str) -> str:
+    """``encoding``, or for a ``utf-16``/``utf-32`` file without a byte-order mark the ``-le``/``-be`` variant its zero
+    bytes show: ASCII-range characters have their zero bytes last (little-endian) or first (big-endian)."""
+    name = codecs.lookup(encoding).name
+    if name not in _BOM_CODECS:
+        return encoding
+    boms, width = _BOM_CODECS[name]
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head.startswith(boms):
+        return encoding
+    units = [head[i:i + width] for i in range(0, len(head) - width + 1, width)]
+    little = sum(u[0] != 0 and u[-1] == 0 for u in units)
+    big = sum(u[0] == 0 and u[-1] != 0 for u in units)
+    if units and max(little, big) >= 0.5 * len(units) and min(little, big) == 0:
+        return f"{name}-le" if little else f"{name}-be"
+    if not little and not big:
+        raise DataError(
+            f"{path} does not look like {name} text: it has no byte-order mark and none of the zero bytes {name} gives "
+            "ASCII-range characters. Check --encoding (CLI) / encoding= (library); the file may well be UTF-8."
+        )
+    raise DataError(
+        f"{path} has no byte-order mark, so its {name} byte order is unknown. Pass --encoding {name}-le (the usual "
+        f"on Windows) or --encoding {name}-be (CLI), or encoding='{name}-le' (library)."
+    )
 
 
 def _is_utf8(encoding: str) -> bool:
     return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
 
 
-def _decode_error(path: Path, encoding: str) -> DataError:
+def _decode_error(path: Path, encoding: str, exc: UnicodeError | None = None) -> DataError:
     """The message for a file that ``encoding`` cannot decode: byte offset and line of the first bad byte."""
     where = ""
-    found = _find_undecodable(path, encoding)
+    try:
+        found = _find_undecodable(path, encoding)
+    except (UnicodeError, LookupError):  # a codec that fails without saying where (idna, punycode)
+        found = None
+        where = f" ({exc})" if exc is not None else ""
     if found is not None:
         offset, line, bad = found
         row = ""
@@ -225,8 +306,8 @@ def _read_delimited(path: Path, *, sep: str, encoding: str) -> pd.DataFrame:
             # it); without it, pandas silently shifts every column. Treat that warning as the error it is.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             return pd.read_csv(path, sep=sep, encoding=read_enc, index_col=False, low_memory=False)
-    except UnicodeDecodeError:
-        raise _decode_error(path, encoding) from None
+    except UnicodeError as exc:
+        raise _decode_error(path, encoding, exc) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} has no header and no rows. Check that you passed the right file.") from None
     except pd.errors.ParserWarning:
@@ -285,7 +366,7 @@ def _first_long_row(path: Path, sep: str, encoding: str) -> tuple[int, int, int,
                     if len(record) > expected:
                         return row, start, len(record), expected
                 start = reader.line_num + 1
-    except (csv.Error, UnicodeDecodeError):
+    except (csv.Error, UnicodeError):
         return None
     return None
 
@@ -294,13 +375,29 @@ def _first_long_row(path: Path, sep: str, encoding: str) -> tuple[int, int, int,
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:  # pages written with checksums are verified, so a damaged page is an error instead of wrong values
+        table = pq.read_table(path, page_checksum_verification=True)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _parquet_error(path, exc) from None
     try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
-        raise DataError(
-            f"Cannot read {path} as Parquet ({exc}). Check that the file was written as Parquet and is complete, "
-            "or give it the extension of its real format."
-        ) from None
+        return table.to_pandas()
+    except Exception:  # noqa: BLE001 - pandas metadata that pandas cannot apply (another tool's, or damaged): any error
+        pass
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"pandas"}
+    try:
+        return table.replace_schema_metadata(metadata).to_pandas()
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise _parquet_error(path, exc) from None
+
+
+def _parquet_error(path: Path, exc: Exception) -> DataError:
+    return DataError(
+        f"Cannot read {path} as Parquet ({' '.join(str(exc).split())}). Check that the file was written as Parquet "
+        "and is complete, or give it the extension of its real format."
+    )
 
 
 # -------------------------------------------------------------------------------------------- JSON lines
@@ -308,13 +405,53 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 _JSONL_EXAMPLE = '{"text": "...", "label": "..."}'
 
 
+#: ints that fit a 64-bit column; longer ones are kept as their digits (a float would lose them)
+_INT64 = (-(2**63), 2**63 - 1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800 .. \udfff in JSON text: maybe half a character
+
+
+def _json_int(digits: str) -> int | str:
+    if len(digits) <= 20:
+        value = int(digits)
+        if _INT64[0] <= value <= _INT64[1]:
+            return value
+    return digits
+
+
+def _valid_unicode(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys included) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    return value
+
+
+def _parse_json(text: str) -> Any:
+    """``json.loads`` with 64-bit ints (longer ones as digit strings) and valid Unicode strings. Raises
+    JSONDecodeError, or RecursionError for values nested deeper than Python's recursion limit."""
+    value = json.loads(text, parse_int=_json_int)
+    return _valid_unicode(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
+def _too_deep(where: str) -> DataError:
+    return DataError(
+        f"{where} nests JSON arrays or objects too deeply to read (more than about {sys.getrecursionlimit()} "
+        "levels). Flatten that value, or remove it."
+    )
+
+
 def _read_json_lines(path: Path, *, encoding: str) -> pd.DataFrame:
     read_enc = "utf-8-sig" if _is_utf8(encoding) else encoding
     try:
         with open(path, encoding=read_enc) as f:
             text = f.read()
-    except UnicodeDecodeError:
-        raise _decode_error(path, encoding) from None
+    except UnicodeError as exc:
+        raise _decode_error(path, encoding, exc) from None
+    text = _SURROGATE.sub("\ufffd", text)  # a codec such as unicode_escape can decode half characters
 
     if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
         return _read_json_array(path, text)
@@ -324,12 +461,14 @@ def _read_json_lines(path: Path, *, encoding: str) -> pd.DataFrame:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line.rstrip())  # rstrip: column numbers stay right
+            obj = _parse_json(line.rstrip())  # rstrip: column numbers stay right
         except json.JSONDecodeError as exc:
             raise DataError(
                 f"Line {lineno} of {path} is not valid JSON ({exc.msg} at column {exc.colno}). Each line must hold "
                 f"one complete JSON object, e.g. {_JSONL_EXAMPLE}; fix or remove that line."
             ) from None
+        except RecursionError:
+            raise _too_deep(f"Line {lineno} of {path}") from None
         if not isinstance(obj, dict):
             raise DataError(
                 f"Line {lineno} of {path} holds a JSON {type(obj).__name__}, not an object. Each line must hold one "
@@ -341,12 +480,14 @@ def _read_json_lines(path: Path, *, encoding: str) -> pd.DataFrame:
 
 def _read_json_array(path: Path, text: str) -> pd.DataFrame:
     try:
-        data = json.loads(text)
+        data = _parse_json(text)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). Fix the file, or save "
             f"it as JSON Lines (.jsonl): one object per line, e.g. {_JSONL_EXAMPLE}."
         ) from None
+    except RecursionError:
+        raise _too_deep(str(path)) from None
     bad = next((i for i, obj in enumerate(data) if not isinstance(obj, dict)), None)
     if bad is not None:
         raise DataError(

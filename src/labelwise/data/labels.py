@@ -8,7 +8,9 @@ list is a row with no labels (allowed); a missing cell is a missing label (refus
 
 Class names are strings: integers become ``"0"``, ``"1"``, ... (and floats that are whole numbers, as pandas makes of
 an integer column with gaps, lose the ``.0``). Classes are sorted as strings, except that when every class is a
-number they are sorted by value (``"2"`` before ``"10"``). Whitespace around each label is stripped.
+number they are sorted by value (``"2"`` before ``"10"``). Whitespace around each label is stripped, and a lone
+surrogate (half a character, from a JSON escape such as ``"\ud800"``) becomes U+FFFD. A JSON object (dict) is not a
+label, nor is a list inside a multi-label cell's list: both are refused with the row.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,7 @@ from labelwise.data.locate import DATAFRAME_SOURCE, describe_row, describe_rows
 from labelwise.errors import DataError, ShapeError
 
 _LIST_TYPES = (list, tuple, np.ndarray, set, frozenset)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _MISSING_HINT = "fill them in, or drop those rows with --drop-missing (CLI) / drop_missing=True (library)"
 
@@ -139,6 +142,14 @@ def resolve_multi_label(
     is_list = np.fromiter((isinstance(v, _LIST_TYPES) for v in values), dtype=bool, count=len(values))
     if multi_label is None:
         multi_label = bool(is_list.any()) or delimiter is not None
+    objects = np.fromiter((isinstance(v, Mapping) for v in values), dtype=bool, count=len(values))
+    if objects.any():
+        row = int(np.argmax(objects))
+        raise DataError(
+            f"Label column '{name}' holds a JSON object (dict) at {describe_row(source, ids[row])}: "
+            f"{_shown(values.iloc[row])}. A label is a string or a number, or a list of them for multi-label data; "
+            "check that you chose the right label column."
+        )
     if multi_label:
         scalar = ~is_list & ~missing_mask_scalar(values)
         if is_list.any() and scalar.any():
@@ -196,27 +207,28 @@ def encode_column(
     ids = np.arange(len(values), dtype=np.int64) if row_ids is None else np.asarray(row_ids, dtype=np.int64)
     is_multi = resolve_multi_label(values, multi_label, delimiter, name=col, source=source, row_ids=ids)
 
-    if is_multi:
-        sets = [_label_set(v, delimiter) for v in values]
-        missing = [i for i, s in enumerate(sets) if s is None]
-    else:
-        labels = [_label_str(v) for v in values]
-        missing = [i for i, s in enumerate(labels) if s is None]
+    cells: list = []  # multi-label: list[str] per row; single-label: str; None where missing
+    for i, v in enumerate(values):
+        try:
+            cells.append(_label_set(v, delimiter) if is_multi else _label_str(v))
+        except _NotALabel as bad:
+            raise DataError(f"The label in column '{col}' at {describe_row(source, ids[i])} {bad}") from None
+    missing = [i for i, c in enumerate(cells) if c is None]
     if missing:
         raise missing_labels_error(col, ids[missing].tolist(), source, len(values))
 
     if is_multi:
-        classes = _sorted_classes({c for s in sets for c in s})  # type: ignore[union-attr]
+        classes = _sorted_classes({c for s in cells for c in s})
         _check_two_classes(classes, col, len(values))
         index = {c: j for j, c in enumerate(classes)}
         codes = np.zeros((len(values), len(classes)), dtype=bool)
-        for i, s in enumerate(sets):
-            codes[i, [index[c] for c in s]] = True  # type: ignore[union-attr]
+        for i, s in enumerate(cells):
+            codes[i, [index[c] for c in s]] = True
         return LabelColumn(name=col, classes=classes, codes=codes, multi_label=True)
 
-    classes = _sorted_classes(set(labels))  # type: ignore[arg-type]
+    classes = _sorted_classes(set(cells))
     _check_two_classes(classes, col, len(values))
-    codes = pd.Index(classes).get_indexer(labels).astype(np.int64)
+    codes = pd.Index(classes).get_indexer(cells).astype(np.int64)
     return LabelColumn(name=col, classes=classes, codes=codes, multi_label=False)
 
 
@@ -239,26 +251,39 @@ def is_missing_cell(v: Any) -> bool:
         return True
     if isinstance(v, str):
         return not v.strip()
-    if isinstance(v, _LIST_TYPES):
+    if isinstance(v, (_LIST_TYPES, Mapping, numbers.Integral)):  # integers are never NaN (and may not fit a float)
         return False
-    if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
-        return math.isnan(v)
+    if isinstance(v, numbers.Real):
+        try:
+            return math.isnan(v)
+        except (OverflowError, TypeError, ValueError):
+            return False
     return False
 
 
+class _NotALabel(Exception):
+    """A cell that cannot be a label; the message ends the sentence "The label in column 'y' at row 3 ..."."""
+
+
 def _label_str(v: Any) -> str | None:
-    """One cell's label as a string, stripped; None when missing."""
+    """One cell's label as a string, stripped, lone surrogates replaced; None when missing."""
     if is_missing_cell(v):
         return None
-    if isinstance(v, str):
-        return v.strip()
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
-    if isinstance(v, numbers.Integral):
-        return str(int(v))
-    if isinstance(v, numbers.Real) and float(v).is_integer():
-        return str(int(v))
-    return str(v).strip()
+    if isinstance(v, numbers.Integral) or isinstance(v, numbers.Real) and float(v).is_integer():
+        text = _digits(int(v))
+    else:
+        text = str(v)
+    return _SURROGATE.sub("\ufffd", text.strip())
+
+
+def _digits(n: int) -> str:
+    try:
+        return str(n)
+    except ValueError:  # more digits than Python writes out (4,300 by default)
+        raise _NotALabel(f"is an integer of about {n.bit_length() * 0.30103:,.0f} digits, too long to be a class "
+                         "name. Check that you chose the right label column.") from None
 
 
 def _label_set(v: Any, delimiter: str | None) -> list[str] | None:
@@ -271,8 +296,16 @@ def _label_set(v: Any, delimiter: str | None) -> list[str] | None:
         items = v.split(delimiter)
     else:
         items = [v]
+    if any(isinstance(x, (_LIST_TYPES, Mapping)) for x in items):
+        raise _NotALabel(f"is a list holding a list or an object: {_shown(v)}. A multi-label cell is a flat list "
+                         "of labels such as [\"a\", \"b\"].")
     out = (_label_str(x) for x in items)
     return list(dict.fromkeys(s for s in out if s is not None))
+
+
+def _shown(cell: Any, limit: int = 60) -> str:
+    text = repr(cell)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _sorted_classes(classes: set[str]) -> list[str]:

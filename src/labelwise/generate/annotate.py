@@ -22,7 +22,7 @@ import pandas as pd
 
 from labelwise.data.atomic import write_text_atomic
 from labelwise.data.io import read_table, write_table_atomic
-from labelwise.errors import DataError
+from labelwise.errors import DataError, ParameterError
 from labelwise.llm.backend import Backend, Usage
 from labelwise.llm.calibration import calibrate, content_free_prior, domain_context_prior
 from labelwise.llm.scoring import label_probabilities
@@ -127,6 +127,8 @@ def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend
         raise DataError(f"calibration must be one of {', '.join(CALIBRATIONS)}; got {calibration!r}.")
     if demos not in ("knn", "fixed"):
         raise DataError(f"demos must be 'knn' or 'fixed'; got {demos!r}.")
+    if shots < 0:
+        raise ParameterError(f"shots (--shots) is a number of demonstrations per prompt, 0 or more; got {shots}.")
     texts = _texts(data, text)
     if backend is None:
         from labelwise.llm.llamacpp import default_backend

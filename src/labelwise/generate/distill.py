@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from labelwise.data.atomic import write_text_atomic
 from labelwise.data.io import write_table_atomic
-from labelwise.errors import DataError
+from labelwise.errors import DataError, ParameterError
 from labelwise.generate.taxonomy import OTHER
 from labelwise.llm.backend import Backend
 from labelwise.progress import ProgressCallback
@@ -273,6 +273,8 @@ def label_with_taxonomy(texts: Sequence[str], taxonomy, *, backend: Optional[Bac
         raise DataError("There are no texts to label.")
     if not 0.0 <= holdout < 1.0:
         raise DataError(f"holdout must be in [0, 1); got {holdout}.")
+    if distill and sample < 1:
+        raise ParameterError(f"sample (--sample) is the number of rows the LLM labels, at least 1; got {sample}.")
     classes = list(taxonomy.names) + ([OTHER] if allow_other and OTHER not in taxonomy.names else [])
     instruction = taxonomy_instruction(taxonomy, allow_other)
     if backend is None:

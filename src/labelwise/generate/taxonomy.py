@@ -35,7 +35,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from labelwise.errors import DataError
+from labelwise.errors import DataError, ParameterError
 from labelwise.generate.clusters import cluster_taxonomy
 from labelwise.generate.taxonomy_categories import (OTHER, Category, clean_categories, merge_closest,
                                                     merge_near_duplicates, parse_categories)
@@ -126,6 +126,12 @@ def induce_taxonomy(texts: Sequence[str], backend: Backend, *, use_case: str = "
         raise DataError(f"Need 2 <= min_labels <= max_labels; got min_labels={min_labels}, max_labels={max_labels}.")
     if max_labels > 99:
         raise DataError("max_labels must be at most 99: a taxonomy that long is no longer something a person reads.")
+    if batch_size < 1 or sample_size is not None and sample_size < 1:
+        raise ParameterError(f"batch_size and sample_size count texts, at least 1 (sample_size None: all); got "
+                             f"batch_size={batch_size}, sample_size={sample_size}.")
+    if batch_size < 1 or sample_size is not None and sample_size < 1:
+        raise ParameterError(f"batch_size and sample_size count texts, at least 1 (sample_size None: all); got "
+                             f"batch_size={batch_size}, sample_size={sample_size}.")
     texts = [" ".join(str(t).split()) for t in texts]
     texts = [t for t in texts if t]
     if len(texts) < 2:

@@ -105,4 +105,6 @@ class Taxonomy:
         if not path.is_file():
             raise DataError(f"Taxonomy file not found: {path}. Make one with: labelwise taxonomy DATA --text COL "
                             f"--out {path.name}")
-        return cls.from_yaml(path.read_text(encoding="utf-8"), source=str(path))
+        from labelwise.data.io import read_text_file
+
+        return cls.from_yaml(read_text_file(path, "Taxonomy"), source=str(path))

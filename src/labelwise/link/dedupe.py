@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 
 from labelwise.errors import DataError
 from labelwise.link.index import search
-from labelwise.link.merge import blocks, default_encoder, embed_tables
+from labelwise.link.merge import blocks, check_k_and_threshold, default_encoder, embed_tables
 from labelwise.link.serialise import as_columns, check_columns, row_ids, serialise
 from labelwise.link.threshold import ThresholdChoice, unsupervised_threshold
 from labelwise.progress import ProgressCallback
@@ -79,6 +79,7 @@ def dedupe(
     if not columns:
         raise DataError("on= names no columns: give the columns to compare, e.g. on=['name', 'address'].")
     block_columns = as_columns(block_on, "block_on")
+    check_k_and_threshold(k, threshold)
     check_columns(table, columns, "input")
     check_columns(table, block_columns, "input", what="block_on")
     for name in ("cluster_id", "representative"):

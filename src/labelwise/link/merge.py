@@ -71,6 +71,14 @@ class LinkResult:
         )
 
 
+def check_k_and_threshold(k, threshold) -> None:
+    """Refuse a ``k`` that is not a positive integer and a ``threshold`` that is not a cosine in [-1, 1] (or None)."""
+    if not (isinstance(k, (int, np.integer)) and k >= 1):
+        raise DataError(f"k must be a positive integer, got {k!r}.")
+    if threshold is not None and not (-1.0 <= float(threshold) <= 1.0):  # NaN fails too
+        raise DataError(f"threshold is a cosine similarity between -1 and 1; got {threshold!r}.")
+
+
 def default_encoder():
     """labelwise's offline sentence encoder (int8 all-MiniLM-L6-v2, cached on disk)."""
     from labelwise.features import TextEncoder
@@ -177,10 +185,7 @@ def link(
     for table, side in ((left, "left"), (right, "right")):
         check_columns(table, columns, side)
         check_columns(table, block_columns, side, what="block_on")
-    if not (isinstance(k, (int, np.integer)) and k >= 1):
-        raise DataError(f"k must be a positive integer, got {k!r}.")
-    if threshold is not None and not (-1.0 <= float(threshold) <= 1.0):
-        raise DataError(f"threshold is a cosine similarity between -1 and 1; got {threshold!r}.")
+    check_k_and_threshold(k, threshold)
     lids = row_ids(left, left_id, "left")
     rids = row_ids(right, right_id, "right")
 

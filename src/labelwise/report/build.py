@@ -33,18 +33,22 @@ def read_datasheet(path) -> dict:
     """Read a YAML datasheet (a mapping of provenance fields) into a dict of strings."""
     import yaml
 
+    from labelwise.data.io import read_text_file
+
     path = Path(path)
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"Datasheet not found: {path}. Check the path passed to --datasheet.") from None
+        loaded = yaml.safe_load(read_text_file(path, "Datasheet"))
     except yaml.YAMLError as err:
         raise DataError(f"Datasheet {path} is not valid YAML ({err}). Fix the file or leave --datasheet out.") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise DataError(f"Datasheet {path} must be a YAML mapping (key: value lines), not a {type(loaded).__name__}.")
-    return {str(k): _plain(v) for k, v in loaded.items()}
+    try:
+        return {str(k): _plain(v) for k, v in loaded.items()}
+    except RecursionError:  # a YAML anchor used inside itself: a: &x [*x]
+        raise DataError(f"Datasheet {path} has a value that contains itself (a YAML anchor used inside its own "
+                        "value). Write the values out.") from None
 
 
 def find_datasheet(data_path) -> Optional[Path]:

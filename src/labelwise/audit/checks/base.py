@@ -95,6 +95,8 @@ class CheckInputs:
                 from sklearn.decomposition import TruncatedSVD
 
                 dims = min(_SVD_DIMS, self.space.X.shape[1] - 1)
+                if dims < 1:  # a single TF-IDF term: nothing to compare rows by
+                    return None
                 self.space.svd = TruncatedSVD(n_components=dims, random_state=self.random_state).fit(self.space.X)
                 self._vectors = self.space.svd.transform(self.space.X).astype(np.float32)
         return self._vectors

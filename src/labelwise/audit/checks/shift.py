@@ -17,6 +17,7 @@ import pandas as pd
 
 from labelwise.audit.checks.base import CheckInputs, CheckResult, Skipped, SkipReason
 from labelwise.audit.duplicates import cross_split_duplicates
+from labelwise.audit.out_of_fold import suited_to
 from labelwise.audit.label_shift import PriorEstimate, ShiftTest, estimate_target_prior, label_count_test
 from labelwise.errors import DataError
 from labelwise.progress import report
@@ -109,7 +110,7 @@ class ShiftCheck:
 
         space = inputs.space
         other_X = space.transform(other)
-        fitted = clone(inputs.model).fit(space.X, inputs.given)
+        fitted = suited_to(clone(inputs.model), inputs.given).fit(space.X, inputs.given)
         probs = np.zeros((len(other.frame), k))
         probs[:, fitted.classes_.astype(int)] = fitted.predict_proba(other_X)
         if inputs.vectors() is None:

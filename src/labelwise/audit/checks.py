@@ -16,7 +16,7 @@ from labelwise.audit import label_errors
 from labelwise.audit.composition import class_balance, column_health
 from labelwise.audit.duplicates import conflicting_duplicates, cross_split_duplicates, find_near_duplicates, rows_in_pairs
 from labelwise.audit.label_shift import estimate_target_prior, label_count_test
-from labelwise.audit.neighbours import knn
+from labelwise.neighbours import knn
 from labelwise.audit.outliers import outlier_scores
 from labelwise.data import LabelledTable, read_table
 from labelwise.data.labels import LabelColumn

@@ -14,6 +14,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from labelwise.neighbours import normalise
+
 __all__ = ["TextEmbedder", "HashingTextEncoder"]
 
 
@@ -64,5 +66,4 @@ class HashingTextEncoder:
             for word in _TOKEN.findall(str(text).lower()):
                 h = int.from_bytes(hashlib.sha1(word.encode("utf-8")).digest()[:8], "little")
                 out[row, h % self._dim] += 1.0 if (h >> 63) & 1 else -1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms > 0, norms, 1.0)
+        return normalise(out)

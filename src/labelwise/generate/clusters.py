@@ -12,13 +12,14 @@ from typing import Sequence
 
 import numpy as np
 
+from labelwise.neighbours import normalise
+
 
 def cluster_texts(vectors: np.ndarray, n_clusters: int, *, seed: int = 0) -> tuple:
     """k-means on (n, d) embeddings (rows L2-normalised first): (assignments (n,) int, centres (k, d))."""
     from sklearn.cluster import KMeans
 
-    x = np.asarray(vectors, dtype=np.float64)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    x = normalise(vectors).astype(np.float64)
     k = max(1, min(int(n_clusters), len(x)))
     model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(x)
     return model.labels_.astype(int), model.cluster_centers_
@@ -55,7 +56,7 @@ def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, seed:
     assignments, centres = cluster_texts(vectors, n_labels, seed=seed)
     k = len(centres)
     names = distinctive_words(texts, assignments, k)
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = normalise(vectors)
     categories, used = [], set()
     for c in range(k):
         members = np.flatnonzero(assignments == c)

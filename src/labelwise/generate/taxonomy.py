@@ -35,7 +35,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from labelwise.audit.neighbours import normalise
+from labelwise.neighbours import normalise
 from labelwise.data.atomic import write_text_atomic
 from labelwise.errors import DataError
 from labelwise.llm.backend import Backend

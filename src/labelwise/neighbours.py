@@ -1,0 +1,249 @@
+"""k nearest neighbours by cosine similarity, for audit, generate and link alike: exact up to 12k stored rows, an
+inverted-file index above.
+
+The index is the classic IVF scheme (Jégou, Douze, Schmid, "Product quantization for nearest neighbor search",
+TPAMI 2011, without the quantisation): spherical k-means splits the unit vectors into about sqrt(n) cells; each
+stored row lives in its nearest cell and a query searches its ``n_probe`` nearest cells. Work drops from n^2 d to
+about n * n_probe * sqrt(n) * d, all of it dense matrix products.
+
+The defaults (one set for every caller) come from ``bench/knn_backends.py`` (2 threads, 384-d clustered unit
+vectors, recall@10 against exact search; table in ``docs/benchmarks.md``):
+
+- ``EXACT_MAX_ROWS = 12_000``: exact search is quadratic; at 12k stored rows it takes about as long as building
+  and searching the index, and above that the index wins by a growing margin.
+- ``N_PROBE = 8``: at 100k rows recall@10 0.95 with 8 probes against 0.88 with 4, for about 1.6x the time; 16
+  probes reach 0.99 for another 1.8x. Near-duplicates (cosine >= 0.9) share a cell or a neighbouring one, so even
+  few probes find them; 8 keeps the neighbour lists that outlier scores and linkage read close to exact.
+
+Shapes: ``base: (n, d) float``, ``query: (m, d) float`` -> ``(indices (m, k) int64, similarities (m, k) float32)``,
+most similar first, ties to the lower row index; padded with -1 / -inf where fewer than k rows exist.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from labelwise.errors import ParameterError, ShapeError
+
+__all__ = ["EXACT_MAX_ROWS", "N_PROBE", "NeighbourIndex", "knn", "n_cells", "normalise"]
+
+EXACT_MAX_ROWS = 12_000
+N_PROBE = 8
+TRAIN_PER_CELL = 64  # k-means trains on 64 sampled rows per cell
+KMEANS_ITERATIONS = 12
+_BLOCK_BYTES = 16 * 2**20  # one block of exact similarities: 16 MiB of float32
+_GROUPS = 256  # the exact top-k screens each row with the maxima of 256 column groups
+
+
+def normalise(vectors) -> np.ndarray:
+    """Rows scaled to unit length, float32 (zero rows stay zero): ``(n, d) float`` -> ``(n, d) float32``.
+
+    Raises ShapeError for anything but a 2-D array and ParameterError for NaN or infinite values.
+    """
+    x = np.array(vectors, dtype=np.float32)  # always a copy: the caller's array is never changed
+    if x.ndim != 2:
+        raise ShapeError(f"embeddings must be a 2-D array (n_rows, dim); got shape {x.shape}.")
+    finite = np.isfinite(x).all(axis=1)
+    if not finite.all():
+        raise ParameterError(f"embeddings row {int(np.flatnonzero(~finite)[0])} holds NaN or infinity; "
+                             "fix or drop that row (or re-embed it) before searching.")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    np.divide(x, norms, out=x, where=norms > 0)
+    return x
+
+
+def n_cells(n: int) -> int:
+    """Cells of the inverted file for ``n`` stored rows: sqrt(n), at least 16 (or n) and at most 4096."""
+    return min(int(n), int(np.clip(np.sqrt(n), 16, 4096)))
+
+
+def knn(
+    base,
+    k: int = 10,
+    *,
+    query=None,
+    exact: Optional[bool] = None,
+    n_probe: int = N_PROBE,
+    random_state=0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k rows of ``base`` most cosine-similar to each row of ``query``.
+
+    base: (n, d) float; query: (m, d) float, or None to search ``base`` against itself (a row is then never its own
+    neighbour). exact: True / False forces exact / indexed search; None: exact up to ``EXACT_MAX_ROWS`` rows of
+    ``base``. n_probe: cells searched per query by the index. random_state: seeds the index's k-means.
+    Returns (indices (m, k) int64, similarities (m, k) float32), most similar first, ties to the lower index;
+    -1 / -inf pad where fewer than k rows exist.
+    """
+    return NeighbourIndex(base, exact=exact, random_state=random_state).search(k, query=query, n_probe=n_probe)
+
+
+class NeighbourIndex:
+    """``base: (n, d)`` made searchable once (normalised; k-means cells when indexed), searched by :meth:`search`.
+
+    exact: as in :func:`knn`. Attributes: ``n_rows``, ``dim``, ``exact``, and when indexed ``centroids: (c, d)``.
+    """
+
+    def __init__(self, base, *, exact: Optional[bool] = None, random_state=0):
+        vectors = normalise(base)
+        self.n_rows, self.dim = vectors.shape
+        self.exact = self.n_rows <= EXACT_MAX_ROWS if exact is None else bool(exact)
+        if self.exact or self.n_rows == 0:
+            self._base = vectors
+            return
+        self.centroids = _spherical_kmeans(vectors, n_cells(self.n_rows), random_state=random_state)
+        home = _nearest_cells(vectors, self.centroids, 1)[:, 0]
+        self._by_cell = np.argsort(home, kind="stable")  # stored position -> row of base
+        self._base = vectors[self._by_cell]  # each cell's rows are one contiguous slice
+        del vectors
+        self._bounds = np.searchsorted(home[self._by_cell], np.arange(len(self.centroids) + 1))
+
+    def search(self, k: int = 10, *, query=None, n_probe: int = N_PROBE) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest stored rows of each row of ``query: (m, d)`` (None: the stored rows, each without
+        itself). Returns ``(indices (m, k) int64, similarities (m, k) float32)`` as :func:`knn` does."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ParameterError(f"k must be a whole number >= 0; got {k!r}.")
+        if isinstance(n_probe, bool) or not isinstance(n_probe, (int, np.integer)) or n_probe < 1:
+            raise ParameterError(f"n_probe must be a whole number >= 1; got {n_probe!r}.")
+        self_query = query is None
+        if self_query:
+            q = self._base if self.exact else None
+            m = self.n_rows
+        else:
+            q = normalise(query)
+            m = q.shape[0]
+            if m and self.n_rows and q.shape[1] != self.dim:
+                raise ShapeError(f"query rows have {q.shape[1]} values but the stored rows have {self.dim}; "
+                                 "embed both with the same encoder.")
+        k_eff = max(0, min(int(k), self.n_rows - 1 if self_query else self.n_rows))
+        if k_eff == 0 or m == 0:
+            idx, sim = np.empty((m, k_eff), np.int64), np.empty((m, k_eff), np.float32)
+        elif self.exact:
+            idx, sim = _exact(self._base, q, k_eff, self_query)
+        else:
+            idx, sim = self._ivf(q, k_eff, int(n_probe))
+        if k_eff < k:  # pad to the requested width
+            idx = np.hstack([idx, np.full((m, k - k_eff), -1, np.int64)])
+            sim = np.hstack([sim, np.full((m, k - k_eff), -np.inf, np.float32)])
+        return idx, sim
+
+    def _ivf(self, q: Optional[np.ndarray], k: int, n_probe: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indexed search; ``q`` None is the self-query (the stored rows, in stored order, query themselves)."""
+        base, bounds = self._base, self._bounds
+        cells = len(self.centroids)
+        n_probe = min(n_probe, cells)
+        self_query = q is None
+        if self_query:  # stored position p queries; its own row is excluded below
+            q, m = base, self.n_rows
+        else:
+            m = q.shape[0]
+        probes = _nearest_cells(q, self.centroids, n_probe)  # (m, n_probe)
+        probe_cells = probes.ravel()
+        order = np.argsort(probe_cells, kind="stable")
+        probe_bounds = np.searchsorted(probe_cells[order], np.arange(cells + 1))
+        probe_rows = order // n_probe  # the query of each (query, probe) pair, grouped by cell
+        probe_slots = order % n_probe
+
+        cand_idx = np.full((m, n_probe * k), -1, np.int64)  # rows of base
+        cand_sim = np.full((m, n_probe * k), -np.inf, np.float32)
+        for c in range(cells):
+            lo, hi = bounds[c], bounds[c + 1]
+            pairs = slice(probe_bounds[c], probe_bounds[c + 1])
+            if hi == lo or probe_bounds[c] == probe_bounds[c + 1]:
+                continue
+            rows, slots = probe_rows[pairs], probe_slots[pairs]
+            block = q[rows] @ base[lo:hi].T
+            if self_query:  # a stored row probing its own cell must not find itself
+                own = (rows >= lo) & (rows < hi)
+                block[own, rows[own] - lo] = -np.inf
+            kk = min(k, hi - lo)
+            top_i, top_s = _top_k(block, kk)
+            cols = slots[:, None] * k + np.arange(kk)
+            cand_idx[rows[:, None], cols] = self._by_cell[top_i + lo]
+            cand_sim[rows[:, None], cols] = top_s
+        idx = np.empty((m, k), np.int64)
+        sim = np.empty((m, k), np.float32)
+        for start in range(0, m, 8192):  # each query's best k candidates, ties to the lower row of base
+            part = slice(start, start + 8192)
+            best, sim[part] = _top_k(cand_sim[part], k, tie_keys=cand_idx[part])
+            idx[part] = np.take_along_axis(cand_idx[part], best, axis=1)
+        idx[~np.isfinite(sim)] = -1  # fewer than k rows in the probed cells
+        if self_query:  # the queries were stored positions; put them back in the order of base
+            idx[self._by_cell], sim[self._by_cell] = idx.copy(), sim.copy()
+        return idx, sim
+
+
+def _exact(base: np.ndarray, q: np.ndarray, k: int, self_query: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Blocked exact search: one (rows, n) block of similarities at a time, at most ``_BLOCK_BYTES``."""
+    m, n = q.shape[0], base.shape[0]
+    groups = min(n, max(_GROUPS, 4 * k))
+    width = -(-n // groups) * groups  # padded with -inf columns so each row splits into equal column groups
+    rows = int(np.clip(_BLOCK_BYTES // (4 * width), 16, 1024))
+    block = np.full((min(rows, m), width), -np.inf, np.float32)
+    idx = np.empty((m, k), np.int64)
+    sim = np.empty((m, k), np.float32)
+    for start in range(0, m, rows):
+        stop = min(start + rows, m)
+        b = block[: stop - start]
+        np.matmul(q[start:stop], base.T, out=b[:, :n])
+        if self_query:
+            b[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        idx[start:stop], sim[start:stop] = _top_k(b, k, groups=groups)
+    return idx, sim
+
+
+def _top_k(sims: np.ndarray, k: int, *, groups: Optional[int] = None, tie_keys: Optional[np.ndarray] = None):
+    """Row-wise top ``k`` of ``sims: (r, c) float32``: (columns (r, k) int64, values (r, k)), best first.
+
+    Ties go to the lower column (or the lower ``tie_keys: (r, c) int``). Exact, in two passes: the k-th largest
+    of the maxima of ``groups`` column groups (columns j, j + groups, ...) is a lower bound on each row's k-th
+    largest value, so only the groups whose maximum reaches it can hold the top k; they are gathered (about k
+    groups of c / groups columns) and sorted. ``c`` must be a multiple of ``groups`` (default: all columns, each
+    its own group).
+    """
+    r, c = sims.shape
+    if k >= c:
+        rows, cols = np.divmod(np.arange(r * c), c)
+        vals = sims.ravel()
+    else:
+        groups = c if groups is None else groups
+        grid = sims.reshape(r, c // groups, groups)
+        group_max = grid.max(axis=1)  # (r, groups)
+        bound = np.partition(group_max, groups - k, axis=1)[:, groups - k]
+        g_row, g_col = np.nonzero(group_max >= bound[:, None])
+        gathered = grid[g_row, :, g_col]  # (candidate groups, c / groups)
+        which, step = np.nonzero(gathered >= bound[g_row, None])
+        rows, cols = g_row[which], step * groups + g_col[which]
+        vals = gathered[which, step]
+    keys = cols if tie_keys is None else tie_keys[rows, cols]
+    order = np.lexsort((keys, -vals, rows))
+    starts = np.searchsorted(rows[order], np.arange(r))  # each row has at least k candidates
+    take = order[starts[:, None] + np.arange(k)]
+    return cols[take].astype(np.int64, copy=False), vals[take]
+
+
+def _spherical_kmeans(x: np.ndarray, n_clusters: int, *, random_state=0) -> np.ndarray:
+    """Unit-length centroids (n_clusters, d) of unit vectors x (n, d), trained on ``TRAIN_PER_CELL`` sampled rows
+    per cluster for ``KMEANS_ITERATIONS`` rounds; an emptied cluster restarts at a random sampled row."""
+    rng = np.random.default_rng(random_state)
+    sample = x[rng.choice(x.shape[0], size=min(x.shape[0], TRAIN_PER_CELL * n_clusters), replace=False)]
+    centroids = sample[rng.choice(sample.shape[0], size=n_clusters, replace=False)].copy()
+    for _ in range(KMEANS_ITERATIONS):
+        assign = (sample @ centroids.T).argmax(axis=1)
+        counts = np.bincount(assign, minlength=n_clusters)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        used = counts > 0
+        sums = np.empty_like(centroids)
+        sums[used] = np.add.reduceat(sample[np.argsort(assign, kind="stable")], starts[used], axis=0)
+        sums[~used] = sample[rng.choice(sample.shape[0], size=int((~used).sum()), replace=False)]
+        centroids = normalise(sums)
+    return centroids
+
+
+def _nearest_cells(x: np.ndarray, centroids: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` most similar centroids of each row of ``x``: (rows, n) int64, best first."""
+    out = np.empty((x.shape[0], n), np.int64)
+    for start in range(0, x.shape[0], 8192):
+        out[start : start + 8192] = _top_k(x[start : start + 8192] @ centroids.T, n)[0]
+    return out

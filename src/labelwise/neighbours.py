@@ -35,6 +35,7 @@ TRAIN_PER_CELL = 64  # k-means trains on 64 sampled rows per cell
 KMEANS_ITERATIONS = 12
 _BLOCK_BYTES = 16 * 2**20  # one block of exact similarities: 16 MiB of float32
 _GROUPS = 256  # the exact top-k screens each row with the maxima of 256 column groups
+_CELL_QUERIES = 2048  # queries per product with one cell's rows
 
 
 def normalise(vectors) -> np.ndarray:
@@ -45,11 +46,15 @@ def normalise(vectors) -> np.ndarray:
     x = np.array(vectors, dtype=np.float32)  # always a copy: the caller's array is never changed
     if x.ndim != 2:
         raise ShapeError(f"embeddings must be a 2-D array (n_rows, dim); got shape {x.shape}.")
-    finite = np.isfinite(x).all(axis=1)
-    if not finite.all():
-        raise ParameterError(f"embeddings row {int(np.flatnonzero(~finite)[0])} holds NaN or infinity; "
-                             "fix or drop that row (or re-embed it) before searching.")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms = np.empty((x.shape[0], 1), np.float32)
+    with np.errstate(over="ignore"):  # overflowing squares are handled below
+        for start in range(0, x.shape[0], 8192):  # in chunks: no (n, d) temporary
+            norms[start : start + 8192, 0] = np.linalg.norm(x[start : start + 8192], axis=1)
+    for row in np.flatnonzero(~np.isfinite(norms[:, 0])):
+        if not np.isfinite(x[row]).all():
+            raise ParameterError(f"embeddings row {int(row)} holds NaN or infinity; fix or drop that row (or "
+                                 "re-embed it) before searching.")
+        norms[row] = np.linalg.norm(x[row].astype(np.float64))  # finite values whose squares overflow float32
     np.divide(x, norms, out=x, where=norms > 0)
     return x
 
@@ -92,12 +97,13 @@ class NeighbourIndex:
         if self.exact or self.n_rows == 0:
             self._base = vectors
             return
+        self._base = vectors
         self.centroids = _spherical_kmeans(vectors, n_cells(self.n_rows), random_state=random_state)
-        home = _nearest_cells(vectors, self.centroids, 1)[:, 0]
-        self._by_cell = np.argsort(home, kind="stable")  # stored position -> row of base
-        self._base = vectors[self._by_cell]  # each cell's rows are one contiguous slice
-        del vectors
-        self._bounds = np.searchsorted(home[self._by_cell], np.arange(len(self.centroids) + 1))
+        self._home = _nearest_cells(vectors, self.centroids, 1)[:, 0]  # each stored row lives in its nearest cell
+        self._members = np.argsort(self._home, kind="stable")  # rows of cell c: members[bounds[c]:bounds[c + 1]]
+        self._bounds = np.searchsorted(self._home[self._members], np.arange(len(self.centroids) + 1))
+        self._slot = np.empty(self.n_rows, np.int64)  # each row's place within its cell
+        self._slot[self._members] = np.arange(self.n_rows) - self._bounds[self._home[self._members]]
 
     def search(self, k: int = 10, *, query=None, n_probe: int = N_PROBE) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest stored rows of each row of ``query: (m, d)`` (None: the stored rows, each without
@@ -108,8 +114,7 @@ class NeighbourIndex:
             raise ParameterError(f"n_probe must be a whole number >= 1; got {n_probe!r}.")
         self_query = query is None
         if self_query:
-            q = self._base if self.exact else None
-            m = self.n_rows
+            q, m = self._base, self.n_rows
         else:
             q = normalise(query)
             m = q.shape[0]
@@ -122,46 +127,40 @@ class NeighbourIndex:
         elif self.exact:
             idx, sim = _exact(self._base, q, k_eff, self_query)
         else:
-            idx, sim = self._ivf(q, k_eff, int(n_probe))
+            idx, sim = self._ivf(q, k_eff, int(n_probe), self_query)
         if k_eff < k:  # pad to the requested width
             idx = np.hstack([idx, np.full((m, k - k_eff), -1, np.int64)])
             sim = np.hstack([sim, np.full((m, k - k_eff), -np.inf, np.float32)])
         return idx, sim
 
-    def _ivf(self, q: Optional[np.ndarray], k: int, n_probe: int) -> tuple[np.ndarray, np.ndarray]:
-        """Indexed search; ``q`` None is the self-query (the stored rows, in stored order, query themselves)."""
-        base, bounds = self._base, self._bounds
-        cells = len(self.centroids)
+    def _ivf(self, q: np.ndarray, k: int, n_probe: int, self_query: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Indexed search: each cell's stored rows against every query that probes it, one product per cell."""
+        cells, m = len(self.centroids), q.shape[0]
         n_probe = min(n_probe, cells)
-        self_query = q is None
-        if self_query:  # stored position p queries; its own row is excluded below
-            q, m = base, self.n_rows
-        else:
-            m = q.shape[0]
-        probes = _nearest_cells(q, self.centroids, n_probe)  # (m, n_probe)
-        probe_cells = probes.ravel()
+        probe_cells = _nearest_cells(q, self.centroids, n_probe).ravel()  # (m * n_probe,): query i's at i*n_probe..
         order = np.argsort(probe_cells, kind="stable")
         probe_bounds = np.searchsorted(probe_cells[order], np.arange(cells + 1))
-        probe_rows = order // n_probe  # the query of each (query, probe) pair, grouped by cell
-        probe_slots = order % n_probe
+        probe_rows, probe_slots = np.divmod(order, n_probe)  # the (query, probe) pairs, grouped by cell
 
-        cand_idx = np.full((m, n_probe * k), -1, np.int64)  # rows of base
+        cand_idx = np.full((m, n_probe * k), -1, np.int32 if self.n_rows < 2**31 else np.int64)  # rows of base
         cand_sim = np.full((m, n_probe * k), -np.inf, np.float32)
         for c in range(cells):
-            lo, hi = bounds[c], bounds[c + 1]
-            pairs = slice(probe_bounds[c], probe_bounds[c + 1])
-            if hi == lo or probe_bounds[c] == probe_bounds[c + 1]:
+            members = self._members[self._bounds[c] : self._bounds[c + 1]]
+            if members.size == 0:
                 continue
-            rows, slots = probe_rows[pairs], probe_slots[pairs]
-            block = q[rows] @ base[lo:hi].T
-            if self_query:  # a stored row probing its own cell must not find itself
-                own = (rows >= lo) & (rows < hi)
-                block[own, rows[own] - lo] = -np.inf
-            kk = min(k, hi - lo)
-            top_i, top_s = _top_k(block, kk)
-            cols = slots[:, None] * k + np.arange(kk)
-            cand_idx[rows[:, None], cols] = self._by_cell[top_i + lo]
-            cand_sim[rows[:, None], cols] = top_s
+            stored = self._base[members].T
+            kk = min(k, members.size)
+            for start in range(probe_bounds[c], probe_bounds[c + 1], _CELL_QUERIES):
+                pairs = slice(start, min(start + _CELL_QUERIES, probe_bounds[c + 1]))
+                rows, slots = probe_rows[pairs], probe_slots[pairs]
+                block = q[rows] @ stored
+                if self_query:  # a stored row probing its own cell must not find itself
+                    own = np.flatnonzero(self._home[rows] == c)
+                    block[own, self._slot[rows[own]]] = -np.inf
+                top_i, top_s = _top_k(block, kk)
+                cols = slots[:, None] * k + np.arange(kk)
+                cand_idx[rows[:, None], cols] = members[top_i]
+                cand_sim[rows[:, None], cols] = top_s
         idx = np.empty((m, k), np.int64)
         sim = np.empty((m, k), np.float32)
         for start in range(0, m, 8192):  # each query's best k candidates, ties to the lower row of base
@@ -169,8 +168,6 @@ class NeighbourIndex:
             best, sim[part] = _top_k(cand_sim[part], k, tie_keys=cand_idx[part])
             idx[part] = np.take_along_axis(cand_idx[part], best, axis=1)
         idx[~np.isfinite(sim)] = -1  # fewer than k rows in the probed cells
-        if self_query:  # the queries were stored positions; put them back in the order of base
-            idx[self._by_cell], sim[self._by_cell] = idx.copy(), sim.copy()
         return idx, sim
 
 
@@ -199,15 +196,15 @@ def _top_k(sims: np.ndarray, k: int, *, groups: Optional[int] = None, tie_keys: 
     Ties go to the lower column (or the lower ``tie_keys: (r, c) int``). Exact, in two passes: the k-th largest
     of the maxima of ``groups`` column groups (columns j, j + groups, ...) is a lower bound on each row's k-th
     largest value, so only the groups whose maximum reaches it can hold the top k; they are gathered (about k
-    groups of c / groups columns) and sorted. ``c`` must be a multiple of ``groups`` (default: all columns, each
-    its own group).
+    groups of c / groups columns) and the values reaching the bound, about k a row, are sorted. ``c`` must be a
+    multiple of ``groups`` (default: each column its own group).
     """
     r, c = sims.shape
+    groups = c if groups is None or k >= c else groups
     if k >= c:
         rows, cols = np.divmod(np.arange(r * c), c)
         vals = sims.ravel()
     else:
-        groups = c if groups is None else groups
         grid = sims.reshape(r, c // groups, groups)
         group_max = grid.max(axis=1)  # (r, groups)
         bound = np.partition(group_max, groups - k, axis=1)[:, groups - k]
@@ -216,11 +213,21 @@ def _top_k(sims: np.ndarray, k: int, *, groups: Optional[int] = None, tie_keys: 
         which, step = np.nonzero(gathered >= bound[g_row, None])
         rows, cols = g_row[which], step * groups + g_col[which]
         vals = gathered[which, step]
-    keys = cols if tie_keys is None else tie_keys[rows, cols]
-    order = np.lexsort((keys, -vals, rows))
-    starts = np.searchsorted(rows[order], np.arange(r))  # each row has at least k candidates
-    take = order[starts[:, None] + np.arange(k)]
-    return cols[take].astype(np.int64, copy=False), vals[take]
+    # each row's candidates (at least k; more only with ties at the bound) in a padded (r, width) table
+    counts = np.bincount(rows, minlength=r)
+    width = int(counts.max())
+    slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    table_v = np.full((r, width), -np.inf, np.float32)
+    table_c = np.full((r, width), c, np.int64)
+    table_v[rows, slot], table_c[rows, slot] = vals, cols
+    if tie_keys is not None or groups < c:  # not yet in tie order: sort by key; the stable sort below keeps it
+        keys = table_c if tie_keys is None else np.full((r, width), np.iinfo(np.int64).max, np.int64)
+        if tie_keys is not None:
+            keys[rows, slot] = tie_keys[rows, cols]
+        by_key = np.argsort(keys, axis=1, kind="stable")
+        table_v, table_c = np.take_along_axis(table_v, by_key, 1), np.take_along_axis(table_c, by_key, 1)
+    order = np.argsort(-table_v, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(table_c, order, 1), np.take_along_axis(table_v, order, 1)
 
 
 def _spherical_kmeans(x: np.ndarray, n_clusters: int, *, random_state=0) -> np.ndarray:

@@ -21,6 +21,8 @@ most similar first, ties to the lower row index; padded with -1 / -inf where few
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import numpy as np
@@ -134,20 +136,21 @@ class NeighbourIndex:
         return idx, sim
 
     def _ivf(self, q: np.ndarray, k: int, n_probe: int, self_query: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Indexed search: each cell's stored rows against every query that probes it, one product per cell."""
+        """Indexed search: each cell's stored rows against every query that probes it, one product per cell.
+        """
         cells, m = len(self.centroids), q.shape[0]
         n_probe = min(n_probe, cells)
         probe_cells = _nearest_cells(q, self.centroids, n_probe).ravel()  # (m * n_probe,): query i's at i*n_probe..
         order = np.argsort(probe_cells, kind="stable")
         probe_bounds = np.searchsorted(probe_cells[order], np.arange(cells + 1))
         probe_rows, probe_slots = np.divmod(order, n_probe)  # the (query, probe) pairs, grouped by cell
-
         cand_idx = np.full((m, n_probe * k), -1, np.int32 if self.n_rows < 2**31 else np.int64)  # rows of base
         cand_sim = np.full((m, n_probe * k), -np.inf, np.float32)
-        for c in range(cells):
+
+        def search_cell(c: int) -> None:  # writes only the (query, probe) slots of cell c
             members = self._members[self._bounds[c] : self._bounds[c + 1]]
             if members.size == 0:
-                continue
+                return
             stored = self._base[members].T
             kk = min(k, members.size)
             for start in range(probe_bounds[c], probe_bounds[c + 1], _CELL_QUERIES):
@@ -161,33 +164,54 @@ class NeighbourIndex:
                 cols = slots[:, None] * k + np.arange(kk)
                 cand_idx[rows[:, None], cols] = members[top_i]
                 cand_sim[rows[:, None], cols] = top_s
+
         idx = np.empty((m, k), np.int64)
         sim = np.empty((m, k), np.float32)
-        for start in range(0, m, 8192):  # each query's best k candidates, ties to the lower row of base
+
+        def merge(start: int) -> None:  # each query's best k candidates, ties to the lower row of base
             part = slice(start, start + 8192)
             best, sim[part] = _top_k(cand_sim[part], k, tie_keys=cand_idx[part])
             idx[part] = np.take_along_axis(cand_idx[part], best, axis=1)
+
+        _in_threads(search_cell, range(cells))
+        _in_threads(merge, range(0, m, 8192))
         idx[~np.isfinite(sim)] = -1  # fewer than k rows in the probed cells
         return idx, sim
 
 
 def _exact(base: np.ndarray, q: np.ndarray, k: int, self_query: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Blocked exact search: one (rows, n) block of similarities at a time, at most ``_BLOCK_BYTES``."""
+    """Blocked exact search: (rows, n) blocks of similarities of at most ``_BLOCK_BYTES`` each, one per thread."""
     m, n = q.shape[0], base.shape[0]
     groups = min(n, max(_GROUPS, 4 * k))
     width = -(-n // groups) * groups  # padded with -inf columns so each row splits into equal column groups
     rows = int(np.clip(_BLOCK_BYTES // (4 * width), 16, 1024))
-    block = np.full((min(rows, m), width), -np.inf, np.float32)
     idx = np.empty((m, k), np.int64)
     sim = np.empty((m, k), np.float32)
-    for start in range(0, m, rows):
+    buffers = threading.local()
+
+    def search_block(start: int) -> None:
+        if not hasattr(buffers, "block"):
+            buffers.block = np.full((min(rows, m), width), -np.inf, np.float32)
         stop = min(start + rows, m)
-        b = block[: stop - start]
-        np.matmul(q[start:stop], base.T, out=b[:, :n])
+        block = buffers.block[: stop - start]
+        np.matmul(q[start:stop], base.T, out=block[:, :n])
         if self_query:
-            b[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        idx[start:stop], sim[start:stop] = _top_k(b, k, groups=groups)
+            block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        idx[start:stop], sim[start:stop] = _top_k(block, k, groups=groups)
+
+    _in_threads(search_block, range(0, m, rows))
     return idx, sim
+
+
+def _in_threads(work, items) -> None:
+    """``work(item)`` for every item, on as many Python threads as the BLAS library would use, each product on
+    one BLAS thread. The selection steps then run in parallel too, and many small products do not stall: products
+    split over several BLAS threads each wait for the slowest thread, which on a busy machine waits for a core."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    threads = max([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"], default=1)
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(work, items))
 
 
 def _top_k(sims: np.ndarray, k: int, *, groups: Optional[int] = None, tie_keys: Optional[np.ndarray] = None):

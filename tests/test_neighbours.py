@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from labelwise import neighbours
 from labelwise.errors import ParameterError, ShapeError
 from labelwise.neighbours import EXACT_MAX_ROWS, NeighbourIndex, _top_k, knn, n_cells, normalise
 
@@ -63,7 +64,9 @@ def test_exact_knn_by_hand():
 
 
 @pytest.mark.parametrize("k", [1, 3, 10, 40])
-def test_exact_self_query_with_ties_equals_brute_force(k):
+@pytest.mark.parametrize("tile", [4096, 256])
+def test_exact_self_query_with_ties_equals_brute_force(k, tile, monkeypatch):
+    monkeypatch.setattr(neighbours, "_TILE", tile)  # 256: stored rows in two tiles, ties across the seam
     x = _four_hot(300)
     idx, sim = knn(x, k)
     truth_i, truth_s = _brute(x, k)
@@ -74,7 +77,8 @@ def test_exact_self_query_with_ties_equals_brute_force(k):
     assert idx[1, : min(k, len(copies))].tolist() == copies[:k]  # every copy first, never the row itself
 
 
-def test_exact_query_with_ties_equals_brute_force():
+def test_exact_query_with_ties_equals_brute_force(monkeypatch):
+    monkeypatch.setattr(neighbours, "_TILE", 256)
     x, q = _four_hot(500, seed=1), _four_hot(70, seed=2)
     idx, sim = knn(x, 7, query=q)
     truth_i, truth_s = _brute(x, 7, q)
@@ -82,9 +86,11 @@ def test_exact_query_with_ties_equals_brute_force():
     np.testing.assert_array_equal(sim, truth_s.astype(np.float32))
 
 
-def test_exact_spans_several_blocks_and_padded_column_groups():
-    """3,001 rows: three query blocks (the self-match moves along each), 256 groups of 12 columns with 71 pads."""
-    x = _clustered(3001, d=32)
+def test_exact_spans_several_blocks_and_tiles_with_padded_column_groups(monkeypatch):
+    """2,100 rows in tiles of 512: three query blocks of 1,024 (the self-match moves along each) against five tiles,
+    the last of 52 rows padded to 256 columns."""
+    monkeypatch.setattr(neighbours, "_TILE", 512)
+    x = _clustered(2100, d=16)
     idx, sim = knn(x, 10)
     truth_i, truth_s = _brute(x, 10)
     np.testing.assert_allclose(sim, truth_s, atol=1e-5)

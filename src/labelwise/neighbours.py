@@ -35,7 +35,8 @@ EXACT_MAX_ROWS = 12_000
 N_PROBE = 8
 TRAIN_PER_CELL = 64  # k-means trains on 64 sampled rows per cell
 KMEANS_ITERATIONS = 12
-_BLOCK_BYTES = 16 * 2**20  # one block of exact similarities: 16 MiB of float32
+_BLOCK_BYTES = 16 * 2**20  # one block of exact similarities: 16 MiB of float32 ...
+_TILE = 4096  # ... from at most 4096 stored rows
 _GROUPS = 256  # the exact top-k screens each row with the maxima of 256 column groups
 _CELL_QUERIES = 2048  # queries per product with one cell's rows
 
@@ -180,24 +181,41 @@ class NeighbourIndex:
 
 
 def _exact(base: np.ndarray, q: np.ndarray, k: int, self_query: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Blocked exact search: (rows, n) blocks of similarities of at most ``_BLOCK_BYTES`` each, one per thread."""
+    """Blocked exact search, one block of queries per thread. Each block meets ``base`` in tiles of at most
+    ``_TILE`` rows (a (rows, tile) product of at most ``_BLOCK_BYTES``), keeping its best k so far: wide products
+    stay cache-friendly however many rows ``base`` has."""
     m, n = q.shape[0], base.shape[0]
-    groups = min(n, max(_GROUPS, 4 * k))
-    width = -(-n // groups) * groups  # padded with -inf columns so each row splits into equal column groups
-    rows = int(np.clip(_BLOCK_BYTES // (4 * width), 16, 1024))
+    groups = max(_GROUPS, 4 * k)
+    tile = min(-(-n // groups) * groups, -(-_TILE // groups) * groups)  # a multiple of groups
+    groups = min(groups, tile)
+    rows = int(np.clip(_BLOCK_BYTES // (4 * tile), 16, 1024))
     idx = np.empty((m, k), np.int64)
     sim = np.empty((m, k), np.float32)
     buffers = threading.local()
 
     def search_block(start: int) -> None:
         if not hasattr(buffers, "block"):
-            buffers.block = np.full((min(rows, m), width), -np.inf, np.float32)
+            buffers.block = np.empty((min(rows, m), tile), np.float32)
         stop = min(start + rows, m)
-        block = buffers.block[: stop - start]
-        np.matmul(q[start:stop], base.T, out=block[:, :n])
-        if self_query:
-            block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        idx[start:stop], sim[start:stop] = _top_k(block, k, groups=groups)
+        best_i = best_s = None
+        for lo in range(0, n, tile):
+            hi = min(lo + tile, n)
+            width = -(-(hi - lo) // groups) * groups
+            block = buffers.block[: stop - start, :width]
+            block[:, hi - lo :] = -np.inf  # padding: each row splits into equal column groups
+            np.matmul(q[start:stop], base[lo:hi].T, out=block[:, : hi - lo])
+            if self_query:  # the queries whose own row is in this tile
+                own = np.arange(max(start, lo), min(stop, hi))
+                block[own - start, own - lo] = -np.inf
+            top_i, top_s = _top_k(block, min(k, hi - lo), groups=groups)
+            top_i += lo
+            if best_i is None:
+                best_i, best_s = top_i, top_s
+            else:  # merge with the best so far; ties to the lower row
+                both_i, both_s = np.hstack([best_i, top_i]), np.hstack([best_s, top_s])
+                pick, best_s = _top_k(both_s, min(k, both_s.shape[1]), tie_keys=both_i)
+                best_i = np.take_along_axis(both_i, pick, axis=1)
+        idx[start:stop], sim[start:stop] = best_i, best_s
 
     _in_threads(search_block, range(0, m, rows))
     return idx, sim

@@ -35,8 +35,8 @@ EXACT_MAX_ROWS = 12_000
 N_PROBE = 8
 TRAIN_PER_CELL = 64  # k-means trains on 64 sampled rows per cell
 KMEANS_ITERATIONS = 12
-_BLOCK_BYTES = 16 * 2**20  # one block of exact similarities: 16 MiB of float32 ...
-_TILE = 4096  # ... from at most 4096 stored rows
+_BLOCK_BYTES = 16 * 2**20  # exact similarities held at once, all threads together: 16 MiB of float32 ...
+_TILE = 4096  # ... in blocks of queries against at most 4096 stored rows
 _GROUPS = 256  # the exact top-k screens each row with the maxima of 256 column groups
 _CELL_QUERIES = 2048  # queries per product with one cell's rows
 
@@ -182,13 +182,13 @@ class NeighbourIndex:
 
 def _exact(base: np.ndarray, q: np.ndarray, k: int, self_query: bool) -> tuple[np.ndarray, np.ndarray]:
     """Blocked exact search, one block of queries per thread. Each block meets ``base`` in tiles of at most
-    ``_TILE`` rows (a (rows, tile) product of at most ``_BLOCK_BYTES``), keeping its best k so far: wide products
-    stay cache-friendly however many rows ``base`` has."""
+    ``_TILE`` rows (one (rows, tile) product; ``_BLOCK_BYTES`` for all threads' products), keeping its best k so
+    far: the products stay wide and cache-friendly however many rows ``base`` has."""
     m, n = q.shape[0], base.shape[0]
     groups = max(_GROUPS, 4 * k)
     tile = min(-(-n // groups) * groups, -(-_TILE // groups) * groups)  # a multiple of groups
     groups = min(groups, tile)
-    rows = int(np.clip(_BLOCK_BYTES // (4 * tile), 16, 1024))
+    rows = int(np.clip(_BLOCK_BYTES // (4 * tile * _blas_threads()), 16, 1024))
     idx = np.empty((m, k), np.int64)
     sim = np.empty((m, k), np.float32)
     buffers = threading.local()
@@ -225,11 +225,17 @@ def _in_threads(work, items) -> None:
     """``work(item)`` for every item, on as many Python threads as the BLAS library would use, each product on
     one BLAS thread. The selection steps then run in parallel too, and many small products do not stall: products
     split over several BLAS threads each wait for the slowest thread, which on a busy machine waits for a core."""
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    threads = max([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"], default=1)
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=threads) as pool:
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=_blas_threads()) as pool:
         list(pool.map(work, items))
+
+
+def _blas_threads() -> int:
+    """How many threads the BLAS library would use (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    return max([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"], default=1)
 
 
 def _top_k(sims: np.ndarray, k: int, *, groups: Optional[int] = None, tie_keys: Optional[np.ndarray] = None):

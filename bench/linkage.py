@@ -203,8 +203,10 @@ def run_fine_tune(rows):
 
 
 def run_scale(rows, sizes=(10_000, 30_000, 100_000), dim=384):
-    """Planted near-duplicates: n base unit vectors in n/50 clusters, queries = base + small noise."""
-    from labelwise.link.index import search
+    """Planted near-duplicates: n base unit vectors in n/50 clusters, queries = base + small noise. FAISS runs with
+    labelwise's settings (flat up to EXACT_MAX_ROWS; above, IVFFlat with the same cells, probes and training rows);
+    bench/knn_backends.py is the full, tuned comparison."""
+    from labelwise.neighbours import EXACT_MAX_ROWS, KMEANS_ITERATIONS, N_PROBE, TRAIN_PER_CELL, knn, n_cells
 
     rng = np.random.default_rng(0)
     for n in sizes:
@@ -213,26 +215,33 @@ def run_scale(rows, sizes=(10_000, 30_000, 100_000), dim=384):
         base /= np.linalg.norm(base, axis=1, keepdims=True)
         query = base + 0.04 * rng.standard_normal((n, dim)).astype(np.float32)
         query /= np.linalg.norm(query, axis=1, keepdims=True)
+        exact = n <= EXACT_MAX_ROWS
         tracemalloc.start()
         t0 = time.perf_counter()
-        idx, _ = search(query, base, k=10)
+        idx, _ = knn(base, 10, query=query)
         seconds = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-        rows.append(dict(system="labelwise.link.index", setup=f"{n:,} x {n:,}, k=10 (exact <= 12k, else IVF)",
-                         seconds=seconds, peak_mib=peak, recall_at_1=float((idx[:, 0] == np.arange(n)).mean())))
+        setup = f"{n:,} x {n:,}, k=10, " + ("exact" if exact else f"IVF {n_cells(n)} cells, {N_PROBE} probes")
+        rows.append(dict(system="labelwise.neighbours.knn", setup=setup, seconds=seconds, peak_mib=peak,
+                         recall_at_1=float((idx[:, 0] == np.arange(n)).mean())))
         try:
             import faiss
         except ImportError:
             continue
+        faiss.omp_set_num_threads(2)
         t0 = time.perf_counter()
-        cells = int(4 * np.sqrt(n))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, cells, faiss.METRIC_INNER_PRODUCT)
-        index.train(base)
+        if exact:
+            index = faiss.IndexFlatIP(dim)
+        else:
+            cells = n_cells(n)
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, cells, faiss.METRIC_INNER_PRODUCT)
+            index.cp.niter, index.cp.spherical = KMEANS_ITERATIONS, True
+            index.train(base[np.random.default_rng(0).choice(n, min(n, TRAIN_PER_CELL * cells), replace=False)])
+            index.nprobe = N_PROBE
         index.add(base)
-        index.nprobe = 8
         _, fidx = index.search(query, 10)
-        rows.append(dict(system="faiss IVFFlat", setup=f"{n:,} x {n:,}, {cells} cells, nprobe 8",
+        rows.append(dict(system="faiss " + ("IndexFlatIP" if exact else "IVFFlat"), setup=setup,
                          seconds=time.perf_counter() - t0, recall_at_1=float((fidx[:, 0] == np.arange(n)).mean())))
 
 

@@ -37,10 +37,9 @@ FLOORS = {
     "labelwise._lazy": BASE,
     # algorithms: arrays in, arrays out (numpy, torch; texts as lists of strings); no I/O, no pandas, no printing.
     # An encoder or LLM backend reaches them as an argument, never by import.
-    "labelwise.neighbours": ALGORITHMS,  # DESIGN.md's home of the kNN index (today audit/neighbours.py)
+    "labelwise.neighbours": ALGORITHMS,  # the kNN index shared by audit, generate and link
     "labelwise.neighbours.*": ALGORITHMS,
     "labelwise.audit.label_errors": ALGORITHMS,
-    "labelwise.audit.neighbours": ALGORITHMS,
     "labelwise.audit.duplicates": ALGORITHMS,
     "labelwise.audit.outliers": ALGORITHMS,
     "labelwise.audit.label_shift": ALGORITHMS,
@@ -49,7 +48,6 @@ FLOORS = {
     "labelwise.learn": ALGORITHMS,
     "labelwise.learn.*": ALGORITHMS,
     "labelwise.link.assign": ALGORITHMS,
-    "labelwise.link.index": ALGORITHMS,
     "labelwise.generate.evaluate": ALGORITHMS,
     "labelwise.generate.instructions": ALGORITHMS,
     "labelwise.generate.taxonomy_categories": ALGORITHMS,

@@ -1,4 +1,4 @@
-"""Exact small cases for the audit checks: neighbours, duplicates, outliers, balance, column health, label shift."""
+"""Exact small cases for the audit checks: duplicates, outliers, balance, column health, label shift."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from labelwise.audit.composition import class_balance, column_health
 from labelwise.audit.duplicates import conflicting_duplicates, cross_split_duplicates, find_near_duplicates
 from labelwise.audit.label_shift import bbse, label_count_test, mlls
-from labelwise.audit.neighbours import knn
+from labelwise.neighbours import knn
 from labelwise.audit.outliers import outlier_scores
 
 
@@ -17,22 +17,6 @@ def _clustered(n, d=48, centres=30, spread=0.8, seed=0):
     rng = np.random.default_rng(seed)
     c = rng.standard_normal((centres, d))
     return (c[rng.integers(0, centres, n)] + spread * rng.standard_normal((n, d))).astype(np.float32), rng
-
-
-def test_exact_knn_by_hand():
-    x = np.array([[1, 0], [0.9, 0.1], [0, 1], [-1, 0]], dtype=np.float32)
-    idx, sim = knn(x, 2)
-    assert idx[0].tolist() == [1, 2] and idx[3, 0] == 2  # (-1, 0) is orthogonal to (0, 1), opposite to the rest
-    assert sim[0, 0] == pytest.approx(0.9 / np.hypot(0.9, 0.1), rel=1e-6)
-
-
-def test_indexed_knn_agrees_with_exact_search():
-    x, rng = _clustered(6000)
-    exact_i, _ = knn(x, 10, exact=True)
-    ivf_i, _ = knn(x, 10, exact=False)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_i, ivf_i)])
-    assert recall > 0.9
-    assert not np.any(ivf_i == np.arange(len(x))[:, None])  # never its own neighbour
 
 
 def test_planted_duplicates_are_found_without_false_pairs():

@@ -16,7 +16,7 @@ from labelwise.audit.duplicates import (
     find_near_duplicates,
     rows_in_pairs,
 )
-from labelwise.audit.neighbours import EXACT_MAX_ROWS, knn
+from labelwise.neighbours import EXACT_MAX_ROWS, knn
 from labelwise.audit.outliers import outlier_scores
 from labelwise.errors import LabelwiseError
 

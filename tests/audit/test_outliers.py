@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelwise.audit.neighbours import knn
+from labelwise.neighbours import knn
 from labelwise.audit.outliers import OutlierResult, outlier_scores
 
 

@@ -1,7 +1,7 @@
 """Exact and near duplicates, duplicates whose labels disagree, and duplicates across splits (leakage).
 
 Near duplicates are pairs of rows whose embeddings have cosine similarity >= a threshold, found through the
-k-nearest-neighbour index in :mod:`labelwise.audit.neighbours` (never all n^2 pairs). A duplicate pair with two
+k-nearest-neighbour index in :mod:`labelwise.neighbours` (never all n^2 pairs). A duplicate pair with two
 different labels is its own issue type: at least one of the two labels is wrong, or the classes overlap.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from labelwise.audit.neighbours import knn
+from labelwise.neighbours import knn
 from labelwise.errors import ShapeError
 
 
@@ -47,7 +47,7 @@ def find_near_duplicates(
     k: neighbours examined per row (a group larger than k+1 is still joined through shared neighbours).
     exact_keys: optional (n,) hashable per row (e.g. normalised text); rows with equal keys are exact duplicates
     whatever their embeddings say. neighbours: precomputed ``(indices, similarities)`` from
-    :func:`labelwise.audit.neighbours.knn` (shared with the outlier check).
+    :func:`labelwise.neighbours.knn` (shared with the outlier check).
     """
     vectors = np.asarray(embeddings, dtype=np.float32)
     n = vectors.shape[0]

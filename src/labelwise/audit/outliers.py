@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 from scipy.stats import rankdata
 
-from labelwise.audit.neighbours import knn
+from labelwise.neighbours import knn
 
 
 @dataclass
@@ -39,7 +39,7 @@ def outlier_scores(
     """Score every row by how far it lies from its k nearest neighbours.
 
     embeddings: (n, d) float. neighbours: precomputed ``(indices, similarities)`` from
-    :func:`labelwise.audit.neighbours.knn` (saves a second search when duplicates were just computed).
+    :func:`labelwise.neighbours.knn` (saves a second search when duplicates were just computed).
     """
     if neighbours is None:
         neighbours = knn(embeddings, k, random_state=random_state)

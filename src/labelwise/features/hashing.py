@@ -17,6 +17,7 @@ import numpy as np
 
 from labelwise.errors import ParameterError
 from labelwise.features.base import Params
+from labelwise.neighbours import normalise
 from labelwise.progress import ProgressCallback, report
 
 __all__ = ["HashingTextEncoder"]
@@ -50,6 +51,5 @@ class HashingTextEncoder(Params):
             for word in _TOKEN.findall(str(text).lower()):
                 h = int.from_bytes(hashlib.sha1(word.encode("utf-8")).digest()[:8], "little")
                 out[row, h % dim] += 1.0 if (h >> 63) & 1 else -1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
         report(progress, "embedding", len(texts), len(texts))
-        return out / np.where(norms > 0, norms, 1.0)
+        return normalise(out)

@@ -31,6 +31,7 @@ import numpy as np
 from labelwise.errors import LabelwiseError
 from labelwise.features.base import Params
 from labelwise.features.cache import EmbeddingCache, default_cache_dir
+from labelwise.neighbours import normalise
 from labelwise.progress import ProgressCallback, report
 
 __all__ = ["TextEncoder", "DEFAULT_MAX_LENGTH"]
@@ -353,8 +354,7 @@ class TextEncoder(Params):
             weights = mask.astype(np.float32)
             summed = np.einsum("bld,bl->bd", hidden, weights)
             vectors = summed / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+        return normalise(vectors)
 
     def _cached(self, texts: list[str]) -> dict[int, np.ndarray]:
         """``{position: vector}`` of the ``texts`` whose vectors the cache holds, every one of the model's size.

@@ -14,14 +14,14 @@ import numpy as np
 
 from labelwise.generate.taxonomy_categories import Category
 from labelwise.generate.taxonomy_yaml import Taxonomy
+from labelwise.neighbours import normalise
 
 
 def cluster_texts(vectors: np.ndarray, n_clusters: int, *, random_state: int = 0) -> tuple:
     """k-means on (n, d) embeddings (rows L2-normalised first): (assignments (n,) int, centres (k, d))."""
     from sklearn.cluster import KMeans
 
-    x = np.asarray(vectors, dtype=np.float64)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    x = normalise(vectors).astype(np.float64)
     k = max(1, min(int(n_clusters), len(x)))
     model = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit(x)
     return model.labels_.astype(int), model.cluster_centers_
@@ -56,7 +56,7 @@ def cluster_taxonomy(texts: Sequence[str], *, n_labels: int, encoder=None, rando
     assignments, centres = cluster_texts(vectors, n_labels, random_state=random_state)
     k = len(centres)
     names = distinctive_words(texts, assignments, k)
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = normalise(vectors)
     categories, used = [], set()
     for c in range(k):
         members = np.flatnonzero(assignments == c)

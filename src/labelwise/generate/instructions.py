@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from labelwise.audit.neighbours import normalise
+from labelwise.neighbours import normalise
 from labelwise.errors import ShapeError
 
 METHODS = ("random", "centrality", "mmr", "k-center", "k-medoids", "greedy-ap", "class-mean")

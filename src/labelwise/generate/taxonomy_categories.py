@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from labelwise.audit.neighbours import normalise
+from labelwise.neighbours import normalise
 
 OTHER = "Other"
 _CATCH_ALL = {"other", "others", "misc", "miscellaneous", "general", "unknown", "none", "n a", "na"}
@@ -152,7 +152,6 @@ def merge_closest(categories: list, max_labels: int, encoder) -> tuple:
         kept = categories[keep]
         kept.description = (kept.description.rstrip(". ") + f" (includes {categories[drop].name})").strip()
         notes.append(f"merged {categories[drop].name!r} into {kept.name!r} (too many labels)")
-        vectors[keep] = vectors[keep] + vectors[drop]
-        vectors[keep] /= max(np.linalg.norm(vectors[keep]), 1e-12)
+        vectors[keep] = normalise((vectors[keep] + vectors[drop])[None])[0]
         alive.remove(drop)
     return [categories[i] for i in alive], notes

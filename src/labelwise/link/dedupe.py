@@ -25,10 +25,10 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from labelwise.errors import DataError
-from labelwise.link.index import search
 from labelwise.link.merge import blocks, check_k_and_threshold, default_encoder, embed_tables
 from labelwise.link.serialise import as_columns, check_columns, row_ids, serialise
 from labelwise.link.threshold import ThresholdChoice, unsupervised_threshold
+from labelwise.neighbours import knn
 from labelwise.progress import ProgressCallback
 
 __all__ = ["dedupe", "clusters_from_pairs"]
@@ -103,10 +103,9 @@ def dedupe(
         pos = np.flatnonzero((keys == key).to_numpy())
         if pos.size < 2:
             continue
-        idx, sim = search(vectors[pos], vectors[pos], k=min(k + 1, pos.size))
+        idx, sim = knn(vectors[pos], min(k, pos.size - 1))  # each row's nearest others, never itself
         rows = np.repeat(pos, idx.shape[1]).reshape(idx.shape)
-        ok = (idx >= 0) & (pos[np.maximum(idx, 0)] != rows)  # drop the row itself
-        # rank among the others: count earlier valid entries per row
+        ok = idx >= 0
         rank = np.cumsum(ok, axis=1)
         a_all.append(rows[ok])
         b_all.append(pos[idx[ok]])

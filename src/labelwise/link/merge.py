@@ -4,7 +4,7 @@ The method is LinkTransformer's (Arora & Dell 2023, "LinkTransformer: A Unified 
 Transformer Language Models"; clean-room, no code taken): serialise the chosen columns of each row
 (:mod:`~labelwise.link.serialise`), embed the texts with a sentence encoder (labelwise's offline int8
 all-MiniLM-L6-v2 :class:`~labelwise.features.TextEncoder` by default; rows come out L2-normalised), retrieve each
-left row's ``k`` most cosine-similar right rows (:mod:`~labelwise.link.index`), optionally within exact blocks, and
+left row's ``k`` most cosine-similar right rows (:func:`labelwise.neighbours.knn`), optionally within exact blocks, and
 keep the pairs scoring above a threshold (:mod:`~labelwise.link.threshold`; chosen from the scores when not given),
 optionally one-to-one (:mod:`~labelwise.link.assign`).
 
@@ -25,9 +25,9 @@ import pandas as pd
 
 from labelwise.errors import DataError
 from labelwise.link.assign import one_to_one as assign_one_to_one
-from labelwise.link.index import search
 from labelwise.link.serialise import _text, as_columns, check_columns, row_ids, serialise
 from labelwise.link.threshold import ThresholdChoice, unsupervised_threshold
+from labelwise.neighbours import knn
 from labelwise.progress import ProgressCallback, report
 
 __all__ = ["link", "LinkResult", "default_encoder", "embed_tables", "blocks"]
@@ -127,7 +127,7 @@ def _retrieve(lv, rv, lkeys, rkeys, k, progress) -> pd.DataFrame:
         rpos = right_groups.get(key)
         if rpos is None or lpos.size == 0:
             continue
-        idx, sim = search(lv[lpos], rv[rpos], k=min(k, rpos.size))
+        idx, sim = knn(rv[rpos], min(k, rpos.size), query=lv[lpos])
         valid = idx >= 0
         rows = np.repeat(lpos, idx.shape[1]).reshape(idx.shape)
         ranks = np.broadcast_to(np.arange(1, idx.shape[1] + 1), idx.shape)

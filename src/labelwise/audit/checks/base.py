@@ -104,7 +104,7 @@ class CheckInputs:
     def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
         """(indices (n, NEIGHBOURS) int, cosine similarities (n, NEIGHBOURS) float) of every row's nearest rows."""
         if self._neighbours is None:
-            from labelwise.audit.neighbours import knn
+            from labelwise.neighbours import knn
 
             report(self.progress, "neighbours", 0, 1)
             self._neighbours = knn(self.vectors(), NEIGHBOURS, random_state=self.random_state)

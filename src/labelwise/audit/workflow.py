@@ -164,7 +164,7 @@ def _check_options(encoder, n_folds, filter_by, quality_method, random_state, ch
     if quality_method not in label_errors.SCORES:
         raise ParameterError(f"quality_method must be one of {', '.join(label_errors.SCORES)}; got {quality_method!r}.")
     if random_state is not None and (not _is_int(random_state) or not 0 <= random_state < 2**32):
-        raise ParameterError(f"random_state (--seed) must be None or an integer from 0 to 2**32 - 1; got "
+        raise ParameterError(f"random_state (--random-state) must be None or an integer from 0 to 2**32 - 1; got "
                              f"{random_state!r}.")
     if isinstance(checks, str):
         raise ParameterError(f"checks is a list of check names, e.g. checks=[{checks!r}]; got the string {checks!r}.")

@@ -42,7 +42,8 @@ def audit(
     folds: Optional[int] = typer.Option(
         None, "--folds", help="Cross-validation folds for the out-of-fold probabilities (default 5; 3 from 50,000 rows)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed (folds, model)."),
+    random_state: int = typer.Option(0, "--random-state", "--seed",
+                                     help="Seed of every random choice (folds, model)."),
     compare_to: Optional[Path] = typer.Option(
         None, "--compare-to", help="Another split of the same data (e.g. test.csv, same columns; labels optional): "
         "checks label shift and train/test leakage.",
@@ -94,7 +95,7 @@ def audit(
             str(data), label=label, text=text or None, features=features or None, embeddings=embeddings,
             pred_probs=str(pred_probs) if pred_probs is not None else None, multi_label=multi_label_arg,
             delimiter=label_delimiter, drop_missing=drop_missing, encoding=encoding, encoder=encoder,
-            n_folds=folds, filter_by=filter_by, random_state=seed, progress=progress,
+            n_folds=folds, filter_by=filter_by, random_state=random_state, progress=progress,
             compare_to=str(compare_to) if compare_to is not None else None,
         )
     result.save(out)  # files first, so that nothing is lost if the terminal goes away
@@ -199,7 +200,7 @@ def report(
     drop_missing: bool = typer.Option(False, "--drop-missing", help="Skip rows whose label is missing."),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files."),
     encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' or 'tfidf'."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    random_state: int = typer.Option(0, "--random-state", "--seed", help="Seed of every random choice."),
     quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
@@ -210,6 +211,6 @@ def report(
     """
     audit(data=data, label=label, text=text, features=features, embeddings=embeddings, pred_probs=pred_probs, out=out,
           multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, encoder=encoder,
-          filter_by="prune_by_noise_rate", folds=None, seed=seed, compare_to=compare_to, report=True,
+          filter_by="prune_by_noise_rate", folds=None, random_state=random_state, compare_to=compare_to, report=True,
           datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None, server_model=None,
           quiet=quiet, debug=debug)

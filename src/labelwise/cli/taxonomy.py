@@ -33,7 +33,8 @@ def taxonomy(
                                          "from nothing."),
     chat: bool = typer.Option(False, "--chat", help="Send prompts as chat messages (instruction-tuned models)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (sample and minibatch order)."),
+    random_state: int = typer.Option(0, "--random-state", "--seed",
+                                     help="Seed of every random choice (sample and minibatch order)."),
     model: Optional[Path] = MODEL,
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
@@ -65,7 +66,7 @@ def taxonomy(
         result = induce_taxonomy(texts, backend, use_case=use_case or (initial.use_case if initial else ""),
                                  max_labels=max_labels, min_labels=min_labels, granularity=granularity,
                                  sample_size=sample or None, batch_size=batch_size, summarize_texts=summaries,
-                                 review=review, start=initial, chat=chat, random_state=seed,
+                                 review=review, start=initial, chat=chat, random_state=random_state,
                                  progress=progress)
     result.save(out)
     settings = result.settings

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from labelwise.cli.main import main  # noqa: E402
 from labelwise.cli.review import parse_duration  # noqa: E402
+from labelwise.review.project import open_audit_project  # noqa: E402
 from labelwise.errors import ParameterError  # noqa: E402
 from labelwise.review import accounts  # noqa: E402
 from labelwise.review.app import COOKIE, MAX_BODY, bind, create_app  # noqa: E402
@@ -91,6 +92,22 @@ def test_revoke_from_the_command_line_reaches_a_running_server(tmp_path, capfd):
         stop(proc)
     err = capfd.readouterr().err
     assert "revoked 1 login link(s) of ana" in err and f"Port {port} on 127.0.0.1 is already in use" in err
+
+
+def test_reviewer_names_are_printed_as_text(tmp_path, capfd):
+    """A name with markup comes back to the terminal as the text typed, never read as markup (names with control
+    characters are refused when the reviewer is added)."""
+    folder = audit_dir(tmp_path)
+    store, pid, _ = open_audit_project(folder)
+    store.issue_token(pid, "[/]ana[bold]")
+    store.dispose()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["review", str(folder), "--revoke", "[/]ana[bold]", "--port", str(port)]) == 2
+    err = capfd.readouterr().err
+    assert "revoked 1 login link(s) of [/]ana[bold]" in err
 
 
 def test_sessions_end_after_their_idle_and_absolute_lifetimes(two_projects, monkeypatch):

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from labelwise.cli.console import messages
+from labelwise.cli.console import messages, plain
 from labelwise.errors import LabelwiseError, ParameterError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -97,7 +97,7 @@ def review(
     link_age = parse_duration(link_max_age, "--link-max-age")
     store, project_id, classes = open_audit_project(prepare_audit(audit_dir, label=label, text=text), db_url=db)
     for name in revoke or []:
-        messages.print(f"revoked {store.revoke_tokens(project_id, name)} login link(s) of {name}", highlight=False)
+        messages.print(plain(f"revoked {store.revoke_tokens(project_id, name)} login link(s) of {name}"), soft_wrap=True)
     store.prune(project_id, policy)  # ended sessions and spent links go: they do not pile up over many starts
     sock = bind(host, port)  # before printing links: a busy port is an error, not a link that leads nowhere
     done, total = store.progress(project_id)
@@ -109,8 +109,8 @@ def review(
                    "each only to its reviewer (revoke with --revoke NAME):", highlight=False)
     for name in reviewer or [_default_reviewer()]:
         token = store.issue_token(project_id, name, max_age=link_age, single_use=single_use_links)
-        messages.print(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}",
-                       highlight=False, soft_wrap=True)
+        messages.print(plain(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}"),
+                       soft_wrap=True)
     serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies), sock)
 
 
@@ -152,9 +152,9 @@ def export(
                               expected_rows=audited.n_input_rows)
     messages.print(f"{result.reviewed:,} of {result.total:,} rows reviewed. Wrote:", highlight=False)
     for path in result.paths.values():
-        messages.print(f"  {path}", highlight=False, soft_wrap=True)
+        messages.print(plain(f"  {path}"), soft_wrap=True)
     for note in result.notes:
-        messages.print(f"note: {note}", highlight=False, soft_wrap=True)
+        messages.print(plain(f"note: {note}"), soft_wrap=True)
     if source is None:
         messages.print("No corrected copy of the table: the audited file was not found. Give it with --data.",
                        highlight=False)

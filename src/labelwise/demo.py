@@ -54,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     if status != 0:
         return status
 
-    issues = pd.read_csv(out / "audit" / "issues.csv")
-    flagged = issues["is_label_issue"].to_numpy(bool)
+    from labelwise.audit.result import AuditResult
+
+    audited = AuditResult.load(out / "audit")  # the one reader of an audit folder
+    flagged = np.zeros(len(flipped), dtype=bool)
+    flagged[audited.row_ids] = audited.is_issue
     hits = int((flagged & flipped).sum())
     precision, recall = hits / max(flagged.sum(), 1), hits / flipped.sum()
     f1 = 2 * precision * recall / max(precision + recall, 1e-12)

@@ -28,8 +28,9 @@ def audit(
         None, "--pred-probs", help="Your own out-of-sample probabilities (.npy, .csv or .parquet; one row per input "
         "row, one column per class in sorted order or named after the classes) instead of training a model.",
     ),
-    out: Path = typer.Option(Path("labelwise-audit"), "--out", "-o", help="Folder for issues.csv, issues.parquet, "
-                             "per_class.csv, noise_matrix.csv and summary.json."),
+    out: Path = typer.Option(Path("labelwise-audit"), "--out", "-o", help="Folder for issues.csv/.parquet (one row per "
+                             "input row), per_class.csv, noise_matrix.csv, summary.json, and arrays.npz, pred_probs.npy "
+                             "and top_suggestions.parquet, which labelwise review, export and AuditResult.load read."),
     multi_label: bool = typer.Option(False, "--multi-label", help="Each row may carry several labels (list column)."),
     label_delimiter: Optional[str] = typer.Option(
         None, "--label-delimiter", help="Split multi-label strings on this delimiter, e.g. '|'."
@@ -111,7 +112,7 @@ def audit(
         with progress_bars(enabled=not quiet) as progress:
             judge_audit(result, [backend], rows=judge_rows or None, progress=progress)
         result.save(out)
-    written = "issues.csv, issues.parquet, per_class.csv, summary.json"
+    written = "issues.csv, issues.parquet, per_class.csv, summary.json (and the arrays labelwise reads back)"
     html = None
     if report:
         from labelwise.report import find_datasheet, read_datasheet, write_report

@@ -217,3 +217,12 @@ def test_a_label_list_or_taxonomy_that_is_not_utf8_exits_2_before_loading_a_mode
     assert main(["annotate", str(tmp_path / "t.csv"), "--text", "text", option, str(tmp_path / "f.txt"),
                  "--out", str(tmp_path / "a"), "--quiet"]) == 2
     assert "is not UTF-8 text (byte 0xff at offset 8)" in capsys.readouterr().err
+
+
+def test_an_error_before_any_work_is_the_first_and_only_line(tmp_path, capsys):
+    """With progress bars on (no --quiet), a wrong option stops the run before any bar is drawn: stderr is the error
+    line alone, not a blank line left by an empty progress display."""
+    _table().to_csv(tmp_path / "t.csv", index=False)
+    assert main(["audit", str(tmp_path / "t.csv"), "--label", "nope", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1

@@ -122,7 +122,7 @@ def audit(
         html, _ = write_report(result, out, datasheet=sheet)
         written += ", report.html, report.json"
     print_summary(result, show)
-    messages.print(plain(f"wrote {out}/ {written}"))
+    messages.print(plain(f"wrote {out}/ {written}"), soft_wrap=True)
     if html is not None:
         messages.print(plain(f"open the report: {html.resolve().as_uri()}"))
 

@@ -61,12 +61,18 @@ def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback | None]:
         TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("eta"), TimeRemainingColumn(),
     )
-    with Progress(*columns, console=messages, transient=False) as bars:
-        tasks: dict[str, int] = {}
+    bars = Progress(*columns, console=messages, transient=False)
+    tasks: dict[str, int] = {}
 
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(stage, total=total)
-            bars.update(tasks[stage], completed=done, total=total)
+    def update(stage: str, done: int, total: int) -> None:
+        if not tasks:
+            bars.start()  # drawn from the first report on: a command that stops before any work prints no blank line
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=total)
+        bars.update(tasks[stage], completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if tasks:
+            bars.stop()

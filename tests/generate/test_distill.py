@@ -133,3 +133,15 @@ def test_progress_reaches_the_encoder():
     calls = []
     DistilledClassifier(HashingTextEncoder(dim=64), C=1.0).fit(TEXTS, TRUE, progress=lambda *a: calls.append(a))
     assert calls[-1] == ("embedding", len(TEXTS), len(TEXTS))
+
+
+def test_classes_of_two_rows_each_still_train():
+    """30 LLM-labelled rows in 15 classes of 2: fewer rows per class than the 3 inner folds that choose C. The
+    search drops to 2 folds instead of failing (single-label), and a label on one row makes it C=1 (multi-label)."""
+    texts = [f"word{i // 2} thing{i // 2} other" for i in range(30)]
+    single = DistilledClassifier(encoder=HashingTextEncoder(64)).fit(texts, [f"c{i // 2}" for i in range(30)])
+    assert list(single.predict(texts)) == [f"c{i // 2}" for i in range(30)]
+    sets = [["a"] if i % 2 else ["b"] for i in range(30)]
+    sets[0] = ["b", "rare"]
+    multi = DistilledClassifier(encoder=HashingTextEncoder(64), multi_label=True).fit(texts, sets)
+    assert multi.C_[list(multi.classes_).index("rare")] == 1.0

@@ -91,6 +91,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         """texts: n strings; labels: (n,) labels, or n lists of labels when ``multi_label``."""
         import warnings
 
+        from labelwise.audit.out_of_fold import suited_to
+
         if len(texts) != len(labels):
             raise DataError(f"{len(texts)} texts but {len(labels)} labels; give one label per text.")
         self.encoder_ = self.encoder_id_ = None  # a refit may use another encoder
@@ -106,13 +108,13 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             if constant:
                 raise DataError(f"Label(s) {', '.join(map(str, constant[:5]))} are on every row or on none; a "
                                 "classifier cannot learn them. Label more rows or drop those labels.")
-            model = OneVsRestClassifier(self._learner(len(x)))
+            model = OneVsRestClassifier(suited_to(self._learner(len(x)), y))
         else:
             y = np.asarray([str(v) for v in labels], dtype=object)
             if len(set(y)) < 2:
                 raise DataError(f"Every labelled row has the label {y[0]!r}: there is nothing to learn. Label more "
                                 "rows, or check the labeller (a model that always answers the same is not working).")
-            model = self._learner(len(x))
+            model = suited_to(self._learner(len(x)), np.unique(y, return_inverse=True)[1])
         with warnings.catch_warnings():  # a rare class with fewer rows than inner folds is expected here
             warnings.filterwarnings("ignore", message=".*least populated class.*")
             self.model_ = model.fit(x, y)

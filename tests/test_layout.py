@@ -92,6 +92,7 @@ class Module:
     outside: list = field(default_factory=list)  # (top-level name of any other package, line)
     missing: list = field(default_factory=list)  # (labelwise module that does not exist, line)
     lazy_names: list = field(default_factory=list)  # names the package exports with lazy_exports
+    names: list = field(default_factory=list)  # (labelwise module, name, line) of each absolute "from ... import"
 
 
 def _module_name(path: Path, root: Path) -> tuple[str, bool]:
@@ -134,6 +135,8 @@ def scan(root: Path) -> dict:
                     source = node.module
                 for alias in node.names:  # "from pkg import submodule" imports the submodule
                     add(f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source, node.lineno)
+                    if not node.level and source.split(".")[0] == top:
+                        module.names.append((source, alias.name, node.lineno))
             elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == \
                     "lazy_exports" and len(node.args) >= 2 and isinstance(node.args[1], ast.Dict):
                 for key, value in zip(node.args[1].keys, node.args[1].values):
@@ -251,24 +254,11 @@ def test_every_import_names_a_module_that_exists():
     assert not bad, "imports of labelwise modules that do not exist:\n" + "\n".join(bad)
 
 
-def imported_names(root: Path) -> list:
-    """``(importer, line, module, name)`` for every absolute ``from labelwise.x import name`` in the package's source,
-    function-level imports included."""
-    found = []
-    for path in sorted(root.rglob("*.py")):
-        importer = _module_name(path, root)[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            if isinstance(node, ast.ImportFrom) and not node.level and node.module and \
-                    node.module.split(".")[0] == root.name:
-                found += [(importer, node.lineno, node.module, alias.name) for alias in node.names]
-    return found
-
-
 def test_every_imported_name_exists():
     """A name moved or renamed leaves no ``from labelwise.x import old_name`` behind, not even inside a function
     that no test happens to call (the imports are resolved here, every optional extra installed)."""
     stale = []
-    for importer, line, module, name in imported_names(Path(labelwise.__file__).resolve().parent):
+    for importer, module, name, line in ((m.name, *entry) for m in MODULES.values() for entry in m.names):
         try:
             target = importlib.import_module(module)
         except ImportError as err:  # an optional extra missing here: that module's own tests say so

@@ -69,10 +69,7 @@ def features_for(table: LabelledTable, encoder, progress) -> FeatureSpace:
 
     encoders, kinds, settings = [], [], {}
     if table.text_columns:
-        if isinstance(encoder, str):
-            if encoder not in ENCODERS:
-                raise LabelwiseError(f"encoder must be one of {', '.join(ENCODERS)}, or an object with encode(); "
-                                     f"got {encoder!r}.")
+        if isinstance(encoder, str):  # one of ENCODERS: the workflow checked it before reading the table
             if encoder == "tfidf":
                 from labelwise.features import TfidfEncoder
 

@@ -165,9 +165,9 @@ def suited_to(model, labels: np.ndarray):
       as it has folds: it gets fewer folds (at least 2), and with a class of one row a plain logistic regression
       with C=1 takes its place.
     """
-    columns = labels.reshape(len(labels), -1).astype(np.int64)
-    smallest = min(int(counts[counts > 0].min()) for counts in (np.bincount(c) for c in columns.T))
-    n_classes = max(int((np.bincount(c) > 0).sum()) for c in columns.T)
+    present = [counts[counts > 0] for counts in map(np.bincount, labels.reshape(len(labels), -1).astype(np.int64).T)]
+    smallest = min(int(c.min()) for c in present)
+    n_classes = max(c.size for c in present)
     if getattr(model, "early_stopping", False) is True and isinstance(model.validation_fraction, float) and (
             smallest < 2 or model.validation_fraction * len(labels) < n_classes):
         model.set_params(early_stopping=False)

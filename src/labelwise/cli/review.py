@@ -137,8 +137,8 @@ def export(
     from labelwise.errors import DataError
     from labelwise.review.project import export_decisions, open_audit_project
 
-    store, project_id, _ = open_audit_project(audit_dir, db_url=db)
     audited = AuditResult.load(audit_dir)
+    store, project_id, _ = open_audit_project(audit_dir, db_url=db, audit=audited)
     settings = audited.settings or {}
     source = data or audited.source_path
     if source is not None and not Path(source).is_file():

@@ -36,24 +36,22 @@ TOP_SUGGESTIONS = 5  # the model's most probable classes offered per row
 PROJECT_FILE = "review_project.json"
 
 
-def original_table(audit_dir, data=None) -> Optional[pd.DataFrame]:
-    """The table that was audited: ``data`` when given, else the ``source_path`` the audit recorded; None when
-    neither is available (an audit of an in-memory DataFrame, or a file moved since)."""
-    audited = AuditResult.load(audit_dir)
-    path = data or audited.source_path
-    if path is None:
+def original_table(audit: AuditResult) -> Optional[pd.DataFrame]:
+    """The table that was audited, read from the ``source_path`` the audit recorded with the audit's encoding; None
+    when there is none (an audit of an in-memory DataFrame) or the file has moved since."""
+    path = audit.source_path
+    if path is None or not Path(path).is_file():
         return None
-    if not Path(path).is_file():
-        if data is not None:
-            raise DataError(f"{path} does not exist. Give the table that was audited with --data.")
-        return None
-    return read_table(path, encoding=(audited.settings or {}).get("encoding"))
+    return read_table(path, encoding=(audit.settings or {}).get("encoding"))
 
 
-def open_audit_project(audit_dir, *, db_url: Optional[str] = None) -> tuple[ReviewStore, int, list[str]]:
-    """(store, project id, classes) for the audit written in ``audit_dir`` (by ``labelwise audit --out``)."""
+def open_audit_project(audit_dir, *, db_url: Optional[str] = None, audit: Optional[AuditResult] = None
+                       ) -> tuple[ReviewStore, int, list[str]]:
+    """(store, project id, classes) for the audit written in ``audit_dir`` (by ``labelwise audit --out``); ``audit``:
+    that folder already loaded with ``AuditResult.load``, when the caller has it."""
     audit_dir = Path(audit_dir)
-    audit = AuditResult.load(audit_dir)
+    if audit is None:
+        audit = AuditResult.load(audit_dir)
     classes = list(audit.classes)
     store = ReviewStore(db_url or f"sqlite:///{(audit_dir / 'review.db').resolve()}")
     # found by the id in the folder; a database kept beside its data may also adopt its only, older project
@@ -65,7 +63,7 @@ def open_audit_project(audit_dir, *, db_url: Optional[str] = None) -> tuple[Revi
     top = np.argsort(-audit.pred_probs, axis=1, kind="stable")[:, :TOP_SUGGESTIONS]
     given, suggested = audit.label_names(audit.given), audit.label_names(audit.suggested)
     flags = audit.row_issues()
-    table = original_table(audit_dir)
+    table = original_table(audit)
     if table is not None and len(table) < int(audit.row_ids.max()) + 1:
         table = None  # the file changed since the audit: show what the audit kept rather than mismatched rows
 

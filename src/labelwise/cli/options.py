@@ -17,13 +17,16 @@ SERVER_MODEL = typer.Option(None, "--server-model", help="The server's model nam
 THREADS = typer.Option(None, "--threads", help="CPU threads for a local model.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 DEBUG = typer.Option(False, "--debug", help="Show full tracebacks on errors.")
+ENCODING = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files (default utf-8), e.g. latin-1.")
+SEP = typer.Option(None, "--sep", help="Field separator of a CSV/TSV file, e.g. ';' or tab (default: ',' for .csv, "
+                   "tab for .tsv).")
 
 
-def read_with_text_column(data: Path, text: str):
+def read_with_text_column(data: Path, text: str, *, encoding: str | None = None, sep: str | None = None):
     """The table at ``data`` (a DataFrame), after checking it has the ``--text`` column ``text``."""
     from labelwise.data.io import read_table
 
-    frame = read_table(data)
+    frame = read_table(data, encoding=encoding, sep=sep)
     if text not in frame.columns:
         raise DataError(f"{data} has no column {text!r}; its columns are: {', '.join(map(str, frame.columns))}. "
                         "Pass the text column with --text.")

@@ -63,6 +63,7 @@ FORMATS: dict[str, str] = {
 }
 SUPPORTED_EXTENSIONS = ", ".join(FORMATS)
 _SEPARATORS = {"csv": ",", "tsv": "\t"}
+_SEPARATOR_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 _DEFAULT_ENCODING = "utf-8"
 
 
@@ -79,7 +80,7 @@ def table_format(path: PathLike) -> str:
     return fmt
 
 
-def read_table(source: TableSource, *, encoding: str | None = None) -> pd.DataFrame:
+def read_table(source: TableSource, *, encoding: str | None = None, sep: str | None = None) -> pd.DataFrame:
     """Read a table from a CSV, TSV, Parquet or JSON Lines file, or pass a DataFrame through.
 
     Parameters
@@ -88,6 +89,9 @@ def read_table(source: TableSource, *, encoding: str | None = None) -> pd.DataFr
         A path (``str`` or ``os.PathLike``) or a ``pandas.DataFrame`` (returned as-is, not copied).
     encoding:
         Text encoding of CSV/TSV/JSON files; default UTF-8 (a byte-order mark is skipped). Ignored for Parquet.
+    sep:
+        Field separator of a CSV/TSV file (one character, e.g. ``";"``); default ``,`` for ``.csv`` and a tab for
+        ``.tsv``. Refused for Parquet and JSON Lines, which have no separator.
 
     Returns
     -------
@@ -112,6 +116,7 @@ def read_table(source: TableSource, *, encoding: str | None = None) -> pd.DataFr
     fmt = table_format(path)
     _check_exists(path)
     enc = _check_encoding(encoding) if fmt != "parquet" else None
+    separator = _check_separator(sep, fmt, path)
 
     if path.stat().st_size == 0:
         raise DataError(
@@ -121,7 +126,9 @@ def read_table(source: TableSource, *, encoding: str | None = None) -> pd.DataFr
         enc = _byte_order(path, enc)
 
     if fmt in _SEPARATORS:
-        frame = _read_delimited(path, sep=_SEPARATORS[fmt], encoding=enc)
+        if sep is None:
+            _check_header_separator(path, separator, enc)
+        frame = _read_delimited(path, sep=separator, encoding=enc)
     elif fmt == "parquet":
         frame = _read_parquet(path)
     else:
@@ -293,13 +300,49 @@ def _find_undecodable(path: Path, encoding: str, chunk_size: int = 1 << 20) -> t
 
 # ---------------------------------------------------------------------------------------------- delimited
 
+def _check_separator(sep: str | None, fmt: str, path: Path) -> str | None:
+    """The field separator to read ``path`` with: ``sep`` checked, or the format's own."""
+    if sep is None:
+        return _SEPARATORS.get(fmt)
+    if fmt not in _SEPARATORS:
+        raise DataError(f"--sep applies to CSV/TSV files; {path} is {fmt}, which has no separator. Drop --sep.")
+    named = {name: char for char, name in _SEPARATOR_NAMES.items()}
+    sep = named.get(sep.lower(), "\t" if sep == "\\t" else sep)
+    if len(sep) != 1 or sep in "\"\r\n" or sep.isalnum():
+        raise DataError(f"--sep must be one character such as ',' ';' '|' or 'tab'; got {sep!r}.")
+    return sep
+
+
+def _check_header_separator(path: Path, sep: str, encoding: str) -> None:
+    """A header line without ``sep`` but with another separator means the file was written with that one."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig" if _is_utf8(encoding) else encoding) as f:
+            header = f.readline(1 << 16)
+    except (UnicodeError, OSError):
+        return  # the reader proper reports these
+    if sep in header:
+        return
+    for other, name in _SEPARATOR_NAMES.items():
+        if other in header:
+            shown = "tab" if other == "\t" else other
+            raise DataError(f"The header of {path} has no {_SEPARATOR_NAMES.get(sep, repr(sep))} but has "
+                            f"{name}s: the file looks {name}-separated. Pass --sep '{shown}' (sep={other!r} in "
+                            "Python).")
+
+
+def separator_of(path: PathLike, sep: str | None = None) -> str | None:
+    """The separator a CSV/TSV at ``path`` is written with (``sep`` when given); None for other formats."""
+    fmt = table_format(path)
+    return _check_separator(sep, fmt, Path(os.fspath(path))) if fmt in _SEPARATORS else None
+
+
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _EOF_IN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
 def _read_delimited(path: Path, *, sep: str, encoding: str) -> pd.DataFrame:
     read_enc = "utf-8-sig" if _is_utf8(encoding) else encoding
-    kind = "comma" if sep == "," else "tab"
+    kind = _SEPARATOR_NAMES.get(sep, repr(sep))
     try:
         with warnings.catch_warnings():
             # With index_col=False pandas only *warns* when the first data row has one field too many (and drops
@@ -342,7 +385,7 @@ def _ragged_error(path: Path, sep: str, encoding: str, pandas_says: tuple[int, i
         return DataError(
             f"{path} has a row with more fields than its header. Quote values that contain the separator."
         )
-    what = "comma" if sep == "," else "tab"
+    what = _SEPARATOR_NAMES.get(sep, repr(sep))
     return DataError(
         f"{where} has {saw} fields but the header has {expected}. Put values that contain a {what} in double "
         f"quotes (e.g. \"a{sep}b\"), or fix or remove that line."

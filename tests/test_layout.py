@@ -48,6 +48,7 @@ FLOORS = {
     "labelwise.learn": ALGORITHMS,
     "labelwise.learn.*": ALGORITHMS,
     "labelwise.link.assign": ALGORITHMS,
+    "labelwise.link.clustering": ALGORITHMS,  # average-linkage clusters of weighted pairs; expected pairwise F1
     "labelwise.generate.evaluate": ALGORITHMS,
     "labelwise.generate.instructions": ALGORITHMS,
     "labelwise.generate.taxonomy_categories": ALGORITHMS,

@@ -1,4 +1,4 @@
-"""``labelwise link`` and ``labelwise dedupe``: record linkage and de-duplication with sentence embeddings."""
+"""``labelwise link``: record linkage with sentence embeddings (``labelwise dedupe`` is in :mod:`labelwise.cli.dedupe`)."""
 
 from __future__ import annotations
 
@@ -74,39 +74,3 @@ def link(
     console.print(plain(f"threshold {result.threshold.describe()}"), soft_wrap=True)
     messages.print(plain(f"wrote {out} in {time.perf_counter() - start:.1f}s"))
 
-
-def dedupe(
-    data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
-    on: str = typer.Option(..., "--on", help="Columns to compare, comma-separated, e.g. name,address.",
-                           show_default=False),
-    out: Path = typer.Option(Path("clusters.csv"), "--out", "-o", help="Where to write the table with cluster_id, "
-                             "representative and score."),
-    id_column: Optional[str] = typer.Option(None, "--id", help="Id column (default: row numbers)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Minimum cosine score of a duplicate pair "
-                                              "(default: chosen from the scores)."),
-    block_on: Optional[str] = typer.Option(None, "--block-on", help="Columns that must be equal, comma-separated."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files."),
-    encoder: str = typer.Option("minilm", "--encoder", help="'minilm' or 'hashing' (no model)."),
-    quiet: bool = QUIET,
-    debug: bool = DEBUG,
-) -> None:
-    """Group the rows of DATA that describe the same thing; each group gets a cluster_id and a representative.
-
-    Example: labelwise dedupe shops.csv --on name,address --out clusters.csv
-    """
-    from labelwise.data.io import table_format, write_table_atomic
-    from labelwise.link import dedupe as dedupe_table
-
-    table_format(writable(out, folder=False))
-    start = time.perf_counter()
-    table = _read(data, encoding)
-    with progress_bars(enabled=not quiet) as progress:
-        result = dedupe_table(table, on=on, threshold=threshold, id_column=id_column, block_on=block_on,
-                              encoder=_encoder(encoder), progress=progress)
-    write_table_atomic(result, out)
-    n_clusters = result["cluster_id"].nunique() if len(result) else 0
-    sizes = result["cluster_id"].value_counts() if len(result) else []
-    grouped = int((sizes > 1).sum()) if len(result) else 0
-    console.print(plain(f"{len(result):,} rows -> {n_clusters:,} clusters ({grouped:,} with duplicates)"))
-    console.print(plain(f"threshold {result.attrs['threshold'].describe()}"), soft_wrap=True)
-    messages.print(plain(f"wrote {out} in {time.perf_counter() - start:.1f}s"))

@@ -15,6 +15,7 @@ import typer
 from labelwise import __version__
 from labelwise.cli import annotate as annotate_command
 from labelwise.cli import audit as audit_command
+from labelwise.cli import dedupe as dedupe_command
 from labelwise.cli import guide as guide_command
 from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
@@ -37,7 +38,7 @@ app.command("taxonomy", no_args_is_help=True)(taxonomy_command.taxonomy)
 app.command("annotate", no_args_is_help=True)(annotate_command.annotate)
 app.command("export", no_args_is_help=True)(review_command.export)
 app.command("link", no_args_is_help=True)(link_command.link)
-app.command("dedupe", no_args_is_help=True)(link_command.dedupe)
+app.command("dedupe", no_args_is_help=True)(dedupe_command.dedupe)
 app.command("guide", no_args_is_help=True)(guide_command.guide)
 
 

@@ -49,22 +49,16 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 DBLP_ACM = REPO.parent / "shared" / "datasets" / "linkage" / "dblp-acm"
 K = 10
 
-from labelwise.data import read_table  # noqa: E402
 from labelwise.link.clustering import cluster_pairs, expected_pairwise_f1  # noqa: E402
 from labelwise.link.dedupe import candidate_pairs  # noqa: E402
 from labelwise.link.merge import blocks, default_encoder, embed_tables  # noqa: E402
 from labelwise.link.serialise import serialise  # noqa: E402
 from labelwise.link.threshold import unsupervised_threshold  # noqa: E402
-
-
-def entities_from_pairs(n: int, i, j) -> np.ndarray:
-    """True entity per row from true duplicate pairs (rows not in a pair are their own entity)."""
-    from labelwise.link.clustering import connected_clusters
-
-    return connected_clusters(n, i, j)
+from tests.link.stacked import pairwise_scores, stack, stacked_dblp_acm  # noqa: E402
 
 
 def load_febrl3():
@@ -87,40 +81,16 @@ def load_rldata10000():
 
 
 def load_dblp_acm():
-    dblp = read_table(DBLP_ACM / "DBLP2.csv", encoding="latin-1")
-    acm = read_table(DBLP_ACM / "ACM.csv")
-    table = pd.concat([dblp.assign(id="dblp:" + dblp["id"].astype(str)),
-                       acm.assign(id="acm:" + acm["id"].astype(str))], ignore_index=True)
-    truth = read_table(DBLP_ACM / "DBLP-ACM_perfectMapping.csv")
-    pos = {v: k for k, v in enumerate(table["id"])}
-    i = [pos["dblp:" + str(x)] for x in truth.iloc[:, 0]]
-    j = [pos["acm:" + str(x)] for x in truth.iloc[:, 1]]
-    return table, ["title", "authors", "venue", "year"], entities_from_pairs(len(table), i, j)
+    table, entity = stacked_dblp_acm(DBLP_ACM)
+    return table, ["title", "authors", "venue", "year"], entity
 
 
 def load_restaurants(folder: Path):
     fodors = pd.read_csv(folder / "fodors.csv", dtype=str)
     zagats = pd.read_csv(folder / "zagats.csv", dtype=str)
-    table = pd.concat([fodors.assign(id="f" + fodors["id"]), zagats.assign(id="z" + zagats["id"])],
-                      ignore_index=True)
     truth = pd.read_csv(folder / "matches_fodors_zagats.csv", dtype=str)
-    pos = {v: k for k, v in enumerate(table["id"])}
-    i = [pos["f" + x] for x in truth["fodors_id"]]
-    j = [pos["z" + x] for x in truth["zagats_id"]]
-    return table, ["name", "addr", "city", "phone", "type"], entities_from_pairs(len(table), i, j)
-
-
-def pairwise_scores(cluster: np.ndarray, entity: np.ndarray) -> dict:
-    """Pairwise precision, recall, F1 of ``cluster`` against ``entity`` (both ``(n,) int``), by counting pairs."""
-    pairs = lambda counts: int((counts * (counts - 1) // 2).sum())  # noqa: E731
-    both = pd.DataFrame({"c": cluster, "e": entity})
-    tp = pairs(both.groupby(["c", "e"]).size().to_numpy())
-    predicted = pairs(np.bincount(cluster))
-    true = pairs(np.bincount(entity))
-    precision = tp / predicted if predicted else 1.0
-    recall = tp / true if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    table, entity = stack(fodors, zagats, truth["fodors_id"], truth["zagats_id"], ("f", "z"))
+    return table, ["name", "addr", "city", "phone", "type"], entity
 
 
 def ecm_probabilities(table: pd.DataFrame, on: list[str], a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ def dedupe(
     """
     from labelwise.data.io import read_table, table_format, write_table_atomic
     from labelwise.link import dedupe as dedupe_table
-    from labelwise.link.serialise import default_id_column
+    from labelwise.link.dedupe import default_id_column
 
     table_format(writable(out, folder=False))
     start = time.perf_counter()

@@ -36,7 +36,7 @@ from labelwise.link.threshold import ThresholdChoice, unsupervised_threshold
 from labelwise.neighbours import knn
 from labelwise.progress import ProgressCallback
 
-__all__ = ["dedupe", "clusters_from_pairs", "candidate_pairs"]
+__all__ = ["dedupe", "clusters_from_pairs", "candidate_pairs", "default_id_column"]
 
 PairProbabilities = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -45,6 +45,24 @@ def clusters_from_pairs(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected components of the graph with ``n`` nodes and edges ``(a[i], b[i])``: ``(n,) int`` cluster ids,
     numbered in order of each cluster's first row (:func:`labelwise.link.clustering.connected_clusters`)."""
     return connected_clusters(n, a, b)
+
+
+def default_id_column(table: pd.DataFrame) -> tuple[str | None, str]:
+    """The column to take ids from when none was named: ``(column or None, a sentence saying what was chosen)``.
+
+    A column named ``id`` in any case (``id`` itself first) is used when its values are present and unique;
+    otherwise, and when there is none, the ids are the row numbers 0..n-1.
+    """
+    named = [c for c in table.columns if isinstance(c, str) and c.strip().lower() == "id"]
+    if not named:
+        return None, "ids: row numbers (the table has no 'id' column; pass --id to name one)"
+    column = "id" if "id" in named else named[0]
+    values = table[column]
+    if values.isna().any():
+        return None, f"ids: row numbers (column '{column}' has missing values; pass --id to name another column)"
+    if values.duplicated().any():
+        return None, f"ids: row numbers (column '{column}' repeats values; pass --id to name another column)"
+    return column, f"ids: column '{column}' (found in the table; pass --id to name another)"
 
 
 def candidate_pairs(vectors: np.ndarray, keys: pd.Series, k: int) -> tuple[np.ndarray, ...]:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from labelwise.errors import DataError
 
-__all__ = ["serialise", "check_columns", "row_ids", "as_columns", "default_id_column"]
+__all__ = ["serialise", "check_columns", "row_ids", "as_columns"]
 
 SEPARATOR = " ; "
 
@@ -97,21 +97,3 @@ def row_ids(table: pd.DataFrame, id_column: str | None, side: str) -> np.ndarray
             f"({repeated.nunique()} ids repeat). Make the ids unique, or leave {side}_id unset to use row numbers."
         )
     return ids.to_numpy(dtype=object)
-
-
-def default_id_column(table: pd.DataFrame) -> tuple[str | None, str]:
-    """The column to take ids from when none was named: ``(column or None, a sentence saying what was chosen)``.
-
-    A column named ``id`` in any case (``id`` itself first) is used when its values are present and unique;
-    otherwise, and when there is none, the ids are the row numbers 0..n-1.
-    """
-    named = [c for c in table.columns if isinstance(c, str) and c.strip().lower() == "id"]
-    if not named:
-        return None, "ids: row numbers (the table has no 'id' column; pass --id to name one)"
-    column = "id" if "id" in named else named[0]
-    values = table[column]
-    if values.isna().any():
-        return None, f"ids: row numbers (column '{column}' has missing values; pass --id to name another column)"
-    if values.duplicated().any():
-        return None, f"ids: row numbers (column '{column}' repeats values; pass --id to name another column)"
-    return column, f"ids: column '{column}' (found in the table; pass --id to name another)"

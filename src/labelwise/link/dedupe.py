@@ -23,6 +23,7 @@ of a pair with another member of its cluster; NaN for singletons).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -181,9 +182,11 @@ def dedupe(
         choice = ThresholdChoice(0.5, "probability", "a pair is more likely a match than not")
     else:
         choice = unsupervised_threshold(cosine[rank == 1], cosine[rank == 2])
+        # its F1 is for best matches at that cut, not for these clusters: the estimate below replaces it
+        choice = replace(choice, detail=choice.detail.partition(", estimated F1")[0])
     if choice.value <= 0:
         raise ParameterError(f"threshold {choice.value:g} is not above 0: every pair would count as a duplicate; "
-                             "give a positive --threshold.")
+                             "give a threshold above 0.")
     cluster = cluster_pairs(n, a, b, weights, min(choice.value, 1.0), method=clustering)
     out["cluster_id"] = cluster
     out["representative"] = ids[_representatives(vectors.astype(np.float64), cluster)]

@@ -27,6 +27,9 @@ embeddings of the chosen columns, as ``labelwise dedupe`` builds them). Rows:
   matches joined by connected components (recordlinkage has no clustering step; components is what a user does,
   and what Splink's ``cluster_pairwise_predictions_at_threshold`` does). ``ECM p + average``: the same ECM match
   probabilities clustered by average linkage at 0.5: what labelwise does once a calibrated scorer feeds it.
+* ``hybrid p + components / average``: the match probabilities of labelwise's hybrid scorer
+  (``labelwise.link.score.score_candidates``: lexical comparisons per column and the embedding cosine, Fellegi-Sunter
+  EM without labels) on the same candidate pairs, clustered both ways at 0.5; only where that module exists.
 
 Figures: pairwise precision, recall and F1 against the truth (every pair of rows in one cluster is a predicted
 duplicate pair), the largest cluster, and the F1 expected from the weights
@@ -53,7 +56,7 @@ sys.path.insert(0, str(REPO))
 DBLP_ACM = REPO.parent / "shared" / "datasets" / "linkage" / "dblp-acm"
 K = 10
 
-from labelwise.link.clustering import cluster_pairs, expected_pairwise_f1  # noqa: E402
+from labelwise.link.clustering import cluster_pairs, expected_pairwise_f1, undirected_pairs  # noqa: E402
 from labelwise.link.dedupe import candidate_pairs  # noqa: E402
 from labelwise.link.merge import blocks, default_encoder, embed_tables  # noqa: E402
 from labelwise.link.serialise import serialise  # noqa: E402
@@ -112,35 +115,53 @@ def ecm_probabilities(table: pd.DataFrame, on: list[str], a: np.ndarray, b: np.n
         return np.clip(ecm.prob(features).reindex(index).to_numpy(dtype=np.float64), 0.0, 1.0)
 
 
+def hybrid_probabilities(table: pd.DataFrame, on: list[str], vectors: np.ndarray, a, b) -> np.ndarray | None:
+    """The hybrid scorer's match probabilities for the pairs ``(a, b)`` of one table (``labelwise.link.score``, the
+    Fellegi-Sunter scorer of issue 14's link work), or None where that module is not there yet."""
+    try:
+        from labelwise.link.score import score_candidates
+    except ImportError:
+        return None
+    from labelwise.link.serialise import _text
+
+    columns = [[_text(v) for v in table[c].tolist()] for c in on]
+    return score_candidates(columns, None, a, b, left_vectors=vectors, names=on).probability
+
+
 def run(name: str, table: pd.DataFrame, on: list[str], entity: np.ndarray, encoder, rows: list) -> None:
     n = len(table)
     t0 = time.perf_counter()
     (vectors,) = embed_tables(encoder, [serialise(table, on)])
     a, b, cosine, rank = candidate_pairs(vectors, blocks(table, []), K)
+    i, j, cos = undirected_pairs(n, a, b, cosine)  # each candidate pair once
     t_embed = time.perf_counter() - t0
     choice = unsupervised_threshold(cosine[rank == 1], cosine[rank == 2])
-    weights = np.clip(cosine, 0.0, 1.0)
-    i, j = np.minimum(a, b), np.maximum(a, b)
-    retrieved = len(set(zip(i[entity[i] == entity[j]].tolist(), j[entity[i] == entity[j]].tolist())))
     true_pairs = int((np.bincount(entity) * (np.bincount(entity) - 1) // 2).sum())
+    retrieved = int((entity[i] == entity[j]).sum())
     print(f"\n{name}: {n:,} rows, {true_pairs:,} true pairs ({retrieved / max(true_pairs, 1):.1%} among the "
           f"{K}-nearest candidates), embedding + search {t_embed:.1f}s, threshold {choice.describe()}", flush=True)
 
     t0 = time.perf_counter()
-    ecm = ecm_probabilities(table, on, a, b)
+    ecm = ecm_probabilities(table, on, i, j)
     t_ecm = time.perf_counter() - t0
     settings = [
-        ("cosine + components", weights, choice.value, "components", False, 0.0),
-        ("cosine + average", weights, choice.value, "average", False, 0.0),
+        ("cosine + components", np.clip(cos, 0.0, 1.0), choice.value, "components", False, 0.0),
+        ("cosine + average", np.clip(cos, 0.0, 1.0), choice.value, "average", False, 0.0),
         ("recordlinkage ECM + components", ecm, 0.5, "components", True, t_ecm),
         ("ECM p + average", ecm, 0.5, "average", True, t_ecm),
     ]
+    t0 = time.perf_counter()
+    hybrid = hybrid_probabilities(table, on, vectors, i, j)
+    if hybrid is not None:
+        t_hybrid = time.perf_counter() - t0
+        settings += [("hybrid p + components", hybrid, 0.5, "components", True, t_hybrid),
+                     ("hybrid p + average", hybrid, 0.5, "average", True, t_hybrid)]
     for system, w, threshold, method, calibrated, extra in settings:
         t0 = time.perf_counter()
-        cluster = cluster_pairs(n, a, b, w, threshold, method=method)
+        cluster = cluster_pairs(n, i, j, w, threshold, method=method)
         seconds = time.perf_counter() - t0 + extra
         truth = pairwise_scores(cluster, entity)
-        est = expected_pairwise_f1(cluster, a, b, w, calibrated=calibrated)
+        est = expected_pairwise_f1(cluster, i, j, w, calibrated=calibrated)
         rows.append(dict(dataset=name, system=system, threshold=round(float(threshold), 3), **truth,
                          largest=int(np.bincount(cluster).max()), clusters=int(cluster.max() + 1),
                          estimated_f1=est.f1, calibrated=calibrated, error=est.f1 - truth["f1"], seconds=seconds))

@@ -212,8 +212,8 @@ def compare_columns(
                       ("cosine < 0.35", "cosine >= 0.35", "cosine >= 0.55", "cosine >= 0.75", "words within",
                        "cosine >= 0.9", "same words", "equal"))]
 
-    def share(sets):
-        return sum(bool(s) for s in sets) / max(len(sets), 1)
+    def share(sets):  # 0 when no row has one: such a comparison would be missing for every pair
+        return sum(bool(s) for s in sets) / max(len(sets), 1) or -1.0
 
     lnum = [_numbers(w) for w in lwords]
     rnum = lnum if right_values is None else [_numbers(w) for w in rwords]

@@ -151,3 +151,16 @@ def test_cli_reads_each_table_with_its_own_encoding_and_separator(tmp_path, caps
     code = main(["link", str(tmp_path / "left.csv"), str(tmp_path / "right.csv"), "--on", "name=Name",
                  "--sep", ";", "--encoder", "hashing", "--out", str(out), "-q"])
     assert code == 2 and "latin-1" in capsys.readouterr().err
+
+
+def test_one_to_one_is_a_flag_pair_without_a_value(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    main(["link", "--help"])
+    line = next(x for x in capsys.readouterr().out.splitlines() if "--one-to-one" in x)
+    assert "--many-to-many" in line and "<bool>" not in line
+    left, right, _ = planted(n_match=10, seed=2)
+    left.to_csv(tmp_path / "l.csv", index=False)
+    right.to_csv(tmp_path / "r.csv", index=False)
+    code = main(["link", str(tmp_path / "l.csv"), str(tmp_path / "r.csv"), "--on", "name", "--one-to-one", "yes",
+                 "--encoder", "hashing", "-q", "--out", str(tmp_path / "p.csv")])
+    assert code == 2  # "yes" is an unexpected extra argument, not the flag's value

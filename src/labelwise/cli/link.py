@@ -33,7 +33,7 @@ def _read(path: Path, encoding: Optional[str], sep: Optional[str] = None):
 
 def _ids_used(column: Optional[str], given: Optional[str]) -> str:
     if column is None:
-        return "row numbers (no id column)"
+        return "row numbers (no id column with unique values)"
     return f"column {column!r}" + ("" if given else " (found)")
 
 
@@ -55,7 +55,7 @@ def link(
     one_to_one: Optional[bool] = typer.Option(None, "--one-to-one/--many-to-many", help="Each row matches at most "
                                               "one row on the other side, or any number (default: one-to-one "
                                               "unless more than 5% of either table's rows repeat on the compared "
-                                              "columns).", show_default=False),
+                                              "columns).", show_default=False, metavar=""),
     block_on: Optional[str] = typer.Option(None, "--block-on", help="Columns that must be equal to compare two "
                                            "rows, comma-separated, e.g. year.", show_default=False),
     k: int = typer.Option(10, "--k", help="Candidates retrieved per left row by embeddings and by character "

@@ -7,8 +7,8 @@ among matches (m) and non-matches (u) without labels.
 
 Comparisons, per compared column (values as texts; both sides may name the column differently):
 
-* ``text``: the normalised values are equal / have the same words / character 3-gram TF-IDF cosine >= 0.9 / the
-  words of one are all in the other / cosine >= 0.75, >= 0.55, >= 0.35 / lower. The TF-IDF vocabulary and weights
+* ``text``: the normalised values are equal / have the same words / character 3-gram TF-IDF cosine >= 0.9 / >= 0.75
+  / the words of one are all in the other / cosine >= 0.55, >= 0.35 / lower. The TF-IDF vocabulary and weights
   are fitted on both sides' values of that column, so rare n-grams (model numbers, surnames) weigh more.
 * ``number`` (instead of ``text`` for a column whose values are mostly one number, e.g. a price or a year): equal /
   within 1% / within 10% / further apart.
@@ -193,10 +193,10 @@ def compare_columns(
     rwords = lwords if right_values is None else [_words(t) for t in rnorm]
     lset = [frozenset(w) for w in lwords]
     rset = lset if right_values is None else [frozenset(w) for w in rwords]
-    level = _levels_from_cuts(cos, TEXT_CUTS)  # 0..4: <0.35, 0.35, 0.55, 0.75, 0.9
-    # cascade on top: 0 <.35 | 1 >=.35 | 2 >=.55 | 3 >=.75 | 4 words of one within the other | 5 >=.9 |
+    # 0 <.35 | 1 >=.35 | 2 >=.55 | 3 words of one within the other (cosine < .75) | 4 >=.75 | 5 >=.9 |
     # 6 same words | 7 equal
-    text_level = np.where(level == 4, 5, level)
+    level = _levels_from_cuts(cos, TEXT_CUTS)  # 0..4: <0.35, 0.35, 0.55, 0.75, 0.9
+    text_level = np.where(level >= 3, level + 1, level)
     for i, (x, y) in enumerate(zip(left.tolist(), right.tolist())):
         a, b = lnorm[x], rnorm[y]
         if not a or not b:
@@ -205,11 +205,11 @@ def compare_columns(
             text_level[i] = 7
         elif lset[x] == rset[y]:
             text_level[i] = 6
-        elif text_level[i] < 5 and len(lset[x]) >= 2 and len(rset[y]) >= 2 and (lset[x] <= rset[y] or
+        elif text_level[i] < 3 and len(lset[x]) >= 2 and len(rset[y]) >= 2 and (lset[x] <= rset[y] or
                                                                                  rset[y] <= lset[x]):
-            text_level[i] = 4
+            text_level[i] = 3
     out = [Comparison(f"{name}: text", text_level.astype(np.int64),
-                      ("cosine < 0.35", "cosine >= 0.35", "cosine >= 0.55", "cosine >= 0.75", "words within",
+                      ("cosine < 0.35", "cosine >= 0.35", "cosine >= 0.55", "words within", "cosine >= 0.75",
                        "cosine >= 0.9", "same words", "equal"))]
 
     def share(sets):  # 0 when no row has one: such a comparison would be missing for every pair

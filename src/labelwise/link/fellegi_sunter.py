@@ -37,12 +37,17 @@ class FellegiSunter:
     non-matches), so the class called "match" is the one of similar pairs. Pseudo-counts of ``smoothing`` per level
     keep every probability positive (shared between the classes in proportion to their sizes, so a level that no pair
     reaches gets ``m = u``: no evidence).
+    monotone: after each M-step the match weights ``log(m/u)`` are made non-decreasing in the level (weighted
+    isotonic regression, weights = pairs per level, then ``m`` renormalised): a more similar level is never weaker
+    evidence of a match. Without it, EM on tables that share few entities can fit its "match" class to any
+    structure, with "equal names" counting against a match.
     Fitted: ``m_``, ``u_`` (lists of ``(n_levels[c],)`` float), ``lambda_``, ``n_iter_``, ``converged_``.
     """
 
     def __init__(self, n_levels: Sequence[int], *, max_iter: int = 200, tol: float = 1e-5, prior: float = 0.05,
-                 smoothing: float = 0.5):
+                 smoothing: float = 0.5, monotone: bool = True):
         self.n_levels = n_levels
+        self.monotone = monotone
         self.max_iter = max_iter
         self.tol = tol
         self.prior = prior
@@ -90,8 +95,11 @@ class FellegiSunter:
                 # pseudo-counts shared in proportion to the classes' sizes: a level no pair has keeps m = u
                 cm = np.bincount(lv[seen], weights=w[seen], minlength=n) + self.smoothing * new_lam
                 cu = np.bincount(lv[seen], weights=1 - w[seen], minlength=n) + self.smoothing * (1 - new_lam)
-                new_m.append(np.maximum(cm / cm.sum(), _FLOOR))
-                new_u.append(np.maximum(cu / cu.sum(), _FLOOR))
+                mc, uc = np.maximum(cm / cm.sum(), _FLOOR), np.maximum(cu / cu.sum(), _FLOOR)
+                if self.monotone:
+                    mc = _monotone_m(mc, uc, np.bincount(lv[seen], minlength=n))
+                new_m.append(mc)
+                new_u.append(uc)
             delta = max([abs(new_lam - lam)] + [float(np.abs(a - b).max()) for a, b in zip(new_m + new_u, m + u)])
             m, u, lam = new_m, new_u, new_lam
             self.n_iter_ = it
@@ -112,6 +120,16 @@ class FellegiSunter:
 
     def fit_predict_proba(self, levels) -> np.ndarray:
         return self.fit(levels).predict_proba(levels)
+
+
+def _monotone_m(m: np.ndarray, u: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``m`` whose ``log(m/u)`` is the weighted isotonic (non-decreasing) fit of the original, renormalised."""
+    from sklearn.isotonic import isotonic_regression
+
+    weight = np.log(m) - np.log(u)
+    fitted = isotonic_regression(weight, sample_weight=counts + 1e-6, increasing=True)
+    out = u * np.exp(fitted - fitted.max())
+    return np.maximum(out / out.sum(), _FLOOR)
 
 
 def competing_probabilities(left: np.ndarray, right: np.ndarray, log_odds: np.ndarray) -> np.ndarray:

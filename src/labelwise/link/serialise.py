@@ -62,9 +62,13 @@ def column_pairs(on: str | Sequence[str | tuple[str, str]] | None) -> list[tuple
 
 
 def find_id_column(table: pd.DataFrame) -> str | None:
-    """The table's column named ``id`` in any case (``id``, ``ID``, ``Id``), when there is exactly one; else None."""
+    """The table's column named ``id`` in any case (``id``, ``ID``, ``Id``), when there is exactly one and its values
+    are present and unique (usable as ids); else None (row numbers)."""
     found = [c for c in table.columns if isinstance(c, str) and c.strip().lower() == "id"]
-    return found[0] if len(found) == 1 else None
+    if len(found) != 1:
+        return None
+    ids = table[found[0]]
+    return found[0] if not ids.isna().any() and ids.is_unique else None
 
 
 def check_columns(table: pd.DataFrame, columns: Sequence[str], side: str, what: str = "on") -> None:

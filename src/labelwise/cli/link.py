@@ -1,4 +1,4 @@
-"""``labelwise link`` and ``labelwise dedupe``: record linkage (hybrid lexical + embedding scorer) and de-duplication."""
+"""``labelwise link`` and ``labelwise dedupe``: record linkage (lexical + embedding scorer) and de-duplication."""
 
 from __future__ import annotations
 

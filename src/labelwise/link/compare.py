@@ -42,7 +42,7 @@ __all__ = ["Comparison", "compare_columns", "compare_embeddings", "char_tfidf", 
 MISSING = -1
 _WORD = re.compile(r"[^\W_]+(?:[-/.][^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"^[-+]?\d+(?:[.,]\d+)?$")
-_NUMBER_IN_TEXT = re.compile(r"^[$€£]?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
+_NUMBER_IN_TEXT = re.compile(r"^\d+(?:\.\d+)?$")  # a word that is a number ("32", "7.5"; "7.2mp" is a code)
 TEXT_CUTS = (0.35, 0.55, 0.75, 0.9)
 EMBEDDING_CUTS = (0.6, 0.75, 0.85, 0.92, 0.97)
 
@@ -82,10 +82,7 @@ def _codes(words: Sequence[str]) -> frozenset[str]:
 
 
 def _number(word: str) -> float | None:
-    m = _NUMBER_IN_TEXT.match(word)
-    if not m:
-        return None
-    return float(m.group(1).replace(",", "") + ("." + m.group(2) if m.group(2) else ""))
+    return float(word) if _NUMBER_IN_TEXT.match(word) else None
 
 
 def _numbers(words: Sequence[str]) -> frozenset[float]:

@@ -189,10 +189,10 @@ def link(
     compared; rows with a missing blocking value are never matched. threshold: minimum match probability (0..1) of
     an accepted pair; ``None``: the cut that maximises the F1 expected from the probabilities
     (:func:`~labelwise.link.expected.best_expected_f1`). one_to_one: each right row matches at most one left row and
-    vice versa; ``None``: one-to-one unless more than ``MAX_REPEATS`` (5%) of either table's rows repeat another row's
-    compared values (a few identical rows, such as DBLP's "Editor's Notes", are not duplicates of one entity). encoder: anything
-    with ``encode(texts) -> (n, d)``; default :class:`labelwise.features.TextEncoder`; ``False`` compares without
-    embeddings. k: candidates retrieved per left row by each of embedding and TF-IDF search. progress:
+    vice versa; ``None``: one-to-one unless more than ``MAX_REPEATS`` (5%) of either table's rows repeat another
+    row's compared values (a few identical rows, such as DBLP's "Editor's Notes", are not duplicates of one entity).
+    encoder: anything with ``encode(texts) -> (n, d)``; default :class:`labelwise.features.TextEncoder`; ``False``
+    compares without embeddings. k: candidates retrieved per left row by each of embedding and TF-IDF search. progress:
     ``progress(stage, done, total)``.
 
     Each candidate pair gets a match probability from the hybrid scorer (:func:`~labelwise.link.score.score_candidates`:

@@ -61,6 +61,7 @@ def tfidf_neighbours(query: sparse.csr_matrix, base: sparse.csr_matrix | None, k
     if k == 0:
         return idx, sim
     base_t = base.T.tocsc()
+    chunk = max(1, min(chunk, 20_000_000 // max(m, 1)))  # a dense block of at most 20M cosines (80 MB)
     for s in range(0, n, chunk):
         block = (query[s : s + chunk] @ base_t).toarray()
         if self_search:

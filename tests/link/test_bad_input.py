@@ -26,8 +26,11 @@ def test_latin1_file_reads_with_encoding_and_says_how_otherwise(tmp_path):
 
 
 def test_missing_values_and_empty_strings_are_fine():
-    result = link(LEFT, RIGHT, on=["name", "city"], left_id="id", right_id="id", encoder=ENC, threshold=-1.0)
-    assert len(result.pairs) == 4 and result.pairs.score.notna().all()
+    result = link(LEFT, RIGHT, on=["name", "city"], left_id="id", right_id="id", encoder=ENC, threshold=0.0,
+                  one_to_one=False)
+    assert len(result.pairs) == len(result.candidates) == 4 and result.pairs.score.notna().all()
+    with pytest.raises(DataError, match="match probability between 0 and 1"):
+        link(LEFT, RIGHT, on=["name", "city"], encoder=ENC, threshold=-1.0)
 
 
 def test_duplicate_ids_name_the_column_and_an_example():

@@ -28,7 +28,8 @@ def test_link_command_writes_pairs_and_prints_a_summary(tmp_path, capsys):
     assert list(pairs.columns) == ["left_id", "right_id", "score"]
     assert evaluate(pairs, truth)["f1"] >= 0.9
     printed = capsys.readouterr().out
-    assert "pairs found" in printed and "threshold" in printed and "runner-up null" in printed
+    assert "pairs found" in printed and "threshold" in printed and "expected F1" in printed
+    assert "estimated precision" in printed and "one-to-one: yes (given)" in printed
 
 
 def test_link_command_with_threshold_and_blocking(tmp_path):

@@ -1,7 +1,7 @@
 """DBLP-ACM (Köpcke, Thor & Rahm 2010): real bibliographic records with a known perfect mapping.
 
 Read in place from ../shared/datasets/linkage/dblp-acm (skipped when absent). DBLP2.csv is Latin-1.
-The full MiniLM figure (F1 >= 0.98 unsupervised) is in bench/linkage.py; here the whole set runs with the
+The full MiniLM figures are in bench/linkage.py and bench/linkage_defaults.py; here the whole set runs with the
 model-free hashing encoder, and MiniLM on a sample of 150 true pairs plus 50 unmatched rows each side.
 """
 
@@ -53,3 +53,23 @@ def test_sample_with_minilm_unsupervised(dblp_acm):
                   one_to_one=True)
     scores = evaluate(result.pairs, sample)
     assert scores["f1"] >= 0.95, (scores, result.threshold)
+
+
+def test_cli_defaults_reach_the_measured_floor(dblp_acm, tmp_path, capsys):
+    """``labelwise link`` with its defaults (ids, one-to-one and threshold chosen for the user) and the model-free
+    encoder: F1 0.986 when measured (bench/linkage_defaults.py --fast), estimated F1 0.994; floor 0.975."""
+    import re
+
+    from labelwise.cli.main import main
+
+    _, _, truth = dblp_acm
+    folder = shared_dataset("linkage", "dblp-acm")
+    out = tmp_path / "pairs.csv"
+    code = main(["link", str(folder / "DBLP2.csv"), str(folder / "ACM.csv"), "--on", "title,authors,venue,year",
+                 "--left-encoding", "latin-1", "--encoder", "hashing", "--out", str(out), "-q"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "ids: left column 'id' (found), right column 'id' (found)" in printed
+    assert "one-to-one: yes (automatic" in printed
+    f1 = evaluate(pd.read_csv(out), truth)["f1"]
+    estimated = float(re.search(r"estimated precision [\d.]+, recall [\d.]+, F1 ([\d.]+)", printed).group(1))
+    assert f1 >= 0.975 and abs(estimated - f1) <= 0.02, (f1, estimated)

@@ -22,7 +22,8 @@ def test_planted_matches_are_found_without_labels():
     result = link(left, right, on=ON, left_id="id", right_id="id", encoder=ENC, one_to_one=True)
     scores = evaluate(result.pairs, truth)
     assert scores["f1"] >= 0.9, scores
-    assert result.threshold.method == "runner-up null"
+    assert result.threshold.method == "expected F1"
+    assert abs(result.info["estimate"].f1 - scores["f1"]) < 0.05  # the printed estimate is near the truth
     assert list(result.pairs.columns) == ["left_id", "right_id", "score"]
     # every left row appears in merged once (one-to-one), matched ones carry their partner's columns
     assert len(result.merged) == len(left)
@@ -36,8 +37,9 @@ def test_given_threshold_and_candidates():
     result = link(left, right, on=ON, left_id="id", right_id="id", encoder=ENC, threshold=0.99, k=3)
     assert result.threshold.method == "given"
     assert (result.pairs["score"] >= 0.99).all()
-    assert result.candidates["rank"].max() == 3
-    assert len(result.candidates) == 3 * len(left)
+    # each left row: its 3 nearest by embedding, union its 3 nearest by character n-grams
+    per_left = result.candidates.groupby("left_id").size()
+    assert per_left.min() >= 3 and per_left.max() <= 6 and result.candidates["rank"].max() == per_left.max()
 
 
 def test_one_to_one_keeps_each_row_once():

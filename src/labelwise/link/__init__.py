@@ -4,7 +4,10 @@ After LinkTransformer (Arora & Dell 2023, "LinkTransformer: A Unified Package fo
 Language Models"; clean-room, no code taken from its GPL-3.0 implementation):
 
 - :func:`link` (``left (n, ...)``, ``right (m, ...)`` -> :class:`LinkResult` with ``pairs`` ``left_id, right_id,
-  score`` and ``merged``): serialise, embed, retrieve, threshold, optionally one-to-one.
+  score`` and ``merged``): serialise, embed, retrieve (embedding and character n-gram neighbours), score each pair
+  with the hybrid scorer of :mod:`labelwise.link.score` (per-column lexical comparisons and the embedding cosine,
+  Fellegi-Sunter weights fitted by EM without labels: a match probability), one-to-one by default, threshold at the
+  maximum expected F1.
 - :func:`choose_threshold`: the threshold maximising F1 on a few labelled pairs.
 - :func:`dedupe`: ``cluster_id`` and ``representative`` per row.
 - :func:`aggregate`: nearest category and score per row.

@@ -1,15 +1,20 @@
-"""``link(left, right, on=...)``: record linkage as embedding retrieval.
+"""``link(left, right, on=...)``: record linkage with a hybrid pair scorer.
 
-The method is LinkTransformer's (Arora & Dell 2023, "LinkTransformer: A Unified Package for Record Linkage with
+Retrieval is LinkTransformer's (Arora & Dell 2023, "LinkTransformer: A Unified Package for Record Linkage with
 Transformer Language Models"; clean-room, no code taken): serialise the chosen columns of each row
 (:mod:`~labelwise.link.serialise`), embed the texts with a sentence encoder (labelwise's offline int8
-all-MiniLM-L6-v2 :class:`~labelwise.features.TextEncoder` by default; rows come out L2-normalised), retrieve each
-left row's ``k`` most cosine-similar right rows (:func:`labelwise.neighbours.knn`), optionally within exact blocks, and
-keep the pairs scoring above a threshold (:mod:`~labelwise.link.threshold`; chosen from the scores when not given),
-optionally one-to-one (:mod:`~labelwise.link.assign`).
+all-MiniLM-L6-v2 :class:`~labelwise.features.TextEncoder` by default) and retrieve each left row's ``k`` most
+cosine-similar right rows, optionally within exact blocks; the ``k`` nearest by character 3-gram TF-IDF join them
+(:func:`~labelwise.link.score.candidate_pairs`). Each candidate gets a match probability from per-column lexical
+comparisons and the embedding cosine, combined by Fellegi-Sunter weights fitted by EM without labels
+(:mod:`~labelwise.link.score`). With one-to-one linkage (the default when neither table repeats a row) the
+probabilities account for competing pairs and the maximum-probability assignment is kept
+(:mod:`~labelwise.link.assign`); the threshold maximises the F1 expected from the probabilities
+(:mod:`~labelwise.link.expected`), which also give the estimated precision, recall and F1.
 
 Shapes: ``left: (n_left, ...)`` and ``right: (n_right, ...)`` DataFrames; ``pairs: (p, 3)`` with
-``left_id, right_id, score``; ``candidates: (<= n_left * k, 4)`` with ``left_id, right_id, score, rank``.
+``left_id, right_id, score`` (score = match probability); ``candidates: (c, 5)`` with ``left_id, right_id, score,
+rank, cosine``.
 """
 
 from __future__ import annotations
@@ -25,22 +30,29 @@ import pandas as pd
 
 from labelwise.errors import DataError
 from labelwise.link.assign import one_to_one as assign_one_to_one
-from labelwise.link.serialise import _text, as_columns, check_columns, row_ids, serialise
-from labelwise.link.threshold import ThresholdChoice, unsupervised_threshold
-from labelwise.neighbours import knn
+from labelwise.link.expected import best_expected_f1, expected_scores
+from labelwise.link.fellegi_sunter import competing_probabilities
+from labelwise.link.score import candidate_pairs, score_candidates
+from labelwise.link.serialise import _text, as_columns, check_columns, column_pairs, find_id_column, row_ids, serialise
+from labelwise.link.threshold import ThresholdChoice
 from labelwise.progress import ProgressCallback, report
 
 __all__ = ["link", "LinkResult", "default_encoder", "embed_tables", "blocks"]
+
+MAX_REPEATS = 0.05  # one-to-one by default while at most this share of a table's rows repeat another's values
 
 
 @dataclass
 class LinkResult:
     """What :func:`link` found.
 
-    pairs: accepted matches ``left_id, right_id, score``, best first per left row. candidates: every retrieved pair
-    ``left_id, right_id, score, rank`` (rank 1 = best for that left row), before threshold and one-to-one.
+    pairs: accepted matches ``left_id, right_id, score`` (match probability), best first per left row. candidates:
+    every retrieved pair ``left_id, right_id, score, rank, cosine`` (rank 1 = most probable for that left row;
+    cosine of the embeddings), before threshold and one-to-one.
     merged: the left table with the matched right rows' columns (suffix ``_right`` on clashes) and ``score``;
-    unmatched left rows keep empty right columns. threshold: the value and how it was chosen.
+    unmatched left rows keep empty right columns. threshold: the value and how it was chosen. info: what was
+    decided (``left_id``/``right_id`` columns used, ``one_to_one`` and why, ``estimate``: an
+    :class:`~labelwise.link.expected.Estimate`, ``comparisons``: the fitted weights per level).
     """
 
     pairs: pd.DataFrame
@@ -117,37 +129,41 @@ def _check_table(table: Any, side: str) -> pd.DataFrame:
     return table
 
 
-def _retrieve(lv, rv, lkeys, rkeys, k, progress) -> pd.DataFrame:
-    """Candidate pairs by position: ``left, right, score, rank`` (within blocks when keys are not all equal)."""
-    frames = []
+def _candidates(left_cols, right_cols, lv, rv, lkeys, rkeys, k, progress) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs by position (``(p,) int`` each), within blocks when the keys are not all equal."""
     right_groups = {key: np.flatnonzero((rkeys == key).to_numpy()) for key in pd.unique(rkeys.dropna())}
     left_groups = [(key, np.flatnonzero((lkeys == key).to_numpy())) for key in pd.unique(lkeys.dropna())]
-    total = len(left_groups)
+    a_all, b_all = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for done, (key, lpos) in enumerate(left_groups, start=1):
         rpos = right_groups.get(key)
         if rpos is None or lpos.size == 0:
             continue
-        idx, sim = knn(rv[rpos], min(k, rpos.size), query=lv[lpos])
-        valid = idx >= 0
-        rows = np.repeat(lpos, idx.shape[1]).reshape(idx.shape)
-        ranks = np.broadcast_to(np.arange(1, idx.shape[1] + 1), idx.shape)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "left": rows[valid],
-                    "right": rpos[idx[valid]],
-                    "score": np.clip(sim[valid].astype(np.float64), -1.0, 1.0),  # float error can give 1.0000001
-                    "rank": ranks[valid],
-                }
-            )
-        )
-        if total > 1:
-            report(progress, "searching blocks", done, total)
-    if not frames:
-        return pd.DataFrame({"left": [], "right": [], "score": [], "rank": []}).astype(
-            {"left": np.int64, "right": np.int64, "score": np.float64, "rank": np.int64}
-        )
-    return pd.concat(frames, ignore_index=True)
+        a, b = candidate_pairs([[col[i] for i in lpos] for col in left_cols],
+                               [[col[i] for i in rpos] for col in right_cols],
+                               left_vectors=None if lv is None else lv[lpos],
+                               right_vectors=None if rv is None else rv[rpos], k=k)
+        a_all.append(lpos[a])
+        b_all.append(rpos[b])
+        if len(left_groups) > 1:
+            report(progress, "searching blocks", done, len(left_groups))
+    return np.concatenate(a_all), np.concatenate(b_all)
+
+
+def _repeats(table: pd.DataFrame, columns: Sequence[str]) -> int:
+    """How many rows repeat an earlier row's compared values (after trimming and lower-casing)."""
+    texts = pd.DataFrame({c: [_text(v).lower() for v in table[c].tolist()] for c in columns})
+    return int(texts.duplicated().sum()) if len(texts) else 0
+
+
+def _ranks(left: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Rank of each pair among its left row's pairs by score (1 = best), ``(p,) int``."""
+    order = np.lexsort((-score, left))
+    ranks = np.empty(left.size, dtype=np.int64)
+    if left.size:
+        first = np.r_[True, left[order][1:] != left[order][:-1]]
+        starts = np.maximum.accumulate(np.where(first, np.arange(left.size), 0))
+        ranks[order] = np.arange(left.size) - starts + 1
+    return ranks
 
 
 def link(
@@ -159,75 +175,106 @@ def link(
     right_id: str | None = None,
     block_on: str | Sequence[str] | None = None,
     threshold: float | None = None,
-    one_to_one: bool = False,
+    one_to_one: bool | None = None,
     encoder: Any = None,
     k: int = 10,
     progress: ProgressCallback | None = None,
 ) -> LinkResult:
     """Find the rows of ``right`` that describe the same entity as rows of ``left``.
 
-    on: the columns to compare (both tables need them), e.g. ``["title", "authors"]`` or ``"title,authors"``.
-    left_id / right_id: id columns (unique); default: row positions 0..n-1. block_on: columns that must be equal
-    (exactly, after trimming) for two rows to be compared; rows with a missing blocking value are never matched.
-    threshold: minimum cosine score of a match; ``None``: chosen from the scores without labels
-    (:func:`~labelwise.link.threshold.unsupervised_threshold`). one_to_one: each right row matches at most one left
-    row and vice versa (maximum-score assignment). encoder: anything with ``encode(texts) -> (n, d)``; default
-    :class:`labelwise.features.TextEncoder`. k: candidates retrieved per left row. progress: ``progress(stage, done,
-    total)``.
+    on: the columns to compare, e.g. ``["title", "authors"]`` or ``"title,authors"``; ``"title=name"`` (or a
+    ``("title", "name")`` pair) compares the left column ``title`` with the right column ``name``.
+    left_id / right_id: id columns (unique); default: the table's ``id`` column (any case) when it has one, else
+    row positions 0..n-1. block_on: columns that must be equal (exactly, after trimming) for two rows to be
+    compared; rows with a missing blocking value are never matched. threshold: minimum match probability (0..1) of
+    an accepted pair; ``None``: the cut that maximises the F1 expected from the probabilities
+    (:func:`~labelwise.link.expected.best_expected_f1`). one_to_one: each right row matches at most one left row and
+    vice versa; ``None``: one-to-one unless more than ``MAX_REPEATS`` (5%) of either table's rows repeat another
+    row's compared values (a few identical rows, such as DBLP's "Editor's Notes", are not duplicates of one entity).
+    encoder: anything with ``encode(texts) -> (n, d)``; default :class:`labelwise.features.TextEncoder`; ``False``
+    compares without embeddings. k: candidates retrieved per left row by each of embedding and TF-IDF search. progress:
+    ``progress(stage, done, total)``.
+
+    Each candidate pair gets a match probability from the hybrid scorer (:func:`~labelwise.link.score.score_candidates`:
+    lexical comparisons per column and the embedding cosine, Fellegi-Sunter weights fitted by EM without labels).
     """
     start = time.perf_counter()
     left = _check_table(left, "left")
     right = _check_table(right, "right")
-    columns = as_columns(on)
-    if not columns:
+    mapping = column_pairs(on)
+    if not mapping:
         raise DataError("on= names no columns: give the columns to compare, e.g. on=['name', 'address'].")
+    lcols = [a for a, _ in mapping]
+    rcols = [b for _, b in mapping]
     block_columns = as_columns(block_on, "block_on")
+    check_columns(left, lcols, "left")
+    check_columns(right, rcols, "right")
     for table, side in ((left, "left"), (right, "right")):
-        check_columns(table, columns, side)
         check_columns(table, block_columns, side, what="block_on")
-    check_k_and_threshold(k, threshold)
+    check_k_and_threshold(k, None)
+    if threshold is not None and not (0.0 <= float(threshold) <= 1.0):
+        raise DataError(f"threshold is a match probability between 0 and 1; got {threshold!r}.")
+    left_id = left_id if left_id is not None else find_id_column(left)
+    right_id = right_id if right_id is not None else find_id_column(right)
     lids = row_ids(left, left_id, "left")
     rids = row_ids(right, right_id, "right")
+    if one_to_one is None:
+        repeats = (_repeats(left, lcols), _repeats(right, rcols))
+        one_to_one = repeats[0] <= MAX_REPEATS * len(left) and repeats[1] <= MAX_REPEATS * len(right)
+        why = (f"automatic: on, {repeats[0]:,} left and {repeats[1]:,} right rows repeat another row's compared "
+               f"values (at most {MAX_REPEATS:.0%} allowed)")
+        if not one_to_one:
+            why = why.replace("automatic: on", "automatic: off") + "; pass --one-to-one to force it"
+    else:
+        why = "given"
 
-    if len(left) and len(right):
+    left_cols = [[_text(v) for v in left[c].tolist()] for c in lcols]
+    right_cols = [[_text(v) for v in right[c].tolist()] for c in rcols]
+    lv = rv = None
+    if len(left) and len(right) and encoder is not False:
         if encoder is None:
             encoder = default_encoder()
-        lv, rv = embed_tables(encoder, [serialise(left, columns), serialise(right, columns)], progress)
-        report(progress, "searching", 0, 1)
-        cand = _retrieve(lv, rv, blocks(left, block_columns), blocks(right, block_columns), int(k), progress)
-        report(progress, "searching", 1, 1)
-    else:
-        cand = _retrieve(np.zeros((0, 1)), np.zeros((0, 1)), pd.Series([], dtype=object), pd.Series([], dtype=object), 1, None)
-
-    if threshold is not None:
-        choice = ThresholdChoice(float(threshold), "given")
-    else:
-        top1 = cand.loc[cand["rank"] == 1, "score"].to_numpy()
-        top2 = cand.loc[cand["rank"] == 2, "score"].to_numpy()
-        choice = unsupervised_threshold(top1, top2)
-    accepted = cand[cand["score"] >= choice.value]
+        right_named = right[rcols].set_axis(lcols, axis=1)  # the encoder sees the same field names on both sides
+        lv, rv = embed_tables(encoder, [serialise(left, lcols), serialise(right_named, lcols)], progress)
+    report(progress, "searching", 0, 1)
+    a, b = _candidates(left_cols, right_cols, lv, rv, blocks(left, block_columns), blocks(right, block_columns),
+                       int(k), progress)
+    report(progress, "searching", 1, 1)
+    report(progress, "scoring pairs", 0, 1)
+    scores = score_candidates(left_cols, right_cols, a, b, left_vectors=lv, right_vectors=rv, names=lcols)
+    report(progress, "scoring pairs", 1, 1)
     if one_to_one:
-        accepted = accepted[assign_one_to_one(accepted["left"], accepted["right"], accepted["score"])]
-    accepted = accepted.sort_values(["left", "rank"], kind="stable")
+        prob = competing_probabilities(a, b, scores.log_odds)
+        floor = 0.01 if threshold is None else min(0.01, float(threshold))
+        live = np.flatnonzero(prob >= floor)
+        assigned = live[assign_one_to_one(a[live], b[live], prob[live])]
+    else:
+        prob = scores.probability
+        assigned = np.arange(a.size)
+    total = float(prob.sum())
+    if threshold is None:
+        estimate = best_expected_f1(prob[assigned], total)
+        choice = ThresholdChoice(estimate.threshold, "expected F1", estimate.describe())
+    else:
+        estimate = expected_scores(prob[assigned], total, float(threshold))
+        choice = ThresholdChoice(float(threshold), "given", estimate.describe())
+    accepted = assigned[prob[assigned] >= choice.value]
+    ranks = _ranks(a, prob)
+    accepted = accepted[np.lexsort((ranks[accepted], a[accepted]))]
 
-    pairs = pd.DataFrame(
-        {
-            "left_id": lids[accepted["left"].to_numpy(dtype=np.int64)],
-            "right_id": rids[accepted["right"].to_numpy(dtype=np.int64)],
-            "score": accepted["score"].to_numpy(dtype=np.float64),
-        }
-    )
-    candidates = pd.DataFrame(
-        {
-            "left_id": lids[cand["left"].to_numpy(dtype=np.int64)],
-            "right_id": rids[cand["right"].to_numpy(dtype=np.int64)],
-            "score": cand["score"].to_numpy(dtype=np.float64),
-            "rank": cand["rank"].to_numpy(dtype=np.int64),
-        }
-    )
-    merged = _merge(left, right, accepted)
-    info = {"n_left": len(left), "n_right": len(right), "n_candidates": len(cand), "on": columns,
-            "block_on": block_columns, "one_to_one": bool(one_to_one)}
+    cosine = (np.einsum("ij,ij->i", lv[a], rv[b]).astype(np.float64) if lv is not None and a.size
+              else np.full(a.size, np.nan))
+    pairs = pd.DataFrame({"left_id": lids[a[accepted]], "right_id": rids[b[accepted]],
+                          "score": prob[accepted]})
+    order = np.lexsort((ranks, a))
+    candidates = pd.DataFrame({"left_id": lids[a[order]], "right_id": rids[b[order]], "score": prob[order],
+                               "rank": ranks[order], "cosine": cosine[order]})
+    acc_frame = pd.DataFrame({"left": a[accepted], "right": b[accepted], "score": prob[accepted]})
+    merged = _merge(left, right, acc_frame)
+    info = {"n_left": len(left), "n_right": len(right), "n_candidates": int(a.size), "on": mapping,
+            "block_on": block_columns, "one_to_one": bool(one_to_one), "one_to_one_reason": why,
+            "left_id": left_id, "right_id": right_id, "estimate": estimate, "comparisons": scores.describe(),
+            "em_iterations": scores.model.n_iter_, "prior": scores.model.lambda_}
     return LinkResult(pairs, candidates, merged, choice, time.perf_counter() - start, info)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from labelwise.errors import DataError
 
-__all__ = ["serialise", "check_columns", "row_ids", "as_columns"]
+__all__ = ["serialise", "check_columns", "row_ids", "as_columns", "column_pairs", "find_id_column"]
 
 SEPARATOR = " ; "
 
@@ -29,6 +29,46 @@ def as_columns(on: str | Sequence[str] | None, what: str = "on") -> list[str]:
     if len(set(names)) != len(names):
         raise DataError(f"{what}= names a column twice: {names}. Give each column once.")
     return names
+
+
+def column_pairs(on: str | Sequence[str | tuple[str, str]] | None) -> list[tuple[str, str]]:
+    """``"title,authors"``, ``"title=name,price"`` or ``["title", ("title", "name")]`` -> ``[(left, right), ...]``.
+
+    ``left=right`` compares the left table's column ``left`` with the right table's ``right``; a bare name is the same
+    column on both sides.
+    """
+    if on is None:
+        return []
+    items = on.split(",") if isinstance(on, str) else list(on)
+    pairs = []
+    for item in items:
+        if isinstance(item, (tuple, list)):
+            if len(item) != 2:
+                raise DataError(f"on= pairs are (left column, right column); got {item!r}.")
+            a, b = str(item[0]).strip(), str(item[1]).strip()
+        elif "=" in str(item):
+            a, _, b = str(item).partition("=")
+            a, b = a.strip(), b.strip()
+            if not a or not b:
+                raise DataError(f"on= item {str(item).strip()!r} needs a column on both sides of '=', e.g. title=name.")
+        else:
+            a = b = str(item).strip()
+        if a:
+            pairs.append((a, b))
+    lefts = [a for a, _ in pairs]
+    if len(set(lefts)) != len(lefts) or len(set(pairs)) != len(pairs):
+        raise DataError(f"on= names a column twice: {lefts}. Give each column once.")
+    return pairs
+
+
+def find_id_column(table: pd.DataFrame) -> str | None:
+    """The table's column named ``id`` in any case (``id``, ``ID``, ``Id``), when there is exactly one and its values
+    are present and unique (usable as ids); else None (row numbers)."""
+    found = [c for c in table.columns if isinstance(c, str) and c.strip().lower() == "id"]
+    if len(found) != 1:
+        return None
+    ids = table[found[0]]
+    return found[0] if not ids.isna().any() and ids.is_unique else None
 
 
 def check_columns(table: pd.DataFrame, columns: Sequence[str], side: str, what: str = "on") -> None:

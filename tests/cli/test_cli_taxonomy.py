@@ -124,4 +124,4 @@ def test_multi_label_distillation_from_the_command_line(tmp_path, monkeypatch, c
     labelled = pd.read_csv(out / "t.labelled.csv")
     several = labelled["label"].str.contains("; ")
     assert several.mean() > 0.3  # rows with two kinds of words get two labels
-    assert "micro_f1" in capsys.readouterr().err
+    assert "micro_f1" in capsys.readouterr().out  # a result: on stdout

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from labelwise.cli.options import DEBUG, QUIET, writable
+from labelwise.cli.options import DEBUG, QUIET, list_option, writable
 from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -34,8 +34,7 @@ def _read(path: Path, encoding: Optional[str]):
 def link(
     left: Path = typer.Argument(..., help="The left table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
     right: Path = typer.Argument(..., help="The right table (same formats).", show_default=False),
-    on: str = typer.Option(..., "--on", help="Columns to compare, comma-separated, e.g. title,authors.",
-                           show_default=False),
+    on: List[str] = list_option("--on", help="Columns to compare, e.g. title,authors.", required=True),
     out: Path = typer.Option(Path("pairs.csv"), "--out", "-o", help="Where to write the pairs (left_id, right_id, "
                              "score); .csv, .tsv, .parquet or .jsonl."),
     left_id: Optional[str] = typer.Option(None, "--left-id", help="Id column of LEFT (default: row numbers)."),
@@ -43,8 +42,8 @@ def link(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Minimum cosine score of a match "
                                               "(default: chosen from the scores, no labels needed)."),
     one_to_one: bool = typer.Option(False, "--one-to-one", help="Each row matches at most one row on the other side."),
-    block_on: Optional[str] = typer.Option(None, "--block-on", help="Columns that must be equal to compare two "
-                                           "rows, comma-separated, e.g. year."),
+    block_on: Optional[List[str]] = list_option("--block-on", help="Columns that must be equal to compare two rows, "
+                                                "e.g. year."),
     k: int = typer.Option(10, "--k", help="Candidates retrieved per left row."),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files "
                                            "(default utf-8), e.g. latin-1."),
@@ -77,14 +76,13 @@ def link(
 
 def dedupe(
     data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
-    on: str = typer.Option(..., "--on", help="Columns to compare, comma-separated, e.g. name,address.",
-                           show_default=False),
+    on: List[str] = list_option("--on", help="Columns to compare, e.g. name,address.", required=True),
     out: Path = typer.Option(Path("clusters.csv"), "--out", "-o", help="Where to write the table with cluster_id, "
                              "representative and score."),
     id_column: Optional[str] = typer.Option(None, "--id", help="Id column (default: row numbers)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Minimum cosine score of a duplicate pair "
                                               "(default: chosen from the scores)."),
-    block_on: Optional[str] = typer.Option(None, "--block-on", help="Columns that must be equal, comma-separated."),
+    block_on: Optional[List[str]] = list_option("--block-on", help="Columns that must be equal."),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files."),
     encoder: str = typer.Option("minilm", "--encoder", help="'minilm' or 'hashing' (no model)."),
     quiet: bool = QUIET,

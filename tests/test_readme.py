@@ -4,7 +4,8 @@
 - Every `labelwise ...` command of README.md (in ```bash blocks and in inline code) runs in that folder, in the
   order written, and exits 0. `.venv/bin/labelwise` is this interpreter's `python -m labelwise`. Options written in
   [brackets] are optional and left out. `labelwise review` serves until stopped: it runs with `--port` on a free
-  port added, must print its login links on stdout, and stops with Ctrl-C (exit 130). Not run: commands with `...`
+  port added, must print its login links on stdout, and stops with Ctrl-C (exit 130). A command name alone
+  (`labelwise review` in a sentence) is not a command line. Not run: commands with `...`
   (an elided command line) and the ones that need an LLM (annotate, taxonomy, --llm-judge), which
   tests/cli/test_cli_taxonomy.py and tests/llm cover.
 """
@@ -70,7 +71,10 @@ def readme_commands(text: str) -> list[str]:
                 if re.match(r"(\.venv/bin/)?labelwise ", line):
                     commands.append(line)
     prose = FENCE.sub("", text)
-    commands += [m.group(1) for m in re.finditer(r"`((?:\.venv/bin/)?labelwise [^`]+)`", prose)]
+    for match in re.finditer(r"`((?:\.venv/bin/)?labelwise [^`]+)`", prose):
+        line = " ".join(match.group(1).split())  # as rendered: a line break in inline code is a space
+        if len(line.split()) > 2:  # `labelwise review` alone names a command; it is not a command line
+            commands.append(line)
     return commands
 
 
@@ -134,7 +138,7 @@ def test_readme_commands_run_on_a_table_a_user_brings(tmp_path):
         args = [sys.executable, "-m", "labelwise"] + args[1:]
         if args[3:4] == ["review"]:
             code, out, err = _serve_and_stop(args, tmp_path)
-            ok = code == 130 and "/login?token=" in out and err == "interrupted\n"
+            ok = code == 130 and "/login?token=" in out and err.splitlines()[-1:] == ["interrupted"]
         else:
             code, out, err = _run(args, tmp_path)
             ok = code == 0

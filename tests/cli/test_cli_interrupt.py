@@ -93,15 +93,19 @@ def test_audit_and_review_does_not_carry_on_after_ctrl_c(digits_csv, tmp_path):
     assert run.returncode == 130 and not (tmp_path / "carried-on").exists()
 
 
-def test_ctrl_c_while_the_audit_saves_finishes_the_folder_first(digits_csv, tmp_path):
+def test_ctrl_c_while_the_audit_saves_finishes_the_folder_first(tmp_path):
     """Each file is written atomically; a Ctrl-C between them waits until the folder is whole, then exits 130."""
+    import numpy as np
+
     from labelwise.audit.result import AuditResult
 
+    x = np.random.default_rng(0).normal(size=(120, 4))
+    pd.DataFrame(x, columns=list("abcd")).assign(y=(x[:, 0] > 0).astype(int)).to_csv(tmp_path / "t.csv", index=False)
     out = tmp_path / "audit"
-    run = run_interrupted(["audit", str(digits_csv), "--label", "digit", "--out", str(out), "--quiet"], tmp_path,
+    run = run_interrupted(["audit", "t.csv", "--label", "y", "--out", str(out), "--quiet"], tmp_path,
                           where="save", when="before")
     assert run.returncode == 130 and run.stderr == "interrupted\n"
-    assert AuditResult.saved_in(out) and len(AuditResult.load(out).given) == 500  # every file, all of one audit
+    assert AuditResult.saved_in(out) and len(AuditResult.load(out).given) == 120  # every file, all of one audit
     assert leftovers(tmp_path) == []
 
 

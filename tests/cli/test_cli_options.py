@@ -66,3 +66,11 @@ def test_every_option_that_speaks_of_several_values_is_a_list_option():
             words = (getattr(param, "help", "") or "").lower()
             if "comma" in words or "repeat" in words:
                 assert param.multiple, f"{name} {param.opts[0]} describes a list but takes one value"
+
+
+@pytest.mark.parametrize("args", [[], ["audit"], ["review"]])
+def test_a_command_alone_prints_its_help(args, capsys):
+    assert main(args) == 2
+    printed = capsys.readouterr()
+    assert printed.out.startswith(f"Usage: labelwise {' '.join(args)}".rstrip() + " [OPTIONS]")
+    assert "error:" not in printed.out and printed.err == ""

@@ -22,7 +22,7 @@ from labelwise.cli import guide as guide_command
 from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
 from labelwise.cli import taxonomy as taxonomy_command
-from labelwise.cli.console import messages, plain
+from labelwise.cli.console import console, messages, plain
 from labelwise.errors import LabelwiseError
 
 app = typer.Typer(
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         return _interrupted()
     except Exception as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # `labelwise` or `labelwise audit` alone: the help, as --help
+            console.print(plain(err.format_message()), soft_wrap=True)
+            return err.exit_code
         if _is_usage_error(err):  # a wrong option or argument: the parser's message in one line, exit 2
             messages.print(plain(("error:", "bold red"), f" {err.format_message()}{_help_hint(err)}"), soft_wrap=True)
             return err.exit_code

@@ -23,7 +23,6 @@ SEP = typer.Option(None, "--sep", help="Field separator of a CSV/TSV file, e.g. 
                    "tab for .tsv).")
 
 
-
 def comma_list(values: Optional[List[str]]) -> Optional[List[str]]:
     """A list option's values, each split on commas and stripped: ``--on a,b`` and ``--on a --on b`` both give
     ``["a", "b"]``. None when the option was not given."""

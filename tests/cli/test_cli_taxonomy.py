@@ -48,8 +48,8 @@ def test_unlabelled_csv_to_taxonomy_to_labelled_csv(tmp_path, fake_model, capsys
     assert main(["taxonomy", str(tmp_path / "tickets.csv"), "--text", "message", "--out", str(tax),
                  "--use-case", "bank intents", "--max-labels", "5", "--quiet"]) == 0
     assert "Card delivery" in tax.read_text() and "made_with" in tax.read_text()
-    err = capsys.readouterr().err
-    assert "3 categories" in err and "labelwise annotate" in err
+    printed = capsys.readouterr()
+    assert "3 categories" in printed.out and "labelwise annotate" in printed.err  # the result; what to do next
     # the taxonomy is not overwritten by accident
     assert main(["taxonomy", str(tmp_path / "tickets.csv"), "--text", "message", "--out", str(tax), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
@@ -63,8 +63,8 @@ def test_unlabelled_csv_to_taxonomy_to_labelled_csv(tmp_path, fake_model, capsys
     summary = json.loads((out / "summary.json").read_text())
     assert summary["llm_labelled_rows"] == 40 and summary["classes"][-1] == "Other"
     assert (out / "classifier.joblib").exists()
-    err = capsys.readouterr().err
-    assert "held-out" in err and "40 with" in err
+    printed = capsys.readouterr().out  # results on stdout
+    assert "held-out" in printed and "40 with" in printed
 
 
 def test_annotate_refuses_to_overwrite_a_column_and_mixed_label_sources(tmp_path, fake_model, capsys):
@@ -124,4 +124,4 @@ def test_multi_label_distillation_from_the_command_line(tmp_path, monkeypatch, c
     labelled = pd.read_csv(out / "t.labelled.csv")
     several = labelled["label"].str.contains("; ")
     assert several.mean() > 0.3  # rows with two kinds of words get two labels
-    assert "micro_f1" in capsys.readouterr().err
+    assert "micro_f1" in capsys.readouterr().out  # a result: on stdout

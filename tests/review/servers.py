@@ -44,11 +44,11 @@ def start(folder, port, db=None, *extra):
 
     proc = subprocess.Popen([sys.executable, "-m", "labelwise", "review", str(folder), "--port", str(port)]
                             + (["--db", db] if db else []) + list(extra),
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.time() + 60
     url = None
     while time.time() < deadline and url is None:
-        line = proc.stderr.readline()
+        line = proc.stdout.readline()  # the login links are the command's result: on stdout
         if not line and proc.poll() is not None:
             break
         match = re.search(r"(http://127\.0\.0\.1:\d+/login\?token=\S+)", line)

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from labelwise.cli.console import messages, plain, progress_bars
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column, writable
+from labelwise.cli.console import console, messages, plain, progress_bars
+from labelwise.cli.options import (DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, list_option,
+                                   read_with_text_column, writable)
 from labelwise.data.io import read_text_file
 from labelwise.errors import LabelwiseError
 
 
-def _read_labels(labels: Optional[str], labels_file: Optional[Path]) -> list[str]:
+def _read_labels(labels: Optional[list[str]], labels_file: Optional[Path]) -> list[str]:
     if labels_file is not None:
         if not labels_file.is_file():
             raise LabelwiseError(f"{labels_file} does not exist: give a text file with one label per line.")
         found = [line.strip() for line in read_text_file(labels_file, "Label list").splitlines() if line.strip()]
     elif labels:
-        found = [part.strip() for part in labels.split(",") if part.strip()]
+        found = labels
     else:
         raise LabelwiseError("Give the label set: --labels a,b,c or --labels-file labels.txt (one per line).")
     return list(dict.fromkeys(found))
@@ -28,7 +29,8 @@ def _read_labels(labels: Optional[str], labels_file: Optional[Path]) -> list[str
 def annotate(
     data: Path = typer.Argument(..., help="CSV/TSV/Parquet/JSONL table with the texts.", show_default=False),
     text: str = typer.Option(..., "--text", "-t", help="The text column.", show_default=False),
-    labels: Optional[str] = typer.Option(None, "--labels", help="The labels, comma-separated."),
+    labels: Optional[List[str]] = list_option("--labels", metavar="LABEL", help="The labels (a label with a comma: "
+                                              "--labels-file)."),
     labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="A file with one label per line."),
     out: Path = typer.Option(Path("labelwise-annotations"), "--out", "-o", help="Folder for annotations.csv, "
                              "probabilities.parquet and summary.json."),
@@ -83,11 +85,11 @@ def annotate(
     result.save(out)
     usage = result.usage
     counts = result.to_frame()["label"].value_counts()
-    messages.print(plain(f"{len(result.texts):,} rows labelled with {backend.model} ({result.settings['calibration']} "
-                         f"calibration): {usage.calls:,} model calls, {usage.cached:,} from the cache, "
-                         f"{usage.prompt_tokens:,} prompt tokens."))
+    console.print(plain(f"{len(result.texts):,} rows labelled with {backend.model} ({result.settings['calibration']} "
+                        f"calibration): {usage.calls:,} model calls, {usage.cached:,} from the cache, "
+                        f"{usage.prompt_tokens:,} prompt tokens."), soft_wrap=True)
     for label, n in counts.head(10).items():
-        messages.print(plain(f"  {label:<30} {n:>7,}"))
+        console.print(plain(f"  {label:<30} {n:>7,}"), soft_wrap=True)
     messages.print(plain(f"wrote {out}/annotations.csv, probabilities.parquet, summary.json"))
 
 
@@ -127,19 +129,19 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
     copy = out / f"{Path(data).stem}.labelled{Path(data).suffix}"
     write_table_atomic(labelled, copy)
     m = result.metrics
-    messages.print(plain(f"{len(texts):,} rows labelled: the LLM ({backend.model}) labelled "
-                         f"{m['llm_labelled_rows']:,} with {m['llm_calls']:,} model calls "
-                         f"({m['llm_calls_per_row']:.3f} per row of the table)."))
+    console.print(plain(f"{len(texts):,} rows labelled: the LLM ({backend.model}) labelled "
+                        f"{m['llm_labelled_rows']:,} with {m['llm_calls']:,} model calls "
+                        f"({m['llm_calls_per_row']:.3f} per row of the table)."), soft_wrap=True)
     held = m.get("heldout_agreement")
     if held:
         key = "accuracy" if "accuracy" in held else "micro_f1"
-        messages.print(plain(f"classifier vs LLM on {held['rows']:,} held-out LLM-labelled rows: {key} {held[key]:.3f}"
-                             + (f", Cohen's kappa {held['cohen_kappa']:.3f}" if "cohen_kappa" in held else "")
-                             + (f"; {m['speedup_per_row']:,.0f}x faster per row than the LLM"
-                                if "speedup_per_row" in m else "")))
+        console.print(plain(f"classifier vs LLM on {held['rows']:,} held-out LLM-labelled rows: {key} {held[key]:.3f}"
+                            + (f", Cohen's kappa {held['cohen_kappa']:.3f}" if "cohen_kappa" in held else "")
+                            + (f"; {m['speedup_per_row']:,.0f}x faster per row than the LLM"
+                               if "speedup_per_row" in m else "")), soft_wrap=True)
     counts = table["label"].value_counts()
     for label, n in counts.head(15).items():
-        messages.print(plain(f"  {label:<32} {n:>7,}"))
+        console.print(plain(f"  {label:<32} {n:>7,}"), soft_wrap=True)
     messages.print(plain(f"wrote {copy} (your table plus {label_column}, {label_column}_probability, {label_column}_by) "
                          f"and {out}/annotations.csv, probabilities.parquet, summary.json"
                          + (", classifier.joblib" if result.classifier is not None else "")))

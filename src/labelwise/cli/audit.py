@@ -8,21 +8,18 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
+from labelwise.audit.checks.base import SkipReason
 from labelwise.audit.label_errors import FILTERS
-from labelwise.cli.options import DEBUG, QUIET, SERVER_MODEL, writable
-from labelwise.cli.console import console, messages, plain, progress_bars
+from labelwise.cli.options import DEBUG, QUIET, SERVER_MODEL, list_option, writable
+from labelwise.cli.console import console, interrupt_after, messages, plain, progress_bars
 from labelwise.errors import DataError, ParameterError
 
 
 def audit(
     data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="The column holding the labels.", show_default=False),
-    text: Optional[List[str]] = typer.Option(
-        None, "--text", "-t", help="A text column to embed (repeat for several; they are joined)."
-    ),
-    features: Optional[List[str]] = typer.Option(
-        None, "--features", "-f", help="A numeric or categorical feature column (repeat for several)."
-    ),
+    text: Optional[List[str]] = list_option("--text", "-t", help="Text column(s) to embed (several are joined)."),
+    features: Optional[List[str]] = list_option("--features", "-f", help="Numeric or categorical feature column(s)."),
     embeddings: Optional[str] = typer.Option(None, "--embeddings", help="A column of precomputed embedding vectors."),
     pred_probs: Optional[Path] = typer.Option(
         None, "--pred-probs", help="Your own out-of-sample probabilities (.npy, .csv or .parquet; one row per input "
@@ -99,7 +96,8 @@ def audit(
             n_folds=folds, filter_by=filter_by, random_state=random_state, progress=progress,
             compare_to=str(compare_to) if compare_to is not None else None,
         )
-    result.save(out)  # files first, so that nothing is lost if the terminal goes away
+    with interrupt_after():
+        result.save(out)  # files first, so that nothing is lost if the terminal goes away
     if llm_judge:
         from labelwise.audit.llm_judge import judge_audit
         from labelwise.llm import open_backend
@@ -111,7 +109,8 @@ def audit(
         backend = open_backend(str(model) if model else None, server=server, server_model=server_model)
         with progress_bars(enabled=not quiet) as progress:
             judge_audit(result, [backend], rows=judge_rows or None, progress=progress)
-        result.save(out)
+        with interrupt_after():
+            result.save(out)
     written = "issues.csv, issues.parquet, per_class.csv, summary.json (and the arrays labelwise reads back)"
     html = None
     if report:
@@ -151,11 +150,18 @@ def print_summary(result, show: int = 10) -> None:
     if health:
         console.print(plain("; ".join(health)), soft_wrap=True)
     if checks.shift is not None:
-        console.print(plain(f"vs {checks.shift.summary.other_name}: {checks.shift.summary.verdict}"), soft_wrap=True)
+        shift = checks.shift.summary
+        console.print(plain(f"label shift vs {shift.other_name} ({shift.other_rows:,} rows): {shift.verdict}"),
+                      soft_wrap=True)
+        leakage = leakage_line(shift)
+        if leakage:
+            console.print(plain(leakage), soft_wrap=True)
+    elif checks.why_not("shift") is not None and checks.why_not("shift").reason != SkipReason.NO_OTHER_SPLIT:
+        messages.print(plain(f"label shift and leakage {checks.why_not('shift').message}"), soft_wrap=True)
     if result.classes_too_small:
         tiny = result.classes_too_small
-        console.print(plain(f"note: {len(tiny)} class(es) have a single row, so no model can check their label: "
-                            + ", ".join(map(str, tiny[:10])) + (" ..." if len(tiny) > 10 else "")), soft_wrap=True)
+        messages.print(plain(f"note: {len(tiny)} class(es) have a single row, so no model can check their label: "
+                             + ", ".join(map(str, tiny[:10])) + (" ..." if len(tiny) > 10 else "")), soft_wrap=True)
     pairs = result.confused_pairs(10)
     if len(pairs):
         table = Table(title="Most confused: given label -> probably true label", title_justify="left")
@@ -183,6 +189,23 @@ def print_summary(result, show: int = 10) -> None:
         console.print(table)
 
 
+def leakage_line(shift) -> str | None:
+    """One line on train/test leakage from the shift check's summary: how many rows of the other split are exact copies
+    of rows here, and how many have a near-duplicate; None when neither was measured."""
+    n = max(shift.other_rows, 1)
+    parts = []
+    if shift.exact_leakage is not None:
+        parts.append(f"{shift.exact_leakage:,} of its {shift.other_rows:,} rows ({shift.exact_leakage / n:.1%}) are "
+                     "exact copies of rows here")
+    if shift.leakage is not None:
+        parts.append(f"{shift.leakage:,} ({shift.leakage / n:.1%}) have a near-duplicate here (cosine >= "
+                     f"{shift.leakage_threshold or 0.95:.2f})")
+    if not parts:
+        return None
+    found = bool(shift.exact_leakage or shift.leakage)
+    return f"{'leakage' if found else 'no leakage'} from {shift.other_name}: " + "; ".join(parts)
+
+
 def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -190,8 +213,8 @@ def _short(text: str, limit: int = 120) -> str:
 def report(
     data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="The column holding the labels.", show_default=False),
-    text: Optional[List[str]] = typer.Option(None, "--text", "-t", help="A text column to embed (repeatable)."),
-    features: Optional[List[str]] = typer.Option(None, "--features", "-f", help="A feature column (repeatable)."),
+    text: Optional[List[str]] = list_option("--text", "-t", help="Text column(s) to embed."),
+    features: Optional[List[str]] = list_option("--features", "-f", help="Feature column(s)."),
     embeddings: Optional[str] = typer.Option(None, "--embeddings", help="A column of precomputed embedding vectors."),
     pred_probs: Optional[Path] = typer.Option(None, "--pred-probs", help="Your own out-of-sample probabilities."),
     compare_to: Optional[Path] = typer.Option(None, "--compare-to", help="Another split: label shift and leakage."),

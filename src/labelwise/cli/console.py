@@ -9,6 +9,8 @@ characters shown as escapes (``\\x1b``), so a cell cannot recolour, clear or ret
 from __future__ import annotations
 
 import re
+import signal
+import threading
 from contextlib import contextmanager
 from typing import Iterator, Union
 
@@ -73,6 +75,30 @@ def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback | None]:
 
     try:
         yield update
+    except KeyboardInterrupt:
+        if tasks:  # Ctrl-C: the bars go (without the blank line Progress.stop adds off a terminal), so that
+            bars.live.transient = True  # "interrupted" is the one line left
+            bars.live.stop()
+            tasks.clear()
+        raise
     finally:
         if tasks:
             bars.stop()
+
+
+@contextmanager
+def interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C that comes while the block runs until it ends, then stop as Ctrl-C would have: a folder of files
+    written together (each one atomically) is never left with half of them new. Off the main thread (where signals
+    cannot be handled) the block simply runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.cli.link import _encoder
-from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, writable
+from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, list_option, writable
 
 
 def dedupe(
     data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
-    on: str = typer.Option(..., "--on", help="Columns to compare, comma-separated, e.g. name,address.",
-                           show_default=False),
+    on: List[str] = list_option("--on", help="Columns to compare, e.g. name,address.", required=True),
     out: Path = typer.Option(Path("clusters.csv"), "--out", "-o", help="Where to write the table with cluster_id, "
                              "representative and score."),
     id_column: Optional[str] = typer.Option(None, "--id", help="Id column (default: a column named 'id' in any "
@@ -25,7 +24,7 @@ def dedupe(
                                               "reach to merge (default: chosen from the scores)."),
     clustering: str = typer.Option("average", "--clustering", help="'average' (average linkage: lookalikes do not "
                                    "chain) or 'components' (every chain of close pairs is one group)."),
-    block_on: Optional[str] = typer.Option(None, "--block-on", help="Columns that must be equal, comma-separated."),
+    block_on: Optional[List[str]] = list_option("--block-on", help="Columns that must be equal."),
     k: int = typer.Option(10, "--k", help="Candidate pairs per row; more than the largest expected group."),
     encoding: Optional[str] = ENCODING,
     sep: Optional[str] = SEP,

@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, writable
-from labelwise.cli.console import messages, plain, progress_bars
+from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, list_option, writable
+from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
 
@@ -27,8 +27,8 @@ def _taxonomy_definitions(path: Optional[Path]) -> Optional[dict]:
 def guide(
     data: Path = typer.Argument(..., help="CSV/TSV/Parquet/JSONL table with a label column.", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="The label column.", show_default=False),
-    text: Optional[list[str]] = typer.Option(None, "--text", "-t", help="Text column(s) to embed and show "
-                                             "(repeat for several); default: every other column as features."),
+    text: Optional[list[str]] = list_option("--text", "-t", help="Text column(s) to embed and show (default: every "
+                                            "other column as features)."),
     taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help="A taxonomy YAML whose descriptions become the "
                                             "class definitions."),
     audit: Optional[Path] = typer.Option(None, "--audit", help="An audit folder (labelwise audit --out DIR): its "
@@ -73,15 +73,15 @@ def guide(
                                  audit_dir=audit, examples=examples, method=method, backend=backend,
                                  evaluate=evaluate, progress=progress)
     write_guide(result, out)
-    messages.print(f"{len(result.classes)} classes, {result.n_rows:,} rows: up to {examples} examples each "
-                   f"({method}).", highlight=False)
+    console.print(f"{len(result.classes)} classes, {result.n_rows:,} rows: up to {examples} examples each "
+                  f"({method}).", highlight=False, soft_wrap=True)
     if result.quality:
         q = result.quality
-        messages.print(f"held-out mAP of the examples {q['method']['mean']:.3f} (random examples: "
-                       f"{q['random']['mean']:.3f})", highlight=False)
+        console.print(f"held-out mAP of the examples {q['method']['mean']:.3f} (random examples: "
+                      f"{q['random']['mean']:.3f})", highlight=False, soft_wrap=True)
     sources = [c.definition_source for c in result.classes]
-    messages.print(f"definitions: {sources.count('taxonomy')} from the taxonomy, {sources.count('llm')} from the "
-                   f"LLM, {sources.count('none')} missing", highlight=False)
+    console.print(f"definitions: {sources.count('taxonomy')} from the taxonomy, {sources.count('llm')} from the "
+                  f"LLM, {sources.count('none')} missing", highlight=False, soft_wrap=True)
     unmatched = [n for n in result.settings.get("definitions_not_in_data") or [] if n != "Other"]  # ours, not theirs
     if unmatched:
         messages.print(plain(("note:", "yellow"), f" {len(unmatched)} taxonomy categories match no class in the data: "

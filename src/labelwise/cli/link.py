@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, writable
+from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, list_option, writable
 from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -41,9 +41,8 @@ def _ids_used(column: Optional[str], given: Optional[str]) -> str:
 def link(
     left: Path = typer.Argument(..., help="The left table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
     right: Path = typer.Argument(..., help="The right table (same formats).", show_default=False),
-    on: str = typer.Option(..., "--on", help="Columns to compare, comma-separated, e.g. title,authors; "
-                           "left_col=right_col pairs columns named differently, e.g. title=name,price.",
-                           show_default=False),
+    on: List[str] = list_option("--on", help="Columns to compare, e.g. title,authors; left_col=right_col pairs "
+                                "columns named differently, e.g. title=name,price.", required=True),
     out: Path = typer.Option(Path("pairs.csv"), "--out", "-o", help="Where to write the pairs (left_id, right_id, "
                              "score = match probability); .csv, .tsv, .parquet or .jsonl."),
     left_id: Optional[str] = typer.Option(None, "--left-id", help="Id column of LEFT (default: its 'id' column, any "
@@ -57,8 +56,8 @@ def link(
                                               "one row on the other side, or any number (default: one-to-one "
                                               "unless more than 5% of either table's rows repeat on the compared "
                                               "columns).", show_default=False, metavar=""),
-    block_on: Optional[str] = typer.Option(None, "--block-on", help="Columns that must be equal to compare two "
-                                           "rows, comma-separated, e.g. year.", show_default=False),
+    block_on: Optional[List[str]] = list_option("--block-on", help="Columns that must be equal to compare two rows, "
+                                                "e.g. year."),
     k: int = typer.Option(10, "--k", help="Candidates retrieved per left row by embeddings and by character "
                           "n-grams, each."),
     encoding: Optional[str] = ENCODING,

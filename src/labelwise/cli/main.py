@@ -1,7 +1,10 @@
 """The ``labelwise`` command: one Typer app, one module per command group.
 
 Exit status: 0 on success, 2 when the input or options are wrong (the message says how to fix it),
-1 on a bug in labelwise (rerun with --debug for the traceback, and please report it).
+1 on a bug in labelwise (rerun with --debug for the traceback, and please report it), 130 when stopped by Ctrl-C
+(SIGINT), as the shell's convention has it (128 + 2), so that ``labelwise audit ... && labelwise review ...`` stops
+there. That includes ``labelwise review``, whose server Ctrl-C normally stops: uvicorn shuts it down cleanly (every
+decision is already stored) and then re-raises the signal for the same reason.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from labelwise.cli import guide as guide_command
 from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
 from labelwise.cli import taxonomy as taxonomy_command
-from labelwise.cli.console import messages, plain
+from labelwise.cli.console import console, messages, plain
 from labelwise.errors import LabelwiseError
 
 app = typer.Typer(
@@ -29,7 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help: no rich boxes, and flags shown as flags (rich mode prints <bool> for them)
 )
 app.command("audit", no_args_is_help=True)(audit_command.audit)
 app.command("report", no_args_is_help=True)(audit_command.report)
@@ -74,27 +77,37 @@ def _help_hint(err: Exception) -> str:
     return f" (see {ctx.command_path} --help)" if ctx is not None else " (see labelwise --help)"
 
 
+INTERRUPTED = 130  # 128 + SIGINT
+
+
+def _interrupted() -> int:
+    """Ctrl-C: one line on stderr, no traceback, exit status 130."""
+    messages.print("interrupted", highlight=False)
+    return INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning errors into one clear line and an exit status."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("LABELWISE_DEBUG") == "1"
     shown, warnings.showwarning = warnings.showwarning, _warning_line
     try:
-        app(args=args, prog_name="labelwise", standalone_mode=False)
+        code = app(args=args, prog_name="labelwise", standalone_mode=False)
+        if code == INTERRUPTED:  # Typer turns a KeyboardInterrupt inside a command into Exit(130), returned here
+            return _interrupted()
     except LabelwiseError as err:
         if debug:
             messages.print_exception()
         messages.print(plain(("error:", "bold red"), f" {err}"), soft_wrap=True)
         return 2
     except typer.Exit as done:
-        return done.exit_code
-    except typer.Abort:
-        messages.print("aborted")
-        return 130
-    except KeyboardInterrupt:
-        messages.print("interrupted; nothing half-written was left behind")
-        return 130
+        return _interrupted() if done.exit_code == INTERRUPTED else done.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        return _interrupted()
     except Exception as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # `labelwise` or `labelwise audit` alone: the help, as --help
+            console.print(plain(err.format_message()), soft_wrap=True)
+            return err.exit_code
         if _is_usage_error(err):  # a wrong option or argument: the parser's message in one line, exit 2
             messages.print(plain(("error:", "bold red"), f" {err.format_message()}{_help_hint(err)}"), soft_wrap=True)
             return err.exit_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, List, Optional
 
 import typer
 
@@ -20,6 +21,20 @@ DEBUG = typer.Option(False, "--debug", help="Show full tracebacks on errors.")
 ENCODING = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files (default utf-8), e.g. latin-1.")
 SEP = typer.Option(None, "--sep", help="Field separator of a CSV/TSV file, e.g. ';' or tab (default: ',' for .csv, "
                    "tab for .tsv).")
+
+
+def comma_list(values: Optional[List[str]]) -> Optional[List[str]]:
+    """A list option's values, each split on commas and stripped: ``--on a,b`` and ``--on a --on b`` both give
+    ``["a", "b"]``. None when the option was not given."""
+    parts = [part.strip() for value in values or [] for part in value.split(",")]
+    return [part for part in parts if part] or None
+
+
+def list_option(*names: str, help: str, metavar: str = "COL", required: bool = False) -> Any:
+    """A list option: every one takes both forms, ``--x a,b`` and ``--x a --x b`` (so a name cannot hold a comma;
+    ``--labels-file`` is there for labels that do)."""
+    return typer.Option(... if required else None, *names, help=f"{help} Several: {names[0]} a,b or repeat {names[0]}.",
+                        metavar=f"{metavar}[,{metavar}...]", callback=comma_list, show_default=False)
 
 
 def read_with_text_column(data: Path, text: str, *, encoding: str | None = None, sep: str | None = None):

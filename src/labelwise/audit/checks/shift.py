@@ -31,7 +31,9 @@ class ShiftSummary:
     test: the chi-square test of the label counts (None when the other split has no labels); unknown_labels: rows of
     the other split whose label is not one of this split's classes (left out of the test); other_prior: (k,) its
     label shares. mlls, bbse: the other split's estimated class mix (None without probabilities for its rows).
-    leakage: rows of the other split with a near-duplicate in this one (None without vectors for both)."""
+    leakage: rows of the other split with a near-duplicate in this one, cosine similarity >= leakage_threshold (None
+    without vectors for both); exact_leakage: rows of the other split whose input columns equal, cell for cell, those
+    of a row here (None when the audit read no input columns, e.g. with only --pred-probs)."""
 
     other_name: str
     other_rows: int
@@ -43,6 +45,8 @@ class ShiftSummary:
     mlls: Optional[PriorEstimate] = None
     bbse: Optional[PriorEstimate] = None
     leakage: Optional[int] = None
+    exact_leakage: Optional[int] = None
+    leakage_threshold: Optional[float] = None
 
 
 @dataclass
@@ -79,6 +83,7 @@ class ShiftCheck:
         leakage = None
         if other_vectors is not None:
             leakage = int(len(cross_split_duplicates(inputs.vectors(), other_vectors, threshold=self.threshold)[0]))
+        exact = exact_copies(inputs.table, other)
         report(inputs.progress, "label shift", 1, 1)
         if test is not None:
             verdict, short = test.verdict, "shift detected" if test.shifted else "no evidence"
@@ -92,6 +97,7 @@ class ShiftCheck:
         return ShiftCheckResult(ShiftSummary(
             other_name=other.source, other_rows=len(other.frame), verdict=verdict, short_verdict=short, test=test,
             unknown_labels=unknown, other_prior=other_prior, mlls=mlls, bbse=bbse, leakage=leakage,
+            exact_leakage=exact, leakage_threshold=self.threshold if leakage is not None else None,
         ))
 
     @staticmethod
@@ -133,3 +139,17 @@ class ShiftCheck:
         k = len(inputs.classes)
         test = label_count_test(inputs.given, known, k)
         return test, int((codes < 0).sum()), (np.bincount(known, minlength=k) / known.size).round(6)
+
+
+def exact_copies(table, other) -> Optional[int]:
+    """Rows of ``other`` (a LabelledTable) whose input columns (``table``'s text, feature and embedding columns) equal
+    those of a row of ``table`` cell for cell, as read; None when ``table`` has no input columns."""
+    columns = list(table.text_columns) + list(table.feature_columns)
+    columns += [table.embedding_column] if table.embedding_column else []
+    if not columns or any(c not in other.frame.columns for c in columns):
+        return None
+
+    def keys(frame: pd.DataFrame) -> np.ndarray:
+        return pd.util.hash_pandas_object(frame[columns].astype(str), index=False).to_numpy()
+
+    return int(np.isin(keys(other.frame), keys(table.frame)).sum())

@@ -1,0 +1,76 @@
+"""Options behave the same in every command: a flag is a flag (shown without a type, refusing a value), and every list
+option takes both `--x a,b` and `--x a --x b`."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+
+from labelwise.cli.main import app, main
+
+COMMANDS = typer.main.get_command(app).commands
+
+
+def options(kind):
+    """(command name, option) for every option of every command that is a flag (kind "flag") or a list."""
+    found = []
+    for name, command in sorted(COMMANDS.items()):
+        for param in command.params:
+            if param.param_type_name != "option":
+                continue
+            if (kind == "flag" and getattr(param, "is_flag", False)) or (kind == "list" and param.multiple):
+                found.append(pytest.param(name, param, id=f"{name} {param.opts[0]}"))
+    return found
+
+
+def test_every_command_is_checked():
+    assert {"audit", "report", "review", "export", "taxonomy", "annotate", "link", "dedupe", "guide"} <= set(COMMANDS)
+    assert len(options("flag")) > 20 and len(options("list")) >= 10
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_help_shows_no_bool_placeholder(name, capsys):
+    assert main([name, "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "--quiet" in shown or "--debug" in shown
+    assert "<bool>" not in shown and "BOOLEAN" not in shown
+
+
+@pytest.mark.parametrize("name,param", options("flag"))
+def test_a_flag_takes_no_value(name, param, capsys):
+    flag = next(opt for opt in param.opts if opt.startswith("--"))
+    assert main([name, f"{flag}=yes"]) == 2
+    assert "does not take a value" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name,param", options("list"))
+def test_a_list_option_takes_commas_and_repeats_alike(name, param):
+    command = COMMANDS[name]
+    flag = param.opts[0]
+
+    def parsed(given: list[str]):
+        args = []
+        for other in command.params:  # the required arguments and options, so that parsing gets to ours
+            if other.required and other is not param:
+                args += ["x"] if other.param_type_name == "argument" else [other.opts[0], "x"]
+        return command.make_context(name, args + given).params[param.name]
+
+    assert parsed([flag, "a,b"]) == ["a", "b"]
+    assert parsed([flag, "a", flag, "b"]) == ["a", "b"]
+    assert parsed([flag, "a, b", flag, "c"]) == ["a", "b", "c"]
+
+
+def test_every_option_that_speaks_of_several_values_is_a_list_option():
+    for name, command in COMMANDS.items():
+        for param in command.params:
+            words = (getattr(param, "help", "") or "").lower()
+            if "comma" in words or "repeat" in words:
+                assert param.multiple, f"{name} {param.opts[0]} describes a list but takes one value"
+
+
+@pytest.mark.parametrize("args", [[], ["audit"], ["review"]])
+def test_a_command_alone_prints_its_help(args, capsys):
+    assert main(args) == 2
+    printed = capsys.readouterr()
+    assert printed.out.startswith(f"Usage: labelwise {' '.join(args)}".rstrip() + " [OPTIONS]")
+    assert "error:" not in printed.out and printed.err == ""

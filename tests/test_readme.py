@@ -1,0 +1,149 @@
+"""The README's snippets run as written, on small tables a user brings (made here with the README's column names).
+
+- Every ```python block of README.md runs, in order, in one namespace, in a folder holding those tables.
+- Every `labelwise ...` command of README.md (in ```bash blocks and in inline code) runs in that folder, in the
+  order written, and exits 0. `.venv/bin/labelwise` is this interpreter's `python -m labelwise`. Options written in
+  [brackets] are optional and left out. `labelwise review` serves until stopped: it runs with `--port` on a free
+  port added, must print its login links on stdout, and stops with Ctrl-C (exit 130). A command name alone
+  (`labelwise review` in a sentence) is not a command line. Not run: commands with `...`
+  (an elided command line) and the ones that need an LLM (annotate, taxonomy, --llm-judge), which
+  tests/cli/test_cli_taxonomy.py and tests/llm cover.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
+NEEDS_LLM = ("labelwise annotate", "labelwise taxonomy", "--llm-judge")
+
+WORDS = {
+    "card_arrival": "card arrive delivery post mail week waiting",
+    "refund": "refund money back return charged twice payment",
+    "password": "password reset login locked account access code",
+    "exchange_rate": "exchange rate currency euro dollar conversion fee",
+}
+
+
+def user_tables(folder: Path) -> None:
+    """train.csv and test.csv (text, category), tickets.csv (body), left.csv and right.csv (title, authors)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(120):
+        category = list(WORDS)[i % 4]
+        words = rng.choice(WORDS[category].split(), size=4, replace=False)
+        rows.append({"text": f"{' '.join(words)} please help {i}", "category": category})
+    frame = pd.DataFrame(rows)
+    frame.iloc[:96].to_csv(folder / "train.csv", index=False)
+    frame.iloc[96:].to_csv(folder / "test.csv", index=False)
+    frame.rename(columns={"text": "body"})[["body"]].to_csv(folder / "tickets.csv", index=False)
+    titles = [f"{' '.join(rng.choice(WORDS[c].split(), size=3, replace=False))} study {i}"
+              for i, c in enumerate(list(WORDS) * 5)]
+    authors = [f"author {i}" for i in range(len(titles))]
+    pd.DataFrame({"title": titles, "authors": authors}).to_csv(folder / "left.csv", index=False)
+    pd.DataFrame({"title": [t.upper() for t in titles[::-1]], "authors": authors[::-1]}).to_csv(
+        folder / "right.csv", index=False)
+
+
+def python_blocks(text: str) -> list[str]:
+    return [match.group(2) for match in FENCE.finditer(text) if match.group(1) == "python"]
+
+
+def readme_commands(text: str) -> list[str]:
+    """Every `labelwise ...` command line of the README, in order: from shell blocks, then from inline code."""
+    commands = []
+    for match in FENCE.finditer(text):
+        if match.group(1) in ("bash", "console", "sh", "shell"):
+            for line in match.group(2).splitlines():
+                line = " ".join(shlex.split(line, comments=True)) if line.strip() else ""
+                if re.match(r"(\.venv/bin/)?labelwise ", line):
+                    commands.append(line)
+    prose = FENCE.sub("", text)
+    for match in re.finditer(r"`((?:\.venv/bin/)?labelwise [^`]+)`", prose):
+        line = " ".join(match.group(1).split())  # as rendered: a line break in inline code is a space
+        if len(line.split()) > 2:  # `labelwise review` alone names a command; it is not a command line
+            commands.append(line)
+    return commands
+
+
+def test_the_readme_has_what_this_test_reads():
+    text = README.read_text(encoding="utf-8")
+    assert len(python_blocks(text)) >= 1
+    commands = readme_commands(text)
+    assert any(c.startswith(".venv/bin/labelwise audit") for c in commands)
+    assert any("labelwise review" in c for c in commands) and any("labelwise link" in c for c in commands)
+
+
+@pytest.mark.model  # the snippet embeds texts with the packaged MiniLM model
+def test_readme_python_snippets_run(tmp_path, monkeypatch):
+    user_tables(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__readme__"}
+    for block in python_blocks(README.read_text(encoding="utf-8")):
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+
+
+def _run(command: list[str], cwd: Path) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    run = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return run.returncode, run.stdout, run.stderr
+
+
+def _serve_and_stop(command: list[str], cwd: Path) -> tuple[int, str, str]:
+    """`labelwise review`: wait for its login links on stdout, then Ctrl-C."""
+    from tests.review.servers import free_port
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen(command + ["--port", str(free_port())], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any("/login?token=" in line for line in lines):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=120)
+        return code, "".join(lines) + proc.stdout.read(), proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.model  # the commands embed texts with the packaged MiniLM model (the default encoder)
+@pytest.mark.slow
+def test_readme_commands_run_on_a_table_a_user_brings(tmp_path):
+    user_tables(tmp_path)
+    failures, skipped = [], []
+    for written in readme_commands(README.read_text(encoding="utf-8")):
+        if "..." in written or any(part in written for part in NEEDS_LLM):
+            skipped.append(written)
+            continue
+        line = re.sub(r"\s*\[[^\]]*\]", "", written)  # [--optional parts] left out
+        args = shlex.split(line)
+        args = [sys.executable, "-m", "labelwise"] + args[1:]
+        if args[3:4] == ["review"]:
+            code, out, err = _serve_and_stop(args, tmp_path)
+            ok = code == 130 and "/login?token=" in out and err.splitlines()[-1:] == ["interrupted"]
+        else:
+            code, out, err = _run(args, tmp_path)
+            ok = code == 0
+        if not ok:
+            failures.append(f"{written}\n  exit {code}\n  stdout: {out[-800:]}\n  stderr: {err[-800:]}")
+    assert not failures, "\n\n".join(failures)
+    assert len(skipped) <= 6, f"more README commands are left out than expected: {skipped}"
+

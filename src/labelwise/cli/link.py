@@ -54,7 +54,7 @@ def link(
                                               "probabilities, no labels needed).", show_default=False),
     one_to_one: Optional[bool] = typer.Option(None, "--one-to-one/--many-to-many", help="Each row matches at most "
                                               "one row on the other side, or any number (default: one-to-one "
-                                              "unless more than 5% of either table's rows repeat on the compared "
+                                              "unless more than 5% of either table's rows appear twice on the compared "
                                               "columns).", show_default=False, metavar=""),
     block_on: Optional[List[str]] = list_option("--block-on", help="Columns that must be equal to compare two rows, "
                                                 "e.g. year."),

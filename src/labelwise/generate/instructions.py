@@ -437,14 +437,15 @@ def cross_validated_ap(embeddings, labels, method: str = "greedy-ap", k: int = 3
     n_classes = int(y.max()) + 1
     fold = stratified_folds(y, folds, random_state)
     out = np.full((folds, n_classes), np.nan)
-    for f in range(folds):
-        train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        queries = _query_vectors(x[train], y[train], method, k, lambda_=lambda_, candidate_pool=candidate_pool,
-                                 combine=combine, random_state=None if random_state is None else random_state + f,
-                                 eligible=allowed[train], max_negatives=max_negatives, search_bins=search_bins)
-        out[f] = held_out_ap(queries, x[test], y[test], n_classes, combine)
-        if progress is not None:
-            progress(f"held-out mAP ({method})", f + 1, folds)
+    with threadpool_limits(limits=1, user_api="blas"):  # one small product per class: threads only wait
+        for f in range(folds):
+            train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+            queries = _query_vectors(x[train], y[train], method, k, lambda_=lambda_, candidate_pool=candidate_pool,
+                                     combine=combine, random_state=None if random_state is None else random_state + f,
+                                     eligible=allowed[train], max_negatives=max_negatives, search_bins=search_bins)
+            out[f] = held_out_ap(queries, x[test], y[test], n_classes, combine)
+            if progress is not None:
+                progress(f"held-out mAP ({method})", f + 1, folds)
     return out
 
 

@@ -89,11 +89,21 @@ def test_end_to_end_with_the_packaged_model(tmp_path):
     _table(tmp_path / "tickets.csv", n=60)
     tax = tmp_path / "taxonomy.yaml"
     assert main(["taxonomy", str(tmp_path / "tickets.csv"), "--text", "message", "--out", str(tax), "--sample", "30",
-                 "--batch-size", "30", "--max-labels", "4", "--no-review", "--threads", "1", "--quiet"]) == 0
+                 "--batch-size", "10", "--max-labels", "4", "--no-review", "--threads", "1", "--quiet"]) == 0
     from labelwise.generate.taxonomy import Taxonomy
 
     taxonomy = Taxonomy.load(tax)
     assert 2 <= len(taxonomy) <= 4
+    made = taxonomy.settings
+    if made["fallback"]:  # it could not follow the prompt: decided on the first of the three minibatches
+        assert made["llm_calls"] <= 2 and made["fallback_reason"].startswith("the model cannot follow")
+        assert made["calls_skipped"] == 2 and made["seconds_per_call"] > 0
+    else:  # it wrote a taxonomy: one the check accepts
+        from labelwise.generate.taxonomy_check import check_proposal
+        from labelwise.generate.taxonomy_prompts import generate_prompt
+
+        assert check_proposal(taxonomy.names, generate_prompt([], "", 2, 4, "medium"),
+                              pd.read_csv(tmp_path / "tickets.csv")["message"]).ok
     out = tmp_path / "labelled"
     assert main(["annotate", str(tmp_path / "tickets.csv"), "--text", "message", "--taxonomy", str(tax),
                  "--distill", "--sample", "20", "--threads", "1", "--out", str(out), "--quiet"]) == 0

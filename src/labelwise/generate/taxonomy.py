@@ -238,7 +238,7 @@ def induce_taxonomy(texts: Sequence[str], backend: Backend, *, use_case: str = "
         calls.stop()
         fallback = "embedding clusters" if current is None else "the starting taxonomy"
         reason = (f"the model cannot follow the taxonomy prompt ({stopped}); used {fallback} instead, without the "
-                  f"{left} calls left{_estimate(timer, left)}")
+                  f"{left} call{'' if left == 1 else 's'} left{_estimate(timer, left)}")
         notes.append(reason)
         if current is None:
             current = cluster_taxonomy(sample, n_labels=min(max_labels, max(min_labels, len(sample) // 10)),

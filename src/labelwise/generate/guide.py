@@ -34,8 +34,8 @@ from labelwise.progress import ProgressCallback, report
 #: The default way to choose examples: paper 16's greedy search on AP. On Banking77 (77 intents, MiniLM, 5-fold
 #: held-out) its examples reach mAP 0.845 at K = 3 against 0.746 for centrality + MMR, 0.773 for k-medoids and 0.655
 #: for random rows (bench/labelling_guide.py, docs/guide.md); on digits 0.86-0.87 against 0.82 / 0.85 / 0.70. Its
-#: search ranks each class against its hardest other rows on a binned AP, which keeps it within a few times MMR's
-#: cost on 16,000 rows and 164 classes (bench/guide_speed.py).
+#: search ranks each class against its hardest other rows on a binned AP: 4-7x MMR's cost with the held-out figure
+#: on 10k-16k rows, at the exact search's mAP (bench/guide_speed.py).
 DEFAULT_METHOD = "greedy-ap"
 MAX_TEXT = 500  # characters of an example's text kept in the guide
 MAX_FIELD = 80  # a column's value longer than this is not a "short field"

@@ -251,3 +251,13 @@ def test_a_retry_adds_a_step_and_a_bad_first_update_keeps_the_starting_taxonomy(
                     sample_size=30, review=False, encoder=HashingTextEncoder(), progress=lambda *a: seen.append(a))
     steps = [s[1:] for s in seen if s[0] == "building the taxonomy"]
     assert steps == [(0, 1), (1, 1), (2, 2), (2, 2)]  # the retry adds a step; nothing usable, so it stops there
+
+
+def test_an_echo_needs_a_content_word_of_the_instructions():
+    from labelwise.generate.taxonomy_prompts import update_prompt
+
+    instructions = update_prompt([], [], "", 2, 25, "medium")
+    assert "that is too" in instructions
+    names = ["Card that is too late", "Top up", "Exchange rate", "Merge overlapping ones"]
+    check = check_proposal(names, instructions, TEXTS)
+    assert check.ok and check.broken == {"echo": ["Merge overlapping ones"]}

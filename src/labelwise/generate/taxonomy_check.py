@@ -11,7 +11,7 @@ Rules, each on one name as the model wrote it (words: lower-cased runs of letter
 not in :data:`FUNCTION_WORDS`, a short list of English articles, pronouns, prepositions and auxiliaries):
 
 - ``echo``: the name repeats the prompt's instructions: it holds a run of ``ECHO_WORDS`` (3) words of them, or the
-  whole name of two words or more is a run of them;
+  whole name of two words is a run of them (runs of function words alone, such as "that is too", do not count);
 - ``question``: the name ends with a question mark;
 - ``instructions``: the name uses only words of the instructions and none of the texts, or it has no content word
   at all ("What are the", "Categories", "Description");
@@ -53,7 +53,8 @@ def _words(text: str) -> list:
 FUNCTION_WORDS = frozenset("""a an the and or nor but if then than so of for to in on at by with from as into about
 over under between per is are was were be been being am do does did doing have has had can could will would shall
 should may might must what which who whom whose when where why how this that these those it its i you he she we they
-me my your our their his her them us there here not no yes all any each every some such one ones other others""".split())
+me my your our their his her them us there here not no yes all any each every some such one ones other others too
+very also just only""".split())
 
 
 def _trigrams(text: str) -> set:
@@ -80,11 +81,11 @@ def name_problem(name: str, instructions_words: Sequence[str], text_vocabulary: 
     """The first rule of :data:`RULES` that ``name`` breaks, or ``""``. ``instructions_words``: the instructions as a
     word list; ``text_vocabulary``: the texts' words; ``earlier``: the names before this one."""
     words = _words(name)
-    n = len(words)
-    if n >= 2:
-        runs = {tuple(instructions_words[i:i + min(n, ECHO_WORDS)])
-                for i in range(len(instructions_words) - min(n, ECHO_WORDS) + 1)}
-        if any(tuple(words[i:i + min(n, ECHO_WORDS)]) in runs for i in range(n - min(n, ECHO_WORDS) + 1)):
+    span = min(len(words), ECHO_WORDS)
+    if span >= 2:
+        runs = {tuple(instructions_words[i:i + span]) for i in range(len(instructions_words) - span + 1)}
+        if any(run in runs and not set(run) <= FUNCTION_WORDS
+               for run in (tuple(words[i:i + span]) for i in range(len(words) - span + 1))):
             return "echo"
     if str(name).strip().endswith("?"):
         return "question"

@@ -81,9 +81,9 @@ def guide(
         messages.print(f"held-out mAP of the examples {q['method']['mean']:.3f} (random examples: "
                        f"{q['random']['mean']:.3f})", highlight=False)
     if result.settings.get("audit_excluded") is None:
-        messages.print(plain(("note:", "yellow"), " " + audit_sentence(result)))
+        messages.print(plain(("note:", "yellow"), " " + audit_sentence(result)), soft_wrap=True)
     else:
-        messages.print(plain(audit_sentence(result)))
+        messages.print(plain(audit_sentence(result)), soft_wrap=True)
     sources = [c.definition_source for c in result.classes]
     messages.print(f"definitions: {sources.count('taxonomy')} from the taxonomy, {sources.count('llm')} from the "
                    f"LLM, {sources.count('none')} missing", highlight=False)

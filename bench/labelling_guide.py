@@ -9,7 +9,8 @@ chosen from the training folds only; the proxy annotator scores every held-out r
 class's examples, and AP ranks all held-out rows (all classes) with the class's rows as positives; macro mean over
 classes, mean and std over folds. Methods: random K (the paper's unoptimised baseline), centrality (the K most
 typical rows), MMR (centrality + diversity, lambda 0.5 and two other settings), k-center, k-medoids, greedy-AP (the
-paper's search, candidate pool --pool), and the class mean (a reference that ranks well but is not a real row, so
+paper's search, candidate pool --pool; since issue 14 with labelwise's shortcuts, hard negatives and a binned AP,
+which bench/guide_speed.py compares with the exact search), and the class mean (a reference that ranks well but is not a real row, so
 it is not a valid instruction).
 """
 

@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--phase1-only", action="store_true", help="stop after the taxonomy (phase 1)")
     args = parser.parse_args()
 
     corpus = pd.read_csv(SHARED / "test.csv")
@@ -60,9 +61,16 @@ def main() -> None:
                                encoder=encoder, random_state=args.seed)
     report["phase1"] = {"seconds": time.perf_counter() - started, "labels": taxonomy.names,
                         "descriptions": taxonomy.definitions(), "llm_calls": taxonomy.settings["llm_calls"],
-                        "fallback": taxonomy.settings["fallback"], "repairs": taxonomy.settings["repairs"]}
-    print(f"phase 1: {len(taxonomy)} labels in {report['phase1']['seconds']:.0f} s "
-          f"(fallback: {taxonomy.settings['fallback']}): {', '.join(taxonomy.names)}", flush=True)
+                        "fallback": taxonomy.settings["fallback"], "repairs": taxonomy.settings["repairs"],
+                        "fallback_reason": taxonomy.settings["fallback_reason"],
+                        "seconds_per_call": taxonomy.settings["seconds_per_call"]}
+    print(f"phase 1: {len(taxonomy)} labels in {report['phase1']['seconds']:.0f} s, "
+          f"{taxonomy.settings['llm_calls']} model calls (fallback: {taxonomy.settings['fallback']}): "
+          f"{', '.join(taxonomy.names)}", flush=True)
+    if taxonomy.settings["fallback_reason"]:
+        print(f"  {taxonomy.settings['fallback_reason']}")
+    if args.phase1_only:
+        return
 
     started = time.perf_counter()
     labelled = label_with_taxonomy(texts, taxonomy, backend=backend, sample=args.llm_rows, holdout=0.2,

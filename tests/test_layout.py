@@ -56,6 +56,7 @@ FLOORS = {
     "labelwise.generate.evaluate": ALGORITHMS,
     "labelwise.generate.instructions": ALGORITHMS,
     "labelwise.generate.taxonomy_categories": ALGORITHMS,
+    "labelwise.generate.taxonomy_check": ALGORITHMS,
     "labelwise.generate.taxonomy_prompts": ALGORITHMS,
     # workflows: tables, paths, models and servers in; result objects out
     "labelwise": WORKFLOWS,

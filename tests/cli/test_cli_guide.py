@@ -58,6 +58,16 @@ def test_guide_writes_markdown_html_and_json(digits_folder, capsys):
     printed = capsys.readouterr()
     assert "held-out mAP" in printed.out and "2 from the taxonomy" in printed.out  # results on stdout
     assert "eleven" in printed.err  # the note on stderr
+    err = printed.err
+    from labelwise.audit.result import AuditResult
+
+    audit = AuditResult.load(digits_folder / "audit")
+    flagged = set(audit.row_ids[audit.is_issue])
+    assert flagged and not flagged & {e["row"] for c in saved["classes"] for e in c["examples"]}
+    assert "flagged rows were left out" in err and "flagged rows were left out" in (out / "guide.html").read_text()
+    assert main(["guide", str(digits_folder / "digits.csv"), "--label", "digit", "--method", "mmr", "--no-evaluate",
+                 "--out", str(digits_folder / "unchecked"), "--quiet"]) == 0
+    assert "note: The examples were not checked against an audit" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -89,11 +89,21 @@ def test_end_to_end_with_the_packaged_model(tmp_path):
     _table(tmp_path / "tickets.csv", n=60)
     tax = tmp_path / "taxonomy.yaml"
     assert main(["taxonomy", str(tmp_path / "tickets.csv"), "--text", "message", "--out", str(tax), "--sample", "30",
-                 "--batch-size", "30", "--max-labels", "4", "--no-review", "--threads", "1", "--quiet"]) == 0
+                 "--batch-size", "10", "--max-labels", "4", "--no-review", "--threads", "1", "--quiet"]) == 0
     from labelwise.generate.taxonomy import Taxonomy
 
     taxonomy = Taxonomy.load(tax)
     assert 2 <= len(taxonomy) <= 4
+    made = taxonomy.settings
+    if made["fallback"]:  # it could not follow the prompt: decided on the first of the three minibatches
+        assert made["llm_calls"] <= 2 and made["fallback_reason"].startswith("the model cannot follow")
+        assert made["calls_skipped"] == 2 and made["seconds_per_call"] > 0
+    else:  # it wrote a taxonomy: one the check accepts
+        from labelwise.generate.taxonomy_check import check_proposal
+        from labelwise.generate.taxonomy_prompts import generate_prompt
+
+        assert check_proposal(taxonomy.names, generate_prompt([], "", 2, 4, "medium"),
+                              pd.read_csv(tmp_path / "tickets.csv")["message"]).ok
     out = tmp_path / "labelled"
     assert main(["annotate", str(tmp_path / "tickets.csv"), "--text", "message", "--taxonomy", str(tax),
                  "--distill", "--sample", "20", "--threads", "1", "--out", str(out), "--quiet"]) == 0
@@ -125,3 +135,32 @@ def test_multi_label_distillation_from_the_command_line(tmp_path, monkeypatch, c
     several = labelled["label"].str.contains("; ")
     assert several.mean() > 0.3  # rows with two kinds of words get two labels
     assert "micro_f1" in capsys.readouterr().out  # a result: on stdout
+
+
+def test_a_model_that_writes_the_prompt_back_gets_clusters_and_one_note(tmp_path, monkeypatch, capsys):
+    from tests.generate.test_taxonomy import ECHO, echoing
+
+    _table(tmp_path / "t.csv", n=90)
+    backend = FakeBackend(complete=echoing)
+    monkeypatch.setattr(labelwise.llm, "open_backend", lambda *a, **k: backend)
+    monkeypatch.setattr("labelwise.features.TextEncoder", lambda *a, **k: HashingTextEncoder(dim=256))
+    out = tmp_path / "tax.yaml"
+    assert main(["taxonomy", str(tmp_path / "t.csv"), "--text", "message", "--out", str(out), "--batch-size", "20",
+                 "--quiet"]) == 0
+    printed = capsys.readouterr()
+    err = printed.err
+    notes = [line for line in err.splitlines() if line.startswith("note: the model cannot follow")]
+    assert len(notes) == 1 and "without the 5 calls left" in notes[0]  # 4 updates and the review, never made
+    assert len(backend.prompts) == 1 and "(embedding clusters;" in printed.out
+    from labelwise.generate.taxonomy import Taxonomy
+
+    saved = Taxonomy.load(out)
+    assert saved.settings["fallback"] == "embedding clusters" and not set(saved.names) & set(ECHO)
+
+
+def test_time_left_appears_after_the_first_step():
+    from labelwise.cli.console import time_left
+
+    assert time_left(0.0, 0, 6) == "-:--:--"  # before the first call ends: no estimate
+    assert time_left(95.0, 1, 6) == "0:07:55"  # 95 s per call, 5 calls left
+    assert time_left(7300.0, 2, 3) == "1:00:50" and time_left(10.0, 3, 3) == "0:00:00"

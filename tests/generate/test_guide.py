@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pandas as pd
 import pytest
 
@@ -176,3 +178,38 @@ def test_banking77_guide_with_minilm(tmp_path):
             assert md(e.text) in text
             assert e.text.replace("'", "&#39;").replace('"', "&#34;") in page or e.text in page
     assert render_guide_html(guide) == page
+
+
+def test_no_method_shows_a_row_the_audit_flags(digits_audit, tmp_path):
+    """A known flagged set: the rows each method picks without an audit (so leaving them out must change the
+    examples), plus a near-duplicate flag. With the audit, none of them is an example, for every method, and the
+    held-out figure is still measured."""
+    import dataclasses
+
+    from labelwise.generate.instructions import EXAMPLE_METHODS
+
+    frame, result, _ = digits_audit
+    plain = {m: labelling_guide(frame, label="digit", examples=3, method=m, evaluate=False) for m in EXAMPLE_METHODS}
+    assert all(g.settings["audit_excluded"] is None for g in plain.values())
+    assert "not checked against an audit" in plain["mmr"].to_markdown()
+    picked = {e.row for g in plain.values() for c in g.classes for e in c.examples}
+    flagged = np.isin(result.row_ids, sorted(picked)[::2])
+    duplicate = np.isin(result.row_ids, sorted(picked)[1::2])
+    known = dataclasses.replace(result, is_issue=flagged)
+    known.row_issues = lambda: {"label": flagged, "duplicate": duplicate}  # as an audit with the duplicates check
+    for method in EXAMPLE_METHODS:
+        guide = labelling_guide(frame, label="digit", examples=3, method=method, noise_matrix=known, folds=3)
+        shown = {e.row for c in guide.classes for e in c.examples}
+        assert not shown & picked, method
+        assert all(len(c.examples) == 3 for c in guide.classes)  # other rows stand in
+        assert guide.settings["audit_excluded"] == {"label": int(flagged.sum()), "duplicate": int(duplicate.sum())}
+        assert guide.quality is not None
+    assert "flagged rows were left out" in guide.to_markdown()
+    # from a saved audit folder: its own flags are excluded
+    folder = tmp_path / "audit"
+    result.save(folder)
+    guide = labelling_guide(frame, label="digit", examples=3, audit_dir=folder, evaluate=False)
+    bad = set(result.row_ids[np.any(list(result.row_issues().values()), axis=0)])
+    assert bad and not bad & {e.row for c in guide.classes for e in c.examples}
+    with pytest.raises(DataError, match="table of 600 rows"):
+        labelling_guide(frame.head(100), label="digit", audit_dir=folder, evaluate=False)

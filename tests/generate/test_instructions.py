@@ -125,3 +125,39 @@ def test_paper_claim_on_digits_greedy_ap_beats_random_and_matches_clustering(dig
     assert means["mmr"] >= means["random"] + 0.08
     # the spec's recorded surprise: the class-mean prototype ranks better still, but it is not a real example
     assert means["class-mean"] > means["greedy-ap"]
+
+
+def test_binned_ap_is_exact_on_its_grid_and_close_off_it():
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(3)
+    on_grid = np.round(rng.random((4, 300)) * 10) / 10  # eleven levels, many ties
+    positives = rng.random(300) < 0.3
+    expected = [average_precision_score(positives, row) for row in on_grid]
+    np.testing.assert_allclose(ins.binned_average_precision_rows(on_grid, positives, bins=11), expected, atol=1e-12)
+    scores = rng.normal(size=(5, 2000))
+    exact = ins.average_precision_rows(scores, positives := rng.random(2000) < 0.1)
+    assert np.abs(ins.binned_average_precision_rows(scores, positives) - exact).max() < 0.005
+    assert np.isnan(ins.binned_average_precision_rows(scores, np.zeros(2000, bool))).all()
+
+
+def test_hard_negatives_keep_every_positive_and_the_closest_others():
+    closeness = np.array([0.9, 0.1, 0.8, 0.2, 0.7, 0.0, 0.5])
+    positives = np.array([False, True, False, True, False, False, False])
+    np.testing.assert_array_equal(ins.hard_negatives(closeness, positives, 2), [0, 1, 2, 3])
+    np.testing.assert_array_equal(ins.hard_negatives(closeness, positives, None), np.arange(7))
+
+
+def test_eligible_rows_are_the_only_examples_and_the_fast_search_matches_the_exact_one(digits_embeddings):
+    x, y = digits_embeddings
+    eligible = np.random.default_rng(0).random(len(y)) < 0.5
+    for method in ins.EXAMPLE_METHODS:
+        chosen = ins.select_exemplars(x, y, 3, method, eligible=eligible)
+        assert all(eligible[rows].all() and len(rows) == 3 for rows in chosen.values()), method
+    none = ins.select_exemplars(x, y, 3, "mmr", eligible=y != 0)
+    assert len(none[0]) == 0 and len(none[1]) == 3
+    # on digits (1,797 rows, 10 classes) the shortcuts keep the paper's held-out mAP
+    fast = ins.cross_validated_map(x, y, "greedy-ap", 3, 5, candidate_pool=40, max_negatives=300).mean()
+    exact = ins.cross_validated_map(x, y, "greedy-ap", 3, 5, candidate_pool=40, max_negatives=None,
+                                    search_bins=None).mean()
+    assert fast >= exact - 0.02

@@ -9,6 +9,8 @@ from labelwise.errors import DataError
 from labelwise.features import HashingTextEncoder
 from labelwise.generate.clusters import cluster_taxonomy
 from labelwise.generate.taxonomy import Category, Taxonomy, induce_taxonomy
+from labelwise.generate.taxonomy_check import check_proposal
+from labelwise.generate.taxonomy_prompts import generate_prompt
 from labelwise.generate.taxonomy_categories import (clean_categories, merge_closest, merge_near_duplicates,
                                                     parse_categories)
 from labelwise.testing import FakeBackend
@@ -112,7 +114,8 @@ def test_an_answer_that_repeats_one_line_is_not_a_taxonomy():
     result = induce_taxonomy(TEXTS, scripted(lambda p: loop), batch_size=30, sample_size=30, max_labels=10,
                              review=False, encoder=HashingTextEncoder(dim=256), attempts=2)
     assert result.settings["fallback"] == "embedding clusters"
-    assert sum("repeated itself (8 lines, 2 distinct)" in n for n in result.settings["repairs"]) == 2
+    assert sum("attempt 1: not a taxonomy: 6 of its 8 names are not categories: 6 repeats" in n
+               for n in result.settings["repairs"]) == 1
 
 
 def test_a_model_that_never_answers_usefully_falls_back_to_embedding_clusters():
@@ -120,7 +123,7 @@ def test_a_model_that_never_answers_usefully_falls_back_to_embedding_clusters():
     result = induce_taxonomy(TEXTS, backend, batch_size=5, sample_size=30, max_labels=3,
                              encoder=HashingTextEncoder(dim=256), attempts=2)
     assert result.settings["fallback"] == "embedding clusters"
-    assert len(backend.prompts) == 4  # two minibatches, two attempts each, then it stops asking
+    assert len(backend.prompts) == 1  # the first minibatch decides: it is not asked again
     assert 2 <= len(result) <= 3 and len(set(result.names)) == len(result)
 
 
@@ -156,3 +159,105 @@ def test_the_taxonomy_names_keep_their_import_path_after_the_split():
     assert Category is taxonomy_categories.Category and Taxonomy is taxonomy_yaml.Taxonomy and OTHER == "Other"
     assert (generate.Category, generate.Taxonomy, generate.induce_taxonomy, generate.OTHER) == (
         Category, Taxonomy, induce_taxonomy, OTHER)
+
+
+#: What the packaged Gemma 3 270M wrote for a user (issue 14): the prompt back, as fifteen "categories".
+ECHO = ["What are the categories for", "category?", "Write a taxonomy of categories", "Use case", "Rules",
+        "mutually exclusive", "each name is specific", "no catch-all category", "Texts", "Taxonomy",
+        "one category per line", "number", "name", "description", "What are the categories for the texts"]
+
+
+def echoing(prompt):
+    return "".join(f"{i}. {name}: {name}\n" for i, name in enumerate(ECHO, 1))
+
+
+def test_check_proposal_rules():
+    instructions = generate_prompt([], "", 2, 25, "medium")
+    texts = TEXTS[:10] + TEXTS[10:20]
+    echoed = check_proposal(ECHO, instructions, texts)
+    assert not echoed.ok and echoed.n_names == 15 and "15 of its 15 names are not categories" in echoed.reason
+    assert set(echoed.broken) == {"echo", "instructions", "question"}
+    assert echoed.broken["question"] == ["category?"] and "Write a taxonomy of categories" in echoed.broken["echo"]
+    good = check_proposal(["Card delivery", "Top up", "Exchange rate", "Cash deposits"], instructions, texts)
+    assert good.ok and good.broken == {} and good.reason == ""
+    # a few bad names in a good answer: it passes, and those names are the ones to drop
+    mixed = check_proposal(["Card delivery", "Top up", "Exchange rate", "Taxonomy?", "Card deliveries"],
+                           instructions, texts)
+    assert mixed.ok and mixed.dropped() == {"Taxonomy?"} and mixed.broken["repeat"] == ["Card deliveries"]
+    long = ["my card has not arrived yet and I am worried about it", "Exchange rate"]
+    assert check_proposal(long, instructions, texts).broken == {"long": long[:1]}
+    assert check_proposal(["What are the", "Description", "Exchange rate"], instructions, texts).broken == {
+        "instructions": ["What are the", "Description"]}
+    assert not check_proposal([], instructions, texts).ok
+    # the use case is the user's: its words are good names (it is not part of the instructions checked)
+    assert check_proposal(["Refund request", "Card arrival"], generate_prompt([], "", 2, 5, "medium"),
+                          ["refund request for my card", "card arrival"]).ok
+
+
+def _clock(monkeypatch, seconds_per_call):
+    """A fake clock for the taxonomy's timer that moves ``seconds_per_call`` per model call."""
+    import labelwise.generate.taxonomy as module
+
+    now = [0.0]
+    monkeypatch.setattr(module.time, "perf_counter", lambda: now[0])
+    return now
+
+
+def test_an_echoing_model_falls_back_after_the_first_call_with_a_note_and_an_estimate(monkeypatch):
+    now = _clock(monkeypatch, 40.0)
+
+    def answer(prompt):
+        now[0] += 40.0
+        return echoing(prompt)
+
+    backend, seen = scripted(answer), []
+    result = induce_taxonomy(TEXTS, backend, batch_size=6, sample_size=30, max_labels=25, attempts=2,
+                             encoder=HashingTextEncoder(dim=256), progress=lambda *a: seen.append(a))
+    settings = result.settings
+    assert len(backend.prompts) == 1 and settings["llm_calls"] == 1  # no retry, no second minibatch
+    assert settings["fallback"] == "embedding clusters" and settings["minibatches"] == 5
+    assert settings["calls_skipped"] == 5 and settings["seconds_per_call"] == 40.0  # 4 updates and the review
+    assert settings["fallback_reason"].startswith("the model cannot follow the taxonomy prompt (15 of its 15 names")
+    assert "about 3 min more (40 s per call)" in settings["fallback_reason"]
+    assert not set(result.names) & set(ECHO) and 2 <= len(result) <= 25
+    assert [s[1:] for s in seen if s[0] == "building the taxonomy"] == [(0, 6), (1, 6), (1, 1)]
+
+
+def test_good_answers_do_not_fall_back_and_progress_moves_per_call():
+    def answer(prompt):
+        if prompt.startswith("Write a taxonomy"):
+            return "1. Card delivery: the card has not arrived.\n2. Top up: adding money.\n"
+        return "1. Card delivery: the card has not arrived.\n2. Top up: adding money.\n3. Exchange rate: rates.\n"
+
+    seen = []
+    result = induce_taxonomy(TEXTS, scripted(answer), batch_size=10, sample_size=30, encoder=HashingTextEncoder(),
+                             progress=lambda *a: seen.append(a))
+    assert result.settings["fallback"] is None and result.settings["fallback_reason"] is None
+    assert result.names == ["Card delivery", "Top up", "Exchange rate"]
+    assert [s for s in seen if s[0] == "building the taxonomy"] == [("building the taxonomy", d, 4) for d in range(5)]
+
+
+def test_a_retry_adds_a_step_and_a_bad_first_update_keeps_the_starting_taxonomy():
+    start = Taxonomy([Category("Card delivery", "late card"), Category("Top up", "money in")], "bank")
+    seen = []
+    backend = scripted(echoing)
+    result = induce_taxonomy(TEXTS, backend, batch_size=10, sample_size=30, start=start,
+                             encoder=HashingTextEncoder(), progress=lambda *a: seen.append(a))
+    assert result.names == start.names and result.settings["fallback"] == "the starting taxonomy"
+    assert len(backend.prompts) == 1 and seen[-1] == ("building the taxonomy", 1, 1)
+    seen.clear()
+    one = "1. Card delivery: the card has not arrived.\n"  # too few categories: asked again, once
+    induce_taxonomy(TEXTS, scripted(lambda p: one if "Write" in p else one + "2. Top up: cash.\n"), batch_size=30,
+                    sample_size=30, review=False, encoder=HashingTextEncoder(), progress=lambda *a: seen.append(a))
+    steps = [s[1:] for s in seen if s[0] == "building the taxonomy"]
+    assert steps == [(0, 1), (1, 1), (2, 2), (2, 2)]  # the retry adds a step; nothing usable, so it stops there
+
+
+def test_an_echo_needs_a_content_word_of_the_instructions():
+    from labelwise.generate.taxonomy_prompts import update_prompt
+
+    instructions = update_prompt([], [], "", 2, 25, "medium")
+    assert "that is too" in instructions
+    names = ["Card that is too late", "Top up", "Exchange rate", "Merge overlapping ones"]
+    check = check_proposal(names, instructions, TEXTS)
+    assert check.ok and check.broken == {"echo": ["Merge overlapping ones"]}

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Iterator, Union
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from labelwise.progress import ProgressCallback
@@ -53,6 +53,23 @@ def plain(*parts: Part) -> Text:
     return out
 
 
+def time_left(elapsed, done: float, total) -> str:
+    """The estimated time left as ``h:mm:ss``: the average time per step so far times the steps left; ``-:--:--``
+    before the first step ends. (rich's own estimate uses only the last 30 s, so steps that each take minutes, such
+    as LLM calls, never get one.)"""
+    if not done or elapsed is None or total is None:
+        return "-:--:--"
+    seconds = int(round(elapsed / done * max(total - done, 0)))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class TimeLeftColumn(ProgressColumn):
+    """:func:`time_left` of a task."""
+
+    def render(self, task) -> Text:
+        return Text(time_left(task.elapsed, task.completed, task.total), style="progress.remaining")
+
+
 @contextmanager
 def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback | None]:
     """Yield a ``progress(stage, done, total)`` callback that draws one bar per stage (None when disabled)."""
@@ -61,7 +78,7 @@ def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback | None]:
         return
     columns = (
         TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("eta"), TimeRemainingColumn(),
+        TextColumn("eta"), TimeLeftColumn(),
     )
     bars = Progress(*columns, console=messages, transient=False)
     tasks: dict[str, int] = {}

@@ -31,12 +31,13 @@ def guide(
                                             "other column as features)."),
     taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help="A taxonomy YAML whose descriptions become the "
                                             "class definitions."),
-    audit: Optional[Path] = typer.Option(None, "--audit", help="An audit folder (labelwise audit --out DIR): its "
-                                         "noise matrix names each class's confusions."),
+    audit: Optional[Path] = typer.Option(None, "--audit", help="An audit folder (labelwise audit --out DIR): no row "
+                                         "it flags becomes an example, and its noise matrix names each class's "
+                                         "confusions."),
     examples: int = typer.Option(5, "--examples", "-k", help="Examples per class."),
     method: str = typer.Option("greedy-ap", "--method", help="greedy-ap (the examples that best pick out their "
-                               "class), mmr (central and diverse; much faster), centrality, k-center, k-medoids or "
-                               "random."),
+                               "class), mmr (central and diverse; a few times faster), centrality, k-center, "
+                               "k-medoids or random."),
     out: Path = typer.Option(Path("labelwise-guide"), "--out", "-o", help="Folder for guide.md, guide.html and "
                              "guide.json."),
     evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Measure how well the examples instruct "
@@ -55,7 +56,7 @@ def guide(
 
     Example: labelwise guide tickets.csv --label topic --text body --audit audit/ --taxonomy taxonomy.yaml
     """
-    from labelwise.generate.guide import labelling_guide
+    from labelwise.generate.guide import audit_sentence, labelling_guide
     from labelwise.report.guide_html import write_guide
 
     writable(out, folder=True)
@@ -79,6 +80,10 @@ def guide(
         q = result.quality
         console.print(f"held-out mAP of the examples {q['method']['mean']:.3f} (random examples: "
                       f"{q['random']['mean']:.3f})", highlight=False, soft_wrap=True)
+    if result.settings.get("audit_excluded") is None:
+        messages.print(plain(("note:", "yellow"), " " + audit_sentence(result)), soft_wrap=True)
+    else:
+        messages.print(plain(audit_sentence(result)), soft_wrap=True)
     sources = [c.definition_source for c in result.classes]
     console.print(f"definitions: {sources.count('taxonomy')} from the taxonomy, {sources.count('llm')} from the "
                   f"LLM, {sources.count('none')} missing", highlight=False, soft_wrap=True)

@@ -56,9 +56,9 @@ def taxonomy(
     texts = read_with_text_column(data, text)[text].dropna().astype(str).tolist()
     initial = Taxonomy.load(start) if start is not None else None
     if model is None and server is None:
-        messages.print("note: the packaged Gemma 3 270M is a small base model and cannot really write a taxonomy "
-                       "(docs/taxonomy.md); labelwise repairs what it writes and falls back to embedding clusters. "
-                       "For real work pass an instruction-tuned model: --model FILE.gguf --chat, or --server URL.",
+        messages.print("note: the packaged Gemma 3 270M is a small base model and usually cannot write a taxonomy "
+                       "(docs/taxonomy.md); when its first answer is not one, labelwise uses embedding clusters at "
+                       "once. For real work pass an instruction-tuned model: --model FILE.gguf --chat, or --server URL.",
                        highlight=False, markup=False)
     backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads,
                            n_ctx=CONTEXT_TOKENS)
@@ -70,8 +70,10 @@ def taxonomy(
                                  progress=progress)
     result.save(out)
     settings = result.settings
-    how = ("embedding clusters (the model never wrote a usable taxonomy)" if settings.get("fallback")
+    how = (settings["fallback"] if settings.get("fallback")
            else f"{backend.model}, {settings['minibatches']} minibatches")
+    if settings.get("fallback_reason"):
+        messages.print(plain(("note:", "yellow"), f" {settings['fallback_reason']}."), soft_wrap=True)
     console.print(plain(f"{len(result)} categories from {settings['texts_sampled']:,} texts ({how}; "
                         f"{settings['llm_calls']:,} model calls, {len(settings['repairs'])} repairs):"), soft_wrap=True)
     for category in result.categories:

@@ -33,8 +33,9 @@ from labelwise.progress import ProgressCallback, report
 
 #: The default way to choose examples: paper 16's greedy search on AP. On Banking77 (77 intents, MiniLM, 5-fold
 #: held-out) its examples reach mAP 0.845 at K = 3 against 0.746 for centrality + MMR, 0.773 for k-medoids and 0.655
-#: for random rows (bench/labelling_guide.py, docs/guide.md); on digits 0.86-0.87 against 0.82 / 0.85 / 0.70. It
-#: costs about a minute per 10,000 rows on two cores, where MMR ("mmr") costs seconds.
+#: for random rows (bench/labelling_guide.py, docs/guide.md); on digits 0.86-0.87 against 0.82 / 0.85 / 0.70. Its
+#: search ranks each class against its hardest other rows on a binned AP: 4-7x MMR's cost with the held-out figure
+#: on 10k-16k rows, at the exact search's mAP (bench/guide_speed.py).
 DEFAULT_METHOD = "greedy-ap"
 MAX_TEXT = 500  # characters of an example's text kept in the guide
 MAX_FIELD = 80  # a column's value longer than this is not a "short field"
@@ -136,8 +137,11 @@ def labelling_guide(data, *, label: str, text=None, encoder=None, definitions: O
     the classes without one, ``backend`` (an LLM, optional) writes one sentence from the examples. noise_matrix /
     audit_dir: an audit's P(given | true) to name each class's confusions: a DataFrame indexed and columned by class
     name (given rows, true columns), a (k, k) array in the order of the sorted classes, an ``AuditResult``, or the
-    folder an audit was saved in. evaluate: measure the held-out mAP of the chosen examples
-    and of random ones by ``folds``-fold cross-validation. Rows with a missing label are left out.
+    folder an audit was saved in. With an audit (an ``AuditResult`` or its folder) no row it flags (label issue,
+    near-duplicate with a conflicting label, outlier: every check that flags rows) is an example, whatever the
+    method; ``settings["audit_excluded"]`` counts them by flag (None: no audit, the examples are unchecked).
+    evaluate: measure the held-out mAP of the chosen examples and of random ones by ``folds``-fold
+    cross-validation, with the same rows kept out of the examples. Rows with a missing label are left out.
     """
     if method not in ins.EXAMPLE_METHODS:
         raise DataError(f"method must be one of {', '.join(ins.EXAMPLE_METHODS)}; got {method!r}. (class-mean is "
@@ -148,10 +152,12 @@ def labelling_guide(data, *, label: str, text=None, encoder=None, definitions: O
     if table.labels.multi_label:
         raise DataError(f"Column '{label}' holds several labels per row; a labelling guide needs one label per row. "
                         "Pick a single-label column.")
+    audit = _audit(noise_matrix, audit_dir)
+    excluded, eligible = _flagged(audit, table) if audit is not None else (None, None)
     vectors, encoder_id = _embed(table, encoder, progress)
     codes = table.labels.codes
     names = list(table.labels.classes)
-    options = dict(lambda_=lambda_, candidate_pool=candidate_pool, random_state=random_state)
+    options = dict(lambda_=lambda_, candidate_pool=candidate_pool, random_state=random_state, eligible=eligible)
     chosen = ins.select_exemplars(vectors, codes, examples, method, progress=progress, **options)
     shown = table.texts() if table.text_columns else _feature_texts(table.frame, table.feature_columns)
     counts = np.bincount(codes, minlength=len(names))
@@ -168,7 +174,8 @@ def labelling_guide(data, *, label: str, text=None, encoder=None, definitions: O
     unmatched = _apply_definitions(guides, definitions or {})
     if backend is not None:
         _llm_definitions(guides, backend, progress)
-    matrix = _noise_matrix(noise_matrix, audit_dir, names)
+    matrix = _noise_matrix(audit if audit is not None else noise_matrix, None if audit is not None else audit_dir,
+                           names)
     if matrix is not None:
         for c, g in enumerate(guides):
             g.confused_with = _confusions(matrix, names, c)
@@ -178,6 +185,8 @@ def labelling_guide(data, *, label: str, text=None, encoder=None, definitions: O
                 "lambda": lambda_ if method == "mmr" else None, "random_state": random_state,
                 "encoder": encoder_id,
                 "noise_matrix": "given" if matrix is not None else None,
+                "audit_excluded": excluded,
+                "audit_excluded_rows": None if eligible is None else int((~eligible).sum()),
                 "definitions_not_in_data": unmatched,
                 "llm": getattr(backend, "model", None)}
     return LabellingGuide(label_column=str(label), classes=guides, method=method, examples_per_class=int(examples),
@@ -205,6 +214,47 @@ def _embed(table, encoder, progress) -> tuple[np.ndarray, str]:
         raise DataError(f"The encoder returned shape {vectors.shape} for {len(table)} rows; it must return one "
                         "vector per row.")
     return ins.normalise_rows(vectors), encoder_id
+
+
+def _audit(noise_matrix, audit_dir):
+    """The ``AuditResult`` given (as ``noise_matrix``) or saved in ``audit_dir``, else None (no audit, or only a
+    noise-matrix CSV)."""
+    if hasattr(noise_matrix, "row_issues") and hasattr(noise_matrix, "row_ids"):
+        return noise_matrix
+    if noise_matrix is None and audit_dir is not None and Path(audit_dir).is_dir():
+        from labelwise.audit.result import AuditResult
+
+        return AuditResult.load(audit_dir)
+    return None
+
+
+def _flagged(audit, table) -> tuple[dict, np.ndarray]:
+    """({flag: how many rows of this table it flags}, (n,) bool: the rows that may be examples) from an audit of
+    the same table (rows are matched by their 0-based row in the input)."""
+    n_input = table.n_input_rows if table.n_input_rows is not None else len(table)
+    if audit.n_input_rows is not None and audit.n_input_rows != n_input:
+        raise DataError(f"The audit was run on a table of {audit.n_input_rows:,} rows; this one has {n_input:,}. "
+                        "Give the audit of this table (labelwise audit DATA --label COL --out DIR), or leave "
+                        "--audit out.")
+    excluded, bad = {}, np.zeros(len(table), dtype=bool)
+    for flag, is_flagged in audit.row_issues().items():
+        hit = np.isin(table.row_ids, audit.row_ids[np.asarray(is_flagged, dtype=bool)])
+        excluded[flag] = int(hit.sum())
+        bad |= hit
+    return excluded, ~bad
+
+
+def audit_sentence(guide: "LabellingGuide") -> str:
+    """One plain sentence on whether the examples were checked against an audit (Markdown, HTML and the CLI)."""
+    excluded = guide.settings.get("audit_excluded")
+    if excluded is None:
+        return ("The examples were not checked against an audit: a mislabelled row can be one of them (run "
+                "labelwise audit, then pass its folder with --audit).")
+    total = guide.settings.get("audit_excluded_rows") or 0
+    if not total:
+        return "The examples were checked against an audit, which flags none of these rows."
+    flags = ", ".join(f"{n:,} {flag}" for flag, n in excluded.items() if n)
+    return f"No example is a row the audit flags: {total:,} flagged rows were left out ({flags})."
 
 
 def _clip(value: Any, limit: int) -> str:
@@ -419,7 +469,7 @@ def _markdown(guide: LabellingGuide) -> list:
     lines = [f"# Labelling guide: {md(guide.label_column)}", "",
              f"{guide.n_rows:,} rows in {len(guide.classes)} classes from {md(guide.source)}. Up to "
              f"{guide.examples_per_class} examples per class, chosen by {md(guide.method)}.", "",
-             quality_sentence(guide), "", "## Classes", ""]
+             quality_sentence(guide), "", md(audit_sentence(guide)), "", "## Classes", ""]
     for i, g in enumerate(guide.classes):
         lines.append(f"{i + 1}. [{md(g.name)}](#class-{i}) ({g.count:,} row{'' if g.count == 1 else 's'})")
     for i, g in enumerate(guide.classes):

@@ -68,7 +68,7 @@ def parse_categories(text: str) -> list:
     return out
 
 
-def _key(name: str) -> str:
+def name_key(name: str) -> str:
     """Names that differ only in case, punctuation or an English plural are the same category."""
     def singular(w: str) -> str:
         if len(w) > 4 and w.endswith("ies"):
@@ -84,14 +84,14 @@ def clean_categories(categories: Sequence[Category], texts: Sequence[str] = ()) 
     A name of four or more words copied verbatim from one of ``texts`` (the prompt's texts) is dropped: that is the
     model echoing its input, not naming a category; so is an item whose description runs on into the next items."""
     notes, out, seen, duplicates = [], [], {}, {}
-    corpus = "\n".join(_key(t) for t in texts)
+    corpus = "\n".join(name_key(t) for t in texts)
     for c in categories:
         name = " ".join(str(c.name).strip(" \t\"'`*#.-").split())
         description = " ".join(str(c.description).strip(" \t\"'`*").split())[:MAX_DESCRIPTION_CHARS]
         if len(name.split()) > MAX_NAME_WORDS:
             name = " ".join(name.split()[:MAX_NAME_WORDS])
             notes.append(f"shortened a name to {name!r}")
-        key = _key(name)
+        key = name_key(name)
         if not key:
             notes.append("dropped an empty name")
             continue

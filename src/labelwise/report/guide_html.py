@@ -17,7 +17,7 @@ def render_guide_html(guide) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     from labelwise import __version__
-    from labelwise.generate.guide import confusion_text, quality_sentence
+    from labelwise.generate.guide import audit_sentence, confusion_text, quality_sentence
 
     env = Environment(
         loader=PackageLoader("labelwise.report", "templates"),
@@ -25,7 +25,8 @@ def render_guide_html(guide) -> str:
         undefined=StrictUndefined,
     )
     env.globals.update(confusion_text=confusion_text, version=__version__)
-    return env.get_template("guide.html.j2").render(g=guide, quality=quality_sentence(guide))
+    return env.get_template("guide.html.j2").render(g=guide, quality=quality_sentence(guide),
+                                                       audit=audit_sentence(guide))
 
 
 def write_guide(guide, directory) -> Path:

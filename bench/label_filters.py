@@ -1,7 +1,8 @@
 """Benchmark: which rows should the audit flag? Every filter of ``find_label_issues`` against known label errors.
 
     python bench/label_filters.py [--datasets banking77,nlupp,20news,imdb,cifar10,mnist] [--seeds 0,1,2]
-                                  [--rates 0.05,0.1,0.2] [--json bench/results/label_filters.json]
+                                  [--rates 0.05,0.1,0.2] [--noises uniform,confusable] [--learner c1|audit]
+                                  [--no-turk] [--json bench/results/label_filters.json]
 
 Filters: all of :data:`labelwise.audit.label_errors.FILTERS` (cleanlab's seven and the two ``*_calibrated`` ones:
 the lowest-scoring rows up to the calibrated estimate of the number of errors). Each one is also run through
@@ -20,7 +21,8 @@ Part A, synthetic flips (truth: the flipped rows), ``--seeds`` repeats of every 
   one intent: 706 rows, 60 intents; NLU++ is multi-label, this is its single-label view) are embedded with the
   audit's default encoder (MiniLM, from the on-disk cache after the first run) and get 5-fold out-of-fold
   probabilities **trained on the noisy labels** from ``LogisticRegression(C=1)`` (the audit's default learner
-  chooses C by inner cross-validation, 15x the cost; C=1 keeps this benchmark CPU-cheap).
+  chooses C by inner cross-validation, 15x the cost; C=1 keeps this benchmark CPU-cheap; ``--learner audit`` uses
+  it).
 - ``20news``, ``imdb``, ``cifar10``, ``mnist``: the paper's published out-of-fold probabilities. There are no
   features to retrain on, so the flips are applied on top of the given labels and the probabilities are kept: they
   were computed on the original labels, i.e. from a model that never saw the flips. This favours every filter (the
@@ -133,9 +135,18 @@ def run_filters(labels: np.ndarray, probs: np.ndarray, truth: np.ndarray) -> tup
     return rows, flagged
 
 
-def synthetic(names, seeds, rates, folds) -> list[dict]:
+def learner(kind: str, n_rows: int, seed: int):
+    """``c1``: LogisticRegression(C=1); ``audit``: the audit's default learner (C by inner cross-validation)."""
     from sklearn.linear_model import LogisticRegression
 
+    from labelwise.audit.out_of_fold import default_classifier
+
+    if kind == "audit":
+        return default_classifier("dense", n_rows=n_rows, random_state=seed)
+    return LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
+
+
+def synthetic(names, seeds, rates, folds, learner_kind="c1", noises=("uniform", "confusable")) -> list[dict]:
     from labelwise.audit.out_of_fold import out_of_fold_probabilities
 
     runs = []
@@ -151,15 +162,15 @@ def synthetic(names, seeds, rates, folds) -> list[dict]:
             confusable = most_confusable(clean, k, probs=fixed_probs)
         print(f"{name}: {clean.shape[0]:,} rows, {k} classes (loaded in {time.perf_counter() - started:.0f} s)",
               flush=True)
-        for noise in ("uniform",) if k == 2 else ("uniform", "confusable"):
+        for noise in noises[:1] if k == 2 else noises:
             for rate in rates:
                 for seed in seeds:
                     noisy, flipped = flip(clean, rate, noise, confusable, seed)
                     probs = fixed_probs
                     if probs is None:
-                        model = LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
-                        probs = out_of_fold_probabilities(features, noisy, n_classes=k, classifier=model,
-                                                          n_folds=folds, random_state=seed)
+                        probs = out_of_fold_probabilities(features, noisy, n_classes=k, n_folds=folds,
+                                                          classifier=learner(learner_kind, len(noisy), seed),
+                                                          random_state=seed)
                     rows, _ = run_filters(noisy, probs, flipped)
                     runs.extend({"dataset": name, "noise": noise, "rate": rate, "seed": seed, **row} for row in rows)
                     best = max(rows, key=lambda r: r["f1"])
@@ -214,7 +225,11 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(EMBEDDED + PUBLISHED))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--rates", default="0.05,0.1,0.2")
+    parser.add_argument("--noises", default="uniform,confusable")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--learner", choices=("c1", "audit"), default="c1",
+                        help="for banking77/nlupp: LogisticRegression(C=1), or the audit's default learner (15x slower)")
+    parser.add_argument("--no-turk", action="store_true", help="skip part B")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (the machine is shared)")
     parser.add_argument("--json", default="bench/results/label_filters.json")
     args = parser.parse_args()
@@ -229,7 +244,7 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     rates = [float(r) for r in args.rates.split(",")]
 
-    runs = synthetic(names, seeds, rates, args.folds)
+    runs = synthetic(names, seeds, rates, args.folds, args.learner, tuple(args.noises.split(",")))
     table = summarise(runs)
     print(f"\nA. synthetic flips: F1 (mean over seeds {seeds}) per setting; * = best in the row")
     filters = list(dict.fromkeys(m["filter"] for m in table))
@@ -257,7 +272,7 @@ def main() -> None:
         print(f"  {f:<34} F1 {o['f1']:.3f}  P {o['precision']:.3f}  R {o['recall']:.3f}  rank {o['rank']:4.1f}"
               f"  won {o['won']:2d}  worst gap {o['worst_gap']:+.3f}  Jaccard {o['max_jaccard_vs_cleanlab']:.4f}")
 
-    published_names = [n for n in names if n in PUBLISHED]
+    published_names = [n for n in names if n in PUBLISHED and not args.no_turk]
     validated = turk(published_names)
     print("\nB. the published sets' Turk-validated errors (recall relative to the paper's reviewed candidates)")
     print(f"{'dataset':<9}{'filter':<34}{'flagged':>8}{'found':>7}{'rejected':>9}{'unreviewed':>11}"
@@ -268,7 +283,8 @@ def main() -> None:
               f"{r['recall']:>8.3f}{r['jaccard_vs_cleanlab']:>8.4f}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"seeds": seeds, "rates": rates, "folds": args.folds, "runs": runs, "means": table,
+    out.write_text(json.dumps({"seeds": seeds, "rates": rates, "folds": args.folds, "learner": args.learner,
+                               "runs": runs, "means": table,
                                "overall": overall, "turk": validated}, indent=1) + "\n")
     print(f"\nwrote {out}")
 

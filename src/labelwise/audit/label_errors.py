@@ -65,8 +65,14 @@ FILTERS = CLEANLAB_FILTERS + ("low_self_confidence_calibrated", "low_normalized_
   ``count.num_label_issues`` recommends for its ``rank`` scores; with cleanlab it is
   ``argsort(rank.get_label_quality_scores(labels, pred_probs, method=...))[:count.num_label_issues(labels,
   pred_probs, estimation_method="off_diagonal_calibrated")]``. The audit's default is
-  ``low_self_confidence_calibrated`` (measured against the others in ``bench/label_filters.py``).
+  ``low_normalized_margin_calibrated`` (:data:`AUDIT_FILTER`, measured against the others in
+  ``bench/label_filters.py``).
 """
+
+AUDIT_FILTER = "low_normalized_margin_calibrated"
+"""The audit's default filter (``audit_dataset``, ``labelwise audit --filter-by``), chosen on known label errors in
+``bench/label_filters.py`` (table and reasons in ``docs/benchmarks.md``). :func:`find_label_issues` itself keeps
+cleanlab's default, ``prune_by_noise_rate``, so code switching from cleanlab by import flags the same rows."""
 
 SCORES = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 
@@ -547,8 +553,8 @@ def find_label_issues(
     labels: (n,) int in [0, k), or (n, k) 0/1 indicator with ``multi_label`` (each class is checked one-vs-rest
     and a row is flagged when any of its classes is); pred_probs: (n, k) out-of-sample probabilities.
     filter_by: one of :data:`FILTERS`; the default, ``prune_by_noise_rate``, is cleanlab's, so that code moving
-    from ``cleanlab.filter.find_label_issues`` gets the same rows (the audit defaults to
-    ``low_self_confidence_calibrated``, see ``docs/benchmarks.md``). frac_noise: flag only this fraction of the
+    from ``cleanlab.filter.find_label_issues`` gets the same rows (the audit defaults to :data:`AUDIT_FILTER`,
+    see ``docs/benchmarks.md``). frac_noise: flag only this fraction of the
     estimated errors (the most confident ones; ``prune_*``, ``both`` and ``*_calibrated`` filters, ignored by the
     others as cleanlab ignores it). min_examples_per_class: never prune a class below this many rows.
     confident_joint: a precomputed (k, k) calibrated confident joint to reuse. n_jobs: threads (default: the

@@ -3,6 +3,7 @@
     python bench/label_filters.py [--datasets banking77,nlupp,20news,imdb,cifar10,mnist] [--seeds 0,1,2]
                                   [--rates 0.05,0.1,0.2] [--noises uniform,confusable] [--learner c1|audit]
                                   [--no-turk] [--json bench/results/label_filters.json]
+    python bench/label_filters.py --report bench/results/label_filters.json   # reprint an earlier run's tables
 
 Filters: all of :data:`labelwise.audit.label_errors.FILTERS` (cleanlab's seven and the two ``*_calibrated`` ones:
 the lowest-scoring rows up to the calibrated estimate of the number of errors). Each one is also run through
@@ -220,6 +221,74 @@ def turk(names) -> list[dict]:
     return out
 
 
+def groups(table: list[dict]) -> dict[str, list[dict]]:
+    """The settings (dataset, noise, rate) split the ways the choice is judged: all, per dataset, per noise,
+    trained models vs published probabilities."""
+    out = {"all": table}
+    for name in dict.fromkeys(m["dataset"] for m in table):
+        out[name] = [m for m in table if m["dataset"] == name]
+    for noise in dict.fromkeys(m["noise"] for m in table):
+        out[noise] = [m for m in table if m["noise"] == noise]
+    out["trained"] = [m for m in table if m["dataset"] in EMBEDDED]
+    out["published"] = [m for m in table if m["dataset"] in PUBLISHED]
+    return {name: rows for name, rows in out.items() if rows}
+
+
+def overall(table: list[dict]) -> list[dict]:
+    """Per filter over the given settings: mean F1/precision/recall/rank, settings won, mean and worst gap to the
+    setting's best F1, largest Jaccard distance to cleanlab's set."""
+    best = {}
+    for m in table:
+        key = (m["dataset"], m["noise"], m["rate"])
+        best[key] = max(best.get(key, 0.0), m["f1"])
+    rows = []
+    for f in dict.fromkeys(m["filter"] for m in table):
+        mine = [m for m in table if m["filter"] == f]
+        gaps = [m["f1"] - best[(m["dataset"], m["noise"], m["rate"])] for m in mine]
+        rows.append({"filter": f, "settings": len(mine), **{key: float(np.mean([m[key] for m in mine])) for key in
+                                                          ("f1", "precision", "recall", "rank")},
+                     "won": sum(m["rank"] == 1 for m in mine), "mean_gap": float(np.mean(gaps)),
+                     "worst_gap": float(min(gaps)),
+                     "max_jaccard_vs_cleanlab": max(m["max_jaccard_vs_cleanlab"] for m in mine)})
+    return rows
+
+
+def report(table: list[dict], validated: list[dict], seeds) -> dict:
+    """Print part A (per setting, then per group of settings) and part B; return the group summaries."""
+    print(f"\nA. synthetic flips: F1 (mean over seeds {seeds}) per setting; * = best in the row")
+    filters = list(dict.fromkeys(m["filter"] for m in table))
+    short = {f: f.replace("low_normalized_margin", "low_nm").replace("low_self_confidence", "low_sc")
+             .replace("_calibrated", "_cal").replace("prune_by_", "pb_").replace("confident_learning", "cl")
+             .replace("predicted_neq_given", "argmax") for f in filters}
+    print(f"{'dataset':<10}{'noise':<11}{'rate':>5} " + "".join(f"{short[f]:>11}" for f in filters))
+    settings = list(dict.fromkeys((m["dataset"], m["noise"], m["rate"]) for m in table))
+    for setting in settings:
+        cells = {m["filter"]: m for m in table if (m["dataset"], m["noise"], m["rate"]) == setting}
+        print(f"{setting[0]:<10}{setting[1]:<11}{setting[2]:>5.0%} " + "".join(
+            f"{cells[f]['f1']:>10.3f}{'*' if cells[f]['rank'] == 1 else ' '}" for f in filters))
+    summaries = {name: overall(rows) for name, rows in groups(table).items()}
+    print("\nmean F1 per group of settings (number of settings)")
+    print(f"{'filter':<34}" + "".join(f"{name[:10]:>11}" for name in summaries))
+    print(f"{'':<34}" + "".join(f"{'(' + str(rows[0]['settings']) + ')':>11}" for rows in summaries.values()))
+    for i, f in enumerate(filters):
+        print(f"{f:<34}" + "".join(f"{rows[i]['f1']:>11.3f}" for rows in summaries.values()))
+    print(f"\nover all {len(settings)} settings: mean F1, precision, recall, rank; settings won; mean and worst F1 "
+          "minus the setting's best; largest Jaccard distance to cleanlab's set")
+    for o in summaries["all"]:
+        print(f"  {o['filter']:<34} F1 {o['f1']:.3f}  P {o['precision']:.3f}  R {o['recall']:.3f}  rank "
+              f"{o['rank']:4.1f}  won {o['won']:2d}  gap {o['mean_gap']:+.3f} worst {o['worst_gap']:+.3f}  "
+              f"Jaccard {o['max_jaccard_vs_cleanlab']:.4f}")
+    if validated:
+        print("\nB. the published sets' Turk-validated errors (recall relative to the paper's reviewed candidates)")
+        print(f"{'dataset':<9}{'filter':<34}{'flagged':>8}{'found':>7}{'rejected':>9}{'unreviewed':>11}"
+              f"{'prec(reviewed)':>15}{'recall':>8}{'Jaccard':>8}")
+    for r in validated:
+        print(f"{r['dataset']:<9}{r['filter']:<34}{r['flagged']:>8,}{r['confirmed_found']:>7}"
+              f"{r['reviewed_rejected']:>9}{r['never_reviewed']:>11}{r['precision_among_reviewed']:>15.3f}"
+              f"{r['recall']:>8.3f}{r['jaccard_vs_cleanlab']:>8.4f}")
+    return summaries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(EMBEDDED + PUBLISHED))
@@ -232,7 +301,12 @@ def main() -> None:
     parser.add_argument("--no-turk", action="store_true", help="skip part B")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (the machine is shared)")
     parser.add_argument("--json", default="bench/results/label_filters.json")
+    parser.add_argument("--report", metavar="JSON", help="print the tables of an earlier run's JSON, compute nothing")
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        report(saved["means"], saved["turk"], saved["seeds"])
+        return
     from threadpoolctl import threadpool_limits
 
     warnings.filterwarnings("ignore")
@@ -246,46 +320,13 @@ def main() -> None:
 
     runs = synthetic(names, seeds, rates, args.folds, args.learner, tuple(args.noises.split(",")))
     table = summarise(runs)
-    print(f"\nA. synthetic flips: F1 (mean over seeds {seeds}) per setting; * = best in the row")
-    filters = list(dict.fromkeys(m["filter"] for m in table))
-    short = {f: f.replace("low_normalized_margin", "low_nm").replace("low_self_confidence", "low_sc")
-             .replace("_calibrated", "_cal").replace("prune_by_", "pb_").replace("confident_learning", "cl")
-             .replace("predicted_neq_given", "argmax") for f in filters}
-    print(f"{'dataset':<9}{'noise':<11}{'rate':>5} " + "".join(f"{short[f]:>11}" for f in filters))
-    settings = list(dict.fromkeys((m["dataset"], m["noise"], m["rate"]) for m in table))
-    for setting in settings:
-        cells = {m["filter"]: m for m in table if (m["dataset"], m["noise"], m["rate"]) == setting}
-        print(f"{setting[0]:<9}{setting[1]:<11}{setting[2]:>5.0%} " + "".join(
-            f"{cells[f]['f1']:>10.3f}{'*' if cells[f]['rank'] == 1 else ' '}" for f in filters))
-    overall = []
-    print(f"\nover all {len(settings)} settings: mean F1, mean precision, mean recall, mean rank, settings won, "
-          "worst F1 minus the setting's best, largest Jaccard distance to cleanlab's set")
-    for f in filters:
-        mine = [m for m in table if m["filter"] == f]
-        gaps = [m["f1"] - max(o["f1"] for o in table if (o["dataset"], o["noise"], o["rate"]) ==
-                              (m["dataset"], m["noise"], m["rate"])) for m in mine]
-        overall.append({"filter": f, **{key: float(np.mean([m[key] for m in mine])) for key in
-                                        ("f1", "precision", "recall", "rank")},
-                        "won": sum(m["rank"] == 1 for m in mine), "worst_gap": float(min(gaps)),
-                        "max_jaccard_vs_cleanlab": max(m["max_jaccard_vs_cleanlab"] for m in mine)})
-        o = overall[-1]
-        print(f"  {f:<34} F1 {o['f1']:.3f}  P {o['precision']:.3f}  R {o['recall']:.3f}  rank {o['rank']:4.1f}"
-              f"  won {o['won']:2d}  worst gap {o['worst_gap']:+.3f}  Jaccard {o['max_jaccard_vs_cleanlab']:.4f}")
-
-    published_names = [n for n in names if n in PUBLISHED and not args.no_turk]
-    validated = turk(published_names)
-    print("\nB. the published sets' Turk-validated errors (recall relative to the paper's reviewed candidates)")
-    print(f"{'dataset':<9}{'filter':<34}{'flagged':>8}{'found':>7}{'rejected':>9}{'unreviewed':>11}"
-          f"{'prec(reviewed)':>15}{'recall':>8}{'Jaccard':>8}")
-    for r in validated:
-        print(f"{r['dataset']:<9}{r['filter']:<34}{r['flagged']:>8,}{r['confirmed_found']:>7}"
-              f"{r['reviewed_rejected']:>9}{r['never_reviewed']:>11}{r['precision_among_reviewed']:>15.3f}"
-              f"{r['recall']:>8.3f}{r['jaccard_vs_cleanlab']:>8.4f}")
+    validated = turk([n for n in names if n in PUBLISHED and not args.no_turk])
+    summaries = report(table, validated, seeds)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"seeds": seeds, "rates": rates, "folds": args.folds, "learner": args.learner,
-                               "runs": runs, "means": table,
-                               "overall": overall, "turk": validated}, indent=1) + "\n")
+                               "runs": runs, "means": table, "summaries": summaries, "turk": validated},
+                              indent=1) + "\n")
     print(f"\nwrote {out}")
 
 

@@ -67,7 +67,8 @@ def audit_dataset(
     filter_by: how to pick the flagged rows, one of :data:`~labelwise.audit.label_errors.FILTERS`; default
       ``low_normalized_margin_calibrated`` (:data:`~labelwise.audit.label_errors.AUDIT_FILTER`): the rows with the
       lowest normalised margin (given class's probability minus the best other class's), as many as the estimated
-      error rate times n; ``"prune_by_noise_rate"`` gives cleanlab's default set. quality_method: the per-row score, see :mod:`labelwise.audit.label_errors`.
+      error rate times n; ``"prune_by_noise_rate"`` gives cleanlab's default set.
+    quality_method: the per-row score, see :mod:`labelwise.audit.label_errors`.
     progress: ``progress(stage, done, total)`` callback for long steps.
     compare_to: another split of the same data (path or DataFrame, same columns; its label column is optional) to
       check for label shift and train/test leakage; compare_pred_probs: its probabilities when you give your own.

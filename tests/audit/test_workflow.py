@@ -61,6 +61,28 @@ def test_audit_with_user_probabilities_finds_the_flips(noisy_digits, digit_probs
     assert "AuditResult(1,797 rows" in repr(result)
 
 
+def test_audit_flags_the_estimated_count_of_lowest_margins_by_default(noisy_digits, digit_probs):
+    """The audit's default filter (not cleanlab's): the estimated error rate times n lowest normalised margins;
+    filter_by="prune_by_noise_rate" still gives cleanlab's default set."""
+    from labelwise.audit import label_errors as le
+
+    frame, _, _ = noisy_digits
+    given = frame["digit"].to_numpy()
+    result = labelwise.audit_dataset(frame, label="digit", pred_probs=digit_probs)
+    assert result.filter_by == le.AUDIT_FILTER == "low_normalized_margin_calibrated"
+    assert result.summary()["filter_by"] == "low_normalized_margin_calibrated"
+    assert result.n_issues == le.num_label_issues(given, digit_probs, method="off_diagonal_calibrated")
+    assert result.n_issues == round(result.error_rate * len(frame))
+    others = digit_probs.copy()
+    others[np.arange(len(given)), given] = -1.0
+    margin = digit_probs[np.arange(len(given)), given] - others.max(axis=1)
+    lowest = np.argsort(margin)[: result.n_issues]
+    assert set(np.flatnonzero(result.is_issue)) == set(lowest)
+    cleanlab_default = labelwise.audit_dataset(frame, label="digit", pred_probs=digit_probs,
+                                               filter_by="prune_by_noise_rate")
+    np.testing.assert_array_equal(cleanlab_default.is_issue, le.find_label_issues(given, digit_probs))
+
+
 def test_audit_trains_its_own_model_on_tabular_features(noisy_digits):
     frame, _, flipped = noisy_digits
     result = labelwise.audit_dataset(frame.iloc[:400], label="digit", n_folds=3, random_state=0)

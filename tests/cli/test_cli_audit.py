@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -42,6 +43,13 @@ def test_audit_with_pred_probs_writes_one_row_per_input_row(digits_csv, capsys):
     assert {"row", "given_label", "suggested_label", "label_quality", "is_label_issue"} <= set(issues.columns)
     assert pd.read_parquet(out / "issues.parquet").equals(pd.read_parquet(out / "issues.parquet"))
     assert (issues["is_label_issue"].to_numpy() & flipped).sum() > 0.7 * flipped.sum()
+    # the CLI's default filter is the audit's (not cleanlab's): the estimated count of lowest margins
+    from labelwise.audit.label_errors import AUDIT_FILTER, find_label_issues
+
+    assert json.loads((out / "summary.json").read_text())["filter_by"] == AUDIT_FILTER
+    given = pd.read_csv(folder / "digits.csv")["digit"].to_numpy()
+    expected = find_label_issues(given, np.load(folder / "probs.npy"), filter_by=AUDIT_FILTER)
+    np.testing.assert_array_equal(issues["is_label_issue"].to_numpy(), expected)
     printed = capsys.readouterr().out
     assert "500 rows audited" in printed and "10 classes" in printed and "estimated label error rate" in printed
     assert "lowest-quality labels" in printed and "Most confused" in printed

@@ -37,7 +37,7 @@ import numpy as np
 
 from labelwise.errors import ParameterError, ShapeError
 
-FILTERS = (
+CLEANLAB_FILTERS = (
     "prune_by_noise_rate",
     "prune_by_class",
     "both",
@@ -46,17 +46,33 @@ FILTERS = (
     "low_normalized_margin",
     "low_self_confidence",
 )
+"""The filters of cleanlab 2.9's ``filter.find_label_issues``, under its names; each flags exactly cleanlab's rows."""
+
+FILTERS = CLEANLAB_FILTERS + ("low_self_confidence_calibrated", "low_normalized_margin_calibrated")
 """Ways to choose the flagged rows.
 
-- ``prune_by_noise_rate`` (default): for each off-diagonal cell (given k, true j) of the calibrated confident
-  joint, flag the ``C[k, j]`` rows labelled k with the largest margin ``P[i, j] - P[i, k]``;
+- ``prune_by_noise_rate`` (the default, as in cleanlab): for each off-diagonal cell (given k, true j) of the
+  calibrated confident joint, flag the ``C[k, j]`` rows labelled k with the largest margin ``P[i, j] - P[i, k]``;
 - ``prune_by_class``: in each class k flag the ``n_k - C[k, k]`` rows with the lowest ``P[i, k]``;
 - ``both``: rows flagged by both of the above;
 - ``confident_learning``: the rows counted off the diagonal of the confident joint;
 - ``predicted_neq_given``: argmax differs from the given label (the simple baseline);
 - ``low_normalized_margin`` / ``low_self_confidence``: the lowest-scoring rows, as many as
-  :func:`num_label_issues` estimates.
+  ``num_label_issues(method="off_diagonal")`` estimates (the uncalibrated count, as cleanlab does);
+- ``low_self_confidence_calibrated`` / ``low_normalized_margin_calibrated`` (not in cleanlab's
+  ``find_label_issues``): the lowest-scoring rows, as many as ``num_label_issues(method="off_diagonal_calibrated")``
+  estimates, i.e. the estimated error rate times n. This is the cut-off cleanlab's documentation of
+  ``count.num_label_issues`` recommends for its ``rank`` scores; with cleanlab it is
+  ``argsort(rank.get_label_quality_scores(labels, pred_probs, method=...))[:count.num_label_issues(labels,
+  pred_probs, estimation_method="off_diagonal_calibrated")]``. The audit's default is
+  ``low_normalized_margin_calibrated`` (:data:`AUDIT_FILTER`, measured against the others in
+  ``bench/label_filters.py``).
 """
+
+AUDIT_FILTER = "low_normalized_margin_calibrated"
+"""The audit's default filter (``audit_dataset``, ``labelwise audit --filter-by``), chosen on known label errors in
+``bench/label_filters.py`` (table and reasons in ``docs/benchmarks.md``). :func:`find_label_issues` itself keeps
+cleanlab's default, ``prune_by_noise_rate``, so code switching from cleanlab by import flags the same rows."""
 
 SCORES = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 
@@ -536,10 +552,13 @@ def find_label_issues(
 
     labels: (n,) int in [0, k), or (n, k) 0/1 indicator with ``multi_label`` (each class is checked one-vs-rest
     and a row is flagged when any of its classes is); pred_probs: (n, k) out-of-sample probabilities.
-    filter_by: one of :data:`FILTERS`. frac_noise: flag only this fraction of the estimated errors (the most
-    confident ones). min_examples_per_class: never prune a class below this many rows. confident_joint: a
-    precomputed (k, k) calibrated confident joint to reuse. n_jobs: threads (default: the machine's cores); the
-    result does not depend on it.
+    filter_by: one of :data:`FILTERS`; the default, ``prune_by_noise_rate``, is cleanlab's, so that code moving
+    from ``cleanlab.filter.find_label_issues`` gets the same rows (the audit defaults to :data:`AUDIT_FILTER`,
+    see ``docs/benchmarks.md``). frac_noise: flag only this fraction of the
+    estimated errors (the most confident ones; ``prune_*``, ``both`` and ``*_calibrated`` filters, ignored by the
+    others as cleanlab ignores it). min_examples_per_class: never prune a class below this many rows.
+    confident_joint: a precomputed (k, k) calibrated confident joint to reuse. n_jobs: threads (default: the
+    machine's cores); the result does not depend on it.
     """
     if filter_by not in FILTERS:
         raise ParameterError(f"filter_by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
@@ -563,9 +582,16 @@ def _find_single(
     stats = _row_stats(labels, pred_probs, n_jobs=n_jobs)
     if filter_by == "predicted_neq_given":
         return stats.argmax != labels
-    if filter_by in ("low_normalized_margin", "low_self_confidence"):
-        scores = _scores(labels, pred_probs, filter_by[4:])
-        n_issues = _num_issues_from_stats(labels, stats)
+    if filter_by.startswith("low_"):
+        score = filter_by[4:].removesuffix("_calibrated")
+        scores = _scores(labels, pred_probs, score)
+        if filter_by.endswith("_calibrated"):
+            if confident_joint is None:
+                joint = _confident_joint_from_stats(labels, stats, k)
+                confident_joint = calibrate_confident_joint(joint, np.bincount(labels, minlength=k))
+            n_issues = int(frac_noise * _num_issues_calibrated(confident_joint, n))
+        else:
+            n_issues = _num_issues_from_stats(labels, stats)
         mask = np.zeros(n, dtype=bool)
         mask[np.argsort(scores)[:n_issues]] = True  # default sort: ties ordered as the reference orders them
         return mask
@@ -600,19 +626,25 @@ def _num_issues_from_stats(labels: np.ndarray, stats: _RowStats) -> int:
     return int(np.count_nonzero(off_diagonal & ~stats.predicted_is_given))
 
 
-def num_label_issues(labels, pred_probs, *, method: str = "off_diagonal") -> int:
-    """Estimated number of wrong labels.
+def _num_issues_calibrated(confident_joint: np.ndarray, n: int) -> int:
+    """The off-diagonal share of a calibrated (k, k) confident joint times n, rounded (cleanlab's arithmetic)."""
+    counts = np.asarray(confident_joint, dtype=np.float64)
+    return int(np.rint((1.0 - np.trace(counts) / max(counts.sum(), 1e-100)) * n))
 
+
+def num_label_issues(labels, pred_probs, *, method: str = "off_diagonal") -> int:
+    """Estimated number of wrong labels (cleanlab's ``count.num_label_issues(estimation_method=method)``).
+
+    labels: (n,) int; pred_probs: (n, k) float.
     ``off_diagonal``: rows counted off the diagonal of the (uncalibrated) confident joint whose argmax is not
     the given label (what the paper's tutorial uses to size its candidate list); ``off_diagonal_calibrated``:
-    the off-diagonal mass of the calibrated joint times n.
+    the off-diagonal mass of the calibrated joint times n (the audit's estimated error rate times n).
     """
     labels, pred_probs = _check_inputs(labels, pred_probs)
     if method == "off_diagonal":
         return _num_issues_from_stats(labels, _row_stats(labels, pred_probs))
     if method == "off_diagonal_calibrated":
-        noise = estimate_noise(labels, pred_probs)
-        return int(np.rint(noise.error_rate * labels.shape[0]))
+        return _num_issues_calibrated(compute_confident_joint(labels, pred_probs), labels.shape[0])
     raise ParameterError(f"method must be 'off_diagonal' or 'off_diagonal_calibrated'; got {method!r}.")
 
 

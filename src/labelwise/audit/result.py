@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from labelwise.audit.checks import AuditChecks
-from labelwise.audit.label_errors import NoiseEstimate
+from labelwise.audit.label_errors import AUDIT_FILTER, NoiseEstimate
 from labelwise.data.atomic import atomic_path, write_text_atomic
 from labelwise.data.io import write_table_atomic
 from labelwise.errors import DataError
@@ -53,7 +53,7 @@ class AuditResult:
     noise: Optional[NoiseEstimate]
     label_column: str = "label"
     multi_label: bool = False
-    filter_by: str = "prune_by_noise_rate"
+    filter_by: str = AUDIT_FILTER
     quality_method: str = "self_confidence"
     source: str = "<DataFrame>"
     source_path: Optional[str] = None

@@ -41,7 +41,7 @@ def audit_dataset(
     encoder="minilm",
     classifier=None,
     n_folds: Optional[int] = None,
-    filter_by: str = "prune_by_noise_rate",
+    filter_by: str = label_errors.AUDIT_FILTER,
     quality_method: str = "self_confidence",
     random_state: Optional[int] = 0,
     progress: Optional[ProgressCallback] = None,
@@ -64,7 +64,11 @@ def audit_dataset(
       embeddings/TF-IDF, gradient boosting on tabular features).
     n_folds: cross-validation folds; default 5, or 3 from 50,000 rows on (each model still trains on two thirds of
       at least 50,000 rows, so the probabilities barely change while the cost halves).
-    filter_by, quality_method: see :mod:`labelwise.audit.label_errors`.
+    filter_by: how to pick the flagged rows, one of :data:`~labelwise.audit.label_errors.FILTERS`; default
+      ``low_normalized_margin_calibrated`` (:data:`~labelwise.audit.label_errors.AUDIT_FILTER`): the rows with the
+      lowest normalised margin (given class's probability minus the best other class's), as many as the estimated
+      error rate times n; ``"prune_by_noise_rate"`` gives cleanlab's default set.
+    quality_method: the per-row score, see :mod:`labelwise.audit.label_errors`.
     progress: ``progress(stage, done, total)`` callback for long steps.
     compare_to: another split of the same data (path or DataFrame, same columns; its label column is optional) to
       check for label shift and train/test leakage; compare_pred_probs: its probabilities when you give your own.

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from labelwise.audit.checks.base import SkipReason
-from labelwise.audit.label_errors import FILTERS
+from labelwise.audit.label_errors import AUDIT_FILTER, FILTERS
 from labelwise.cli.options import DEBUG, QUIET, SERVER_MODEL, list_option, writable
 from labelwise.cli.console import console, interrupt_after, messages, plain, progress_bars
 from labelwise.errors import DataError, ParameterError
@@ -36,7 +36,8 @@ def audit(
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files (default utf-8)."),
     encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' (offline sentence "
                                 "embeddings) or 'tfidf'."),
-    filter_by: str = typer.Option("prune_by_noise_rate", "--filter-by", help=f"How to pick issues: {', '.join(FILTERS)}."),
+    filter_by: str = typer.Option(AUDIT_FILTER, "--filter-by", help=f"How to pick issues: {', '.join(FILTERS)} "
+                                  "(prune_by_noise_rate: cleanlab's default set)."),
     folds: Optional[int] = typer.Option(
         None, "--folds", help="Cross-validation folds for the out-of-fold probabilities (default 5; 3 from 50,000 rows)."
     ),
@@ -235,6 +236,6 @@ def report(
     """
     audit(data=data, label=label, text=text, features=features, embeddings=embeddings, pred_probs=pred_probs, out=out,
           multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, encoder=encoder,
-          filter_by="prune_by_noise_rate", folds=None, random_state=random_state, compare_to=compare_to, report=True,
+          filter_by=AUDIT_FILTER, folds=None, random_state=random_state, compare_to=compare_to, report=True,
           datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None, server_model=None,
           quiet=quiet, debug=debug)

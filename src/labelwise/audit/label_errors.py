@@ -76,6 +76,14 @@ cleanlab's default, ``prune_by_noise_rate``, so code switching from cleanlab by 
 
 SCORES = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 
+
+def score_of(filter_by: str) -> str:
+    """The per-row quality score that goes with ``filter_by``: the score a ranking filter flags the lowest of
+    (``normalized_margin`` for the margin filters, the audit's default among them), else ``self_confidence``
+    (cleanlab's ``rank`` default). With it, a ranking filter's flagged rows are exactly the lowest-quality rows, so
+    a list sorted by quality (the review app's) shows every flagged row first."""
+    return "normalized_margin" if "normalized_margin" in filter_by else "self_confidence"
+
 _EPS = 1e-6  # fuzzy comparison used for thresholds and for "argmax equals given label"
 _MISSING_CLASS_THRESHOLD = 2.0  # a class with no given labels is never confidently predicted
 _CHUNK_ROWS = 1 << 15

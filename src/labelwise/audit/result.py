@@ -54,7 +54,7 @@ class AuditResult:
     label_column: str = "label"
     multi_label: bool = False
     filter_by: str = AUDIT_FILTER
-    quality_method: str = "self_confidence"
+    quality_method: str = "normalized_margin"  # score_of(AUDIT_FILTER)
     source: str = "<DataFrame>"
     source_path: Optional[str] = None
     n_input_rows: Optional[int] = None

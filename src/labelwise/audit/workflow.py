@@ -42,7 +42,7 @@ def audit_dataset(
     classifier=None,
     n_folds: Optional[int] = None,
     filter_by: str = label_errors.AUDIT_FILTER,
-    quality_method: str = "self_confidence",
+    quality_method: Optional[str] = None,
     random_state: Optional[int] = 0,
     progress: Optional[ProgressCallback] = None,
     compare_to=None,
@@ -68,7 +68,10 @@ def audit_dataset(
       ``low_normalized_margin_calibrated`` (:data:`~labelwise.audit.label_errors.AUDIT_FILTER`): the rows with the
       lowest normalised margin (given class's probability minus the best other class's), as many as the estimated
       error rate times n; ``"prune_by_noise_rate"`` gives cleanlab's default set.
-    quality_method: the per-row score, see :mod:`labelwise.audit.label_errors`.
+    quality_method: the per-row ``label_quality`` score, one of :data:`~labelwise.audit.label_errors.SCORES`;
+      default: the score the filter ranks by (:func:`~labelwise.audit.label_errors.score_of`: ``normalized_margin``
+      with the default filter), so that the flagged rows are the lowest-quality ones and reviewing worst-first
+      reaches every flagged row before any other; ``self_confidence`` (cleanlab's) with cleanlab's filters.
     progress: ``progress(stage, done, total)`` callback for long steps.
     compare_to: another split of the same data (path or DataFrame, same columns; its label column is optional) to
       check for label shift and train/test leakage; compare_pred_probs: its probabilities when you give your own.
@@ -77,6 +80,8 @@ def audit_dataset(
 
     Options are checked before any work is done: a wrong one raises :class:`ParameterError`.
     """
+    if quality_method is None and filter_by in label_errors.FILTERS:
+        quality_method = label_errors.score_of(filter_by)
     _check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
                    compare_to, compare_pred_probs)
     table = _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding)

@@ -5,7 +5,12 @@ nearest by character 3-gram TF-IDF cosine of the whole row, so that a pair the e
 surname with a typo) is still compared. Scores (:func:`score_candidates`): lexical comparisons per column and the
 embedding cosine, each in a few levels (:mod:`~labelwise.link.compare`), combined by a Fellegi-Sunter model fitted
 by EM on the candidate pairs themselves, without labels (:mod:`~labelwise.link.fellegi_sunter`; Fellegi & Sunter
-1969, Winkler 1988). Both work when the two sides are the same table (``right_* = None``; self pairs are never
+1969, Winkler 1988). EM starts from the posterior of a model fitted on the per-column comparisons alone: the
+embedding summarises the whole row, so it depends on every column, against the model's assumption of comparisons
+independent given the class; fitted together from the default start, EM can take "rows that read alike" for the
+match class (on RLdata10000, 10,000 people with 1,000 duplicates among 124k candidates: lambda 0.06, the embedding's
+top level as the class, pairwise F1 0.13). Agreement across separate columns is the classic Fellegi-Sunter evidence
+of one entity; the embedding then refines that class. Both work when the two sides are the same table (``right_* = None``; self pairs are never
 candidates, and each unordered pair appears once).
 
 Shapes: ``left_columns``: ``c`` sequences of ``(n_left,) str`` (one per compared column; empty string = missing);
@@ -148,10 +153,14 @@ def score_candidates(
     for c, name in enumerate(names):
         comparisons += compare_columns(name, left_columns[c], None if right_columns is None else right_columns[c],
                                        left, right)
+    start = None
     if left_vectors is not None:
+        if comparisons:  # first the fields alone: see the module docstring
+            fields = np.stack([c.levels for c in comparisons], axis=1)
+            start = FellegiSunter([c.n_levels for c in comparisons]).fit_predict_proba(fields)
         rv = left_vectors if right_columns is None or right_vectors is None else right_vectors
         comparisons.append(compare_embeddings(left_vectors, rv, left, right))
     levels = np.stack([c.levels for c in comparisons], axis=1) if comparisons else np.zeros((left.size, 0), np.int64)
-    model = FellegiSunter([c.n_levels for c in comparisons]).fit(levels)
+    model = FellegiSunter([c.n_levels for c in comparisons]).fit(levels, start=start)
     log_odds = model.match_weight(levels)
     return PairScores(1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700))), log_odds, comparisons, model)

@@ -81,7 +81,8 @@ def test_dedupe_finds_product_code_duplicates():
 def test_clusters_and_representative_exact():
     assert clusters_from_pairs(5, [3, 0], [4, 1]).tolist() == [0, 0, 1, 2, 2]
     table = pd.DataFrame({"name": ["acme corp", "acme corp inc", "acme corporation inc", "zeta llc"]})
-    out = dedupe(table, on="name", threshold=0.5, encoder=ENC, scorer="cosine")  # "name" is a shared word: 1/3 between strangers
+    # cosine weights: "name" is a shared word, 1/3 between strangers
+    out = dedupe(table, on="name", threshold=0.5, encoder=ENC, scorer="cosine")
     assert out.cluster_id.tolist()[:3] == [0, 0, 0] and out.cluster_id.iloc[3] == 1
     assert out.representative.iloc[0] == 1  # "acme corp inc" shares words with both others
     assert out.representative.iloc[3] == 3

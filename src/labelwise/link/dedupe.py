@@ -92,7 +92,8 @@ def _representatives(vectors, cluster: np.ndarray) -> np.ndarray:
     members = sparse.csr_matrix((np.ones(n), (cluster, np.arange(n))), shape=(int(cluster.max()) + 1, n))
     sums = members @ vectors  # (c, d): each cluster's sum of vectors
     if sparse.issparse(vectors):
-        centrality = np.asarray(sparse.csr_matrix(vectors).multiply(sparse.csr_matrix(sums)[cluster]).sum(axis=1)).ravel()
+        spread = sparse.csr_matrix(sums)[cluster]  # (n, d): each row's cluster sum
+        centrality = np.asarray(sparse.csr_matrix(vectors).multiply(spread).sum(axis=1)).ravel()
     else:
         centrality = np.einsum("ij,ij->i", vectors, np.asarray(sums)[cluster])
     order = np.lexsort((np.arange(n), -centrality, cluster))  # by cluster, most central first, ties by row
@@ -171,7 +172,10 @@ def dedupe(
     if not columns:
         raise DataError("on= names no columns: give the columns to compare, e.g. on=['name', 'address'].")
     block_columns = as_columns(block_on, "block_on")
-    check_k_and_threshold(k, threshold)
+    check_k_and_threshold(k, None)
+    if threshold is not None and not (0.0 < float(threshold) <= 1.0):  # NaN fails too
+        raise ParameterError(f"threshold is a weight in (0, 1] (a match probability, or a cosine with "
+                             f"scorer='cosine'); got {threshold!r}.")
     if clustering not in CLUSTERINGS:
         raise ParameterError(f"clustering must be one of {', '.join(CLUSTERINGS)}; got {clustering!r}.")
     if scorer not in SCORERS:

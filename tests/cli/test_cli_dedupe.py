@@ -1,4 +1,5 @@
-"""``labelwise dedupe`` on files a user brings: the id column found by default, semicolons, the printed estimate."""
+"""``labelwise dedupe`` on files a user brings: the id column found by default, semicolons, the printed estimate
+(calibrated from the hybrid scorer, the default; marked uncalibrated with --scorer cosine)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ def test_ids_come_from_an_id_column_in_any_case_and_the_output_says_so(tmp_path,
     both.to_csv(tmp_path / "both.csv", index=False)
     out = tmp_path / "clusters.csv"
     code = main(["dedupe", str(tmp_path / "both.csv"), "--on", "name,address,town,phone", "--out", str(out),
-                 "--encoder", "hashing", "--threshold", "0.75", "-q"])
+                 "--encoder", "hashing", "-q"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "ids: column 'ID' (found in the table" in printed
-    assert "uncalibrated" in printed and "estimated pairwise F1" in printed and "clustering: average" in printed
+    assert "estimated pairwise F1" in printed and "uncalibrated" not in printed
+    assert "scorer: hybrid, clustering: average" in printed and "threshold 0.500 (probability" in printed
     clusters = pd.read_csv(out)
     assert set(clusters.representative) <= set(clusters.ID)  # representatives are ids, not row numbers
     cid = dict(zip(clusters.ID, clusters.cluster_id))
@@ -57,8 +59,9 @@ def test_components_clustering_is_still_available(tmp_path, capsys):
     both, _ = _table()
     both.to_csv(tmp_path / "both.csv", index=False)
     base = ["dedupe", str(tmp_path / "both.csv"), "--on", "name,address,town,phone", "--encoder", "hashing", "-q",
-            "--threshold", "0.5"]
+            "--scorer", "cosine", "--threshold", "0.5"]
     assert main(base + ["--out", str(tmp_path / "avg.csv")]) == 0
+    assert "uncalibrated" in capsys.readouterr().out  # cosines are not match probabilities
     assert main(base + ["--clustering", "components", "--out", str(tmp_path / "cc.csv")]) == 0
     avg = pd.read_csv(tmp_path / "avg.csv").cluster_id.value_counts().max()
     cc = pd.read_csv(tmp_path / "cc.csv").cluster_id.value_counts().max()

@@ -169,7 +169,7 @@ def test_a_multi_label_audit_writes_its_report(tmp_path, capsys):
     (["annotate", "{data}", "--text", "text", "--labels", "a,b", "--distill", "--sample", "0", "--label-column", "new",
       "--out", "{tmp}/a"], "sample (--sample)"),
     (["dedupe", "{data}", "--on", "text", "--encoder", "hashing", "--threshold", "nan", "--out", "{tmp}/c.csv"],
-     "threshold is a cosine similarity between -1 and 1; got nan"),
+     "threshold is a weight in (0, 1] (a match probability, or a cosine with scorer='cosine'); got nan"),
     (["link", "{data}", "{data}", "--on", "text", "--encoder", "hashing", "--threshold", "1.5", "--out", "{tmp}/p.csv"],
      "threshold is a match probability between 0 and 1; got 1.5"),
 ])

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from labelwise.cli.main import main
-from labelwise.errors import DataError
+from labelwise.errors import DataError, ShapeError
 from labelwise.features import HashingTextEncoder
 from labelwise.link import evaluate, link
 from labelwise.link.compare import compare_columns
@@ -164,3 +164,28 @@ def test_one_to_one_is_a_flag_pair_without_a_value(tmp_path, capsys, monkeypatch
     code = main(["link", str(tmp_path / "l.csv"), str(tmp_path / "r.csv"), "--on", "name", "--one-to-one", "yes",
                  "--encoder", "hashing", "-q", "--out", str(tmp_path / "p.csv")])
     assert code == 2  # "yes" is an unexpected extra argument, not the flag's value
+
+
+def test_whole_numbers_are_compared_by_difference_not_ratio():
+    # years 1960 and 1979 are within 1% of each other; as whole numbers they are different
+    years = ["1960", "1979", "1967", "1976", "1968", "1960", "1999", "2000", ""]
+    a, b = np.array([0, 2, 2, 6, 0, 0]), np.array([1, 3, 4, 7, 5, 8])
+    (made,) = compare_columns("by", years, None, a, b)
+    assert made.name == "by: integer"
+    assert made.levels.tolist() == [0, 1, 2, 2, 3, -1]  # different / digits swapped / off by one (x2) / equal / missing
+    assert made.level_names == ("different", "one digit apart", "off by one", "equal")
+    # one-digit numbers (months, days) are never "one digit apart": that would be every pair of them
+    (month,) = compare_columns("bm", ["3", "8", "4", "12", "21"], None, np.array([0, 0, 3]), np.array([1, 2, 4]))
+    assert month.levels.tolist() == [0, 2, 1]
+    # decimals (prices) keep the relative levels
+    (price,) = compare_columns("p", ["100.00", "100.50", "150.25"], None, np.array([0, 0]), np.array([1, 2]))
+    assert price.name == "p: number" and price.levels.tolist() == [2, 0]
+
+
+def test_em_can_start_from_given_match_probabilities():
+    levels, match = _sample_levels(20_000, 0.1, np.random.default_rng(2))
+    model = FellegiSunter([m.size for m in M_TRUE]).fit(levels, start=match.astype(float))
+    assert model.converged_ and abs(model.lambda_ - 0.1) < 0.01
+    assert all(np.abs(m_hat - m).max() < 0.03 for m, m_hat in zip(M_TRUE, model.m_))
+    with pytest.raises(ShapeError, match="one probability per pair"):
+        FellegiSunter([m.size for m in M_TRUE]).fit(levels, start=np.ones(3))

@@ -1,4 +1,5 @@
-"""``labelwise dedupe``: group the rows of one table that describe the same thing (average-linkage clusters)."""
+"""``labelwise dedupe``: group the rows of one table that describe the same thing (match probabilities from the
+hybrid scorer ``link`` uses, average-linkage clusters)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from typing import List, Optional
 import typer
 
 from labelwise.cli.console import console, messages, plain, progress_bars
-from labelwise.cli.link import _encoder
-from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, list_option, writable
+from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, link_encoder, list_option, writable
 
 
 def dedupe(
@@ -20,12 +20,17 @@ def dedupe(
                              "representative and score."),
     id_column: Optional[str] = typer.Option(None, "--id", help="Id column (default: a column named 'id' in any "
                                             "case when its values are unique, else row numbers)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Mean cosine score two groups' pairs must "
-                                              "reach to merge (default: chosen from the scores)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Mean match probability (0-1) two groups' "
+                                              "pairs must reach to merge (default 0.5; with --scorer cosine, a "
+                                              "cosine chosen from the scores)."),
     clustering: str = typer.Option("average", "--clustering", help="'average' (average linkage: lookalikes do not "
                                    "chain) or 'components' (every chain of close pairs is one group)."),
     block_on: Optional[List[str]] = list_option("--block-on", help="Columns that must be equal."),
-    k: int = typer.Option(10, "--k", help="Candidate pairs per row; more than the largest expected group."),
+    scorer: str = typer.Option("hybrid", "--scorer", help="'hybrid' (match probabilities from character n-grams, "
+                               "words, numbers and codes per column beside the embeddings, Fellegi-Sunter weights "
+                               "fitted without labels) or 'cosine' (embedding cosine, not calibrated)."),
+    k: int = typer.Option(10, "--k", help="Candidate pairs per row from each search (embeddings, character "
+                          "n-grams); more than the largest expected group."),
     encoding: Optional[str] = ENCODING,
     sep: Optional[str] = SEP,
     encoder: str = typer.Option("minilm", "--encoder", help="'minilm' or 'hashing' (no model)."),
@@ -38,22 +43,23 @@ def dedupe(
     """
     from labelwise.data.io import read_table, table_format, write_table_atomic
     from labelwise.link import dedupe as dedupe_table
-    from labelwise.link.dedupe import default_id_column
+    from labelwise.link.serialise import find_id_column
 
     table_format(writable(out, folder=False))
     start = time.perf_counter()
     table = read_table(data, encoding=encoding, sep=sep)
     if id_column is None:
-        id_column, note = default_id_column(table)
-        console.print(plain(note), soft_wrap=True)
+        id_column, note = find_id_column(table)
+        console.print(plain(f"{note}; pass --id to name one"), soft_wrap=True)
     with progress_bars(enabled=not quiet) as progress:
         result = dedupe_table(table, on=on, threshold=threshold, id_column=id_column, block_on=block_on,
-                              encoder=_encoder(encoder), k=k, clustering=clustering, progress=progress)
+                              encoder=link_encoder(encoder), k=k, clustering=clustering, scorer=scorer,
+                              progress=progress)
     write_table_atomic(result, out)
     sizes = result["cluster_id"].value_counts()
     grouped = int((sizes > 1).sum())
     console.print(plain(f"{len(result):,} rows -> {len(sizes):,} clusters ({grouped:,} with duplicates, the largest "
-                        f"{int(sizes.max())} rows; clustering: {clustering})"), soft_wrap=True)
+                        f"{int(sizes.max())} rows; scorer: {scorer}, clustering: {clustering})"), soft_wrap=True)
     console.print(plain(f"threshold {result.attrs['threshold'].describe()}"), soft_wrap=True)
     console.print(plain(result.attrs["estimate"].describe()), soft_wrap=True)
     messages.print(plain(f"wrote {out} in {time.perf_counter() - start:.1f}s"))

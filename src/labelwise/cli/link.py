@@ -9,21 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, list_option, writable
+from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, link_encoder, list_option, writable
 from labelwise.cli.console import console, messages, plain, progress_bars
-from labelwise.errors import LabelwiseError
-
-ENCODERS = ("minilm", "hashing")
-
-
-def _encoder(name: str):
-    if name not in ENCODERS:
-        raise LabelwiseError(f"--encoder must be one of {', '.join(ENCODERS)}; got {name!r}.")
-    if name == "hashing":
-        from labelwise.features import HashingTextEncoder
-
-        return HashingTextEncoder(dim=256)
-    return None  # the library's default: the offline MiniLM encoder
 
 
 def _read(path: Path, encoding: Optional[str], sep: Optional[str] = None):
@@ -91,7 +78,7 @@ def link(
     right_table = _read(right, right_encoding or encoding, right_sep or sep)
     with progress_bars(enabled=not quiet) as progress:
         result = link_tables(left_table, right_table, on=on, left_id=left_id, right_id=right_id, block_on=block_on,
-                             threshold=threshold, one_to_one=one_to_one, encoder=_encoder(encoder), k=k,
+                             threshold=threshold, one_to_one=one_to_one, encoder=link_encoder(encoder), k=k,
                              progress=progress)
     write_table_atomic(result.pairs, out)
     info = result.info

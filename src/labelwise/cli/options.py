@@ -19,6 +19,7 @@ THREADS = typer.Option(None, "--threads", help="CPU threads for a local model.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 DEBUG = typer.Option(False, "--debug", help="Show full tracebacks on errors.")
 ENCODING = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files (default utf-8), e.g. latin-1.")
+LINK_ENCODERS = ("minilm", "hashing")
 SEP = typer.Option(None, "--sep", help="Field separator of a CSV/TSV file, e.g. ';' or tab (default: ',' for .csv, "
                    "tab for .tsv).")
 
@@ -35,6 +36,18 @@ def list_option(*names: str, help: str, metavar: str = "COL", required: bool = F
     ``--labels-file`` is there for labels that do)."""
     return typer.Option(... if required else None, *names, help=f"{help} Several: {names[0]} a,b or repeat {names[0]}.",
                         metavar=f"{metavar}[,{metavar}...]", callback=comma_list, show_default=False)
+
+
+def link_encoder(name: str):
+    """The encoder ``--encoder NAME`` names for link and dedupe: ``"minilm"`` -> None (the library's default, the
+    offline MiniLM sentence encoder), ``"hashing"`` -> hashed words (no model)."""
+    if name not in LINK_ENCODERS:
+        raise ParameterError(f"--encoder must be one of {', '.join(LINK_ENCODERS)}; got {name!r}.")
+    if name == "hashing":
+        from labelwise.features import HashingTextEncoder
+
+        return HashingTextEncoder(dim=256)
+    return None
 
 
 def read_with_text_column(data: Path, text: str, *, encoding: str | None = None, sep: str | None = None):

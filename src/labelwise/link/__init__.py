@@ -9,7 +9,8 @@ Language Models"; clean-room, no code taken from its GPL-3.0 implementation):
   Fellegi-Sunter weights fitted by EM without labels: a match probability), one-to-one by default, threshold at the
   maximum expected F1.
 - :func:`choose_threshold`: the threshold maximising F1 on a few labelled pairs.
-- :func:`dedupe`: ``cluster_id`` and ``representative`` per row.
+- :func:`dedupe`: ``cluster_id`` and ``representative`` per row: the table linked to itself with the same hybrid
+  scorer, pairs clustered by average linkage at match probability 0.5.
 - :func:`aggregate`: nearest category and score per row.
 - :func:`evaluate`: precision, recall and F1 of pairs against the truth.
 - :func:`fine_tune`: contrastive fine-tuning (needs the ``torch`` extra, imported when it runs).

@@ -10,13 +10,19 @@ Comparisons, per compared column (values as texts; both sides may name the colum
 * ``text``: the normalised values are equal / have the same words / character 3-gram TF-IDF cosine >= 0.9 / >= 0.75
   / the words of one are all in the other / cosine >= 0.55, >= 0.35 / lower. The TF-IDF vocabulary and weights
   are fitted on both sides' values of that column, so rare n-grams (model numbers, surnames) weigh more.
-* ``number`` (instead of ``text`` for a column whose values are mostly one number, e.g. a price or a year): equal /
-  within 1% / within 10% / further apart.
+* ``number`` (instead of ``text`` for a column whose values are mostly one number with decimals, e.g. a price):
+  equal / within 1% / within 10% / further apart.
+* ``integer`` (instead of ``number`` when every value is a whole number: a year, a month, a day, a street number, a
+  postcode, a code): equal / off by one / one digit differs or two adjacent digits swapped (numbers of two digits
+  or more) / different. A relative difference means nothing there: 1960 and 1979 are "within 1%", and so is any
+  pair of birth years within 19 years of each other; a year, a day or a code that differs is different, apart
+  from a typing slip or an off-by-one.
 * ``numbers`` (a text column where numbers appear on both sides, e.g. "32 inch 1080p"): the same set of numbers /
   some shared / none shared.
 * ``codes`` (a text column with product codes on both sides: words with letters and digits, such as ``dsc-w120``,
   compared without their hyphens, dots and slashes): a shared code / a code of one contains one of the other /
-  none shared. Missing when either side has no code.
+  none shared. Missing when either side has no code. A code that more than ``max(10, 1%)`` of the rows carry
+  (``7.2mp``, ``1080p``) is a specification, not an identifier, and is left out.
 
 And per pair, when row embeddings are given: ``embedding`` cosine >= 0.97, 0.92, 0.85, 0.75, 0.6, lower.
 
@@ -127,18 +133,67 @@ def _is_numeric_column(values: Sequence[str]) -> bool:
         filled)
 
 
-def _compare_numbers(lvals, rvals, left, right) -> np.ndarray:
+def _parse_numbers(values: Sequence[str]) -> np.ndarray:
+    """Each value as a number ``(n,) float`` (NaN where it is not one); ``$`` and thousands commas dropped."""
     def parse(v):
         v = v.replace("$", "").replace(",", "")
         return float(v) if _NUMBER.match(v) else np.nan
 
-    lx = np.array([parse(v) for v in lvals], dtype=np.float64)
-    rx = np.array([parse(v) for v in rvals], dtype=np.float64)
+    return np.array([parse(v) for v in values], dtype=np.float64)
+
+
+def _is_integer_column(x: np.ndarray) -> bool:
+    """Every parsed value ``(n,) float`` is a whole number (a year, a day, a code), none too large to hold exactly."""
+    x = x[~np.isnan(x)]
+    return bool(x.size) and bool(np.all(x == np.round(x))) and bool(np.all(np.abs(x) < 2 ** 53))
+
+
+def _one_digit_apart(a: str, b: str) -> bool:
+    """Same length, at least two digits, and one digit differs or two adjacent digits are swapped (a typing slip:
+    1967 / 1976 / 1961). Two different one-digit numbers are not "one digit apart": that would be every pair."""
+    if len(a) != len(b) or len(a) < 2:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                              and a[diff[1]] == b[diff[0]])
+
+
+def _compare_integers(lx: np.ndarray, rx: np.ndarray, left, right) -> np.ndarray:
+    """Levels ``(p,) int``: -1 missing, 0 different, 1 one digit apart, 2 off by one, 3 equal."""
+    a, b = lx[left], rx[right]
+    missing = np.isnan(a) | np.isnan(b)
+    gap = np.abs(np.where(missing, 0.0, a - b))
+    levels = np.where(gap == 0, 3, np.where(gap == 1, 2, 0)).astype(np.int64)
+    for i in np.flatnonzero(~missing & (gap > 1)):
+        if _one_digit_apart(str(abs(int(a[i]))), str(abs(int(b[i])))):
+            levels[i] = 1
+    levels[missing] = MISSING
+    return levels
+
+
+def _compare_numbers(lx: np.ndarray, rx: np.ndarray, left, right) -> np.ndarray:
     a, b = lx[left], rx[right]
     scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
     rel = np.abs(a - b) / scale
     levels = np.where(rel <= 1e-9, 3, np.where(rel <= 0.01, 2, np.where(rel <= 0.1, 1, 0)))
     return np.where(np.isnan(a) | np.isnan(b), MISSING, levels).astype(np.int64)
+
+
+def _identifying(lcode: list[frozenset], rcode: list[frozenset] | None) -> tuple[list, list]:
+    """The codes without those that too many rows carry: a code in more than ``max(10, 1%)`` of the rows (both sides
+    counted; ``rcode`` None: one table) is a specification ("7.2mp", "1080p"), not a model number, and sharing it
+    says little about identity."""
+    sets = lcode + (rcode or [])
+    counts: dict[str, int] = {}
+    for codes in sets:
+        for code in codes:
+            counts[code] = counts.get(code, 0) + 1
+    limit = max(10, 0.01 * len(sets))
+    common = {code for code, count in counts.items() if count > limit}
+    if not common:
+        return lcode, (lcode if rcode is None else rcode)
+    lcode = [c - common for c in lcode]
+    return lcode, (lcode if rcode is None else [c - common for c in rcode])
 
 
 def _set_levels(lsets, rsets, left, right, *, contains: bool) -> np.ndarray:
@@ -181,7 +236,12 @@ def compare_columns(
     lnorm = [normalise_text(v) for v in left_values]
     rnorm = lnorm if right_values is None else [normalise_text(v) for v in right_values]
     if _is_numeric_column(lnorm) and _is_numeric_column(rnorm):
-        return [Comparison(f"{name}: number", _compare_numbers(lnorm, rnorm, left, right),
+        lx = _parse_numbers(lnorm)
+        rx = lx if right_values is None else _parse_numbers(rnorm)
+        if _is_integer_column(lx) and _is_integer_column(rx):
+            return [Comparison(f"{name}: integer", _compare_integers(lx, rx, left, right),
+                               ("different", "one digit apart", "off by one", "equal"))]
+        return [Comparison(f"{name}: number", _compare_numbers(lx, rx, left, right),
                            ("different", "within 10%", "within 1%", "equal"))]
 
     lv, rv = char_tfidf(lnorm, None if right_values is None else rnorm)
@@ -219,6 +279,7 @@ def compare_columns(
                               ("none shared", "some shared", "same numbers")))
     lcode = [_codes(w) for w in lwords]
     rcode = lcode if right_values is None else [_codes(w) for w in rwords]
+    lcode, rcode = _identifying(lcode, rcode if right_values is not None else None)
     if share(lcode) >= min_share and share(rcode) >= min_share:
         out.append(Comparison(f"{name}: codes", _set_levels(lcode, rcode, left, right, contains=True),
                               ("none shared", "one contains the other", "shared code")))

@@ -2,15 +2,26 @@
 
 LinkTransformer (Arora & Dell 2023) de-duplicates by embedding the serialised rows and clustering them
 (DBSCAN/agglomerative/HDBSCAN) and keeps one row per cluster, which deletes all "noise" singletons but the first.
-labelwise links the table to itself instead: each row's ``k`` nearest rows (cosine) are its candidate pairs, each
-pair gets a weight in [0, 1] (the cosine clipped at 0, or a match probability from ``pair_probabilities``), and
-the pairs are clustered by average linkage (:mod:`~labelwise.link.clustering`: two clusters merge only when the
-mean weight over all their cross pairs reaches the threshold, so a chain of close pairs does not join two distant
-rows); ``clustering="components"`` gives the connected components of the pairs above the threshold instead, which
-chain. The threshold is chosen from the scores when not given, as in :func:`~labelwise.link.link` (0.5 for match
-probabilities). Every row keeps a cluster: singletons get their own ``cluster_id``. The representative of a
-cluster is its most central row, the one with the highest total cosine similarity to the other members
-(``argmax_i x_i . sum_j x_j``, exact and linear in the cluster size).
+labelwise links the table to itself instead, with the scorer ``link`` uses (:mod:`~labelwise.link.score`): each
+row's ``k`` nearest rows by embedding cosine and by character n-gram TF-IDF are its candidate pairs (each unordered
+pair once, within its block when ``block_on`` is given), each pair gets a match probability from per-column
+lexical comparisons and the embedding cosine, weighed by a Fellegi-Sunter model fitted by EM without labels, and
+the pairs are clustered by average linkage (:mod:`~labelwise.link.clustering`: two clusters merge only when the mean
+match probability over all their cross pairs reaches the threshold, so a chain of close pairs does not join two
+distant rows); ``clustering="components"`` gives the connected components of the pairs above the threshold
+instead, which chain.
+
+The threshold is 0.5 when not given: average linkage merges two groups when the pairs the merge creates are, on
+average, more likely matches than not. (``link`` takes the cut that maximises the expected F1 of independent pair
+decisions; a clustering's pairs are not independent decisions, every merge creates ``s1 * s2`` of them, and
+searching the cut would re-run the clustering per candidate value.)
+
+``pair_probabilities`` replaces the scorer's probabilities with the caller's; ``scorer="cosine"`` gives the
+earlier weights: each row's ``k`` most cosine-similar rows, the cosine clipped at 0 as the weight, and a threshold
+chosen from the cosines without labels (not calibrated). Every row keeps a cluster: singletons get their own
+``cluster_id``. The representative of a cluster is its most central row, the one with the highest total similarity
+to the other members (``argmax_i x_i . sum_j x_j`` over the row embeddings, or the rows' TF-IDF vectors without an
+encoder; exact and linear in the cluster size).
 
 The expected pairwise precision, recall and F1 of the clusters (:func:`~labelwise.link.clustering.expected_pairwise_f1`)
 are in ``result.attrs["estimate"]``, marked uncalibrated when the weights are cosines.
@@ -28,42 +39,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from labelwise.errors import DataError, ParameterError
 from labelwise.link.clustering import CLUSTERINGS, cluster_pairs, connected_clusters, expected_pairwise_f1
+from labelwise.link.compare import char_tfidf
 from labelwise.link.merge import blocks, check_k_and_threshold, default_encoder, embed_tables
-from labelwise.link.serialise import as_columns, check_columns, row_ids, serialise
+from labelwise.link.score import candidate_pairs as scored_candidate_pairs, score_candidates
+from labelwise.link.serialise import _text, as_columns, check_columns, find_id_column, row_ids, serialise
 from labelwise.link.threshold import ThresholdChoice, unsupervised_threshold
 from labelwise.neighbours import knn
-from labelwise.progress import ProgressCallback
+from labelwise.progress import ProgressCallback, report
 
-__all__ = ["dedupe", "clusters_from_pairs", "candidate_pairs", "default_id_column"]
+__all__ = ["dedupe", "clusters_from_pairs", "candidate_pairs", "SCORERS"]
 
 PairProbabilities = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+SCORERS = ("hybrid", "cosine")
 
 
 def clusters_from_pairs(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected components of the graph with ``n`` nodes and edges ``(a[i], b[i])``: ``(n,) int`` cluster ids,
     numbered in order of each cluster's first row (:func:`labelwise.link.clustering.connected_clusters`)."""
     return connected_clusters(n, a, b)
-
-
-def default_id_column(table: pd.DataFrame) -> tuple[str | None, str]:
-    """The column to take ids from when none was named: ``(column or None, a sentence saying what was chosen)``.
-
-    A column named ``id`` in any case (``id`` itself first) is used when its values are present and unique;
-    otherwise, and when there is none, the ids are the row numbers 0..n-1.
-    """
-    named = [c for c in table.columns if isinstance(c, str) and c.strip().lower() == "id"]
-    if not named:
-        return None, "ids: row numbers (the table has no 'id' column; pass --id to name one)"
-    column = "id" if "id" in named else named[0]
-    values = table[column]
-    if values.isna().any():
-        return None, f"ids: row numbers (column '{column}' has missing values; pass --id to name another column)"
-    if values.duplicated().any():
-        return None, f"ids: row numbers (column '{column}' repeats values; pass --id to name another column)"
-    return column, f"ids: column '{column}' (found in the table; pass --id to name another)"
 
 
 def candidate_pairs(vectors: np.ndarray, keys: pd.Series, k: int) -> tuple[np.ndarray, ...]:
@@ -88,14 +85,19 @@ def candidate_pairs(vectors: np.ndarray, keys: pd.Series, k: int) -> tuple[np.nd
     return tuple(np.concatenate(x) for x in (a_all, b_all, s_all, r_all))
 
 
-def _representatives(vectors: np.ndarray, cluster: np.ndarray) -> np.ndarray:
-    """Per row, the position of its cluster's most central row: ``(n,) int``."""
+def _representatives(vectors, cluster: np.ndarray) -> np.ndarray:
+    """Per row, the position of its cluster's most central row: ``(n,) int``. ``vectors: (n, d)``, a numpy array
+    or a scipy sparse matrix."""
     n = cluster.size
-    sums = np.zeros((cluster.max() + 1 if n else 0, vectors.shape[1]), dtype=np.float64)
-    np.add.at(sums, cluster, vectors)
-    centrality = np.einsum("ij,ij->i", vectors, sums[cluster])
+    members = sparse.csr_matrix((np.ones(n), (cluster, np.arange(n))), shape=(int(cluster.max()) + 1, n))
+    sums = members @ vectors  # (c, d): each cluster's sum of vectors
+    if sparse.issparse(vectors):
+        spread = sparse.csr_matrix(sums)[cluster]  # (n, d): each row's cluster sum
+        centrality = np.asarray(sparse.csr_matrix(vectors).multiply(spread).sum(axis=1)).ravel()
+    else:
+        centrality = np.einsum("ij,ij->i", vectors, np.asarray(sums)[cluster])
     order = np.lexsort((np.arange(n), -centrality, cluster))  # by cluster, most central first, ties by row
-    best = np.empty(sums.shape[0], dtype=np.int64)
+    best = np.empty(members.shape[0], dtype=np.int64)
     first = np.r_[True, cluster[order][1:] != cluster[order][:-1]]
     best[cluster[order][first]] = order[first]
     return best[cluster]
@@ -111,14 +113,27 @@ def _best_within(n: int, cluster: np.ndarray, a: np.ndarray, b: np.ndarray, w: n
     return best
 
 
-def _pair_weights(pair_probabilities, a, b, cosine) -> np.ndarray:
-    if pair_probabilities is None:
-        return np.clip(cosine, 0.0, 1.0)
-    p = np.asarray(pair_probabilities(a, b, cosine), dtype=np.float64).ravel()
-    if p.shape != cosine.shape or not np.all((p >= 0) & (p <= 1)):  # NaN fails too
-        raise ParameterError(f"pair_probabilities must return one probability in [0, 1] per pair ({cosine.size}); "
+def _check_probabilities(p, size: int) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64).ravel()
+    if p.shape != (size,) or not np.all((p >= 0) & (p <= 1)):  # NaN fails too
+        raise ParameterError(f"pair_probabilities must return one probability in [0, 1] per pair ({size}); "
                              f"got shape {p.shape}.")
     return p
+
+
+def _hybrid_pairs(columns: list[list[str]], vectors: np.ndarray | None, keys: pd.Series,
+                  k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs ``a < b`` (``(p,) int`` each) of the hybrid scorer, searched within each block."""
+    a_all, b_all = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for key in pd.unique(keys.dropna()):
+        pos = np.flatnonzero((keys == key).to_numpy())
+        if pos.size < 2:
+            continue
+        a, b = scored_candidate_pairs([[col[i] for i in pos] for col in columns], None,
+                                      left_vectors=None if vectors is None else vectors[pos], k=k)
+        a_all.append(pos[a])
+        b_all.append(pos[b])
+    return np.concatenate(a_all), np.concatenate(b_all)
 
 
 def dedupe(
@@ -131,19 +146,25 @@ def dedupe(
     encoder: Any = None,
     k: int = 10,
     clustering: str = "average",
+    scorer: str = "hybrid",
     pair_probabilities: PairProbabilities | None = None,
     progress: ProgressCallback | None = None,
 ) -> pd.DataFrame:
     """Cluster duplicate rows of ``table`` compared on the columns ``on``; see the module docstring.
 
-    threshold: the weight two clusters' pairs must reach on average to merge (``None``: chosen from the cosine
-    scores without labels, or 0.5 with ``pair_probabilities``). clustering: ``"average"`` (default) or
-    ``"components"``. k: candidate pairs per row; give more than the largest expected cluster.
-    pair_probabilities: ``f(a, b, cosine) -> (p,) float`` in [0, 1], the match probability of each candidate pair
-    (row positions ``a, b: (p,) int``, their ``cosine: (p,) float``); default: the cosine clipped at 0, which is
-    not a calibrated probability. The threshold used and how it was chosen are in ``result.attrs["threshold"]``
-    (a ThresholdChoice); the expected pairwise precision/recall/F1 in ``result.attrs["estimate"]`` (a
-    :class:`~labelwise.link.clustering.PairwiseEstimate`, ``calibrated`` only with ``pair_probabilities``).
+    threshold: the weight two clusters' pairs must reach on average to merge (``None``: 0.5 for match
+    probabilities; with ``scorer="cosine"``, chosen from the cosines without labels). id_column: the ids of
+    ``representative`` (default: the table's ``id`` column, any case, when complete and unique, else row positions).
+    encoder: anything with ``encode(texts) -> (n, d)``; default :class:`labelwise.features.TextEncoder`; ``False``
+    compares without embeddings (hybrid scorer only). k: candidate pairs per row from each search; give more than
+    the largest expected cluster. clustering: ``"average"`` (default) or ``"components"``. scorer: ``"hybrid"``
+    (default, calibrated match probabilities) or ``"cosine"`` (uncalibrated). pair_probabilities:
+    ``f(a, b, cosine) -> (p,) float`` in [0, 1], the match probability of each candidate pair (row positions
+    ``a, b: (p,) int``, their embedding ``cosine: (p,) float``, NaN without an encoder), instead of the scorer's.
+    The threshold used and how it was chosen are in ``result.attrs["threshold"]`` (a ThresholdChoice); the expected
+    pairwise precision/recall/F1 in ``result.attrs["estimate"]`` (a
+    :class:`~labelwise.link.clustering.PairwiseEstimate`, ``calibrated`` unless the weights are cosines); the fitted
+    Fellegi-Sunter weights per level (hybrid scorer) in ``result.attrs["comparisons"]``.
     """
     if not isinstance(table, pd.DataFrame):
         raise DataError(f"dedupe() takes a pandas DataFrame, got {type(table).__name__}.")
@@ -151,18 +172,27 @@ def dedupe(
     if not columns:
         raise DataError("on= names no columns: give the columns to compare, e.g. on=['name', 'address'].")
     block_columns = as_columns(block_on, "block_on")
-    check_k_and_threshold(k, threshold)
+    check_k_and_threshold(k, None)
+    if threshold is not None and not (0.0 < float(threshold) <= 1.0):  # NaN fails too
+        raise ParameterError(f"threshold is a weight in (0, 1] (a match probability, or a cosine with "
+                             f"scorer='cosine'); got {threshold!r}.")
     if clustering not in CLUSTERINGS:
         raise ParameterError(f"clustering must be one of {', '.join(CLUSTERINGS)}; got {clustering!r}.")
+    if scorer not in SCORERS:
+        raise ParameterError(f"scorer must be one of {', '.join(SCORERS)}; got {scorer!r}.")
+    cosine_only = scorer == "cosine" and pair_probabilities is None
+    if cosine_only and encoder is False:
+        raise ParameterError("scorer='cosine' needs row embeddings; give an encoder, or use scorer='hybrid' "
+                             "(the default), which also works without one.")
     check_columns(table, columns, "input")
     check_columns(table, block_columns, "input", what="block_on")
     for name in ("cluster_id", "representative"):
         if name in table.columns:
             raise DataError(f"The table already has a '{name}' column; rename or drop it before de-duplicating.")
-    ids = row_ids(table, id_column, "input")
+    ids = row_ids(table, id_column if id_column is not None else find_id_column(table)[0], "input")
     n = len(table)
     out = table.copy()
-    calibrated = pair_probabilities is not None
+    calibrated = not cosine_only
     if n == 0:
         out["cluster_id"] = pd.Series([], dtype=np.int64)
         out["representative"] = pd.Series([], dtype=object)
@@ -171,15 +201,33 @@ def dedupe(
         out.attrs["estimate"] = expected_pairwise_f1(np.zeros(0, np.int64), [], [], [], calibrated=calibrated)
         return out
 
-    encoder = encoder or default_encoder()
-    (vectors,) = embed_tables(encoder, [serialise(table, columns)], progress)
-    a, b, cosine, rank = candidate_pairs(vectors, blocks(table, block_columns), k)
-    weights = _pair_weights(pair_probabilities, a, b, cosine)
+    vectors = None
+    if encoder is not False:
+        (vectors,) = embed_tables(encoder or default_encoder(), [serialise(table, columns)], progress)
+    keys = blocks(table, block_columns)
+    texts = [[_text(v) for v in table[c].tolist()] for c in columns]
+    if cosine_only:
+        a, b, cosine, rank = candidate_pairs(vectors, keys, k)
+        weights = np.clip(cosine, 0.0, 1.0)
+    else:
+        report(progress, "searching", 0, 1)
+        a, b = _hybrid_pairs(texts, vectors, keys, int(k))
+        report(progress, "searching", 1, 1)
+        cosine = (np.einsum("ij,ij->i", vectors[a], vectors[b]).astype(np.float64) if vectors is not None
+                  else np.full(a.size, np.nan))
+        if pair_probabilities is not None:
+            weights = _check_probabilities(pair_probabilities(a, b, cosine), a.size)
+        else:
+            report(progress, "scoring pairs", 0, 1)
+            scores = score_candidates(texts, None, a, b, left_vectors=vectors, names=columns)
+            report(progress, "scoring pairs", 1, 1)
+            weights = scores.probability
+            out.attrs["comparisons"] = scores.describe()
 
     if threshold is not None:
         choice = ThresholdChoice(float(threshold), "given")
     elif calibrated:
-        choice = ThresholdChoice(0.5, "probability", "a pair is more likely a match than not")
+        choice = ThresholdChoice(0.5, "probability", "the merged pairs are more likely matches than not")
     else:
         choice = unsupervised_threshold(cosine[rank == 1], cosine[rank == 2])
         # its F1 is for best matches at that cut, not for these clusters: the estimate below replaces it
@@ -189,7 +237,8 @@ def dedupe(
                              "give a threshold above 0.")
     cluster = cluster_pairs(n, a, b, weights, min(choice.value, 1.0), method=clustering)
     out["cluster_id"] = cluster
-    out["representative"] = ids[_representatives(vectors.astype(np.float64), cluster)]
+    central = vectors.astype(np.float64) if vectors is not None else char_tfidf([" ".join(r) for r in zip(*texts)])[0]
+    out["representative"] = ids[_representatives(central, cluster)]
     out["score"] = _best_within(n, cluster, a, b, weights)
     out.attrs["threshold"] = choice
     out.attrs["estimate"] = expected_pairwise_f1(cluster, a, b, weights, calibrated=calibrated)

@@ -71,35 +71,49 @@ class FellegiSunter:
             out[seen] += np.log(m[c][lv[seen]]) - np.log(u[c][lv[seen]])
         return out
 
-    def fit(self, levels) -> "FellegiSunter":
+    def _m_step(self, levels: np.ndarray, w: np.ndarray, lam: float) -> tuple[list, list]:
+        """``m`` and ``u`` from the pairs' match responsibilities ``w: (p,)`` and the prior ``lam``."""
+        new_m, new_u = [], []
+        for c, n in enumerate(self.n_levels):
+            lv = levels[:, c]
+            seen = lv >= 0
+            # pseudo-counts shared in proportion to the classes' sizes: a level no pair has keeps m = u
+            cm = np.bincount(lv[seen], weights=w[seen], minlength=n) + self.smoothing * lam
+            cu = np.bincount(lv[seen], weights=1 - w[seen], minlength=n) + self.smoothing * (1 - lam)
+            mc, uc = np.maximum(cm / cm.sum(), _FLOOR), np.maximum(cu / cu.sum(), _FLOOR)
+            if self.monotone:
+                mc = _monotone_m(mc, uc, np.bincount(lv[seen], minlength=n))
+            new_m.append(mc)
+            new_u.append(uc)
+        return new_m, new_u
+
+    def fit(self, levels, start: np.ndarray | None = None) -> "FellegiSunter":
+        """Fit ``m_, u_, lambda_`` by EM on ``levels: (p, c)``. start: ``(p,)`` match probabilities to begin from
+        (an M-step on them gives the first ``m``, ``u`` and ``lambda``), e.g. the posterior of a model fitted on
+        fewer comparisons; default: the start described in the class docstring."""
         levels = self._check(levels)
         p, n_comp = levels.shape
-        u = []
-        m = []
-        for c, n in enumerate(self.n_levels):
-            counts = np.bincount(levels[levels[:, c] >= 0, c], minlength=n).astype(np.float64) + self.smoothing
-            u.append(counts / counts.sum())
-            start = 4.0 ** np.arange(n)
-            m.append(start / start.sum())
-        lam = float(self.prior)
+        if start is not None:
+            w = np.clip(np.asarray(start, dtype=np.float64).ravel(), 0.0, 1.0)
+            if w.shape != (p,):
+                raise ShapeError(f"start must be one probability per pair ({p}); got shape {w.shape}.")
+            lam = float(np.clip(w.mean(), _FLOOR, 1 - _FLOOR)) if p else float(self.prior)
+            m, u = self._m_step(levels, w, lam)
+        else:
+            u, m = [], []
+            for c, n in enumerate(self.n_levels):
+                counts = np.bincount(levels[levels[:, c] >= 0, c], minlength=n).astype(np.float64) + self.smoothing
+                u.append(counts / counts.sum())
+                start_m = 4.0 ** np.arange(n)
+                m.append(start_m / start_m.sum())
+            lam = float(self.prior)
         self.converged_ = False
         self.n_iter_ = 0
         for it in range(1, self.max_iter + 1):
             logit = np.log(lam) - np.log1p(-lam) + self._log_bayes_factor(levels, m, u)
             w = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
             new_lam = float(np.clip(w.mean(), _FLOOR, 1 - _FLOOR)) if p else lam
-            new_m, new_u = [], []
-            for c, n in enumerate(self.n_levels):
-                lv = levels[:, c]
-                seen = lv >= 0
-                # pseudo-counts shared in proportion to the classes' sizes: a level no pair has keeps m = u
-                cm = np.bincount(lv[seen], weights=w[seen], minlength=n) + self.smoothing * new_lam
-                cu = np.bincount(lv[seen], weights=1 - w[seen], minlength=n) + self.smoothing * (1 - new_lam)
-                mc, uc = np.maximum(cm / cm.sum(), _FLOOR), np.maximum(cu / cu.sum(), _FLOOR)
-                if self.monotone:
-                    mc = _monotone_m(mc, uc, np.bincount(lv[seen], minlength=n))
-                new_m.append(mc)
-                new_u.append(uc)
+            new_m, new_u = self._m_step(levels, w, new_lam)
             delta = max([abs(new_lam - lam)] + [float(np.abs(a - b).max()) for a, b in zip(new_m + new_u, m + u)])
             m, u, lam = new_m, new_u, new_lam
             self.n_iter_ = it

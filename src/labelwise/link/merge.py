@@ -214,8 +214,8 @@ def link(
     check_k_and_threshold(k, None)
     if threshold is not None and not (0.0 <= float(threshold) <= 1.0):
         raise DataError(f"threshold is a match probability between 0 and 1; got {threshold!r}.")
-    left_id = left_id if left_id is not None else find_id_column(left)
-    right_id = right_id if right_id is not None else find_id_column(right)
+    left_id = left_id if left_id is not None else find_id_column(left)[0]
+    right_id = right_id if right_id is not None else find_id_column(right)[0]
     lids = row_ids(left, left_id, "left")
     rids = row_ids(right, right_id, "right")
     if one_to_one is None:

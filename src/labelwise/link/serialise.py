@@ -61,14 +61,22 @@ def column_pairs(on: str | Sequence[str | tuple[str, str]] | None) -> list[tuple
     return pairs
 
 
-def find_id_column(table: pd.DataFrame) -> str | None:
-    """The table's column named ``id`` in any case (``id``, ``ID``, ``Id``), when there is exactly one and its values
-    are present and unique (usable as ids); else None (row numbers)."""
-    found = [c for c in table.columns if isinstance(c, str) and c.strip().lower() == "id"]
-    if len(found) != 1:
-        return None
-    ids = table[found[0]]
-    return found[0] if not ids.isna().any() and ids.is_unique else None
+def find_id_column(table: pd.DataFrame) -> tuple[str | None, str]:
+    """The column to take ids from when none was named: ``(column or None, a sentence saying what was chosen)``.
+
+    A column named ``id`` in any case (``id`` itself first, then the first in table order) is used when its values
+    are present and unique; otherwise, and when there is none, the ids are the row numbers 0..n-1 (column None).
+    """
+    named = [c for c in table.columns if isinstance(c, str) and c.strip().lower() == "id"]
+    if not named:
+        return None, "ids: row numbers (the table has no 'id' column)"
+    column = "id" if "id" in named else named[0]
+    values = table[column]
+    if values.isna().any():
+        return None, f"ids: row numbers (column '{column}' has missing values)"
+    if values.duplicated().any():
+        return None, f"ids: row numbers (column '{column}' repeats values)"
+    return column, f"ids: column '{column}' (found in the table)"
 
 
 def check_columns(table: pd.DataFrame, columns: Sequence[str], side: str, what: str = "on") -> None:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, writable
+from labelwise.cli.options import DEBUG, ENCODING, MODEL, QUIET, SEP, SERVER, SERVER_MODEL, THREADS, writable
 from labelwise.cli.console import messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -28,7 +28,8 @@ def guide(
     data: Path = typer.Argument(..., help="CSV/TSV/Parquet/JSONL table with a label column.", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="The label column.", show_default=False),
     text: Optional[list[str]] = typer.Option(None, "--text", "-t", help="Text column(s) to embed and show "
-                                             "(repeat for several); default: every other column as features."),
+                                             "(repeat for several); default: the table's one free-text column, "
+                                             "else every other column as features."),
     taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help="A taxonomy YAML whose descriptions become the "
                                             "class definitions."),
     audit: Optional[Path] = typer.Option(None, "--audit", help="An audit folder (labelwise audit --out DIR): its "
@@ -43,6 +44,8 @@ def guide(
                                   "(5-fold held-out mAP against random examples)."),
     llm_definitions: bool = typer.Option(False, "--llm-definitions", help="Ask an LLM for a one-sentence definition "
                                          "of each class that has none, from its examples."),
+    encoding: Optional[str] = ENCODING,
+    sep: Optional[str] = SEP,
     model: Optional[Path] = MODEL,
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
@@ -68,10 +71,16 @@ def guide(
 
         backend = open_backend(str(model) if model else None, server=server, server_model=server_model,
                                threads=threads)
+    table = str(data)
+    if encoding is not None or sep is not None:  # labelling_guide reads a path with the defaults: read it here
+        from labelwise.data.io import read_table
+
+        table = read_table(data, encoding=encoding, sep=sep)
     with progress_bars(enabled=not quiet) as progress:
-        result = labelling_guide(str(data), label=label, text=text or None, definitions=definitions,
+        result = labelling_guide(table, label=label, text=text or None, definitions=definitions,
                                  audit_dir=audit, examples=examples, method=method, backend=backend,
                                  evaluate=evaluate, progress=progress)
+    result.source = str(data)
     write_guide(result, out)
     messages.print(f"{len(result.classes)} classes, {result.n_rows:,} rows: up to {examples} examples each "
                    f"({method}).", highlight=False)

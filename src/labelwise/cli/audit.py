@@ -218,5 +218,5 @@ def report(
     audit(data=data, label=label, text=text, features=features, embeddings=embeddings, pred_probs=pred_probs, out=out,
           multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, sep=sep,
           encoder=encoder, filter_by="prune_by_noise_rate", folds=None, random_state=random_state,
-          compare_to=compare_to, report=True, datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None, server_model=None,
-          quiet=quiet, debug=debug)
+          compare_to=compare_to, report=True, datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None,
+          server=None, server_model=None, quiet=quiet, debug=debug)

@@ -8,6 +8,8 @@ category. The values can, by four signals computed on the non-missing cells:
 - ``distinct_ratio``: distinct values / non-missing values. A category repeats a few levels; text rarely repeats.
 - ``n_distinct``: the distinct values themselves. One-hot encoding keeps at most :data:`MAX_CATEGORIES` of them
   (:class:`labelwise.features.TabularEncoder`), so a column with many more cannot be a category the model can use.
+- ``mean_length`` (characters) is measured and shown, but does not decide: a long code without spaces is not text,
+  and a three-word sentence is.
 
 The kinds, decided in this order:
 
@@ -49,6 +51,7 @@ MAX_CATEGORIES = 50
 ID_MIN_ROWS = 20
 
 _WORD = re.compile(r"\w+")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -95,14 +98,14 @@ def profile_column(values: pd.Series, name: Hashable = None) -> ColumnProfile:
         else:
             kind = NUMERIC
         return ColumnProfile(name, kind, int(numbers.size), n_distinct)
-    cells = [_as_text(v) for v in present.tolist()]
-    cells = [c for c in cells if c]
-    if not cells:
+    cells = present.map(_as_text)
+    cells = cells[cells != ""]
+    if not len(cells):
         return ColumnProfile(name, EMPTY, 0, 0)
-    n, n_distinct = len(cells), len(set(cells))
-    words = float(np.mean([len(_WORD.findall(c)) for c in cells]))
-    spaced = float(np.mean([any(ch.isspace() for ch in c) for c in cells]))
-    length = float(np.mean([len(c) for c in cells]))
+    n, n_distinct = len(cells), int(cells.nunique())
+    words = float(cells.str.count(_WORD).mean())
+    spaced = float(cells.str.contains(_SPACE).mean())
+    length = float(cells.str.len().mean())
     if n_distinct == 1 and n > 1:
         kind = CONSTANT
     elif (words >= TEXT_MIN_WORDS and spaced >= TEXT_MIN_SPACED and n_distinct >= TEXT_MIN_DISTINCT

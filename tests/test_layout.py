@@ -65,6 +65,7 @@ FLOORS = {
     "labelwise.audit.*": WORKFLOWS,
     "labelwise.data": WORKFLOWS,
     "labelwise.data.*": WORKFLOWS,
+    "labelwise.data.columns": WORKFLOWS,  # what a column holds (text, category, number, id), read from pandas values
     "labelwise.features": WORKFLOWS,
     "labelwise.features.*": WORKFLOWS,
     "labelwise.llm": WORKFLOWS,

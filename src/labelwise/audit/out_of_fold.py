@@ -102,8 +102,8 @@ def out_of_fold_probabilities(
     features: (n, d) float array or scipy sparse matrix; labels: (n,) int in [0, k) or, with ``multi_label``,
     an (n, k) 0/1 indicator. classifier: any scikit-learn classifier with ``predict_proba`` (default:
     :func:`default_classifier`); it is cloned per fold. Folds are stratified by label (plain shuffled K-fold for
-    multi-label). A class missing from a fold's training part, or with a single row there, gets probability 0 in
-    that fold.
+    multi-label, or when no class has ``n_folds`` rows). A class missing from a fold's training part, or with a
+    single row there, gets probability 0 in that fold.
 
     Returns (n, k) float64 probabilities; single-label rows sum to 1.
     """
@@ -123,11 +123,10 @@ def out_of_fold_probabilities(
 
     labels = labels.astype(np.int64)
     k = int(n_classes if n_classes is not None else labels.max() + 1)
-    counts = np.bincount(labels, minlength=k)
-    smallest = counts[counts > 0].min()
+    # stratified whenever some class fills every fold; a class of one row stays stratified for the others
     splitter = (
         StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
-        if smallest >= 2
+        if np.bincount(labels, minlength=k).max() >= n_folds
         else KFold(n_splits=n_folds, shuffle=True, random_state=random_state)
     )
     probs = np.zeros((n, k), dtype=np.float64)

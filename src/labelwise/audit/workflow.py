@@ -38,6 +38,7 @@ def audit_dataset(
     delimiter: Optional[str] = None,
     drop_missing: bool = False,
     encoding: Optional[str] = None,
+    sep: Optional[str] = None,
     encoder="minilm",
     classifier=None,
     n_folds: Optional[int] = None,
@@ -55,7 +56,12 @@ def audit_dataset(
     data: a path (CSV, TSV, Parquet, JSON Lines), a pandas DataFrame, or a :class:`LabelledTable`.
     label: the label column. Then say what the model should read, one or more of:
       ``text`` (column(s) of text, embedded with ``encoder``), ``features`` (numeric/categorical columns),
-      ``embeddings`` (a column of precomputed vectors); with none of them, every other column is a feature.
+      ``embeddings`` (a column of precomputed vectors). With none of them the columns are read by
+      :mod:`labelwise.data.columns`: a single column of free text is the text (a note in ``settings["notes"]``
+      says so), several stop with a DataError naming them, otherwise every other column but an identifier is a
+      feature. Free text is never one-hot encoded as a category.
+    encoding, sep: how to read a CSV/TSV file (default UTF-8; the format's separator); kept in ``settings`` so that
+      ``labelwise export`` writes the corrected copy the same way.
     pred_probs: your own out-of-sample probabilities instead of training a model: an (n_input_rows, k) array,
       a DataFrame or a .npy/.csv/.parquet path; columns in sorted class order, or named after the classes.
     encoder: ``"minilm"`` (default: offline all-MiniLM-L6-v2 sentence embeddings), ``"tfidf"``, or any object
@@ -63,7 +69,10 @@ def audit_dataset(
     classifier: a scikit-learn classifier for the out-of-fold probabilities (default: logistic regression on
       embeddings/TF-IDF, gradient boosting on tabular features).
     n_folds: cross-validation folds; default 5, or 3 from 50,000 rows on (each model still trains on two thirds of
-      at least 50,000 rows, so the probabilities barely change while the cost halves).
+      at least 50,000 rows, so the probabilities barely change while the cost halves). When no class has as many
+      rows as folds, the folds are cut to the largest class's size (at least 2; a note says so): that many already
+      train each row's model on every other row of its class. More folds than rows, or classes of one row each,
+      raise ParameterError / DataError.
     filter_by: how to pick the flagged rows, one of :data:`~labelwise.audit.label_errors.FILTERS`; default
       ``low_normalized_margin_calibrated`` (:data:`~labelwise.audit.label_errors.AUDIT_FILTER`): the rows with the
       lowest normalised margin (given class's probability minus the best other class's), as many as the estimated
@@ -84,10 +93,11 @@ def audit_dataset(
         quality_method = label_errors.score_of(filter_by)
     _check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
                    compare_to, compare_pred_probs)
-    table = _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding)
+    table = _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding, sep)
     codes = table.labels.codes
     k = table.labels.n_classes
     n_input_rows = table.n_input_rows
+    notes = list(table.notes)
 
     space, model = None, None
     if pred_probs is not None:
@@ -104,15 +114,17 @@ def audit_dataset(
         space = features_for(table, encoder, progress)
         model = classifier if classifier is not None else default_classifier(
             space.kind, n_rows=len(table), random_state=random_state)
-        if n_folds is None:
-            n_folds = 5 if len(table) < LARGE_TABLE_ROWS else 3
+        n_folds = _feasible_folds(n_folds, table, notes)
         probs = out_of_fold_probabilities(
             space.X, codes, n_classes=k, classifier=model, n_folds=n_folds, multi_label=table.labels.multi_label,
             random_state=random_state, progress=progress,
         )
         settings = dict(space.settings, classifier=type(model).__name__, n_folds=n_folds, random_state=random_state)
     # how the table was read, so `labelwise export` writes its corrected copy the same way
-    settings.update({k: v for k, v in (("encoding", encoding), ("label_delimiter", delimiter)) if v is not None})
+    settings.update({k: v for k, v in (("encoding", encoding), ("sep", sep), ("label_delimiter", delimiter))
+                     if v is not None})
+    if notes:
+        settings["notes"] = notes
 
     multi = table.labels.multi_label
     with warnings.catch_warnings():
@@ -148,7 +160,7 @@ def audit_dataset(
     other = None
     if compare_to is not None:
         other = _as_table(compare_to, table.labels.name, table.text_columns or None, table.feature_columns or None,
-                          table.embedding_column, table.labels.multi_label, delimiter, True, encoding,
+                          table.embedding_column, table.labels.multi_label, delimiter, True, encoding, sep,
                           labels_optional=True)
     inputs = CheckInputs(table, codes, probs, result.classes, multi_label=multi, space=space, model=model, other=other,
                          other_pred_probs=compare_pred_probs, features_skipped=settings.get("features_skipped"),
@@ -195,7 +207,7 @@ def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding,
+def _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding, sep=None,
               labels_optional: bool = False):
     if isinstance(data, LabelledTable):
         return data
@@ -203,11 +215,42 @@ def _as_table(data, label, text, features, embeddings, multi_label, delimiter, d
         raise ParameterError("Say which column holds the labels: label=... (library) or --label COLUMN (CLI).")
     if labels_optional:
         return load_other_split(data, label=label, text=text, features=features, embeddings=embeddings,
-                                encoding=encoding)
+                                encoding=encoding, sep=sep)
     return load_labelled_table(
         data, label=label, text=text, features=list(features) if features else None, embeddings=embeddings,
-        multi_label=multi_label, delimiter=delimiter, drop_missing=drop_missing, encoding=encoding,
+        multi_label=multi_label, delimiter=delimiter, drop_missing=drop_missing, encoding=encoding, sep=sep,
     )
+
+
+def _feasible_folds(n_folds: Optional[int], table: LabelledTable, notes: list) -> int:
+    """The folds to cross-validate ``table`` with: ``n_folds`` (None: the default), checked against the rows and
+    cut to the largest class's size when no class has that many rows (a note in ``notes`` says so).
+
+    Stratified folds put each row of a class in a different fold while the class lasts; with classes of at most c
+    rows, c folds already train each row's model on all c - 1 other rows of its class, and more would add nothing
+    (scikit-learn refuses them). A class of one row can never be checked (see ``AuditResult.classes_too_small``);
+    when every class has one row, no model can learn any of them.
+    """
+    n = len(table)
+    if n_folds is not None and n_folds > n:
+        raise ParameterError(f"--folds {n_folds} (n_folds) is more than the {n} rows audited; each fold needs rows "
+                             f"to test. Use at most {n} folds (5 is usual).")
+    asked = n_folds if n_folds is not None else (5 if n < LARGE_TABLE_ROWS else 3)
+    if table.labels.multi_label:
+        return min(asked, n)
+    counts = np.bincount(table.labels.codes, minlength=table.labels.n_classes)
+    largest = int(counts.max())
+    if largest < 2:
+        raise DataError(
+            f"Every class in label column '{table.labels.name}' of {table.source} has a single row ({n} rows, "
+            f"{n} classes), so no model can learn any class from another row. Check that --label names the class "
+            "column (an identifier or free text differs in every row), or merge rare classes into larger ones."
+        )
+    if largest >= asked:
+        return asked
+    notes.append(f"cross-validation used {largest} folds instead of {asked}: no class has more than {largest} rows, "
+                 f"so {largest} folds already train each row's model on every other row of its class.")
+    return largest
 
 
 def _user_pred_probs(pred_probs, table: LabelledTable, n_input_rows: Optional[int]) -> np.ndarray:

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from labelwise.cli.console import console, messages, plain, progress_bars
-from labelwise.cli.options import (DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, list_option,
+from labelwise.cli.options import (DEBUG, ENCODING, MODEL, QUIET, SEP, SERVER, SERVER_MODEL, THREADS, list_option,
                                    read_with_text_column, writable)
 from labelwise.data.io import read_text_file
 from labelwise.errors import LabelwiseError
@@ -52,6 +52,8 @@ def annotate(
                                      "label sets; the classifier is one-vs-rest)."),
     label_column: str = typer.Option("label", "--label-column", help="Name of the new label column in the "
                                      "labelled copy of your table."),
+    encoding: Optional[str] = ENCODING,
+    sep: Optional[str] = SEP,
     model: Optional[Path] = MODEL,
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
@@ -74,12 +76,13 @@ def annotate(
     writable(out, folder=True)
     if taxonomy is not None or distill or multi_label:
         _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label,
-                        label_column, calibration, out, model, server, server_model, threads, quiet)
+                        label_column, calibration, out, model, server, server_model, threads, quiet, encoding, sep)
         return
     label_set = _read_labels(labels, labels_file)
+    frame = read_with_text_column(data, text, encoding=encoding, sep=sep)
     backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads)
     with progress_bars(enabled=not quiet) as progress:
-        result = run(str(data), text=text, labels=label_set, backend=backend, shots=shots,
+        result = run(frame, text=text, labels=label_set, backend=backend, shots=shots,
                      pool=str(pool) if pool else None, pool_text=pool_text, pool_label=pool_label, demos=demos,
                      calibration=calibration, progress=progress)
     result.save(out)
@@ -94,7 +97,7 @@ def annotate(
 
 
 def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label, label_column,
-                    calibration, out, model, server, server_model, threads, quiet) -> None:
+                    calibration, out, model, server, server_model, threads, quiet, encoding=None, sep=None) -> None:
     """--taxonomy / --distill / --multi-label: label with a taxonomy (or a plain label set) through
     :func:`labelwise.generate.distill.label_with_taxonomy`, and write a labelled copy of the table."""
     from labelwise.data.io import write_table_atomic
@@ -108,7 +111,7 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
         label_set = Taxonomy.load(taxonomy)
     else:
         label_set = Taxonomy([Category(name) for name in _read_labels(labels, labels_file)])
-    frame = read_with_text_column(data, text)
+    frame = read_with_text_column(data, text, encoding=encoding, sep=sep)
     if label_column in frame.columns:
         raise LabelwiseError(f"{data} already has a column {label_column!r}; pass --label-column NAME for the new "
                              "labels so nothing of yours is overwritten.")
@@ -127,7 +130,7 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
     labelled[f"{label_column}_probability"] = table["probability"].to_numpy()
     labelled[f"{label_column}_by"] = table["labelled_by"].to_numpy()
     copy = out / f"{Path(data).stem}.labelled{Path(data).suffix}"
-    write_table_atomic(labelled, copy)
+    write_table_atomic(labelled, copy, encoding=encoding, sep=sep)  # written the way the table was read
     m = result.metrics
     console.print(plain(f"{len(texts):,} rows labelled: the LLM ({backend.model}) labelled "
                         f"{m['llm_labelled_rows']:,} with {m['llm_calls']:,} model calls "

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from labelwise.audit.checks.base import SkipReason
 from labelwise.audit.label_errors import AUDIT_FILTER, FILTERS
-from labelwise.cli.options import DEBUG, QUIET, SERVER_MODEL, list_option, writable
+from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, SERVER_MODEL, list_option, writable
 from labelwise.cli.console import console, interrupt_after, messages, plain, progress_bars
 from labelwise.errors import DataError, ParameterError
 
@@ -18,7 +18,9 @@ from labelwise.errors import DataError, ParameterError
 def audit(
     data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="The column holding the labels.", show_default=False),
-    text: Optional[List[str]] = list_option("--text", "-t", help="Text column(s) to embed (several are joined)."),
+    text: Optional[List[str]] = list_option("--text", "-t", help="Text column(s) to embed (several are joined). "
+                                            "Without --text, --features and --embeddings, a single column of free "
+                                            "text is found and used (a note says which)."),
     features: Optional[List[str]] = list_option("--features", "-f", help="Numeric or categorical feature column(s)."),
     embeddings: Optional[str] = typer.Option(None, "--embeddings", help="A column of precomputed embedding vectors."),
     pred_probs: Optional[Path] = typer.Option(
@@ -33,7 +35,8 @@ def audit(
         None, "--label-delimiter", help="Split multi-label strings on this delimiter, e.g. '|'."
     ),
     drop_missing: bool = typer.Option(False, "--drop-missing", help="Skip rows whose label is missing."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files (default utf-8)."),
+    encoding: Optional[str] = ENCODING,
+    sep: Optional[str] = SEP,
     encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' (offline sentence "
                                 "embeddings) or 'tfidf'."),
     filter_by: str = typer.Option(AUDIT_FILTER, "--filter-by", help=f"How to pick issues: {', '.join(FILTERS)} "
@@ -93,10 +96,12 @@ def audit(
         result = labelwise.audit_dataset(
             str(data), label=label, text=text or None, features=features or None, embeddings=embeddings,
             pred_probs=str(pred_probs) if pred_probs is not None else None, multi_label=multi_label_arg,
-            delimiter=label_delimiter, drop_missing=drop_missing, encoding=encoding, encoder=encoder,
+            delimiter=label_delimiter, drop_missing=drop_missing, encoding=encoding, sep=sep, encoder=encoder,
             n_folds=folds, filter_by=filter_by, random_state=random_state, progress=progress,
             compare_to=str(compare_to) if compare_to is not None else None,
         )
+    for note in result.settings.get("notes", []):  # what was decided for the user: which column is the text, folds
+        messages.print(plain("note: " + note), soft_wrap=True)
     with interrupt_after():
         result.save(out)  # files first, so that nothing is lost if the terminal goes away
     if llm_judge:
@@ -223,7 +228,8 @@ def report(
     out: Path = typer.Option(Path("labelwise-report"), "--out", "-o", help="Folder for report.html, report.json and "
                              "the audit files."),
     drop_missing: bool = typer.Option(False, "--drop-missing", help="Skip rows whose label is missing."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL files."),
+    encoding: Optional[str] = ENCODING,
+    sep: Optional[str] = SEP,
     encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' or 'tfidf'."),
     random_state: int = typer.Option(0, "--random-state", "--seed", help="Seed of every random choice."),
     quiet: bool = QUIET,
@@ -235,7 +241,7 @@ def report(
     labelwise report train.csv --label category --text text --compare-to test.csv --out report/
     """
     audit(data=data, label=label, text=text, features=features, embeddings=embeddings, pred_probs=pred_probs, out=out,
-          multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, encoder=encoder,
-          filter_by=AUDIT_FILTER, folds=None, random_state=random_state, compare_to=compare_to, report=True,
-          datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None, server_model=None,
-          quiet=quiet, debug=debug)
+          multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, sep=sep,
+          encoder=encoder, filter_by=AUDIT_FILTER, folds=None, random_state=random_state, compare_to=compare_to,
+          report=True, datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None,
+          server_model=None, quiet=quiet, debug=debug)

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, list_option, writable
+from labelwise.cli.options import (DEBUG, ENCODING, MODEL, QUIET, SEP, SERVER, SERVER_MODEL, THREADS, list_option,
+                                   writable)
 from labelwise.cli.console import console, messages, plain, progress_bars
 from labelwise.errors import LabelwiseError
 
@@ -27,8 +28,8 @@ def _taxonomy_definitions(path: Optional[Path]) -> Optional[dict]:
 def guide(
     data: Path = typer.Argument(..., help="CSV/TSV/Parquet/JSONL table with a label column.", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="The label column.", show_default=False),
-    text: Optional[list[str]] = list_option("--text", "-t", help="Text column(s) to embed and show (default: every "
-                                            "other column as features)."),
+    text: Optional[list[str]] = list_option("--text", "-t", help="Text column(s) to embed and show (default: the "
+                                            "table's one free-text column, else every other column as features)."),
     taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help="A taxonomy YAML whose descriptions become the "
                                             "class definitions."),
     audit: Optional[Path] = typer.Option(None, "--audit", help="An audit folder (labelwise audit --out DIR): no row "
@@ -44,6 +45,8 @@ def guide(
                                   "(5-fold held-out mAP against random examples)."),
     llm_definitions: bool = typer.Option(False, "--llm-definitions", help="Ask an LLM for a one-sentence definition "
                                          "of each class that has none, from its examples."),
+    encoding: Optional[str] = ENCODING,
+    sep: Optional[str] = SEP,
     model: Optional[Path] = MODEL,
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
@@ -69,10 +72,16 @@ def guide(
 
         backend = open_backend(str(model) if model else None, server=server, server_model=server_model,
                                threads=threads)
+    table = str(data)
+    if encoding is not None or sep is not None:  # labelling_guide reads a path with the defaults: read it here
+        from labelwise.data.io import read_table
+
+        table = read_table(data, encoding=encoding, sep=sep)
     with progress_bars(enabled=not quiet) as progress:
-        result = labelling_guide(str(data), label=label, text=text or None, definitions=definitions,
+        result = labelling_guide(table, label=label, text=text or None, definitions=definitions,
                                  audit_dir=audit, examples=examples, method=method, backend=backend,
                                  evaluate=evaluate, progress=progress)
+    result.source = str(data)
     write_guide(result, out)
     console.print(f"{len(result.classes)} classes, {result.n_rows:,} rows: up to {examples} examples each "
                   f"({method}).", highlight=False, soft_wrap=True)

@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from labelwise.cli.console import console, messages, plain
-from labelwise.cli.options import list_option
+from labelwise.cli.options import ENCODING, SEP, list_option
 from labelwise.errors import LabelwiseError, ParameterError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -28,9 +28,11 @@ def parse_duration(text: str, option: str) -> Optional[_dt.timedelta]:
     return _dt.timedelta(seconds=int(found.group(1)) * _UNITS[found.group(2)])
 
 
-def prepare_audit(path: Path, *, label: Optional[str], text: Optional[List[str]], quiet: bool = False) -> Path:
+def prepare_audit(path: Path, *, label: Optional[str], text: Optional[List[str]], quiet: bool = False,
+                  encoding: Optional[str] = None, sep: Optional[str] = None) -> Path:
     """An audit folder for ``path``: the folder itself, or (for a table) ``<name>.labelwise/`` beside it, written by
-    auditing the table first unless it already exists (re-opening the same data resumes the same project)."""
+    auditing the table (read with ``encoding`` and ``sep``, which the audit records for the export) first unless it
+    already exists (re-opening the same data resumes the same project)."""
     if path.is_dir():
         return path
     if not path.is_file():
@@ -47,7 +49,10 @@ def prepare_audit(path: Path, *, label: Optional[str], text: Optional[List[str]]
     from labelwise.cli.console import interrupt_after, progress_bars
 
     with progress_bars(enabled=not quiet) as progress:
-        result = labelwise.audit_dataset(str(path), label=label, text=text or None, progress=progress)
+        result = labelwise.audit_dataset(str(path), label=label, text=text or None, encoding=encoding, sep=sep,
+                                         progress=progress)
+    for note in result.settings.get("notes", []):
+        messages.print(plain("note: " + note), soft_wrap=True)
     with interrupt_after():
         result.save(folder)
     return folder
@@ -65,6 +70,8 @@ def review(
                                      "audit first (with --label and --text).", show_default=False),
     label: Optional[str] = typer.Option(None, "--label", "-l", help="For a table: the label column."),
     text: Optional[List[str]] = list_option("--text", "-t", help="For a table: text column(s) to embed."),
+    encoding: Optional[str] = ENCODING,
+    sep: Optional[str] = SEP,
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: sqlite file review.db in the folder; "
                                      "postgresql+psycopg://user@host/db works too)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
@@ -98,7 +105,8 @@ def review(
     policy = SessionPolicy(idle=parse_duration(session_idle, "--session-idle"),
                            max_age=parse_duration(session_max_age, "--session-max-age"))
     link_age = parse_duration(link_max_age, "--link-max-age")
-    store, project_id, classes = open_audit_project(prepare_audit(audit_dir, label=label, text=text), db_url=db)
+    folder = prepare_audit(audit_dir, label=label, text=text, encoding=encoding, sep=sep)
+    store, project_id, classes = open_audit_project(folder, db_url=db)
     for name in revoke or []:
         messages.print(plain(f"revoked {store.revoke_tokens(project_id, name)} login link(s) of {name}"), soft_wrap=True)
     store.prune(project_id, policy)  # ended sessions and spent links go: they do not pile up over many starts
@@ -128,8 +136,10 @@ def export(
     data: Optional[Path] = typer.Option(None, "--data", help="The table that was audited (default: the one the "
                                         "audit recorded), to write a corrected copy of it."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to write into (default: the audit folder)."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of the table (default: the one it "
-                                           "was audited with, else utf-8)."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of the table, also of its "
+                                           "corrected copy (default: the one it was audited with, else utf-8)."),
+    sep: Optional[str] = typer.Option(None, "--sep", help="Field separator of a CSV/TSV table, also of its corrected "
+                                      "copy (default: the one it was audited with, else the format's)."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """Write the reviewed labels: a corrected copy of your table (<name>.reviewed.<ext>), labels_reviewed.csv and
@@ -150,7 +160,7 @@ def export(
         source = None
     result = export_decisions(store, project_id, out or audit_dir, source=source,
                               label_column=audited.label_column,
-                              encoding=encoding or settings.get("encoding"),
+                              encoding=encoding or settings.get("encoding"), sep=sep or settings.get("sep"),
                               delimiter=settings.get("label_delimiter") or "|",
                               expected_rows=audited.n_input_rows)
     console.print(f"{result.reviewed:,} of {result.total:,} rows reviewed", highlight=False, soft_wrap=True)

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from labelwise.cli.console import console, messages, plain, progress_bars
-from labelwise.cli.options import DEBUG, MODEL, QUIET, SERVER, SERVER_MODEL, THREADS, read_with_text_column, writable
+from labelwise.cli.options import (DEBUG, ENCODING, MODEL, QUIET, SEP, SERVER, SERVER_MODEL, THREADS,
+                                   read_with_text_column, writable)
 from labelwise.errors import DataError
 
 CONTEXT_TOKENS = 8192  # a minibatch of texts plus the taxonomy so far; small models take this cheaply
@@ -35,6 +36,8 @@ def taxonomy(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
     random_state: int = typer.Option(0, "--random-state", "--seed",
                                      help="Seed of every random choice (sample and minibatch order)."),
+    encoding: Optional[str] = ENCODING,
+    sep: Optional[str] = SEP,
     model: Optional[Path] = MODEL,
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
@@ -53,7 +56,7 @@ def taxonomy(
     writable(out, folder=False)
     if out.exists() and not overwrite and (start is None or start.resolve() != out.resolve()):
         raise DataError(f"{out} exists. Pass --overwrite to replace it, --start {out} to refine it, or another --out.")
-    texts = read_with_text_column(data, text)[text].dropna().astype(str).tolist()
+    texts = read_with_text_column(data, text, encoding=encoding, sep=sep)[text].dropna().astype(str).tolist()
     initial = Taxonomy.load(start) if start is not None else None
     if model is None and server is None:
         messages.print("note: the packaged Gemma 3 270M is a small base model and usually cannot write a taxonomy "

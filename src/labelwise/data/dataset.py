@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelwise.data.columns import CONSTANT, EMPTY, ID, TEXT, profile_column, profile_columns
 from labelwise.data.io import TableSource, read_table
 from labelwise.data.labels import (
     LabelColumn,
@@ -48,6 +49,7 @@ class LabelledTable:
     embedding_column: column holding a precomputed embedding per row, or None.
     source: the path as given, or ``"<DataFrame>"``.
     n_input_rows: rows in the input before rows with missing labels were dropped (None: same as n).
+    notes: what was decided for the user (e.g. which column was taken as the text), one line each.
     """
 
     frame: pd.DataFrame
@@ -58,6 +60,7 @@ class LabelledTable:
     embedding_column: str | None = None
     source: str = DATAFRAME_SOURCE
     n_input_rows: int | None = None
+    notes: list[str] = field(default_factory=list)
     _embeddings: np.ndarray | None = field(default=None, init=False, compare=False)
 
     def __len__(self) -> int:
@@ -119,6 +122,7 @@ def load_labelled_table(
     delimiter: str | None = None,
     drop_missing: bool = False,
     encoding: str | None = None,
+    sep: str | None = None,
 ) -> LabelledTable:
     """Read a table and check it is usable as labelled data.
 
@@ -131,10 +135,13 @@ def load_labelled_table(
     embeddings: a column of precomputed embeddings (lists, arrays or JSON strings), validated here.
     multi_label, delimiter: see :func:`labelwise.data.encode_labels`.
     drop_missing: drop rows whose label is missing instead of refusing them; ``row_ids`` records the rows kept.
-    encoding: text encoding of the file (default UTF-8).
+    encoding: text encoding of the file (default UTF-8); sep: field separator of a CSV/TSV file (default: the
+    format's).
 
-    When none of ``text``, ``features`` and ``embeddings`` is given, every column but the label is a feature, except
-    columns holding lists or objects (dicts), which cannot be features.
+    When none of ``text``, ``features`` and ``embeddings`` is given, the columns are read by
+    :mod:`labelwise.data.columns`: one column of free text is the text (a note in ``notes`` says so); several stop
+    with a DataError naming them; without one, every other column is a feature except identifiers (a row number, or
+    a different string in every row) and columns holding lists or objects (dicts).
 
     Row numbers in messages: ``row N`` is the 0-based data row; for CSV/TSV files the file line ``N + 2`` (counting
     the header) is given too, for JSON Lines ``N + 1``.
@@ -144,9 +151,10 @@ def load_labelled_table(
     DataError: the file cannot be read, a named column does not exist (close matches are suggested), the label
     column is also named as an input or appears twice, labels are missing (and ``drop_missing`` is False), fewer than
     two classes, a label cell is an object (dict), a feature column holds lists or objects, or an embedding cell is
-    malformed.
+    malformed; a text column is empty or holds one value in every row; the labels are numbers with a different value
+    in most rows (a quantity to regress on, not classes).
     """
-    frame = read_table(source, encoding=encoding)
+    frame = read_table(source, encoding=encoding, sep=sep)
     src = DATAFRAME_SOURCE if isinstance(source, pd.DataFrame) else str(source)
 
     text_cols = _as_list(text)
@@ -154,8 +162,11 @@ def load_labelled_table(
     _check_columns(frame, src, label, text_cols, feature_cols, embeddings)
     for col in feature_cols:
         _check_feature_column(frame[col], col, src)
+    notes: list[str] = []
     if not text_cols and not feature_cols and embeddings is None:
-        feature_cols = _default_features(frame, label, src)
+        text_cols, feature_cols, notes = _default_inputs(frame, label, src)
+    for col in text_cols:
+        _check_text_column(frame[col], col, src)
 
     values = frame[label]
     is_multi = resolve_multi_label(values, multi_label, delimiter, name=str(label), source=src)
@@ -168,6 +179,8 @@ def load_labelled_table(
                 f"Every one of the {len(values)} labels in column '{label}' of {src} is missing, so no rows are "
                 "left after dropping them. Check that you chose the right label column."
             )
+    if not is_multi:
+        _check_not_continuous(values[~missing], label, src)
     row_ids = np.flatnonzero(~missing).astype(np.int64)
     kept = frame.iloc[row_ids].reset_index(drop=True) if missing.any() else frame.reset_index(drop=True)
 
@@ -183,6 +196,7 @@ def load_labelled_table(
         embedding_column=embeddings,
         source=src,
         n_input_rows=len(frame),
+        notes=notes,
     )
     if embeddings is not None:
         table.embeddings()  # validate at the door; cached for later calls
@@ -286,6 +300,71 @@ def _default_features(frame: pd.DataFrame, label: Hashable, source: str) -> list
             "columns, or name them with --text / --features / --embeddings (CLI)."
         )
     return usable
+
+
+def _default_inputs(frame: pd.DataFrame, label: Hashable, source: str) -> tuple[list[Any], list[Any], list[str]]:
+    """(text columns, feature columns, notes) when the user named neither: see :func:`load_labelled_table`."""
+    profiles = profile_columns(frame, _default_features(frame, label, source))
+    texts = [p for p in profiles if p.kind == TEXT]
+    if len(texts) > 1:
+        listing = "; ".join(f"'{p.name}' ({p.describe()})" for p in texts)
+        raise DataError(
+            f"{source} has {len(texts)} columns that look like free text: {listing}. Name the text to embed with "
+            "--text COLUMN (repeat it to join several; text= in Python), or the category and number columns to use "
+            "with --features (features=)."
+        )
+    if texts:
+        chosen = texts[0]
+        others = [str(p.name) for p in profiles if p is not chosen and p.kind not in (ID, EMPTY, CONSTANT)]
+        left_out = f"; left out: {', '.join(others)} (add them with --features)" if others else ""
+        return [chosen.name], [], [
+            f"column '{chosen.name}' looks like free text ({chosen.describe()}), so it is the text to embed, as with "
+            f"--text {chosen.name}{left_out}. Pass --text or --features to choose the columns yourself."
+        ]
+    ids = [p for p in profiles if p.kind == ID]
+    features = [p.name for p in profiles if p.kind != ID]
+    if not features:
+        raise DataError(
+            f"Every column of {source} but the label looks like an identifier (a different value in every row: "
+            f"{', '.join(str(p.name) for p in ids)}), which says nothing about a label. Name the columns to learn "
+            "from with --text / --features (text= / features= in Python)."
+        )
+    notes = [f"left out {', '.join(repr(str(p.name)) for p in ids)}: a different value in every row, an identifier "
+             "rather than a feature (name it with --features to use it anyway)."] if ids else []
+    return [], features, notes
+
+
+def _check_text_column(values: pd.Series, col: Any, source: str) -> None:
+    """A text column with nothing in it, or one value in every row, gives the model nothing to read."""
+    profile = profile_column(values, col)
+    if profile.kind == EMPTY:
+        raise DataError(f"Text column '{col}' of {source} is empty in every row, so there is no text to learn from. "
+                        "Check that --text names the column holding the text.")
+    if profile.kind == CONSTANT:
+        value = _text(values[values.notna()].iloc[0])
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise DataError(f"Text column '{col}' of {source} holds the same value {shown!r} in every row, so it says "
+                        "nothing about the labels. Check that --text names the column holding the text.")
+
+
+#: A label column of numbers with more distinct values than this, in most of its rows, is a quantity, not classes.
+CONTINUOUS_MIN_DISTINCT = 20
+
+
+def _check_not_continuous(values: pd.Series, label: Hashable, source: str) -> None:
+    """Refuse numeric labels that differ in most rows (a price, a score): regression targets, not classes."""
+    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return
+    numbers = values.to_numpy(dtype=np.float64)
+    distinct = np.unique(numbers)
+    if distinct.size <= CONTINUOUS_MIN_DISTINCT or distinct.size <= numbers.size / 2:
+        return
+    examples = ", ".join(f"{v:g}" for v in numbers[:3])
+    raise DataError(
+        f"Label column '{label}' of {source} holds {distinct.size:,} different numbers in {numbers.size:,} rows "
+        f"(e.g. {examples}): a quantity to predict (regression), while labelwise audits class labels. Bin it into "
+        f"classes first (e.g. pandas.cut(frame['{label}'], 5)), or pass the class column with --label."
+    )
 
 
 def _as_list(cols: Sequence[Hashable] | Hashable | None) -> list[Any]:

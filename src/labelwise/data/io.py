@@ -141,29 +141,32 @@ def read_table(source: TableSource, *, encoding: str | None = None, sep: str | N
     return frame
 
 
-def write_table_atomic(df: pd.DataFrame, path: PathLike) -> Path:
+def write_table_atomic(df: pd.DataFrame, path: PathLike, *, encoding: str | None = None,
+                       sep: str | None = None) -> Path:
     """Write ``df`` to ``path`` atomically, in the format its extension names; return the path written.
 
-    ``.csv``/``.tsv`` are written UTF-8 without the index; ``.parquet``/``.pq`` with pyarrow, without the index;
-    ``.jsonl``/``.ndjson``/``.json`` as JSON Lines. Reading the file back with :func:`read_table` gives the same
+    ``.csv``/``.tsv`` are written without the index, in ``encoding`` (default UTF-8) with the separator ``sep``
+    (default the format's: give the ones a table was read with to write it back the same way); ``.parquet``/``.pq``
+    with pyarrow, without the index; ``.jsonl``/``.ndjson``/``.json`` as JSON Lines. Reading the file back with :func:`read_table` gives the same
     columns and values (for CSV, up to pandas' type inference).
     """
     import pyarrow as pa
 
     fmt = table_format(path)
+    codec = _check_encoding(encoding) if encoding is not None else "utf-8"
     if df.attrs:  # not part of the table (pandas would store them as JSON, and fail on values JSON cannot hold)
         df = df.copy(deep=False)
         df.attrs = {}
     try:
         with atomic_path(path) as tmp:
             if fmt in _SEPARATORS:
-                df.to_csv(tmp, sep=_SEPARATORS[fmt], index=False, encoding="utf-8")
+                df.to_csv(tmp, sep=separator_of(path, sep), index=False, encoding=codec)
             elif fmt == "parquet":
                 df.to_parquet(tmp, index=False, write_page_checksum=True)
             else:
                 df.to_json(tmp, orient="records", lines=True, force_ascii=False)
     except (pa.ArrowException, UnicodeEncodeError, OverflowError) as exc:
-        what = "Parquet" if fmt == "parquet" else "UTF-8 text"
+        what = "Parquet" if fmt == "parquet" else f"{codec} text"
         raise DataError(
             f"Cannot write {path} as {what}: {exc}. A column mixing kinds of values (numbers and lists, say) or text "
             "with invalid characters cannot be stored this way; write .jsonl or .csv instead, or clean that column."

@@ -12,14 +12,15 @@ from labelwise.data.labels import LabelColumn
 from labelwise.errors import DataError
 
 
-def load_other_split(data, *, label, text=None, features=None, embeddings=None, encoding=None) -> LabelledTable:
+def load_other_split(data, *, label, text=None, features=None, embeddings=None, encoding=None,
+                     sep=None) -> LabelledTable:
     """Read another split with the same input columns as the audited table; its label column may be absent.
 
     data: a path or a DataFrame; label: the label column's name; text, features, embeddings: the audited table's
     input columns (each must be present). The returned table's ``labels.codes`` are unused; the raw label values
     are in ``frame[label]`` when present.
     """
-    frame = read_table(data, encoding=encoding)
+    frame = read_table(data, encoding=encoding, sep=sep)
     source = "<DataFrame>" if isinstance(data, pd.DataFrame) else str(data)
     needed = list(text or []) + list(features or []) + ([embeddings] if embeddings else [])
     missing = [c for c in needed if c not in frame.columns]

@@ -31,7 +31,7 @@ from typing import Iterator, Mapping, Optional, Sequence, Union
 
 from labelwise.data.atomic import atomic_path
 from labelwise.data.formula import neutralise
-from labelwise.data.io import table_format
+from labelwise.data.io import separator_of, table_format
 from labelwise.errors import DataError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -61,9 +61,12 @@ class LabelEdit:
 
 
 def write_edited_table(source: PathLike, destination: PathLike, edit: LabelEdit, *, encoding: Optional[str] = None,
-                       expected_rows: Optional[int] = None, neutralise_added: bool = True) -> list[str]:
+                       sep: Optional[str] = None, expected_rows: Optional[int] = None,
+                       neutralise_added: bool = True) -> list[str]:
     """Write ``source`` to ``destination`` (atomically, same format) with ``edit`` applied; every other value is
-    written back exactly as read. ``encoding``: of a text file (default UTF-8; a byte-order mark is kept).
+    written back exactly as read. ``encoding``: of a text file (default UTF-8; a byte-order mark is kept); the copy
+    is written in it too. ``sep``: the field separator of a CSV/TSV file, as read (default: the format's); the copy
+    keeps it.
     ``expected_rows``: the number of data rows the table had when it was read before (a DataError if it changed).
     ``neutralise_added``: neutralise formula-like text in the added columns of CSV/TSV (OWASP's rule).
 
@@ -74,7 +77,7 @@ def write_edited_table(source: PathLike, destination: PathLike, edit: LabelEdit,
     if table_format(destination) != fmt:
         raise DataError(f"{destination} must have the format of {source} ({fmt}).")
     if fmt in _SEPARATORS:
-        return _write_delimited(source, destination, edit, _SEPARATORS[fmt], encoding, expected_rows,
+        return _write_delimited(source, destination, edit, separator_of(source, sep), encoding, expected_rows,
                                 neutralise_added)
     if fmt == "parquet":
         return _write_parquet(source, destination, edit, expected_rows)

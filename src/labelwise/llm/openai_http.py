@@ -19,7 +19,7 @@ import threading
 from typing import Optional
 
 from labelwise.errors import MissingExtraError
-from labelwise.llm.backend import Backend, Completion, LLMError, with_retries
+from labelwise.llm.backend import Backend, Completion, LLMError, Usage, with_retries
 
 try:
     import httpx
@@ -51,6 +51,7 @@ class OpenAIBackend(Backend):
         self.max_concurrency = max_concurrency  # rows that label_probabilities scores at once
         self.attempts = attempts
         self.supports_grammar = supports_grammar  # llama.cpp's servers take a GBNF "grammar"; others a JSON schema
+        self.usage = Usage()  # counts the retries of the model lookup below (a server that does not answer)
         super().__init__(model or self._first_model(), **backend_options)
 
     def _first_model(self) -> str:

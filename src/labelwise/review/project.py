@@ -37,12 +37,13 @@ PROJECT_FILE = "review_project.json"
 
 
 def original_table(audit: AuditResult) -> Optional[pd.DataFrame]:
-    """The table that was audited, read from the ``source_path`` the audit recorded with the audit's encoding; None
-    when there is none (an audit of an in-memory DataFrame) or the file has moved since."""
+    """The table that was audited, read from the ``source_path`` the audit recorded with the audit's encoding and
+    separator; None when there is none (an audit of an in-memory DataFrame) or the file has moved since."""
     path = audit.source_path
     if path is None or not Path(path).is_file():
         return None
-    return read_table(path, encoding=(audit.settings or {}).get("encoding"))
+    settings = audit.settings or {}
+    return read_table(path, encoding=settings.get("encoding"), sep=settings.get("sep"))
 
 
 def open_audit_project(audit_dir, *, db_url: Optional[str] = None, audit: Optional[AuditResult] = None
@@ -132,8 +133,8 @@ class ExportResult:
 
 def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=None,
                      table: Optional[pd.DataFrame] = None, label_column: str = "label",
-                     dataset_name: Optional[str] = None, encoding: Optional[str] = None, delimiter: str = "|",
-                     expected_rows: Optional[int] = None) -> ExportResult:
+                     dataset_name: Optional[str] = None, encoding: Optional[str] = None, sep: Optional[str] = None,
+                     delimiter: str = "|", expected_rows: Optional[int] = None) -> ExportResult:
     """Write what the reviewers decided, atomically, into ``out_dir``, from one snapshot of the store (decisions
     made meanwhile are in every file or in none):
 
@@ -141,8 +142,9 @@ def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=Non
     - ``changelog.csv``: every human event: row, time, author, decision, labels, reason;
     - ``dataset_name`` (default ``<source name>.reviewed.<ext>``): the audited table with the label column
       corrected, plus ``<label>_given`` (as it was), ``review_decision`` and ``reviewed_by``. From the ``source``
-      file (CSV, TSV, Parquet, JSON Lines, read with ``encoding``), every value nobody changed is written back
-      exactly as it was read (see :mod:`labelwise.data.roundtrip`); ``expected_rows`` is the row count the audit saw.
+      file (CSV, TSV, Parquet, JSON Lines, read and written with ``encoding`` and ``sep``), every value nobody
+      changed is written back exactly as it was read (see :mod:`labelwise.data.roundtrip`); ``expected_rows`` is the
+      row count the audit saw.
       From a ``table`` DataFrame instead, the frame is written with pandas. Rows nobody reviewed keep their label.
       The original file is never touched.
 
@@ -167,7 +169,7 @@ def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=Non
     if source is not None:  # first: the file most likely to fail (a changed table), so a failure writes nothing
         source = Path(source)
         target = out_dir / (dataset_name or f"{source.stem}.reviewed{source.suffix}")
-        notes = write_edited_table(source, target, edit, encoding=encoding, expected_rows=expected_rows)
+        notes = write_edited_table(source, target, edit, encoding=encoding, sep=sep, expected_rows=expected_rows)
         paths["dataset"] = target
     elif table is not None:
         target = out_dir / (dataset_name or "dataset.reviewed.csv")

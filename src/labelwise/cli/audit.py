@@ -137,12 +137,13 @@ def print_summary(result, show: int = 10) -> None:
     s = result.summary()
     console.print(plain((str(s["source"]), "bold"), f": {s['rows_audited']:,} rows audited"
                         + (f" of {s['rows_in_input']:,}" if s["rows_in_input"] != s["rows_audited"] else "")
-                        + f", {s['classes']} classes" + (" (multi-label)" if s["multi_label"] else "")))
+                        + f", {s['classes']} classes" + (" (multi-label)" if s["multi_label"] else "")), soft_wrap=True)
     console.print(plain("estimated label error rate ", (f"{s['estimated_error_rate']:.1%}", "bold"), "; flagged ",
-                        (f"{s['flagged']:,}", "bold"), f" rows ({s['flagged_share']:.1%}) with {s['filter_by']}"))
+                        (f"{s['flagged']:,}", "bold"), f" rows ({s['flagged_share']:.1%}) with {s['filter_by']}"),
+                  soft_wrap=True)
     if "accuracy_of_out_of_fold_model" in s:
         console.print(f"out-of-fold model agrees with the given labels on {s['accuracy_of_out_of_fold_model']:.1%} "
-                      "of rows", highlight=False)
+                      "of rows", highlight=False, soft_wrap=True)
     checks = result.checks
     health = []
     if checks.duplicates is not None:

@@ -38,7 +38,8 @@ WORDS = {
 
 
 def user_tables(folder: Path) -> None:
-    """train.csv and test.csv (text, category), tickets.csv (body), left.csv and right.csv (title, authors)."""
+    """train.csv and test.csv (text, category), tickets.csv (body), left.csv and right.csv (title, authors),
+    DBLP2.csv (Latin-1, as the real one) and ACM.csv (id, title, authors, venue, year), data.csv (name, address)."""
     rng = np.random.default_rng(0)
     rows = []
     for i in range(120):
@@ -55,6 +56,15 @@ def user_tables(folder: Path) -> None:
     pd.DataFrame({"title": titles, "authors": authors}).to_csv(folder / "left.csv", index=False)
     pd.DataFrame({"title": [t.upper() for t in titles[::-1]], "authors": authors[::-1]}).to_csv(
         folder / "right.csv", index=False)
+    papers = pd.DataFrame({"id": [f"p{i}" for i in range(len(titles))], "title": titles,
+                           "authors": [f"Jos\u00e9 M\u00fcller {i}" for i in range(len(titles))],
+                           "venue": ["VLDB", "SIGMOD"] * (len(titles) // 2), "year": 1999 + np.arange(len(titles)) % 4})
+    papers.to_csv(folder / "DBLP2.csv", index=False, encoding="latin-1")
+    papers.assign(id=range(100, 100 + len(titles)), title=[t.title() for t in titles]).iloc[::-1].to_csv(
+        folder / "ACM.csv", index=False)
+    shops = [{"name": f"{w.title()} Shop {i}", "address": f"{i} {w.title()} Street"} for i, w in
+             enumerate(WORDS["refund"].split() + WORDS["password"].split())]
+    pd.DataFrame(shops + shops[:4]).to_csv(folder / "data.csv", index=False)
 
 
 def python_blocks(text: str) -> list[str]:

@@ -18,6 +18,7 @@ label order or the prompt scored before (``tests/llm/test_llamacpp.py``).
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json
 import os
@@ -54,7 +55,16 @@ def _log_errors_only(level: int, text: bytes, user_data) -> None:
         sys.stderr.flush()
 
 
+def _restore_log_callback() -> None:
+    """Give llama.cpp back llama-cpp-python's own log callback before the interpreter shuts down: models freed while
+    modules are torn down still log, and a callback whose module is already gone crashes the process (exit 139)."""
+    from llama_cpp import _logger
+
+    llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+
+
 llama_cpp.llama_log_set(_log_errors_only, ctypes.c_void_p(0))  # for every model, once: llama.cpp's log is global
+atexit.register(_restore_log_callback)  # for every model, once: llama.cpp's log is global
 
 
 def default_model_path() -> Path:

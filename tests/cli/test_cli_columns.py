@@ -97,3 +97,21 @@ def test_taxonomy_and_annotate_read_a_semicolon_latin1_table(tmp_path, capsys):
         assert main([name, str(table), "--text", "text", "--encoding", "latin-1", "--sep", ";", *server, *args]) == 2
         err = _one_line_error(capsys)
         assert "127.0.0.1:9" in err and "--sep" not in err, name
+
+
+def test_annotate_reads_its_pool_the_way_it_reads_data(tmp_path, monkeypatch, capsys):
+    """--pool is read with DATA's --encoding and --sep: its Latin-1 demonstrations reach the prompts intact."""
+    import labelwise.llm
+    from labelwise.features import HashingTextEncoder
+    from labelwise.testing import FakeBackend
+
+    table, pool = tmp_path / "t.csv", tmp_path / "pool.csv"
+    table.write_bytes("text;note\r\ncafé crème;x\r\nmy card;y\r\n".encode("latin-1"))
+    pool.write_bytes("text;label\r\nthé glacé;food\r\ncard blocked;bank\r\n".encode("latin-1"))
+    backend = FakeBackend(score=lambda prompt, continuation=None: 0.0 if continuation.strip() == "food" else -1.0)
+    monkeypatch.setattr(labelwise.llm, "open_backend", lambda *a, **k: backend)
+    monkeypatch.setattr("labelwise.features.TextEncoder", lambda *a, **k: HashingTextEncoder(dim=64))
+    args = ["annotate", str(table), "--text", "text", "--labels", "food,bank", "--pool", str(pool), "--shots", "2",
+            "--demos", "fixed", "--encoding", "latin-1", "--sep", ";", "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert backend.prompts and all("thé glacé" in prompt for prompt in backend.prompts)

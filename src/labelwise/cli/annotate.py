@@ -34,7 +34,8 @@ def annotate(
     labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="A file with one label per line."),
     out: Path = typer.Option(Path("labelwise-annotations"), "--out", "-o", help="Folder for annotations.csv, "
                              "probabilities.parquet and summary.json."),
-    pool: Optional[Path] = typer.Option(None, "--pool", help="A labelled table to take demonstrations from."),
+    pool: Optional[Path] = typer.Option(None, "--pool", help="A labelled table to take demonstrations from (read "
+                                        "with --encoding, and --sep when it is a CSV/TSV like DATA)."),
     pool_text: Optional[str] = typer.Option(None, "--pool-text", help="Its text column (default: --text)."),
     pool_label: str = typer.Option("label", "--pool-label", help="Its label column."),
     shots: int = typer.Option(0, "--shots", help="Demonstrations per prompt (needs --pool)."),
@@ -81,9 +82,10 @@ def annotate(
     label_set = _read_labels(labels, labels_file)
     frame = read_with_text_column(data, text, encoding=encoding, sep=sep)
     backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads)
+    pool_frame = _read_pool(pool, encoding, sep) if pool else None
     with progress_bars(enabled=not quiet) as progress:
         result = run(frame, text=text, labels=label_set, backend=backend, shots=shots,
-                     pool=str(pool) if pool else None, pool_text=pool_text, pool_label=pool_label, demos=demos,
+                     pool=pool_frame, pool_text=pool_text, pool_label=pool_label, demos=demos,
                      calibration=calibration, progress=progress)
     result.save(out)
     usage = result.usage
@@ -94,6 +96,13 @@ def annotate(
     for label, n in counts.head(10).items():
         console.print(plain(f"  {label:<30} {n:>7,}"), soft_wrap=True)
     messages.print(plain(f"wrote {out}/annotations.csv, probabilities.parquet, summary.json"))
+
+
+def _read_pool(pool: Path, encoding: Optional[str], sep: Optional[str]):
+    """The --pool table, read the way DATA is: the same encoding, and the same separator when it too is a CSV/TSV."""
+    from labelwise.data.io import read_table, table_format
+
+    return read_table(pool, encoding=encoding, sep=sep if table_format(pool) in ("csv", "tsv") else None)
 
 
 def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label, label_column,

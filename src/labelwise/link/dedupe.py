@@ -44,7 +44,7 @@ from scipy import sparse
 from labelwise.errors import DataError, ParameterError
 from labelwise.link.clustering import CLUSTERINGS, cluster_pairs, connected_clusters, expected_pairwise_f1
 from labelwise.link.compare import char_tfidf
-from labelwise.link.merge import blocks, check_k_and_threshold, default_encoder, embed_tables
+from labelwise.link.merge import block_groups, blocks, check_k_and_threshold, default_encoder, embed_tables
 from labelwise.link.score import candidate_pairs as scored_candidate_pairs, score_candidates
 from labelwise.link.serialise import _text, as_columns, check_columns, find_id_column, row_ids, serialise
 from labelwise.link.threshold import ThresholdChoice, unsupervised_threshold
@@ -68,8 +68,7 @@ def candidate_pairs(vectors: np.ndarray, keys: pd.Series, k: int) -> tuple[np.nd
     arrays (``rank`` 1 = the row's best). ``vectors: (n, d)`` L2-normalised; ``keys: (n,)`` block keys (None: never
     compared)."""
     a_all, b_all, s_all, r_all = [], [], [], []
-    for key in pd.unique(keys.dropna()):
-        pos = np.flatnonzero((keys == key).to_numpy())
+    for _, pos in block_groups(keys):
         if pos.size < 2:
             continue
         idx, sim = knn(vectors[pos], min(k, pos.size - 1))  # each row's nearest others, never itself
@@ -125,8 +124,7 @@ def _hybrid_pairs(columns: list[list[str]], vectors: np.ndarray | None, keys: pd
                   k: int) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs ``a < b`` (``(p,) int`` each) of the hybrid scorer, searched within each block."""
     a_all, b_all = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for key in pd.unique(keys.dropna()):
-        pos = np.flatnonzero((keys == key).to_numpy())
+    for _, pos in block_groups(keys):
         if pos.size < 2:
             continue
         a, b = scored_candidate_pairs([[col[i] for i in pos] for col in columns], None,

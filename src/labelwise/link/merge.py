@@ -120,6 +120,15 @@ def blocks(table: pd.DataFrame, block_on: Sequence[str]) -> pd.Series:
     return pd.Series(keys, index=table.index, dtype=object)
 
 
+def block_groups(keys: pd.Series) -> list[tuple[Any, np.ndarray]]:
+    """The blocks of :func:`blocks`' keys: ``(key, positions)`` pairs, positions ``(m,) int`` ascending, keys in order
+    of first appearance; rows whose key is None are in none. One pass (a sort), not one scan of the keys per block."""
+    codes, uniques = pd.factorize(keys)  # None -> -1
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return [(key, order[bounds[g]:bounds[g + 1]]) for g, key in enumerate(uniques)]
+
+
 def _check_table(table: Any, side: str) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise DataError(
@@ -131,8 +140,8 @@ def _check_table(table: Any, side: str) -> pd.DataFrame:
 
 def _candidates(left_cols, right_cols, lv, rv, lkeys, rkeys, k, progress) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs by position (``(p,) int`` each), within blocks when the keys are not all equal."""
-    right_groups = {key: np.flatnonzero((rkeys == key).to_numpy()) for key in pd.unique(rkeys.dropna())}
-    left_groups = [(key, np.flatnonzero((lkeys == key).to_numpy())) for key in pd.unique(lkeys.dropna())]
+    right_groups = dict(block_groups(rkeys))
+    left_groups = block_groups(lkeys)
     a_all, b_all = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for done, (key, lpos) in enumerate(left_groups, start=1):
         rpos = right_groups.get(key)

@@ -100,9 +100,9 @@ def annotate(
 
 def _read_pool(pool: Path, encoding: Optional[str], sep: Optional[str]):
     """The --pool table, read the way DATA is: the same encoding, and the same separator when it too is a CSV/TSV."""
-    from labelwise.data.io import read_table, table_format
+    from labelwise.data.io import DELIMITED_FORMATS, read_table, table_format
 
-    return read_table(pool, encoding=encoding, sep=sep if table_format(pool) in ("csv", "tsv") else None)
+    return read_table(pool, encoding=encoding, sep=sep if table_format(pool) in DELIMITED_FORMATS else None)
 
 
 def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label, label_column,

@@ -63,6 +63,8 @@ FORMATS: dict[str, str] = {
 }
 SUPPORTED_EXTENSIONS = ", ".join(FORMATS)
 _SEPARATORS = {"csv": ",", "tsv": "\t"}
+DELIMITED_FORMATS = tuple(_SEPARATORS)
+"""The formats with a field separator (``--sep`` applies to them)."""
 _SEPARATOR_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 _DEFAULT_ENCODING = "utf-8"
 

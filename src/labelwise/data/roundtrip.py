@@ -31,11 +31,10 @@ from typing import Iterator, Mapping, Optional, Sequence, Union
 
 from labelwise.data.atomic import atomic_path
 from labelwise.data.formula import neutralise
-from labelwise.data.io import separator_of, table_format
+from labelwise.data.io import DELIMITED_FORMATS, separator_of, table_format
 from labelwise.errors import DataError
 
 PathLike = Union[str, "os.PathLike[str]"]
-_SEPARATORS = {"csv": ",", "tsv": "\t"}
 _CHUNK = 20_000  # records encoded and written at a time
 
 
@@ -76,7 +75,7 @@ def write_edited_table(source: PathLike, destination: PathLike, edit: LabelEdit,
     fmt = table_format(source)
     if table_format(destination) != fmt:
         raise DataError(f"{destination} must have the format of {source} ({fmt}).")
-    if fmt in _SEPARATORS:
+    if fmt in DELIMITED_FORMATS:
         return _write_delimited(source, destination, edit, separator_of(source, sep), encoding, expected_rows,
                                 neutralise_added)
     if fmt == "parquet":

@@ -25,7 +25,7 @@ import pandas as pd
 from labelwise.audit.result import AuditResult
 from labelwise.data.atomic import write_bytes_once
 from labelwise.data.formula import neutralise
-from labelwise.data.io import read_table, table_format, write_table_atomic
+from labelwise.data.io import DELIMITED_FORMATS, read_table, table_format, write_table_atomic
 from labelwise.data.roundtrip import LabelEdit, write_edited_table
 from labelwise.errors import DataError
 from labelwise.review.store import ReviewStore
@@ -173,7 +173,7 @@ def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=Non
         paths["dataset"] = target
     elif table is not None:
         target = out_dir / (dataset_name or "dataset.reviewed.csv")
-        paths["dataset"] = write_table_atomic(_joined(table, edit, text=table_format(target) in ("csv", "tsv")),
+        paths["dataset"] = write_table_atomic(_joined(table, edit, text=table_format(target) in DELIMITED_FORMATS),
                                               target)
     paths["labels"] = write_table_atomic(labels, out_dir / "labels_reviewed.csv")
     paths["changelog"] = write_table_atomic(changelog, out_dir / "changelog.csv")

@@ -39,6 +39,7 @@ FLOORS = {
     # An encoder or LLM backend reaches them as an argument, never by import.
     "labelwise.neighbours": ALGORITHMS,  # the kNN index shared by audit, generate and link
     "labelwise.neighbours.*": ALGORITHMS,
+    "labelwise.sharded_neighbours": ALGORITHMS,  # the same search over shards of the stored rows, top-k merged
     "labelwise.audit.label_errors": ALGORITHMS,
     "labelwise.audit.duplicates": ALGORITHMS,
     "labelwise.audit.outliers": ALGORITHMS,

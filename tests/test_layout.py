@@ -77,6 +77,7 @@ FLOORS = {
     "labelwise.link.*": WORKFLOWS,
     "labelwise.review": WORKFLOWS,
     "labelwise.review.*": WORKFLOWS,
+    "labelwise.scale.ray_llm": WORKFLOWS,  # LLM calls on a pool of Ray actors, behind the Backend interface
     # interfaces: the command line, the web app, the report
     "labelwise.__main__": INTERFACES,
     "labelwise.demo": INTERFACES,

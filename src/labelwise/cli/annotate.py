@@ -8,8 +8,8 @@ from typing import List, Optional
 import typer
 
 from labelwise.cli.console import console, messages, plain, progress_bars
-from labelwise.cli.options import (DEBUG, ENCODING, MODEL, QUIET, SEP, SERVER, SERVER_MODEL, THREADS, list_option,
-                                   read_with_text_column, writable)
+from labelwise.cli.options import (DEBUG, ENCODING, MODEL, QUIET, RAY, SEP, SERVER, SERVER_MODEL, THREADS, list_option,
+                                   llm_backend, read_with_text_column, writable)
 from labelwise.data.io import read_text_file
 from labelwise.errors import LabelwiseError
 
@@ -59,6 +59,7 @@ def annotate(
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
     threads: Optional[int] = THREADS,
+    ray: Optional[str] = RAY,
     quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
@@ -72,18 +73,18 @@ def annotate(
               labelwise annotate tickets.csv --text body --taxonomy taxonomy.yaml --distill --out labelled/
     """
     from labelwise.generate.annotate import annotate as run
-    from labelwise.llm import open_backend
 
     writable(out, folder=True)
     if taxonomy is not None or distill or multi_label:
         _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label,
-                        label_column, calibration, out, model, server, server_model, threads, quiet, encoding, sep)
+                        label_column, calibration, out, model, server, server_model, threads, quiet, encoding, sep,
+                        ray)
         return
     label_set = _read_labels(labels, labels_file)
     frame = read_with_text_column(data, text, encoding=encoding, sep=sep)
-    backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads)
     pool_frame = _read_pool(pool, encoding, sep) if pool else None
-    with progress_bars(enabled=not quiet) as progress:
+    with llm_backend(ray, str(model) if model else None, server=server, server_model=server_model,
+                     threads=threads) as backend, progress_bars(enabled=not quiet) as progress:
         result = run(frame, text=text, labels=label_set, backend=backend, shots=shots,
                      pool=pool_frame, pool_text=pool_text, pool_label=pool_label, demos=demos,
                      calibration=calibration, progress=progress)
@@ -106,13 +107,13 @@ def _read_pool(pool: Path, encoding: Optional[str], sep: Optional[str]):
 
 
 def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label, label_column,
-                    calibration, out, model, server, server_model, threads, quiet, encoding=None, sep=None) -> None:
+                    calibration, out, model, server, server_model, threads, quiet, encoding=None, sep=None,
+                    ray=None) -> None:
     """--taxonomy / --distill / --multi-label: label with a taxonomy (or a plain label set) through
     :func:`labelwise.generate.distill.label_with_taxonomy`, and write a labelled copy of the table."""
     from labelwise.data.io import write_table_atomic
     from labelwise.generate.distill import label_with_taxonomy
     from labelwise.generate.taxonomy import Category, Taxonomy
-    from labelwise.llm import open_backend
 
     if taxonomy is not None and (labels or labels_file):
         raise LabelwiseError("Give the labels one way: --taxonomy FILE, or --labels / --labels-file.")
@@ -126,9 +127,8 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
                              "labels so nothing of yours is overwritten.")
     texts = ["" if v is None or v != v else str(v) for v in frame[text]]
     # a taxonomy's descriptions make long instructions: room for 25 categories of 200 characters and the text
-    backend = open_backend(str(model) if model else None, server=server, server_model=server_model, threads=threads,
-                           n_ctx=8192)
-    with progress_bars(enabled=not quiet) as progress:
+    with llm_backend(ray, str(model) if model else None, server=server, server_model=server_model, threads=threads,
+                     n_ctx=8192) as backend, progress_bars(enabled=not quiet) as progress:
         result = label_with_taxonomy(texts, label_set, backend=backend, distill=distill, sample=sample,
                                      holdout=holdout, multi_label=multi_label, allow_other=taxonomy is not None,
                                      calibration=calibration, progress=progress)

@@ -1,11 +1,13 @@
 """Options several commands share, declared once: which LLM to use, and how much to show; reading the table
-whose text column they work on; and checking, before any work, that the output can be written."""
+whose text column they work on; checking, before any work, that the output can be written; and where the heavy
+stages run (``--ray``)."""
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional
 
 import typer
 
@@ -76,3 +78,47 @@ def writable(path: Path, *, folder: bool, option: str = "--out") -> Path:
         raise DataError(f"{option} {path} cannot be written: no permission to write in {parent}. Choose another "
                         f"{option}.")
     return path
+
+
+# ---- running on a Ray cluster (--ray) ---------------------------------------------------------------------------
+
+RAY = typer.Option(None, "--ray", metavar="auto|ADDRESS", show_default=False, help="Run the heavy stages on a Ray "
+                   "cluster: 'auto' joins the cluster started on this machine with `ray start` (or RAY_ADDRESS; with "
+                   "neither, a Ray instance on this machine alone), ADDRESS is the head's HOST:PORT. Same results as "
+                   "without it. Needs pip install 'labelwise[ray]'.")
+
+
+def _note(connection) -> None:
+    """Print what connecting decided, when the user should know it (a local instance was started)."""
+    from labelwise.cli.console import messages, plain
+
+    if connection is not None and connection.note:
+        messages.print(plain("note: ", connection.note))
+
+
+@contextmanager
+def executor(ray: Optional[str]) -> Iterator[Any]:
+    """The executor of the heavy stages for ``--ray`` (None: this machine; see
+    :func:`labelwise.scale.executor.executor_for`), closed when the command ends."""
+    from labelwise.scale.executor import executor_for
+
+    with executor_for(ray) as chosen:
+        _note(getattr(chosen, "connection", None))
+        yield chosen
+
+
+@contextmanager
+def llm_backend(ray: Optional[str], model: Optional[str], **options) -> Iterator[Any]:
+    """The LLM backend ``--model``/``--server`` ask for (``options`` as for :func:`labelwise.llm.open_backend`): here,
+    or with ``--ray`` one per actor of a pool on the cluster (:class:`labelwise.scale.ray_llm.PooledBackend`), ended
+    when the command ends."""
+    import labelwise.llm
+
+    if ray is None:
+        yield labelwise.llm.open_backend(model, **options)
+        return
+    from labelwise.scale.ray_llm import PooledBackend
+
+    with PooledBackend(labelwise.llm.backend_spec(model, **options), address=ray) as pooled:
+        _note(pooled.connection)
+        yield pooled

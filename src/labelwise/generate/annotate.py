@@ -23,7 +23,7 @@ import pandas as pd
 from labelwise.data.atomic import write_text_atomic
 from labelwise.data.io import read_table, write_table_atomic
 from labelwise.errors import DataError, ParameterError
-from labelwise.llm.backend import Backend, Usage
+from labelwise.llm.backend import Backend, BackendSpec, Usage
 from labelwise.llm.calibration import calibrate, content_free_prior, domain_context_prior
 from labelwise.llm.scoring import label_probabilities
 
@@ -110,7 +110,8 @@ def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend
              demos: str = "knn", calibration: str = "auto", n_draws: int = 20, normalize: bool = False,
              method: str = "score",
              instruction: Optional[str] = None, encoder=None, random_state: int = 0,
-             progress: Optional[Callable[[str, int, int], None]] = None) -> Annotation:
+             progress: Optional[Callable[[str, int, int], None]] = None, ray: Optional[str] = None,
+             actors: Optional[int] = None) -> Annotation:
     """Label every text of ``data`` (a table path, a DataFrame with column ``text``, or a list of strings).
 
     labels: the label set (k strings). shots: demonstrations per prompt, from ``pool`` (a table with columns
@@ -119,6 +120,11 @@ def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend
     ``"generate"`` (the model writes one label under a grammar / JSON schema: for servers that do not return prompt
     log-probabilities, such as chat-only APIs; probabilities are one-hot, a row the model never answered validly is
     uniform). Returns an :class:`Annotation` with (n, k) probabilities.
+
+    backend may also be a :class:`~labelwise.llm.backend.BackendSpec` (built here, or on the cluster). ray: a Ray
+    cluster's address (``"auto"``: the one this machine belongs to, or ``"HOST:PORT"``) to score on ``actors``
+    Ray actors there (default: one per CPU the backend needs; :mod:`labelwise.scale.ray_llm`, needs
+    ``labelwise[ray]``). The result, and the response cache's keys, are the same as without it.
     """
     labels = [str(x) for x in labels]
     if len(set(labels)) < 2:
@@ -130,7 +136,20 @@ def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend
     if shots < 0:
         raise ParameterError(f"shots (--shots) is a number of demonstrations per prompt, 0 or more; got {shots}.")
     texts = _texts(data, text)
-    if backend is None:
+    if ray is not None:
+        from labelwise.scale.ray_llm import PooledBackend
+
+        spec = backend if isinstance(backend, BackendSpec) else _default_spec() if backend is None else backend.spec()
+        # a backend given here lends the pool its cache (None: it caches nothing); a spec uses the default cache
+        cache = {"cache": backend.cache, "use_cache": backend.cache is not None} if isinstance(backend, Backend) else {}
+        with PooledBackend(spec, address=ray, pool_size=actors, **cache) as pooled:
+            return annotate(texts, labels=labels, backend=pooled, shots=shots, pool=pool, pool_text=pool_text or text,
+                            pool_label=pool_label, demos=demos, calibration=calibration, n_draws=n_draws,
+                            normalize=normalize, method=method, instruction=instruction, encoder=encoder,
+                            random_state=random_state, progress=progress)
+    if isinstance(backend, BackendSpec):
+        backend = backend.build()
+    elif backend is None:
         from labelwise.llm.llamacpp import default_backend
 
         backend = default_backend()
@@ -155,6 +174,12 @@ def annotate(data, *, text: Optional[str] = None, labels: Sequence[str], backend
                 "demos": demos if shots else None, "calibration": chosen,
                 "n_draws": n_draws if chosen == "domain" else None, "normalize": normalize}
     return Annotation(texts, labels, probs, backend.usage, settings, prior)
+
+
+def _default_spec() -> BackendSpec:
+    from labelwise.llm import backend_spec
+
+    return backend_spec()
 
 
 def _calibrated(probs, method, backend, demo_sets, labels, instruction, texts, n_draws, normalize, random_state):

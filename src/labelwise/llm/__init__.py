@@ -19,6 +19,7 @@ from labelwise._lazy import lazy_exports
 
 __getattr__, __dir__, _lazy_names = lazy_exports(__name__, {
     "Backend": "labelwise.llm.backend",
+    "BackendSpec": "labelwise.llm.backend",
     "Completion": "labelwise.llm.backend",
     "Usage": "labelwise.llm.backend",
     "LLMError": "labelwise.errors",
@@ -28,11 +29,11 @@ __getattr__, __dir__, _lazy_names = lazy_exports(__name__, {
     "OpenAIBackend": "labelwise.llm.openai_http",
 })
 
-__all__ = [*_lazy_names, "open_backend"]
+__all__ = [*_lazy_names, "open_backend", "backend_spec"]
 
 if TYPE_CHECKING:
     from labelwise.errors import LLMError
-    from labelwise.llm.backend import Backend, Completion, Usage
+    from labelwise.llm.backend import Backend, BackendSpec, Completion, Usage
     from labelwise.llm.cache import ResponseCache
     from labelwise.llm.llamacpp import LlamaCppBackend, default_backend
     from labelwise.llm.openai_http import OpenAIBackend
@@ -53,3 +54,23 @@ def open_backend(model=None, *, server=None, server_model=None, threads=None, n_
     if model:
         return LlamaCppBackend(model, n_threads=threads, **options)
     return default_backend(n_threads=threads, **options)
+
+
+def backend_spec(model=None, *, server=None, server_model=None, threads=None, n_ctx=None, **options) -> BackendSpec:
+    """What :func:`open_backend` would open, as a :class:`BackendSpec` to build elsewhere (each actor of a Ray pool),
+    without loading anything here. A local model runs ``threads`` threads (default 1: a cluster runs one model per
+    core); a server's API key is read here (``LABELWISE_LLM_API_KEY`` / ``OPENAI_API_KEY``) and travels with it."""
+    import os
+
+    from labelwise.llm.backend import BackendSpec
+
+    if server:
+        key = options.pop("api_key", None) or os.environ.get("LABELWISE_LLM_API_KEY") or os.environ.get(
+            "OPENAI_API_KEY")
+        limit = int(options.get("max_concurrency", 4))
+        return BackendSpec("labelwise.llm.openai_http:OpenAIBackend", (server_model,),
+                           {"base_url": server, "api_key": key, **options}, cpus=1, concurrency=limit)
+    if n_ctx:
+        options["n_ctx"] = n_ctx
+    return BackendSpec("labelwise.llm.llamacpp:LlamaCppBackend", (str(model) if model else None,),
+                       {"n_threads": threads or 1, **options}, cpus=threads or 1, concurrency=1)

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 from labelwise.errors import LabelwiseError, LLMError
 from labelwise.llm.cache import ResponseCache
@@ -59,6 +59,34 @@ class Usage:
                 self.calls += 1
                 self.prompt_tokens += prompt_tokens
                 self.completion_tokens += completion_tokens
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """How to build a backend somewhere else (another process, a Ray actor on another machine): ``factory(*args,
+    **kwargs)``. ``factory`` is an importable callable (pickled by reference) or its ``"module:name"`` (imported only
+    where the backend is built, so the driver needs no llama.cpp), ``args`` and ``kwargs`` picklable values
+    (a backend's cache is never part of them: each place that builds one decides on its own cache).
+
+    cpus: CPU cores one built backend keeps busy (llama.cpp's threads); concurrency: calls it serves at once (1 for
+    an in-process model, which computes one call at a time; a server's request limit for an HTTP client).
+    """
+
+    factory: Union[Callable[..., Any], str]
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    cpus: float = 1.0
+    concurrency: int = 1
+
+    def build(self, **overrides) -> "Backend":
+        """A backend made from this spec; ``overrides`` replace keyword arguments (e.g. ``use_cache=False``)."""
+        factory = self.factory
+        if isinstance(factory, str):
+            import importlib
+
+            module, _, name = factory.partition(":")
+            factory = getattr(importlib.import_module(module), name)
+        return factory(*self.args, **{**self.kwargs, **overrides})
 
 
 class Backend:
@@ -118,6 +146,13 @@ class Backend:
         if self.cache is not None and _is_score([logprobs, counts], n):
             self.cache.put(key, [logprobs, counts], model=self._answerer)
         return logprobs, counts
+
+    def spec(self) -> BackendSpec:
+        """A :class:`BackendSpec` that builds this backend again elsewhere, answering exactly as this one does (the
+        same ``name``, ``model`` and ``seed``, so the same cache keys). Backends that cannot be rebuilt elsewhere
+        raise :class:`LLMError`."""
+        raise LLMError(f"The {self.name} backend cannot be rebuilt in another process; give a GGUF model, a server "
+                       "URL or a BackendSpec instead.")
 
     @property
     def _answerer(self) -> str:

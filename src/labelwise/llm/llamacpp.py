@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 
 from labelwise.errors import MissingExtraError
-from labelwise.llm.backend import Backend, Completion, LLMError
+from labelwise.llm.backend import Backend, BackendSpec, Completion, LLMError
 
 try:
     import llama_cpp
@@ -86,6 +86,9 @@ class LlamaCppBackend(Backend):
 
     def __init__(self, model_path: Optional[os.PathLike] = None, *, n_ctx: int = 2048, n_threads: Optional[int] = None,
                  n_batch: int = 64, chat_format: Optional[str] = None, **backend_options):
+        self._options = {"n_ctx": n_ctx, "n_threads": n_threads, "n_batch": n_batch, "chat_format": chat_format,
+                         **{k: v for k, v in backend_options.items() if k not in ("cache", "use_cache")}}
+        self._model_path = None if model_path is None else str(model_path)
         path = Path(model_path) if model_path is not None else default_model_path()
         if not path.is_file():
             raise LLMError(f"No GGUF model at {path}. Give the path of a .gguf file.")
@@ -99,6 +102,13 @@ class LlamaCppBackend(Backend):
         self._lock = threading.Lock()  # one llama.cpp context: one call at a time
         self._prefix: list[int] = []  # the prompt tokens whose keys and values _decode_prefix left in the cache
         super().__init__(DEFAULT_MODEL if model_path is None else path.name, **backend_options)
+
+    def spec(self) -> BackendSpec:
+        """This model built again elsewhere (one per Ray actor), with ``n_threads`` threads (1 when none were given:
+        a cluster runs one model per core rather than one model on every core)."""
+        threads = self._options["n_threads"] or 1
+        return BackendSpec(LlamaCppBackend, (self._model_path,), {**self._options, "n_threads": threads},
+                           cpus=threads, concurrency=1)
 
     # ---- generation -------------------------------------------------------------------------------------------
 

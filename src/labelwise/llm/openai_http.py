@@ -19,7 +19,7 @@ import threading
 from typing import Optional
 
 from labelwise.errors import MissingExtraError
-from labelwise.llm.backend import Backend, Completion, LLMError, Usage, with_retries
+from labelwise.llm.backend import Backend, BackendSpec, Completion, LLMError, Usage, with_retries
 
 try:
     import httpx
@@ -45,6 +45,9 @@ class OpenAIBackend(Backend):
             raise LLMError("No server given: pass base_url (e.g. http://127.0.0.1:8000/v1) or set "
                            "LABELWISE_LLM_BASE_URL.")
         key = api_key or os.environ.get("LABELWISE_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
+        self._options = {"base_url": self.base_url, "api_key": key or None, "timeout": timeout,
+                         "max_concurrency": max_concurrency, "attempts": attempts, "supports_grammar": supports_grammar,
+                         **{k: v for k, v in backend_options.items() if k not in ("cache", "use_cache")}}
         self._client = httpx.Client(base_url=self.base_url, timeout=timeout,
                                     headers={"Authorization": f"Bearer {key}"} if key else {})
         self._slots = threading.Semaphore(max_concurrency)
@@ -53,6 +56,12 @@ class OpenAIBackend(Backend):
         self.supports_grammar = supports_grammar  # llama.cpp's servers take a GBNF "grammar"; others a JSON schema
         self.usage = Usage()  # counts the retries of the model lookup below (a server that does not answer)
         super().__init__(model or self._first_model(), **backend_options)
+
+    def spec(self) -> BackendSpec:
+        """A client of the same server and model elsewhere (the API key travels with it), serving
+        ``max_concurrency`` requests at once."""
+        return BackendSpec(OpenAIBackend, (self.model,), dict(self._options), cpus=1,
+                           concurrency=self._options["max_concurrency"])
 
     def _first_model(self) -> str:
         body = self._post_or_get("GET", "/models")

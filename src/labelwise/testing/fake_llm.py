@@ -6,9 +6,18 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from labelwise.llm.backend import Backend, Completion
+from labelwise.llm.backend import Backend, BackendSpec, Completion
 
-__all__ = ["FakeBackend"]
+__all__ = ["FakeBackend", "keyword_score"]
+
+
+def keyword_score(prompt: str, continuation: str) -> float:
+    """A deterministic log-likelihood for label scoring: how often the label's words occur in the prompt's last
+    ``Text:`` (minus a little per character, so ties break the same way everywhere). Picklable by reference, so a
+    :class:`FakeBackend` with it can be rebuilt on Ray workers."""
+    text = prompt.rpartition("Text:")[2].lower()
+    words = continuation.lower().split()
+    return float(sum(text.count(w) for w in words)) - 0.01 * len(continuation)
 
 
 class FakeBackend(Backend):
@@ -23,7 +32,14 @@ class FakeBackend(Backend):
         self._score_fn = score
         self._complete_fn = complete or (lambda prompt: "")
         self.prompts: list = []  # every prompt seen, in order
+        self._options = {k: v for k, v in options.items() if k != "cache"}
         super().__init__(model, use_cache=use_cache, **options)
+
+    def spec(self) -> BackendSpec:
+        """The same fake elsewhere (a Ray actor): its functions travel by value (cloudpickle), so define them where
+        the workers can import them, or in this module, e.g. :func:`keyword_score`."""
+        return BackendSpec(FakeBackend, (self._score_fn, self._complete_fn), {"model": self.model, **self._options},
+                           cpus=0.5, concurrency=1)
 
     def _complete(self, prompt: str, **params) -> Completion:
         self.prompts.append(prompt)

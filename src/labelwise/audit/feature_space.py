@@ -39,11 +39,13 @@ class FeatureSpace:
         return _stack([_encode(role, enc, table, fit=False) for role, enc in self.encoders])
 
 
-def _encode(role: str, encoder, table, fit: bool, progress=None):
+def _encode(role: str, encoder, table, fit: bool, progress=None, executor=None):
     if role == "text":
         texts = table.texts()
         if hasattr(encoder, "fit_transform"):
             return encoder.fit_transform(texts) if fit else encoder.transform(texts)
+        if executor is not None:  # e.g. on a Ray cluster (labelwise.scale.executor)
+            return executor.embed(encoder, texts, progress=progress)
         from labelwise.features.base import embed
 
         return embed(encoder, texts, progress)
@@ -63,8 +65,9 @@ def _stack(parts):
     return np.hstack(parts)
 
 
-def features_for(table: LabelledTable, encoder, progress) -> FeatureSpace:
-    """Feature matrix for the out-of-fold model, the kind of default classifier it suits, and what was used."""
+def features_for(table: LabelledTable, encoder, progress, *, executor=None) -> FeatureSpace:
+    """Feature matrix for the out-of-fold model, the kind of default classifier it suits, and what was used.
+    executor: embeds the texts (a :class:`labelwise.scale.executor.Executor`; default: this process)."""
     from labelwise.features import TabularEncoder
 
     encoders, kinds, settings = [], [], {}
@@ -97,6 +100,6 @@ def features_for(table: LabelledTable, encoder, progress) -> FeatureSpace:
     if not encoders:
         raise LabelwiseError("Nothing to learn from: name --text, --features or --embeddings columns, or give "
                              "--pred-probs.")
-    X = _stack([_encode(role, enc, table, fit=True, progress=progress) for role, enc in encoders])
+    X = _stack([_encode(role, enc, table, fit=True, progress=progress, executor=executor) for role, enc in encoders])
     kind = kinds[0] if len(kinds) == 1 else "sparse" if "sparse" in kinds else "tabular" if "tabular" in kinds else "dense"
     return FeatureSpace(X, kind, settings, encoders)

@@ -50,6 +50,7 @@ def audit_dataset(
     compare_pred_probs=None,
     checks: Sequence[str] = ALL_CHECKS,
     duplicate_threshold: float = 0.95,
+    executor=None,
 ) -> AuditResult:
     """Find the rows whose label is probably wrong, and check the table's health.
 
@@ -86,6 +87,9 @@ def audit_dataset(
       check for label shift and train/test leakage; compare_pred_probs: its probabilities when you give your own.
     checks: which other checks to run (``balance``, ``columns``, ``duplicates``, ``outliers``, ``shift``,
       ``error_interval``); duplicate_threshold: cosine similarity for near-duplicates, in (0, 1].
+    executor: where the heavy stages run (embedding, out-of-fold training, the neighbour search of duplicates and
+      outliers): a :class:`labelwise.scale.executor.Executor`; default ``LocalExecutor()``, this process. With
+      ``executor_for("auto")`` (``labelwise[ray]``) they run on a Ray cluster, with the same flags.
 
     Options are checked before any work is done: a wrong one raises :class:`ParameterError`.
     """
@@ -99,6 +103,10 @@ def audit_dataset(
     n_input_rows = table.n_input_rows
     notes = list(table.notes)
 
+    if executor is None:
+        from labelwise.scale.executor import LocalExecutor
+
+        executor = LocalExecutor()
     space, model = None, None
     if pred_probs is not None:
         probs = _user_pred_probs(pred_probs, table, n_input_rows)
@@ -107,18 +115,20 @@ def audit_dataset(
         wants_vectors = {"duplicates", "outliers"} & set(checks) or (compare_to is not None and "shift" in checks)
         if has_inputs and wants_vectors:
             try:  # for duplicates, outliers and leakage only: without usable features those checks are skipped
-                space = features_for(table, encoder, progress)
+                space = features_for(table, encoder, progress, executor=executor)
             except LabelwiseError as err:
                 settings["features_skipped"] = str(err)
     else:
-        space = features_for(table, encoder, progress)
+        space = features_for(table, encoder, progress, executor=executor)
         model = classifier if classifier is not None else default_classifier(
             space.kind, n_rows=len(table), random_state=random_state)
         n_folds = _feasible_folds(n_folds, table, notes)
-        probs = out_of_fold_probabilities(
-            space.X, codes, n_classes=k, classifier=model, n_folds=n_folds, multi_label=table.labels.multi_label,
-            random_state=random_state, progress=progress,
-        )
+        if table.labels.multi_label:  # one-vs-rest folds: in this process
+            probs = out_of_fold_probabilities(space.X, codes, n_classes=k, classifier=model, n_folds=n_folds,
+                                              multi_label=True, random_state=random_state, progress=progress)
+        else:  # codes cover every class (classes come from the labels), so k = codes.max() + 1
+            probs = executor.out_of_fold(space.X, codes, classifier=model, n_folds=n_folds,
+                                         random_state=random_state, progress=progress)
         settings = dict(space.settings, classifier=type(model).__name__, n_folds=n_folds, random_state=random_state)
     # how the table was read, so `labelwise export` writes its corrected copy the same way
     settings.update({k: v for k, v in (("encoding", encoding), ("sep", sep), ("label_delimiter", delimiter))
@@ -164,7 +174,7 @@ def audit_dataset(
                           labels_optional=True)
     inputs = CheckInputs(table, codes, probs, result.classes, multi_label=multi, space=space, model=model, other=other,
                          other_pred_probs=compare_pred_probs, features_skipped=settings.get("features_skipped"),
-                         random_state=random_state, progress=progress)
+                         random_state=random_state, progress=progress, executor=executor)
     result.checks = run_checks(inputs, checks=checks, duplicate_threshold=duplicate_threshold)
     return result
 

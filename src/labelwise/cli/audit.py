@@ -10,7 +10,7 @@ from rich.table import Table
 
 from labelwise.audit.checks.base import SkipReason
 from labelwise.audit.label_errors import AUDIT_FILTER, FILTERS
-from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, SERVER_MODEL, list_option, writable
+from labelwise.cli.options import DEBUG, ENCODING, QUIET, RAY, SEP, SERVER_MODEL, list_option, run_on, writable
 from labelwise.cli.console import console, interrupt_after, messages, plain, progress_bars
 from labelwise.errors import DataError, ParameterError
 
@@ -66,6 +66,7 @@ def audit(
     server: Optional[str] = typer.Option(None, "--server", help="An OpenAI-compatible server for the judge instead "
                                          "(e.g. http://127.0.0.1:8000/v1; key from LABELWISE_LLM_API_KEY)."),
     server_model: Optional[str] = SERVER_MODEL,
+    ray: Optional[str] = RAY,
     quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
@@ -92,13 +93,13 @@ def audit(
         multi_label_arg = None  # auto-detect list columns
     else:
         multi_label_arg = True
-    with progress_bars(enabled=not quiet) as progress:
+    with run_on(ray) as executor, progress_bars(enabled=not quiet) as progress:
         result = labelwise.audit_dataset(
             str(data), label=label, text=text or None, features=features or None, embeddings=embeddings,
             pred_probs=str(pred_probs) if pred_probs is not None else None, multi_label=multi_label_arg,
             delimiter=label_delimiter, drop_missing=drop_missing, encoding=encoding, sep=sep, encoder=encoder,
             n_folds=folds, filter_by=filter_by, random_state=random_state, progress=progress,
-            compare_to=str(compare_to) if compare_to is not None else None,
+            compare_to=str(compare_to) if compare_to is not None else None, executor=executor,
         )
     for note in result.settings.get("notes", []):  # what was decided for the user: which column is the text, folds
         messages.print(plain("note: " + note), soft_wrap=True)

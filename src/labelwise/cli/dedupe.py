@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from labelwise.cli.console import console, messages, plain, progress_bars
-from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, link_encoder, list_option, writable
+from labelwise.cli.options import DEBUG, ENCODING, QUIET, RAY, SEP, link_encoder, list_option, run_on, writable
 
 
 def dedupe(
@@ -34,6 +34,7 @@ def dedupe(
     encoding: Optional[str] = ENCODING,
     sep: Optional[str] = SEP,
     encoder: str = typer.Option("minilm", "--encoder", help="'minilm' or 'hashing' (no model)."),
+    ray: Optional[str] = RAY,
     quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
@@ -51,10 +52,10 @@ def dedupe(
     if id_column is None:
         id_column, note = find_id_column(table)
         console.print(plain(f"{note}; pass --id to name one"), soft_wrap=True)
-    with progress_bars(enabled=not quiet) as progress:
+    with run_on(ray) as executor, progress_bars(enabled=not quiet) as progress:
         result = dedupe_table(table, on=on, threshold=threshold, id_column=id_column, block_on=block_on,
                               encoder=link_encoder(encoder), k=k, clustering=clustering, scorer=scorer,
-                              progress=progress)
+                              progress=progress, executor=executor)
     write_table_atomic(result, out)
     sizes = result["cluster_id"].value_counts()
     grouped = int((sizes > 1).sum())

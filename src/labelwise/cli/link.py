@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from labelwise.cli.options import DEBUG, ENCODING, QUIET, SEP, link_encoder, list_option, writable
+from labelwise.cli.options import DEBUG, ENCODING, QUIET, RAY, SEP, link_encoder, list_option, run_on, writable
 from labelwise.cli.console import console, messages, plain, progress_bars
 
 
@@ -59,6 +59,7 @@ def link(
                                             show_default=False),
     encoder: str = typer.Option("minilm", "--encoder", help="'minilm' (offline sentence embeddings) or 'hashing' "
                                 "(hashed words, no model: fast and rough)."),
+    ray: Optional[str] = RAY,
     quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
@@ -76,10 +77,10 @@ def link(
     start = time.perf_counter()
     left_table = _read(left, left_encoding or encoding, left_sep or sep)
     right_table = _read(right, right_encoding or encoding, right_sep or sep)
-    with progress_bars(enabled=not quiet) as progress:
+    with run_on(ray) as executor, progress_bars(enabled=not quiet) as progress:
         result = link_tables(left_table, right_table, on=on, left_id=left_id, right_id=right_id, block_on=block_on,
                              threshold=threshold, one_to_one=one_to_one, encoder=link_encoder(encoder), k=k,
-                             progress=progress)
+                             progress=progress, executor=executor)
     write_table_atomic(result.pairs, out)
     info = result.info
     matched = result.pairs["left_id"].nunique() if len(result.pairs) else 0

@@ -97,7 +97,7 @@ def _note(connection) -> None:
 
 
 @contextmanager
-def executor(ray: Optional[str]) -> Iterator[Any]:
+def run_on(ray: Optional[str]) -> Iterator[Any]:
     """The executor of the heavy stages for ``--ray`` (None: this machine; see
     :func:`labelwise.scale.executor.executor_for`), closed when the command ends."""
     from labelwise.scale.executor import executor_for

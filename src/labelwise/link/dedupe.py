@@ -44,7 +44,7 @@ from scipy import sparse
 from labelwise.errors import DataError, ParameterError
 from labelwise.link.clustering import CLUSTERINGS, cluster_pairs, connected_clusters, expected_pairwise_f1
 from labelwise.link.compare import char_tfidf
-from labelwise.link.merge import block_groups, blocks, check_k_and_threshold, default_encoder, embed_tables
+from labelwise.link.merge import default_executor, block_groups, blocks, check_k_and_threshold, default_encoder, embed_tables
 from labelwise.link.score import candidate_pairs as scored_candidate_pairs, score_candidates
 from labelwise.link.serialise import _text, as_columns, check_columns, find_id_column, row_ids, serialise
 from labelwise.link.threshold import ThresholdChoice, unsupervised_threshold
@@ -63,15 +63,15 @@ def clusters_from_pairs(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return connected_clusters(n, a, b)
 
 
-def candidate_pairs(vectors: np.ndarray, keys: pd.Series, k: int) -> tuple[np.ndarray, ...]:
+def candidate_pairs(vectors: np.ndarray, keys: pd.Series, k: int, search: Callable = knn) -> tuple[np.ndarray, ...]:
     """Each row's ``k`` most cosine-similar other rows within its block: ``(a, b, cosine, rank)``, four ``(p,)``
     arrays (``rank`` 1 = the row's best). ``vectors: (n, d)`` L2-normalised; ``keys: (n,)`` block keys (None: never
-    compared)."""
+    compared). search: the kNN search, as :func:`labelwise.neighbours.knn` (e.g. an executor's ``knn``)."""
     a_all, b_all, s_all, r_all = [], [], [], []
     for _, pos in block_groups(keys):
         if pos.size < 2:
             continue
-        idx, sim = knn(vectors[pos], min(k, pos.size - 1))  # each row's nearest others, never itself
+        idx, sim = search(vectors[pos], min(k, pos.size - 1))  # each row's nearest others, never itself
         rows = np.repeat(pos, idx.shape[1]).reshape(idx.shape)
         ok = idx >= 0
         rank = np.cumsum(ok, axis=1)
@@ -121,14 +121,14 @@ def _check_probabilities(p, size: int) -> np.ndarray:
 
 
 def _hybrid_pairs(columns: list[list[str]], vectors: np.ndarray | None, keys: pd.Series,
-                  k: int) -> tuple[np.ndarray, np.ndarray]:
+                  k: int, search: Callable = knn) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs ``a < b`` (``(p,) int`` each) of the hybrid scorer, searched within each block."""
     a_all, b_all = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for _, pos in block_groups(keys):
         if pos.size < 2:
             continue
         a, b = scored_candidate_pairs([[col[i] for i in pos] for col in columns], None,
-                                      left_vectors=None if vectors is None else vectors[pos], k=k)
+                                      left_vectors=None if vectors is None else vectors[pos], k=k, search=search)
         a_all.append(pos[a])
         b_all.append(pos[b])
     return np.concatenate(a_all), np.concatenate(b_all)
@@ -147,6 +147,7 @@ def dedupe(
     scorer: str = "hybrid",
     pair_probabilities: PairProbabilities | None = None,
     progress: ProgressCallback | None = None,
+    executor: Any = None,
 ) -> pd.DataFrame:
     """Cluster duplicate rows of ``table`` compared on the columns ``on``; see the module docstring.
 
@@ -162,7 +163,9 @@ def dedupe(
     The threshold used and how it was chosen are in ``result.attrs["threshold"]`` (a ThresholdChoice); the expected
     pairwise precision/recall/F1 in ``result.attrs["estimate"]`` (a
     :class:`~labelwise.link.clustering.PairwiseEstimate`, ``calibrated`` unless the weights are cosines); the fitted
-    Fellegi-Sunter weights per level (hybrid scorer) in ``result.attrs["comparisons"]``.
+    Fellegi-Sunter weights per level (hybrid scorer) in ``result.attrs["comparisons"]``. executor: where embedding
+    and the embedding kNN run (a :class:`labelwise.scale.executor.Executor`; default ``LocalExecutor()``;
+    ``executor_for("auto")`` for a Ray cluster); the clusters do not depend on it.
     """
     if not isinstance(table, pd.DataFrame):
         raise DataError(f"dedupe() takes a pandas DataFrame, got {type(table).__name__}.")
@@ -199,17 +202,19 @@ def dedupe(
         out.attrs["estimate"] = expected_pairwise_f1(np.zeros(0, np.int64), [], [], [], calibrated=calibrated)
         return out
 
+    executor = default_executor(executor)
     vectors = None
     if encoder is not False:
-        (vectors,) = embed_tables(encoder or default_encoder(), [serialise(table, columns)], progress)
+        (vectors,) = embed_tables(encoder or default_encoder(), [serialise(table, columns)], progress,
+                                  executor=executor)
     keys = blocks(table, block_columns)
     texts = [[_text(v) for v in table[c].tolist()] for c in columns]
     if cosine_only:
-        a, b, cosine, rank = candidate_pairs(vectors, keys, k)
+        a, b, cosine, rank = candidate_pairs(vectors, keys, k, executor.knn)
         weights = np.clip(cosine, 0.0, 1.0)
     else:
         report(progress, "searching", 0, 1)
-        a, b = _hybrid_pairs(texts, vectors, keys, int(k))
+        a, b = _hybrid_pairs(texts, vectors, keys, int(k), executor.knn)
         report(progress, "searching", 1, 1)
         cosine = (np.einsum("ij,ij->i", vectors[a], vectors[b]).astype(np.float64) if vectors is not None
                   else np.full(a.size, np.nan))

@@ -98,12 +98,19 @@ def default_encoder():
     return TextEncoder()
 
 
-def embed_tables(encoder, texts: Sequence[Sequence[str]], progress: ProgressCallback | None = None) -> list[np.ndarray]:
-    """Embed several lists of texts in one encoder call; returns one ``(n_i, dim) float32`` array per list."""
+def embed_tables(encoder, texts: Sequence[Sequence[str]], progress: ProgressCallback | None = None, *,
+                 executor: Any = None) -> list[np.ndarray]:
+    """Embed several lists of texts in one encoder call; returns one ``(n_i, dim) float32`` array per list.
+    executor: runs the call (a :class:`labelwise.scale.executor.Executor`; default: this process)."""
     from labelwise.features.base import embed
 
     flat = [t for part in texts for t in part]
-    vectors = embed(encoder, flat, progress) if flat else np.zeros((0, 1), np.float32)
+    if not flat:
+        vectors = np.zeros((0, 1), np.float32)
+    elif executor is not None:
+        vectors = executor.embed(encoder, flat, progress=progress)
+    else:
+        vectors = embed(encoder, flat, progress)
     out, start = [], 0
     for part in texts:
         out.append(vectors[start : start + len(part)])
@@ -129,6 +136,15 @@ def block_groups(keys: pd.Series) -> list[tuple[Any, np.ndarray]]:
     return [(key, order[bounds[g]:bounds[g + 1]]) for g, key in enumerate(uniques)]
 
 
+def default_executor(executor: Any) -> Any:
+    """``executor``, or a :class:`labelwise.scale.executor.LocalExecutor` when None."""
+    if executor is not None:
+        return executor
+    from labelwise.scale.executor import LocalExecutor
+
+    return LocalExecutor()
+
+
 def _check_table(table: Any, side: str) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise DataError(
@@ -138,7 +154,7 @@ def _check_table(table: Any, side: str) -> pd.DataFrame:
     return table
 
 
-def _candidates(left_cols, right_cols, lv, rv, lkeys, rkeys, k, progress) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(left_cols, right_cols, lv, rv, lkeys, rkeys, k, progress, search) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs by position (``(p,) int`` each), within blocks when the keys are not all equal."""
     right_groups = dict(block_groups(rkeys))
     left_groups = block_groups(lkeys)
@@ -150,7 +166,7 @@ def _candidates(left_cols, right_cols, lv, rv, lkeys, rkeys, k, progress) -> tup
         a, b = candidate_pairs([[col[i] for i in lpos] for col in left_cols],
                                [[col[i] for i in rpos] for col in right_cols],
                                left_vectors=None if lv is None else lv[lpos],
-                               right_vectors=None if rv is None else rv[rpos], k=k)
+                               right_vectors=None if rv is None else rv[rpos], k=k, search=search)
         a_all.append(lpos[a])
         b_all.append(rpos[b])
         if len(left_groups) > 1:
@@ -188,6 +204,7 @@ def link(
     encoder: Any = None,
     k: int = 10,
     progress: ProgressCallback | None = None,
+    executor: Any = None,
 ) -> LinkResult:
     """Find the rows of ``right`` that describe the same entity as rows of ``left``.
 
@@ -202,7 +219,9 @@ def link(
     row's compared values (a few identical rows, such as DBLP's "Editor's Notes", are not duplicates of one entity).
     encoder: anything with ``encode(texts) -> (n, d)``; default :class:`labelwise.features.TextEncoder`; ``False``
     compares without embeddings. k: candidates retrieved per left row by each of embedding and TF-IDF search. progress:
-    ``progress(stage, done, total)``.
+    ``progress(stage, done, total)``. executor: where embedding and the embedding kNN run (a
+    :class:`labelwise.scale.executor.Executor`; default ``LocalExecutor()``; ``executor_for("auto")`` for a Ray
+    cluster); the pairs do not depend on it.
 
     Each candidate pair gets a match probability from the hybrid scorer (:func:`~labelwise.link.score.score_candidates`:
     lexical comparisons per column and the embedding cosine, Fellegi-Sunter weights fitted by EM without labels).
@@ -237,6 +256,7 @@ def link(
     else:
         why = "given"
 
+    executor = default_executor(executor)
     left_cols = [[_text(v) for v in left[c].tolist()] for c in lcols]
     right_cols = [[_text(v) for v in right[c].tolist()] for c in rcols]
     lv = rv = None
@@ -244,10 +264,11 @@ def link(
         if encoder is None:
             encoder = default_encoder()
         right_named = right[rcols].set_axis(lcols, axis=1)  # the encoder sees the same field names on both sides
-        lv, rv = embed_tables(encoder, [serialise(left, lcols), serialise(right_named, lcols)], progress)
+        lv, rv = embed_tables(encoder, [serialise(left, lcols), serialise(right_named, lcols)], progress,
+                              executor=executor)
     report(progress, "searching", 0, 1)
     a, b = _candidates(left_cols, right_cols, lv, rv, blocks(left, block_columns), blocks(right, block_columns),
-                       int(k), progress)
+                       int(k), progress, executor.knn)
     report(progress, "searching", 1, 1)
     report(progress, "scoring pairs", 0, 1)
     scores = score_candidates(left_cols, right_cols, a, b, left_vectors=lv, right_vectors=rv, names=lcols)

@@ -22,7 +22,7 @@ Shapes: ``left_columns``: ``c`` sequences of ``(n_left,) str`` (one per compared
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,10 +95,13 @@ def candidate_pairs(
     left_vectors: np.ndarray | None = None,
     right_vectors: np.ndarray | None = None,
     k: int = 10,
+    search: Callable[..., tuple[np.ndarray, np.ndarray]] = knn,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unique candidate pairs ``(left, right)``, each ``(p,) int``, sorted: embedding kNN union TF-IDF kNN.
 
-    right_columns None (self-linkage): pairs ``a < b`` of the one table, no self pairs.
+    right_columns None (self-linkage): pairs ``a < b`` of the one table, no self pairs. search: the embedding
+    kNN, ``search(base, k, query=None) -> (indices, similarities)`` as :func:`labelwise.neighbours.knn` (e.g. an
+    executor's ``knn``, on a Ray cluster).
     """
     self_link = right_columns is None
     n_left = len(left_columns[0]) if left_columns else 0
@@ -109,7 +112,7 @@ def candidate_pairs(
     parts = [tfidf_neighbours(lt, None if self_link else rt, k)[0]]
     if left_vectors is not None:
         kk = min(k, n_right - (1 if self_link else 0))
-        parts.append(knn(left_vectors, kk)[0] if self_link else knn(right_vectors, kk, query=left_vectors)[0])
+        parts.append(search(left_vectors, kk)[0] if self_link else search(right_vectors, kk, query=left_vectors)[0])
     a_all, b_all = [], []
     for idx in parts:
         rows = np.repeat(np.arange(n_left), idx.shape[1]).reshape(idx.shape)

@@ -62,7 +62,8 @@ class CheckInputs:
     sample; classes: (k,) names. space: the feature space the model read (None when the user gave probabilities and
     no usable features; ``features_skipped`` then says why); model: the unfitted classifier (None with the user's
     probabilities). other / other_pred_probs: another split to compare with, and its probabilities if the user gave
-    them. The neighbour search is done once, on first use, and shared.
+    them. The neighbour search is done once, on first use, and shared; ``executor`` (a
+    :class:`labelwise.scale.executor.Executor`, e.g. on a Ray cluster) runs it when given.
     """
 
     table: LabelledTable
@@ -77,6 +78,7 @@ class CheckInputs:
     features_skipped: Optional[str] = None
     random_state: Optional[int] = 0
     progress: Optional[ProgressCallback] = None
+    executor: Any = None
     _vectors: Optional[np.ndarray] = field(default=None, init=False, repr=False)
     _neighbours: Optional[tuple] = field(default=None, init=False, repr=False)
 
@@ -103,7 +105,10 @@ class CheckInputs:
 
     def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
         """(indices (n, NEIGHBOURS) int, cosine similarities (n, NEIGHBOURS) float) of every row's nearest rows."""
-        if self._neighbours is None:
+        if self._neighbours is None and self.executor is not None:
+            self._neighbours = self.executor.knn(self.vectors(), NEIGHBOURS, random_state=self.random_state,
+                                                 progress=self.progress)
+        elif self._neighbours is None:
             from labelwise.neighbours import knn
 
             report(self.progress, "neighbours", 0, 1)

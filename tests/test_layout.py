@@ -41,6 +41,11 @@ FLOORS = {
     "labelwise.neighbours.*": ALGORITHMS,
     "labelwise.sharded_neighbours": ALGORITHMS,  # the same search over shards of the stored rows, top-k merged
     "labelwise.audit.label_errors": ALGORITHMS,
+    "labelwise.audit.confident_counts": ALGORITHMS,  # confident learning's mergeable counts (map + merge)
+    "labelwise.scale": ALGORITHMS,  # the package __init__ imports nothing
+    # the one read-only array I/O allowed at this floor (memmap / .npy / Parquet chunks), so that
+    # label_errors.find_label_issues keeps cleanlab's signature and still takes a path for pred_probs
+    "labelwise.scale.chunks": ALGORITHMS,
     "labelwise.audit.duplicates": ALGORITHMS,
     "labelwise.audit.outliers": ALGORITHMS,
     "labelwise.audit.label_shift": ALGORITHMS,

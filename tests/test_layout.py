@@ -82,6 +82,10 @@ FLOORS = {
     "labelwise.link.*": WORKFLOWS,
     "labelwise.review": WORKFLOWS,
     "labelwise.review.*": WORKFLOWS,
+    "labelwise.scale.executor": WORKFLOWS,  # the heavy stages' interface, run here (LocalExecutor) or on Ray
+    "labelwise.scale.cluster": WORKFLOWS,  # connecting to a Ray cluster ("auto", HOST:PORT, ray://), clear errors
+    "labelwise.scale.inputs": WORKFLOWS,  # a stage's inputs checked the same way on every executor
+    "labelwise.scale.ray_executor": WORKFLOWS,  # the stages on Ray: Ray Data actors, fold tasks, shard tasks
     # interfaces: the command line, the web app, the report
     "labelwise.__main__": INTERFACES,
     "labelwise.demo": INTERFACES,

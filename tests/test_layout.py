@@ -41,6 +41,11 @@ FLOORS = {
     "labelwise.neighbours.*": ALGORITHMS,
     "labelwise.sharded_neighbours": ALGORITHMS,  # the same search over shards of the stored rows, top-k merged
     "labelwise.audit.label_errors": ALGORITHMS,
+    "labelwise.audit.confident_counts": ALGORITHMS,  # confident learning's mergeable counts (map + merge)
+    "labelwise.scale": ALGORITHMS,  # the package __init__ imports nothing
+    # the one read-only array I/O allowed at this floor (memmap / .npy / Parquet chunks), so that
+    # label_errors.find_label_issues keeps cleanlab's signature and still takes a path for pred_probs
+    "labelwise.scale.chunks": ALGORITHMS,
     "labelwise.audit.duplicates": ALGORITHMS,
     "labelwise.audit.outliers": ALGORITHMS,
     "labelwise.audit.label_shift": ALGORITHMS,
@@ -77,6 +82,10 @@ FLOORS = {
     "labelwise.link.*": WORKFLOWS,
     "labelwise.review": WORKFLOWS,
     "labelwise.review.*": WORKFLOWS,
+    "labelwise.scale.executor": WORKFLOWS,  # the heavy stages' interface, run here (LocalExecutor) or on Ray
+    "labelwise.scale.cluster": WORKFLOWS,  # connecting to a Ray cluster ("auto", HOST:PORT, ray://), clear errors
+    "labelwise.scale.inputs": WORKFLOWS,  # a stage's inputs checked the same way on every executor
+    "labelwise.scale.ray_executor": WORKFLOWS,  # the stages on Ray: Ray Data actors, fold tasks, shard tasks
     "labelwise.scale.ray_llm": WORKFLOWS,  # LLM calls on a pool of Ray actors, behind the Backend interface
     # interfaces: the command line, the web app, the report
     "labelwise.__main__": INTERFACES,

@@ -25,7 +25,7 @@ from labelwise.errors import ParameterError, ShapeError
 from labelwise.neighbours import N_PROBE, NeighbourIndex, _top_k
 from labelwise.progress import ProgressCallback, report
 
-__all__ = ["SHARD_ROWS", "QUERY_ROWS", "merge_top_k", "search_shard", "shard_bounds", "knn_sharded"]
+__all__ = ["SHARD_ROWS", "QUERY_ROWS", "merge_top_k", "search_shard", "shard_bounds", "check_knn_inputs", "knn_sharded"]
 
 SHARD_ROWS = 262_144
 """Stored rows per shard by default: 384-d float32 shards of 384 MiB."""
@@ -73,15 +73,21 @@ def search_shard(
     exact: Optional[bool] = None,
     n_probe: int = N_PROBE,
     random_state=0,
+    query_rows: int = QUERY_ROWS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` rows of one shard most similar to each query, as global row numbers.
 
-    shard: (s, d) stored rows ``offset .. offset + s``; query: (m, d). query_offset: when the queries are stored
-    rows themselves (rows ``query_offset .. query_offset + m`` of the same table), a query never finds itself.
+    shard: (s, d) stored rows ``offset .. offset + s``; query: (m, d), searched ``query_rows`` rows at a time (as
+    :func:`knn_sharded` does, so the two give the same floats). query_offset: when the queries are stored rows
+    themselves (rows ``query_offset .. query_offset + m`` of the same table), a query never finds itself.
     Returns ``(indices (m, k) int64, similarities (m, k) float32)``.
     """
-    index = NeighbourIndex(shard, exact=exact, random_state=random_state)
-    return _search(index, offset, query, k, query_offset, n_probe)
+    index = NeighbourIndex(np.asarray(shard), exact=exact, random_state=random_state)
+    parts = [_search(index, offset, np.asarray(query[lo:hi]), k, None if query_offset is None else query_offset + lo,
+                     n_probe) for lo, hi in shard_bounds(query.shape[0], query_rows)]
+    if not parts:
+        return np.full((0, k), -1, np.int64), np.full((0, k), -np.inf, np.float32)
+    return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
 
 
 def _search(index: NeighbourIndex, offset: int, query, k: int, query_offset: Optional[int], n_probe: int):
@@ -104,6 +110,14 @@ def _search(index: NeighbourIndex, offset: int, query, k: int, query_offset: Opt
     return idx, sim
 
 
+def check_knn_inputs(base, k) -> None:
+    """ShapeError / ParameterError unless ``base`` is 2-D and ``k`` a whole number >= 0."""
+    if getattr(base, "ndim", None) != 2:
+        raise ShapeError(f"base must be a 2-D array (n_rows, dim); got shape {getattr(base, 'shape', None)}.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ParameterError(f"k must be a whole number >= 0; got {k!r}.")
+
+
 def knn_sharded(
     base,
     k: int = 10,
@@ -122,10 +136,7 @@ def knn_sharded(
     is never its own neighbour). exact / n_probe / random_state as in ``knn``, applied to each shard. progress:
     ``progress("neighbours", shards_done, n_shards)``. Returns (indices (m, k) int64, similarities (m, k) float32).
     """
-    if getattr(base, "ndim", None) != 2:
-        raise ShapeError(f"base must be a 2-D array (n_rows, dim); got shape {getattr(base, 'shape', None)}.")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise ParameterError(f"k must be a whole number >= 0; got {k!r}.")
+    check_knn_inputs(base, k)
     n = base.shape[0]
     queries = base if query is None else query
     m = queries.shape[0]

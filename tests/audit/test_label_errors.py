@@ -99,9 +99,16 @@ def test_rows_whose_argmax_is_the_label_are_never_flagged():
     assert le.find_label_issues(labels, probs, filter_by="predicted_neq_given")[0]
 
 
-def test_top_rows_breaks_ties_by_row_order():
-    chosen = le._top_rows(np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 2.0, 1.0, 2.0]]), np.array([2, 1]))
-    np.testing.assert_array_equal(chosen, [[True, True, False, False], [False, True, False, False]])
+def test_top_per_cell_breaks_ties_by_row_order():
+    # cell 0 wants its 2 largest margins of [1, 1, 1, 0] (rows 0..3), cell 1 its largest of [0, 2, 1, 2];
+    # rows arrive out of order and one at a time, as chunks merged in any order would bring them
+    best = le._TopPerCell(np.array([2, 1]))
+    for row in (3, 1, 2, 0):
+        best.add(np.array([0, 1]), np.array([[1.0, 0.0], [1.0, 2.0], [1.0, 1.0], [0.0, 2.0]][row]),
+                 np.array([row, row]))
+    best.rows()
+    cells, _, rows = best.kept
+    assert sorted(zip(cells.tolist(), rows.tolist())) == [(0, 0), (0, 1), (1, 1)]
 
 
 def test_round_preserving_row_totals():

@@ -21,8 +21,12 @@ The method, as implemented here (cleanlab 2.9 is the reference it is tested agai
 4. a filter picks the rows to flag (see :data:`FILTERS`); rows whose argmax already equals the given label
    are never flagged.
 
-This implementation works over row chunks with per-class sufficient statistics, so memory stays bounded and
-the counts are mergeable across shards; ties are always broken by row order, so results are deterministic.
+Every function here reads ``pred_probs`` in row chunks: an in-memory array, or data larger than memory (an
+``np.memmap``, an ``.npy`` path, Parquet or Arrow; :mod:`labelwise.scale.chunks`). Pass 1 counts the thresholds,
+pass 2 the confident joint and a few per-row summaries (both as the mergeable states of
+:mod:`labelwise.audit.confident_counts`), and ``prune_by_noise_rate`` reads the rows where another class beats the
+given one once more. The in-memory path is the same code over chunks of 32768 rows, so the flags do not depend on
+where the data lives or how it is chunked; ties are always broken by row order, so results are deterministic.
 """
 
 from __future__ import annotations
@@ -30,12 +34,24 @@ from __future__ import annotations
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
+from labelwise.audit.confident_counts import (  # noqa: F401 - calibration and NoiseEstimate are public here too
+    _EPS,
+    JointCounts,
+    NoiseEstimate,
+    RowStats,
+    ThresholdCounts,
+    calibrate_confident_joint,
+    chunk_row_stats,
+    noise_from_joint as _noise_from_joint,
+    num_issues_calibrated,
+    round_preserving_row_totals,
+)
 from labelwise.errors import ParameterError, ShapeError
+from labelwise.scale.chunks import ArraySource, ChunkSource, default_chunk_rows, open_probabilities
 
 CLEANLAB_FILTERS = (
     "prune_by_noise_rate",
@@ -84,13 +100,11 @@ def score_of(filter_by: str) -> str:
     a list sorted by quality (the review app's) shows every flagged row first."""
     return "normalized_margin" if "normalized_margin" in filter_by else "self_confidence"
 
-_EPS = 1e-6  # fuzzy comparison used for thresholds and for "argmax equals given label"
-_MISSING_CLASS_THRESHOLD = 2.0  # a class with no given labels is never confidently predicted
-_CHUNK_ROWS = 1 << 15
+_CHUNK_ROWS = 1 << 15  # rows per chunk of an in-memory array (a block of 32768 rows stays in cache-friendly sizes)
 
 
 # --------------------------------------------------------------------------------------------------------------
-# validation
+# validation and opening the input
 
 
 def _check_inputs(labels, pred_probs, *, multi_label: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -105,12 +119,21 @@ def _check_inputs(labels, pred_probs, *, multi_label: bool = False) -> tuple[np.
         pred_probs = pred_probs.astype(np.float64)
     elif pred_probs.dtype == np.float16:
         pred_probs = pred_probs.astype(np.float32)
-    lo, hi = pred_probs.min(initial=0.0), pred_probs.max(initial=0.0)
+    _check_values(pred_probs)
+    return _check_labels(labels, n, k, multi_label=multi_label), pred_probs
+
+
+def _check_values(block: np.ndarray, start: Optional[int] = None) -> None:
+    lo, hi = block.min(initial=0.0), block.max(initial=0.0)
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -_EPS or hi > 1 + 1e-3:
+        where = "" if start is None else f" in rows {start}..{start + block.shape[0] - 1}"
         raise ShapeError(
-            f"pred_probs must hold probabilities in [0, 1]; found values from {lo:.4g} to {hi:.4g}. "
+            f"pred_probs must hold probabilities in [0, 1]; found values from {lo:.4g} to {hi:.4g}{where}. "
             "Pass softmax outputs, not logits, and check for NaN."
         )
+
+
+def _check_labels(labels, n: int, k: int, *, multi_label: bool = False) -> np.ndarray:
     labels = np.asarray(labels)
     if multi_label:
         if labels.shape != (n, k):
@@ -118,9 +141,9 @@ def _check_inputs(labels, pred_probs, *, multi_label: bool = False) -> tuple[np.
                 f"multi-label labels must be an (n_rows, n_classes) 0/1 indicator matrix of shape {(n, k)}; "
                 f"got shape {labels.shape}."
             )
-        return labels.astype(bool), pred_probs
+        return labels.astype(bool)
     if labels.ndim != 1 or labels.shape[0] != n:
-        raise ShapeError(f"labels must have shape ({n},) to match pred_probs {pred_probs.shape}; got {labels.shape}.")
+        raise ShapeError(f"labels must have shape ({n},) to match pred_probs {(n, k)}; got {labels.shape}.")
     if n and not np.issubdtype(labels.dtype, np.integer):
         if np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)):
             labels = labels.astype(np.int64)
@@ -129,44 +152,37 @@ def _check_inputs(labels, pred_probs, *, multi_label: bool = False) -> tuple[np.
     labels = labels.astype(np.int64, copy=False)
     if n and (labels.min() < 0 or labels.max() >= k):
         raise ShapeError(f"labels must lie in 0..{k - 1} (pred_probs has {k} columns); found {labels.min()}..{labels.max()}.")
-    return labels, pred_probs
+    return labels
+
+
+def _open(labels, pred_probs, *, multi_label: bool = False) -> tuple[np.ndarray, ChunkSource]:
+    """(labels, a chunk source over pred_probs). An in-memory array is validated whole here; anything else (a
+    memmap, an .npy or Parquet path, Arrow data) is validated chunk by chunk as it is read."""
+    if isinstance(pred_probs, np.ndarray) and not isinstance(pred_probs, np.memmap):
+        labels, pred_probs = _check_inputs(labels, pred_probs, multi_label=multi_label)
+        return labels, ArraySource(pred_probs, in_memory=True)
+    if multi_label:
+        raise ParameterError("multi_label=True needs pred_probs as an in-memory array; load it with "
+                             "np.asarray(np.load(path)) or stream one class at a time as single-label data.")
+    source = open_probabilities(pred_probs)
+    n, k = source.shape
+    if k < 2:
+        raise ShapeError(f"pred_probs needs at least two classes (columns); got {k}.")
+    return _check_labels(labels, n, k), source
+
+
+def _rows_per_chunk(source: ChunkSource, chunk_rows: Optional[int]) -> int:
+    if chunk_rows is not None:
+        if chunk_rows < 1:
+            raise ParameterError(f"chunk_rows must be at least 1; got {chunk_rows}.")
+        return int(chunk_rows)
+    if source.in_memory:
+        return _CHUNK_ROWS
+    return default_chunk_rows(source.shape[1], source.dtype.itemsize)
 
 
 # --------------------------------------------------------------------------------------------------------------
-# per-row summaries and the confident joint
-
-
-@dataclass
-class _RowStats:
-    """One pass over pred_probs: everything the filters need per row, each (n,)."""
-
-    self_confidence: np.ndarray  # P[i, given]
-    row_max: np.ndarray  # max of P[i]
-    argmax: np.ndarray  # argmax of P[i]; first index among ties
-    confident_class: np.ndarray  # the confident ("true") class, or -1 when no class clears its threshold
-    predicted_is_given: np.ndarray  # bool: argmax of P after adding 1e-6 to the given class equals the given
-
-
-def confident_thresholds(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """Per-class thresholds ``t_j = mean(P[i, j] for rows labelled j)``, (k,) float64.
-
-    A class with no rows gets 2.0, so no example is ever confidently assigned to it.
-    """
-    labels, pred_probs = _check_inputs(labels, pred_probs)
-    return _thresholds(labels, pred_probs, _self_confidence(labels, pred_probs))
-
-
-def _self_confidence(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    return pred_probs[np.arange(labels.shape[0]), labels]
-
-
-def _thresholds(labels: np.ndarray, pred_probs: np.ndarray, self_conf: np.ndarray) -> np.ndarray:
-    k = pred_probs.shape[1]
-    counts = np.bincount(labels, minlength=k)
-    sums = np.bincount(labels, weights=self_conf.astype(np.float64), minlength=k)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        thresholds = np.where(counts > 0, sums / np.maximum(counts, 1), _MISSING_CLASS_THRESHOLD)
-    return np.maximum(thresholds, 2 * _EPS)
+# the passes over the rows: every function here reads pred_probs through them, in memory or out of core
 
 
 def _jobs(n_jobs: Optional[int]) -> int:
@@ -185,168 +201,113 @@ def _parallel(fn, items, n_jobs: int) -> list:
         return list(pool.map(fn, items))
 
 
-def _row_stats(
-    labels: np.ndarray, pred_probs: np.ndarray, thresholds: Optional[np.ndarray] = None, n_jobs: Optional[int] = None
-) -> _RowStats:
-    n, k = pred_probs.shape
-    dtype = pred_probs.dtype
+def _map_chunks(fn, source: ChunkSource, rows: int, n_jobs: int):
+    """``fn(start, chunk as stored)`` for every chunk, in row order, up to ``n_jobs`` chunks at a time on threads
+    (so at most ``n_jobs`` chunks are held at once)."""
+    window = []
+    for item in source.iter_chunks(rows, convert=False):
+        window.append(item)
+        if len(window) >= n_jobs:
+            yield from _parallel(lambda it: fn(*it), window, n_jobs)
+            window = []
+    if window:
+        yield from _parallel(lambda it: fn(*it), window, n_jobs)
+
+
+def _threshold_counts(labels: np.ndarray, source: ChunkSource, rows: int, n_jobs: int) -> ThresholdCounts:
+    """Pass 1: the thresholds' counts (reads only ``P[i, given_i]`` of each row)."""
+    k = source.shape[1]
+    total = ThresholdCounts(k)
+    for part in _map_chunks(lambda start, raw: ThresholdCounts(k).update(labels[start : start + raw.shape[0]], raw),
+                            source, rows, n_jobs):
+        total.merge(part)
+    return total
+
+
+def _stream_stats(
+    labels: np.ndarray,
+    source: ChunkSource,
+    *,
+    thresholds: Optional[np.ndarray] = None,
+    score: Optional[str] = None,
+    n_jobs: Optional[int] = None,
+    chunk_rows: Optional[int] = None,
+) -> tuple[RowStats, JointCounts, Optional[np.ndarray]]:
+    """Pass 1 (unless ``thresholds`` are given) and pass 2: every row's :class:`RowStats`, the counts, and the
+    ``score`` of every row when asked. Memory: a few (n,) arrays plus ``n_jobs`` chunks."""
+    n, k = source.shape
+    rows, jobs = _rows_per_chunk(source, chunk_rows), _jobs(n_jobs)
     if thresholds is None:
-        thresholds = _thresholds(labels, pred_probs, _self_confidence(labels, pred_probs))
-    cut = np.asarray(thresholds, dtype=np.float64).astype(dtype) - dtype.type(_EPS)
-    count_dtype = np.uint8 if k < 256 else np.int64
+        thresholds = _threshold_counts(labels, source, rows, jobs).thresholds
+    counts = JointCounts(thresholds)
+    dtype = source.dtype
+    index = np.int32 if k < 2**31 else np.int64
+    stats = RowStats(np.empty(n, dtype), np.empty(n, dtype), np.empty(n, index), np.empty(n, index),
+                     np.empty(n, bool))
+    scores = None if score is None else np.empty(n, np.float64 if score == "confidence_weighted_entropy" else dtype)
 
-    self_conf = np.empty(n, dtype=dtype)
-    row_max = np.empty(n, dtype=dtype)
-    argmax = np.empty(n, dtype=np.int64)
-    confident = np.empty(n, dtype=np.int64)
+    def one_chunk(start: int, raw: np.ndarray):
+        block = source.convert(raw)
+        if not source.in_memory:
+            _check_values(block, start)
+        y = labels[start : start + block.shape[0]]
+        return start, y, chunk_row_stats(y, block, counts.thresholds), None if score is None else _scores(y, block, score)
 
-    def one_chunk(start: int) -> None:  # writes its own slice of the outputs, so chunks run in parallel
-        stop = min(start + _CHUNK_ROWS, n)
-        block = pred_probs[start:stop]
-        rows = np.arange(stop - start)
-        above = block >= cut
-        n_above = above.view(np.uint8).sum(axis=1, dtype=count_dtype)
-        top = block.argmax(axis=1)
-        guess = np.where(n_above > 1, top, above.argmax(axis=1))
-        guess[n_above == 0] = -1
-        argmax[start:stop] = top
-        confident[start:stop] = guess
-        self_conf[start:stop] = block[rows, labels[start:stop]]
-        row_max[start:stop] = block[rows, top]
-
-    _parallel(one_chunk, range(0, n, _CHUNK_ROWS), _jobs(n_jobs))
-
-    # "argmax equals the given label" with the given class nudged up by 1e-6 (near-ties favour the label):
-    # above row_max it wins, below it loses; an exact tie is settled as argmax settles it (first index wins)
-    boosted = self_conf + dtype.type(_EPS)
-    predicted_is_given = boosted > row_max
-    for i in np.flatnonzero(boosted == row_max):
-        row = pred_probs[i].copy()
-        row[labels[i]] = boosted[i]
-        predicted_is_given[i] = row.argmax() == labels[i]
-    return _RowStats(self_conf, row_max, argmax, confident, predicted_is_given)
+    for start, y, part, part_scores in _map_chunks(one_chunk, source, rows, jobs):
+        counts.add_stats(y, part)
+        stop = start + y.shape[0]
+        for name in RowStats.__dataclass_fields__:
+            getattr(stats, name)[start:stop] = getattr(part, name)
+        if scores is not None:
+            scores[start:stop] = part_scores
+    return stats, counts, scores
 
 
-def _max_other(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """max over j != given of P[i, j], (n,), computed chunk by chunk."""
-    n = labels.shape[0]
-    out = np.empty(n, dtype=pred_probs.dtype)
-    for start in range(0, n, _CHUNK_ROWS):
-        stop = min(start + _CHUNK_ROWS, n)
-        others = pred_probs[start:stop].copy()
-        others[np.arange(stop - start), labels[start:stop]] = -np.inf
-        out[start:stop] = others.max(axis=1)
-    return out
+def _row_stats(labels: np.ndarray, pred_probs: np.ndarray, thresholds=None, n_jobs=None) -> RowStats:
+    """:class:`RowStats` of every row of an in-memory (n, k) array."""
+    return _stream_stats(labels, ArraySource(pred_probs, in_memory=True), thresholds=thresholds, n_jobs=n_jobs)[0]
 
 
-def _confident_joint_from_stats(labels: np.ndarray, stats: _RowStats, k: int) -> np.ndarray:
-    counted = stats.confident_class >= 0
-    joint = np.bincount(
-        labels[counted] * k + stats.confident_class[counted], minlength=k * k
-    ).reshape(k, k)
-    np.fill_diagonal(joint, np.maximum(joint.diagonal(), 1))  # every class keeps one correctly labelled example
-    return joint
+# --------------------------------------------------------------------------------------------------------------
+# thresholds, the confident joint and the noise estimates
 
 
-def round_preserving_row_totals(matrix: np.ndarray) -> np.ndarray:
-    """Round each row of a float matrix to integers keeping its (rounded) total: largest remainders go up.
+def confident_thresholds(labels, pred_probs, *, chunk_rows: Optional[int] = None) -> np.ndarray:
+    """Per-class thresholds ``t_j = mean(P[i, j] for rows labelled j)``, (k,) float64.
 
-    matrix: (r, c) float -> (r, c) int64.
+    labels: (n,) int; pred_probs: (n, k) float, or a memmap / .npy path / Parquet source (read in chunks).
+    A class with no rows gets 2.0, so no example is ever confidently assigned to it.
     """
-    matrix = np.asarray(matrix, dtype=np.float64)
-    out = np.round(matrix)
-    for r in range(matrix.shape[0]):
-        row, ints = matrix[r], out[r]
-        diff = int(np.round(np.round(row.sum()) - ints.sum()))
-        if diff == 0:
-            continue
-        remainder_order = np.argsort(row - ints)  # ascending remainder
-        if diff > 0:
-            ints[remainder_order[::-1][:diff]] += 1
-        else:
-            ints[remainder_order[: (-diff)]] -= 1
-    return out.astype(np.int64)
-
-
-def calibrate_confident_joint(joint: np.ndarray, label_counts: np.ndarray) -> np.ndarray:
-    """Rescale each row of the confident joint to the given-label counts, total n, integer cells.
-
-    joint: (k, k) counts indexed [given, true]; label_counts: (k,) -> (k, k) int64 with row sums label_counts.
-    """
-    joint = np.asarray(joint, dtype=np.float64)
-    label_counts = np.asarray(label_counts, dtype=np.float64)
-    scaled = joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-100) * label_counts[:, None]
-    scaled = scaled / max(scaled.sum(), 1e-100) * label_counts.sum()
-    return round_preserving_row_totals(scaled)
+    labels, source = _open(labels, pred_probs)
+    return _threshold_counts(labels, source, _rows_per_chunk(source, chunk_rows), _jobs(None)).thresholds
 
 
 def compute_confident_joint(
-    labels, pred_probs, *, calibrate: bool = True, thresholds: Optional[np.ndarray] = None
+    labels, pred_probs, *, calibrate: bool = True, thresholds: Optional[np.ndarray] = None,
+    chunk_rows: Optional[int] = None,
 ) -> np.ndarray:
     """The confident joint ``C[given, true]``: (k, k) int64.
 
-    labels: (n,) int; pred_probs: (n, k) float. With ``calibrate`` the rows sum to the given-label counts.
+    labels: (n,) int; pred_probs: (n, k) float, or a memmap / .npy path / Parquet source (read in chunks of
+    ``chunk_rows``). With ``calibrate`` the rows sum to the given-label counts.
     """
-    labels, pred_probs = _check_inputs(labels, pred_probs)
-    k = pred_probs.shape[1]
-    joint = _confident_joint_from_stats(labels, _row_stats(labels, pred_probs, thresholds), k)
-    if calibrate:
-        joint = calibrate_confident_joint(joint, np.bincount(labels, minlength=k))
-    return joint
+    labels, source = _open(labels, pred_probs)
+    counts = _stream_stats(labels, source, thresholds=thresholds, chunk_rows=chunk_rows)[1]
+    return counts.calibrated_joint() if calibrate else counts.confident_joint
 
 
-@dataclass
-class NoiseEstimate:
-    """What confident learning estimates about the label noise (all indexed by class).
-
-    confident_joint:      (k, k) int, calibrated counts [given, true]
-    joint:                (k, k) float, confident_joint / n
-    noise_matrix:         (k, k) float, P(given = i | true = j); columns sum to 1
-    inverse_noise_matrix: (k, k) float, P(true = j | given = i) stored [true, given] as cleanlab does; columns
-                          sum to 1
-    prior_given:          (k,) float, observed label distribution
-    prior_true:           (k,) float, estimated distribution of true labels
-    error_rate:           float, estimated fraction of wrong labels (off-diagonal mass of ``joint``)
-    """
-
-    confident_joint: np.ndarray
-    joint: np.ndarray
-    noise_matrix: np.ndarray
-    inverse_noise_matrix: np.ndarray
-    prior_given: np.ndarray
-    prior_true: np.ndarray
-    error_rate: float
-
-
-def estimate_noise(labels, pred_probs, *, confident_joint: Optional[np.ndarray] = None) -> NoiseEstimate:
+def estimate_noise(
+    labels, pred_probs, *, confident_joint: Optional[np.ndarray] = None, chunk_rows: Optional[int] = None
+) -> NoiseEstimate:
     """Noise matrix, inverse noise matrix and class priors from the calibrated confident joint.
 
-    labels: (n,) int; pred_probs: (n, k) float.
+    labels: (n,) int; pred_probs: (n, k) float, or a memmap / .npy path / Parquet source (read in chunks).
     """
-    labels, pred_probs = _check_inputs(labels, pred_probs)
-    k = pred_probs.shape[1]
+    labels, source = _open(labels, pred_probs)
+    k = source.shape[1]
     if confident_joint is None:
-        confident_joint = compute_confident_joint(labels, pred_probs, calibrate=True)
+        return _stream_stats(labels, source, chunk_rows=chunk_rows)[1].noise_estimate()
     return _noise_from_joint(np.asarray(confident_joint), np.bincount(labels, minlength=k))
-
-
-def _noise_from_joint(confident_joint: np.ndarray, label_counts: np.ndarray) -> NoiseEstimate:
-    counts = confident_joint.astype(np.float64)
-    total = max(counts.sum(), 1.0)
-    joint = counts / total
-    true_totals = np.maximum(counts.sum(axis=0), 1e-100)
-    given_totals = np.maximum(counts.sum(axis=1), 1e-100)
-    noise = counts / true_totals[None, :]
-    inverse = counts.T / given_totals[None, :]
-    return NoiseEstimate(
-        confident_joint=confident_joint,
-        joint=joint,
-        noise_matrix=noise,
-        inverse_noise_matrix=inverse,
-        prior_given=label_counts / max(label_counts.sum(), 1),
-        prior_true=joint.sum(axis=0),
-        error_rate=float(1.0 - np.trace(joint)),
-    )
 
 
 def error_rate_interval(
@@ -382,31 +343,48 @@ def error_rate_interval(
 # label-quality scores
 
 
-def label_quality_scores(labels, pred_probs, *, method: str = "self_confidence", multi_label: bool = False) -> np.ndarray:
+def label_quality_scores(
+    labels, pred_probs, *, method: str = "self_confidence", multi_label: bool = False, chunk_rows: Optional[int] = None
+) -> np.ndarray:
     """Score how likely each given label is correct: (n,) float in [0, 1], lower = more suspicious.
 
-    labels: (n,) int, or (n, k) indicator with ``multi_label``; pred_probs: (n, k) float.
+    labels: (n,) int, or (n, k) indicator with ``multi_label``; pred_probs: (n, k) float, or (single-label) a
+    memmap / .npy path / Parquet source, read in one pass of ``chunk_rows``-row chunks.
     method: ``self_confidence`` (P[i, given]), ``normalized_margin`` ((P[i, given] - max other + 1) / 2) or
     ``confidence_weighted_entropy`` (log(1 + H/sc) / (H/sc) with H the normalised entropy, sc self-confidence).
     Multi-label: each class is scored one-vs-rest and a row gets its worst class's score.
     """
     if method not in SCORES:
         raise ParameterError(f"method must be one of {', '.join(SCORES)}; got {method!r}.")
-    labels, pred_probs = _check_inputs(labels, pred_probs, multi_label=multi_label)
+    labels, source = _open(labels, pred_probs, multi_label=multi_label)
     if multi_label:
         per_class = np.stack(
-            [_scores(y.astype(np.int64), _binary(p), method) for y, p in zip(labels.T, pred_probs.T)], axis=1
+            [_scores(y.astype(np.int64), _binary(p), method) for y, p in zip(labels.T, source.array.T)], axis=1
         )
         return per_class.min(axis=1)
-    return _scores(labels, pred_probs, method)
+    n = source.shape[0]
+    out = np.empty(n, np.float64 if method == "confidence_weighted_entropy" else source.dtype)
+
+    def one_chunk(start: int, raw: np.ndarray):
+        block = source.convert(raw)
+        if not source.in_memory:
+            _check_values(block, start)
+        return start, _scores(labels[start : start + block.shape[0]], block, method)
+
+    for start, part in _map_chunks(one_chunk, source, _rows_per_chunk(source, chunk_rows), _jobs(None)):
+        out[start : start + part.shape[0]] = part
+    return out
 
 
 def _scores(labels: np.ndarray, pred_probs: np.ndarray, method: str) -> np.ndarray:
-    self_conf = _self_confidence(labels, pred_probs)
+    """Row by row: a chunk's scores do not depend on the rows around it."""
+    self_conf = pred_probs[np.arange(labels.shape[0]), labels]
     if method == "self_confidence":
         return np.array(self_conf)
     if method == "normalized_margin":
-        return (self_conf - _max_other(labels, pred_probs) + 1) / 2
+        others = pred_probs.copy()
+        others[np.arange(labels.shape[0]), labels] = -np.inf
+        return (self_conf - others.max(axis=1) + 1) / 2
     # confidence_weighted_entropy
     p = pred_probs.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -443,80 +421,109 @@ def prune_counts(confident_joint: np.ndarray, *, min_examples_per_class: int = 1
     return kept.astype(np.int64)
 
 
-def _top_rows(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """For each row r of ``values`` (c, m), mark the ``counts[r]`` largest entries; ties go to the lower index.
+class _TopPerCell:
+    """For each (given, true) cell, the ``need[cell]`` rows with the largest margin, ties to the lower row.
 
-    values: (c, m) float; counts: (c,) int in [0, m] -> (c, m) bool.
+    Rows arrive in any order and grouping (``add``); the kept set is bounded by ``sum(need)`` plus a buffer, and
+    the selection is by the total order (margin descending, row ascending), so it equals one sort of every row.
+    need: (k * k,) int, cell = given * k + true.
     """
-    c, m = values.shape
-    chosen = np.zeros((c, m), dtype=bool)
-    active = counts > 0
-    if not active.any():
-        return chosen
-    vals = values[active]
-    need = counts[active]
-    kmax = int(need.max())
-    if kmax >= m:
-        top = -np.sort(-vals, axis=1)
-    else:
-        top = -np.sort(-np.partition(vals, m - kmax, axis=1)[:, m - kmax :], axis=1)
-    cutoff = top[np.arange(len(need)), need - 1]  # the need-th largest value per row
-    above = vals > cutoff[:, None]
-    ties = vals == cutoff[:, None]
-    missing = need - above.sum(axis=1)
-    sel = above
-    tied_rows = np.flatnonzero(ties.sum(axis=1) > missing)
-    ties[tied_rows] &= np.cumsum(ties[tied_rows], axis=1) <= missing[tied_rows, None]
-    sel |= ties
-    chosen[active] = sel
-    return chosen
+
+    def __init__(self, need: np.ndarray):
+        self.need = need
+        self.floor = np.full(need.shape, -np.inf)  # a full cell's smallest kept margin: lower ones cannot get in
+        self.kept = (np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64))
+        self.pending, self.n_pending = [], 0
+        self.buffer = max(1 << 16, int(need.sum()))
+
+    def add(self, cells: np.ndarray, margins: np.ndarray, rows: np.ndarray) -> None:
+        keep = margins >= self.floor[cells]
+        self.pending.append((cells[keep], margins[keep], rows[keep]))
+        self.n_pending += int(keep.sum())
+        if self.n_pending > self.buffer:
+            self._compact()
+
+    def _compact(self) -> None:
+        cells, margins, rows = (np.concatenate([part[i] for part in [self.kept, *self.pending]]) for i in range(3))
+        self.pending, self.n_pending = [], 0
+        order = np.lexsort((rows, -margins, cells))
+        cells, margins, rows = cells[order], margins[order], rows[order]
+        first = np.ones(cells.shape[0], bool)
+        first[1:] = cells[1:] != cells[:-1]
+        rank = np.arange(cells.shape[0]) - np.maximum.accumulate(np.where(first, np.arange(cells.shape[0]), 0))
+        keep = rank < self.need[cells]
+        cells, margins, rows = cells[keep], margins[keep], rows[keep]
+        self.kept = (cells, margins, rows)
+        full = np.flatnonzero((np.bincount(cells, minlength=self.need.shape[0]) == self.need) & (self.need > 0))
+        self.floor[full] = margins[np.searchsorted(cells, full, side="right") - 1]
+
+    def rows(self) -> np.ndarray:
+        self._compact()
+        return self.kept[2]
 
 
-def _rows_by_class(labels: np.ndarray, k: int) -> list[np.ndarray]:
-    """Row indices of each given class, in row order: list of k (n_c,) int arrays."""
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(k + 1))
-    return [order[bounds[c] : bounds[c + 1]] for c in range(k)]
-
-
-def _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_class, n_jobs=None) -> np.ndarray:
+def _prune_by_noise_rate(labels, source, prune, stats, min_examples_per_class, n_jobs, rows) -> np.ndarray:
     """For each given class k and true class j, flag the prune[j, k] rows labelled k with the largest
-    margin P[i, j] - P[i, k].
+    margin P[i, j] - P[i, k] (ties: the lower row).
 
-    Only rows where some other class beats the given one (row_max > P[i, k]) can have a positive margin, so
-    each cell is first solved among those candidates; a cell with fewer positive margins than rows to flag
-    falls back to all rows of its class. Either way the result equals a full sort with ties by row order.
-    Classes are independent and run on up to ``n_jobs`` threads.
+    Only rows where some other class beats the given one (row_max > P[i, k]) can have a positive margin, so one
+    more pass reads just those rows and keeps each cell's best positive margins; a cell with fewer positive
+    margins than rows to flag is then solved among all rows of its class (one more pass, rare). Either way the
+    result equals a full sort of every cell.
     """
-    k = pred_probs.shape[1]
+    n, k = source.shape
     class_sizes = np.bincount(labels, minlength=k)
-    candidates = np.flatnonzero(stats.row_max > stats.self_confidence)
-    candidates_by_class = _rows_by_class(labels[candidates], k)
-
-    def one_class(given: int) -> tuple[np.ndarray, bool]:
-        """Rows flagged in this class, and whether some cell needs all rows of the class."""
+    need = np.zeros((k, k), dtype=np.int64)  # [given, true]
+    for given in range(k):
         targets, counts = _noise_cells(prune, given, class_sizes)
-        if class_sizes[given] <= min_examples_per_class or targets.size == 0:
-            return np.empty(0, dtype=np.int64), False
-        rows = candidates[candidates_by_class[given]]
-        margins = _margins(pred_probs, rows, targets, given)
-        enough = (margins > 0).sum(axis=1) >= counts
-        flagged = rows[_top_rows(margins[enough], counts[enough]).any(axis=0)]
-        return flagged, not enough.all()
-
-    results = _parallel(one_class, range(k), _jobs(n_jobs))
-    mask = np.zeros(labels.shape[0], dtype=bool)
-    for flagged, _ in results:
-        mask[flagged] = True
-    fallback = [given for given, (_, needs_all) in enumerate(results) if needs_all]
-    if fallback:  # rare: a cell asks for more rows than have a positive margin
-        all_rows_by_class = _rows_by_class(labels, k)
-        for given in fallback:
-            targets, counts = _noise_cells(prune, given, class_sizes)
-            rows = all_rows_by_class[given]
-            margins = _margins(pred_probs, rows, targets, given)
-            mask[rows[_top_rows(margins, counts).any(axis=0)]] = True
+        if class_sizes[given] > min_examples_per_class and targets.size:
+            need[given, targets] = counts
+    mask = np.zeros(n, dtype=bool)
+    if not need.any():
+        return mask
+    candidates = np.flatnonzero(stats.row_max > stats.self_confidence)
+    best = _TopPerCell(need.ravel())
+    positives = np.zeros(k * k, dtype=np.int64)
+    for cells, margins, at in _cell_margins(labels, source, candidates, need, True, n_jobs, rows):
+        positives += np.bincount(cells, minlength=k * k)
+        best.add(cells, margins, at)
+    short = (positives < need.ravel()) & (need.ravel() > 0)
+    mask[best.rows()] = True
+    if short.any():  # rare: a cell asks for more rows than have a positive margin
+        short_need = np.where(short, need.ravel(), 0).reshape(k, k)
+        fallback = _TopPerCell(short_need.ravel())
+        members = np.flatnonzero(np.isin(labels, np.flatnonzero(short_need.any(axis=1))))
+        for cells, margins, at in _cell_margins(labels, source, members, short_need, False, n_jobs, rows):
+            fallback.add(cells, margins, at)
+        cells, _, at = best.kept
+        mask[:] = False
+        mask[at[~short[cells]]] = True
+        mask[fallback.rows()] = True
     return mask
+
+
+def _cell_margins(labels, source, members, need, positive_only, n_jobs, rows):
+    """Per chunk: (cells, margins, rows) of the given ``members`` rows (sorted) for every cell with ``need``
+    (k, k) > 0, margin ``P[i, true] - P[i, given]``; with ``positive_only`` only the positive margins."""
+    k = source.shape[1]
+
+    def one_chunk(start: int, raw: np.ndarray):
+        lo, hi = np.searchsorted(members, [start, start + raw.shape[0]])
+        at = members[lo:hi]
+        if not at.size:
+            return None
+        sub = source.convert(raw[at - start])
+        y = labels[at]
+        margins = sub - sub[np.arange(at.size), y][:, None]
+        wanted = need[y] > 0
+        if positive_only:
+            wanted &= margins > 0
+        r, j = np.nonzero(wanted)
+        return y[r] * k + j, margins[r, j], at[r]
+
+    for part in _map_chunks(one_chunk, source, rows, _jobs(n_jobs)):
+        if part is not None:
+            yield part
 
 
 def _noise_cells(prune: np.ndarray, given: int, class_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -526,22 +533,23 @@ def _noise_cells(prune: np.ndarray, given: int, class_sizes: np.ndarray) -> tupl
     return targets, np.minimum(prune[targets, given], class_sizes[given])
 
 
-def _margins(pred_probs: np.ndarray, rows: np.ndarray, targets: np.ndarray, given: int) -> np.ndarray:
-    """(targets, rows) margins P[row, target] - P[row, given]."""
-    sub = pred_probs[rows]  # gathering whole rows first is ~3x faster than a 2-D fancy index
-    return (sub[:, targets] - sub[:, [given]]).T
+def _rows_by_class(labels: np.ndarray, k: int) -> list[np.ndarray]:
+    """Row indices of each given class, in row order: list of k (n_c,) int arrays."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(k + 1))
+    return [order[bounds[c] : bounds[c + 1]] for c in range(k)]
 
 
-def _prune_by_class(labels, pred_probs, prune, min_examples_per_class) -> np.ndarray:
+def _prune_by_class(labels, stats: RowStats, k: int, prune, min_examples_per_class) -> np.ndarray:
     """In each given class k flag the n_k - prune[k, k] rows with the lowest P[i, k]."""
     mask = np.zeros(labels.shape[0], dtype=bool)
-    for given, rows in enumerate(_rows_by_class(labels, pred_probs.shape[1])):
+    for given, rows in enumerate(_rows_by_class(labels, k)):
         if rows.size <= min_examples_per_class:
             continue
         n_issues = int(rows.size - prune[given, given])
         if n_issues >= 1:
             # numpy's default sort: ties are ordered exactly as the reference implementation orders them
-            mask[rows[np.argsort(pred_probs[rows, given])[:n_issues]]] = True
+            mask[rows[np.argsort(stats.self_confidence[rows])[:n_issues]]] = True
     return mask
 
 
@@ -555,11 +563,18 @@ def find_label_issues(
     min_examples_per_class: int = 1,
     confident_joint: Optional[np.ndarray] = None,
     n_jobs: Optional[int] = None,
+    chunk_rows: Optional[int] = None,
 ) -> np.ndarray:
     """Flag the rows whose given label is probably wrong: (n,) bool.
 
     labels: (n,) int in [0, k), or (n, k) 0/1 indicator with ``multi_label`` (each class is checked one-vs-rest
-    and a row is flagged when any of its classes is); pred_probs: (n, k) out-of-sample probabilities.
+    and a row is flagged when any of its classes is); pred_probs: (n, k) out-of-sample probabilities: an array, or
+    (single-label) data larger than memory: an ``np.memmap``, a path to an ``.npy`` file, a Parquet file or
+    directory, a ``pyarrow`` dataset or table (see :mod:`labelwise.scale.chunks`), read in chunks of
+    ``chunk_rows`` rows (default: ~64 MB of float32 per chunk, 32768 rows for an in-memory array) in two passes
+    (three for ``prune_by_noise_rate`` and ``both``; the third reads only rows where another class beats the
+    given one). Memory is a few (n,) arrays plus ``n_jobs`` chunks; the flags are identical to the in-memory
+    path's, whatever the chunking. Multi-label data must be in memory.
     filter_by: one of :data:`FILTERS`; the default, ``prune_by_noise_rate``, is cleanlab's, so that code moving
     from ``cleanlab.filter.find_label_issues`` gets the same rows (the audit defaults to :data:`AUDIT_FILTER`,
     see ``docs/benchmarks.md``). frac_noise: flag only this fraction of the
@@ -572,34 +587,31 @@ def find_label_issues(
         raise ParameterError(f"filter_by must be one of {', '.join(FILTERS)}; got {filter_by!r}.")
     if not 0.0 <= frac_noise <= 1.0:
         raise ParameterError(f"frac_noise must be in [0, 1]; got {frac_noise}.")
-    labels, pred_probs = _check_inputs(labels, pred_probs, multi_label=multi_label)
+    labels, source = _open(labels, pred_probs, multi_label=multi_label)
     if multi_label:
         flagged = np.zeros(labels.shape[0], dtype=bool)
-        for y, p in zip(labels.T, pred_probs.T):
-            flagged |= _find_single(
-                y.astype(np.int64), _binary(p), filter_by, frac_noise, min_examples_per_class, None, n_jobs
-            )
+        for y, p in zip(labels.T, source.array.T):
+            flagged |= _find_single(y.astype(np.int64), ArraySource(_binary(p), in_memory=True), filter_by,
+                                    frac_noise, min_examples_per_class, None, n_jobs, chunk_rows)
         return flagged
-    return _find_single(labels, pred_probs, filter_by, frac_noise, min_examples_per_class, confident_joint, n_jobs)
+    return _find_single(labels, source, filter_by, frac_noise, min_examples_per_class, confident_joint, n_jobs,
+                        chunk_rows)
 
 
 def _find_single(
-    labels, pred_probs, filter_by, frac_noise, min_examples_per_class, confident_joint, n_jobs=None
+    labels, source, filter_by, frac_noise, min_examples_per_class, confident_joint, n_jobs=None, chunk_rows=None
 ) -> np.ndarray:
-    n, k = pred_probs.shape
-    stats = _row_stats(labels, pred_probs, n_jobs=n_jobs)
+    n, k = source.shape
+    score = filter_by[4:].removesuffix("_calibrated") if filter_by.startswith("low_") else None
+    stats, counts, scores = _stream_stats(labels, source, score=score, n_jobs=n_jobs, chunk_rows=chunk_rows)
     if filter_by == "predicted_neq_given":
         return stats.argmax != labels
-    if filter_by.startswith("low_"):
-        score = filter_by[4:].removesuffix("_calibrated")
-        scores = _scores(labels, pred_probs, score)
+    if score is not None:
         if filter_by.endswith("_calibrated"):
-            if confident_joint is None:
-                joint = _confident_joint_from_stats(labels, stats, k)
-                confident_joint = calibrate_confident_joint(joint, np.bincount(labels, minlength=k))
-            n_issues = int(frac_noise * _num_issues_calibrated(confident_joint, n))
+            joint = counts.calibrated_joint() if confident_joint is None else confident_joint
+            n_issues = int(frac_noise * num_issues_calibrated(joint, n))
         else:
-            n_issues = _num_issues_from_stats(labels, stats)
+            n_issues = counts.n_off_diagonal
         mask = np.zeros(n, dtype=bool)
         mask[np.argsort(scores)[:n_issues]] = True  # default sort: ties ordered as the reference orders them
         return mask
@@ -608,10 +620,9 @@ def _find_single(
         return mask & ~stats.predicted_is_given
 
     if confident_joint is None:
-        joint = _confident_joint_from_stats(labels, stats, k)
-        confident_joint = calibrate_confident_joint(joint, np.bincount(labels, minlength=k))
+        confident_joint = counts.calibrated_joint()
     prune = prune_counts(confident_joint, min_examples_per_class=min_examples_per_class, frac_noise=frac_noise)
-    class_sizes = np.bincount(labels, minlength=k)
+    class_sizes = counts.label_counts
     small = np.flatnonzero((class_sizes > 0) & (class_sizes <= min_examples_per_class))
     if small.size:
         warnings.warn(
@@ -619,41 +630,30 @@ def _find_single(
             f"(class indices {small[:10].tolist()}).",
             stacklevel=3,
         )
+    if filter_by != "prune_by_class":
+        rows = _rows_per_chunk(source, chunk_rows)
+        by_noise_rate = _prune_by_noise_rate(labels, source, prune, stats, min_examples_per_class, n_jobs, rows)
     if filter_by == "prune_by_class":
-        mask = _prune_by_class(labels, pred_probs, prune, min_examples_per_class)
+        mask = _prune_by_class(labels, stats, k, prune, min_examples_per_class)
     elif filter_by == "prune_by_noise_rate":
-        mask = _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_class, n_jobs)
+        mask = by_noise_rate
     else:  # both
-        mask = _prune_by_class(labels, pred_probs, prune, min_examples_per_class)
-        mask &= _prune_by_noise_rate(labels, pred_probs, prune, stats, min_examples_per_class, n_jobs)
+        mask = _prune_by_class(labels, stats, k, prune, min_examples_per_class) & by_noise_rate
     return mask & ~stats.predicted_is_given
 
 
-def _num_issues_from_stats(labels: np.ndarray, stats: _RowStats) -> int:
-    off_diagonal = (stats.confident_class >= 0) & (stats.confident_class != labels)
-    return int(np.count_nonzero(off_diagonal & ~stats.predicted_is_given))
-
-
-def _num_issues_calibrated(confident_joint: np.ndarray, n: int) -> int:
-    """The off-diagonal share of a calibrated (k, k) confident joint times n, rounded (cleanlab's arithmetic)."""
-    counts = np.asarray(confident_joint, dtype=np.float64)
-    return int(np.rint((1.0 - np.trace(counts) / max(counts.sum(), 1e-100)) * n))
-
-
-def num_label_issues(labels, pred_probs, *, method: str = "off_diagonal") -> int:
+def num_label_issues(labels, pred_probs, *, method: str = "off_diagonal", chunk_rows: Optional[int] = None) -> int:
     """Estimated number of wrong labels (cleanlab's ``count.num_label_issues(estimation_method=method)``).
 
-    labels: (n,) int; pred_probs: (n, k) float.
+    labels: (n,) int; pred_probs: (n, k) float, or a memmap / .npy path / Parquet source (read in chunks).
     ``off_diagonal``: rows counted off the diagonal of the (uncalibrated) confident joint whose argmax is not
     the given label (what the paper's tutorial uses to size its candidate list); ``off_diagonal_calibrated``:
     the off-diagonal mass of the calibrated joint times n (the audit's estimated error rate times n).
     """
-    labels, pred_probs = _check_inputs(labels, pred_probs)
-    if method == "off_diagonal":
-        return _num_issues_from_stats(labels, _row_stats(labels, pred_probs))
-    if method == "off_diagonal_calibrated":
-        return _num_issues_calibrated(compute_confident_joint(labels, pred_probs), labels.shape[0])
-    raise ParameterError(f"method must be 'off_diagonal' or 'off_diagonal_calibrated'; got {method!r}.")
+    if method not in ("off_diagonal", "off_diagonal_calibrated"):
+        raise ParameterError(f"method must be 'off_diagonal' or 'off_diagonal_calibrated'; got {method!r}.")
+    labels, source = _open(labels, pred_probs)
+    return _stream_stats(labels, source, chunk_rows=chunk_rows)[1].num_label_issues(method)
 
 
 def rank_label_issues(mask: np.ndarray, labels, pred_probs, *, method: str = "self_confidence") -> np.ndarray:

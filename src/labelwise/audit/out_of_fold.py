@@ -107,14 +107,8 @@ def out_of_fold_probabilities(
 
     Returns (n, k) float64 probabilities; single-label rows sum to 1.
     """
-    labels = np.asarray(labels)
+    labels = check_fold_inputs(features, labels, n_folds)
     n = labels.shape[0]
-    if features.shape[0] != n:
-        raise ShapeError(f"features have {features.shape[0]} rows but labels have {n}.")
-    if n_folds < 2:
-        raise ParameterError(f"n_folds must be at least 2; got {n_folds}.")
-    if n < n_folds:
-        raise ShapeError(f"{n} rows are too few for {n_folds}-fold cross-validation; use fewer folds.")
     if classifier is None:
         classifier = default_classifier("sparse" if sparse.issparse(features) else "dense", n_rows=n,
                                         random_state=random_state)
@@ -123,34 +117,67 @@ def out_of_fold_probabilities(
 
     labels = labels.astype(np.int64)
     k = int(n_classes if n_classes is not None else labels.max() + 1)
-    # stratified whenever some class fills every fold; a class of one row stays stratified for the others
-    splitter = (
-        StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
-        if np.bincount(labels, minlength=k).max() >= n_folds
-        else KFold(n_splits=n_folds, shuffle=True, random_state=random_state)
-    )
     probs = np.zeros((n, k), dtype=np.float64)
     report(progress, "cross-validation", 0, n_folds)
+    for fold, (train, test) in enumerate(fold_splits(labels, n_folds, n_classes=k, random_state=random_state)):
+        probs[test] = fit_fold(features, labels, train, test, classifier, k)
+        report(progress, "cross-validation", fold + 1, n_folds)
+    return probs
+
+
+def check_fold_inputs(features, labels, n_folds: int) -> np.ndarray:
+    """``labels`` as an array, after checking that features (n, d) and labels (n,) or (n, k) fit ``n_folds``
+    folds."""
+    labels = np.asarray(labels)
+    n = labels.shape[0]
+    if features.shape[0] != n:
+        raise ShapeError(f"features have {features.shape[0]} rows but labels have {n}.")
+    if n_folds < 2:
+        raise ParameterError(f"n_folds must be at least 2; got {n_folds}.")
+    if n < n_folds:
+        raise ShapeError(f"{n} rows are too few for {n_folds}-fold cross-validation; use fewer folds.")
+    return labels
+
+
+def fold_splits(labels: np.ndarray, n_folds: int, *, n_classes: int, random_state: Optional[int] = 0) -> list:
+    """The outer folds of :func:`out_of_fold_probabilities`: ``[(train (t,) int, test (s,) int), ...]`` for
+    ``labels: (n,) int``. Stratified whenever some class fills every fold (a class of one row stays stratified for
+    the others), else plain shuffled K-fold."""
+    n = labels.shape[0]
+    splitter = (
+        StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+        if np.bincount(labels, minlength=n_classes).max() >= n_folds
+        else KFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+    )
     with warnings.catch_warnings():
-        # StratifiedKFold warns when a class has fewer rows than folds; that case is handled below
+        # StratifiedKFold warns when a class has fewer rows than folds; fit_fold handles that case
+        warnings.filterwarnings("ignore", message=".*least populated class.*")
+        return list(splitter.split(np.zeros(n), labels))
+
+
+def fit_fold(features, labels: np.ndarray, train: np.ndarray, test: np.ndarray, classifier, n_classes: int
+             ) -> np.ndarray:
+    """One outer fold: a clone of ``classifier`` fitted on ``features[train]`` predicts ``features[test]``.
+    features: (n, d); labels: (n,) int. Returns (len(test), n_classes) float64; a class missing from the training
+    part, or with a single row there (left out of training: it cannot be learned, and breaks classifiers that split
+    off a stratified validation set), gets probability 0."""
+    k = n_classes
+    out = np.zeros((len(test), k), dtype=np.float64)
+    train_counts = np.bincount(labels[train], minlength=k)
+    learnable = train[train_counts[labels[train]] >= 2]
+    if np.unique(labels[learnable]).size >= 2:
+        train = learnable
+    train_labels = labels[train]
+    model = suited_to(clone(classifier), train_labels)
+    if np.unique(train_labels).size == 1:  # degenerate fold: predict the only class seen
+        out[:, train_labels[0]] = 1.0
+        return out
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*least populated class.*")
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
-        for fold, (train, test) in enumerate(splitter.split(np.zeros(n), labels)):
-            # a class with a single training row cannot be learned (and breaks classifiers that split off a
-            # stratified validation set): leave it out of this fold's training; it gets probability 0 here
-            train_counts = np.bincount(labels[train], minlength=k)
-            learnable = train[train_counts[labels[train]] >= 2]
-            if np.unique(labels[learnable]).size >= 2:
-                train = learnable
-            train_labels = labels[train]
-            model = suited_to(clone(classifier), train_labels)
-            if np.unique(train_labels).size == 1:  # degenerate fold: predict the only class seen
-                probs[test, train_labels[0]] = 1.0
-            else:
-                model.fit(features[train], train_labels)
-                probs[np.ix_(test, model.classes_.astype(np.int64))] = model.predict_proba(features[test])
-            report(progress, "cross-validation", fold + 1, n_folds)
-    return probs
+        model.fit(features[train], train_labels)
+        out[:, model.classes_.astype(np.int64)] = model.predict_proba(features[test])
+    return out
 
 
 def suited_to(model, labels: np.ndarray):

@@ -3,6 +3,8 @@ outside this package imports it (``tests/test_layout.py`` checks that).
 
 - :class:`FakeBackend` (``fake_llm.py``): an LLM backend whose log-likelihoods and completions are plain functions
   you give, deterministic, through the same cache and accounting as the real backends.
+- :class:`LocalRayCluster` (``ray_cluster.py``): a Ray head and worker nodes on 127.0.0.1 (``ray start``
+  subprocesses with bounded CPUs and memory), for the cluster tests and the Ray benchmark.
 
 Names load on first use.
 """
@@ -15,7 +17,9 @@ from labelwise._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "FakeBackend": "labelwise.testing.fake_llm",
+    "LocalRayCluster": "labelwise.testing.ray_cluster",
 })
 
 if TYPE_CHECKING:
     from labelwise.testing.fake_llm import FakeBackend
+    from labelwise.testing.ray_cluster import LocalRayCluster

@@ -47,7 +47,7 @@ def test_without_ray_installed_one_line_names_the_extra(tmp_path, command):
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_an_address_nobody_answers_at_is_one_line_naming_it(tmp_path, command):
     pytest.importorskip("ray", reason="ray is not installed: pip install 'labelwise[ray]'")
-    from tests.scale.conftest import free_ports
+    from labelwise.testing.ray_cluster import free_ports
 
     user_tables(tmp_path)
     address = f"127.0.0.1:{free_ports(1)[0]}"  # nothing listens there

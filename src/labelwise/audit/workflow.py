@@ -87,8 +87,8 @@ def audit_dataset(
       check for label shift and train/test leakage; compare_pred_probs: its probabilities when you give your own.
     checks: which other checks to run (``balance``, ``columns``, ``duplicates``, ``outliers``, ``shift``,
       ``error_interval``); duplicate_threshold: cosine similarity for near-duplicates, in (0, 1].
-    executor: where the heavy stages run (embedding, out-of-fold training, the neighbour search of duplicates and
-      outliers): a :class:`labelwise.scale.executor.Executor`; default ``LocalExecutor()``, this process. With
+    executor: where the heavy stages run (embedding, out-of-fold training, the confident-learning counts, the
+      neighbour search of duplicates and outliers): a :class:`labelwise.scale.executor.Executor`; default ``LocalExecutor()``, this process. With
       ``executor_for("auto")`` (``labelwise[ray]``) they run on a Ray cluster, with the same flags.
 
     Options are checked before any work is done: a wrong one raises :class:`ParameterError`.
@@ -137,15 +137,18 @@ def audit_dataset(
         settings["notes"] = notes
 
     multi = table.labels.multi_label
+    # the confident joint, counted by the executor (map + merge on a cluster); multi-label: one-vs-rest, here
+    joint = None if multi else executor.confident_counts(codes, probs).calibrated_joint()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*were not checked.*")
-        is_issue = label_errors.find_label_issues(codes, probs, filter_by=filter_by, multi_label=multi)
+        is_issue = label_errors.find_label_issues(codes, probs, filter_by=filter_by, multi_label=multi,
+                                                  confident_joint=joint)
     quality = label_errors.label_quality_scores(codes, probs, method=quality_method, multi_label=multi)
     if multi:
         suggested, noise = probs >= 0.5, None
     else:
         suggested = probs.argmax(axis=1)
-        noise = label_errors.estimate_noise(codes, probs)
+        noise = label_errors.estimate_noise(codes, probs, confident_joint=joint)
     result = AuditResult(
         classes=list(table.labels.classes),
         row_ids=np.asarray(table.row_ids),

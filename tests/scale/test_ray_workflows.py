@@ -46,9 +46,10 @@ def test_audit_of_2k_banking77_rows_flags_the_same_rows_on_ray(on_ray):
     seen: list = []
     remote = audit_dataset(frame, **options, executor=on_ray, progress=_stages(seen))
     assert 1800 <= len(frame) <= 2200 and local.is_issue.sum() > 20
-    np.testing.assert_allclose(remote.pred_probs, local.pred_probs, rtol=0, atol=1e-9)
-    np.testing.assert_array_equal(remote.is_issue, local.is_issue)
-    np.testing.assert_allclose(remote.label_quality, local.label_quality, rtol=0, atol=1e-9)
+    # the folds' models fit on other machines (other BLAS threads sum in another order): equal within 1e-5 ...
+    np.testing.assert_allclose(remote.pred_probs, local.pred_probs, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(remote.label_quality, local.label_quality, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(remote.is_issue, local.is_issue)  # ... and the same flags
     for check, column in (("duplicates", "duplicate_group"), ("outliers", "is_outlier_issue")):
         np.testing.assert_array_equal(getattr(getattr(remote.checks, check), column),
                                       getattr(getattr(local.checks, check), column))

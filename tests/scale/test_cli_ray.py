@@ -34,28 +34,34 @@ def _labelwise(args: list[str], cwd: Path, *, code: str = PYTHON_MAIN, timeout: 
                           timeout=timeout)
 
 
-@pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_without_ray_installed_one_line_names_the_extra(tmp_path, command):
+def _each_command(ray: str, cwd: Path, *, without_ray: bool = False) -> tuple[list, list]:
+    """Run audit, annotate, link and dedupe with ``--ray ray`` in one interpreter: (exit codes, stderr lines)."""
+    runs = [COMMANDS[name] + ["--ray", ray, "--quiet"] for name in sorted(COMMANDS)]
+    code = ("import json, sys; from labelwise.cli.main import main; "
+            "print(json.dumps([main(args) for args in json.loads(sys.argv[1])]))")
+    if without_ray:
+        code = "import sys; sys.modules['ray'] = None; " + code  # `import ray` fails, as when it is not installed
+    run = _labelwise([json.dumps(runs)], cwd, code=code)
+    return json.loads(run.stdout.strip().splitlines()[-1]), run.stderr.strip().splitlines()
+
+
+def test_without_ray_installed_each_command_says_in_one_line_what_to_install(tmp_path):
     user_tables(tmp_path)
-    no_ray = "import sys; sys.modules['ray'] = None; " + PYTHON_MAIN  # `import ray` fails, as when not installed
-    run = _labelwise(COMMANDS[command] + ["--ray", "auto", "--quiet"], tmp_path, code=no_ray)
-    lines = run.stderr.strip().splitlines()
-    assert run.returncode == 2, run.stderr
-    assert len(lines) == 1 and lines[0].startswith("error:") and "pip install 'labelwise[ray]'" in lines[0]
+    codes, lines = _each_command("auto", tmp_path, without_ray=True)
+    assert codes == [2] * len(COMMANDS) and len(lines) == len(COMMANDS), lines
+    assert all(line.startswith("error:") and "pip install 'labelwise[ray]'" in line for line in lines)
 
 
-@pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_an_address_nobody_answers_at_is_one_line_naming_it(tmp_path, command):
+def test_an_address_nobody_answers_at_is_one_line_naming_it(tmp_path):
     pytest.importorskip("ray", reason="ray is not installed: pip install 'labelwise[ray]'")
     from labelwise.testing.ray_cluster import free_ports
 
     user_tables(tmp_path)
     address = f"127.0.0.1:{free_ports(1)[0]}"  # nothing listens there
-    run = _labelwise(COMMANDS[command] + ["--ray", address, "--quiet"], tmp_path, timeout=120)
-    lines = run.stderr.strip().splitlines()
-    assert run.returncode == 2, run.stderr
-    assert len(lines) == 1 and lines[0].startswith("error:") and address in lines[0]
-    assert not (tmp_path / COMMANDS[command][-1]).exists()  # stopped before any output was written
+    codes, lines = _each_command(address, tmp_path)
+    assert codes == [2] * len(COMMANDS) and len(lines) == len(COMMANDS), lines
+    assert all(line.startswith("error:") and address in line for line in lines)
+    assert not any((tmp_path / args[-1]).exists() for args in COMMANDS.values())  # stopped before writing
 
 
 def test_help_says_what_auto_means():

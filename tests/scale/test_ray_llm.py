@@ -93,3 +93,20 @@ def test_a_model_missing_on_the_workers_is_one_clear_error(ray_session):
 
     with pytest.raises(LLMError, match="No GGUF model at /nonexistent/model.gguf"):
         annotate(["my card"], labels=LABELS, backend=backend_spec("/nonexistent/model.gguf"), ray=ray_session.address)
+
+
+@pytest.mark.model  # the packaged Gemma 3 270M through llama.cpp: here, and in one actor on the cluster
+@pytest.mark.slow
+def test_the_packaged_model_in_an_actor_scores_as_it_does_here(ray_session, tmp_path, monkeypatch):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: pip install 'labelwise[llm]'")
+    from labelwise.llm import backend_spec, open_backend
+
+    texts = TEXTS[:4]
+    here = annotate(texts, labels=LABELS, backend=open_backend(threads=1, cache=ResponseCache(tmp_path / "a.sqlite")),
+                    calibration="none")
+    monkeypatch.setenv("LABELWISE_LLM_CACHE", str(tmp_path / "b.sqlite"))  # the pool's cache (the default one)
+    spec = backend_spec()
+    there = annotate(texts, labels=LABELS, backend=spec, calibration="none", ray=ray_session.address, actors=1)
+    assert (spec.cpus, spec.concurrency, there.settings["model"]) == (1, 1, here.settings["model"])
+    assert here.usage.calls == there.usage.calls == len(texts)  # both asked their model
+    np.testing.assert_allclose(there.probabilities, here.probabilities, rtol=0, atol=1e-9)

@@ -57,14 +57,14 @@ def test_annotate_on_ray_equals_local_and_shares_the_response_cache(ray_session,
     cache = ResponseCache(tmp_path / "local-first.sqlite")
     local = annotate(TEXTS, labels=LABELS, backend=_fake(cache))
     assert local.usage.calls > 0
-    on_ray = annotate(TEXTS, labels=LABELS, backend=_fake(cache), ray=ray_session.address)
+    on_ray = annotate(TEXTS, labels=LABELS, backend=_fake(cache), ray=ray_session.address, actors=2)
     assert on_ray.usage.calls == 0  # every answer came from the local run's cache
     assert on_ray.usage.cached == local.usage.calls + local.usage.cached
     np.testing.assert_array_equal(on_ray.probabilities, local.probabilities)
     assert on_ray.predicted == local.predicted and on_ray.settings == local.settings
 
     other = ResponseCache(tmp_path / "ray-first.sqlite")
-    first = annotate(TEXTS, labels=LABELS, backend=_fake(other), ray=ray_session.address)
+    first = annotate(TEXTS, labels=LABELS, backend=_fake(other), ray=ray_session.address, actors=2)
     assert first.usage.calls == local.usage.calls  # the misses went to the actors, each once
     np.testing.assert_array_equal(first.probabilities, local.probabilities)
     again = annotate(TEXTS, labels=LABELS, backend=_fake(other))
@@ -80,10 +80,11 @@ def test_answers_that_arrived_are_kept_when_a_ray_run_fails(ray_session, tmp_pat
     cache = ResponseCache(tmp_path / "llm.sqlite")
     with pytest.raises(LLMError, match="failed on purpose"):  # the actor's own error, not Ray's wrapper
         annotate(texts, labels=LABELS, backend=_fake(cache, failing_score), calibration="none",
-                 ray=ray_session.address)
+                 ray=ray_session.address, actors=2)
     kept = len(cache)
     assert kept >= 1
-    rerun = annotate(texts, labels=LABELS, backend=_fake(cache), calibration="none", ray=ray_session.address)
+    rerun = annotate(texts, labels=LABELS, backend=_fake(cache), calibration="none", ray=ray_session.address,
+                     actors=2)
     assert (rerun.usage.cached, rerun.usage.calls) == (kept, len(texts) - kept)  # only what was never answered
 
 
@@ -92,7 +93,8 @@ def test_a_model_missing_on_the_workers_is_one_clear_error(ray_session):
     from labelwise.llm import backend_spec
 
     with pytest.raises(LLMError, match="No GGUF model at /nonexistent/model.gguf"):
-        annotate(["my card"], labels=LABELS, backend=backend_spec("/nonexistent/model.gguf"), ray=ray_session.address)
+        annotate(["my card"], labels=LABELS, backend=backend_spec("/nonexistent/model.gguf"), ray=ray_session.address,
+                 actors=1)
 
 
 @pytest.mark.model  # the packaged Gemma 3 270M through llama.cpp: here, and in one actor on the cluster

@@ -88,8 +88,9 @@ def audit_dataset(
     checks: which other checks to run (``balance``, ``columns``, ``duplicates``, ``outliers``, ``shift``,
       ``error_interval``); duplicate_threshold: cosine similarity for near-duplicates, in (0, 1].
     executor: where the heavy stages run (embedding, out-of-fold training, the confident-learning counts, the
-      neighbour search of duplicates and outliers): a :class:`labelwise.scale.executor.Executor`; default ``LocalExecutor()``, this process. With
-      ``executor_for("auto")`` (``labelwise[ray]``) they run on a Ray cluster, with the same flags.
+      neighbour search of duplicates and outliers): a :class:`labelwise.scale.executor.Executor`; default
+      ``LocalExecutor()``, this process. With ``executor_for("auto")`` (``labelwise[ray]``) they run on a Ray
+      cluster, with the same flags.
 
     Options are checked before any work is done: a wrong one raises :class:`ParameterError`.
     """

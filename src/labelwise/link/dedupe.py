@@ -44,7 +44,8 @@ from scipy import sparse
 from labelwise.errors import DataError, ParameterError
 from labelwise.link.clustering import CLUSTERINGS, cluster_pairs, connected_clusters, expected_pairwise_f1
 from labelwise.link.compare import char_tfidf
-from labelwise.link.merge import default_executor, block_groups, blocks, check_k_and_threshold, default_encoder, embed_tables
+from labelwise.link.merge import (block_groups, blocks, check_k_and_threshold, default_encoder, default_executor,
+                                  embed_tables)
 from labelwise.link.score import candidate_pairs as scored_candidate_pairs, score_candidates
 from labelwise.link.serialise import _text, as_columns, check_columns, find_id_column, row_ids, serialise
 from labelwise.link.threshold import ThresholdChoice, unsupervised_threshold

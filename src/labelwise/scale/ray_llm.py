@@ -80,15 +80,16 @@ class PooledBackend(Backend):
             raise ParameterError(f"PooledBackend needs a BackendSpec (backend.spec()); got {type(spec).__name__}.")
         from labelwise.scale.cluster import connect, import_ray
 
+        pool_shape(spec, 1.0, pool_size=pool_size, concurrency=concurrency)  # wrong options fail before connecting
         self.actors: list = []
-        self.connection = connect(address)  # .note: what to tell the user (a local instance was started)
         self._ray = ray = import_ray()
-        actors, per_actor = pool_shape(spec, ray.cluster_resources().get("CPU", 1.0), pool_size=pool_size,
-                                       concurrency=concurrency)
-        remote = ray.remote(_LLMActor).options(num_cpus=spec.cpus, max_concurrency=per_actor,
-                                               max_restarts=RESTARTS, max_task_retries=RESTARTS)
-        self.actors = [remote.remote(spec) for _ in range(actors)]
+        self.connection = connect(address)  # .note: what to tell the user (a local instance was started)
         try:
+            actors, per_actor = pool_shape(spec, ray.cluster_resources().get("CPU", 1.0), pool_size=pool_size,
+                                           concurrency=concurrency)
+            remote = ray.remote(_LLMActor).options(num_cpus=spec.cpus, max_concurrency=per_actor,
+                                                   max_restarts=RESTARTS, max_task_retries=RESTARTS)
+            self.actors = [remote.remote(spec) for _ in range(actors)]
             identities = self._get([a.identity.remote() for a in self.actors])
         except BaseException:
             self.close()

@@ -87,12 +87,12 @@ def test_missing_option_is_a_usage_error(digits_csv, capsys):
 
 
 def test_bug_exits_1_without_traceback_unless_debug(digits_csv, monkeypatch, capsys):
-    import labelwise.audit.workflow as workflow
+    import labelwise.audit.out_of_fold as out_of_fold
 
     def broken(*a, **k):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(workflow, "out_of_fold_probabilities", broken)
+    monkeypatch.setattr(out_of_fold, "out_of_fold_probabilities", broken)  # read by the LocalExecutor
     folder, _ = digits_csv
     args = ["audit", str(folder / "digits.csv"), "--label", "digit", "--out", str(folder / "y"), "--quiet"]
     assert main(args) == 1

@@ -234,6 +234,7 @@ def report(
     sep: Optional[str] = SEP,
     encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' or 'tfidf'."),
     random_state: int = typer.Option(0, "--random-state", "--seed", help="Seed of every random choice."),
+    ray: Optional[str] = RAY,
     quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
@@ -246,4 +247,4 @@ def report(
           multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, sep=sep,
           encoder=encoder, filter_by=AUDIT_FILTER, folds=None, random_state=random_state, compare_to=compare_to,
           report=True, datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None,
-          server_model=None, quiet=quiet, debug=debug)
+          server_model=None, ray=ray, quiet=quiet, debug=debug)

@@ -202,16 +202,21 @@ def _parallel(fn, items, n_jobs: int) -> list:
 
 
 def _map_chunks(fn, source: ChunkSource, rows: int, n_jobs: int):
-    """``fn(start, chunk as stored)`` for every chunk, in row order, up to ``n_jobs`` chunks at a time on threads
-    (so at most ``n_jobs`` chunks are held at once)."""
-    window = []
-    for item in source.iter_chunks(rows, convert=False):
-        window.append(item)
-        if len(window) >= n_jobs:
-            yield from _parallel(lambda it: fn(*it), window, n_jobs)
-            window = []
-    if window:
-        yield from _parallel(lambda it: fn(*it), window, n_jobs)
+    """``fn(start, chunk as stored)`` for every chunk, yielded in row order; on ``n_jobs`` threads, reading the next
+    chunks while earlier ones are worked on, with at most ``n_jobs`` chunks in flight."""
+    chunks = source.iter_chunks(rows, convert=False)
+    if n_jobs <= 1:
+        for start, raw in chunks:
+            yield fn(start, raw)
+        return
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        in_flight = []
+        for start, raw in chunks:
+            in_flight.append(pool.submit(fn, start, raw))
+            if len(in_flight) >= n_jobs:
+                yield in_flight.pop(0).result()
+        for future in in_flight:
+            yield future.result()
 
 
 def _threshold_counts(labels: np.ndarray, source: ChunkSource, rows: int, n_jobs: int) -> ThresholdCounts:

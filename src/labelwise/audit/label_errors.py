@@ -252,7 +252,7 @@ def _stream_stats(
     scores = None if score is None else np.empty(n, np.float64 if score == "confidence_weighted_entropy" else dtype)
 
     def one_chunk(start: int, raw: np.ndarray):
-        block = source.convert(raw)
+        block = source.convert(raw, reuse=True)
         if not source.in_memory:
             _check_values(block, start)
         y = labels[start : start + block.shape[0]]
@@ -371,7 +371,7 @@ def label_quality_scores(
     out = np.empty(n, np.float64 if method == "confidence_weighted_entropy" else source.dtype)
 
     def one_chunk(start: int, raw: np.ndarray):
-        block = source.convert(raw)
+        block = source.convert(raw, reuse=True)
         if not source.in_memory:
             _check_values(block, start)
         return start, _scores(labels[start : start + block.shape[0]], block, method)
@@ -517,7 +517,7 @@ def _cell_margins(labels, source, members, need, positive_only, n_jobs, rows):
         at = members[lo:hi]
         if not at.size:
             return None
-        sub = source.convert(raw[at - start])
+        sub = source.convert(raw[at - start], reuse=True)
         y = labels[at]
         margins = sub - sub[np.arange(at.size), y][:, None]
         wanted = need[y] > 0

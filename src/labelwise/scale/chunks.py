@@ -22,6 +22,7 @@ This is the one read-only array I/O at the algorithms floor: it lets
 from __future__ import annotations
 
 import os
+import threading
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -46,8 +47,9 @@ def _working_dtype(dtype: np.dtype) -> np.dtype:
 _HALF_SHIFT = np.float32(2.0**112)  # float16 bits << 13 read as float32 are the value / 2**112, exactly
 
 
-def _widen_half_bits(u: np.ndarray) -> np.ndarray:
-    widened = u.astype(np.uint32)
+def _widen_half_bits(u: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    widened = np.empty(u.shape, np.uint32) if out is None else out.reshape(-1)[: u.size].reshape(u.shape)
+    np.copyto(widened, u)
     widened <<= 13
     values = widened.view(np.float32)
     values *= _HALF_SHIFT  # exact, subnormals included (unless the CPU flushes subnormal inputs to zero)
@@ -55,17 +57,27 @@ def _widen_half_bits(u: np.ndarray) -> np.ndarray:
 
 
 _TINIEST_HALVES = np.arange(0, 1 << 10, 64, dtype=np.uint16)  # subnormal halves: what a flushing CPU gets wrong
+_buffers = threading.local()
 
 
-def widen_half(raw: np.ndarray) -> np.ndarray:
-    """float16 (m, k) -> float32 (m, k), exactly ``raw.astype(np.float32)`` but 2-4x faster than numpy's scalar
-    conversion: non-negative finite halves are widened by shifting their bits (one integer and one float pass);
-    a chunk with a negative value, an infinity or a NaN takes numpy's conversion."""
+def widen_half(raw: np.ndarray, *, reuse: bool = False) -> np.ndarray:
+    """float16 (m, k) -> float32 (m, k), exactly ``raw.astype(np.float32)`` but several times faster than numpy's
+    scalar conversion: non-negative finite halves are widened by shifting their bits (one integer pass, one float
+    pass); a chunk with a negative value, an infinity or a NaN takes numpy's conversion.
+
+    reuse: write into this thread's buffer (no fresh pages to fault in per chunk); the result is then overwritten
+    by the thread's next ``reuse=True`` call, so only a caller that is done with it by then may ask for it.
+    """
     u = np.ascontiguousarray(raw).view(np.uint16)
     if not u.size or u.max() >= 0x7C00 or not np.array_equal(_widen_half_bits(_TINIEST_HALVES),
                                                                _TINIEST_HALVES.view(np.float16).astype(np.float32)):
         return np.ascontiguousarray(raw, dtype=np.float32)
-    return _widen_half_bits(u)
+    if not reuse:
+        return _widen_half_bits(u)
+    buffer = getattr(_buffers, "half", None)
+    if buffer is None or buffer.size < u.size:
+        buffer = _buffers.half = np.empty(u.size, np.uint32)
+    return _widen_half_bits(u, buffer)
 
 
 class ChunkSource:
@@ -85,10 +97,14 @@ class ChunkSource:
     def dtype(self) -> np.dtype:
         return _working_dtype(self.raw_dtype)
 
-    def convert(self, raw: np.ndarray) -> np.ndarray:
-        """A chunk as stored -> a C-contiguous (m, k) array of :attr:`dtype` (a copy unless already so)."""
+    def convert(self, raw: np.ndarray, *, reuse: bool = False) -> np.ndarray:
+        """A chunk as stored -> a C-contiguous (m, k) array of :attr:`dtype` (a copy unless already so).
+
+        reuse: float16 is widened into a per-thread buffer that the thread's next ``reuse=True`` call overwrites
+        (see :func:`widen_half`); for callers that are done with the block before converting the next one.
+        """
         if raw.dtype == np.float16:
-            return widen_half(raw)
+            return widen_half(raw, reuse=reuse)
         return np.ascontiguousarray(raw, dtype=self.dtype)
 
     def iter_chunks(self, rows: int, *, convert: bool = True) -> Iterator[tuple]:

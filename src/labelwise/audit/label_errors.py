@@ -123,8 +123,11 @@ def _check_inputs(labels, pred_probs, *, multi_label: bool = False) -> tuple[np.
     return _check_labels(labels, n, k, multi_label=multi_label), pred_probs
 
 
-def _check_values(block: np.ndarray, start: Optional[int] = None) -> None:
-    lo, hi = block.min(initial=0.0), block.max(initial=0.0)
+def _check_values(block: np.ndarray, start: Optional[int] = None, row_max: Optional[np.ndarray] = None) -> None:
+    """Probabilities in [0, 1] (within rounding), no NaN; ``row_max`` (the rows' maxima, NaN where a row has
+    one) saves a pass over the block when the caller has it."""
+    lo = block.min(initial=0.0)
+    hi = block.max(initial=0.0) if row_max is None else row_max.max(initial=0.0)
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -_EPS or hi > 1 + 1e-3:
         where = "" if start is None else f" in rows {start}..{start + block.shape[0] - 1}"
         raise ShapeError(
@@ -253,10 +256,11 @@ def _stream_stats(
 
     def one_chunk(start: int, raw: np.ndarray):
         block = source.convert(raw, reuse=True)
-        if not source.in_memory:
-            _check_values(block, start)
         y = labels[start : start + block.shape[0]]
-        return start, y, chunk_row_stats(y, block, counts.thresholds), None if score is None else _scores(y, block, score)
+        stats = chunk_row_stats(y, block, counts.thresholds)
+        if not source.in_memory:
+            _check_values(block, start, stats.row_max)
+        return start, y, stats, None if score is None else _scores(y, block, score)
 
     for start, y, part, part_scores in _map_chunks(one_chunk, source, rows, jobs):
         counts.add_stats(y, part)

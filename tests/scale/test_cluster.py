@@ -38,3 +38,16 @@ def test_connect_rejects_what_is_not_an_address():
     with pytest.raises(ParameterError, match="not HOST:PORT"):
         _host_port("headnode")
     assert _host_port("ray://10.0.0.2:10001") == ("10.0.0.2", 10001)
+
+
+def test_auto_reads_ray_address_and_an_executor_disconnects_what_it_connected(ray_cluster):
+    import os
+
+    code = ("import ray\nfrom labelwise.scale.executor import executor_for\n"
+            "with executor_for('auto') as ex:\n"
+            "    print(type(ex).__name__, ex.address, ex.connection.owned, ex.cpus(), repr(ex.note))\n"
+            "print('still connected:', ray.is_initialized())\n")
+    env = {**os.environ, "RAY_ADDRESS": ray_cluster.address}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.stdout.splitlines() == [f"RayExecutor {ray_cluster.address} True 2 ''", "still connected: False"], (
+        out.stdout + out.stderr)

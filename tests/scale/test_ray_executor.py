@@ -104,3 +104,94 @@ def test_without_ray_the_error_names_the_extra_to_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.startswith("MissingExtraError |"), out.stdout + out.stderr
     assert "pip install 'labelwise[ray]'" in out.stdout
+
+
+def test_embedding_with_a_model_free_encoder_gives_the_local_vectors_and_its_errors(ray_ex):
+    from labelwise.errors import ParameterError
+    from labelwise.features import HashingTextEncoder
+
+    texts = [f"text number {i} about {'cards' if i % 3 else 'loans'} {'!' * (i % 5)}" for i in range(1000)]
+    executor = type(ray_ex)(ray_ex.address, embed_block_rows=128)
+    encoder = HashingTextEncoder(dim=32)
+    np.testing.assert_array_equal(executor.embed(encoder, texts), LocalExecutor().embed(encoder, texts))
+    assert executor.embed(encoder, []).shape == (0, 32)
+    with pytest.raises(ParameterError, match="dim must be a positive integer"):  # raised on an actor, said here
+        executor.embed(HashingTextEncoder(dim=0), texts[:10])
+
+
+# -- embedding: the packaged MiniLM model on Banking77 texts ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def banking_texts():
+    import csv
+
+    from tests.conftest import shared_dataset
+
+    with open(shared_dataset("banking77", "train.csv"), newline="", encoding="utf-8") as handle:
+        return [row["text"] for row in csv.DictReader(handle)][::10][:800]  # every 10th: all 77 intents
+
+
+@pytest.fixture(scope="module")
+def local_vectors(banking_texts):
+    from labelwise.features import TextEncoder
+
+    return LocalExecutor().embed(TextEncoder(cache_dir=False), banking_texts)
+
+
+@pytest.mark.model
+@pytest.mark.shared
+@pytest.mark.slow
+def test_embedding_on_an_actor_pool_equals_the_local_embeddings_in_input_order(ray_ex, banking_texts, local_vectors):
+    from labelwise.features import TextEncoder
+    from labelwise.neighbours import knn
+
+    progress = Progress()
+    encoder = TextEncoder(cache_dir=False, batch_size=32)  # no cache: every vector is computed on the cluster
+    executor = type(ray_ex)(ray_ex.address, embed_block_rows=100)
+    vectors = executor.embed(encoder, banking_texts, progress=progress)
+    assert vectors.dtype == np.float32 and vectors.shape == (800, 384)
+    np.testing.assert_allclose(vectors, local_vectors, atol=1e-5)
+    assert np.array_equal(knn(vectors, 5)[0], knn(local_vectors, 5)[0])
+    done = [d for stage, d, total in progress.calls if stage == "embedding" and total == 800]
+    assert done[0] == 0 and done[-1] == 800 and done == sorted(done) and len(done) == 9  # one report per block
+
+
+@pytest.mark.model
+@pytest.mark.shared
+@pytest.mark.slow
+def test_losing_the_worker_node_mid_embedding_retries_on_the_head_and_gives_the_same_vectors(
+        ray_ex, ray_cluster, banking_texts, local_vectors):
+    """The worker node is SIGKILLed (its whole process group: raylet, object store, the actors on it) once the
+    first blocks are back; Ray restarts the lost actors and retries their blocks; the vectors are the local ones.
+    The node is started again afterwards, so later tests see two nodes."""
+    import threading
+
+    from labelwise.features import TextEncoder
+
+    killed = threading.Event()
+
+    def kill_once(stage, done, total):  # once an embedding actor runs on the worker node and blocks are back
+        if 0 < done < total and not killed.is_set() and _embedding_actors_on_worker():
+            killed.set()
+            ray_cluster.kill_worker()
+
+    executor = type(ray_ex)(ray_ex.address, embed_block_rows=50)
+    try:
+        vectors = executor.embed(TextEncoder(cache_dir=False, batch_size=32), banking_texts, progress=kill_once)
+    finally:
+        if killed.is_set():
+            ray_cluster.start_worker()
+    assert killed.is_set()
+    np.testing.assert_allclose(vectors, local_vectors, atol=1e-5)
+
+
+def _embedding_actors_on_worker() -> int:
+    """Live embedding actors on the node that is not the head (the actor table in the GCS; the test cluster has no
+    dashboard for the state API)."""
+    import ray
+    from ray._private.state import actors
+
+    worker = {n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" not in n["Resources"]}
+    return sum(a["State"] == "ALIVE" and "_EmbedActor" in a["ActorClassName"] and a["Address"]["NodeID"] in worker
+               for a in actors().values())

@@ -123,8 +123,11 @@ def _check_inputs(labels, pred_probs, *, multi_label: bool = False) -> tuple[np.
     return _check_labels(labels, n, k, multi_label=multi_label), pred_probs
 
 
-def _check_values(block: np.ndarray, start: Optional[int] = None) -> None:
-    lo, hi = block.min(initial=0.0), block.max(initial=0.0)
+def _check_values(block: np.ndarray, start: Optional[int] = None, row_max: Optional[np.ndarray] = None) -> None:
+    """Probabilities in [0, 1] (within rounding), no NaN; ``row_max`` (the rows' maxima, NaN where a row has
+    one) saves a pass over the block when the caller has it."""
+    lo = block.min(initial=0.0)
+    hi = block.max(initial=0.0) if row_max is None else row_max.max(initial=0.0)
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -_EPS or hi > 1 + 1e-3:
         where = "" if start is None else f" in rows {start}..{start + block.shape[0] - 1}"
         raise ShapeError(
@@ -202,16 +205,21 @@ def _parallel(fn, items, n_jobs: int) -> list:
 
 
 def _map_chunks(fn, source: ChunkSource, rows: int, n_jobs: int):
-    """``fn(start, chunk as stored)`` for every chunk, in row order, up to ``n_jobs`` chunks at a time on threads
-    (so at most ``n_jobs`` chunks are held at once)."""
-    window = []
-    for item in source.iter_chunks(rows, convert=False):
-        window.append(item)
-        if len(window) >= n_jobs:
-            yield from _parallel(lambda it: fn(*it), window, n_jobs)
-            window = []
-    if window:
-        yield from _parallel(lambda it: fn(*it), window, n_jobs)
+    """``fn(start, chunk as stored)`` for every chunk, yielded in row order; on ``n_jobs`` threads, reading the next
+    chunks while earlier ones are worked on, with at most ``n_jobs`` chunks in flight."""
+    chunks = source.iter_chunks(rows, convert=False)
+    if n_jobs <= 1:
+        for start, raw in chunks:
+            yield fn(start, raw)
+        return
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        in_flight = []
+        for start, raw in chunks:
+            in_flight.append(pool.submit(fn, start, raw))
+            if len(in_flight) >= n_jobs:
+                yield in_flight.pop(0).result()
+        for future in in_flight:
+            yield future.result()
 
 
 def _threshold_counts(labels: np.ndarray, source: ChunkSource, rows: int, n_jobs: int) -> ThresholdCounts:
@@ -247,11 +255,12 @@ def _stream_stats(
     scores = None if score is None else np.empty(n, np.float64 if score == "confidence_weighted_entropy" else dtype)
 
     def one_chunk(start: int, raw: np.ndarray):
-        block = source.convert(raw)
-        if not source.in_memory:
-            _check_values(block, start)
+        block = source.convert(raw, reuse=True)
         y = labels[start : start + block.shape[0]]
-        return start, y, chunk_row_stats(y, block, counts.thresholds), None if score is None else _scores(y, block, score)
+        stats = chunk_row_stats(y, block, counts.thresholds)
+        if not source.in_memory:
+            _check_values(block, start, stats.row_max)
+        return start, y, stats, None if score is None else _scores(y, block, score)
 
     for start, y, part, part_scores in _map_chunks(one_chunk, source, rows, jobs):
         counts.add_stats(y, part)
@@ -366,7 +375,7 @@ def label_quality_scores(
     out = np.empty(n, np.float64 if method == "confidence_weighted_entropy" else source.dtype)
 
     def one_chunk(start: int, raw: np.ndarray):
-        block = source.convert(raw)
+        block = source.convert(raw, reuse=True)
         if not source.in_memory:
             _check_values(block, start)
         return start, _scores(labels[start : start + block.shape[0]], block, method)
@@ -512,7 +521,7 @@ def _cell_margins(labels, source, members, need, positive_only, n_jobs, rows):
         at = members[lo:hi]
         if not at.size:
             return None
-        sub = source.convert(raw[at - start])
+        sub = source.convert(raw[at - start], reuse=True)
         y = labels[at]
         margins = sub - sub[np.arange(at.size), y][:, None]
         wanted = need[y] > 0

@@ -3,7 +3,8 @@
 :func:`open_probabilities` turns ``pred_probs`` given as
 
 - a numpy array or ``np.memmap`` (n, k),
-- a path to an ``.npy`` file (opened with ``mmap_mode='r'``: nothing is read until a chunk is asked for),
+- a path to an ``.npy`` file (memory-mapped one chunk at a time, as ``np.load(path, mmap_mode='r')`` would map
+  it whole: only what a chunk touches is read, and the resident memory stays one chunk),
 - a path to a Parquet file or a directory of Parquet files, a ``pyarrow.dataset.Dataset`` or a ``pyarrow.Table``,
   holding the probabilities either as ONE column of (fixed-size) lists of k floats per row (``pred_probs`` by
   name, or the only list column), or as k numeric columns (every column of the table, in schema order; pass
@@ -21,6 +22,7 @@ This is the one read-only array I/O at the algorithms floor: it lets
 from __future__ import annotations
 
 import os
+import threading
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -42,6 +44,42 @@ def _working_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
+_HALF_SHIFT = np.float32(2.0**112)  # float16 bits << 13 read as float32 are the value / 2**112, exactly
+
+
+def _widen_half_bits(u: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    widened = np.empty(u.shape, np.uint32) if out is None else out.reshape(-1)[: u.size].reshape(u.shape)
+    np.copyto(widened, u)
+    widened <<= 13
+    values = widened.view(np.float32)
+    values *= _HALF_SHIFT  # exact, subnormals included (unless the CPU flushes subnormal inputs to zero)
+    return values
+
+
+_TINIEST_HALVES = np.arange(0, 1 << 10, 64, dtype=np.uint16)  # subnormal halves: what a flushing CPU gets wrong
+_buffers = threading.local()
+
+
+def widen_half(raw: np.ndarray, *, reuse: bool = False) -> np.ndarray:
+    """float16 (m, k) -> float32 (m, k), exactly ``raw.astype(np.float32)`` but several times faster than numpy's
+    scalar conversion: non-negative finite halves are widened by shifting their bits (one integer pass, one float
+    pass); a chunk with a negative value, an infinity or a NaN takes numpy's conversion.
+
+    reuse: write into this thread's buffer (no fresh pages to fault in per chunk); the result is then overwritten
+    by the thread's next ``reuse=True`` call, so only a caller that is done with it by then may ask for it.
+    """
+    u = np.ascontiguousarray(raw).view(np.uint16)
+    if not u.size or u.max() >= 0x7C00 or not np.array_equal(_widen_half_bits(_TINIEST_HALVES),
+                                                               _TINIEST_HALVES.view(np.float16).astype(np.float32)):
+        return np.ascontiguousarray(raw, dtype=np.float32)
+    if not reuse:
+        return _widen_half_bits(u)
+    buffer = getattr(_buffers, "half", None)
+    if buffer is None or buffer.size < u.size:
+        buffer = _buffers.half = np.empty(u.size, np.uint32)
+    return _widen_half_bits(u, buffer)
+
+
 class ChunkSource:
     """Rows of an (n, k) probability matrix, chunk by chunk. Subclasses define ``shape``, ``raw_dtype`` and
     ``_iter_raw``; ``iter_chunks(rows)`` yields ``(start, (m, k) working-dtype array)``.
@@ -59,8 +97,14 @@ class ChunkSource:
     def dtype(self) -> np.dtype:
         return _working_dtype(self.raw_dtype)
 
-    def convert(self, raw: np.ndarray) -> np.ndarray:
-        """A chunk as stored -> a C-contiguous (m, k) array of :attr:`dtype` (a copy unless already so)."""
+    def convert(self, raw: np.ndarray, *, reuse: bool = False) -> np.ndarray:
+        """A chunk as stored -> a C-contiguous (m, k) array of :attr:`dtype` (a copy unless already so).
+
+        reuse: float16 is widened into a per-thread buffer that the thread's next ``reuse=True`` call overwrites
+        (see :func:`widen_half`); for callers that are done with the block before converting the next one.
+        """
+        if raw.dtype == np.float16:
+            return widen_half(raw, reuse=reuse)
         return np.ascontiguousarray(raw, dtype=self.dtype)
 
     def iter_chunks(self, rows: int, *, convert: bool = True) -> Iterator[tuple]:
@@ -90,6 +134,41 @@ class ArraySource(ChunkSource):
     def _iter_raw(self, rows: int) -> Iterator[tuple]:
         for start in range(0, self.shape[0], rows):
             yield start, self.array[start : start + rows]
+
+
+class NpyFileSource(ChunkSource):
+    """An ``.npy`` file read through one short-lived memory map per chunk: only the touched pages are read, and
+    they leave the process's memory with the chunk, so its resident size stays one chunk however large the file.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        with open(path, "rb") as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                shape, fortran_order, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                               else np.lib.format.read_array_header_2_0(f))
+            except ValueError as exc:
+                raise DataError(f"cannot read {path!r} as an .npy array ({exc}); write it with numpy.save "
+                                "(an .npz or pickled object array is not supported).") from exc
+            self.offset = f.tell()
+        if len(shape) != 2:
+            raise ShapeError(f"pred_probs in {path!r} must be a 2-D array (n_rows, n_classes); got shape {shape}.")
+        if fortran_order or dtype.hasobject:
+            raise DataError(f"{path!r} holds a {'Fortran-ordered' if fortran_order else 'object'} array; save it "
+                            "with numpy.save(path, np.ascontiguousarray(pred_probs, dtype=np.float32)).")
+        ArraySource(np.empty((0, 0), dtype))  # the same dtype check as in memory
+        self.shape, self.raw_dtype = tuple(int(x) for x in shape), np.dtype(dtype)
+
+    def _iter_raw(self, rows: int) -> Iterator[tuple]:
+        n, k = self.shape
+        for start in range(0, n, rows):
+            m = min(rows, n - start)
+            if m * k == 0:
+                yield start, np.empty((m, k), self.raw_dtype)
+                continue
+            yield start, np.memmap(self.path, dtype=self.raw_dtype, mode="r", shape=(m, k),
+                                   offset=self.offset + start * k * self.raw_dtype.itemsize)
 
 
 class ArrowSource(ChunkSource):
@@ -166,12 +245,7 @@ def open_probabilities(pred_probs, *, columns: Optional[Sequence[str]] = None) -
             raise DataError(f"pred_probs file {path!r} does not exist; pass an .npy file, a Parquet file or "
                             "directory, or an array.")
         if path.endswith(".npy"):
-            try:
-                array = np.load(path, mmap_mode="r", allow_pickle=False)
-            except (ValueError, OSError) as exc:
-                raise DataError(f"cannot read {path!r} as an .npy array ({exc}); write it with numpy.save "
-                                "(an .npz or pickled object array is not supported).") from exc
-            return ArraySource(array, in_memory=False)
+            return NpyFileSource(path)
         return _arrow_source(_open_dataset(path), columns, path)
     module = type(pred_probs).__module__ or ""
     if module.startswith("pyarrow"):

@@ -125,7 +125,8 @@ def connect(address: str = "auto", *, timeout_s: float = CONNECT_TIMEOUT_S) -> R
 
 def _start_local(ray) -> RayConnection:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)  # "local": a new instance, never one found on the machine
     note = (f"no Ray cluster found (RAY_ADDRESS is not set and none was started with `ray start` on this machine): "
             f"started a local Ray instance on this machine's {cpus} CPUs; it stops when labelwise is done.")
     return RayConnection(address="local", owned=True, note=note)

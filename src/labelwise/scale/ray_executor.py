@@ -25,7 +25,9 @@ results arrive.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import Optional
 
 import numpy as np
@@ -40,6 +42,35 @@ __all__ = ["RayExecutor", "EMBED_BLOCK_ROWS"]
 
 EMBED_BLOCK_ROWS = 512
 """Texts per Ray Data block (and per actor call) when embedding."""
+
+
+def _labelwise_cause(error: BaseException) -> Optional[LabelwiseError]:
+    """The LabelwiseError a task or actor raised, from the error Ray wraps it in, or None. A task's error is kept as
+    ``cause``; Ray Data keeps only the text of an actor's (its last line ``labelwise.errors.NAME: message``)."""
+    import labelwise.errors
+
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, LabelwiseError):
+        return cause
+    found = re.search(r"^labelwise\.errors\.(\w+): (.+)$", str(error), re.MULTILINE)
+    kind = getattr(labelwise.errors, found[1], None) if found else None
+    if not (isinstance(kind, type) and issubclass(kind, LabelwiseError)):
+        return None
+    mistake = kind.__new__(kind)
+    Exception.__init__(mistake, found[2])
+    return mistake
+
+
+@contextmanager
+def _errors_said_here():
+    """Re-raise a LabelwiseError from the cluster as itself, without Ray's wrapping (the user's to fix here)."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - Ray's errors; what is not ours passes unchanged
+        mistake = _labelwise_cause(error)
+        if mistake is None or mistake is error:
+            raise
+        raise mistake from None
 
 
 class RayExecutor:
@@ -120,14 +151,15 @@ class RayExecutor:
                 out[rows] = vectors
                 done += len(rows)
                 report(progress, "embedding", done, n)
-        except LabelwiseError:
-            raise
         except Exception as error:  # noqa: BLE001 - Ray wraps what failed on the cluster in its own errors
-            cause = _first_line(error)
-            raise LabelwiseError(
-                f"embedding on the Ray cluster at {self.address} failed after {done} of {n} texts ({cause}); the "
-                "texts each actor finished are in the embedding cache (the encoder's cache_dir), so running the "
-                "same command again resumes from there.") from error
+            mistake = _labelwise_cause(error)
+            if mistake is not None:  # the user's to fix (a bad parameter, a missing model): say it as we would here
+                raise mistake from None
+            resume = ("the texts each actor finished are in the embedding cache (the encoder's cache_dir), so "
+                      "running the same command again resumes from there" if getattr(encoder, "cache_dir", False)
+                      is not False else "the encoder has no cache (cache_dir=False): a rerun embeds every text again")
+            raise LabelwiseError(f"embedding on the Ray cluster at {self.address} failed after {done} of {n} texts "
+                                 f"({_first_line(error)}); {resume}.") from error
         if done != n or out is None:
             raise LabelwiseError(f"embedding on the Ray cluster at {self.address} returned {done} of {n} rows; "
                                  "run the command again.")
@@ -135,6 +167,7 @@ class RayExecutor:
 
     # -- out-of-fold probabilities ----------------------------------------------------------------------------
 
+    @_errors_said_here()
     def out_of_fold(self, features, labels, *, classifier=None, n_folds: int, random_state=0,
                     progress: Optional[ProgressCallback] = None) -> np.ndarray:
         from scipy import sparse
@@ -166,6 +199,7 @@ class RayExecutor:
 
     # -- nearest neighbours -----------------------------------------------------------------------------------
 
+    @_errors_said_here()
     def knn(self, base, k: int, *, query=None, shard_rows: int = SHARD_ROWS, exact: Optional[bool] = None,
             n_probe: int = N_PROBE, random_state=0, progress: Optional[ProgressCallback] = None
             ) -> tuple[np.ndarray, np.ndarray]:
@@ -204,6 +238,7 @@ class RayExecutor:
 
     # -- confident-learning counts ----------------------------------------------------------------------------
 
+    @_errors_said_here()
     def confident_counts(self, labels, pred_probs, *, chunk_rows: Optional[int] = None):
         from labelwise.audit.confident_counts import JointCounts, ThresholdCounts
         from labelwise.scale.inputs import open_counts_input

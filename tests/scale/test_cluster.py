@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from labelwise.errors import LabelwiseError
 from labelwise.testing.ray_cluster import free_ports
 
 

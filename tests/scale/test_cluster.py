@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from labelwise.errors import LabelwiseError
 from labelwise.testing.ray_cluster import free_ports
 
 
@@ -51,3 +50,16 @@ def test_auto_reads_ray_address_and_an_executor_disconnects_what_it_connected(ra
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.stdout.splitlines() == [f"RayExecutor {ray_cluster.address} True 2 ''", "still connected: False"], (
         out.stdout + out.stderr)
+
+
+def test_auto_with_a_recorded_cluster_nobody_answers_on_says_where_the_address_came_from():
+    import os
+
+    port = free_ports(1)[0]
+    code = ("import labelwise.scale.cluster as c\n"
+            f"c._recorded_address = lambda: '127.0.0.1:{port}'\n"
+            "try:\n    c.connect('auto', timeout_s=2)\nexcept Exception as e:\n    print(type(e).__name__, '|', e)\n")
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.stdout.startswith(f"LabelwiseError | no Ray cluster answers at 127.0.0.1:{port} (recorded by ray start "
+                                 "on this machine)"), out.stdout + out.stderr

@@ -246,15 +246,15 @@ class RayExecutor:
         ray = import_ray()
         labels, source, rows = open_counts_input(labels, pred_probs, chunk_rows)
         whole = ray.put(source.array) if source.in_memory else None  # once, for both passes
-        first = self._map_merge(ThresholdCounts(source.shape[1]), _count_chunk, labels, source, rows, whole)
-        return self._map_merge(JointCounts(first.thresholds), _count_chunk, labels, source, rows, whole)
+        first = self._map_merge(ThresholdCounts(source.shape[1]), labels, source, rows, whole)
+        return self._map_merge(JointCounts(first.thresholds), labels, source, rows, whole)
 
-    def _map_merge(self, total, chunk_function, labels: np.ndarray, source, rows: int, whole):
-        """``total.merge(chunk_function(total, labels chunk, probabilities, lo, hi))`` over every chunk, as Ray
-        tasks, at most ``2 x CPUs`` in flight. whole: the in-memory array in the object store, which each task
+    def _map_merge(self, total, labels: np.ndarray, source, rows: int, whole):
+        """``total`` (an empty ThresholdCounts or JointCounts) merged with every chunk's own, counted by Ray tasks,
+        at most ``2 x CPUs`` in flight. whole: the in-memory array in the object store, which each task
         slices ``[lo:hi]``; else each chunk is read here and put on its own."""
         ray = import_ray()
-        task = self._remote(chunk_function, num_cpus=1)
+        task = self._remote(_count_chunk, num_cpus=1)
         window = 2 * self.cpus()
         empty = ray.put(total)  # the state to start each chunk from (thresholds included)
         n = source.shape[0]

@@ -8,6 +8,7 @@ cluster; other Ray clusters on the machine are never touched (no ``ray stop``: i
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -52,7 +53,8 @@ class LocalRayCluster:
     ``address``: the head's GCS address, for ``ray.init(address=...)``. ``start()`` waits (bounded) until every
     node is alive; ``kill_worker()`` / ``start_worker()`` take the last worker node down (SIGKILL to its whole
     group, as a machine that dies) and bring one back; ``stop()`` ends every group and then, by pid, anything
-    still running from this cluster's temporary folder. Usable as a context manager.
+    still running from this cluster's temporary folder. Usable as a context manager, which also deletes that folder
+    (logs included) at the end.
     """
 
     def __init__(self, workers: int = 1, *, cpus_per_node: int = 1, object_store_bytes: int = OBJECT_STORE_BYTES,
@@ -70,6 +72,7 @@ class LocalRayCluster:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:
         command = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={self.cpus_per_node}",

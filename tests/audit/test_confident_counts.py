@@ -11,6 +11,8 @@ import warnings
 from fractions import Fraction
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from labelwise.audit import label_errors as le
@@ -19,8 +21,6 @@ from labelwise.errors import DataError, LabelwiseError, ParameterError, ShapeErr
 from labelwise.scale.chunks import open_probabilities, widen_half
 from tests.conftest import shared_dataset
 
-pa = pytest.importorskip("pyarrow", reason="pyarrow reads the Parquet inputs (pip install -e '.[dev]')")
-pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow reads the Parquet inputs")
 
 
 def _tied(n=400, k=6, seed=0, dtype=np.float32):
@@ -131,7 +131,7 @@ def test_tied_synthetic_data_every_filter_every_source_every_chunking(tmp_path):
     for setting in _every_setting():
         expected = _flags(labels, probs, **setting)
         for source, chunk_rows in [(npy, 1), (str(npy), 7), (np.load(npy, mmap_mode="r"), 400), (parquet, 7),
-                                   (parquet, 1000), (pa.parquet.read_table(parquet), 13)]:
+                                   (parquet, 1000), (pq.read_table(parquet), 13)]:
             got = _flags(labels, source, chunk_rows=chunk_rows, **setting)
             np.testing.assert_array_equal(got, expected, err_msg=f"{setting} {type(source)} {chunk_rows}")
         in_memory_half = _flags(labels, probs.astype(np.float16), **setting)

@@ -24,8 +24,6 @@ identical to the in-memory path's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
-
 import numpy as np
 
 from labelwise.errors import ShapeError
@@ -338,12 +336,3 @@ def noise_from_joint(confident_joint: np.ndarray, label_counts: np.ndarray) -> N
         error_rate=float(1.0 - np.trace(joint)),
     )
 
-
-def merged(states: list) -> Optional[object]:
-    """Merge a list of states of one kind into the first (in place) and return it; None for an empty list."""
-    if not states:
-        return None
-    first = states[0]
-    for other in states[1:]:
-        first.merge(other)
-    return first

@@ -257,10 +257,10 @@ def _stream_stats(
     def one_chunk(start: int, raw: np.ndarray):
         block = source.convert(raw, reuse=True)
         y = labels[start : start + block.shape[0]]
-        stats = chunk_row_stats(y, block, counts.thresholds)
+        part = chunk_row_stats(y, block, counts.thresholds)
         if not source.in_memory:
-            _check_values(block, start, stats.row_max)
-        return start, y, stats, None if score is None else _scores(y, block, score)
+            _check_values(block, start, part.row_max)
+        return start, y, part, None if score is None else _scores(y, block, score)
 
     for start, y, part, part_scores in _map_chunks(one_chunk, source, rows, jobs):
         counts.add_stats(y, part)

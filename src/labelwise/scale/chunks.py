@@ -27,7 +27,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from labelwise.errors import DataError, MissingExtraError, ShapeError
+from labelwise.errors import DataError, ShapeError
 
 DEFAULT_CHUNK_BYTES = 64 << 20
 """Working memory per chunk (float32/float64 values of one block) when ``chunk_rows`` is not given."""
@@ -260,10 +260,8 @@ def open_probabilities(pred_probs, *, columns: Optional[Sequence[str]] = None) -
 
 
 def _open_dataset(path: str):
-    try:
-        import pyarrow.dataset as ds
-    except ImportError as exc:  # pragma: no cover - pyarrow comes with pandas' parquet support
-        raise MissingExtraError("pyarrow", "scale", "reading probabilities from Parquet") from exc
+    import pyarrow.dataset as ds  # a core dependency, imported only for Parquet input
+
     try:
         return ds.dataset(path, format="parquet")
     except Exception as exc:  # pyarrow raises several types for unreadable input

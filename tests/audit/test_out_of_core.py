@@ -226,7 +226,7 @@ class Slow(HashingTextEncoder):
         return super().encode(texts)
 
 audit_out_of_core(sys.argv[1], label="category", text=["text"], out=sys.argv[2], encoder=Slow(256),
-                  memory_limit="380MB", batch_rows=200, checks=["balance"])
+                  memory_limit="380MB", batch_rows=200, checks=["balance"], model="minibatch")
 """
 
 
@@ -253,11 +253,12 @@ def test_killed_run_resumes_from_the_rows_already_embedded(tmp_path):
 
     counting = _Counting()
     resumed = audit_out_of_core(str(tmp_path / "small.parquet"), label="category", text=["text"], out=out,
-                                encoder=counting, memory_limit="380MB", batch_rows=200, checks=["balance"])
+                                encoder=counting, memory_limit="380MB", batch_rows=200, checks=["balance"],
+                                model="minibatch")
     assert counting.rows == len(frame) - done  # only the rows not embedded before the kill
     fresh = audit_out_of_core(str(tmp_path / "small.parquet"), label="category", text=["text"],
                               out=tmp_path / "fresh", encoder="hashing", memory_limit="380MB", batch_rows=200,
-                              checks=["balance"])
+                              checks=["balance"], model="minibatch")
     np.testing.assert_array_equal(np.asarray(resumed.pred_probs), np.asarray(fresh.pred_probs))
     np.testing.assert_array_equal(resumed.is_issue, fresh.is_issue)
 

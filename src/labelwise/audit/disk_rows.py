@@ -13,6 +13,7 @@ A ``DiskRows`` looks enough like an array (``ndim``, ``shape``, ``dtype``, ``len
 from __future__ import annotations
 
 import mmap
+import os
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,8 @@ def create_rows(path, n_rows: int, n_cols: int, dtype=np.float32) -> "DiskRows":
 
 class DiskRows:
     """``path``: a 2-D ``.npy`` file (C order). ``rows[lo:hi]`` and ``take(indices)`` return copies;
-    ``write(lo, block)`` stores rows ``lo .. lo + len(block)`` (``writable=True``); ``flush()`` makes them durable."""
+    ``write(lo, block)`` stores rows ``lo .. lo + len(block)`` and ``put(indices, block)`` scattered rows
+    (``writable=True``); ``flush()`` makes them durable."""
 
     def __init__(self, path, *, writable: bool = False):
         self.path = Path(path)
@@ -41,7 +43,7 @@ class DiskRows:
             offset = f.tell()
         if fortran or len(shape) != 2:
             raise ValueError(f"{self.path} is not a 2-D C-ordered array")
-        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.shape, self.dtype, self._offset = tuple(shape), np.dtype(dtype), offset
         self._file = open(self.path, "r+b" if writable else "rb")
         size = offset + self.shape[0] * self.shape[1] * self.dtype.itemsize
         if size == offset:  # an empty array: nothing to map
@@ -61,10 +63,32 @@ class DiskRows:
         return out
 
     def take(self, indices) -> np.ndarray:
-        """Rows ``indices`` ((m,) int), as a copy (sorted indices read fastest)."""
-        out = self._array[np.asarray(indices)]
-        self.release()
+        """Rows ``indices`` ((m,) int), as a copy. Read with ``pread``, not through the mapping: a page fault maps
+        the pages around it too (fault-around, readahead), so scattered rows would map many times their size."""
+        indices = np.asarray(indices, dtype=np.int64)
+        out = np.empty((len(indices), self.shape[1]), self.dtype)
+        self._by_runs(os.preadv, indices, out)
         return out
+
+    def put(self, indices, block) -> None:
+        """Store ``block`` ((m, cols)) as rows ``indices`` ((m,) int), with ``pwrite`` (see :meth:`take`)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        self._by_runs(os.pwritev, indices, np.ascontiguousarray(block, dtype=self.dtype))
+
+    def _by_runs(self, call, indices: np.ndarray, rows: np.ndarray) -> None:
+        """``call(fd, [buffer], offset)`` once per run of consecutive ``indices``, on the matching ``rows``."""
+        if not len(indices):
+            return
+        row_bytes = self.shape[1] * self.dtype.itemsize
+        starts = np.flatnonzero(np.r_[True, np.diff(indices) != 1])
+        stops = np.r_[starts[1:], len(indices)]
+        buffer = rows.reshape(-1).view(np.uint8)
+        fd = self._file.fileno()
+        for lo, hi in zip(starts.tolist(), stops.tolist()):
+            want = (hi - lo) * row_bytes
+            done = call(fd, [buffer[lo * row_bytes:hi * row_bytes]], self._offset + int(indices[lo]) * row_bytes)
+            if done != want:
+                raise OSError(f"short {call.__name__} on {self.path}: {done} of {want} bytes")
 
     def write(self, lo: int, block) -> None:
         block = np.asarray(block, dtype=self.dtype)

@@ -123,7 +123,7 @@ def audit_out_of_core(
     scan = LabelScan(label, text, drop_missing)
     for batch in probe:
         scan.update(batch)
-        report(progress, "scan", scan.n_rows, scan.n_rows)
+        report(progress, "scan", scan.n_rows, scan.n_rows)  # rows read so far: the total is known at the end
     classes = scan.finish(str(data))
     n_input = scan.n_rows
     n = n_input - scan.n_missing
@@ -337,8 +337,8 @@ def out_of_fold_on_disk(X: DiskRows, codes: np.ndarray, k: int, path: Path, *, n
                 clf.end_epoch()
             for lo in range(0, len(test), chunk):
                 rows = test[lo:lo + chunk]
-                out._array[rows] = clf.predict_proba(X.take(rows))
-                out.flush()
+                out.put(rows, clf.predict_proba(X.take(rows)))
+            out.flush()
             done.append(fold)
             if state is not None:
                 state.set("folds_done", done)

@@ -52,7 +52,7 @@ from labelwise.audit.duplicates import conflicting_duplicates, find_near_duplica
 from labelwise.audit.memory_budget import MemoryBudget, parse_memory
 from labelwise.audit.outliers import outlier_scores
 from labelwise.audit.result import PRED_PROBS_FILE, AuditResult
-from labelwise.audit.workflow import check_options, feasible_folds
+from labelwise.audit.workflow import check_options, checked_probabilities, feasible_folds
 from labelwise.data.atomic import atomic_path, write_text_atomic
 from labelwise.data.batches import LabelScan, TableBatches
 from labelwise.errors import DataError, ParameterError, ShapeError
@@ -145,7 +145,7 @@ def audit_out_of_core(
     counts = np.bincount(codes, minlength=k)
     notes: list[str] = []
     if pred_probs is not None:
-        probs_path = _given_probs(pred_probs, row_ids, n_input, k, work)
+        probs_path = _given_probs(pred_probs, row_ids, n_input, k, work, budget.chunk_rows)
         settings["pred_probs"] = "given by user"
     else:
         folds = feasible_folds(n_folds, n, counts, label, str(data), notes)
@@ -346,8 +346,9 @@ def out_of_fold_on_disk(X: DiskRows, codes: np.ndarray, k: int, path: Path, *, n
     return MinibatchLogisticRegression.__name__
 
 
-def _given_probs(pred_probs, row_ids: np.ndarray, n_input: int, k: int, work: Path) -> Path:
-    """The user's ``.npy`` probabilities ((n_input, k), sorted class order) for the kept rows, as a path."""
+def _given_probs(pred_probs, row_ids: np.ndarray, n_input: int, k: int, work: Path, chunk_rows: int) -> Path:
+    """The user's ``.npy`` probabilities ((n_input, k), sorted class order) of the kept rows, checked and divided by
+    their row sums as the in-memory audit does, copied as float64 into ``work``; returns the copy's path."""
     path = Path(pred_probs)
     if path.suffix.lower() != ".npy":
         raise DataError(f"--pred-probs {path}: the out-of-core audit reads probabilities from a .npy file (one row "
@@ -358,13 +359,12 @@ def _given_probs(pred_probs, row_ids: np.ndarray, n_input: int, k: int, work: Pa
     if probs.ndim != 2 or probs.shape != (n_input, k):
         raise ShapeError(f"--pred-probs {path} has shape {probs.shape}; the table has {n_input} rows and {k} classes, "
                          f"so give ({n_input}, {k}).")
-    if len(row_ids) == n_input:
-        return path
-    kept = work / "given_pred_probs.npy"
+    kept = work / "given_pred_probs.npy"  # the kept rows checked and normalised, as the in-memory audit reads them
     with DiskRows(path) as rows:
-        out = create_rows(kept, len(row_ids), k, rows.dtype)
-        for lo in range(0, len(row_ids), 65_536):
-            out.write(lo, rows.take(row_ids[lo:lo + 65_536]))
+        out = create_rows(kept, len(row_ids), k, np.float64)
+        for lo in range(0, len(row_ids), chunk_rows):
+            block = rows.take(row_ids[lo:lo + chunk_rows]).astype(np.float64)
+            out.write(lo, checked_probabilities(block, f"--pred-probs {path}"))
         out.close()
     return kept
 

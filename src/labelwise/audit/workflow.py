@@ -297,9 +297,15 @@ def _user_pred_probs(pred_probs, table: LabelledTable, n_input_rows: Optional[in
         probs = probs[np.asarray(table.row_ids)] if n_expected != len(table) else probs
     elif probs.shape[0] != len(table):
         raise DataError(f"{source} has {probs.shape[0]} rows but the table has {n_expected}: give one row per input row.")
+    return checked_probabilities(probs, source, table.labels.multi_label)
+
+
+def checked_probabilities(probs: np.ndarray, source: str, multi_label: bool = False) -> np.ndarray:
+    """``probs`` ((m, k) float64 rows of the user's probabilities, named ``source`` in messages) checked to be
+    probabilities and, single-label, divided by their row sums (DataError for a row that does not sum to 1 +- 0.01)."""
     if not np.all(np.isfinite(probs)) or probs.min() < 0 or probs.max() > 1 + 1e-6:
         raise DataError(f"{source} must hold probabilities in [0, 1] (softmax outputs, not logits), with no NaN.")
-    if not table.labels.multi_label:
+    if not multi_label:
         sums = probs.sum(axis=1, keepdims=True)
         if np.any(np.abs(sums - 1) > 1e-2):
             raise DataError(f"rows of {source} must sum to 1 (found sums from {sums.min():.3f} to {sums.max():.3f}).")

@@ -9,8 +9,10 @@ The limit ``M`` (default: half the physical memory, read with ``os.sysconf``) is
 - the work space ``W = M - BASE_BYTES - n * PER_ROW_BYTES`` (at least ``MIN_WORK_BYTES``), of which
   - a batch of rows read and embedded at a time takes ``W / 8``: ``batch_rows = W / 8 / (row_bytes + 4 d)`` with
     ``row_bytes`` = 1 KB of text and Arrow buffers per row;
-  - the neighbour search holds one shard of stored rows and one block of queries against it:
-    ``shard_rows * 4 d + query_rows * shard_rows * 4 <= W / 2``, with ``query_rows = shard_rows / 4``;
+  - the neighbour search holds one shard of stored rows, ``shard_rows = W / 4 / 4 d``, as large as that allows
+    (fewer shards: every shard is searched by every row); a block of queries is held against it:
+    ``query_rows * min(shard_rows, EXACT_MAX_ROWS) * 4 <= W / 4`` (exact shards compare a block with all their
+    rows; indexed ones with a few cells);
   - the minibatch model reads ``chunk_rows = W / 8 / (4 d + 8 k)`` rows at a time.
 - the out-of-fold model trains in memory (scikit-learn's logistic regression, as the in-memory audit) when the
   training rows' features fit: ``n * d * 4 * 3 <= W / 2`` (float32 features, and lbfgs' copies); otherwise a minibatch
@@ -87,13 +89,13 @@ class MemoryBudget:
 
     @property
     def shard_rows(self) -> int:
-        # s * 4d + (s / 4) * s * 4 <= W / 2  ->  s^2 + 4 d s - W / 2 <= 0
-        d, w = self.dim, self.work_bytes / 2
-        return _clamp(-2 * d + math.sqrt(4 * d * d + w), 256, 262_144)
+        return _clamp(self.work_bytes / 4 / (4 * max(self.dim, 1)), 256, 262_144)
 
     @property
     def query_rows(self) -> int:
-        return max(self.shard_rows // 4, 64)
+        from labelwise.neighbours import EXACT_MAX_ROWS
+
+        return _clamp(self.work_bytes / 4 / (4 * min(self.shard_rows, EXACT_MAX_ROWS)), 64, 65_536)
 
     @property
     def chunk_rows(self) -> int:

@@ -267,4 +267,4 @@ def report(
           multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, sep=sep,
           encoder=encoder, filter_by=AUDIT_FILTER, folds=None, random_state=random_state, compare_to=compare_to,
           report=True, datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None,
-          server_model=None, quiet=quiet, debug=debug)
+          server_model=None, out_of_core=False, memory_limit=None, quiet=quiet, debug=debug)

@@ -123,11 +123,15 @@ class TableBatches:
         return h.hexdigest()[:32]
 
     def __iter__(self) -> Iterator[Batch]:
+        import pyarrow as pa
+
         start = 0
         for f in self.files:
             first = 0
             for record_batch in self._record_batches(f):
                 batch = self._batch(record_batch, str(f), first, start)
+                del record_batch
+                pa.default_memory_pool().release_unused()  # Arrow's allocator would keep freed batches a while
                 first += len(batch)
                 start += len(batch)
                 yield batch

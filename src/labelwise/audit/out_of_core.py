@@ -171,7 +171,8 @@ def audit_out_of_core(
         classes=list(classes), row_ids=row_ids, given=codes, suggested=suggested, label_quality=quality,
         is_issue=is_issue, pred_probs=probs, noise=noise, label_column=label, multi_label=False,
         filter_by=filter_by, quality_method=quality_method, source=str(data),
-        source_path=str(Path(data).resolve()), n_input_rows=n_input, texts=None, settings=settings,
+        source_path=str(Path(data).resolve()) if Path(data).is_file() else None, n_input_rows=n_input, texts=None,
+        settings=settings,
     )
     result.classes_too_small = [classes[i] for i in np.flatnonzero((counts > 0) & (counts < 2))]
     result.checks = _checks(checks, codes, k, keys, embeddings_path if want_vectors else None, budget,

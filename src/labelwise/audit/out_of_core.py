@@ -165,6 +165,7 @@ def audit_out_of_core(
     quality = label_errors.label_quality_scores(codes, probs, method=quality_method)
     noise = label_errors.estimate_noise(codes, probs)
     suggested = _argmax_chunks(probs, budget.chunk_rows)
+    probs = np.load(probs_path, mmap_mode="r")  # a fresh mapping: the pages read above leave this process
     report(progress, "label errors", 1, 1)
 
     result = AuditResult(

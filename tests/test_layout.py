@@ -51,6 +51,9 @@ FLOORS = {
     "labelwise.audit.label_shift": ALGORITHMS,
     "labelwise.audit.label_shift.*": ALGORITHMS,
     "labelwise.audit.out_of_fold": ALGORITHMS,
+    "labelwise.audit.minibatch_logistic": ALGORITHMS,  # multinomial logistic regression by minibatch Adam
+    "labelwise.audit.disk_rows": ALGORITHMS,  # rows of a .npy on disk, read a block at a time (pages released)
+    "labelwise.audit.memory_budget": ALGORITHMS,  # --memory-limit and the batch sizes derived from it
     "labelwise.learn": ALGORITHMS,
     "labelwise.learn.*": ALGORITHMS,
     "labelwise.link.assign": ALGORITHMS,
@@ -68,6 +71,8 @@ FLOORS = {
     "labelwise": WORKFLOWS,
     "labelwise.cachefile": WORKFLOWS,  # the self-healing SQLite file behind the embedding and LLM caches
     "labelwise.audit": WORKFLOWS,
+    "labelwise.audit.out_of_core": WORKFLOWS,  # the audit of tables larger than memory
+    "labelwise.data.batches": WORKFLOWS,  # a table's label and text columns in record batches, checked per batch
     "labelwise.audit.*": WORKFLOWS,
     "labelwise.data": WORKFLOWS,
     "labelwise.data.*": WORKFLOWS,

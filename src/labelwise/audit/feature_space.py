@@ -14,7 +14,9 @@ import numpy as np
 from labelwise.data import LabelledTable
 from labelwise.errors import LabelwiseError
 
-ENCODERS = ("minilm", "tfidf")
+ENCODERS = ("minilm", "tfidf", "hashing")
+#: Buckets of the ``hashing`` encoder (:class:`~labelwise.features.hashing.HashingTextEncoder`) in an audit.
+HASHING_DIM = 256
 
 
 @dataclass
@@ -65,6 +67,18 @@ def _stack(parts):
     return np.hstack(parts)
 
 
+def text_encoder(name: str):
+    """The dense text encoder called ``name``: ``minilm`` (the packaged sentence model) or ``hashing`` (words hashed
+    into :data:`HASHING_DIM` buckets: no model, fast, knows no synonyms)."""
+    if name == "hashing":
+        from labelwise.features.hashing import HashingTextEncoder
+
+        return HashingTextEncoder(HASHING_DIM)
+    from labelwise.features import TextEncoder
+
+    return TextEncoder()
+
+
 def features_for(table: LabelledTable, encoder, progress, *, executor=None) -> FeatureSpace:
     """Feature matrix for the out-of-fold model, the kind of default classifier it suits, and what was used.
     executor: embeds the texts (a :class:`labelwise.scale.executor.Executor`; default: this process)."""
@@ -79,9 +93,7 @@ def features_for(table: LabelledTable, encoder, progress, *, executor=None) -> F
                 encoders.append(("text", TfidfEncoder()))
                 kinds.append("sparse")
             else:
-                from labelwise.features import TextEncoder
-
-                encoders.append(("text", TextEncoder()))
+                encoders.append(("text", text_encoder(encoder)))
                 kinds.append("dense")
             settings["encoder"] = encoder
         else:

@@ -231,28 +231,41 @@ class AuditResult:
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        arrays = {"row_ids": self.row_ids, "given": self.given, "suggested": self.suggested,
-                  "label_quality": self.label_quality, "is_issue": self.is_issue}
-        if self.noise is not None:
-            arrays.update((f"noise.{key}", np.asarray(value)) for key, value in dataclasses.asdict(self.noise).items())
-        arrays.update(self.checks.arrays())
-        with atomic_path(directory / ARRAYS_FILE) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+        self.write_arrays(directory)
         with atomic_path(directory / PRED_PROBS_FILE) as tmp, open(tmp, "wb") as f:
             np.save(f, np.asarray(self.pred_probs), allow_pickle=False)
         frame = self.to_frame()
         write_table_atomic(frame, directory / "issues.csv")
         write_table_atomic(frame, directory / "issues.parquet")
+        write_table_atomic(self.top_suggestions(), directory / "top_suggestions.parquet")
+        self.write_class_tables(directory)
+        self.write_summary(directory, has_texts=self.texts is not None)
+        return directory
+
+    def write_arrays(self, directory: Path) -> None:
+        """``arrays.npz``: the per-row arrays, the noise estimate and the checks' arrays (a part of :meth:`save`)."""
+        arrays = {"row_ids": self.row_ids, "given": self.given, "suggested": self.suggested,
+                  "label_quality": self.label_quality, "is_issue": self.is_issue}
+        if self.noise is not None:
+            arrays.update((f"noise.{key}", np.asarray(value)) for key, value in dataclasses.asdict(self.noise).items())
+        arrays.update(self.checks.arrays())
+        with atomic_path(Path(directory) / ARRAYS_FILE) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    def write_class_tables(self, directory: Path) -> None:
+        """``per_class.csv`` and (single-label) ``noise_matrix.csv`` (a part of :meth:`save`)."""
+        directory = Path(directory)
         write_table_atomic(self.per_class(), directory / "per_class.csv")
         if self.noise is not None:
             noise = pd.DataFrame(self.noise.noise_matrix, index=self.classes, columns=self.classes)
             noise.index.name = "given \\ true"
             write_table_atomic(noise.reset_index(), directory / "noise_matrix.csv")
-        write_table_atomic(self.top_suggestions(), directory / "top_suggestions.parquet")
+
+    def write_summary(self, directory: Path, *, has_texts: bool) -> None:
+        """``summary.json`` (a part of :meth:`save`); has_texts: issues.parquet holds a ``text`` column."""
         summary = dict(self.summary(), format_version=FORMAT_VERSION, class_names=list(self.classes),
-                       source_path=self.source_path, has_texts=self.texts is not None)
-        write_text_atomic(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
-        return directory
+                       source_path=self.source_path, has_texts=has_texts)
+        write_text_atomic(Path(directory) / "summary.json", json.dumps(summary, indent=2) + "\n")
 
     @staticmethod
     def saved_in(directory) -> bool:
@@ -323,15 +336,17 @@ class AuditResult:
             raise DataError(f"The files in {directory} do not belong together ({', '.join(wrong)} do not match "
                             f"{n} rows and {k} classes). Run the audit again with the same --out.")
 
-    def top_suggestions(self, k: int = 5) -> pd.DataFrame:
-        """The k most probable classes of each audited row, long format: ``row, rank (1..k), label, probability``."""
-        k = min(k, self.pred_probs.shape[1])
-        top = np.argsort(-self.pred_probs, axis=1, kind="stable")[:, :k]
+    def top_suggestions(self, k: int = 5, rows: slice = slice(None), pred_probs=None) -> pd.DataFrame:
+        """The k most probable classes of each audited row, long format: ``row, rank (1..k), label, probability``.
+        rows: a slice of the audited rows (default all); pred_probs: those rows' probabilities when already read."""
+        probs = np.asarray(self.pred_probs[rows] if pred_probs is None else pred_probs)
+        k = min(k, probs.shape[1])
+        top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         return pd.DataFrame({
-            "row": np.repeat(self.row_ids.astype(np.int64), k),
-            "rank": np.tile(np.arange(1, k + 1), self.n_rows),
+            "row": np.repeat(self.row_ids[rows].astype(np.int64), k),
+            "rank": np.tile(np.arange(1, k + 1), probs.shape[0]),
             "label": [self.classes[j] for j in top.ravel()],
-            "probability": np.take_along_axis(self.pred_probs, top, axis=1).ravel().astype(np.float64),
+            "probability": np.take_along_axis(probs, top, axis=1).ravel().astype(np.float64),
         })
 
     def __repr__(self) -> str:

@@ -96,7 +96,7 @@ def audit_dataset(
     """
     if quality_method is None and filter_by in label_errors.FILTERS:
         quality_method = label_errors.score_of(filter_by)
-    _check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
+    check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
                    compare_to, compare_pred_probs)
     table = _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding, sep)
     codes = table.labels.codes
@@ -183,7 +183,7 @@ def audit_dataset(
     return result
 
 
-def _check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
+def check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
                    compare_to, compare_pred_probs) -> None:
     """Refuse a wrong option before reading the data (one ParameterError naming the option and what it takes)."""
     usable = encoder in ENCODERS if isinstance(encoder, str) else hasattr(encoder, "encode") or hasattr(
@@ -245,18 +245,24 @@ def _feasible_folds(n_folds: Optional[int], table: LabelledTable, notes: list) -
     (scikit-learn refuses them). A class of one row can never be checked (see ``AuditResult.classes_too_small``);
     when every class has one row, no model can learn any of them.
     """
-    n = len(table)
+    counts = None if table.labels.multi_label else np.bincount(table.labels.codes, minlength=table.labels.n_classes)
+    return feasible_folds(n_folds, len(table), counts, table.labels.name, table.source, notes)
+
+
+def feasible_folds(n_folds: Optional[int], n: int, counts: Optional[np.ndarray], label: str, source: str,
+                   notes: list) -> int:
+    """:func:`_feasible_folds` from the rows ``n`` and the rows per class ``counts`` ((k,) int; None for
+    multi-label); ``label`` and ``source`` name the column and table in messages."""
     if n_folds is not None and n_folds > n:
         raise ParameterError(f"--folds {n_folds} (n_folds) is more than the {n} rows audited; each fold needs rows "
                              f"to test. Use at most {n} folds (5 is usual).")
     asked = n_folds if n_folds is not None else (5 if n < LARGE_TABLE_ROWS else 3)
-    if table.labels.multi_label:
+    if counts is None:
         return min(asked, n)
-    counts = np.bincount(table.labels.codes, minlength=table.labels.n_classes)
     largest = int(counts.max())
     if largest < 2:
         raise DataError(
-            f"Every class in label column '{table.labels.name}' of {table.source} has a single row ({n} rows, "
+            f"Every class in label column '{label}' of {source} has a single row ({n} rows, "
             f"{n} classes), so no model can learn any class from another row. Check that --label names the class "
             "column (an identifier or free text differs in every row), or merge rare classes into larger ones."
         )
@@ -305,9 +311,15 @@ def _user_pred_probs(pred_probs, table: LabelledTable, n_input_rows: Optional[in
         probs = probs[np.asarray(table.row_ids)] if n_expected != len(table) else probs
     elif probs.shape[0] != len(table):
         raise DataError(f"{source} has {probs.shape[0]} rows but the table has {n_expected}: give one row per input row.")
+    return checked_probabilities(probs, source, table.labels.multi_label)
+
+
+def checked_probabilities(probs: np.ndarray, source: str, multi_label: bool = False) -> np.ndarray:
+    """``probs`` ((m, k) float64 rows of the user's probabilities, named ``source`` in messages) checked to be
+    probabilities and, single-label, divided by their row sums (DataError for a row that does not sum to 1 +- 0.01)."""
     if not np.all(np.isfinite(probs)) or probs.min() < 0 or probs.max() > 1 + 1e-6:
         raise DataError(f"{source} must hold probabilities in [0, 1] (softmax outputs, not logits), with no NaN.")
-    if not table.labels.multi_label:
+    if not multi_label:
         sums = probs.sum(axis=1, keepdims=True)
         if np.any(np.abs(sums - 1) > 1e-2):
             raise DataError(f"rows of {source} must sum to 1 (found sums from {sums.min():.3f} to {sums.max():.3f}).")

@@ -10,13 +10,15 @@ from rich.table import Table
 
 from labelwise.audit.checks.base import SkipReason
 from labelwise.audit.label_errors import AUDIT_FILTER, FILTERS
+from labelwise.cli.audit_out_of_core import out_of_core_reason, refuse_unsupported, run_out_of_core
 from labelwise.cli.options import DEBUG, ENCODING, QUIET, RAY, SEP, SERVER_MODEL, list_option, run_on, writable
 from labelwise.cli.console import console, interrupt_after, messages, plain, progress_bars
 from labelwise.errors import DataError, ParameterError
 
 
 def audit(
-    data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines.", show_default=False),
+    data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines, or a folder of Parquet files.",
+                                show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="The column holding the labels.", show_default=False),
     text: Optional[List[str]] = list_option("--text", "-t", help="Text column(s) to embed (several are joined). "
                                             "Without --text, --features and --embeddings, a single column of free "
@@ -38,7 +40,7 @@ def audit(
     encoding: Optional[str] = ENCODING,
     sep: Optional[str] = SEP,
     encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' (offline sentence "
-                                "embeddings) or 'tfidf'."),
+                                "embeddings), 'tfidf', or 'hashing' (hashed words: no model, fast)."),
     filter_by: str = typer.Option(AUDIT_FILTER, "--filter-by", help=f"How to pick issues: {', '.join(FILTERS)} "
                                   "(prune_by_noise_rate: cleanlab's default set)."),
     folds: Optional[int] = typer.Option(
@@ -67,6 +69,11 @@ def audit(
                                          "(e.g. http://127.0.0.1:8000/v1; key from LABELWISE_LLM_API_KEY)."),
     server_model: Optional[str] = SERVER_MODEL,
     ray: Optional[str] = RAY,
+    out_of_core: bool = typer.Option(False, "--out-of-core", help="Read DATA in batches and keep embeddings and "
+                                     "probabilities on disk (automatic for a Parquet folder, or a file larger than "
+                                     "--memory-limit in memory). CSV, TSV or Parquet; text columns only."),
+    memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="Memory the out-of-core audit may use, "
+                                               "e.g. 4GB or 512MB (default: half the physical memory)."),
     quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
@@ -89,6 +96,21 @@ def audit(
                              "--text (it cannot judge --features or --embeddings).")
     if llm_judge and (multi_label or label_delimiter is not None):
         raise ParameterError("--llm-judge checks single labels; drop it for a multi-label audit.")
+    # ---- out of core: the whole branch is in cli/audit_out_of_core.py --------------------------------------------
+    reason = out_of_core_reason(data, out_of_core, memory_limit)
+    if reason is not None:
+        refuse_unsupported(**{"--features": features, "--embeddings": embeddings, "--multi-label": multi_label,
+                              "--label-delimiter": label_delimiter, "--compare-to": compare_to, "--report": report,
+                              "--datasheet": datasheet, "--llm-judge": llm_judge, "--ray": ray})
+        result = run_out_of_core(data, reason, out=out, quiet=quiet, memory_limit=memory_limit, label=label,
+                                 text=text or [], pred_probs=pred_probs, drop_missing=drop_missing, encoding=encoding,
+                                 sep=sep, encoder=encoder, n_folds=folds, filter_by=filter_by,
+                                 random_state=random_state)
+        print_summary(result, show)
+        messages.print(plain(f"wrote {out}/ issues.csv, issues.parquet, per_class.csv, summary.json (and the arrays "
+                             "labelwise reads back)"), soft_wrap=True)
+        return
+    # -------------------------------------------------------------------------------------------------------------
     if multi_label is False and label_delimiter is None:
         multi_label_arg = None  # auto-detect list columns
     else:
@@ -247,4 +269,4 @@ def report(
           multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, sep=sep,
           encoder=encoder, filter_by=AUDIT_FILTER, folds=None, random_state=random_state, compare_to=compare_to,
           report=True, datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None,
-          server_model=None, ray=ray, quiet=quiet, debug=debug)
+          server_model=None, ray=ray, out_of_core=False, memory_limit=None, quiet=quiet, debug=debug)

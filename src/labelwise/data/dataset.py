@@ -337,14 +337,20 @@ def _default_inputs(frame: pd.DataFrame, label: Hashable, source: str) -> tuple[
 def _check_text_column(values: pd.Series, col: Any, source: str) -> None:
     """A text column with nothing in it, or one value in every row, gives the model nothing to read."""
     profile = profile_column(values, col)
-    if profile.kind == EMPTY:
-        raise DataError(f"Text column '{col}' of {source} is empty in every row, so there is no text to learn from. "
-                        "Check that --text names the column holding the text.")
-    if profile.kind == CONSTANT:
-        value = _text(values[values.notna()].iloc[0])
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        raise DataError(f"Text column '{col}' of {source} holds the same value {shown!r} in every row, so it says "
-                        "nothing about the labels. Check that --text names the column holding the text.")
+    if profile.kind in (EMPTY, CONSTANT):
+        raise useless_text_error(col, source, None if profile.kind == EMPTY else values[values.notna()].iloc[0])
+
+
+def useless_text_error(col: Any, source: str, only_value: Any = None) -> DataError:
+    """The error for a text column that is empty in every row (``only_value`` None) or holds ``only_value`` in every
+    row."""
+    if only_value is None:
+        return DataError(f"Text column '{col}' of {source} is empty in every row, so there is no text to learn from. "
+                         "Check that --text names the column holding the text.")
+    value = _text(only_value)
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    return DataError(f"Text column '{col}' of {source} holds the same value {shown!r} in every row, so it says "
+                     "nothing about the labels. Check that --text names the column holding the text.")
 
 
 #: A label column of numbers with more distinct values than this, in most of its rows, is a quantity, not classes.
@@ -356,12 +362,19 @@ def _check_not_continuous(values: pd.Series, label: Hashable, source: str) -> No
     if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         return
     numbers = values.to_numpy(dtype=np.float64)
-    distinct = np.unique(numbers)
-    if distinct.size <= CONTINUOUS_MIN_DISTINCT or distinct.size <= numbers.size / 2:
-        return
-    examples = ", ".join(f"{v:g}" for v in numbers[:3])
-    raise DataError(
-        f"Label column '{label}' of {source} holds {distinct.size:,} different numbers in {numbers.size:,} rows "
+    error = continuous_labels_error(label, source, np.unique(numbers).size, numbers.size, numbers[:3])
+    if error is not None:
+        raise error
+
+
+def continuous_labels_error(label: Hashable, source: str, n_distinct: int, n_rows: int, examples) -> DataError | None:
+    """The error for numeric labels with ``n_distinct`` values in ``n_rows`` rows when that many make them a quantity,
+    not classes (else None); ``examples``: the first few values."""
+    if n_distinct <= CONTINUOUS_MIN_DISTINCT or n_distinct <= n_rows / 2:
+        return None
+    examples = ", ".join(f"{float(v):g}" for v in examples)
+    return DataError(
+        f"Label column '{label}' of {source} holds {n_distinct:,} different numbers in {n_rows:,} rows "
         f"(e.g. {examples}): a quantity to predict (regression), while labelwise audits class labels. Bin it into "
         f"classes first (e.g. pandas.cut(frame['{label}'], 5)), or pass the class column with --label."
     )

@@ -207,32 +207,40 @@ def encode_column(
     ids = np.arange(len(values), dtype=np.int64) if row_ids is None else np.asarray(row_ids, dtype=np.int64)
     is_multi = resolve_multi_label(values, multi_label, delimiter, name=col, source=source, row_ids=ids)
 
-    cells: list = []  # multi-label: list[str] per row; single-label: str; None where missing
-    for i, v in enumerate(values):
-        try:
-            cells.append(_label_set(v, delimiter) if is_multi else _label_str(v))
-        except _NotALabel as bad:
-            raise DataError(f"The label in column '{col}' at {describe_row(source, ids[i])} {bad}") from None
+    cells = label_cells(values, is_multi, delimiter, name=col, source=source, row_ids=ids)
     missing = [i for i, c in enumerate(cells) if c is None]
     if missing:
         raise missing_labels_error(col, ids[missing].tolist(), source, len(values))
 
     if is_multi:
-        classes = _sorted_classes({c for s in cells for c in s})
-        _check_two_classes(classes, col, len(values))
+        classes = sorted_classes({c for s in cells for c in s})
+        check_two_classes(classes, col, len(values))
         index = {c: j for j, c in enumerate(classes)}
         codes = np.zeros((len(values), len(classes)), dtype=bool)
         for i, s in enumerate(cells):
             codes[i, [index[c] for c in s]] = True
         return LabelColumn(name=col, classes=classes, codes=codes, multi_label=True)
 
-    classes = _sorted_classes(set(cells))
-    _check_two_classes(classes, col, len(values))
+    classes = sorted_classes(set(cells))
+    check_two_classes(classes, col, len(values))
     codes = pd.Index(classes).get_indexer(cells).astype(np.int64)
     return LabelColumn(name=col, classes=classes, codes=codes, multi_label=False)
 
 
-def _check_two_classes(classes: list[str], name: str, n: int) -> None:
+def label_cells(values, multi_label: bool, delimiter: str | None, *, name: str, source: str,
+                row_ids: np.ndarray) -> list:
+    """Each cell's label(s) as read: ``str`` (single-label) or ``list[str]`` (multi-label) per row, ``None`` where
+    missing. A cell that cannot be a label raises DataError naming ``row_ids[i]`` of ``source``."""
+    cells: list = []
+    for i, v in enumerate(values):
+        try:
+            cells.append(_label_set(v, delimiter) if multi_label else _label_str(v))
+        except _NotALabel as bad:
+            raise DataError(f"The label in column '{name}' at {describe_row(source, row_ids[i])} {bad}") from None
+    return cells
+
+
+def check_two_classes(classes: list[str], name: str, n: int) -> None:
     if len(classes) >= 2:
         return
     if not classes:
@@ -308,7 +316,7 @@ def _shown(cell: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _sorted_classes(classes: set[str]) -> list[str]:
+def sorted_classes(classes: set[str]) -> list[str]:
     """Sort numerically when every class reads as a number, else as strings."""
     if classes and all(_NUMBER.match(c) for c in classes):
         return sorted(classes, key=lambda c: (float(c), c))

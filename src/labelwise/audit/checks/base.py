@@ -43,6 +43,7 @@ class SkipReason(str, enum.Enum):
     NO_OTHER_SPLIT = "no_other_split"  # shift: no --compare-to
     MULTI_LABEL = "multi_label"  # shift, error interval: single-label methods
     NOTHING_TO_COMPARE = "nothing_to_compare"  # shift: the other split has no labels and there is no model
+    OUT_OF_CORE = "out_of_core"  # columns, error interval, shift: not run by the out-of-core audit
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Benchmark: labelwise past one machine's memory (issue 15). One CLI, one part per question:
 
     python bench/scale.py --part streaming [--rows 5000000] [--classes 345] [--dir /tmp]
-    python bench/scale.py --part ray|audit [ARGS...]   # runs bench/scale_ray.py / bench/scale_audit.py
+    python bench/scale.py --part ray|audit|cost [ARGS...]  # runs bench/scale_ray.py / scale_audit.py / scale_cost.py
     python bench/scale.py --part all                   # every part whose script exists
 
 Part ``streaming``: confident learning over probabilities on disk, labelwise vs cleanlab 2.9's
@@ -46,7 +46,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-OTHER_PARTS = {"ray": HERE / "scale_ray.py", "audit": HERE / "scale_audit.py"}
+OTHER_PARTS = {"ray": HERE / "scale_ray.py", "audit": HERE / "scale_audit.py", "cost": HERE / "scale_cost.py"}
 READ_BYTES = 64 << 20
 LABELWISE_FILTERS = ("low_self_confidence", "low_normalized_margin_calibrated", "prune_by_noise_rate")
 
@@ -240,7 +240,7 @@ def other_part(name: str, extra: list) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("streaming", "ray", "audit", "all"), default="streaming")
+    parser.add_argument("--part", choices=("streaming", "ray", "audit", "cost", "all"), default="streaming")
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--classes", type=int, default=345)
     parser.add_argument("--dir", default=tempfile.gettempdir(), help="where the temporary data goes")

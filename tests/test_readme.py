@@ -52,7 +52,7 @@ def user_tables(folder: Path) -> None:
     frame = pd.DataFrame(rows)
     frame.iloc[:96].to_csv(folder / "train.csv", index=False)
     frame.iloc[96:].to_csv(folder / "test.csv", index=False)
-    (folder / "train_parquet").mkdir()
+    (folder / "train_parquet").mkdir(exist_ok=True)
     for i, part in enumerate((frame.iloc[:48], frame.iloc[48:96])):
         part.to_parquet(folder / "train_parquet" / f"part-{i}.parquet", index=False)
     frame.rename(columns={"text": "body"})[["body"]].to_csv(folder / "tickets.csv", index=False)

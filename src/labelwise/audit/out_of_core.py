@@ -116,7 +116,6 @@ def audit_out_of_core(
                    duplicate_threshold)
     out = Path(out)
     work = Path(work_dir) if work_dir is not None else out / WORK_DIR
-    work.mkdir(parents=True, exist_ok=True)
 
     probe = TableBatches(data, label=label, text=text, batch_rows=MemoryBudget(limit, 0).batch_rows,
                          encoding=encoding, sep=sep)
@@ -125,6 +124,7 @@ def audit_out_of_core(
         scan.update(batch)
         report(progress, "scan", scan.n_rows, scan.n_rows)  # rows read so far: the total is known at the end
     classes = scan.finish(str(data))
+    work.mkdir(parents=True, exist_ok=True)  # after the scan: a table that fails its checks leaves no folder behind
     n_input = scan.n_rows
     n = n_input - scan.n_missing
     k = len(classes)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import sys
 import time
@@ -119,11 +120,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=HERE / "results" / "scale_ray.json")
     args = parser.parse_args()
 
+    from labelwise.testing.ray_cluster import AUTH_MODE, LocalRayCluster
+
+    os.environ["RAY_AUTH_MODE"] = AUTH_MODE  # this process talks to the benchmark's clusters as their nodes expect
+
     import ray
 
     from labelwise.scale.executor import LocalExecutor
     from labelwise.scale.ray_executor import RayExecutor
-    from labelwise.testing.ray_cluster import LocalRayCluster
 
     data = inputs(args)
     results: dict = {"local": {}, "local-1t": {}, "ray-1": {}, "ray-2": {}}

@@ -11,9 +11,16 @@ tests/honest_markers.py).
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
+
+from labelwise.testing.ray_cluster import AUTH_MODE
+
+# this process, the commands it starts and any local Ray instance a test starts use the test cluster's
+# authentication mode (see AUTH_MODE); set before any Ray client exists in this process
+os.environ["RAY_AUTH_MODE"] = AUTH_MODE
 
 
 @pytest.fixture(scope="session")

@@ -134,6 +134,8 @@ class RayExecutor:
         context.enable_progress_bars = False  # progress goes through the callback
         context.enable_auto_log_stats = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
+        # its warning that the progress bars are off would reach the user on every run: ours replace them
+        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         table = pa.table({"row": np.arange(n, dtype=np.int64), "text": pa.array(texts, pa.string())})
         blocks = [table.slice(lo, self.embed_block_rows) for lo in range(0, n, self.embed_block_rows)]
         actors = max(1, min(self.max_actors or self.cpus(), len(blocks)))

@@ -21,6 +21,11 @@ from typing import Optional
 __all__ = ["LocalRayCluster", "free_ports"]
 
 RAY = str(Path(sys.executable).with_name("ray"))
+AUTH_MODE = "disabled"
+"""Ray's token authentication, set explicitly for the test cluster (loopback only, one session): with the mode unset,
+``ray start`` turns tokens on whenever ``~/.ray/auth_token`` exists (any earlier local ``ray.init()`` on the machine
+writes one), and this module's liveness check and the tests' clients would be refused. Processes that talk to the
+cluster set ``RAY_AUTH_MODE`` to the same value (``tests/scale/conftest.py``)."""
 START_TIMEOUT_S = 90
 """Seconds to wait for the nodes to come up."""
 OBJECT_STORE_BYTES = 300 * 1024**2
@@ -79,7 +84,7 @@ class LocalRayCluster:
                    f"--object-store-memory={self.object_store_bytes}", f"--memory={self.memory_bytes}",
                    "--min-worker-port=0", "--max-worker-port=0", "--disable-usage-stats",
                    f"--temp-dir={self.temp_dir}", *_node_ports(), *args]
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": AUTH_MODE}
         env.pop("RAY_ADDRESS", None)
         # the nodes' workers import the labelwise this process runs (a source tree, not only the installed one)
         source = str(Path(__file__).resolve().parents[2])

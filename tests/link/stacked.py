@@ -1,5 +1,5 @@
-"""Two linked tables stacked into one de-duplication table with its true entities, and pairwise scores of a
-clustering; shared by tests/link/test_dedupe_real.py and bench/dedupe.py."""
+"""DBLP-ACM read once for every test that uses it, two linked tables stacked into one de-duplication table with its
+true entities, and pairwise scores of a clustering; shared by tests/link/, tests/scale/ and bench/dedupe.py."""
 
 from __future__ import annotations
 
@@ -23,12 +23,20 @@ def stack(left: pd.DataFrame, right: pd.DataFrame, truth_left, truth_right, pref
     return table, connected_clusters(len(table), i, j)
 
 
-def stacked_dblp_acm(folder: Path):
-    """DBLP2.csv (Latin-1) over ACM.csv from ``folder``: 4,910 rows, entities from the perfect mapping."""
+def read_dblp_acm(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``(dblp, acm, truth)`` from ``folder``: DBLP2.csv (Latin-1), ACM.csv and the perfect mapping, whose columns are
+    named ``left_id`` (DBLP) and ``right_id`` (ACM)."""
     dblp = read_table(folder / "DBLP2.csv", encoding="latin-1")
     acm = read_table(folder / "ACM.csv")
     truth = read_table(folder / "DBLP-ACM_perfectMapping.csv")
-    return stack(dblp, acm, truth.iloc[:, 0], truth.iloc[:, 1], ("dblp:", "acm:"))
+    truth.columns = ["left_id", "right_id"]
+    return dblp, acm, truth
+
+
+def stacked_dblp_acm(folder: Path):
+    """DBLP2.csv (Latin-1) over ACM.csv from ``folder``: 4,910 rows, entities from the perfect mapping."""
+    dblp, acm, truth = read_dblp_acm(folder)
+    return stack(dblp, acm, truth["left_id"], truth["right_id"], ("dblp:", "acm:"))
 
 
 def pairwise_scores(cluster: np.ndarray, entity: np.ndarray) -> dict:

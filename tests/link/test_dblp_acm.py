@@ -16,16 +16,12 @@ from labelwise.data import read_table
 from labelwise.features import HashingTextEncoder
 from labelwise.link import evaluate, link
 from tests.conftest import shared_dataset
+from tests.link.stacked import read_dblp_acm
 
 
 @pytest.fixture(scope="module")
 def dblp_acm():
-    folder = shared_dataset("linkage", "dblp-acm")
-    left = read_table(folder / "DBLP2.csv", encoding="latin-1")
-    right = read_table(folder / "ACM.csv")
-    truth = read_table(folder / "DBLP-ACM_perfectMapping.csv")
-    truth.columns = ["left_id", "right_id"]
-    return left, right, truth
+    return read_dblp_acm(shared_dataset("linkage", "dblp-acm"))
 
 
 def test_dblp2_is_latin1_and_says_so(dblp_acm):

@@ -17,6 +17,7 @@ from labelwise.features import HashingTextEncoder
 from labelwise.link import dedupe, evaluate, link
 from labelwise.scale.executor import LocalExecutor, executor_for
 from tests.conftest import shared_dataset
+from tests.link.stacked import read_dblp_acm
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
@@ -62,11 +63,7 @@ def test_audit_of_2k_banking77_rows_flags_the_same_rows_on_ray(on_ray):
 
 @pytest.fixture(scope="module")
 def dblp_acm_slice():
-    folder = shared_dataset("linkage", "dblp-acm")
-    left = read_table(folder / "DBLP2.csv", encoding="latin-1")
-    right = read_table(folder / "ACM.csv")
-    truth = read_table(folder / "DBLP-ACM_perfectMapping.csv")
-    truth.columns = ["left_id", "right_id"]
+    left, right, truth = read_dblp_acm(shared_dataset("linkage", "dblp-acm"))
     sample = truth.sample(300, random_state=0)
     left = pd.concat([left[left.id.isin(sample.left_id)], left[~left.id.isin(truth.left_id)].head(50)])
     right = pd.concat([right[right.id.isin(sample.right_id)], right[~right.id.isin(truth.right_id)].head(50)])

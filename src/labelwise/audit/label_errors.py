@@ -174,6 +174,13 @@ def _open(labels, pred_probs, *, multi_label: bool = False) -> tuple[np.ndarray,
     return _check_labels(labels, n, k), source
 
 
+def open_chunked(labels, pred_probs, chunk_rows: Optional[int] = None) -> tuple[np.ndarray, ChunkSource, int]:
+    """``(labels (n,) int64, a ChunkSource over pred_probs, rows per chunk)``, checked as every function of this
+    module checks them: for code that runs the passes itself (``labelwise.scale``'s Ray executor)."""
+    labels, source = _open(labels, pred_probs)
+    return labels, source, _rows_per_chunk(source, chunk_rows)
+
+
 def _rows_per_chunk(source: ChunkSource, chunk_rows: Optional[int]) -> int:
     if chunk_rows is not None:
         if chunk_rows < 1:
@@ -289,6 +296,15 @@ def confident_thresholds(labels, pred_probs, *, chunk_rows: Optional[int] = None
     """
     labels, source = _open(labels, pred_probs)
     return _threshold_counts(labels, source, _rows_per_chunk(source, chunk_rows), _jobs(None)).thresholds
+
+
+def confident_counts(labels, pred_probs, *, chunk_rows: Optional[int] = None) -> JointCounts:
+    """Pass 1 and pass 2 over the rows: the :class:`JointCounts` (confident joint, label counts, noise estimate).
+
+    labels: (n,) int; pred_probs: (n, k) float, or a memmap / .npy path / Parquet source (read in chunks).
+    """
+    labels, source = _open(labels, pred_probs)
+    return _stream_stats(labels, source, chunk_rows=chunk_rows)[1]
 
 
 def compute_confident_joint(

@@ -97,17 +97,9 @@ class LocalExecutor(_ContextManager):
                            random_state=random_state, progress=progress)
 
     def confident_counts(self, labels, pred_probs, *, chunk_rows: Optional[int] = None):
-        from labelwise.audit.confident_counts import JointCounts, ThresholdCounts
-        from labelwise.scale.inputs import open_counts_input
+        from labelwise.audit.label_errors import confident_counts
 
-        labels, source, rows = open_counts_input(labels, pred_probs, chunk_rows)
-        first = ThresholdCounts(source.shape[1])
-        for start, raw in source.iter_chunks(rows, convert=False):
-            first.update(labels[start:start + raw.shape[0]], raw)
-        counts = JointCounts(first.thresholds)
-        for start, raw in source.iter_chunks(rows, convert=False):
-            counts.update(labels[start:start + raw.shape[0]], raw)
-        return counts
+        return confident_counts(labels, pred_probs, chunk_rows=chunk_rows)
 
     def __repr__(self) -> str:
         return "LocalExecutor()"

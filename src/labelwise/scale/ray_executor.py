@@ -243,10 +243,10 @@ class RayExecutor:
     @_errors_said_here()
     def confident_counts(self, labels, pred_probs, *, chunk_rows: Optional[int] = None):
         from labelwise.audit.confident_counts import JointCounts, ThresholdCounts
-        from labelwise.scale.inputs import open_counts_input
+        from labelwise.audit.label_errors import open_chunked
 
         ray = import_ray()
-        labels, source, rows = open_counts_input(labels, pred_probs, chunk_rows)
+        labels, source, rows = open_chunked(labels, pred_probs, chunk_rows)
         whole = ray.put(source.array) if source.in_memory else None  # once, for both passes
         first = self._map_merge(ThresholdCounts(source.shape[1]), labels, source, rows, whole)
         return self._map_merge(JointCounts(first.thresholds), labels, source, rows, whole)

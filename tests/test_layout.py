@@ -38,6 +38,7 @@ FLOORS = {
     # algorithms: arrays in, arrays out (numpy, torch; texts as lists of strings); no I/O, no pandas, no printing.
     # An encoder or LLM backend reaches them as an argument, never by import.
     "labelwise.neighbours": ALGORITHMS,  # the kNN index shared by audit, generate and link
+    "labelwise.token_states": ALGORITHMS,  # padded per-token / per-patch vectors, the set-level learners' input
     "labelwise.neighbours.*": ALGORITHMS,
     "labelwise.sharded_neighbours": ALGORITHMS,  # the same search over shards of the stored rows, top-k merged
     "labelwise.audit.label_errors": ALGORITHMS,

@@ -33,6 +33,7 @@ from labelwise.features.base import Params
 from labelwise.features.cache import EmbeddingCache, default_cache_dir
 from labelwise.neighbours import normalise
 from labelwise.progress import ProgressCallback, report
+from labelwise.token_states import TokenStates
 
 __all__ = ["TextEncoder", "DEFAULT_MAX_LENGTH"]
 
@@ -327,8 +328,9 @@ class TextEncoder(Params):
             lengths[start : start + len(chunk)] = [len(e.ids) for e in chunk]
         return lengths
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        """One ONNX call: ``texts: (b,)`` -> ``(b, dim) float32``, mean-pooled and L2-normalised."""
+    def _forward(self, texts: list[str]) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        """One ONNX call: ``texts: (b,)`` -> (the tokenizer's encodings, the graph's output ``(b, l, dim)`` or
+        ``(b, dim)`` float32, the attention mask ``(b, l) int64``)."""
         encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)
         length = max(len(e.ids) for e in encodings)
         ids = np.full((len(texts), length), self._pad_id, dtype=np.int64)
@@ -347,7 +349,11 @@ class TextEncoder(Params):
         }
         feed = {name: np.ascontiguousarray(arrays[name], dtype=dtype) for name, dtype in self._inputs}
         (hidden,) = self._session.run([self._output], feed)
-        hidden = np.asarray(hidden, dtype=np.float32)
+        return encodings, np.asarray(hidden, dtype=np.float32), mask
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        """One ONNX call: ``texts: (b,)`` -> ``(b, dim) float32``, mean-pooled and L2-normalised."""
+        _, hidden, mask = self._forward(texts)
         if self._pooled:
             vectors = hidden
         else:
@@ -423,3 +429,55 @@ class TextEncoder(Params):
         self._dim = self._dim or rows[0].shape[0]  # type: ignore[union-attr]
         vectors = np.stack(rows).astype(np.float32, copy=False)  # type: ignore[arg-type]
         return vectors if len(texts_u) == n else vectors[inverse]  # no repeats: inverse is the identity
+
+    def encode_tokens(self, texts: Sequence[str], *, words: bool = True,
+                      progress: ProgressCallback | None = None) -> TokenStates:
+        """Per-token vectors of ``texts: (n,) str`` -> :class:`TokenStates` ``(n, L, dim)``, in the order given.
+
+        The vectors are the model's token embeddings, the ones :meth:`encode` mean-pools (not normalised), so a
+        token and a sentence vector from :meth:`encode` (a label name, a description) live in one space and their
+        cosine means something. [CLS] and [SEP] are dropped. ``words=True`` merges the word pieces of each word
+        into one vector (their mean) and keeps the word as it is written in the text (``"overdraft"``, not
+        ``"over", "##draft"``), so attention lands on words, not fragments; ``words=False`` keeps the pieces.
+        Token states are not cached (they are ~40x the size of a sentence vector). Texts longer than
+        ``max_length`` tokens are truncated, as in :meth:`encode`.
+        progress: ``progress("token states", done, total)`` after each batch.
+        """
+        self._resolve()
+        items = _check_texts(texts)
+        self._load()
+        if self._pooled:
+            raise LabelwiseError(f"{self._model_file} outputs only pooled sentence vectors; token states need an "
+                                 "ONNX export with a (batch, seq, dim) output such as 'token_embeddings'.")
+        n = len(items)
+        rows: list[tuple[np.ndarray, tuple[str, ...]]] = [(np.zeros((0, 0), np.float32), ())] * n
+        order = np.argsort(-self._token_lengths(items), kind="stable") if n else np.arange(0)
+        report(progress, "token states", 0, n)
+        for start in range(0, n, self.batch_size):
+            batch = [int(i) for i in order[start : start + self.batch_size]]
+            encodings, hidden, _ = self._forward([items[i] for i in batch])
+            for j, i in enumerate(batch):
+                rows[i] = _token_rows(items[i], encodings[j], hidden[j], words)
+            report(progress, "token states", min(start + self.batch_size, n), n)
+        dim = hidden.shape[-1] if n else self.dim
+        width = max((len(t) for _, t in rows), default=0)
+        states = np.zeros((n, width, dim), dtype=np.float32)
+        mask = np.zeros((n, width), dtype=bool)
+        for i, (vectors, _) in enumerate(rows):
+            states[i, : len(vectors)] = vectors
+            mask[i, : len(vectors)] = True
+        return TokenStates(states, mask, tuple(t for _, t in rows))
+
+
+def _token_rows(text: str, encoding: Any, hidden: np.ndarray, words: bool) -> tuple[np.ndarray, tuple[str, ...]]:
+    """One text's token vectors ``(t, dim)`` and strings, special tokens dropped, pieces merged per word."""
+    keep = [k for k, special in enumerate(encoding.special_tokens_mask) if not special and k < len(hidden)]
+    if not words:
+        return hidden[keep], tuple(encoding.tokens[k] for k in keep)
+    groups: dict[int, list[int]] = {}
+    for k in keep:
+        word = encoding.word_ids[k]
+        groups.setdefault(k if word is None else word, []).append(k)
+    vectors = np.stack([hidden[g].mean(axis=0) for g in groups.values()]) if groups else hidden[:0]
+    strings = tuple(text[encoding.offsets[g[0]][0] : encoding.offsets[g[-1]][1]] for g in groups.values())
+    return vectors.astype(np.float32), strings

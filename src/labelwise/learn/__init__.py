@@ -6,6 +6,8 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
   for Multi-Label Classification, ICME 2024).
 - :mod:`labelwise.learn.ldr`: LDR-KL and adaptive ALDR-KL losses (Zhu, Ying, Yang, ICML 2023).
 - :mod:`labelwise.learn.conr`: ConR contrastive regulariser for imbalanced regression (ICLR 2024).
+- :mod:`labelwise.learn.mlcd`: MLCD, the decoupled multi-label loss with negative-class sampling, a cosine
+  classifier and multi-label pseudo-labels from cluster centres (Multi-label Cluster Discrimination, ECCV 2024).
 - :mod:`labelwise.learn.heads`: per-label head, Platt calibration and thresholds in the spirit of PTEC
   (Buchner et al., NAACL 2024 Industry).
 
@@ -35,11 +37,20 @@ from labelwise.learn.estimators import (  # noqa: E402
 )
 from labelwise.learn.heads import PerLabelPlatt, max_ratio_pos_weight, tune_thresholds  # noqa: E402
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss, ldr_kl_loss  # noqa: E402
+from labelwise.learn.mlcd import (  # noqa: E402
+    ClusterPseudoLabeler,
+    CoupledPairwiseLoss,
+    DecoupledMultiLabelLoss,
+    decoupled_multilabel_loss,
+)
 from labelwise.learn.pu_mlc import PUMultiLabelLoss, hide_positives, pu_mlc_loss  # noqa: E402
 
 __all__ = [
     "ALDRKLLoss",
+    "ClusterPseudoLabeler",
     "ConRLoss",
+    "CoupledPairwiseLoss",
+    "DecoupledMultiLabelLoss",
     "ImbalancedRegressor",
     "LDRKLLoss",
     "MultiLabelClassifier",
@@ -48,6 +59,7 @@ __all__ = [
     "PUMultiLabelLoss",
     "PerLabelPlatt",
     "conr_loss",
+    "decoupled_multilabel_loss",
     "gce_loss",
     "hide_positives",
     "ldr_kl_loss",

@@ -3,7 +3,8 @@
 - :class:`NoisyLabelClassifier`: multi-class labels with noise; ``loss="ce" | "gce" | "ldr" | "aldr"``
   (LDR-KL / ALDR-KL from :mod:`labelwise.learn.ldr`).
 - :class:`MultiLabelClassifier`: multi-label targets, possibly with missing positives; ``loss="bce" | "pu_mlc"``
-  (:mod:`labelwise.learn.pu_mlc`).
+  (:mod:`labelwise.learn.pu_mlc`) ``| "mlcd"`` (a cosine classifier with MLCD's decoupled loss,
+  :mod:`labelwise.learn.mlcd`).
 - :class:`MultiLabelHead`: a :class:`MultiLabelClassifier` with PTEC-style defaults (linear per-label head,
   max-ratio ``pos_weight``, per-label Platt calibration and tuned thresholds; :mod:`labelwise.learn.heads`).
 - :class:`ImbalancedRegressor`: L1 regression with or without the ConR regulariser (:mod:`labelwise.learn.conr`).
@@ -39,6 +40,7 @@ from labelwise.errors import ParameterError, ShapeError
 from labelwise.learn.conr import conr_loss
 from labelwise.learn.heads import PerLabelLinear, PerLabelPlatt, max_ratio_pos_weight, tune_thresholds
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss
+from labelwise.learn.mlcd import CosineClassifier, decoupled_multilabel_loss
 from labelwise.learn.pu_mlc import pu_mixup_penalty, pu_mlc_loss
 from labelwise.progress import ProgressCallback, report
 
@@ -306,9 +308,24 @@ class MultiLabelClassifier(_TorchEstimator):
 
     Parameters
     ----------
-    loss: ``"bce"`` (binary cross-entropy; unknown entries count as negatives) or ``"pu_mlc"`` (PU-MLC: only the
+    loss: ``"bce"`` (binary cross-entropy; unknown entries count as negatives), ``"pu_mlc"`` (PU-MLC: only the
         positives are used, ``alpha``, ``gamma``; ``mixup`` > 0 adds that weight times PU-MLC's mixup regulariser,
-        off by default because it is numerically fragile at small scale).
+        off by default because it is numerically fragile at small scale) or ``"mlcd"`` (MLCD, An et al., ECCV
+        2024: a cosine classifier, i.e. the L2-normalised output of the hidden layers against L2-normalised label
+        prototypes, trained with the decoupled multi-label loss of :func:`labelwise.learn.mlcd.decoupled_multilabel_loss`;
+        unknown entries count as negatives). Its scores are ``scale * cos`` and ``predict_proba`` is
+        ``sigmoid(scale * cos)``, so the default threshold 0.5 is exactly the loss's own boundary ``cos > 0``.
+    scale: ``s`` for ``loss="mlcd"``. The loss can only approach 0 when ``s * |cos|`` is large next to
+        ``log(number of labels)``: with the default 16, a label set separated at ``cos = +-0.5`` leaves a loss of
+        about ``(K + 1) e^-8``, under 0.05 for up to ~150 labels, while ``s`` is still small enough for the
+        gradients of hard rows not to saturate. Raise it with many more labels (face recognition and MLCD's
+        million centres use 32-64).
+    margin_pos, margin_neg: ``m_p``, ``m_n`` for ``loss="mlcd"``: positives are trained above ``cos = m_p``,
+        negatives below ``-m_n``. Default 0, the paper's loss: the training boundary stays where ``predict``
+        thresholds; positive margins widen the gap around 0.
+    neg_sample_ratio: share of the labels scored per step for ``loss="mlcd"`` (every label with a positive in the
+        batch, plus a fresh uniform draw of the others). Default 1.0, all of them: sampling is MLCD's device for a
+        million classes and only adds gradient noise for tens or hundreds of labels.
     pos_weight: ``None`` or ``"max_ratio"`` (PTEC's ``max_c n_c / n_c``; BCE only).
     calibration: ``None`` or ``"platt"`` (per label, on the validation split). Calibrating on labels whose
         positives are partly missing pulls the probabilities back towards the observed (too low) rates.
@@ -326,17 +343,27 @@ class MultiLabelClassifier(_TorchEstimator):
                  lr: float = 1e-3, weight_decay: float = 1e-4, dropout: float = 0.0, pos_weight: str | None = None,
                  calibration: str | None = None, threshold: float | str = 0.5, alpha: float = 1.0,
                  gamma: float = 0.55, validation_fraction: float = 0.15, patience: int = 10, random_state: Any = None,
-                 n_threads: int | None = None, mixup: float = 0.0):
+                 n_threads: int | None = None, mixup: float = 0.0, scale: float = 16.0, margin_pos: float = 0.0,
+                 margin_neg: float = 0.0, neg_sample_ratio: float = 1.0):
         self.loss, self.hidden, self.epochs, self.batch_size = loss, hidden, epochs, batch_size
         self.lr, self.weight_decay, self.dropout, self.pos_weight = lr, weight_decay, dropout, pos_weight
         self.mixup = mixup
+        self.scale, self.margin_pos, self.margin_neg = scale, margin_pos, margin_neg
+        self.neg_sample_ratio = neg_sample_ratio
         self.calibration, self.threshold, self.alpha, self.gamma = calibration, threshold, alpha, gamma
         self.validation_fraction, self.patience = validation_fraction, patience
         self.random_state, self.n_threads = random_state, n_threads
 
     def fit(self, X: Any, Y: Any, progress: Optional[ProgressCallback] = None) -> "MultiLabelClassifier":
-        if self.loss not in ("bce", "pu_mlc"):
-            raise ParameterError(f"loss must be 'bce' or 'pu_mlc', got {self.loss!r}.")
+        if self.loss not in ("bce", "pu_mlc", "mlcd"):
+            raise ParameterError(f"loss must be 'bce', 'pu_mlc' or 'mlcd', got {self.loss!r}.")
+        if self.loss == "mlcd":
+            if not (isinstance(self.scale, (int, float)) and self.scale > 0):
+                raise ParameterError(f"scale must be a number > 0, got {self.scale!r}.")
+            if not (isinstance(self.neg_sample_ratio, (int, float)) and 0 < self.neg_sample_ratio <= 1):
+                raise ParameterError(f"neg_sample_ratio must be in (0, 1], got {self.neg_sample_ratio!r}.")
+            if self.pos_weight is not None:
+                raise ParameterError("pos_weight applies to loss='bce' only; set pos_weight=None for loss='mlcd'.")
         if self.calibration not in (None, "platt"):
             raise ParameterError(f"calibration must be None or 'platt', got {self.calibration!r}.")
         if not (self.threshold == "tuned" or isinstance(self.threshold, (int, float))):
@@ -360,9 +387,17 @@ class MultiLabelClassifier(_TorchEstimator):
         with _threads(self.n_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             gen = torch.Generator().manual_seed(seed)
-            model = PerLabelLinear(Xa.shape[1], T.shape[1], tuple(self.hidden), self.dropout)
+            if self.loss == "mlcd":
+                model: torch.nn.Module = CosineClassifier(Xa.shape[1], T.shape[1], tuple(self.hidden), self.dropout,
+                                                          scale=float(self.scale))
+            else:
+                model = PerLabelLinear(Xa.shape[1], T.shape[1], tuple(self.hidden), self.dropout)
 
             def batch_loss(b: torch.Tensor) -> torch.Tensor:
+                if self.loss == "mlcd":
+                    return decoupled_multilabel_loss(model.cosine(Xt[b]), Tt[b], scale=float(self.scale),
+                                                     margin_pos=self.margin_pos, margin_neg=self.margin_neg,
+                                                     neg_sample_ratio=self.neg_sample_ratio, generator=gen)
                 z = model(Xt[b])
                 if self.loss == "pu_mlc":
                     loss = pu_mlc_loss(z, Tt[b], alpha=self.alpha, gamma=self.gamma)
@@ -418,11 +453,14 @@ class MultiLabelHead(MultiLabelClassifier):
                  pos_weight: str | None = "max_ratio",
                  calibration: str | None = "platt", threshold: float | str = "tuned", alpha: float = 1.0,
                  gamma: float = 0.55, validation_fraction: float = 0.2, patience: int = 20, random_state: Any = None,
-                 n_threads: int | None = None, mixup: float = 0.0):
+                 n_threads: int | None = None, mixup: float = 0.0, scale: float = 16.0, margin_pos: float = 0.0,
+                 margin_neg: float = 0.0, neg_sample_ratio: float = 1.0):
         super().__init__(loss=loss, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, dropout=dropout, pos_weight=pos_weight, calibration=calibration,
                          threshold=threshold, alpha=alpha, gamma=gamma, validation_fraction=validation_fraction,
-                         patience=patience, random_state=random_state, n_threads=n_threads, mixup=mixup)
+                         patience=patience, random_state=random_state, n_threads=n_threads, mixup=mixup,
+                         scale=scale, margin_pos=margin_pos, margin_neg=margin_neg,
+                         neg_sample_ratio=neg_sample_ratio)
 
 
 class ImbalancedRegressor(RegressorMixin, _TorchEstimator):

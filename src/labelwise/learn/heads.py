@@ -22,6 +22,19 @@ from sklearn.utils.validation import check_is_fitted
 from labelwise.errors import ShapeError
 
 
+def mlp_body(d_in: int, hidden: tuple[int, ...] = (), dropout: float = 0.0) -> tuple[torch.nn.Sequential, int]:
+    """The shared hidden layers ``(B, d_in) -> (B, d_out)`` (Linear + ReLU [+ Dropout] per width in ``hidden``;
+    empty: the identity) and ``d_out`` (``hidden[-1]``, or ``d_in``)."""
+    layers: list[torch.nn.Module] = []
+    d = d_in
+    for h in hidden:
+        layers += [torch.nn.Linear(d, h), torch.nn.ReLU()]
+        if dropout:
+            layers.append(torch.nn.Dropout(dropout))
+        d = h
+    return torch.nn.Sequential(*layers), d
+
+
 class PerLabelLinear(torch.nn.Module):
     """``(B, d) -> (B, C)`` logits: an optional shared hidden layer, then one independent linear unit per label.
 
@@ -31,14 +44,7 @@ class PerLabelLinear(torch.nn.Module):
 
     def __init__(self, d_in: int, n_labels: int, hidden: tuple[int, ...] = (), dropout: float = 0.0):
         super().__init__()
-        layers: list[torch.nn.Module] = []
-        d = d_in
-        for h in hidden:
-            layers += [torch.nn.Linear(d, h), torch.nn.ReLU()]
-            if dropout:
-                layers.append(torch.nn.Dropout(dropout))
-            d = h
-        self.body = torch.nn.Sequential(*layers)
+        self.body, d = mlp_body(d_in, hidden, dropout)
         self.out = torch.nn.Linear(d, n_labels)
         torch.nn.init.zeros_(self.out.weight)
         torch.nn.init.zeros_(self.out.bias)

@@ -121,3 +121,23 @@ def probe_map(F_train: np.ndarray, Y_train: np.ndarray, F_test: np.ndarray, Y_te
 
     probe = OneVsRestClassifier(LogisticRegression(C=1.0, max_iter=2000)).fit(F_train, Y_train)
     return float(average_precision_score(Y_test, probe.decision_function(F_test), average="macro"))
+
+
+@dataclass(frozen=True)
+class ProbeData:
+    """Experiment C: ``U (n_u, 128)`` unlabelled canvases and the probe's labelled train / test canvases (test from
+    the other digit pool)."""
+
+    U: np.ndarray
+    X_probe: np.ndarray
+    Y_probe: np.ndarray
+    X_test: np.ndarray
+    Y_test: np.ndarray
+
+
+def probe_data(n_unlabelled: int, n_probe: int, n_test: int, *, seed: int = 0) -> ProbeData:
+    train_pool, test_pool = split_digits((0.67, 0.33), seed=seed)
+    U = digit_pairs(n_unlabelled, pool=train_pool, seed=seed).images.reshape(n_unlabelled, -1)
+    L = digit_pairs(n_probe, pool=train_pool, seed=seed + 500)
+    T = digit_pairs(n_test, pool=test_pool, seed=seed + 1000)
+    return ProbeData(U, L.images.reshape(n_probe, -1), L.Y, T.images.reshape(n_test, -1), T.Y)

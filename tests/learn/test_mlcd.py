@@ -21,6 +21,7 @@ from labelwise.errors import ParameterError, ShapeError  # noqa: E402
 from labelwise.learn import MultiLabelClassifier  # noqa: E402
 from labelwise.learn.mlcd import (  # noqa: E402
     ClusterPseudoLabeler,
+    CosineClassifier,
     CoupledPairwiseLoss,
     DecoupledMultiLabelLoss,
     coupled_pairwise_loss,
@@ -28,12 +29,13 @@ from labelwise.learn.mlcd import (  # noqa: E402
     multi_positive_softmax_loss,
     sample_classes,
 )
-from labelwise.testing.mosaics import digit_pairs, split_digits  # noqa: E402
+from labelwise.testing.mosaics import digit_pairs  # noqa: E402
 from tests.learn.mlcd_experiment import (  # noqa: E402
     features,
     loss_arms,
     mean_of,
     pair_data,
+    probe_data,
     probe_map,
 )
 
@@ -281,10 +283,10 @@ def test_mlcd_estimator_sampling_reproducible_and_errors(small_pairs):
 
 @pytest.mark.slow
 def test_claim_decoupled_ties_coupled_on_ranking_but_wins_at_the_untuned_threshold():
-    """Experiment A: same network, data, seeds; decoupled vs coupled loss. Measured at this size (2000 train from
-    one digit pool, 800 test from the other, 20 epochs, seeds 0-1): mAP 0.982 vs 0.967, F1@0 0.942 vs 0.609,
-    exact-set accuracy 0.85 vs 0.08."""
-    runs = loss_arms(pair_data(2000, 800, seed=0), losses=("decoupled", "coupled"), seeds=(0, 1), epochs=20)
+    """Experiment A: same network, data, seeds; decoupled vs coupled loss. Measured at this size (1500 train from
+    one digit pool, 600 test from the other, 15 epochs, seeds 0-1): mAP 0.965 vs 0.943, F1@0 0.919 vs 0.588,
+    exact-set accuracy 0.79 vs 0.06 (bench/mlcd.py runs the full size)."""
+    runs = loss_arms(pair_data(1500, 600, seed=0), losses=("decoupled", "coupled"), seeds=(0, 1), epochs=15)
     dec, cou = runs["decoupled"], runs["coupled"]
     assert abs(mean_of(dec, "mAP") - mean_of(cou, "mAP")) < 0.04  # they rank alike
     assert mean_of(dec, "F1@0") > mean_of(cou, "F1@0") + 0.2  # only the decoupled loss places the boundary at 0
@@ -313,18 +315,18 @@ def test_pretrain_on_cluster_pseudo_labels_then_linear_probe_runs_end_to_end():
     """Experiment C, end to end through the public API: pseudo-labels from ClusterPseudoLabeler, MLCD
     pretraining with MultiLabelClassifier(loss="mlcd"), a linear probe on its normalised features. The paper's
     representation gain is NOT asserted (it needs web-scale data; here the raw pixels probe better, see
-    docs/learn.md); only that the pretrained features carry digit information well above chance."""
-    train_pool, test_pool = split_digits((0.67, 0.33), seed=0)
-    U = digit_pairs(2000, pool=train_pool, seed=0).images.reshape(2000, -1)
-    L = digit_pairs(400, pool=train_pool, seed=500)
-    T = digit_pairs(800, pool=test_pool, seed=1000)
-    pca = PCA(32, random_state=0).fit(U)
-    P = ClusterPseudoLabeler(n_clusters=40, top_l=2, random_state=0).fit_transform(pca.transform(U))
+    docs/learn.md); only that pretraining on the pseudo-labels taught the network something: its features probe
+    better than the same network's before training."""
+    d = probe_data(2000, 400, 800, seed=0)
+    pca = PCA(32, random_state=0).fit(d.U)
+    P = ClusterPseudoLabeler(n_clusters=40, top_l=2, random_state=0).fit_transform(pca.transform(d.U))
     assert P.shape == (2000, 40) and (P.sum(1) == 2).all()
     enc = MultiLabelClassifier(loss="mlcd", hidden=(256, 64), epochs=10, validation_fraction=0.0, random_state=0,
-                               n_threads=1).fit(U, P)
-    F_l = features(enc.model_, L.images.reshape(400, -1))
-    F_t = features(enc.model_, T.images.reshape(800, -1))
+                               n_threads=1).fit(d.U, P)
+    F_l, F_t = features(enc.model_, d.X_probe), features(enc.model_, d.X_test)
     assert F_l.shape == (400, 64) and np.allclose(np.linalg.norm(F_t, axis=1), 1, atol=1e-5)
-    chance = float(T.Y.mean())  # the mAP of a random ranking
-    assert probe_map(F_l, L.Y, F_t, T.Y) > chance + 0.3
+    pretrained = probe_map(F_l, d.Y_probe, F_t, d.Y_test)
+    torch.manual_seed(0)  # the estimator's network before training: the same seed builds the same weights
+    untrained = CosineClassifier(d.U.shape[1], 40, (256, 64))
+    assert probe_map(features(untrained, d.X_probe), d.Y_probe, features(untrained, d.X_test), d.Y_test) \
+        < pretrained - 0.02  # measured 0.554 -> 0.661 (raw pixels: 0.859)

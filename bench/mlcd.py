@@ -10,7 +10,8 @@ A. Loss level, supervised. 4,000 train / 1,500 test canvases (30 % one digit). M
    features against normalised prototypes, s = 16, 25 epochs, Adam 1e-3, batch 64. Losses: MLCD's decoupled loss
    (all classes, and half of them sampled per step: with 10 labels nearly every batch of 64 has a positive of every
    label and sampling keeps those, so this arm only checks that sampling costs nothing), the coupled pairwise loss,
-   softmax with several positives, BCE on s * cos. Test mAP, and macro-F1 and exact-set accuracy at the untuned threshold cos > 0.
+   softmax with several positives, BCE on s * cos. Test mAP, and macro-F1 and exact-set accuracy at the untuned
+   threshold cos > 0.
 B. Assignment level. 5,000 unlabelled canvases (60 % one digit), PCA-32, k-means k = 40; each centre labelled with
    the digits of >= 30 % of its members. For the two-digit canvases: the share whose both digits the top-l centres
    imply, and the precision of the implied digit set, for l = 1, 2, 4, 8. Once as in the notes (centres labelled

@@ -312,12 +312,12 @@ class MultiLabelClassifier(_TorchEstimator):
         positives are used, ``alpha``, ``gamma``; ``mixup`` > 0 adds that weight times PU-MLC's mixup regulariser,
         off by default because it is numerically fragile at small scale) or ``"mlcd"`` (MLCD, An et al., ECCV
         2024: a cosine classifier, i.e. the L2-normalised output of the hidden layers against L2-normalised label
-        prototypes, trained with the decoupled multi-label loss of :func:`labelwise.learn.mlcd.decoupled_multilabel_loss`;
-        unknown entries count as negatives). Its scores are ``scale * cos`` and ``predict_proba`` is
+        prototypes, trained with the decoupled multi-label loss of
+        :func:`labelwise.learn.mlcd.decoupled_multilabel_loss`; unknown entries count as negatives). Its scores are ``scale * cos`` and ``predict_proba`` is
         ``sigmoid(scale * cos)``, so the default threshold 0.5 is exactly the loss's own boundary ``cos > 0``.
     scale: ``s`` for ``loss="mlcd"``. The loss can only approach 0 when ``s * |cos|`` is large next to
         ``log(number of labels)``: with the default 16, a label set separated at ``cos = +-0.5`` leaves a loss of
-        about ``(K + 1) e^-8``, under 0.05 for up to ~150 labels, while ``s`` is still small enough for the
+        about ``K e^-8``, under 0.05 for up to ~150 labels, while ``s`` is still small enough for the
         gradients of hard rows not to saturate. Raise it with many more labels (face recognition and MLCD's
         million centres use 32-64).
     margin_pos, margin_neg: ``m_p``, ``m_n`` for ``loss="mlcd"``: positives are trained above ``cos = m_p``,

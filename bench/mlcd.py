@@ -1,7 +1,7 @@
 """Benchmark: MLCD (An et al., ECCV 2024; labelwise.learn.mlcd), the three experiments of the paper notes
 (papers-14-26.md, section 25.4) at full size, every arm with the same data, network, loop and seeds.
 
-    python bench/mlcd.py [--seeds 0,1,2] [--only A,B,C] [--json out.json]
+    python bench/mlcd.py [--seeds 0,1,2] [--only A,B,C,D] [--json out.json]
 
 Data: two-object digit canvases (labelwise.testing.mosaics.digit_pairs, 8x16 pixels: one digit, or two different
 digits side by side); train and test canvases are built from disjoint pools of handwritten digits.
@@ -21,6 +21,11 @@ C. Pretrain -> linear probe. 4,000 unlabelled canvases -> PCA-32 -> k-means k = 
    same MLP pretrained 20 epochs on them; then one logistic regression per digit on 400 labelled canvases, test
    macro mAP on 1,500 canvases from the other digit pool. Against the raw pixels, the PCA-32 features and the
    untrained network.
+D. A check on real multi-label text, not a tuning run: NLU++ BANKING intents (48 labels; ../shared/datasets/nlupp),
+   "large" (18 folds -> 2) and "low" (1 fold -> 19) settings, run = seed; TF-IDF + SVD-128 features (no embedding
+   model), every learner at its defaults: MultiLabelClassifier(loss="bce"), MultiLabelClassifier(loss="mlcd")
+   (both at the default threshold 0.5) and MultiLabelHead (PTEC-style: max-ratio pos_weight, Platt, tuned
+   thresholds). Micro- and macro-F1, macro mAP on the test folds.
 
 Threads: 1 (torch.set_num_threads). Prints one table per experiment (mean +- std over seeds, per-seed values).
 """
@@ -150,17 +155,63 @@ def experiment_c(seeds: list[int]) -> dict:
     return out
 
 
+def experiment_d(seeds: list[int]) -> dict:
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.metrics import average_precision_score, f1_score
+
+    from labelwise.data.nlupp import intent_matrix, load_nlupp, load_nlupp_ontology, nlupp_intent_names, nlupp_splits
+    from labelwise.features import TfidfEncoder
+    from labelwise.learn import MultiLabelClassifier, MultiLabelHead
+
+    root = REPO.parent / "shared" / "datasets" / "nlupp"
+    if not root.exists():
+        print(f"\nD. skipped: {root} not found")
+        return {}
+    table = load_nlupp(root, domains=("banking",))
+    Y = intent_matrix(table["intents"], nlupp_intent_names(load_nlupp_ontology(root), "banking"))
+    X = TruncatedSVD(128, random_state=0).fit_transform(TfidfEncoder().fit_transform(table["text"].tolist()))
+    X = (X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-8)).astype(np.float32)
+    learners = {
+        'MultiLabelClassifier(loss="bce") @0.5': lambda s: MultiLabelClassifier(loss="bce", random_state=s,
+                                                                               n_threads=1),
+        'MultiLabelClassifier(loss="mlcd") @0.5': lambda s: MultiLabelClassifier(loss="mlcd", random_state=s,
+                                                                                n_threads=1),
+        "MultiLabelHead (tuned thresholds)": lambda s: MultiLabelHead(random_state=s, n_threads=1),
+    }
+    out: dict = {}
+    for setting in ("large", "low"):
+        runs = nlupp_splits(table, "banking", setting)
+        for name, make in learners.items():
+            r: dict = {"micro-F1": [], "macro-F1": [], "mAP": [], "fit s": []}
+            for seed in seeds:
+                tr, te = runs[seed]
+                start = time.perf_counter()
+                clf = make(seed).fit(X[tr], Y[tr])
+                r["fit s"].append(time.perf_counter() - start)
+                pred, prob, keep = clf.predict(X[te]), clf.predict_proba(X[te]), Y[te].sum(0) > 0
+                r["micro-F1"].append(float(f1_score(Y[te], pred, average="micro", zero_division=0)))
+                r["macro-F1"].append(float(f1_score(Y[te], pred, average="macro", zero_division=0)))
+                r["mAP"].append(float(average_precision_score(Y[te][:, keep], prob[:, keep], average="macro")))
+            out[f"{setting} | {name}"] = r
+    print("\nD. NLU++ BANKING intents (48 labels), TF-IDF + SVD-128 features, defaults; run = seed")
+    print("| setting | learner | micro-F1 | macro-F1 | mAP | fit s |")
+    print("|---|---|---|---|---|---|")
+    for key, r in out.items():
+        print(f"| {key} | {fmt(r['micro-F1'])} | {fmt(r['macro-F1'])} | {fmt(r['mAP'])} | {np.mean(r['fit s']):.1f} |")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (every arm uses the same ones)")
-    ap.add_argument("--only", default="A,B,C")
+    ap.add_argument("--only", default="A,B,C,D")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"MLCD benchmark, seeds {seeds}, torch threads 1")
     results: dict = {}
-    for part, run in (("A", experiment_a), ("B", experiment_b), ("C", experiment_c)):
+    for part, run in (("A", experiment_a), ("B", experiment_b), ("C", experiment_c), ("D", experiment_d)):
         if part in args.only.split(","):
             start = time.perf_counter()
             results[part] = run(seeds)

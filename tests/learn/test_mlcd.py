@@ -238,6 +238,9 @@ def test_pseudo_labeller_errors(three_blobs):
         ClusterPseudoLabeler(n_clusters=20).fit(E)
     with pytest.raises(ParameterError):
         ClusterPseudoLabeler(n_clusters=3, algorithm="dbscan").fit(E)
+    with pytest.raises(ParameterError):
+        pl.label_centres(Y).coverage_report(E, Y, top_ls=(1, 8))
+    assert pl.coverage_report(E, Y).top_l.tolist() == [1, 2]  # the default l = 1, 2, 4, 8 stops at n_clusters
     mb = ClusterPseudoLabeler(n_clusters=3, top_l=1, algorithm="minibatch", random_state=0).fit(E, Y)
     assert sorted(mb.predict_labels(E[[0, 3]])[0]) == ["x", "y"]
 

@@ -382,11 +382,14 @@ class ClusterPseudoLabeler(TransformerMixin, BaseEstimator):
     def predict_labels(self, E: Any, top_l: Optional[int] = None) -> list[list[Any]]:
         return [list(self.classes_[np.flatnonzero(r)]) for r in self.predict(E, top_l)]
 
-    def coverage_report(self, E: Any, Y: Any, top_ls: Sequence[int] = (1, 2, 4, 8)) -> CoverageReport:
+    def coverage_report(self, E: Any, Y: Any, top_ls: Optional[Sequence[int]] = None) -> CoverageReport:
         """Compare the label sets the top-``l`` centres imply (:meth:`predict`) with the true ``Y`` (``(n, C)`` 0/1
-        in ``classes_`` order, or label lists) of the rows ``E``, for each ``l`` in ``top_ls``. Label the centres
-        with other rows than the ones you evaluate, or the figures flatter the clusters."""
+        in ``classes_`` order, or label lists) of the rows ``E``, for each ``l`` in ``top_ls`` (default: 1, 2, 4, 8
+        up to ``n_clusters``). Label the centres with other rows than the ones you evaluate, or the figures flatter
+        the clusters."""
         check_is_fitted(self, "centre_labels_")
+        if top_ls is None:
+            top_ls = tuple(l for l in (1, 2, 4, 8) if l <= self.n_clusters)
         T, _ = _label_matrix(Y, None if isinstance(Y, np.ndarray) and Y.ndim == 2 else self.classes_)
         if T.shape[1] != self.centre_labels_.shape[1]:
             raise ShapeError(f"Y has {T.shape[1]} label columns, but the centres carry {self.centre_labels_.shape[1]}.")

@@ -1,7 +1,9 @@
 """The audit workflow: a table in, an :class:`AuditResult` out.
 
 read and validate the table -> features (text embeddings, TF-IDF, tabular, or given embeddings)
--> out-of-fold probabilities (or the user's own) -> confident learning -> per-row, per-class, noise matrix.
+-> out-of-fold probabilities (or the user's own) -> confident learning -> per-row, per-class, noise matrix
+(multi-label: one-vs-rest per class, with the missing and spurious labels of each row, label cardinality and
+co-occurrence in ``result.checks.multilabel``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 
 from labelwise.audit import label_errors
 from labelwise.audit.out_of_fold import LARGE_TABLE_ROWS, default_classifier, out_of_fold_probabilities
-from labelwise.audit.checks import ALL_CHECKS, CheckInputs, run_checks
+from labelwise.audit.checks import ALL_CHECKS, CheckInputs, multilabel_check, run_checks
 from labelwise.audit.feature_space import ENCODERS, features_for
 from labelwise.audit.result import AuditResult
 from labelwise.data import LabelledTable, load_labelled_table, read_table
@@ -142,8 +144,11 @@ def audit_dataset(
     joint = None if multi else executor.confident_counts(codes, probs).calibrated_joint()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*were not checked.*")
-        is_issue = label_errors.find_label_issues(codes, probs, filter_by=filter_by, multi_label=multi,
-                                                  confident_joint=joint)
+        if multi:  # which label of each row: one-vs-rest flags per class; a row is flagged when any of them is
+            per_class = label_errors.find_label_issues_per_class(codes, probs, filter_by=filter_by)
+            is_issue = per_class.any(axis=1)
+        else:
+            is_issue = label_errors.find_label_issues(codes, probs, filter_by=filter_by, confident_joint=joint)
     quality = label_errors.label_quality_scores(codes, probs, method=quality_method, multi_label=multi)
     if multi:
         suggested, noise = probs >= 0.5, None
@@ -180,6 +185,8 @@ def audit_dataset(
                          other_pred_probs=compare_pred_probs, features_skipped=settings.get("features_skipped"),
                          random_state=random_state, progress=progress, executor=executor)
     result.checks = run_checks(inputs, checks=checks, duplicate_threshold=duplicate_threshold)
+    if multi:
+        result.checks.add(multilabel_check(codes, per_class, result.classes, delimiter or "|"))
     return result
 
 

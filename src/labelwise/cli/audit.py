@@ -179,6 +179,12 @@ def print_summary(result, show: int = 10) -> None:
         health.append(f"imbalance {ratio:.1f}:1")
     if health:
         console.print(plain("; ".join(health)), soft_wrap=True)
+    if checks.multilabel is not None:
+        m = checks.multilabel.summary
+        console.print(plain(f"labels per row: {m.cardinality.mean:.2f} on average, {m.cardinality.empty_share:.1%} of "
+                            f"rows without one; {m.rows_with_missing:,} rows probably lack a label, "
+                            f"{m.rows_with_spurious:,} carry a spurious one (issues.csv: missing_labels, "
+                            "spurious_labels)"), soft_wrap=True)
     if checks.shift is not None:
         shift = checks.shift.summary
         console.print(plain(f"label shift vs {shift.other_name} ({shift.other_rows:,} rows): {shift.verdict}"),
@@ -207,12 +213,15 @@ def print_summary(result, show: int = 10) -> None:
         table.add_column("row", justify="right")
         table.add_column("given", overflow="fold")
         table.add_column("suggested", overflow="fold")
+        extra = [c for c in ("missing_labels", "spurious_labels") if c in worst]
+        for column in extra:
+            table.add_column(column.removesuffix("_labels"), overflow="fold")
         table.add_column("quality", justify="right")
         if "text" in worst:
             table.add_column("text", overflow="fold", max_width=60)
         for rec in worst.to_dict("records"):
             cells = [str(rec["row"]), plain(str(rec["given_label"])), plain(str(rec["suggested_label"])),
-                     f"{rec['label_quality']:.3f}"]
+                     *(plain(str(rec[c])) for c in extra), f"{rec['label_quality']:.3f}"]
             if "text" in rec:
                 cells.append(plain(_short(str(rec["text"]))))
             table.add_row(*cells)

@@ -44,7 +44,7 @@ def audit_dataset(
     encoder="minilm",
     classifier=None,
     n_folds: Optional[int] = None,
-    filter_by: str = label_errors.AUDIT_FILTER,
+    filter_by: Optional[str] = None,
     quality_method: Optional[str] = None,
     random_state: Optional[int] = 0,
     progress: Optional[ProgressCallback] = None,
@@ -79,7 +79,10 @@ def audit_dataset(
     filter_by: how to pick the flagged rows, one of :data:`~labelwise.audit.label_errors.FILTERS`; default
       ``low_normalized_margin_calibrated`` (:data:`~labelwise.audit.label_errors.AUDIT_FILTER`): the rows with the
       lowest normalised margin (given class's probability minus the best other class's), as many as the estimated
-      error rate times n; ``"prune_by_noise_rate"`` gives cleanlab's default set.
+      error rate times n; ``"prune_by_noise_rate"`` gives cleanlab's default set. A multi-label table is checked one
+      class at a time (a row is flagged when any class is; ``result.checks.multilabel`` says which labels are missing
+      or spurious), by default with ``prune_by_noise_rate``
+      (:data:`~labelwise.audit.label_errors.MULTI_LABEL_AUDIT_FILTER`, cleanlab's multi-label default).
     quality_method: the per-row ``label_quality`` score, one of :data:`~labelwise.audit.label_errors.SCORES`;
       default: the score the filter ranks by (:func:`~labelwise.audit.label_errors.score_of`: ``normalized_margin``
       with the default filter), so that the flagged rows are the lowest-quality ones and reviewing worst-first
@@ -96,11 +99,14 @@ def audit_dataset(
 
     Options are checked before any work is done: a wrong one raises :class:`ParameterError`.
     """
-    if quality_method is None and filter_by in label_errors.FILTERS:
-        quality_method = label_errors.score_of(filter_by)
-    check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
-                   compare_to, compare_pred_probs)
+    for_check = label_errors.AUDIT_FILTER if filter_by is None else filter_by
+    check_options(encoder, n_folds, for_check, quality_method or label_errors.score_of(for_check), random_state,
+                  checks, duplicate_threshold, compare_to, compare_pred_probs)
     table = _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding, sep)
+    if filter_by is None:
+        filter_by = label_errors.MULTI_LABEL_AUDIT_FILTER if table.labels.multi_label else label_errors.AUDIT_FILTER
+    if quality_method is None:
+        quality_method = label_errors.score_of(filter_by)
     codes = table.labels.codes
     k = table.labels.n_classes
     n_input_rows = table.n_input_rows

@@ -39,17 +39,22 @@ def indicator(labels, n: int, k: int) -> np.ndarray:
         return labels.astype(bool)
     if len(labels) != n:
         raise ShapeError(f"labels has {len(labels)} rows but pred_probs has {n}: give one label list per row.")
-    Y = np.zeros((n, k), dtype=bool)
+    rows = []
     for i, row in enumerate(labels):
         if isinstance(row, (str, bytes)) or not hasattr(row, "__iter__"):
             raise ShapeError(f"labels[{i}] is {row!r}; multi-label labels are one list of class indices per row, "
                              "e.g. [[0, 2], [1], []].")
-        idx = np.asarray(list(row))
-        if idx.size:
-            if not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= k:
-                raise ShapeError(f"labels[{i}] = {list(row)!r}: class indices must be integers in 0..{k - 1} "
-                                 f"(pred_probs has {k} columns).")
-            Y[i, idx] = True
+        rows.append(row if isinstance(row, list) else list(row))
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=n)
+    flat = np.asarray([c for row in rows for c in row])
+    Y = np.zeros((n, k), dtype=bool)
+    if flat.size:
+        bad = (flat < 0) | (flat >= k) if np.issubdtype(flat.dtype, np.integer) else np.ones(flat.shape, bool)
+        if bad.any():
+            i = int(np.searchsorted(np.cumsum(lengths), np.argmax(bad), side="right"))
+            raise ShapeError(f"labels[{i}] = {rows[i]!r}: class indices must be integers in 0..{k - 1} "
+                             f"(pred_probs has {k} columns).")
+        Y[np.repeat(np.arange(n), lengths), flat] = True
     return Y
 
 

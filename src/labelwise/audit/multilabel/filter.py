@@ -19,6 +19,7 @@ the labels it probably should not have.
 
 from __future__ import annotations
 
+import warnings
 from functools import reduce
 from typing import Optional, Union
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from labelwise.audit.confident_counts import calibrate_confident_joint, round_preserving_row_totals
 from labelwise.audit.label_errors import prune_counts
-from labelwise.audit.multilabel._inputs import complement, indicator_and_probs
+from labelwise.audit.multilabel._inputs import complement, indicator, indicator_and_probs
 from labelwise.audit.multilabel.rank import METHODS, adjusted_probs, aggregate, binary_thresholds, class_scores
 from labelwise.errors import ParameterError, ShapeError
 
@@ -132,8 +133,6 @@ def missing_and_spurious(labels, per_class_issues) -> tuple[np.ndarray, np.ndarr
     issues = np.asarray(per_class_issues, dtype=bool)
     if issues.ndim != 2:
         raise ShapeError(f"per_class_issues must be an (n, K) bool array; got shape {issues.shape}.")
-    from labelwise.audit.multilabel._inputs import indicator
-
     Y = indicator(labels, *issues.shape)
     return issues & ~Y, issues & Y
 
@@ -159,8 +158,6 @@ def _checked_joint(confident_joint, k: int) -> Optional[np.ndarray]:
         return None
     joint = np.asarray(confident_joint)
     if joint.shape == (k, k):
-        import warnings
-
         warnings.warn("a (K, K) confident_joint is the single-label format and is ignored; multi-label takes the "
                       "(K, 2, 2) one-vs-rest joint.", stacklevel=3)
         return None

@@ -55,6 +55,9 @@ FLOORS = {
     "labelwise.audit.minibatch_logistic": ALGORITHMS,  # multinomial logistic regression by minibatch Adam
     "labelwise.audit.disk_rows": ALGORITHMS,  # rows of a .npy on disk, read a block at a time (pages released)
     "labelwise.audit.memory_budget": ALGORITHMS,  # --memory-limit and the batch sizes derived from it
+    "labelwise.audit.multilabel": ALGORITHMS,  # cleanlab.multilabel_classification mirrored (filter, rank)
+    "labelwise.audit.multilabel.*": ALGORITHMS,  # ... and label cardinality / co-occurrence (structure)
+    "labelwise.audit.multilabel.dataset": WORKFLOWS,  # its pandas tables (cleanlab's dataset module)
     "labelwise.learn": ALGORITHMS,
     "labelwise.learn.*": ALGORITHMS,
     "labelwise.link.assign": ALGORITHMS,

@@ -101,11 +101,18 @@ class AuditResult:
             return [[self.classes[j] for j in np.flatnonzero(row)] for row in codes]
         return [[self.classes[c]] for c in codes]
 
+    @property
+    def label_delimiter(self) -> str:
+        """What joins several labels in one cell of issues.csv: the table's ``--label-delimiter``, else ``|``."""
+        return self.settings.get("label_delimiter") or "|"
+
     def _names(self, codes: np.ndarray) -> list[str]:
-        return ["|".join(names) for names in self.label_names(codes)]
+        return [self.label_delimiter.join(names) for names in self.label_names(codes)]
 
     def per_class(self) -> pd.DataFrame:
-        """One row per class: given count, flagged count and share, estimated noise rate, estimated true count."""
+        """One row per class: given count, flagged count and share, estimated noise rate, estimated true count
+        (single-label); multi-label: ``n_flagged`` counts the flagged rows that carry the class, ``n_spurious`` the
+        rows that carry it but probably should not, ``n_missing`` the rows that lack it but probably should not."""
         k = len(self.classes)
         if self.multi_label:
             given_counts = self.given.sum(axis=0)
@@ -121,6 +128,9 @@ class AuditResult:
                 "flagged_share": flagged / np.maximum(given_counts, 1),
             }
         )
+        if self.checks.multilabel is not None:
+            frame["n_spurious"] = self.checks.multilabel.summary.per_class.spurious.astype(int)
+            frame["n_missing"] = self.checks.multilabel.summary.per_class.missing.astype(int)
         if self.noise is not None:
             # P(true != k | given = k) and the estimated number of rows truly of class k
             frame["estimated_noise_rate"] = 1.0 - np.diag(self.noise.inverse_noise_matrix)
@@ -153,7 +163,9 @@ class AuditResult:
 
     def to_frame(self, *, include_unaudited: bool = True) -> pd.DataFrame:
         """One row per input row: ``row, given_label, suggested_label, label_quality, is_label_issue`` plus
-        ``suggested_probability`` and ``text`` (when the audit used text). Rows that were not audited (dropped
+        ``suggested_probability``, each check's per-row columns (multi-label first: ``missing_labels`` and
+        ``spurious_labels``, the labels a row probably lacks or should not have, joined like ``given_label`` by
+        :attr:`label_delimiter`) and ``text`` (when the audit used text). Rows that were not audited (dropped
         for a missing label) appear with empty fields and ``is_label_issue = False`` unless
         ``include_unaudited=False``.
         """

@@ -1,7 +1,9 @@
 """The audit workflow: a table in, an :class:`AuditResult` out.
 
 read and validate the table -> features (text embeddings, TF-IDF, tabular, or given embeddings)
--> out-of-fold probabilities (or the user's own) -> confident learning -> per-row, per-class, noise matrix.
+-> out-of-fold probabilities (or the user's own) -> confident learning -> per-row, per-class, noise matrix
+(multi-label: one-vs-rest per class, with the missing and spurious labels of each row, label cardinality and
+co-occurrence in ``result.checks.multilabel``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 
 from labelwise.audit import label_errors
 from labelwise.audit.out_of_fold import LARGE_TABLE_ROWS, default_classifier, out_of_fold_probabilities
-from labelwise.audit.checks import ALL_CHECKS, CheckInputs, run_checks
+from labelwise.audit.checks import ALL_CHECKS, CheckInputs, multilabel_check, run_checks
 from labelwise.audit.feature_space import ENCODERS, features_for
 from labelwise.audit.result import AuditResult
 from labelwise.data import LabelledTable, load_labelled_table, read_table
@@ -42,7 +44,7 @@ def audit_dataset(
     encoder="minilm",
     classifier=None,
     n_folds: Optional[int] = None,
-    filter_by: str = label_errors.AUDIT_FILTER,
+    filter_by: Optional[str] = None,
     quality_method: Optional[str] = None,
     random_state: Optional[int] = 0,
     progress: Optional[ProgressCallback] = None,
@@ -77,7 +79,10 @@ def audit_dataset(
     filter_by: how to pick the flagged rows, one of :data:`~labelwise.audit.label_errors.FILTERS`; default
       ``low_normalized_margin_calibrated`` (:data:`~labelwise.audit.label_errors.AUDIT_FILTER`): the rows with the
       lowest normalised margin (given class's probability minus the best other class's), as many as the estimated
-      error rate times n; ``"prune_by_noise_rate"`` gives cleanlab's default set.
+      error rate times n; ``"prune_by_noise_rate"`` gives cleanlab's default set. A multi-label table is checked one
+      class at a time (a row is flagged when any class is; ``result.checks.multilabel`` says which labels are missing
+      or spurious), by default with ``prune_by_noise_rate``
+      (:data:`~labelwise.audit.label_errors.MULTI_LABEL_AUDIT_FILTER`, cleanlab's multi-label default).
     quality_method: the per-row ``label_quality`` score, one of :data:`~labelwise.audit.label_errors.SCORES`;
       default: the score the filter ranks by (:func:`~labelwise.audit.label_errors.score_of`: ``normalized_margin``
       with the default filter), so that the flagged rows are the lowest-quality ones and reviewing worst-first
@@ -94,11 +99,14 @@ def audit_dataset(
 
     Options are checked before any work is done: a wrong one raises :class:`ParameterError`.
     """
-    if quality_method is None and filter_by in label_errors.FILTERS:
-        quality_method = label_errors.score_of(filter_by)
-    check_options(encoder, n_folds, filter_by, quality_method, random_state, checks, duplicate_threshold,
-                   compare_to, compare_pred_probs)
+    for_check = label_errors.AUDIT_FILTER if filter_by is None else filter_by
+    check_options(encoder, n_folds, for_check, quality_method or label_errors.score_of(for_check), random_state,
+                  checks, duplicate_threshold, compare_to, compare_pred_probs)
     table = _as_table(data, label, text, features, embeddings, multi_label, delimiter, drop_missing, encoding, sep)
+    if filter_by is None:
+        filter_by = label_errors.MULTI_LABEL_AUDIT_FILTER if table.labels.multi_label else label_errors.AUDIT_FILTER
+    if quality_method is None:
+        quality_method = label_errors.score_of(filter_by)
     codes = table.labels.codes
     k = table.labels.n_classes
     n_input_rows = table.n_input_rows
@@ -142,8 +150,11 @@ def audit_dataset(
     joint = None if multi else executor.confident_counts(codes, probs).calibrated_joint()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*were not checked.*")
-        is_issue = label_errors.find_label_issues(codes, probs, filter_by=filter_by, multi_label=multi,
-                                                  confident_joint=joint)
+        if multi:  # which label of each row: one-vs-rest flags per class; a row is flagged when any of them is
+            per_class = label_errors.find_label_issues_per_class(codes, probs, filter_by=filter_by)
+            is_issue = per_class.any(axis=1)
+        else:
+            is_issue = label_errors.find_label_issues(codes, probs, filter_by=filter_by, confident_joint=joint)
     quality = label_errors.label_quality_scores(codes, probs, method=quality_method, multi_label=multi)
     if multi:
         suggested, noise = probs >= 0.5, None
@@ -180,6 +191,8 @@ def audit_dataset(
                          other_pred_probs=compare_pred_probs, features_skipped=settings.get("features_skipped"),
                          random_state=random_state, progress=progress, executor=executor)
     result.checks = run_checks(inputs, checks=checks, duplicate_threshold=duplicate_threshold)
+    if multi:
+        result.checks.add(multilabel_check(codes, per_class, result.classes, delimiter or "|"))
     return result
 
 

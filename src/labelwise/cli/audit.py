@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from labelwise.audit.checks.base import SkipReason
-from labelwise.audit.label_errors import AUDIT_FILTER, FILTERS
+from labelwise.audit.label_errors import AUDIT_FILTER, FILTERS, MULTI_LABEL_AUDIT_FILTER
 from labelwise.cli.audit_out_of_core import out_of_core_reason, refuse_unsupported, run_out_of_core
 from labelwise.cli.options import DEBUG, ENCODING, QUIET, RAY, SEP, SERVER_MODEL, list_option, run_on, writable
 from labelwise.cli.console import console, interrupt_after, messages, plain, progress_bars
@@ -41,8 +41,9 @@ def audit(
     sep: Optional[str] = SEP,
     encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' (offline sentence "
                                 "embeddings), 'tfidf', or 'hashing' (hashed words: no model, fast)."),
-    filter_by: str = typer.Option(AUDIT_FILTER, "--filter-by", help=f"How to pick issues: {', '.join(FILTERS)} "
-                                  "(prune_by_noise_rate: cleanlab's default set)."),
+    filter_by: Optional[str] = typer.Option(None, "--filter-by", help=f"How to pick issues: {', '.join(FILTERS)} "
+                                            f"(default: {AUDIT_FILTER}; {MULTI_LABEL_AUDIT_FILTER}, cleanlab's "
+                                            "default set, for a multi-label column)."),
     folds: Optional[int] = typer.Option(
         None, "--folds", help="Cross-validation folds for the out-of-fold probabilities (default 5; 3 from 50,000 rows)."
     ),
@@ -104,7 +105,7 @@ def audit(
                               "--datasheet": datasheet, "--llm-judge": llm_judge, "--ray": ray})
         result = run_out_of_core(data, reason, out=out, quiet=quiet, memory_limit=memory_limit, label=label,
                                  text=text or [], pred_probs=pred_probs, drop_missing=drop_missing, encoding=encoding,
-                                 sep=sep, encoder=encoder, n_folds=folds, filter_by=filter_by,
+                                 sep=sep, encoder=encoder, n_folds=folds, filter_by=filter_by or AUDIT_FILTER,
                                  random_state=random_state)
         print_summary(result, show)
         messages.print(plain(f"wrote {out}/ issues.csv, issues.parquet, per_class.csv, summary.json (and the arrays "
@@ -179,6 +180,12 @@ def print_summary(result, show: int = 10) -> None:
         health.append(f"imbalance {ratio:.1f}:1")
     if health:
         console.print(plain("; ".join(health)), soft_wrap=True)
+    if checks.multilabel is not None:
+        m = checks.multilabel.summary
+        console.print(plain(f"labels per row: {m.cardinality.mean:.2f} on average, {m.cardinality.empty_share:.1%} of "
+                            f"rows without one; {m.rows_with_missing:,} rows probably lack a label, "
+                            f"{m.rows_with_spurious:,} carry a spurious one (issues.csv: missing_labels, "
+                            "spurious_labels)"), soft_wrap=True)
     if checks.shift is not None:
         shift = checks.shift.summary
         console.print(plain(f"label shift vs {shift.other_name} ({shift.other_rows:,} rows): {shift.verdict}"),
@@ -207,12 +214,15 @@ def print_summary(result, show: int = 10) -> None:
         table.add_column("row", justify="right")
         table.add_column("given", overflow="fold")
         table.add_column("suggested", overflow="fold")
+        extra = [c for c in ("missing_labels", "spurious_labels") if c in worst]
+        for column in extra:
+            table.add_column(column.removesuffix("_labels"), overflow="fold")
         table.add_column("quality", justify="right")
         if "text" in worst:
             table.add_column("text", overflow="fold", max_width=60)
         for rec in worst.to_dict("records"):
             cells = [str(rec["row"]), plain(str(rec["given_label"])), plain(str(rec["suggested_label"])),
-                     f"{rec['label_quality']:.3f}"]
+                     *(plain(str(rec[c])) for c in extra), f"{rec['label_quality']:.3f}"]
             if "text" in rec:
                 cells.append(plain(_short(str(rec["text"]))))
             table.add_row(*cells)
@@ -267,6 +277,6 @@ def report(
     """
     audit(data=data, label=label, text=text, features=features, embeddings=embeddings, pred_probs=pred_probs, out=out,
           multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, sep=sep,
-          encoder=encoder, filter_by=AUDIT_FILTER, folds=None, random_state=random_state, compare_to=compare_to,
+          encoder=encoder, filter_by=None, folds=None, random_state=random_state, compare_to=compare_to,
           report=True, datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None,
           server_model=None, ray=ray, out_of_core=False, memory_limit=None, quiet=quiet, debug=debug)

@@ -15,6 +15,7 @@ from labelwise._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "LabelColumn": "labelwise.data.labels",
     "LabelledTable": "labelwise.data.dataset",
+    "drop_and_add_labels": "labelwise.data.corruption",
     "encode_labels": "labelwise.data.labels",
     "flip_labels": "labelwise.data.corruption",
     "load_labelled_table": "labelwise.data.dataset",
@@ -27,7 +28,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
 
 if TYPE_CHECKING:
     from labelwise.data.atomic import write_bytes_atomic, write_text_atomic
-    from labelwise.data.corruption import flip_labels
+    from labelwise.data.corruption import drop_and_add_labels, flip_labels
     from labelwise.data.dataset import LabelledTable, load_labelled_table
     from labelwise.data.io import read_table, write_table_atomic
     from labelwise.data.labels import LabelColumn, encode_labels

@@ -1,7 +1,7 @@
 """Synthetic label corruption with a known ground truth, for tests and benchmarks.
 
 Flipping a known set of labels on real data is the standard way to measure a label-error detector: the flipped rows
-are the true errors. Algorithm floor: arrays in, arrays out.
+are the true errors (multi-label: a dropped label is a missing one, an added label a spurious one). Algorithm floor: arrays in, arrays out.
 """
 
 from __future__ import annotations
@@ -63,6 +63,39 @@ def flip_labels(
     flipped = np.zeros(n, dtype=bool)
     flipped[rows] = True
     return noisy, flipped
+
+
+def drop_and_add_labels(
+    labels: np.ndarray, n_drop: int, n_add: int, *, random_state: RandomState = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multi-label corruption with a known truth: in ``n_drop`` rows remove one of their labels, in ``n_add`` other
+    rows add one label they do not have (rows, and the label within a row, drawn uniformly).
+
+    labels: ``(n, K)`` 0/1 indicator. Rows without a label cannot lose one, rows with every label cannot gain one.
+    Returns ``(noisy (n, K) bool, dropped (n, K) bool, added (n, K) bool)``: dropped marks the (row, label) taken
+    away (the label is now *missing*), added the one put in (now *spurious*).
+    """
+    Y = np.asarray(labels)
+    if Y.ndim != 2:
+        raise ShapeError(f"labels must be an (n, K) indicator matrix; got shape {Y.shape}.")
+    Y = Y.astype(bool)
+    can_drop = np.flatnonzero(Y.any(axis=1))
+    can_add = np.flatnonzero(~Y.all(axis=1))
+    if n_drop < 0 or n_add < 0 or n_drop > can_drop.size:
+        raise ShapeError(f"n_drop and n_add must be 0 or more, and n_drop at most the {can_drop.size} rows with a "
+                         f"label; got {n_drop} and {n_add}.")
+    rng = _generator(random_state)
+    drop_rows = rng.choice(can_drop, size=n_drop, replace=False)
+    can_add = np.setdiff1d(can_add, drop_rows)
+    if n_add > can_add.size:
+        raise ShapeError(f"n_add must be at most the {can_add.size} other rows that lack some label; got {n_add}.")
+    add_rows = rng.choice(can_add, size=n_add, replace=False)
+    dropped, added = np.zeros_like(Y), np.zeros_like(Y)
+    for i in drop_rows:
+        dropped[i, rng.choice(np.flatnonzero(Y[i]))] = True
+    for i in add_rows:
+        added[i, rng.choice(np.flatnonzero(~Y[i]))] = True
+    return (Y & ~dropped) | added, dropped, added
 
 
 def _generator(random_state: RandomState) -> np.random.Generator:

@@ -95,6 +95,8 @@ def report_data(result, *, datasheet: Optional[dict] = None, name: Optional[str]
     columns = checks.columns.summary.columns if checks.columns is not None else []
 
     worst = frame.sort_values("label_quality", kind="stable").head(EXAMPLES)
+    worst_columns = ["row", "given_label", "suggested_label", "missing_labels", "spurious_labels", "label_quality",
+                     "text"]
     interval = list(result.error_rate_interval) if result.error_rate_interval else None
     return {
         "schema_version": SCHEMA_VERSION,
@@ -138,9 +140,9 @@ def report_data(result, *, datasheet: Optional[dict] = None, name: Optional[str]
             "confused_pairs": _records(result.confused_pairs(10)),
             "quality_histogram": np.histogram(result.label_quality, bins=20, range=(0, 1))[0].tolist(),
             "has_text": has_text,
-            "worst_examples": _records(worst[[c for c in ["row", "given_label", "suggested_label", "label_quality",
-                                                          "text"] if c in worst.columns]]),
+            "worst_examples": _records(worst[[c for c in worst_columns if c in worst.columns]]),
         },
+        "label_sets": _label_sets(checks.multilabel, result.classes) if checks.multilabel is not None else None,
         "duplicates": _duplicate_examples(checks.duplicates, result, texts) if duplicates else None,
         "outliers": _outlier_examples(checks.outliers, result, texts) if outliers else None,
         "splits": _splits(shift) if shift else None,
@@ -172,6 +174,27 @@ def _distribution(balance, classes) -> dict:
     return {"classes": list(classes), "counts": balance.counts.tolist(), "shares": balance.shares.round(6).tolist(),
             "imbalance_ratio": balance.imbalance_ratio, "entropy": balance.entropy, "min_count": balance.min_count,
             "small_classes": [classes[i] for i in np.flatnonzero(balance.small)]}
+
+
+def _label_sets(check, classes) -> dict:
+    """Multi-label: labels per row, the most frequent label pairs, and the classes by missing / spurious counts."""
+    s = check.summary
+    card, co, counts = s.cardinality, s.cooccurrence, s.per_class
+    n = max(int(card.counts.sum()), 1)
+    return {
+        "cardinality": {"counts": card.counts.tolist(), "mean": card.mean, "empty_share": card.empty_share,
+                        "max": card.max, "density": card.density},
+        "pairs_seen": co.pairs_seen,
+        "cooccurrence": [{"first": classes[a], "second": classes[b], "count": int(c), "lift": float(lift),
+                          "pmi": float(pmi), "npmi": float(npmi)}
+                         for a, b, c, lift, pmi, npmi in zip(co.first, co.second, co.count, co.lift, co.pmi, co.npmi)],
+        "classes": [{"class": classes[c], "n_given": int(counts.given[c]), "n_spurious": int(counts.spurious[c]),
+                     "n_missing": int(counts.missing[c]), "label_quality_score": 1.0 - counts.spurious[c] / n}
+                    for c in s.class_order],
+        "rows_with_missing": s.rows_with_missing, "rows_with_spurious": s.rows_with_spurious,
+        "missing_labels": s.missing_labels, "spurious_labels": s.spurious_labels, "health_score": s.health_score,
+        "delimiter": s.delimiter,
+    }
 
 
 def _duplicate_examples(duplicates, result, texts) -> dict:
@@ -243,6 +266,20 @@ def _charts(data: dict, result) -> dict:
             [names[i] for i in order], [counts[i] for i in order],
             highlight=[names[i] in small for i in order], title="rows per class",
         )
+    sets = data["label_sets"]
+    if sets:
+        counts = sets["cardinality"]["counts"]
+        charts["cardinality"] = svg.bar_chart([f"{m} label{'' if m == 1 else 's'}" for m in range(len(counts))],
+                                              counts, title="rows by number of labels")
+        pairs = sets["cooccurrence"]
+        if pairs:
+            charts["cooccurrence"] = svg.bar_chart([f"{p['first']} & {p['second']}" for p in pairs],
+                                                   [p["count"] for p in pairs], title="rows carrying both labels")
+        worst = [c for c in sets["classes"] if c["n_missing"] + c["n_spurious"] > 0][:20]
+        if worst:
+            charts["label_issues"] = svg.bar_chart([c["class"] for c in worst],
+                                                   [c["n_missing"] + c["n_spurious"] for c in worst],
+                                                   title="probably missing or spurious annotations per class")
     quality = data["label_quality"]
     if quality["noise_matrix"] is not None:
         charts["noise"] = svg.heatmap(np.asarray(quality["noise_matrix"]), quality["classes"],

@@ -1,6 +1,7 @@
 """The audit's other checks, run on a table after confident learning: class balance, column health, the error
 rate's interval, exact and near duplicates (with conflicting labels), outliers, and label shift / leakage against
-another split; and the LLM judge's result.
+another split; the LLM judge's result; and, for multi-label tables, the missing and spurious labels per row with
+label cardinality and co-occurrence.
 
 One small interface per check (cleanlab's Datalab issue managers are the model): a check reads the shared
 :class:`CheckInputs` and returns its typed result (per-row arrays under fixed names such as ``is_duplicate_issue``
@@ -16,6 +17,7 @@ from labelwise.audit.checks.columns import ColumnsCheck, ColumnsCheckResult, Col
 from labelwise.audit.checks.duplicates import DuplicatesCheck, DuplicatesCheckResult, DuplicateSummary
 from labelwise.audit.checks.error_interval import ErrorIntervalCheck, ErrorIntervalCheckResult, ErrorRateInterval
 from labelwise.audit.checks.llm_judge import JudgeSummary, LLMJudgeCheckResult
+from labelwise.audit.checks.multilabel import MultiLabelCheckResult, MultiLabelSummary, multilabel_check
 from labelwise.audit.checks.outliers import OutliersCheck, OutliersCheckResult, OutlierSummary
 from labelwise.audit.checks.shift import ShiftCheck, ShiftCheckResult, ShiftSummary
 from labelwise.audit.checks.suite import ALL_CHECKS, AuditChecks, run_checks
@@ -29,4 +31,5 @@ __all__ = [
     "OutliersCheck", "OutliersCheckResult", "OutlierSummary",
     "ShiftCheck", "ShiftCheckResult", "ShiftSummary",
     "JudgeSummary", "LLMJudgeCheckResult",
+    "MultiLabelCheckResult", "MultiLabelSummary", "multilabel_check",
 ]

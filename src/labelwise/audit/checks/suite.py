@@ -13,21 +13,24 @@ from labelwise.audit.checks.columns import ColumnsCheck, ColumnsCheckResult
 from labelwise.audit.checks.duplicates import DuplicatesCheck, DuplicatesCheckResult
 from labelwise.audit.checks.error_interval import ErrorIntervalCheck, ErrorIntervalCheckResult
 from labelwise.audit.checks.llm_judge import LLMJudgeCheckResult
+from labelwise.audit.checks.multilabel import MultiLabelCheckResult
 from labelwise.audit.checks.outliers import OutliersCheck, OutliersCheckResult
 from labelwise.audit.checks.shift import ShiftCheck, ShiftCheckResult
 from labelwise.errors import ParameterError
 
 ALL_CHECKS = ("balance", "columns", "error_interval", "duplicates", "outliers", "shift")
 RESULT_TYPES: dict[str, type[CheckResult]] = {t.name: t for t in (
-    BalanceCheckResult, ColumnsCheckResult, ErrorIntervalCheckResult, DuplicatesCheckResult, OutliersCheckResult,
+    MultiLabelCheckResult, BalanceCheckResult, ColumnsCheckResult, ErrorIntervalCheckResult, DuplicatesCheckResult, OutliersCheckResult,
     ShiftCheckResult, LLMJudgeCheckResult)}
 
 
 @dataclass
 class AuditChecks:
     """The other checks' results, one typed attribute per check (None when it did not run), and ``skipped``: why a
-    requested check did not run. ``llm_judge`` is filled later, by :func:`labelwise.audit.llm_judge.judge_audit`."""
+    requested check did not run. ``llm_judge`` is filled later, by :func:`labelwise.audit.llm_judge.judge_audit`;
+    ``multilabel`` by the audit workflow, for a multi-label table (its per-row columns come first in issues.csv)."""
 
+    multilabel: Optional[MultiLabelCheckResult] = None
     balance: Optional[BalanceCheckResult] = None
     columns: Optional[ColumnsCheckResult] = None
     error_interval: Optional[ErrorIntervalCheckResult] = None

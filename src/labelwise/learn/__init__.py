@@ -6,6 +6,8 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
   for Multi-Label Classification, ICME 2024).
 - :mod:`labelwise.learn.ldr`: LDR-KL and adaptive ALDR-KL losses (Zhu, Ying, Yang, ICML 2023).
 - :mod:`labelwise.learn.conr`: ConR contrastive regulariser for imbalanced regression (ICLR 2024).
+- :mod:`labelwise.learn.patch_ct`: PatchCT, conditional transport between a set of parts (patches, tokens) and
+  the label set, and :class:`PatchCTClassifier` (Li et al., ICCV 2023).
 - :mod:`labelwise.learn.heads`: per-label head, Platt calibration and thresholds in the spirit of PTEC
   (Buchner et al., NAACL 2024 Industry).
 
@@ -35,6 +37,7 @@ from labelwise.learn.estimators import (  # noqa: E402
 )
 from labelwise.learn.heads import PerLabelPlatt, max_ratio_pos_weight, tune_thresholds  # noqa: E402
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss, ldr_kl_loss  # noqa: E402
+from labelwise.learn.patch_ct import PatchCTClassifier, conditional_transport  # noqa: E402
 from labelwise.learn.pu_mlc import PUMultiLabelLoss, hide_positives, pu_mlc_loss  # noqa: E402
 
 __all__ = [
@@ -45,8 +48,10 @@ __all__ = [
     "MultiLabelClassifier",
     "MultiLabelHead",
     "NoisyLabelClassifier",
+    "PatchCTClassifier",
     "PUMultiLabelLoss",
     "PerLabelPlatt",
+    "conditional_transport",
     "conr_loss",
     "gce_loss",
     "hide_positives",

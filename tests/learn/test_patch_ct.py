@@ -174,7 +174,7 @@ def _alignment(clf, mosaics, weights=None):
 
 @pytest.mark.slow
 def test_transport_aligns_patches_with_their_labels_without_costing_map():
-    """300 training mosaics, 3 seeds, the same seeds for both arms (bench/patch_ct.py: 5 seeds, 150-600 rows).
+    """300 training and 600 test mosaics, 3 seeds, the same for both arms (bench/patch_ct.py: 5 seeds, 150-600 rows).
     Measured here: alignment ~0.95 with CT vs ~0.3 without (near chance among an image's ~2.5 labels); mAP
     ~0.95 vs ~0.94. Asserted: CT's alignment above 0.75 and at least 0.4 above BCE's; mAP not lower by more
     than 0.01."""
@@ -183,7 +183,7 @@ def test_transport_aligns_patches_with_their_labels_without_costing_map():
     for seed in range(3):
         train_pool, test_pool = split_digits((0.67, 0.33), seed=seed)
         train = digit_mosaics(300, pool=train_pool, seed=100 + seed)
-        test = digit_mosaics(1000, pool=test_pool, seed=200 + seed)
+        test = digit_mosaics(600, pool=test_pool, seed=200 + seed)
         for weight in results:
             clf = PatchCTClassifier(ct_weight=weight, random_state=seed, n_threads=1).fit(train.patches, train.Y)
             mAP = average_precision_score(test.Y, clf.predict_proba(test.patches), average="macro")
@@ -191,3 +191,54 @@ def test_transport_aligns_patches_with_their_labels_without_costing_map():
     bce, ct = np.mean(results[0.0], axis=0), np.mean(results[1.0], axis=0)
     assert ct[0] >= bce[0] - 0.01, (bce, ct)
     assert ct[1] > 0.75 and ct[1] - bce[1] > 0.4, (bce, ct)
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+@pytest.mark.model
+def test_transport_puts_each_intent_on_the_words_that_carry_it():
+    """Real texts: a ticket joins two Banking77 utterances of different intents (6 intents, train and test
+    tickets from the train and test splits); parts = each utterance's MiniLM word states (encoded on its own), label
+    embeddings = MiniLM vectors of the intent names. Scored: the share of words whose map, weighted by the ticket's
+    two intents, puts most mass on the intent of the utterance the word belongs to (chance 0.5). Measured here:
+    0.98 with CT, 0.73 without, mAP 0.997 vs 0.988. Asserted: above 0.85 and 0.2 above BCE; mAP not lower by more
+    than 0.01."""
+    import pandas as pd
+
+    from labelwise.features import TextEncoder
+    from tests.conftest import shared_dataset
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    train_df, test_df = (pd.read_csv(shared_dataset("banking77", f"{s}.csv")) for s in ("train", "test"))
+    intents = sorted(rng.choice(sorted(train_df["category"].unique()), 6, replace=False).tolist())
+    encoder = TextEncoder(cache_dir=False)
+
+    def tickets(df, per_intent, n):
+        df = df[df["category"].isin(intents)].groupby("category").head(per_intent).reset_index(drop=True)
+        ts = encoder.encode_tokens(df["text"].tolist())
+        label = np.array([intents.index(c) for c in df["category"]])
+        width = 2 * int(ts.lengths.max())
+        states, owner, Y = np.zeros((n, width, ts.dim), np.float32), np.full((n, width), -1), np.zeros((n, 6), int)
+        for i in range(n):
+            a, b = rng.choice(len(df), 2, replace=False)
+            while label[a] == label[b]:
+                b = rng.integers(len(df))
+            la, lb = ts.lengths[a], ts.lengths[b]
+            states[i, :la], states[i, la:la + lb] = ts.states[a, :la], ts.states[b, :lb]
+            owner[i, :la], owner[i, la:la + lb] = label[a], label[b]
+            Y[i, [label[a], label[b]]] = 1
+        return TokenStates.from_arrays(states, owner >= 0), Y, owner
+
+    X_train, Y_train, _ = tickets(train_df, 40, 200)
+    X_test, Y_test, owner = tickets(test_df, 20, 100)
+    names = encoder.encode([c.replace("_", " ") for c in intents])
+    scores = {}
+    for weight in (0.0, 1.0):
+        clf = PatchCTClassifier(label_embeddings=names, ct_weight=weight, random_state=0, n_threads=1)
+        clf.fit(X_train, Y_train)
+        words = owner >= 0
+        aligned = (clf.patch_label_map(X_test, Y_test).argmax(2)[words] == owner[words]).mean()
+        scores[weight] = (average_precision_score(Y_test, clf.predict_proba(X_test), average="macro"), aligned)
+    assert scores[1.0][0] >= scores[0.0][0] - 0.01, scores
+    assert scores[1.0][1] > 0.85 and scores[1.0][1] - scores[0.0][1] > 0.2, scores

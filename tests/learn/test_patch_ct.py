@@ -114,6 +114,9 @@ def test_transport_rejects_bad_input():
         conditional_transport(patches, None, labels, -phi)
     with pytest.raises(ShapeError, match="phi"):
         conditional_transport(patches, None, labels, phi[:, :1])
+    # an int multi-hot phi and float32 labels are taken as they come
+    cost, _, _ = conditional_transport(patches, None, labels.float(), torch.tensor([[1, 1]]), tau=1.0)
+    assert cost.item() == pytest.approx(1 / (E + 1), rel=1e-12)
 
 
 @pytest.fixture(scope="module")

@@ -93,6 +93,7 @@ def conditional_transport(patches: torch.Tensor, patch_mask: Optional[torch.Tens
         raise ShapeError(f"phi must be (B, K) = {(B, K)}, got {tuple(phi.shape)}.")
     if bool((phi < 0).any()):
         raise ParameterError("phi must be non-negative (label weights: a multi-hot row or scores).")
+    labels, phi = labels.to(patches.dtype), phi.to(patches.dtype)
 
     sim = torch.einsum("bnd,bkd->bnk", F.normalize(patches, dim=-1), F.normalize(labels, dim=-1))
     cost = 1.0 - sim

@@ -194,8 +194,8 @@ class PatchCTClassifier(_TorchEstimator):
     starting at 0, is our addition: it lets a rare label's threshold sit away from ``cos = 0``). Label vectors are
     ``label_embeddings (K, d_l)`` (the paper's frozen text-encoder prompts; for text tokens pass
     ``TextEncoder().encode(label_texts)``, in the tokens' space), centred (their mean, what every label text shares
-    such as a prompt template, tells no label apart: "a picture of the digit one" and "... two" have cosine 0.92 in
-    MiniLM, 0.41 once centred), scaled to unit length and mapped to ``dim`` by a learned linear map; or, with None,
+    such as a prompt template, tells no label apart: the raw MiniLM vectors of "a picture of the digit one" and
+    "... two" are nearly parallel), scaled to unit length and mapped to ``dim`` by a learned linear map; or, with None,
     learned vectors from a random start. Loss: BCE on the scores plus ``ct_weight`` times the mean CT cost between the
     projected parts and the label vectors with the ground-truth ``phi = y / |y|_1`` (inputs without labels skip the
     CT term). The ground truth is used in training only; prediction reads the scores.

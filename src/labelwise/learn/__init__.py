@@ -8,6 +8,8 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
 - :mod:`labelwise.learn.conr`: ConR contrastive regulariser for imbalanced regression (ICLR 2024).
 - :mod:`labelwise.learn.mlcd`: MLCD, the decoupled multi-label loss with negative-class sampling, a cosine
   classifier and multi-label pseudo-labels from cluster centres (Multi-label Cluster Discrimination, ECCV 2024).
+- :mod:`labelwise.learn.patch_ct`: PatchCT, conditional transport between a set of parts (patches, tokens) and
+  the label set, and :class:`PatchCTClassifier` (Li et al., ICCV 2023).
 - :mod:`labelwise.learn.heads`: per-label head, Platt calibration and thresholds in the spirit of PTEC
   (Buchner et al., NAACL 2024 Industry).
 
@@ -43,6 +45,7 @@ from labelwise.learn.mlcd import (  # noqa: E402
     DecoupledMultiLabelLoss,
     decoupled_multilabel_loss,
 )
+from labelwise.learn.patch_ct import PatchCTClassifier, conditional_transport  # noqa: E402
 from labelwise.learn.pu_mlc import PUMultiLabelLoss, hide_positives, pu_mlc_loss  # noqa: E402
 
 __all__ = [
@@ -56,8 +59,10 @@ __all__ = [
     "MultiLabelClassifier",
     "MultiLabelHead",
     "NoisyLabelClassifier",
+    "PatchCTClassifier",
     "PUMultiLabelLoss",
     "PerLabelPlatt",
+    "conditional_transport",
     "conr_loss",
     "decoupled_multilabel_loss",
     "gce_loss",

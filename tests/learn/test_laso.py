@@ -108,20 +108,23 @@ def _map(Y, P):
 
 
 @pytest.mark.slow
-def test_set_operations_against_the_prior_on_seen_and_unseen_digits():
+def test_set_operations_against_the_prior_and_one_shot_augmentation():
     """The notes' redesigned check at a smaller size, one seed: InfoNCE backbone on all-digit mosaics (no labels),
-    LaSO trained with the seen digits 0-6 only, an oracle probe on real features of held-out mosaics scores the
-    synthesised vectors. bench/laso.py (3 seeds) measured LaSO - prior on seen labels +0.002 (union), +0.02
-    (intersection), 0.00 (subtraction), and unseen ratios 0.98-1.0 for union/intersection; 1-shot augmentation
-    did not reproduce (see the last assertions)."""
+    LaSO trained with the seen digits 0-6 only; an oracle probe on real features of held-out mosaics scores the
+    synthesised vectors. bench/laso.py (3 seeds) measured labelwise's LaSO - prior on seen labels +0.002 (union),
+    +0.021 (intersection), -0.001 (subtraction), unseen ratios 0.99 (union, intersection); the paper's block without
+    the anchor and prior penalty keeps 0.51 / 0.22 of the prior's unseen mAP. 1-shot augmentation does not
+    reproduce: LaSO union -0.022 mAP vs real only, analytic union +0.002."""
     torch.set_num_threads(1)
     _, digits = load_digit_pool()
     pools = split_digits((0.6, 0.4), seed=0)
     backbone = SoftConPretrainer(pool="max", epochs=15, random_state=0, n_threads=1).fit(
         digit_mosaics(2000, pool=pools[0], seed=0).patches)
-    train = digit_mosaics(2000, pool=pools[0][digits[pools[0]] < 7], seed=1)
+    train = digit_mosaics(1500, pool=pools[0][digits[pools[0]] < 7], seed=1)
+    F_train = backbone.transform(train.patches)
     torch.manual_seed(0)
-    laso = LaSO(64).fit(backbone.transform(train.patches), train.Y[:, :7], epochs=15, random_state=0)
+    laso = LaSO(64).fit(F_train, train.Y[:, :7], epochs=10, random_state=0)
+    paper = LaSO(64, anchor=False).fit(F_train, train.Y[:, :7], epochs=10, w_prior=0.0, random_state=0)
     ev = digit_mosaics(2000, pool=pools[1], seed=2)
     F_ = backbone.transform(ev.patches)
     oracle = LinearProbe().fit(F_[:1000], ev.Y[:1000])
@@ -131,11 +134,28 @@ def test_set_operations_against_the_prior_on_seen_and_unseen_digits():
         ia, ib = _sample_pairs(Yq, 1500, "overlap" if op == "intersection" else "uniform", rng)
         target = label_set_op(Yq[ia], Yq[ib], op)
         scores = {}
-        for name, feats in (("laso", laso.synthesize(Fq[ia], Fq[ib], op)),
+        for name, feats in (("laso", laso.synthesize(Fq[ia], Fq[ib], op)), ("paper", paper.synthesize(Fq[ia], Fq[ib], op)),
                             ("prior", analytic_set_op(Fq[ia], Fq[ib], op)), ("a", Fq[ia])):
             P = oracle.predict_proba(feats)
-            scores[name] = (_map(target[:, :7], P[:, :7]), _map(target[:, 7:], P[:, 7:]))
-        assert scores["laso"][0] >= scores["prior"][0] - 0.01, (op, scores)  # seen: at least the prior
+            scores[name] = np.array([_map(target[:, :7], P[:, :7]), _map(target[:, 7:], P[:, 7:])])
+        print(op, {k: v.round(3).tolist() for k, v in scores.items()})
         assert scores["prior"][0] > scores["a"][0] + 0.05, (op, scores)  # the operation does something
+        assert scores["laso"][0] >= scores["prior"][0] - 0.01, (op, scores)  # seen: at least the prior
         if op != "subtraction":
             assert scores["laso"][1] >= 0.9 * scores["prior"][1], (op, scores)  # unseen: transfers
+        assert scores["paper"][1] < 0.8 * scores["prior"][1], (op, scores)  # unanchored: loses the unseen labels
+    # 1-shot on the unseen digits: real rows alone, + 200 LaSO-union rows, + 200 analytic-union rows
+    result = {"real": [], "laso": [], "prior": []}
+    for ep in range(10):
+        r = np.random.default_rng(ep)
+        rows = np.unique([r.choice(np.flatnonzero(ev.Y[:1000, d])) for d in (7, 8, 9)])
+        Xs, Ys = F_[rows], ev.Y[rows][:, 7:]
+        for name, aug in (("real", None), ("laso", laso), ("prior", "prior")):
+            Xg, Yg = (Xs, Ys) if aug is None else LaSOAugmenter(aug, n_pairs=200, random_state=ep).fit_resample(Xs, Ys)
+            result[name].append(_map(ev.Y[1000:, 7:], LinearProbe().fit(Xg, Yg).predict_proba(F_[1000:])))
+    mean = {k: float(np.mean(v)) for k, v in result.items()}
+    print("1-shot", mean)
+    chance = ev.Y[1000:, 7:].mean()  # a constant score's AP is the label's prevalence (about 0.25)
+    assert mean["real"] > chance  # this backbone gives little more in 1-shot (bench/laso.py: 0.345 with a larger one)
+    # what is true here (the notes' "LaSO-union >= real only" is not): the analytic union is at least as good
+    assert mean["prior"] >= mean["laso"] - 0.01, mean

@@ -103,28 +103,34 @@ def test_empty_rows_give_finite_loss_and_gradients(form, empty):
         assert float(SoftContrastiveLoss(empty="zero")(z1, z2, torch.zeros(5, 2))) == 0.0
 
 
-def _probe_map(pretrainer, pre, ev, n_labelled):
+def _probe_maps(pretrainer, ev):
+    """Linear-probe macro mAP with 10 % and 2 % of the 2,000 evaluation scenes labelled."""
     F_ = pretrainer.transform(ev.patches)
-    P = LinearProbe().fit(F_[:n_labelled], ev.Y[:n_labelled]).predict_proba(F_[n_labelled:])
-    return average_precision_score(ev.Y[n_labelled:], P, average="macro")
+    out = []
+    for n_labelled in (200, 40):
+        P = LinearProbe().fit(F_[:n_labelled], ev.Y[:n_labelled]).predict_proba(F_[n_labelled:])
+        out.append(average_precision_score(ev.Y[n_labelled:], P, average="macro"))
+    return np.array(out)
 
 
 @pytest.mark.slow
 def test_label_guided_pretraining_beats_infonce_on_digit_mosaics():
     """The notes' experiment at its full size (2x2 digit mosaics, disjoint digit pools for pre-training and
-    evaluation, a linear probe on 10 % of the evaluation scenes), one seed: InfoNCE ~93, both SoftCon forms ~98-99.7
-    (bench/soft_contrastive.py: 3 seeds). Floors well under the measured gaps."""
+    evaluation, a linear probe on 10 % and on 2 % of the evaluation scenes), one seed. bench/soft_contrastive.py
+    (3 seeds) measured SoftCon softmax - InfoNCE +5.7 / +14.4 mAP points (10 % / 2 % labels; smallest seed +4.7 /
+    +13.7) and BCE - InfoNCE +4.4 / +10.8 (smallest +3.2 / +9.8); the floors below leave headroom."""
     torch.set_num_threads(1)
     pools = split_digits((0.67, 0.33), seed=0)
     pre = digit_mosaics(4000, pool=pools[0], seed=0)
     ev = digit_mosaics(2000, pool=pools[1], seed=1000)
     kw = dict(random_state=0, n_threads=1)
-    info = _probe_map(SoftConPretrainer(**kw).fit(pre.patches), pre, ev, 200)
-    soft = _probe_map(SoftConPretrainer(**kw).fit(pre.patches, pre.Y), pre, ev, 200)
-    bce = _probe_map(SoftConPretrainer(form="bce", **kw).fit(pre.patches, pre.Y), pre, ev, 200)
-    assert info > 0.8  # InfoNCE itself learns something (random features give ~0.86 only with 10 % labels)
-    assert soft - info > 0.03 and bce - info > 0.02
-    assert soft >= bce - 0.005  # the notes' reading: the softmax form is at least as good as BCE
+    info = _probe_maps(SoftConPretrainer(**kw).fit(pre.patches), ev)
+    soft = _probe_maps(SoftConPretrainer(**kw).fit(pre.patches, pre.Y), ev)
+    bce = _probe_maps(SoftConPretrainer(form="bce", **kw).fit(pre.patches, pre.Y), ev)
+    assert info[0] > 0.85  # InfoNCE itself learns (random features: ~0.86 at 10 %, ~0.70 at 2 %)
+    assert soft[0] - info[0] > 0.03 and bce[0] - info[0] > 0.02, (info, soft, bce)
+    assert soft[1] - info[1] > 0.07 and bce[1] - info[1] > 0.05, (info, soft, bce)
+    assert soft[0] >= bce[0] - 0.005  # the notes' reading: the softmax form is at least as good as BCE
 
 
 def test_classifier_contract():

@@ -305,7 +305,10 @@ class LaSOAugmenter:
 class LaSOClassifier(BaseEstimator):
     """Multi-label classifier with LaSO augmentation: :class:`LaSOAugmenter` adds ``n_pairs`` synthesised rows, then
     a linear per-label probe (:class:`labelwise.learn.probe.LinearProbe`, ``C=probe_C``) learns on real +
-    synthesised rows. Meant for labels with few examples; ``laso`` as in :class:`LaSOAugmenter`.
+    synthesised rows. Meant for labels with few examples; ``laso`` as in :class:`LaSOAugmenter`. Pairs are drawn
+    with ``pair_sampler="rare"`` by default: on a whole table, uniform pairs would mostly combine the frequent
+    labels, while the augmentation exists for the rare ones (in the paper's few-shot episodes every label is rare
+    and both samplers draw nearly uniformly).
 
     ``fit(X (n, d), Y (n, K) 0/1 or label lists, progress=None)``; ``predict_proba(X) -> (n, K)``;
     ``predict(X) -> (n, K)`` 0/1 at ``threshold``. Learned: ``classes_``, ``n_features_in_``, ``augmenter_``,
@@ -313,7 +316,7 @@ class LaSOClassifier(BaseEstimator):
     """
 
     def __init__(self, laso: Union["LaSO", str, None] = None, op: str = "union", n_pairs: int = 200,
-                 pair_sampler: str = "uniform", laso_epochs: int = 30, probe_C: float = 1.0,
+                 pair_sampler: str = "rare", laso_epochs: int = 30, probe_C: float = 1.0,
                  threshold: float = 0.5, random_state: Any = None, n_threads: Optional[int] = None):
         self.laso, self.op, self.n_pairs, self.pair_sampler = laso, op, n_pairs, pair_sampler
         self.laso_epochs, self.probe_C, self.threshold = laso_epochs, probe_C, threshold

@@ -104,13 +104,14 @@ class LaSO(torch.nn.Module):
     n_residual: residual layers per network (the official runs use 1-2). prior: add the analytic priors as residuals
     inside each block. anchor: also add the prior around each block, whose output layer starts at zero (so an
     untrained LaSO is the prior exactly); ``anchor=False, prior=True`` with ``fit(w_prior=0)`` is the paper's block
-    and training. out_activation: ``"relu"`` for non-negative (pooled ReLU)
-    features, ``"none"`` for signed ones such as sentence embeddings.
+    and training. out_activation: ``"relu"`` for non-negative (pooled ReLU) features, ``"none"`` for signed ones
+    such as sentence embeddings.
 
     ``forward(a (B, d), b (B, d), op) -> (B, d)`` in the caller's feature units; ``synthesize(A, B, op)``: numpy in
     and out, eval mode (BatchNorm's running statistics, never the batch's). ``fit(X, Y, classifier=None, ...)``
     trains the three networks (see the module docstring); ``classifier`` is a torch module ``(B, d) -> (B, K)``
-    logits over ``Y``'s labels, kept frozen; None: a :class:`LinearProbe` is fitted on ``(X, Y)`` and frozen.
+    logits over ``Y``'s labels, frozen (its parameters are set to ``requires_grad=False``); None: a
+    :class:`LinearProbe` is fitted on ``(X, Y)`` and frozen.
     """
 
     def __init__(self, dim: int, n_residual: int = 1, prior: bool = True, anchor: bool = True,
@@ -189,8 +190,8 @@ class LaSO(torch.nn.Module):
                     rec = (F.mse_loss(self._op(self._op(a, i_ba, "subtraction"), i_ab, "union"), a)
                            + F.mse_loss(self._op(self._op(b, i_ab, "subtraction"), i_ba, "union"), b))
                     sym = F.mse_loss(u_ab, u_ba) + F.mse_loss(i_ab, i_ba)
-                    prior = (F.mse_loss(u_ab, a + b) + F.mse_loss(i_ab, torch.minimum(a, b))
-                             + F.mse_loss(s_ab, F.relu(a - b)))
+                    prior = sum(F.mse_loss(out, analytic_set_op(a, b, op))
+                                for out, op in ((u_ab, "union"), (i_ab, "intersection"), (s_ab, "subtraction")))
                     loss = w_cls * cls + w_rec * rec + w_sym * sym + w_prior * prior
                     opt.zero_grad()
                     loss.backward()
@@ -211,8 +212,8 @@ def _probe_module(probe: LinearProbe) -> torch.nn.Module:
     return lin
 
 
-def _sample_pairs(T: np.ndarray, n_pairs: int, sampler: str, rng: np.random.Generator,
-                  rows: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+def _sample_pairs(T: np.ndarray, n_pairs: int, sampler: str, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Row indices ``(ia, ib)`` of ``n_pairs`` pairs (``a != b`` when there are 2 or more rows).
 
     sampler: ``"uniform"``; ``"overlap"`` (``b`` shares a label with ``a`` where ``a`` has one: pick one of ``a``'s

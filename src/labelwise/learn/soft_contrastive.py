@@ -18,7 +18,7 @@ Defaults follow the notes' CPU experiment (not tuned on any shared data set): te
 SupCon range 0.1-0.5), Adam 1e-3, batch 128, 20 epochs, a 2-layer ReLU encoder (per tile for patch input, pooled by
 sum) and a 2-layer projector to 32 dimensions whose output is discarded after pre-training (SimCLR's practice).
 Augmentations act on precomputed features, since the encoder is agnostic to the modality: feature dropout (0.1) and
-Gaussian noise (0.3 times the features' overall standard deviation) for vectors; for patches also a random order of
+Gaussian noise (0.3 times the features' mean standard deviation) for vectors; for patches also a random order of
 the patches (the default encoder is order-free; a user encoder that is not learns order invariance from it).
 
 Algorithm floor: torch tensors (loss) and numpy arrays (estimators) in and out.
@@ -180,8 +180,8 @@ class SoftConPretrainer(TransformerMixin, _TorchEstimator):
     form, metric, temperature, symmetric: the loss (:class:`SoftContrastiveLoss`). ``metric="overlap"`` gives hard
         multi-label SupCon; ``fit(X)`` without labels gives InfoNCE.
     proj_dim: the projector's output (Linear-ReLU-Linear, ``out_dim -> out_dim -> proj_dim``).
-    noise, dropout: the view augmentation (Gaussian noise of ``noise`` times the features' overall standard
-        deviation, then feature dropout); patches are also shuffled.
+    noise, dropout: the view augmentation (Gaussian noise of ``noise`` times the features' mean standard deviation,
+        then feature dropout); patches are also shuffled.
 
     ``fit(X (n, d) or (n, P, d), Y=None (n, C) multi-hot or label lists, progress=None)``;
     ``transform(X) -> (n, out_dim)`` float32, the encoder's features (the projector is discarded).
@@ -236,6 +236,7 @@ class SoftConPretrainer(TransformerMixin, _TorchEstimator):
                 encoder = _PatchEncoder(Xa.shape[2], self.hidden, self.out_dim, self.pool)
             else:
                 encoder = _VectorEncoder(Xa.shape[1], self.hidden, self.out_dim)
+            encoder.eval()  # one probe forward pass for the output width (no BatchNorm update)
             with torch.no_grad():
                 out = encoder(Xt[:2]).shape[-1]
             projector = torch.nn.Sequential(torch.nn.Linear(out, out), torch.nn.ReLU(),

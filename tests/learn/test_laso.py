@@ -158,3 +158,17 @@ def test_set_operations_against_the_prior_and_one_shot_augmentation():
     assert mean["real"] > chance  # this backbone gives little more in 1-shot (bench/laso.py: 0.345 with a larger one)
     # what is true here (the notes' "LaSO-union >= real only" is not): the analytic union is at least as good
     assert mean["prior"] >= mean["laso"] - 0.01, mean
+
+
+def test_signed_features_get_no_output_relu():
+    """Sentence embeddings are signed: a LaSO fitted by the augmenter then has no output ReLU, and its union rows
+    keep negative coordinates."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 8)).astype(np.float32)
+    Y = (X[:, :2] > 0).astype(int)
+    aug = LaSOAugmenter(n_pairs=20, laso_epochs=1, random_state=0)
+    Xg, Yg = aug.fit_resample(X, Y)
+    assert aug.laso_.nets["union"].out_activation == "none"
+    assert np.isfinite(Xg).all() and (Xg[40:] < 0).any()
+    ia, ib = aug.pairs_.T
+    np.testing.assert_array_equal(Yg[40:], Y[ia] | Y[ib])

@@ -278,8 +278,9 @@ class SoftConClassifier(BaseEstimator):
                  proj_dim: int = 32, pool: str = "sum", form: str = "softmax", metric: str = "cosine",
                  temperature: float = 0.2, symmetric: bool = True, noise: float = 0.3, dropout: float = 0.1,
                  epochs: int = 20, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
-                 probe_C: float = 1.0, threshold: float = 0.5, random_state: Any = None,
+                 probe_input: str = "both", probe_C: float = 1.0, threshold: float = 0.5, random_state: Any = None,
                  n_threads: Optional[int] = None):
+        self.probe_input = probe_input
         self.encoder, self.hidden, self.out_dim, self.proj_dim, self.pool = encoder, hidden, out_dim, proj_dim, pool
         self.form, self.metric, self.temperature, self.symmetric = form, metric, temperature, symmetric
         self.noise, self.dropout = noise, dropout
@@ -288,18 +289,28 @@ class SoftConClassifier(BaseEstimator):
         self.random_state, self.n_threads = random_state, n_threads
 
     def fit(self, X: Any, Y: Any, progress: Optional[ProgressCallback] = None) -> "SoftConClassifier":
+        if self.probe_input not in ("both", "learned"):
+            raise ParameterError(f"probe_input must be 'both' or 'learned'; got {self.probe_input!r}.")
         T, self.classes_ = _multi_hot(Y)
-        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("probe_C", "threshold")}
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k not in ("probe_input", "probe_C", "threshold")}
         self.pretrainer_ = SoftConPretrainer(**params).fit(X, T, progress=progress)
-        self.probe_ = LinearProbe(C=self.probe_C).fit(self.pretrainer_.transform(X), (T == 1).astype(int))
+        self.probe_ = LinearProbe(C=self.probe_C).fit(self._probe_features(X), (T == 1).astype(int))
         return self
+
+    def _probe_features(self, X: Any) -> np.ndarray:
+        learned = self.transform(X)
+        if self.probe_input == "learned":
+            return learned
+        raw = _check_features(X, self.pretrainer_.x_shape_, type(self).__name__)
+        return np.concatenate([raw.mean(1) if raw.ndim == 3 else raw, learned], axis=1)
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "pretrainer_")
         return self.pretrainer_.transform(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        features = self.transform(X)
+        features = self._probe_features(X)
         return self.probe_.predict_proba(features)
 
     def predict(self, X: Any) -> np.ndarray:

@@ -158,3 +158,17 @@ def test_classifier_contract():
         clf.predict_proba(m.patches[:, :3])
     with pytest.raises(ShapeError):
         SoftConClassifier(**kw).fit(m.patches, m.Y[:10])
+
+
+def test_probe_input_both_keeps_the_input_features():
+    """probe_input="both": the probe sees the input (patches: their mean) next to the learned features, so a label
+    that is a linear function of the input stays learnable whatever the pre-training did; "learned" is the paper's
+    probe on the encoder's output only."""
+    m = digit_mosaics(150, seed=4)
+    kw = dict(epochs=1, random_state=0, n_threads=1)
+    both = SoftConClassifier(**kw).fit(m.patches, m.Y)
+    learned = SoftConClassifier(probe_input="learned", **kw).fit(m.patches, m.Y)
+    assert both.probe_.coef_.shape == (10, 64 + 64) and learned.probe_.coef_.shape == (10, 64)
+    np.testing.assert_allclose(both.transform(m.patches), learned.transform(m.patches))  # same pre-training
+    with pytest.raises(ParameterError):
+        SoftConClassifier(probe_input="raw", **kw).fit(m.patches, m.Y)

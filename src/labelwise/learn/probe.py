@@ -5,8 +5,8 @@ Algorithm floor (numpy arrays in and out). Features are standardised with the tr
 each label gets an L2-penalised logistic regression with scikit-learn's default strength ``C=1`` (the standard
 probe, not tuned here): the minimiser of ``C * sum_i w_i logloss_i + ||coef||^2 / 2`` (intercept not penalised),
 the same objective as scikit-learn's ``LogisticRegression``. The labels' objectives are independent, so their sum is
-minimised in one L-BFGS run over all labels at once (one matrix product per step instead of one solver per label:
-about 100x faster for 48 labels). A label with a single class in the training rows (no positive, or all positive)
+minimised in one L-BFGS run over all labels at once (one matrix product per step instead of one solver run per
+label). A label with a single class in the training rows (no positive, or all positive)
 gets that constant probability, so a probe always fits.
 """
 
@@ -70,7 +70,8 @@ class LinearProbe(BaseEstimator):
 def _fit_logistic(Z: np.ndarray, T: np.ndarray, w: np.ndarray, C: float, max_iter: int, tol: float
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Independent L2 logistic regressions for the columns of ``T: (n, K)`` on ``Z: (n, d)``, jointly by L-BFGS ->
-    ``coef (K, d)``, ``intercept (K,)``. The objective is divided by ``C * sum(w)`` for conditioning (same minimiser)."""
+    ``coef (K, d)``, ``intercept (K,)``. The objective is divided by ``C * sum(w)`` for conditioning (same
+    minimiser)."""
     n, d = Z.shape
     K = T.shape[1]
     A = np.hstack([Z, np.ones((n, 1))])

@@ -267,11 +267,17 @@ class SoftConClassifier(BaseEstimator):
     (:class:`labelwise.learn.probe.LinearProbe`, logistic regression with ``C=probe_C``) on the frozen features.
 
     Useful when the labels are weak or automatic (SoftCon's setting): the encoder learns from how label sets
-    overlap, the probe reads the labels off. Parameters: those of :class:`SoftConPretrainer` plus ``probe_C`` and
-    ``threshold`` (on the probe's probabilities).
+    overlap, the probe reads the labels off. Parameters: those of :class:`SoftConPretrainer` plus ``probe_input``,
+    ``probe_C`` and ``threshold`` (on the probe's probabilities). ``probe_input="both"`` (default): the probe reads
+    the input features (patches: their mean) next to the learned ones. In the paper the encoder is the whole
+    backbone and sees pixels; here it is a small network on top of features that are already a representation
+    (e.g. sentence embeddings), and a 64-d projection of them learned from a small table can only lose what the
+    input holds, so the probe keeps the input and pre-training can only add to it. ``"learned"``: the paper's
+    linear probe on the encoder's output alone.
 
-    ``fit(X (n, d) or (n, P, d), Y (n, K) 0/1 or label lists, progress=None)``; ``transform(X) -> (n, out_dim)``;
-    ``predict_proba(X) -> (n, K)``; ``predict(X) -> (n, K)`` 0/1. Learned: ``classes_``, ``pretrainer_``, ``probe_``.
+    ``fit(X (n, d) or (n, P, d), Y (n, K) 0/1 or label lists, progress=None)``; ``transform(X) -> (n, out_dim)``
+    (the learned features); ``predict_proba(X) -> (n, K)``; ``predict(X) -> (n, K)`` 0/1. Learned: ``classes_``,
+    ``pretrainer_``, ``probe_``.
     """
 
     def __init__(self, encoder: Optional[torch.nn.Module] = None, hidden: int = 128, out_dim: int = 64,

@@ -19,6 +19,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from labelwise.errors import ShapeError
 
@@ -87,7 +88,10 @@ def _fit_logistic(Z: np.ndarray, T: np.ndarray, w: np.ndarray, C: float, max_ite
         value = C * loss + 0.5 * (penal[:, None] * W * W).sum()
         return value / scale, (C * grad + penal[:, None] * W).ravel() / scale
 
-    res = minimize(objective, np.zeros((d + 1) * K), jac=True, method="L-BFGS-B",
-                   options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-12})
+    # one BLAS thread: the products are small, and on a busy machine BLAS threads waiting for each other cost
+    # more than the work itself
+    with threadpool_limits(limits=1, user_api="blas"):
+        res = minimize(objective, np.zeros((d + 1) * K), jac=True, method="L-BFGS-B",
+                       options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-12})
     W = res.x.reshape(d + 1, K)
     return W[:d].T, W[d]

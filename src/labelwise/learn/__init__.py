@@ -12,6 +12,11 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
   the label set, and :class:`PatchCTClassifier` (Li et al., ICCV 2023).
 - :mod:`labelwise.learn.heads`: per-label head, Platt calibration and thresholds in the spirit of PTEC
   (Buchner et al., NAACL 2024 Industry).
+- :mod:`labelwise.learn.soft_contrastive`: SoftCon, multi-label guided soft contrastive pre-training (Wang,
+  Albrecht, Zhu, 2024): ``label_similarity``, ``SoftContrastiveLoss``, ``SoftConPretrainer``, ``SoftConClassifier``.
+- :mod:`labelwise.learn.laso`: LaSO, label-set operations networks for few-shot multi-label learning (Alfassy et
+  al., CVPR 2019): ``label_set_op``, ``analytic_set_op``, ``LaSO``, ``LaSOAugmenter``, ``LaSOClassifier``.
+- :mod:`labelwise.learn.probe`: ``LinearProbe``, one logistic regression per label on frozen features.
 
 Estimators (scikit-learn idiom, numpy in and out) in :mod:`labelwise.learn.estimators`:
 :class:`NoisyLabelClassifier`, :class:`MultiLabelClassifier`, :class:`MultiLabelHead`,
@@ -38,6 +43,7 @@ from labelwise.learn.estimators import (  # noqa: E402
     NoisyLabelClassifier,
 )
 from labelwise.learn.heads import PerLabelPlatt, max_ratio_pos_weight, tune_thresholds  # noqa: E402
+from labelwise.learn.laso import LaSO, LaSOAugmenter, LaSOClassifier, analytic_set_op, label_set_op  # noqa: E402
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss, ldr_kl_loss  # noqa: E402
 from labelwise.learn.mlcd import (  # noqa: E402
     ClusterPseudoLabeler,
@@ -46,7 +52,14 @@ from labelwise.learn.mlcd import (  # noqa: E402
     decoupled_multilabel_loss,
 )
 from labelwise.learn.patch_ct import PatchCTClassifier, conditional_transport  # noqa: E402
+from labelwise.learn.probe import LinearProbe  # noqa: E402
 from labelwise.learn.pu_mlc import PUMultiLabelLoss, hide_positives, pu_mlc_loss  # noqa: E402
+from labelwise.learn.soft_contrastive import (  # noqa: E402
+    SoftConClassifier,
+    SoftConPretrainer,
+    SoftContrastiveLoss,
+    label_similarity,
+)
 
 __all__ = [
     "ALDRKLLoss",
@@ -56,6 +69,10 @@ __all__ = [
     "DecoupledMultiLabelLoss",
     "ImbalancedRegressor",
     "LDRKLLoss",
+    "LaSO",
+    "LaSOAugmenter",
+    "LaSOClassifier",
+    "LinearProbe",
     "MultiLabelClassifier",
     "MultiLabelHead",
     "NoisyLabelClassifier",
@@ -63,10 +80,16 @@ __all__ = [
     "PUMultiLabelLoss",
     "PerLabelPlatt",
     "conditional_transport",
+    "SoftConClassifier",
+    "SoftConPretrainer",
+    "SoftContrastiveLoss",
+    "analytic_set_op",
     "conr_loss",
     "decoupled_multilabel_loss",
     "gce_loss",
     "hide_positives",
+    "label_set_op",
+    "label_similarity",
     "ldr_kl_loss",
     "max_ratio_pos_weight",
     "pu_mlc_loss",

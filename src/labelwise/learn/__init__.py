@@ -8,6 +8,10 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
 - :mod:`labelwise.learn.conr`: ConR contrastive regulariser for imbalanced regression (ICLR 2024).
 - :mod:`labelwise.learn.heads`: per-label head, Platt calibration and thresholds in the spirit of PTEC
   (Buchner et al., NAACL 2024 Industry).
+- :mod:`labelwise.learn.kenet`: KeNet, knowledge-enhanced document-label attention over token states
+  (:class:`KeNetClassifier`, :class:`KnowledgeRetriever`; Li, Chen, Zeng, ICASSP 2024).
+- :mod:`labelwise.learn.ldam`: LDAM, label-dependent attention over text tokens and a time series
+  (:class:`LabelAttentionModel`; Niu et al., ICDM 2021).
 
 Estimators (scikit-learn idiom, numpy in and out) in :mod:`labelwise.learn.estimators`:
 :class:`NoisyLabelClassifier`, :class:`MultiLabelClassifier`, :class:`MultiLabelHead`,
@@ -33,6 +37,8 @@ from labelwise.learn.estimators import (  # noqa: E402
     MultiLabelHead,
     NoisyLabelClassifier,
 )
+from labelwise.learn.kenet import KeNetClassifier, KnowledgeRetriever  # noqa: E402
+from labelwise.learn.ldam import LabelAttentionModel  # noqa: E402
 from labelwise.learn.heads import PerLabelPlatt, max_ratio_pos_weight, tune_thresholds  # noqa: E402
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss, ldr_kl_loss  # noqa: E402
 from labelwise.learn.pu_mlc import PUMultiLabelLoss, hide_positives, pu_mlc_loss  # noqa: E402
@@ -41,7 +47,10 @@ __all__ = [
     "ALDRKLLoss",
     "ConRLoss",
     "ImbalancedRegressor",
+    "KeNetClassifier",
+    "KnowledgeRetriever",
     "LDRKLLoss",
+    "LabelAttentionModel",
     "MultiLabelClassifier",
     "MultiLabelHead",
     "NoisyLabelClassifier",

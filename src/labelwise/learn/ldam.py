@@ -166,7 +166,8 @@ class LabelAttentionModel(_TorchEstimator):
     reg_lambda: weight of LEAM's label-classification regulariser (LEAM's 0.1-1 range; 0 turns it off).
     epochs, batch_size, lr, weight_decay, patience, validation_fraction, threshold: as in
         :class:`labelwise.learn.KeNetClassifier` (early stopping on micro average precision on a held-out share;
-        per-label F1-optimal thresholds tuned there).
+        one micro-F1-optimal threshold tuned there; ``lr=1e-2`` chosen on the synthetic EHR by
+        ``bench/label_attention_defaults.py``).
 
     ``fit(X, Y, series=None, progress=None)``: ``X`` a :class:`TokenStates` (or ``(n, L, d)`` array), ``Y`` an
     ``(n, K)`` 0/1 matrix or label lists, ``series`` an ``(n, T, F)`` float array (all-NaN trailing steps are
@@ -180,7 +181,7 @@ class LabelAttentionModel(_TorchEstimator):
 
     def __init__(self, label_embeddings: Any = None, window: int = 2, per_label: bool = True,
                  attention: str = "label", ts_hidden: int = 32, reg_lambda: float = 0.1, epochs: int = 100,
-                 batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4, validation_fraction: float = 0.2,
+                 batch_size: int = 32, lr: float = 1e-2, weight_decay: float = 1e-4, validation_fraction: float = 0.2,
                  patience: int = 10, threshold: float | str = "global", random_state: Any = None,
                  n_threads: int | None = None):
         self.label_embeddings, self.window, self.per_label, self.attention = label_embeddings, window, per_label, \

@@ -28,15 +28,7 @@ from labelwise.learn.attention import masked_softmax  # noqa: E402
 from labelwise.token_states import TokenStates  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
 
-from .token_tasks import planted_tokens  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from .token_tasks import one_thread, planted_tokens  # noqa: E402,F401 (one_thread: autouse fixture)
 
 
 @pytest.fixture(scope="module")

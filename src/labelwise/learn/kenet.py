@@ -7,8 +7,12 @@ knowledge channel. What is kept and what is scaled down:
 
 - token states come from a frozen encoder (MiniLM via ``TextEncoder.encode_tokens``) instead of fine-tuned BERT;
 - a BiLSTM over the tokens gives ``H: (L, 2h)``;
-- per label ``j``, *label attention* ``a_j = softmax(H W_c c_j)`` with ``c_j`` the label's description embedded by
-  the same encoder (the knowledge of labels; GloVe label names in the paper), and LSAN's *self attention*
+- per label ``j``, *label attention* ``a_j = softmax_l(s cos(W_k x_l, c_j))`` with ``c_j`` the label's description
+  embedded by the same encoder (the knowledge of labels; GloVe label names in the paper), ``x_l`` the token states,
+  ``W_k`` a map started at the identity and ``s`` a learned scale started at 10 (the paper scores ``H W_c c_j``
+  from a random start; scoring the encoder's own states against the descriptions makes a label look at the words
+  that mean it from the first step, which a few hundred rows cannot teach a BiLSTM), ``u_j = a_j^T H``, and
+  LSAN's *self attention*
   ``A = softmax(W_2 tanh(W_1 H^T))``; *adaptive fusion* ``r_j = beta_j u_j + gamma_j s_j`` with
   ``beta_j = sigma(w_b^T u_j)``, ``gamma_j = sigma(w_g^T s_j)`` normalised to sum 1;
 - the *knowledge channel*: the same encoder and attention over the token states of knowledge text retrieved for
@@ -111,7 +115,13 @@ class _KeNet(torch.nn.Module):
             self.labels = torch.nn.Parameter(torch.randn(n_labels, d) / np.sqrt(d))
         else:
             self.register_buffer("labels", torch.as_tensor(labels, dtype=torch.float32))
-        self.label_proj = torch.nn.Linear(d, h2)
+        # label attention keys: the token states themselves, through a map that starts as the identity, so that
+        # from the first step a label attends to the words whose states are close to its description
+        self.label_key = torch.nn.Linear(d, d)
+        with torch.no_grad():
+            self.label_key.weight.copy_(torch.eye(d))
+            self.label_key.bias.zero_()
+        self.log_scale = torch.nn.Parameter(torch.tensor(float(np.log(10.0))))
         self.self_w1 = torch.nn.Linear(h2, attention_dim, bias=False)
         self.self_w2 = torch.nn.Linear(attention_dim, n_labels, bias=False)
         torch.nn.init.zeros_(self.self_w2.weight)  # self attention starts as a mean; no label-specific random start
@@ -121,13 +131,14 @@ class _KeNet(torch.nn.Module):
         self.mlp = torch.nn.Sequential(torch.nn.Linear(h2, mlp_hidden), torch.nn.ReLU())
         self.out_w = torch.nn.Parameter(torch.zeros(n_labels, mlp_hidden))
         self.out_b = torch.nn.Parameter(torch.zeros(n_labels))
-        self.scale = 1.0 / np.sqrt(h2)
 
     def channel(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Label-specific representations ``r: (B, K, 2h)`` and the token weights behind them ``(B, K, L)``."""
         H = self.drop(run_rnn(self.lstm, self.drop(x), mask))
         m = mask.unsqueeze(1)
-        a = masked_softmax(torch.einsum("bld,kd->bkl", H, self.label_proj(self.labels)) * self.scale, m)
+        keys = F.normalize(self.label_key(x), dim=-1, eps=1e-8)
+        cosine = torch.einsum("bld,kd->bkl", keys, F.normalize(self.labels, dim=-1, eps=1e-8))
+        a = masked_softmax(cosine * self.log_scale.exp(), m)
         A = masked_softmax(self.self_w2(torch.tanh(self.self_w1(H))).transpose(1, 2), m)
         u, s = a @ H, A @ H
         beta, gamma = torch.sigmoid(self.fuse_label(u)), torch.sigmoid(self.fuse_self(s))

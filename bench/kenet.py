@@ -5,8 +5,10 @@
 Data: NLU++ BANKING intents (48 labels: banking + generic modules), the paper's "mid" setting: train on two
 consecutive folds (about 200 utterances), test on the other 18 (about 1,870); one fold pair per run.
 Arms (same MiniLM, same runs):
-  (a) MiniLM sentence embeddings + one-vs-rest logistic regression (C=10, the NLU++ notes' pilot), one global
-      threshold tuned for micro-F1 on 5-fold cross-validated probabilities of the training folds;
+  (a) MiniLM sentence embeddings + one-vs-rest logistic regression (C=10) at the NLU++ notes' pilot threshold 0.3;
+  (a') the same with one global threshold tuned for micro-F1 on 5-fold cross-validated probabilities of the
+      training folds (models fitted on 4/5 of ~200 rows are less confident than the final one, and the threshold
+      they choose is too high: a weaker baseline, shown for completeness);
   (b) KeNetClassifier on MiniLM token states, label embeddings = the ontology's question-style descriptions, no
       knowledge;
   (c) (b) + the knowledge channel: snippets of a hand-written banking glossary (labelwise.testing.glossary,
@@ -61,8 +63,9 @@ def load(threads: int):
     return table, names, Y, X, tokens, knowledge, labels
 
 
-def logistic_baseline(X, Y, tr, te, seed):
-    """(scores on te, predictions on te) of OvR logistic regression with a global CV-tuned threshold."""
+def logistic_baseline(X, Y, tr, te, seed, fixed=None):
+    """(scores on te, predictions on te) of OvR logistic regression with a global CV-tuned threshold (or the
+    ``fixed`` one)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
     from sklearn.model_selection import KFold
@@ -72,6 +75,10 @@ def logistic_baseline(X, Y, tr, te, seed):
         return OneVsRestClassifier(LogisticRegression(C=10.0, max_iter=2000))
 
     keep = Y[tr].sum(0) > 0  # OvR needs both classes; labels absent from training are never predicted
+    scores = np.zeros((len(te), Y.shape[1]))
+    scores[:, keep] = model().fit(X[tr], Y[tr][:, keep]).predict_proba(X[te])
+    if fixed is not None:
+        return scores, (scores >= fixed).astype(int)
     cv = np.zeros((len(tr), int(keep.sum())))
     for a, b in KFold(5, shuffle=True, random_state=seed).split(tr):
         sub = Y[tr[a]][:, keep]
@@ -79,8 +86,6 @@ def logistic_baseline(X, Y, tr, te, seed):
         cv[b][:, ok] = model().fit(X[tr[a]], sub[:, ok]).predict_proba(X[tr[b]])
     grid = np.linspace(0.05, 0.95, 91)
     best = grid[int(np.argmax([f1_score(Y[tr][:, keep], cv >= g, average="micro", zero_division=0) for g in grid]))]
-    scores = np.zeros((len(te), Y.shape[1]))
-    scores[:, keep] = model().fit(X[tr], Y[tr][:, keep]).predict_proba(X[te])
     return scores, (scores >= best).astype(int)
 
 
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     table, names, Y, X, tokens, knowledge, labels = load(args.threads)
     splits = nlupp_splits(table, "banking", args.setting)
     runs = [int(r) for r in args.runs.split(",")]
-    methods = ["(a) MiniLM + OvR logistic", "(b) KeNet, descriptions", "(c) KeNet + knowledge",
+    methods = ["(a) MiniLM + OvR logistic @0.3", "(a') MiniLM + OvR logistic, CV", "(b) KeNet, descriptions", "(c) KeNet + knowledge",
                "(d) KeNet, learned labels"]
     res: dict[str, dict[str, list[float]]] = {m: {"micro_f1": [], "micro_ap": [], "fit_s": []} for m in methods}
     attn: list[tuple[float, float]] = []
@@ -124,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         scored = Y[te].sum(0) > 0
         for m in methods:
             t0 = time.perf_counter()
-            if m.startswith("(a)"):
-                S, P = logistic_baseline(X, Y, tr, te, run)
+            if m.startswith("(a"):
+                S, P = logistic_baseline(X, Y, tr, te, run, fixed=0.3 if m.startswith("(a)") else None)
             else:
                 clf = KeNetClassifier(label_embeddings=None if m.startswith("(d)") else labels, random_state=run,
                                       n_threads=args.threads)
@@ -147,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         f, a = np.array(res[m]["micro_f1"]), np.array(res[m]["micro_ap"])
         print(f"{m:34s} {f.mean():7.3f} +- {f.std():.3f} {a.mean():7.3f} +- {a.std():.3f} "
               f"{np.mean(res[m]['fit_s']):7.1f}")
-    b, a_, c = (np.array(res[m]["micro_f1"]) for m in (methods[1], methods[0], methods[2]))
+    b, a_, c = (np.array(res[m]["micro_f1"]) for m in (methods[2], methods[0], methods[3]))
     print(f"\n(b) - (a) micro-F1: {np.mean(b - a_):+.3f} (per run {np.round(b - a_, 3).tolist()})")
     print(f"(c) - (b) micro-F1: {np.mean(c - b):+.3f} (per run {np.round(c - b, 3).tolist()})")
     mass, share = np.array(attn).T

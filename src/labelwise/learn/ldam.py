@@ -44,8 +44,6 @@ __all__ = ["LabelAttentionModel"]
 # Cosines lie in [-1, 1]; the window convolution starts as each label's mean cosine over the window times this
 # factor, so that the first softmax already prefers compatible words (e^(10 * 0.3) = 20x) without being one-hot.
 _COSINE_SCALE = 10.0
-# width of the ablation's self-attention scorer (LSAN's d_a order of magnitude)
-_SELF_ATTENTION_DIM = 64
 
 
 def _cosine(C: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
@@ -75,8 +73,8 @@ class _Attend(torch.nn.Module):
         if mode == "label":
             self.conv = _window_conv(n_labels, window)
         else:
-            self.key = torch.nn.Linear(d, _SELF_ATTENTION_DIM)
-            self.query = torch.nn.Linear(_SELF_ATTENTION_DIM, 1, bias=False)
+            self.key = torch.nn.Linear(d, d)
+            self.query = torch.nn.Linear(d, 1, bias=False)
 
     def forward(self, C: torch.Tensor, V: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         m = mask.unsqueeze(1)

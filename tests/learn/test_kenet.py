@@ -180,7 +180,8 @@ def test_nlupp_label_attention_matches_logistic_and_attends_to_intent_words(bank
     f1_kenet = f1_score(Y[te], clf.predict(b["tokens"][te]), average="micro")
     f1_logistic = _logistic_f1(b["X"], Y, tr, te)
     print(f"micro-F1 KeNet {f1_kenet:.3f}, MiniLM + logistic {f1_logistic:.3f}")
-    # not worse, with 0.03 of run-to-run noise allowed (measured here: 0.651 vs 0.664)
+    # not worse, with 0.03 of run-to-run noise allowed (measured here: 0.651 vs 0.664). Over three fold pairs and all
+    # test folds (bench/kenet.py) KeNet is 0.047 below on average: the claim holds on this fold pair only.
     assert f1_kenet >= f1_logistic - 0.03, (f1_kenet, f1_logistic)
 
     j = b["names"].index("cancel_close_leave_freeze")
@@ -198,6 +199,6 @@ def test_nlupp_label_attention_matches_logistic_and_attends_to_intent_words(bank
     with_k.fit(toks[tr], Y[tr], knowledge=b["knowledge"][tr])
     f1_k = f1_score(Y[te], with_k.predict(toks[te], b["knowledge"][te]), average="micro")
     print(f"knowledge channel ablation: micro-F1 {f1_k:.3f} with vs {f1_kenet:.3f} without")
-    # measured: the glossary costs micro-F1 here (0.585 vs 0.651; bench/kenet.py has the three-run figures); the
-    # gate must keep it a bounded cost, not a collapse
+    # measured: the glossary costs micro-F1 here (0.585 vs 0.651); over three fold pairs (bench/kenet.py) +0.003 on
+    # average, -0.059 to +0.083: noise. The gate must keep it a bounded cost, not a collapse
     assert f1_k >= f1_kenet - 0.1, (f1_k, f1_kenet)

@@ -173,8 +173,8 @@ class LabelAttentionModel(_TorchEstimator):
     ``(n, K)`` 0/1 matrix or label lists, ``series`` an ``(n, T, F)`` float array (all-NaN trailing steps are
     padding; features are standardised with the training means and deviations). A model fitted with ``series``
     needs it in ``predict_proba(X, series)``. ``explain(X, series=None, top_k=3)``: per row, per label, the top
-    attended words and time steps with their weights. ``attention(X, series=None) -> (words (n, K, L), steps
-    (n, K, T) or None)``.
+    attended words and time steps with their weights. ``attention_weights(X, series=None) -> (words (n, K, L),
+    steps (n, K, T) or None)`` (not ``attention``: that name is the constructor parameter).
     Learned: ``classes_``, ``n_features_in_``, ``n_series_features_`` (0 without series), ``model_``,
     ``thresholds_ (K,)``, ``series_mean_``, ``series_std_``, ``token_scale_``, ``n_epochs_``, ``best_val_score_``.
     """

@@ -17,6 +17,10 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
 - :mod:`labelwise.learn.laso`: LaSO, label-set operations networks for few-shot multi-label learning (Alfassy et
   al., CVPR 2019): ``label_set_op``, ``analytic_set_op``, ``LaSO``, ``LaSOAugmenter``, ``LaSOClassifier``.
 - :mod:`labelwise.learn.probe`: ``LinearProbe``, one logistic regression per label on frozen features.
+- :mod:`labelwise.learn.kenet`: KeNet, knowledge-enhanced document-label attention over token states
+  (:class:`KeNetClassifier`, :class:`KnowledgeRetriever`; Li, Chen, Zeng, ICASSP 2024).
+- :mod:`labelwise.learn.ldam`: LDAM, label-dependent attention over text tokens and a time series
+  (:class:`LabelAttentionModel`; Niu et al., ICDM 2021).
 
 Estimators (scikit-learn idiom, numpy in and out) in :mod:`labelwise.learn.estimators`:
 :class:`NoisyLabelClassifier`, :class:`MultiLabelClassifier`, :class:`MultiLabelHead`,
@@ -43,7 +47,9 @@ from labelwise.learn.estimators import (  # noqa: E402
     NoisyLabelClassifier,
 )
 from labelwise.learn.heads import PerLabelPlatt, max_ratio_pos_weight, tune_thresholds  # noqa: E402
+from labelwise.learn.kenet import KeNetClassifier, KnowledgeRetriever  # noqa: E402
 from labelwise.learn.laso import LaSO, LaSOAugmenter, LaSOClassifier, analytic_set_op, label_set_op  # noqa: E402
+from labelwise.learn.ldam import LabelAttentionModel  # noqa: E402
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss, ldr_kl_loss  # noqa: E402
 from labelwise.learn.mlcd import (  # noqa: E402
     ClusterPseudoLabeler,
@@ -68,22 +74,25 @@ __all__ = [
     "CoupledPairwiseLoss",
     "DecoupledMultiLabelLoss",
     "ImbalancedRegressor",
+    "KeNetClassifier",
+    "KnowledgeRetriever",
     "LDRKLLoss",
     "LaSO",
     "LaSOAugmenter",
     "LaSOClassifier",
+    "LabelAttentionModel",
     "LinearProbe",
     "MultiLabelClassifier",
     "MultiLabelHead",
     "NoisyLabelClassifier",
-    "PatchCTClassifier",
     "PUMultiLabelLoss",
+    "PatchCTClassifier",
     "PerLabelPlatt",
-    "conditional_transport",
     "SoftConClassifier",
     "SoftConPretrainer",
     "SoftContrastiveLoss",
     "analytic_set_op",
+    "conditional_transport",
     "conr_loss",
     "decoupled_multilabel_loss",
     "gce_loss",

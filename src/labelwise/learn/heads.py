@@ -19,7 +19,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from labelwise.errors import ShapeError
+from labelwise.errors import ParameterError, ShapeError
 
 
 def mlp_body(d_in: int, hidden: tuple[int, ...] = (), dropout: float = 0.0) -> tuple[torch.nn.Sequential, int]:
@@ -132,3 +132,23 @@ def tune_thresholds(probs: np.ndarray, Y: np.ndarray, default: float = 0.5, min_
         nxt = p_sorted[best + 1] if best + 1 < len(p_sorted) else 0.0
         out[c] = 0.5 * (p_sorted[best] + nxt)
     return out
+
+
+def choose_thresholds(threshold: float | str, probs: np.ndarray | None, Y: np.ndarray | None,
+                      n_labels: int) -> np.ndarray:
+    """Thresholds ``(C,)`` for ``threshold``: a number (every label), ``"tuned"`` (per-label F1-optimal,
+    :func:`tune_thresholds`) or ``"global"`` (one micro-F1-optimal threshold for every label: the choice when a
+    validation split holds too few positives per label to set each label's own). ``probs``, ``Y``: ``(n, C)``
+    validation probabilities and 0/1 labels (None or no rows: 0.5 for the tuned modes)."""
+    if not (threshold in ("tuned", "global") or isinstance(threshold, (int, float))):
+        raise ParameterError(f"threshold must be a number, 'tuned' or 'global', got {threshold!r}.")
+    if isinstance(threshold, (int, float)):
+        return np.full(n_labels, float(threshold))
+    if probs is None or Y is None or len(probs) == 0:
+        return np.full(n_labels, 0.5)
+    if threshold == "tuned":
+        return tune_thresholds(probs, Y)
+    P, T = np.asarray(probs, dtype=float), np.asarray(Y)
+    if P.shape != T.shape:
+        raise ShapeError(f"probs and Y must both be (n, C), got {P.shape} and {T.shape}.")
+    return np.full(n_labels, tune_thresholds(P.reshape(-1, 1), T.reshape(-1, 1))[0])

@@ -2,8 +2,10 @@
 
 The NLU++ claims (notes §29.4), checked on one fold pair with a sample of the test folds (the full experiment,
 three fold pairs and every test fold, is bench/kenet.py):
-- label attention without knowledge is not worse than MiniLM sentence embeddings + one-vs-rest logistic regression
-  at the notes' pilot threshold 0.3 (micro-F1; tolerance 0.03);
+- label attention without knowledge "not worse than MiniLM sentence embeddings + one-vs-rest logistic regression"
+  (micro-F1, the notes' pilot threshold 0.3 for the baseline) does NOT reproduce: bench/kenet.py measures KeNet
+  0.047 below on average over three fold pairs (-0.021 to -0.077). The test asserts what holds: KeNet learns the
+  intents (micro-F1 well above 0.5) and stays within 0.08 of the baseline;
 - the attention of ``cancel_close_leave_freeze`` puts its mass on the verbs that carry the intent;
 - the knowledge channel (a hand-written banking glossary, labelwise.testing.glossary) is an ablation: its effect is
   printed and only bounded below. It costs micro-F1 on NLU++ (the notes expected 0 to 2 points either way).
@@ -173,16 +175,16 @@ def _logistic_f1(X, Y, tr, te) -> float:
 @pytest.mark.shared
 @pytest.mark.model
 @pytest.mark.slow
-def test_nlupp_label_attention_matches_logistic_and_attends_to_intent_words(banking):
+def test_nlupp_label_attention_learns_and_attends_to_intent_words(banking):
     b = banking
     tr, te, Y = b["tr"], b["te"], b["Y"]
     clf = KeNetClassifier(label_embeddings=b["labels"], random_state=0, n_threads=1).fit(b["tokens"][tr], Y[tr])
     f1_kenet = f1_score(Y[te], clf.predict(b["tokens"][te]), average="micro")
     f1_logistic = _logistic_f1(b["X"], Y, tr, te)
     print(f"micro-F1 KeNet {f1_kenet:.3f}, MiniLM + logistic {f1_logistic:.3f}")
-    # not worse, with 0.03 of run-to-run noise allowed (measured here: 0.651 vs 0.664). Over three fold pairs and all
-    # test folds (bench/kenet.py) KeNet is 0.047 below on average: the claim holds on this fold pair only.
-    assert f1_kenet >= f1_logistic - 0.03, (f1_kenet, f1_logistic)
+    # the notes' "not worse" does not reproduce (bench/kenet.py: 0.047 below on average over three fold pairs; here
+    # 0.651 vs 0.664): a floor and a bounded gap, not the claim
+    assert f1_kenet > 0.55 and f1_kenet >= f1_logistic - 0.08, (f1_kenet, f1_logistic)
 
     j = b["names"].index("cancel_close_leave_freeze")
     toks = b["tokens"]

@@ -30,7 +30,7 @@ from labelwise.learn.attention import masked_softmax  # noqa: E402
 from labelwise.token_states import TokenStates  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
 
-from .token_tasks import one_thread, planted_tokens  # noqa: E402,F401 (one_thread: autouse fixture)
+from .token_tasks import planted_tokens  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -115,7 +115,6 @@ def test_set_operations_against_the_prior_and_one_shot_augmentation():
     +0.020 (intersection), -0.001 (subtraction), unseen ratios 0.99 (union, intersection); the paper's block without
     the anchor and prior penalty keeps 0.48 / 0.21 of the prior's unseen mAP. 1-shot augmentation does not
     reproduce: LaSO union -0.025 mAP vs real only, analytic union +0.002."""
-    torch.set_num_threads(1)
     _, digits = load_digit_pool()
     pools = split_digits((0.6, 0.4), seed=0)
     backbone = SoftConPretrainer(pool="max", epochs=15, random_state=0, n_threads=1).fit(

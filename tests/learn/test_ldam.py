@@ -24,7 +24,7 @@ from labelwise.errors import ParameterError, ShapeError  # noqa: E402
 from labelwise.learn import LabelAttentionModel  # noqa: E402
 from labelwise.testing.ehr import CONDITIONS, note_words, synthetic_ehr  # noqa: E402
 
-from .token_tasks import one_thread, planted_tokens  # noqa: E402,F401 (one_thread: autouse fixture)
+from .token_tasks import planted_tokens  # noqa: E402
 
 
 def _series(Y: np.ndarray, T: int = 8, seed: int = 0) -> np.ndarray:

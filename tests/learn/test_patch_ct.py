@@ -126,7 +126,6 @@ def small_mosaics():
 
 
 def test_estimator_contract(small_mosaics):
-    torch.set_num_threads(1)
     train, test = small_mosaics
     clf = PatchCTClassifier(epochs=5, random_state=0, n_threads=1)
     with pytest.raises(NotFittedError):
@@ -183,7 +182,6 @@ def test_transport_aligns_patches_with_their_labels_without_costing_map():
     bench/patch_ct.py at 300 rows (5 seeds, 2,000 test mosaics): alignment 0.949 with CT vs 0.305 without (near
     chance among an image's labels), mAP 0.956 vs 0.938. Asserted: CT's alignment above 0.75 and at least 0.4
     above BCE's; mAP not lower by more than 0.01."""
-    torch.set_num_threads(1)
     results = {0.0: [], 1.0: []}
     for seed in range(3):
         train_pool, test_pool = split_digits((0.67, 0.33), seed=seed)
@@ -214,7 +212,6 @@ def test_transport_puts_each_intent_on_the_words_that_carry_it():
     from labelwise.features import TextEncoder
     from tests.conftest import shared_dataset
 
-    torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     train_df, test_df = (pd.read_csv(shared_dataset("banking77", f"{s}.csv")) for s in ("train", "test"))
     intents = sorted(rng.choice(sorted(train_df["category"].unique()), 6, replace=False).tolist())

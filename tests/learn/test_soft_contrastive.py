@@ -119,7 +119,6 @@ def test_label_guided_pretraining_beats_infonce_on_digit_mosaics():
     evaluation, a linear probe on 10 % and on 2 % of the evaluation scenes), one seed. bench/soft_contrastive.py
     (3 seeds) measured SoftCon softmax - InfoNCE +5.7 / +14.4 mAP points (10 % / 2 % labels; smallest seed +4.7 /
     +13.7) and BCE - InfoNCE +4.4 / +10.8 (smallest +3.2 / +9.8); the floors below leave headroom."""
-    torch.set_num_threads(1)
     pools = split_digits((0.67, 0.33), seed=0)
     pre = digit_mosaics(4000, pool=pools[0], seed=0)
     ev = digit_mosaics(2000, pool=pools[1], seed=1000)

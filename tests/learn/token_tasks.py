@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from labelwise.token_states import TokenStates
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """torch on one thread during each test (the machine is shared), restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def planted_tokens(n: int = 200, K: int = 3, L: int = 10, d: int = 16, rate: float = 0.35, seed: int = 0

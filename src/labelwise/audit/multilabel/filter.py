@@ -28,7 +28,7 @@ import numpy as np
 from labelwise.audit.confident_counts import calibrate_confident_joint, round_preserving_row_totals
 from labelwise.audit.label_errors import prune_counts
 from labelwise.audit.multilabel._inputs import complement, indicator, indicator_and_probs
-from labelwise.audit.multilabel.rank import METHODS, adjusted_probs, aggregate, binary_thresholds, class_scores
+from labelwise.audit.multilabel.rank import METHODS, aggregate, binary_thresholds, class_scores
 from labelwise.errors import ParameterError, ShapeError
 
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",

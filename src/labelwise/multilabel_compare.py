@@ -10,19 +10,20 @@ sentence vectors ``(n, d)`` for the methods that read one vector per row, token 
 training and test rows for each split and the same ``random_state`` for each seed.
 
 Methods (:data:`METHODS`, by name; ``methods=None`` runs them all). A method whose module is not installed yet is
-left out with a note in the result (the ``note`` column), never silently. Each is used with its own recommended
-defaults and its own decision rule; every threshold is chosen from the training part only:
+left out with a note in the result (the ``note`` column), never silently. Each is used with its own defaults (the
+losses of ``MultiLabelClassifier`` with :data:`MLP_SETTINGS`) and its own decision rule; no threshold is chosen on
+test rows:
 
-- ``mlcd``: ``MultiLabelClassifier(loss="mlcd")`` (MLCD, paper 25). Rule: ``sigmoid(scale * cos) >= 0.5``, i.e.
-  cosine > 0, the paper's untuned threshold.
-- ``softcon``: ``SoftConClassifier`` (SoftCon, paper 27). Rule: its ``predict`` (the linear probe's).
-- ``laso``: ``LaSOClassifier`` (LaSO, paper 35). Rule: its ``predict`` (the per-label probe's).
+- ``mlcd``: ``MultiLabelClassifier(loss="mlcd", **MLP_SETTINGS)`` (MLCD, paper 25). Rule:
+  ``sigmoid(scale * cos) >= 0.5``, i.e. cosine > 0, the paper's untuned threshold.
+- ``softcon``: ``SoftConClassifier`` (SoftCon, paper 27). Rule: 0.5 on its linear probe's probabilities.
+- ``laso``: ``LaSOClassifier`` (LaSO, paper 35). Rule: 0.5 on its per-label probe's probabilities.
 - ``kenet``: ``KeNetClassifier`` (KeNet, paper 29) on token states, with the label embeddings; no knowledge input (a
   user's table brings no knowledge base). Rule: its ``predict``.
 - ``ldam``: ``LabelAttentionModel`` (LDAM, paper 23) on token states, with the label embeddings; text only (no time
   series). Rule: its ``predict``.
-- ``patchct``: ``PatchCTClassifier`` (PatchCT, paper 31) on token states, with the label embeddings. Rule: its
-  ``predict``.
+- ``patchct``: ``PatchCTClassifier`` (PatchCT, paper 31) on token states, with the label embeddings. Rule: 0.5 on
+  ``sigmoid(cos / tau_cls + b_k)`` (a learned per-label bias ``b_k``).
 - ``pu-mlc``: ``MultiLabelClassifier(loss="pu_mlc", **MLP_SETTINGS)`` (PU-MLC). Rule: 0.5, fixed.
 - ``bce``: ``MultiLabelClassifier(loss="bce", **MLP_SETTINGS)``. Rule: 0.5, fixed.
 - ``logreg``: one-vs-rest ``LogisticRegression(C=10)`` (scikit-learn, C as in bench/learn.py claim 4; :class:`CrossValidatedThresholdLogReg`).
@@ -99,7 +100,8 @@ class Method:
 # ---- the estimators, each imported only when its method is built --------------------------------------------------
 
 
-#: BCE's and PU-MLC's settings in bench/learn.py (claim 1). The estimator's defaults (lr 1e-3, patience 10) stop
+#: BCE's and PU-MLC's settings in bench/learn.py (claim 1), used for every loss of MultiLabelClassifier (bce, pu_mlc,
+#: mlcd: the same MLP and training budget, so the loss is the only difference). The estimator's defaults (lr 1e-3, patience 10) stop
 #: after about 12 epochs on a few hundred rows, before the model has learned anything (micro-F1 0 on the keyword
 #: texts of tests/learn/test_multilabel_compare.py, 0.97 with these).
 MLP_SETTINGS = {"hidden": (256,), "epochs": 150, "lr": 3e-3, "patience": 15}
@@ -184,17 +186,19 @@ def _registry(*methods: Method) -> dict[str, Method]:
 
 #: name -> :class:`Method`, in the order results are listed.
 METHODS: dict[str, Method] = _registry(
-    Method("mlcd", "labelwise.learn.mlcd", _classifier("mlcd"),
+    Method("mlcd", "labelwise.learn.mlcd", _classifier("mlcd", **MLP_SETTINGS),
            threshold="sigmoid(scale * cos) >= 0.5 (cosine > 0), untuned"),
     Method("softcon", "labelwise.learn.soft_contrastive", _by_name("labelwise.learn.soft_contrastive",
-                                                                    "SoftConClassifier", False)),
-    Method("laso", "labelwise.learn.laso", _by_name("labelwise.learn.laso", "LaSOClassifier", False)),
+                                                                    "SoftConClassifier", False),
+           threshold="0.5 on the linear probe's probabilities"),
+    Method("laso", "labelwise.learn.laso", _by_name("labelwise.learn.laso", "LaSOClassifier", False),
+           threshold="0.5 on the per-label probe's probabilities"),
     Method("kenet", "labelwise.learn.kenet", _by_name("labelwise.learn.kenet", "KeNetClassifier", True),
            tokens=True, label_embeddings=True),
     Method("ldam", "labelwise.learn.ldam", _by_name("labelwise.learn.ldam", "LabelAttentionModel", True),
            tokens=True, label_embeddings=True),
     Method("patchct", "labelwise.learn.patch_ct", _by_name("labelwise.learn.patch_ct", "PatchCTClassifier", True),
-           tokens=True, label_embeddings=True),
+           tokens=True, label_embeddings=True, threshold="0.5 on sigmoid(cos / tau_cls + b_k), b_k learned"),
     Method("pu-mlc", "labelwise.learn.pu_mlc", _classifier("pu_mlc", **MLP_SETTINGS), threshold="0.5, fixed"),
     Method("bce", "labelwise.learn.estimators", _classifier("bce", **MLP_SETTINGS), threshold="0.5, fixed"),
     Method("logreg", "sklearn.linear_model", _logreg,

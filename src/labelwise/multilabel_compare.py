@@ -11,10 +11,10 @@ training and test rows for each split and the same ``random_state`` for each see
 
 Methods (:data:`METHODS`, by name; ``methods=None`` runs them all). A method whose module is not installed yet is
 left out with a note in the result (the ``note`` column), never silently. Each is used with its own defaults (the
-losses of ``MultiLabelClassifier`` with :data:`MLP_SETTINGS`) and its own decision rule; no threshold is chosen on
+losses of ``MultiLabelClassifier`` with :func:`mlp_settings`) and its own decision rule; no threshold is chosen on
 test rows:
 
-- ``mlcd``: ``MultiLabelClassifier(loss="mlcd", **MLP_SETTINGS)`` (MLCD, paper 25). Rule:
+- ``mlcd``: ``MultiLabelClassifier(loss="mlcd", **mlp_settings(n_train))`` (MLCD, paper 25). Rule:
   ``sigmoid(scale * cos) >= 0.5``, i.e. cosine > 0, the paper's untuned threshold.
 - ``softcon``: ``SoftConClassifier`` (SoftCon, paper 27). Rule: 0.5 on its linear probe's probabilities.
 - ``laso``: ``LaSOClassifier`` (LaSO, paper 35). Rule: 0.5 on its per-label probe's probabilities.
@@ -24,8 +24,8 @@ test rows:
   series). Rule: its ``predict``.
 - ``patchct``: ``PatchCTClassifier`` (PatchCT, paper 31) on token states, with the label embeddings. Rule: 0.5 on
   ``sigmoid(cos / tau_cls + b_k)`` (a learned per-label bias ``b_k``).
-- ``pu-mlc``: ``MultiLabelClassifier(loss="pu_mlc", **MLP_SETTINGS)`` (PU-MLC). Rule: 0.5, fixed.
-- ``bce``: ``MultiLabelClassifier(loss="bce", **MLP_SETTINGS)``. Rule: 0.5, fixed.
+- ``pu-mlc``: ``MultiLabelClassifier(loss="pu_mlc", **mlp_settings(n_train))`` (PU-MLC). Rule: 0.5, fixed.
+- ``bce``: ``MultiLabelClassifier(loss="bce", **mlp_settings(n_train))``. Rule: 0.5, fixed.
 - ``logreg``: one-vs-rest ``LogisticRegression(C=10)`` (scikit-learn, C as in bench/learn.py claim 4; :class:`CrossValidatedThresholdLogReg`).
   Rule: one global threshold, the micro-F1 best of 0.05, 0.10, ..., 0.95 on 3-fold cross-validated probabilities
   of the training part.
@@ -58,11 +58,22 @@ import pandas as pd
 from labelwise.errors import LabelwiseError, ParameterError, ShapeError
 from labelwise.progress import ProgressCallback, report
 
-__all__ = ["METHODS", "Method", "compare_multilabel", "summarise_runs"]
+__all__ = ["METHODS", "Fit", "Method", "compare_multilabel", "mlp_settings", "multilabel_scores", "summarise_runs"]
 
 Splits = Union[float, int, Sequence[tuple[Any, Any]]]
 MIN_TRAIN, MIN_TEST = 5, 1
 METRICS = ("micro_f1", "macro_f1", "mAP")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What the harness knows when it builds a method for one run: the seed (``random_state``), torch threads, the
+    label texts' embeddings ``(K, d)`` (None unless the method takes them) and the training rows' count."""
+
+    random_state: int
+    n_threads: Optional[int]
+    label_embeddings: Optional[np.ndarray]
+    n_train: int
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,7 @@ class Method:
 
     name: the name users pass (``methods=["bce", "kenet"]``, ``--methods bce,kenet``).
     module: the module that must import for the method to run (missing: the method is left out with a note).
-    build: ``build(random_state, n_threads, label_embeddings) -> estimator`` (unfitted; scikit-learn contract:
+    build: ``build(fit: Fit) -> estimator`` (unfitted; scikit-learn contract:
         ``fit(X, Y)``, ``predict(X) -> (n, K) int``, ``predict_proba(X) -> (n, K) float``).
     tokens: True when ``X`` is token states (:class:`labelwise.token_states.TokenStates`), False for sentence
         vectors ``(n, d)``.
@@ -81,7 +92,7 @@ class Method:
 
     name: str
     module: str
-    build: Callable[[int, Optional[int], Optional[np.ndarray]], Any]
+    build: Callable[[Fit], Any]
     tokens: bool = False
     label_embeddings: bool = False
     threshold: str = "its predict()"
@@ -100,39 +111,45 @@ class Method:
 # ---- the estimators, each imported only when its method is built --------------------------------------------------
 
 
-#: BCE's and PU-MLC's settings in bench/learn.py (claim 1), used for every loss of MultiLabelClassifier (bce, pu_mlc,
-#: mlcd: the same MLP and training budget, so the loss is the only difference). The estimator's defaults (lr 1e-3, patience 10) stop
-#: after about 12 epochs on a few hundred rows, before the model has learned anything (micro-F1 0 on the keyword
-#: texts of tests/learn/test_multilabel_compare.py, 0.97 with these).
-MLP_SETTINGS = {"hidden": (256,), "epochs": 150, "lr": 3e-3, "patience": 15}
+def mlp_settings(n_train: int) -> dict[str, Any]:
+    """The training settings of every loss of ``MultiLabelClassifier`` here (bce, pu_mlc, mlcd: the same MLP and
+    budget, so the loss is the only difference): bench/learn.py's (claim 1: one hidden layer of 256, lr 3e-3, up to
+    150 epochs, patience 15), with batches of ``n_train // 8`` rows, between 16 and 64, so that an epoch has at least
+    about 8 steps. The estimator's defaults (lr 1e-3, patience 10, batch 64) stop after about 12 epochs on a few
+    hundred rows, before the model has learned anything (micro-F1 0 on the keyword texts of
+    tests/learn/test_multilabel_compare.py, 0.97 with these); with 64-row batches, NLU++ banking's 104-row
+    low-data split has 2 steps an epoch and BCE stops with a test mAP of 0.06 (0.47 with 16-row batches)."""
+    return {"hidden": (256,), "epochs": 150, "lr": 3e-3, "patience": 15,
+            "batch_size": int(min(64, max(16, n_train // 8)))}
 
 
-def _classifier(loss: str, **settings: Any) -> Callable[[int, Optional[int], Optional[np.ndarray]], Any]:
-    def build(seed: int, threads: Optional[int], E: Optional[np.ndarray]) -> Any:
+def _classifier(loss: str) -> Callable[["Fit"], Any]:
+    def build(fit: Fit) -> Any:
         from labelwise.learn.estimators import MultiLabelClassifier
 
-        return MultiLabelClassifier(loss=loss, random_state=seed, n_threads=threads, **settings)
+        return MultiLabelClassifier(loss=loss, random_state=fit.random_state, n_threads=fit.n_threads,
+                                    **mlp_settings(fit.n_train))
 
     return build
 
 
-def _head(seed: int, threads: Optional[int], E: Optional[np.ndarray]) -> Any:
+def _head(fit: "Fit") -> Any:
     from labelwise.learn.estimators import MultiLabelHead
 
-    return MultiLabelHead(random_state=seed, n_threads=threads)
+    return MultiLabelHead(random_state=fit.random_state, n_threads=fit.n_threads)
 
 
-def _by_name(module: str, cls: str, with_labels: bool) -> Callable[[int, Optional[int], Optional[np.ndarray]], Any]:
-    def build(seed: int, threads: Optional[int], E: Optional[np.ndarray]) -> Any:
+def _by_name(module: str, cls: str, with_labels: bool) -> Callable[["Fit"], Any]:
+    def build(fit: Fit) -> Any:
         estimator = getattr(importlib.import_module(module), cls)
-        extra = {"label_embeddings": E} if with_labels else {}
-        return estimator(random_state=seed, n_threads=threads, **extra)
+        extra = {"label_embeddings": fit.label_embeddings} if with_labels else {}
+        return estimator(random_state=fit.random_state, n_threads=fit.n_threads, **extra)
 
     return build
 
 
-def _logreg(seed: int, threads: Optional[int], E: Optional[np.ndarray]) -> Any:
-    return CrossValidatedThresholdLogReg(random_state=seed)
+def _logreg(fit: "Fit") -> Any:
+    return CrossValidatedThresholdLogReg(random_state=fit.random_state)
 
 
 class CrossValidatedThresholdLogReg:
@@ -186,7 +203,7 @@ def _registry(*methods: Method) -> dict[str, Method]:
 
 #: name -> :class:`Method`, in the order results are listed.
 METHODS: dict[str, Method] = _registry(
-    Method("mlcd", "labelwise.learn.mlcd", _classifier("mlcd", **MLP_SETTINGS),
+    Method("mlcd", "labelwise.learn.mlcd", _classifier("mlcd"),
            threshold="sigmoid(scale * cos) >= 0.5 (cosine > 0), untuned"),
     Method("softcon", "labelwise.learn.soft_contrastive", _by_name("labelwise.learn.soft_contrastive",
                                                                     "SoftConClassifier", False),
@@ -199,8 +216,8 @@ METHODS: dict[str, Method] = _registry(
            tokens=True, label_embeddings=True),
     Method("patchct", "labelwise.learn.patch_ct", _by_name("labelwise.learn.patch_ct", "PatchCTClassifier", True),
            tokens=True, label_embeddings=True, threshold="0.5 on sigmoid(cos / tau_cls + b_k), b_k learned"),
-    Method("pu-mlc", "labelwise.learn.pu_mlc", _classifier("pu_mlc", **MLP_SETTINGS), threshold="0.5, fixed"),
-    Method("bce", "labelwise.learn.estimators", _classifier("bce", **MLP_SETTINGS), threshold="0.5, fixed"),
+    Method("pu-mlc", "labelwise.learn.pu_mlc", _classifier("pu_mlc"), threshold="0.5, fixed"),
+    Method("bce", "labelwise.learn.estimators", _classifier("bce"), threshold="0.5, fixed"),
     Method("logreg", "sklearn.linear_model", _logreg,
            threshold="one global threshold, micro-F1 best on 3-fold CV of the training part"),
     Method("head", "labelwise.learn.estimators", _head,
@@ -417,7 +434,7 @@ def compare_multilabel(
                 row = {"method": m.name, "seed": seed, "split": i, "n_train": len(tr), "n_test": len(te),
                        "threshold": m.threshold, "note": None}
                 try:
-                    estimator = m.build(seed, n_threads, label_vectors if m.label_embeddings else None)
+                    estimator = m.build(Fit(seed, n_threads, label_vectors if m.label_embeddings else None, len(tr)))
                     start = time.perf_counter()
                     estimator.fit(inputs[tr], T[tr])
                     row["fit_seconds"] = time.perf_counter() - start

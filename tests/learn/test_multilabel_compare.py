@@ -126,9 +126,9 @@ def _mean_token_bce(built):
         def predict(self, X):
             return (self.predict_proba(X) >= self.thresholds_).astype(int)
 
-    def build(seed, threads, E):
-        built.append(E)
-        return MeanTokens(random_state=seed, n_threads=threads, epochs=5)
+    def build(fit):
+        built.append(fit.label_embeddings)
+        return MeanTokens(random_state=fit.random_state, n_threads=fit.n_threads, epochs=5)
 
     return build
 

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from labelwise.data.nlupp import load_nlupp
-    from labelwise.multilabel_compare import compare_multilabel
+    from labelwise.multilabel_compare import METHODS, compare_multilabel
 
     torch.set_num_threads(1)
     chosen = args.settings.split(",")
@@ -134,21 +134,22 @@ def main(argv: list[str] | None = None) -> int:
     results = {"runs": args.runs}
     for name, texts, Y, intents, label_texts, splits, seeds in settings(chosen, args.runs):
         t0 = time.perf_counter()
-        summary = compare_multilabel(texts, Y, intents, label_texts=label_texts, methods=methods, splits=splits,
-                                     seeds=seeds, encoder=encoder, n_threads=1)
-        results[name] = summary.to_dict("records")
         n_train = int(np.mean([len(tr) for tr, _ in splits]))
         n_test = int(np.mean([len(te) for _, te in splits]))
-        print(f"\n{name}: {len(intents)} intents, train {n_train}, test {n_test}, {len(splits) * len(seeds)} runs "
-              f"({time.perf_counter() - t0:.0f} s)")
-        print(f"{'method':9s} {'micro-F1':>14s} {'macro-F1':>14s} {'mAP':>14s} {'fit s':>7s}")
-        for row in summary.to_dict("records"):
+        print(f"\n{name}: {len(intents)} intents, train {n_train}, test {n_test}, {len(splits) * len(seeds)} runs")
+        print(f"{'method':9s} {'micro-F1':>14s} {'macro-F1':>14s} {'mAP':>14s} {'fit s':>7s}", flush=True)
+        results[name] = []
+        for method in methods or list(METHODS):  # one at a time, so that each row prints when it is done
+            row = compare_multilabel(texts, Y, intents, label_texts=label_texts, methods=[method], splits=splits,
+                                     seeds=seeds, encoder=encoder, n_threads=1).to_dict("records")[0]
+            results[name].append(row)
             if not row["runs"]:
-                print(f"{row['method']:9s} {row['note']}")
+                print(f"{method:9s} {row['note']}", flush=True)
                 continue
             cells = [f"{100 * row[m]:6.2f} ± {100 * row[m + '_std']:5.2f}" for m in ("micro_f1", "macro_f1", "mAP")]
-            print(f"{row['method']:9s} " + " ".join(f"{c:>14s}" for c in cells) + f" {row['fit_seconds']:7.1f}"
+            print(f"{method:9s} " + " ".join(f"{c:>14s}" for c in cells) + f" {row['fit_seconds']:7.1f}"
                   + (f"  ({row['note']})" if row["note"] else ""), flush=True)
+        print(f"({name}: {time.perf_counter() - t0:.0f} s)")
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))

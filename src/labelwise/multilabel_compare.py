@@ -19,9 +19,9 @@ test rows:
 - ``softcon``: ``SoftConClassifier`` (SoftCon, paper 27). Rule: 0.5 on its linear probe's probabilities.
 - ``laso``: ``LaSOClassifier`` (LaSO, paper 35). Rule: 0.5 on its per-label probe's probabilities.
 - ``kenet``: ``KeNetClassifier`` (KeNet, paper 29) on token states, with the label embeddings; no knowledge input (a
-  user's table brings no knowledge base). Rule: its ``predict``.
+  user's table brings no knowledge base). Rule: one global micro-F1-optimal threshold tuned on its validation split.
 - ``ldam``: ``LabelAttentionModel`` (LDAM, paper 23) on token states, with the label embeddings; text only (no time
-  series). Rule: its ``predict``.
+  series). Rule: one global micro-F1-optimal threshold tuned on its validation split.
 - ``patchct``: ``PatchCTClassifier`` (PatchCT, paper 31) on token states, with the label embeddings. Rule: 0.5 on
   ``sigmoid(cos / tau_cls + b_k)`` (a learned per-label bias ``b_k``).
 - ``pu-mlc``: ``MultiLabelClassifier(loss="pu_mlc", **mlp_settings(n_train))`` (PU-MLC). Rule: 0.5, fixed.
@@ -95,7 +95,7 @@ class Method:
     build: Callable[[Fit], Any]
     tokens: bool = False
     label_embeddings: bool = False
-    threshold: str = "its predict()"
+    threshold: str = ""
 
     def available(self) -> str | None:
         """None when the method can run here, else why not (one line)."""
@@ -211,9 +211,11 @@ METHODS: dict[str, Method] = _registry(
     Method("laso", "labelwise.learn.laso", _by_name("labelwise.learn.laso", "LaSOClassifier", False),
            threshold="0.5 on the per-label probe's probabilities"),
     Method("kenet", "labelwise.learn.kenet", _by_name("labelwise.learn.kenet", "KeNetClassifier", True),
-           tokens=True, label_embeddings=True),
+           tokens=True, label_embeddings=True,
+           threshold="one global micro-F1 threshold tuned on its validation split of the training part"),
     Method("ldam", "labelwise.learn.ldam", _by_name("labelwise.learn.ldam", "LabelAttentionModel", True),
-           tokens=True, label_embeddings=True),
+           tokens=True, label_embeddings=True,
+           threshold="one global micro-F1 threshold tuned on its validation split of the training part"),
     Method("patchct", "labelwise.learn.patch_ct", _by_name("labelwise.learn.patch_ct", "PatchCTClassifier", True),
            tokens=True, label_embeddings=True, threshold="0.5 on sigmoid(cos / tau_cls + b_k), b_k learned"),
     Method("pu-mlc", "labelwise.learn.pu_mlc", _classifier("pu_mlc"), threshold="0.5, fixed"),

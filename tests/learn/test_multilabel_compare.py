@@ -157,6 +157,7 @@ def test_token_methods_are_left_out_with_a_note_when_the_encoder_has_no_token_st
     assert notes == {"logreg": None, "tokens-mean": "not run: the encoder (SentencesOnly) gives no token states"}
 
 
+@pytest.mark.slow  # ten fits, some of them several seconds on a loaded machine
 @pytest.mark.parametrize("name", list(METHODS))
 def test_every_registered_method_runs_through_the_harness_and_learns(name):
     """Each method of the registry imports, fits the keyword texts and ranks labels better than their frequencies.

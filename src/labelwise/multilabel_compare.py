@@ -1,7 +1,7 @@
 """Every multi-label learner on one table, with the same features, splits and seeds: ``compare_multilabel``.
 
     from labelwise.multilabel_compare import compare_multilabel
-    table = compare_multilabel(texts, Y, label_names, splits=5, seeds=[0, 1, 2])   # one row per method
+    summary = compare_multilabel(texts, Y, label_names, splits=5, seeds=[0, 1, 2])   # one row per method
 
 The texts are encoded once per call with one :class:`labelwise.features.TextEncoder` (or the ``encoder`` given):
 sentence vectors ``(n, d)`` for the methods that read one vector per row, token states (:class:`TokenStates`,
@@ -26,8 +26,8 @@ test rows:
   ``sigmoid(cos / tau_cls + b_k)`` (a learned per-label bias ``b_k``).
 - ``pu-mlc``: ``MultiLabelClassifier(loss="pu_mlc", **mlp_settings(n_train))`` (PU-MLC). Rule: 0.5, fixed.
 - ``bce``: ``MultiLabelClassifier(loss="bce", **mlp_settings(n_train))``. Rule: 0.5, fixed.
-- ``logreg``: one-vs-rest ``LogisticRegression(C=10)`` (scikit-learn, C as in bench/learn.py claim 4; :class:`CrossValidatedThresholdLogReg`).
-  Rule: one global threshold, the micro-F1 best of 0.05, 0.10, ..., 0.95 on 3-fold cross-validated probabilities
+- ``logreg``: one-vs-rest ``LogisticRegression(C=10)`` (scikit-learn, C as in bench/learn.py claim 4;
+  :class:`CrossValidatedThresholdLogReg`). Rule: one global threshold, the micro-F1 best of 0.05, 0.10, ..., 0.95 on 3-fold cross-validated probabilities
   of the training part.
 - ``head``: ``MultiLabelHead`` (PTEC-style). Rule: per-label Platt calibration and F1-tuned thresholds on its 20 %
   validation split of the training part.
@@ -54,6 +54,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from labelwise.errors import LabelwiseError, ParameterError, ShapeError
 from labelwise.progress import ProgressCallback, report
@@ -123,7 +124,7 @@ def mlp_settings(n_train: int) -> dict[str, Any]:
             "batch_size": int(min(64, max(16, n_train // 8)))}
 
 
-def _classifier(loss: str) -> Callable[["Fit"], Any]:
+def _classifier(loss: str) -> Callable[[Fit], Any]:
     def build(fit: Fit) -> Any:
         from labelwise.learn.estimators import MultiLabelClassifier
 
@@ -133,13 +134,13 @@ def _classifier(loss: str) -> Callable[["Fit"], Any]:
     return build
 
 
-def _head(fit: "Fit") -> Any:
+def _head(fit: Fit) -> Any:
     from labelwise.learn.estimators import MultiLabelHead
 
     return MultiLabelHead(random_state=fit.random_state, n_threads=fit.n_threads)
 
 
-def _by_name(module: str, cls: str, with_labels: bool) -> Callable[["Fit"], Any]:
+def _by_name(module: str, cls: str, with_labels: bool) -> Callable[[Fit], Any]:
     def build(fit: Fit) -> Any:
         estimator = getattr(importlib.import_module(module), cls)
         extra = {"label_embeddings": fit.label_embeddings} if with_labels else {}
@@ -148,13 +149,13 @@ def _by_name(module: str, cls: str, with_labels: bool) -> Callable[["Fit"], Any]
     return build
 
 
-def _logreg(fit: "Fit") -> Any:
+def _logreg(fit: Fit) -> Any:
     return CrossValidatedThresholdLogReg(random_state=fit.random_state)
 
 
-class CrossValidatedThresholdLogReg:
+class CrossValidatedThresholdLogReg(BaseEstimator):
     """One-vs-rest logistic regression (scikit-learn, ``C``, liblinear: the solver scikit-learn recommends for small
-    data, about 5x faster than lbfgs here) with one global threshold for all labels.
+    data sets) with one global threshold for all labels.
 
     ``fit(X (n, d), Y (n, K) 0/1)``: the threshold is the micro-F1 best of ``0.05, 0.10, ..., 0.95`` on 3-fold
     cross-validated probabilities of ``X`` (ties: the one nearest 0.5), then the model is refitted on all of ``X``.

@@ -74,6 +74,7 @@ FLOORS = {
     # workflows: tables, paths, models and servers in; result objects out
     "labelwise": WORKFLOWS,
     "labelwise.cachefile": WORKFLOWS,  # the self-healing SQLite file behind the embedding and LLM caches
+    "labelwise.multilabel_compare": WORKFLOWS,  # every multi-label learner on one table, same features and splits
     "labelwise.audit": WORKFLOWS,
     "labelwise.audit.out_of_core": WORKFLOWS,  # the audit of tables larger than memory
     "labelwise.data.batches": WORKFLOWS,  # a table's label and text columns in record batches, checked per batch

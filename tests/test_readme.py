@@ -41,7 +41,8 @@ WORDS = {
 
 
 def user_tables(folder: Path) -> None:
-    """train.csv and test.csv (text, category), train_parquet/ (train.csv's rows in two Parquet files), tickets.csv (body), left.csv and right.csv (title, authors),
+    """train.csv and test.csv (text, category), train_parquet/ (train.csv's rows in two Parquet files), tickets.csv (body),
+    tagged.csv (text, tags: one or two labels as 'a|b'), left.csv and right.csv (title, authors),
     DBLP2.csv (Latin-1, as the real one) and ACM.csv (id, title, authors, venue, year), data.csv (name, address)."""
     rng = np.random.default_rng(0)
     rows = []
@@ -56,6 +57,8 @@ def user_tables(folder: Path) -> None:
     for i, part in enumerate((frame.iloc[:48], frame.iloc[48:96])):
         part.to_parquet(folder / "train_parquet" / f"part-{i}.parquet", index=False)
     frame.rename(columns={"text": "body"})[["body"]].to_csv(folder / "tickets.csv", index=False)
+    tags = ["|".join(sorted({c, list(WORDS)[(i // 4) % 4]})) for i, c in enumerate(frame["category"])]
+    frame.assign(tags=tags)[["text", "tags"]].to_csv(folder / "tagged.csv", index=False)
     titles = [f"{' '.join(rng.choice(WORDS[c].split(), size=3, replace=False))} study {i}"
               for i, c in enumerate(list(WORDS) * 5)]
     authors = [f"author {i}" for i in range(len(titles))]

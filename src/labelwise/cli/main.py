@@ -20,6 +20,7 @@ from labelwise.cli import annotate as annotate_command
 from labelwise.cli import audit as audit_command
 from labelwise.cli import dedupe as dedupe_command
 from labelwise.cli import guide as guide_command
+from labelwise.cli import learn as learn_command
 from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
 from labelwise.cli import taxonomy as taxonomy_command
@@ -43,6 +44,7 @@ app.command("export", no_args_is_help=True)(review_command.export)
 app.command("link", no_args_is_help=True)(link_command.link)
 app.command("dedupe", no_args_is_help=True)(dedupe_command.dedupe)
 app.command("guide", no_args_is_help=True)(guide_command.guide)
+app.add_typer(learn_command.app, name="learn")
 
 
 def _version(value: bool) -> None:

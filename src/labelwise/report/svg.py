@@ -155,3 +155,63 @@ def _shade(v: float) -> str:
     g = int(255 - v * (255 - 63))
     b = int(255 - v * (255 - 140))
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+SERIES_COLOURS = (ACCENT, "#e8a33d", "#3e9d6b", "#8e5ac8")
+
+
+def grouped_bars(
+    groups: Sequence[str],
+    series: dict[str, Sequence[float]],
+    *,
+    width: int = 640,
+    bar_height: int = 10,
+    label_width: int = 110,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    title: str = "",
+) -> Markup:
+    """Horizontal bars in groups: for each of ``groups`` (e.g. methods) one bar per entry of ``series`` (name ->
+    one value per group, e.g. ``{"micro-F1": [...], "mAP": [...]}``), with a legend on top. A NaN value draws no
+    bar and says ``n/a``. Values are placed on ``value_range``. A standalone SVG document (``xmlns`` set)."""
+    names = list(series)
+    lo, hi = value_range
+    plot = width - label_width - 50
+    group_height = len(names) * (bar_height + 2) + 8
+    top = 34 if title else 20
+    height = top + len(groups) * group_height + 18
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" style="{FONT}"><title>{escape(title)}</title>'
+    ]
+    if title:
+        parts.append(f'<text x="4" y="12" fill="{INK}" font-weight="bold">{escape(_short(title, 90))}</text>')
+    x = label_width
+    for k, name in enumerate(names):
+        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        parts.append(f'<rect x="{x}" y="{top - 14}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{x + 14}" y="{top - 5}" fill="{INK}">{escape(name)}</text>')
+        x += 24 + 7 * len(name)
+    for g, group in enumerate(groups):
+        y0 = top + g * group_height
+        parts.append(f'<text x="{label_width - 6}" y="{y0 + group_height / 2 + 2:.1f}" text-anchor="end" '
+                     f'fill="{INK}"><title>{escape(str(group))}</title>{escape(_short(str(group), 18))}</text>')
+        for k, name in enumerate(names):
+            value = float(series[name][g])
+            y = y0 + 4 + k * (bar_height + 2)
+            if not np.isfinite(value):
+                parts.append(f'<text x="{label_width + 2}" y="{y + bar_height - 1}" fill="{MUTED}">n/a</text>')
+                continue
+            length = plot * min(max((value - lo) / (hi - lo), 0.0), 1.0)
+            parts.append(
+                f'<rect x="{label_width}" y="{y}" width="{_num(length)}" height="{bar_height}" '
+                f'fill="{SERIES_COLOURS[k % len(SERIES_COLOURS)]}"><title>{escape(str(group))} {escape(name)}: '
+                f"{value:.3f}</title></rect>"
+                f'<text x="{_num(label_width + length + 4)}" y="{y + bar_height - 1}" fill="{INK}">{value:.3f}</text>'
+            )
+    axis_y = top + len(groups) * group_height + 2
+    parts.append(f'<line x1="{label_width}" y1="{axis_y}" x2="{label_width + plot}" y2="{axis_y}" stroke="{MUTED}"/>')
+    for v in (lo, (lo + hi) / 2, hi):
+        px = label_width + plot * (v - lo) / (hi - lo)
+        parts.append(f'<text x="{_num(px)}" y="{axis_y + 13}" text-anchor="middle" fill="{INK}">{v:.2g}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

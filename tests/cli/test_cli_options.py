@@ -11,15 +11,31 @@ from labelwise.cli.main import app, main
 COMMANDS = typer.main.get_command(app).commands
 
 
-def options(kind):
-    """(command name, option) for every option of every command that is a flag (kind "flag") or a list."""
+def _leaf_commands() -> list[tuple[list[str], typer.core.click.Command]]:
+    """(words, command) for every command; a group (``learn``) stands for each of its subcommands
+    (``learn compare``)."""
     found = []
     for name, command in sorted(COMMANDS.items()):
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            found += [([name, sub], subcommands[sub]) for sub in sorted(subcommands)]
+        else:
+            found.append(([name], command))
+    return found
+
+
+LEAVES = _leaf_commands()
+
+
+def options(kind):
+    """(command words, option) for every option of every command that is a flag (kind "flag") or a list."""
+    found = []
+    for words, command in LEAVES:
         for param in command.params:
             if param.param_type_name != "option":
                 continue
             if (kind == "flag" and getattr(param, "is_flag", False)) or (kind == "list" and param.multiple):
-                found.append(pytest.param(name, param, id=f"{name} {param.opts[0]}"))
+                found.append(pytest.param(words, param, id=f"{' '.join(words)} {param.opts[0]}"))
     return found
 
 
@@ -28,24 +44,24 @@ def test_every_command_is_checked():
     assert len(options("flag")) > 20 and len(options("list")) >= 10
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
-def test_help_shows_no_bool_placeholder(name, capsys):
-    assert main([name, "--help"]) == 0
+@pytest.mark.parametrize("words", [words for words, _ in LEAVES], ids=" ".join)
+def test_help_shows_no_bool_placeholder(words, capsys):
+    assert main([*words, "--help"]) == 0
     shown = capsys.readouterr().out
     assert "--quiet" in shown or "--debug" in shown
     assert "<bool>" not in shown and "BOOLEAN" not in shown
 
 
-@pytest.mark.parametrize("name,param", options("flag"))
-def test_a_flag_takes_no_value(name, param, capsys):
+@pytest.mark.parametrize("words,param", options("flag"))
+def test_a_flag_takes_no_value(words, param, capsys):
     flag = next(opt for opt in param.opts if opt.startswith("--"))
-    assert main([name, f"{flag}=yes"]) == 2
+    assert main([*words, f"{flag}=yes"]) == 2
     assert "does not take a value" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name,param", options("list"))
-def test_a_list_option_takes_commas_and_repeats_alike(name, param):
-    command = COMMANDS[name]
+@pytest.mark.parametrize("words,param", options("list"))
+def test_a_list_option_takes_commas_and_repeats_alike(words, param):
+    command = dict((" ".join(w), c) for w, c in LEAVES)[" ".join(words)]
     flag = param.opts[0]
 
     def parsed(given: list[str]):
@@ -53,7 +69,7 @@ def test_a_list_option_takes_commas_and_repeats_alike(name, param):
         for other in command.params:  # the required arguments and options, so that parsing gets to ours
             if other.required and other is not param:
                 args += ["x"] if other.param_type_name == "argument" else [other.opts[0], "x"]
-        return command.make_context(name, args + given).params[param.name]
+        return command.make_context(words[-1], args + given).params[param.name]
 
     assert parsed([flag, "a,b"]) == ["a", "b"]
     assert parsed([flag, "a", flag, "b"]) == ["a", "b"]
@@ -61,11 +77,11 @@ def test_a_list_option_takes_commas_and_repeats_alike(name, param):
 
 
 def test_every_option_that_speaks_of_several_values_is_a_list_option():
-    for name, command in COMMANDS.items():
+    for names, command in LEAVES:
         for param in command.params:
             words = (getattr(param, "help", "") or "").lower()
             if "comma" in words or "repeat" in words:
-                assert param.multiple, f"{name} {param.opts[0]} describes a list but takes one value"
+                assert param.multiple, f"{' '.join(names)} {param.opts[0]} describes a list but takes one value"
 
 
 @pytest.mark.parametrize("args", [[], ["audit"], ["review"]])

@@ -46,10 +46,13 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _node_ports() -> list[str]:
+def _node_ports(taken: int) -> list[str]:
+    """A node's component ports, each free now and none equal to ``taken`` (the head's GCS port: released after it
+    was picked, so the OS may hand it out again, and ``ray start`` refuses two components on one port)."""
     names = ("--node-manager-port", "--object-manager-port", "--metrics-export-port", "--runtime-env-agent-port",
              "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port")
-    return [f"{name}={port}" for name, port in zip(names, free_ports(len(names)))]
+    ports = [port for port in free_ports(len(names) + 1) if port != taken][: len(names)]
+    return [f"{name}={port}" for name, port in zip(names, ports)]
 
 
 class LocalRayCluster:
@@ -83,7 +86,7 @@ class LocalRayCluster:
         command = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={self.cpus_per_node}",
                    f"--object-store-memory={self.object_store_bytes}", f"--memory={self.memory_bytes}",
                    "--min-worker-port=0", "--max-worker-port=0", "--disable-usage-stats",
-                   f"--temp-dir={self.temp_dir}", *_node_ports(), *args]
+                   f"--temp-dir={self.temp_dir}", *_node_ports(self.port), *args]
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": AUTH_MODE}
         env.pop("RAY_ADDRESS", None)
         # the nodes' workers import the labelwise this process runs (a source tree, not only the installed one)

@@ -313,8 +313,9 @@ class MultiLabelClassifier(_TorchEstimator):
         off by default because it is numerically fragile at small scale) or ``"mlcd"`` (MLCD, An et al., ECCV
         2024: a cosine classifier, i.e. the L2-normalised output of the hidden layers against L2-normalised label
         prototypes, trained with the decoupled multi-label loss of
-        :func:`labelwise.learn.mlcd.decoupled_multilabel_loss`; unknown entries count as negatives). Its scores are ``scale * cos`` and ``predict_proba`` is
-        ``sigmoid(scale * cos)``, so the default threshold 0.5 is exactly the loss's own boundary ``cos > 0``.
+        :func:`labelwise.learn.mlcd.decoupled_multilabel_loss`; unknown entries count as negatives). Its scores
+        are ``scale * cos`` and ``predict_proba`` is ``sigmoid(scale * cos)``, so the default threshold 0.5 is
+        exactly the loss's own boundary ``cos > 0``.
     scale: ``s`` for ``loss="mlcd"``. The loss can only approach 0 when ``s * |cos|`` is large next to
         ``log(number of labels)``: with the default 16, a label set separated at ``cos = +-0.5`` leaves a loss of
         about ``K e^-8``, under 0.05 for up to ~150 labels, while ``s`` is still small enough for the

@@ -20,18 +20,23 @@ __all__ = ["check_fit_inputs", "check_tokens", "masked_softmax", "micro_average_
 
 
 def check_tokens(X: Any, dim: int | None = None, estimator: str = "", name: str = "X") -> TokenStates:
-    """``X``: a :class:`TokenStates` or a ``(n, L, d)`` float array (every position real) -> :class:`TokenStates`;
-    with ``dim``, ``d`` must match what ``estimator`` was fitted on."""
+    """``X``: a :class:`TokenStates` or an ``(n, N, d)`` float array (every position real) -> :class:`TokenStates`;
+    with ``dim``, ``d`` must match what ``estimator`` was fitted on. The input check of every learner that reads
+    token or part vectors (KeNet, LDAM, PatchCT)."""
     if not isinstance(X, TokenStates):
-        arr = np.asarray(X, dtype=np.float32) if not isinstance(X, (str, bytes)) else np.zeros(0)
+        try:
+            arr = np.asarray(X, dtype=np.float32) if not isinstance(X, (str, bytes)) else np.zeros(0)
+        except (TypeError, ValueError) as exc:
+            raise ShapeError(f"{name} must be TokenStates or an (n, N, d) float array: {exc}") from exc
         if arr.ndim != 3:
-            raise ShapeError(f"{name} must be TokenStates (TextEncoder().encode_tokens(texts)) or an (n, L, d) float "
-                             f"array, got shape {arr.shape}.")
+            raise ShapeError(f"{name} must be TokenStates (TextEncoder().encode_tokens(texts)) or an (n, N, d) float "
+                             f"array of N token or part vectors per row, got shape {arr.shape}; for one vector per "
+                             "row use MultiLabelClassifier.")
         X = TokenStates.from_arrays(arr)
     if len(X) == 0:
         raise ShapeError(f"{name} has no rows.")
     if dim is not None and X.dim != dim:
-        raise ShapeError(f"{name} has {X.dim}-dimensional token states, but {estimator} was fitted on {dim}.")
+        raise ShapeError(f"{name} has {X.dim}-dimensional vectors, but {estimator} is expecting {dim}.")
     return X
 
 

@@ -41,9 +41,9 @@ from sklearn.metrics import average_precision_score
 from sklearn.utils.validation import check_is_fitted
 
 from labelwise.errors import ParameterError, ShapeError
+from labelwise.learn.attention import check_tokens
 from labelwise.learn.estimators import _multi_hot, _seed, _threads, _TorchEstimator, _val_split
 from labelwise.progress import ProgressCallback
-from labelwise.token_states import TokenStates
 
 __all__ = ["PatchCTClassifier", "conditional_transport"]
 
@@ -120,25 +120,8 @@ def conditional_transport(patches: torch.Tensor, patch_mask: Optional[torch.Tens
 def _part_arrays(X: Any, n_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``X``: a :class:`TokenStates` or an ``(n, N, d)`` array (every part real) -> ``states (n, N, d) float32``,
     ``mask (n, N) bool``; with ``n_features``, ``d`` must match the fitted one."""
-    if isinstance(X, TokenStates):
-        states, mask = X.states, X.mask
-    else:
-        try:
-            states = np.asarray(X, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise ShapeError(f"X must be a TokenStates or an (n, N, d) float array: {exc}") from exc
-        if states.ndim != 3:
-            raise ShapeError(f"X must be a TokenStates or an (n, N, d) array of part vectors, got shape "
-                             f"{states.shape}; for one vector per row use MultiLabelClassifier.")
-        if not np.isfinite(states).all():
-            row = int(np.argwhere(~np.isfinite(states))[0, 0])
-            raise ShapeError(f"X has NaN or infinite values (first in row {row}); impute or drop that row.")
-        mask = np.ones(states.shape[:2], dtype=bool)
-    if len(states) == 0:
-        raise ShapeError("X has no rows; PatchCTClassifier needs at least one.")
-    if n_features is not None and states.shape[2] != n_features:
-        raise ShapeError(f"X has parts of size {states.shape[2]}, but PatchCTClassifier is expecting {n_features}.")
-    return states, mask
+    parts = check_tokens(X, n_features, "PatchCTClassifier")
+    return parts.states, parts.mask
 
 
 def _mlp(d_in: int, hidden: tuple[int, ...], d_out: int) -> torch.nn.Sequential:

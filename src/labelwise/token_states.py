@@ -43,7 +43,8 @@ class TokenStates:
             raise ShapeError(f"TokenStates.mask must be (n, L) = {states.shape[:2]}, got {mask.shape}.")
         if not np.isfinite(states).all():
             row = int(np.argwhere(~np.isfinite(states))[0, 0])
-            raise ShapeError(f"TokenStates.states has NaN or infinite values (first in row {row}); impute or drop that row.")
+            raise ShapeError(f"TokenStates.states has NaN or infinite values (first in row {row}); impute or drop "
+                             "that row.")
         counts = mask.sum(axis=1)
         if mask.shape[1] and not (mask == (np.arange(mask.shape[1]) < counts[:, None])).all():
             raise ShapeError("TokenStates.mask must put each row's real tokens first (left-aligned padding).")

@@ -19,9 +19,9 @@ $(CORE): pyproject.toml | $(BIN)/python
 	touch $(CORE)
 
 # every extra the tests exercise: llama-cpp-python compiles from source the first time (minutes; pip caches the
-# wheel), torch is the CPU build, ray for the two-node cluster tests of labelwise.scale
+# wheel), torch is the CPU build, ray for the two-node cluster tests of labelwise.scale, vision for pixel labels
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,review,postgres,llm,learn,torch,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,review,postgres,llm,learn,torch,ray,vision]'
 	touch $(STAMP) $(CORE)
 
 setup: $(STAMP)

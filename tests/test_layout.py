@@ -61,6 +61,11 @@ FLOORS = {
     "labelwise.learn": ALGORITHMS,
     "labelwise.learn.*": ALGORITHMS,
     "labelwise.link.assign": ALGORITHMS,
+    "labelwise.assign": ALGORITHMS,  # (vision) coarse labels -> training targets: mattes, blended mattes, metrics
+    "labelwise.assign.*": ALGORITHMS,
+    "labelwise.assign.folders": WORKFLOWS,  # a folder of images and masks -> a folder of mattes (the convert CLI)
+    "labelwise.audit.segmentation": ALGORITHMS,  # cleanlab.segmentation mirrored (filter, rank)
+    "labelwise.audit.segmentation.*": ALGORITHMS,
     "labelwise.link.clustering": ALGORITHMS,  # average-linkage clusters of weighted pairs; expected pairwise F1
     "labelwise.link.compare": ALGORITHMS,  # comparison levels of candidate pairs
     "labelwise.link.fellegi_sunter": ALGORITHMS,  # m/u/lambda by EM

@@ -201,9 +201,12 @@ def test_nan_negative_and_bad_parameters_are_named():
     with pytest.raises(ShapeError, match=r"pred_probs\[2, :, 3, 4\] holds NaN"):
         seg.find_label_issues(labels, bad)
     bad = probs.copy()
-    bad[1, :2, 0, 0] = (1.5, -0.5 - bad[1, 2:, 0, 0].sum())
-    with pytest.raises(ShapeError, match="negative"):
+    given, other = labels[1, 0, 0], (labels[1, 0, 0] + 1) % probs.shape[1]
+    bad[1, given, 0, 0], bad[1, other, 0, 0] = -0.5, bad[1, other, 0, 0] + bad[1, given, 0, 0] + 0.5
+    with pytest.raises(ShapeError, match=r"pred_probs\[1, :, 0, 0\] holds a negative value"):
         seg.find_label_issues(labels, bad)
+    with pytest.raises(ShapeError, match="negative"):
+        seg.get_label_quality_scores(labels, bad)
     with pytest.raises(ParameterError, match="not divisible by downsample=3"):
         seg.find_label_issues(labels, probs, downsample=3)
     with pytest.raises(ParameterError, match="batch_size must be greater than 0"):

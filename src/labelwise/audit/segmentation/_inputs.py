@@ -71,8 +71,8 @@ def check_shapes(labels, pred_probs) -> tuple[np.ndarray, object]:
 
 
 def check_probs(block: np.ndarray, start: int) -> None:
-    """Raise ShapeError when a batch ``block (b, K, H, W)`` (images ``start..``) holds NaN, negative values or
-    pixels whose probabilities do not sum to 1."""
+    """Raise ShapeError when a batch ``block (b, K, H, W)`` (images ``start..``) holds NaN or pixels whose
+    probabilities do not sum to 1."""
     sums = block.sum(axis=1)
     bad = ~(np.abs(sums - 1.0) <= SUM_TOLERANCE)
     if bad.any():
@@ -82,7 +82,13 @@ def check_probs(block: np.ndarray, start: int) -> None:
                              f"model's output for that image).")
         raise ShapeError(f"pred_probs[{start + i}, :, {y}, {x}] sums to {sums[i, y, x]:.6g}, not 1: give "
                          f"probabilities (a softmax over axis 1), not logits or scores.")
-    if block.size and block.min() < 0:
-        i, _, y, x = (int(v) for v in np.argwhere(block < 0)[0])
+
+
+def check_scores(scores: np.ndarray, start: int) -> None:
+    """Raise ShapeError when a batch of self-confidences ``scores (b, H, W)`` (images ``start..``) holds a negative
+    value (a full pass for negative entries would cost as much as the softmin itself; a negative entry elsewhere
+    unbalances its pixel's sum or is never read)."""
+    if scores.size and scores.min() < 0:
+        i, y, x = (int(v) for v in np.argwhere(scores < 0)[0])
         raise ShapeError(f"pred_probs[{start + i}, :, {y}, {x}] holds a negative value: give probabilities (a "
                          f"softmax over axis 1), not logits.")

@@ -29,7 +29,7 @@ from typing import Optional
 
 import numpy as np
 
-from labelwise.audit.segmentation._inputs import batch_size_or_default, check_probs, check_shapes
+from labelwise.audit.segmentation._inputs import batch_size_or_default, check_probs, check_scores, check_shapes
 from labelwise.errors import ParameterError
 from labelwise.progress import ProgressCallback, report
 
@@ -121,6 +121,7 @@ def _read_pass(labels, pred_probs, f, batch_size, progress) -> _Pass:
         if state is None:
             state = _Pass(n, k, h, w, labels.shape, block.dtype)
         scores = self_confidence(block, given)
+        check_scores(scores, start)
         state.scores[start:stop] = scores
         state.top_class[start:stop] = top
         state.top_prob[start:stop] = top_prob

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from labelwise.audit.segmentation._inputs import batch_size_or_default, check_probs, check_shapes
+from labelwise.audit.segmentation._inputs import batch_size_or_default, check_probs, check_scores, check_shapes
 from labelwise.audit.segmentation.filter import CHUNK_ENTRIES, _downsample, find_label_issues, self_confidence
 from labelwise.errors import ParameterError
 from labelwise.progress import ProgressCallback, report
@@ -83,6 +83,7 @@ def _pixel_scores(labels, pred_probs, image_scores, progress, dtype, temperature
         block = np.asarray(pred_probs[start:start + step])
         check_probs(block, start)
         scores = self_confidence(block, np.asarray(labels[start:start + step]))
+        check_scores(scores, start)
         if out is None:
             out = np.empty((n, h, w), dtype=dtype or scores.dtype)
         out[start:start + step] = scores

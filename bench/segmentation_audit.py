@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import timeit
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +45,9 @@ def inputs(n: int, size: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.nda
 
 
 def best_time(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+    """(best of ``repeats`` timed calls, the result of an untimed first call that also warms caches)."""
+    out = fn()
+    return min(timeit.repeat(fn, number=1, repeat=repeats)), out
 
 
 def same(a, b) -> bool:

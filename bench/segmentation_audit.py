@@ -2,13 +2,15 @@
 finds corrupted masks.
 
     python bench/segmentation_audit.py [--repeats 3] [--sizes 300x64x11,200x128x21] [--seeds 0,1,2]
-                                       [--skip-quality] [--json bench/results/segmentation_audit.json]
+                                       [--skip-quality] [--default-n-jobs-images 20]
+                                       [--json bench/results/segmentation_audit.json]
 
 Part A, speed and parity: for each size N x S x K (N images of S x S pixels, K classes), labels and float32
 pred_probs (a softmax of Gaussian logits with the true class raised by 2.5; 10 % of the pixels relabelled at
 random), then every function of ``labelwise.audit.segmentation`` and cleanlab's same-named function on the same
 arrays, ``--repeats`` times each, best time; cleanlab with ``n_jobs=1`` (its fastest setting here: with its default
-n_jobs it starts a process pool per image batch) and ``verbose=False``; the ratio; and whether the results are
+n_jobs it starts a process pool per image batch; that setting is timed once, on ``--default-n-jobs-images`` images
+of the first size) and ``verbose=False``; the ratio; and whether the results are
 identical (masks and tables) or equal within 1e-12 (softmin scores). Parity is asserted: the script fails otherwise.
 
 Part B, does the audit find corrupted masks: digit scenes (``labelwise.testing.digit_scenes``, 120 images of 32 x 32,
@@ -95,6 +97,24 @@ def speed(labels: np.ndarray, probs: np.ndarray, repeats: int) -> list[dict]:
     return rows
 
 
+def default_n_jobs(labels: np.ndarray, probs: np.ndarray) -> dict:
+    """cleanlab's ``find_label_issues`` with its default ``n_jobs`` (a process pool per image batch on Linux) and
+    with ``n_jobs=1``, once each, against labelwise, on a few images."""
+    from cleanlab.segmentation import filter as c_filter
+
+    from labelwise.audit.segmentation import filter
+
+    times = {}
+    for name, fn in (("labelwise", lambda: filter.find_label_issues(labels, probs)),
+                     ("cleanlab default n_jobs", lambda: c_filter.find_label_issues(labels, probs, verbose=False)),
+                     ("cleanlab n_jobs=1", lambda: c_filter.find_label_issues(labels, probs, n_jobs=1,
+                                                                               verbose=False))):
+        start = time.perf_counter()
+        fn()
+        times[name] = time.perf_counter() - start
+    return times
+
+
 def true_probs(clean: np.ndarray, k: int, seed: int) -> np.ndarray:
     from scipy import ndimage
 
@@ -141,9 +161,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="300x64x11,200x128x21")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--default-n-jobs-images", type=int, default=20)
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "segmentation_audit.json")
     args = parser.parse_args()
     results = {"speed": {}, "quality": {}}
+    n, side, k = (int(v) for v in args.sizes.split(",")[0].split("x"))
+    labels, probs = inputs(args.default_n_jobs_images, side, k)
+    results["default_n_jobs"] = default_n_jobs(labels, probs)
+    print(f"find_label_issues on {args.default_n_jobs_images} images of {side}x{side}, K = {k}, once: " + ", ".join(
+        f"{name} {seconds:.3f}s" for name, seconds in results["default_n_jobs"].items()))
     for size in args.sizes.split(","):
         n, side, k = (int(v) for v in size.split("x"))
         labels, probs = inputs(n, side, k)

@@ -219,3 +219,34 @@ def test_nan_negative_and_bad_parameters_are_named():
         warnings.simplefilter("always")
         seg.get_label_quality_scores(labels, probs, downsample=2)
     assert any("num_pixel_issues" in str(w.message) for w in caught)
+
+
+def test_common_label_issues_prints_cleanlabs_lines(cl, scenes, capsys):
+    _, _, theirs = cl
+    noisy, clean = scenes
+    probs = blurred_probs(clean, NUM_CLASSES, noise=0.3)
+    issues = seg.find_label_issues(noisy, probs)
+    theirs.common_label_issues(issues, noisy, probs, top=4)
+    expected = capsys.readouterr().out
+    summary.common_label_issues(issues, noisy, probs, top=4)
+    assert capsys.readouterr().out == expected and expected.count("\n") == 4
+
+
+def test_display_issues_returns_cleanlabs_panels_as_arrays(scenes):
+    noisy, clean = scenes
+    probs = blurred_probs(clean, NUM_CLASSES, noise=0.3)
+    issues = seg.find_label_issues(noisy, probs)
+    panels = summary.display_issues(issues, labels=noisy, pred_probs=probs, top=3)
+    assert [p.index for p in panels] == list(np.argsort(-issues.sum(axis=(1, 2)))[:3])  # cleanlab's order
+    colours = summary.class_colours(NUM_CLASSES)
+    assert len({tuple(c) for c in colours}) == NUM_CLASSES
+    first = panels[0]
+    assert first.num_pixel_issues == issues[first.index].sum() > 0
+    assert np.array_equal(first.given, colours[noisy[first.index]])
+    assert np.array_equal(first.predicted, colours[probs[first.index].argmax(axis=0)])
+    assert (first.overlay[first.issues] == summary.RED).all()
+    assert np.array_equal(first.overlay[~first.issues], first.given[~first.issues])
+    shown = summary.display_issues(issues, labels=noisy, exclude=[0], top=3)[0]
+    assert not (shown.issues & (noisy[shown.index] == 0)).any() and shown.predicted is None
+    with pytest.raises(ShapeError, match="Provide labels"):
+        summary.display_issues(issues, exclude=[0])

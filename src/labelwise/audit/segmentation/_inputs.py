@@ -74,8 +74,8 @@ def check_probs(block: np.ndarray, start: int) -> None:
     """Raise ShapeError when a batch ``block (b, K, H, W)`` (images ``start..``) holds NaN or pixels whose
     probabilities do not sum to 1."""
     sums = block.sum(axis=1)
-    bad = ~(np.abs(sums - 1.0) <= SUM_TOLERANCE)
-    if bad.any():
+    if not np.abs(sums - 1.0).max(initial=0.0) <= SUM_TOLERANCE:  # NaN fails too
+        bad = ~(np.abs(sums - 1.0) <= SUM_TOLERANCE)
         i, y, x = (int(v) for v in np.argwhere(bad)[0])
         if np.isnan(sums[i, y, x]):
             raise ShapeError(f"pred_probs[{start + i}, :, {y}, {x}] holds NaN: give finite probabilities (check the "

@@ -36,7 +36,7 @@ from labelwise.progress import ProgressCallback, report
 THRESHOLD_FLOOR = 2e-6  # cleanlab's CONFIDENT_THRESHOLDS_LOWER_BOUND
 FUZZ = 1e-6  # cleanlab's FLOATING_POINT_COMPARISON
 MISSING_CLASS_THRESHOLD = 2  # cleanlab's BIG_VALUE for a class absent from a batch
-CHUNK_ENTRIES = 1 << 22  # pred_probs entries read per step (16 MiB of float32)
+CHUNK_ENTRIES = 1 << 20  # pred_probs entries read per step (4 MiB of float32: the step's passes stay in cache)
 
 
 def find_label_issues(
@@ -89,10 +89,11 @@ class _Pass:
     class and its probability, the labels, the running confident thresholds; per full pixel argmax != label."""
 
     def __init__(self, n, k, h, w, full_shape, dtype):
+        classes = np.int16 if k < 2 ** 15 else np.int64
         self.scores = np.empty((n, h, w), dtype=dtype)
-        self.top_class = np.empty((n, h, w), dtype=np.int16 if k < 2 ** 15 else np.int64)
+        self.top_class = np.empty((n, h, w), dtype=classes)
         self.top_prob = np.empty((n, h, w), dtype=dtype)
-        self.labels = np.empty((n, h, w), dtype=np.int64)
+        self.labels = np.empty((n, h, w), dtype=classes)
         self.mislabelled = np.empty(full_shape, dtype=bool)
         self.thresholds = np.zeros(k)
         self.examples_per_class = np.zeros(k)

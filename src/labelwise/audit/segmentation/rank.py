@@ -99,11 +99,10 @@ def softmin(scores: np.ndarray, temperature: float = 0.1) -> np.ndarray:
     """``(n,)`` softmin of each row of ``scores (n, m)`` in float64: ``sum_j s_j softmax((1 - s) / T)_j``
     (cleanlab's ``internal.multilabel_scorer.softmin``, shifted for stability)."""
     s = scores.astype(np.float64)
-    x = (1 - s) / max(temperature, 1e-8)
-    x -= x.max(axis=1, keepdims=True)
-    weights = np.exp(x)
-    weights /= weights.sum(axis=1, keepdims=True)
-    return np.einsum("ij,ij->i", s, weights)
+    weights = s.min(axis=1, keepdims=True) - s  # (1 - s) / T shifted by its maximum, so exp(...) <= 1
+    weights /= max(temperature, 1e-8)
+    np.exp(weights, out=weights)
+    return np.einsum("ij,ij->i", s, weights) / weights.sum(axis=1)
 
 
 def issues_from_scores(image_scores: np.ndarray, pixel_scores: Optional[np.ndarray] = None,

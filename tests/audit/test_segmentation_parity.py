@@ -157,6 +157,30 @@ def test_memmap_input_gives_the_same_mask(tmp_path):
                           seg.get_label_quality_scores(labels, probs)[0])
 
 
+class CountedReads:
+    """An array that slices like a memmap and records how many images each read takes."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.reads = array, array.shape, array.dtype, []
+
+    def __getitem__(self, key):
+        part = self.array[key]
+        self.reads.append(len(part) if part.ndim == 4 else 1)
+        return part
+
+
+def test_pred_probs_are_read_in_image_batches_never_whole():
+    labels, probs = random_inputs(n=40, k=4, h=128, w=128, seed=10)  # 2.6 M entries, 1 M per read
+    for run in (lambda p: seg.find_label_issues(labels, p), lambda p: seg.get_label_quality_scores(labels, p),
+                lambda p: summary.common_label_issues(np.ones(labels.shape, bool), labels, p, verbose=False)):
+        counted = CountedReads(probs)
+        expected = run(probs)
+        got = run(counted)
+        assert max(counted.reads) < len(probs) and sum(counted.reads) == len(probs)
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected)) if isinstance(got, tuple) else (
+            got.equals(expected) if hasattr(got, "equals") else np.array_equal(got, expected))
+
+
 def test_progress_reaches_the_number_of_images():
     labels, probs = random_inputs(n=5)
     seen = []

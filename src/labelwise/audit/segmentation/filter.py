@@ -53,7 +53,8 @@ def find_label_issues(
 
     labels: ``(N, H, W)`` int in ``0..K-1``, the given class of each pixel.
     pred_probs: ``(N, K, H, W)`` float, out-of-sample class probabilities per pixel (a ``np.memmap`` is read in
-        image batches, never whole).
+        image batches, never whole). float16 is computed in float32 (cleanlab computes in float16: the masks agreed
+        on the random inputs tried, but parity is tested for float32 and float64 only).
     batch_size: cleanlab's batch size, in pred_probs entries (default 10000); it sets the image batches over which
         the confident thresholds are averaged, exactly as cleanlab does, so the results match cleanlab's for the
         same value (the work itself is batched independently).
@@ -67,7 +68,8 @@ def find_label_issues(
     wrong shape or values (labels out of range, NaN, probabilities not summing to 1).
     """
     del n_jobs, verbose
-    downsample = _downsample(kwargs, allowed=("downsample",))
+    check_kwargs(kwargs, ("downsample",), "find_label_issues")
+    downsample = downsample_factor(kwargs.get("downsample", 1))
     batch_size = batch_size_or_default(batch_size)
     labels, pred_probs = check_shapes(labels, pred_probs)
     n, k, height, width = pred_probs.shape
@@ -209,11 +211,15 @@ def lowest(scores: np.ndarray, count: int) -> np.ndarray:
     return chosen
 
 
-def _downsample(kwargs: dict, allowed: tuple) -> int:
+def check_kwargs(kwargs: dict, allowed: tuple, function: str) -> None:
+    """Refuse keyword arguments ``function`` does not take (cleanlab ignores them silently: a typo would be lost)."""
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
-        raise ParameterError(f"Unknown keyword argument(s) {unknown}; this function takes {list(allowed)}.")
-    value = kwargs.get("downsample", 1)
+        raise ParameterError(f"Unknown keyword argument(s) {unknown}; {function} takes {list(allowed)}.")
+
+
+def downsample_factor(value) -> int:
+    """``downsample`` as a positive int, or ParameterError."""
     if isinstance(value, bool) or int(value) != value or value < 1:
         raise ParameterError(f"downsample must be a positive integer (1: no downsampling), got {value!r}.")
     return int(value)

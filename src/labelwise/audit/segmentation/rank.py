@@ -16,7 +16,8 @@ from typing import Optional
 import numpy as np
 
 from labelwise.audit.segmentation._inputs import batch_size_or_default, check_probs, check_scores, check_shapes
-from labelwise.audit.segmentation.filter import CHUNK_ENTRIES, _downsample, find_label_issues, self_confidence
+from labelwise.audit.segmentation.filter import (CHUNK_ENTRIES, check_kwargs, downsample_factor, find_label_issues,
+                                                 self_confidence)
 from labelwise.errors import ParameterError
 from labelwise.progress import ProgressCallback, report
 
@@ -46,14 +47,11 @@ def get_label_quality_scores(
     pixel_scores is float64 for ``"softmin"`` and pred_probs' dtype for ``"num_pixel_issues"``, as in cleanlab.
     """
     del verbose
-    unknown = sorted(set(kwargs) - {"downsample", "temperature"})
-    if unknown:
-        raise ParameterError(f"Unknown keyword argument(s) {unknown}; get_label_quality_scores takes downsample and "
-                             f"temperature.")
+    check_kwargs(kwargs, ("downsample", "temperature"), "get_label_quality_scores")
     batch_size = batch_size_or_default(batch_size)
     labels, pred_probs = check_shapes(labels, pred_probs)
     temperature = kwargs.get("temperature", 0.1)
-    downsample = _downsample({"downsample": kwargs.get("downsample", 1)}, allowed=("downsample",))
+    downsample = downsample_factor(kwargs.get("downsample", 1))
     if method == "num_pixel_issues":
         pixel_scores = _pixel_scores(labels, pred_probs, None, progress, dtype=None)
         issues = find_label_issues(labels, pred_probs, downsample=downsample, n_jobs=n_jobs,
@@ -62,8 +60,8 @@ def get_label_quality_scores(
     if method != "softmin":
         raise ParameterError(f"method must be one of {list(METHODS)}, got {method!r}.")
     if downsample != 1:
-        warnings.warn(f"image will not downsample for method {method} is only for method: num_pixel_issues",
-                      stacklevel=2)
+        warnings.warn("downsample is used by method='num_pixel_issues' only; the softmin scores are computed at full "
+                      "resolution.", stacklevel=2)
     if temperature is None or temperature == 0:
         raise ParameterError("temperature must be a positive number (cleanlab's default is 0.1), got "
                              f"{temperature!r}.")

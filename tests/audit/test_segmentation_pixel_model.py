@@ -17,15 +17,6 @@ from labelwise.testing.mosaics import split_digits
 from labelwise.testing.segmentation_noise import corrupt_masks
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One BLAS thread (several oversubscribe a busy machine: 40 times slower here). Module scope, so that it is in
-    place before the module's other fixtures."""
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(1):
-        yield
-
-
 @pytest.fixture(scope="module")
 def audit_set():
     """60 digit scenes (32 x 32), 30 % of the masks corrupted (the four kinds in turn), and the out-of-fold probs."""

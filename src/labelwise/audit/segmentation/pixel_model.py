@@ -122,6 +122,7 @@ def _fit_predict(train_features, train_masks, features, num_classes, max_train_p
     """(n, K, H, W) float32 probabilities of ``features (n, H, W, F)`` from a model fit on a pixel sample of
     ``train_features (m, H', W', F)`` / ``train_masks (m, H', W')``, floored at ``FLOOR / K``."""
     from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
 
     if estimator is None:
         estimator = default_estimator()
@@ -134,9 +135,10 @@ def _fit_predict(train_features, train_masks, features, num_classes, max_train_p
     probs = np.zeros((n * height * width, num_classes), dtype=np.float64)
     if len(np.unique(y)) == 1:
         probs[:, y[0]] = 1.0
-    else:
-        model = clone(estimator).fit(x, y)
-        probs[:, model.classes_] = model.predict_proba(features.reshape(-1, n_features))
+    else:  # one BLAS thread: the matrices are small, and several threads on a busy machine ran 40x slower here
+        with threadpool_limits(limits=1, user_api="blas"):
+            model = clone(estimator).fit(x, y)
+            probs[:, model.classes_] = model.predict_proba(features.reshape(-1, n_features))
     probs = (1 - FLOOR) * probs + FLOOR / num_classes
     return probs.reshape(n, height, width, num_classes).transpose(0, 3, 1, 2).astype(np.float32)
 

@@ -421,8 +421,6 @@ def audit_images(
     size. threshold: image score below which an image is flagged (cleanlab's 0.1). memory_limit: e.g. ``"8GB"``
     (default half the physical memory). progress: ``progress(stage, done, total)``.
     """
-    from labelwise.audit.segmentation import find_label_issues, get_label_quality_scores
-
     images_dir, masks = Path(images_dir), Path(masks)
     if not 0 <= float(threshold) <= 1:
         raise ParameterError(f"threshold is an image score between 0 and 1; got {threshold}")
@@ -490,6 +488,8 @@ def audit_images(
     if k < 2:
         raise DataError(f"every mask in {masks} is all background (class 0): there is nothing to audit; check that "
                         f"the masks hold class ids (a palette for colour masks)")
+    from labelwise.audit.segmentation import find_label_issues, get_label_quality_scores
+
     if pred_probs is None:
         from labelwise.audit.segmentation.pixel_model import out_of_fold_pixel_probs
 

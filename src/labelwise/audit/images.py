@@ -248,13 +248,13 @@ def _small_int(top: int):
 class _Source:
     """The images and how to read each one's mask, before anything large is read."""
 
+    masks: Path
     names: list
     image_paths: list
     read_mask: object  # (i, num_classes or None) -> (H, W) int64, checked to hold ids below num_classes
     class_names: Optional[list]
     colors: Optional[np.ndarray]
-    mask_sizes: Optional[list] = None  # (H, W) per image when the source states it (COCO)
-    mask_paths: Optional[list] = None
+    mask_paths: Optional[list] = None  # the mask files (None for a COCO file)
 
 
 def _open_source(images_dir: Path, masks: Path, palette: Optional[Palette]) -> _Source:
@@ -270,9 +270,8 @@ def _open_source(images_dir: Path, masks: Path, palette: Optional[Palette]) -> _
         if not images_dir.is_dir():
             raise DataError(f"images folder {images_dir} does not exist or is not a folder")
         paths = [coco.image_path(im, images_dir) for im in coco.images]
-        return _Source(names=[im.name for im in coco.images], image_paths=paths,
-                       read_mask=lambda i, k: coco.mask(coco.images[i]), class_names=list(coco.names), colors=None,
-                       mask_sizes=[(im.height, im.width) for im in coco.images])
+        return _Source(masks=masks, names=[im.name for im in coco.images], image_paths=paths,
+                       read_mask=lambda i, k: coco.mask(coco.images[i]), class_names=list(coco.names), colors=None)
     pairs = pair_folders(images_dir, masks)
     labels = [p.label for p in pairs]
     colors = None
@@ -282,7 +281,7 @@ def _open_source(images_dir: Path, masks: Path, palette: Optional[Palette]) -> _
         table = png_palette(labels[0])
         if table is not None:
             colors = table
-    return _Source(names=[p.name for p in pairs], image_paths=[p.image for p in pairs],
+    return _Source(masks=masks, names=[p.name for p in pairs], image_paths=[p.image for p in pairs],
                    read_mask=lambda i, k: read_mask(labels[i], palette=palette, num_classes=k),
                    class_names=list(palette.names) if palette is not None else None, colors=colors,
                    mask_paths=labels)
@@ -391,6 +390,46 @@ def _predicted(pred_probs, chunk: int = 16) -> np.ndarray:
     return out
 
 
+def _class_names(known: Optional[list], given: Optional[Sequence[str]], masks: Path) -> Optional[list]:
+    """The class names: ``given`` (checked against the palette's or COCO file's count), else ``known``."""
+    if given is None:
+        return known
+    given = [str(c) for c in given]
+    if len(set(given)) != len(given):
+        raise ParameterError(f"class names must differ from each other; got {', '.join(given)}")
+    if known is not None and len(known) != len(given):
+        what = "the COCO file's categories (with background first)" if masks.is_file() else "the palette"
+        raise ParameterError(f"{len(given)} class names were given, but {what} defines {len(known)} classes "
+                             f"({', '.join(known[:10])}); give as many names, or leave them out")
+    return given
+
+
+def _read_arrays(source: _Source, sizes: list, size: tuple, k: Optional[int], *, with_images: bool,
+                 progress: Optional[ProgressCallback]) -> tuple:
+    """``(images (N, H, W, 3) float32 or None, labels (N, H, W) int64)`` at ``size``, each mask checked against its
+    image's size and (with ``k``) the class count."""
+    n = len(source.names)
+    images = np.empty((n, *size, 3), dtype=np.float32) if with_images else None
+    labels = np.empty((n, *size), dtype=np.int64)
+    for i in range(n):
+        report(progress, "reading images", i, n)
+        mask = source.read_mask(i, k)
+        if mask.shape != sizes[i] and source.mask_paths is None:  # COCO
+            raise DataError(f"{source.masks} gives image {source.names[i]!r} as {mask.shape[1]}x{mask.shape[0]} "
+                            f"(width x height) but {source.image_paths[i]} is {sizes[i][1]}x{sizes[i][0]}; fix its "
+                            f"width and height in the COCO file (and its polygons if they were drawn on another size)")
+        if mask.shape != sizes[i]:
+            raise DataError(f"mask {source.mask_paths[i]} is {mask.shape[1]}x{mask.shape[0]} (width x height) but its image "
+                            f"{source.image_paths[i]} is {sizes[i][1]}x{sizes[i][0]}; save the mask at the image's "
+                            f"size")
+        labels[i] = _resize_mask(mask, size) if mask.shape != size else mask
+        if images is not None:
+            image = read_image(source.image_paths[i])
+            images[i] = _resize_image(image, size) if image.shape[:2] != size else image
+    report(progress, "reading images", n, n)
+    return images, labels
+
+
 def audit_images(
     images_dir: PathLike,
     masks: PathLike,
@@ -436,17 +475,11 @@ def audit_images(
         colors = {tuple(int(v) for v in c): int(i) for c, i in dict(palette).items()}
         palette = Palette(colors=colors, names=tuple(str(i) for i in range(max(colors.values(), default=-1) + 1)))
     source = _open_source(images_dir, masks, palette)
-    names = source.class_names
-    if class_names is not None:
-        class_names = [str(c) for c in class_names]
-        if len(set(class_names)) != len(class_names):
-            raise ParameterError(f"class names must differ from each other; got {', '.join(class_names)}")
-        if names is not None and len(names) != len(class_names):
-            what = "the COCO file's categories (with background first)" if masks.is_file() else "the palette"
-            raise ParameterError(f"{len(class_names)} class names were given, but {what} defines {len(names)} "
-                                 f"classes ({', '.join(names[:10])}); give as many names, or leave them out")
-        names = class_names
+    names = _class_names(source.class_names, class_names, masks)
     n = len(source.names)
+    if pred_probs is None and n < 2:
+        raise DataError(f"there is {n} image in {images_dir}: the out-of-fold model needs 2 or more (it scores each "
+                        f"image with a model trained on the others); add images or give pred_probs")
     sizes = [_image_size(p) for p in source.image_paths]
     if resize is None and len(set(sizes)) > 1:
         raise DataError(f"the {n} images in {images_dir} have {len(set(sizes))} sizes ({_size_groups(sizes, source.names)}"
@@ -465,21 +498,7 @@ def audit_images(
             names = [str(i) for i in range(pred_probs.shape[1])]
     k = None if names is None else len(names)
 
-    images = np.empty((n, *size, 3), dtype=np.float32) if pred_probs is None else None
-    labels = np.empty((n, *size), dtype=np.int64)
-    for i in range(n):
-        report(progress, "reading images", i, n)
-        mask = source.read_mask(i, k)
-        if mask.shape != sizes[i]:
-            label = source.mask_paths[i] if source.mask_paths is not None else f"{masks} (image {source.names[i]!r})"
-            raise DataError(f"mask {label} is {mask.shape[1]}x{mask.shape[0]} (width x height) but its image "
-                            f"{source.image_paths[i]} is {sizes[i][1]}x{sizes[i][0]}; save the mask at the image's "
-                            f"size")
-        labels[i] = _resize_mask(mask, size) if mask.shape != size else mask
-        if images is not None:
-            image = read_image(source.image_paths[i])
-            images[i] = _resize_image(image, size) if image.shape[:2] != size else image
-    report(progress, "reading images", n, n)
+    images, labels = _read_arrays(source, sizes, size, k, with_images=pred_probs is None, progress=progress)
     if k is None:
         k = int(labels.max()) + 1 if labels.size else 1
         names = [str(i) for i in range(k)]

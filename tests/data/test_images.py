@@ -302,3 +302,13 @@ def test_pair_folders_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=r"labels folder .*empty holds no label files"):
         pair_folders(images, tmp_path / "empty")
+
+
+def test_labels_named_after_their_image_with_an_ending_get_a_hint(tmp_path):
+    images, labels = _folders(tmp_path, ["a.jpg", "b.jpg"], ["a_mask.png", "b_mask.png"])
+    with pytest.raises(DataError, match=r"a_mask\.png, b_mask\.png; rename or remove them \(each name adds '_mask' to "
+                                        r"its image's name: remove that ending from the label files\)"):
+        pair_folders(images, labels)
+    (labels / "b_mask.png").rename(labels / "b_gt.png")
+    with pytest.raises(DataError, match=r"rename or remove them$"):
+        pair_folders(images, labels)

@@ -339,6 +339,20 @@ def _files(folder: Path, suffixes: tuple, what: str) -> dict:
     return found
 
 
+def _name_hint(orphans: list, images: dict) -> str:
+    """`` (their names add '_mask' to the image's: ...)`` when every unmatched label is an image's stem plus one
+    common ending (``a_mask.png`` for ``a.jpg``), else ``""``."""
+    endings = set()
+    for stem in orphans:
+        found = {stem[len(image):] for image in images if stem.startswith(image) and len(stem) > len(image)}
+        if len(found) != 1:
+            return ""
+        endings |= found
+    if len(endings) != 1:
+        return ""
+    return f" (each name adds {endings.pop()!r} to its image's name: remove that ending from the label files)"
+
+
 def pair_folders(images_dir: PathLike, labels_dir: PathLike, *, label_suffixes: tuple = MASK_SUFFIXES,
                  allow_unlabelled: bool = False) -> list[ImagePair]:
     """Images and label files (masks or mattes) with the same stem, sorted by name.
@@ -357,7 +371,7 @@ def pair_folders(images_dir: PathLike, labels_dir: PathLike, *, label_suffixes: 
     if orphans:
         raise DataError(f"{len(orphans)} label file(s) in {labels_dir} have no image of the same name in "
                         f"{images_dir}: {', '.join(labels[s].name for s in orphans[:5])}"
-                        f"{' ...' if len(orphans) > 5 else ''}; rename or remove them")
+                        f"{' ...' if len(orphans) > 5 else ''}; rename or remove them{_name_hint(orphans, images)}")
     missing = sorted(set(images) - set(labels))
     if missing and not allow_unlabelled:
         raise DataError(f"{len(missing)} image(s) in {images_dir} have no label file of the same name in "

@@ -149,6 +149,7 @@ def bad_inputs(scenes, tmp_path):
     (tmp_path / "palette9.txt").write_text("\n".join((folder / "palette.txt").read_text().splitlines()[:9]))
     np.save(tmp_path / "short.npy", np.load(folder / "probs.npy")[:-1])
     np.save(tmp_path / "last.npy", np.moveaxis(np.load(folder / "probs.npy"), 1, -1))
+    np.save(tmp_path / "logits.npy", np.log(np.load(folder / "probs.npy")))
     return folder, tmp_path
 
 
@@ -161,6 +162,7 @@ def bad_inputs(scenes, tmp_path):
     (["{folder}/masks", "--pred-probs", "{tmp}/short.npy"], r"short\.npy has shape \(23, 11, 24, 24\), but the audit "
                                                             r"has 24 images of 24x24"),
     (["{folder}/masks", "--pred-probs", "{tmp}/last.npy"], r"the classes look to be on the last axis"),
+    (["{folder}/masks", "--pred-probs", "{tmp}/logits.npy"], r"logits\.npy: pred_probs\[0, :, 0, 0\] .* not logits"),
     (["{folder}/masks", "--classes", "a,b,c"], r"holds class id \d+ .*but there are 3 classes"),
     (["{folder}/masks", "--resize", "big"], r"--resize takes WIDTHxHEIGHT"),
     (["{folder}/masks", "--folds", "1"], r"--folds must be 2 or more"),

@@ -515,8 +515,14 @@ def audit_images(
         pred_probs = out_of_fold_pixel_probs(images, labels, k, n_splits=min(int(n_splits), n),
                                              random_state=random_state, progress=progress)
         del images
-    image_scores, _ = get_label_quality_scores(labels, pred_probs, method="softmin", progress=progress)
-    issues = find_label_issues(labels, pred_probs, progress=progress)
+    try:
+        image_scores, _ = get_label_quality_scores(labels, pred_probs, method="softmin", progress=progress)
+        issues = find_label_issues(labels, pred_probs, progress=progress)
+    except ShapeError as err:  # values checked batch by batch (NaN, logits): say which file, and the image order
+        if probs_from in ("array", "out-of-fold pixel model"):
+            raise
+        raise ShapeError(f"{probs_from}: {err} (its images are in sorted name order: {source.names[0]}, ...)") \
+            from None
     predicted = _predicted(pred_probs)
     settings = {
         "images_dir": str(images_dir), "masks": str(masks), "masks_kind": "coco" if masks.is_file() else "folder",

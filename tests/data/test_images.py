@@ -263,6 +263,10 @@ def test_read_pair_checks_sizes(tmp_path):
     with pytest.raises(DataError, match=r"mask .*b\.png is 8x7 \(width x height\) but its image .*a\.jpg is 9x7; "
                                         r"save the mask at the image's size"):
         read_pair(ImagePair("a", tmp_path / "a.jpg", tmp_path / "b.png"))
+    write_mask(tmp_path / "c.png", IDS.T)
+    with pytest.raises(DataError, match=r"c\.png is 7x9 .* is 9x7 \(the same size turned by 90 degrees: is one of "
+                                        r"them rotated"):
+        read_pair(ImagePair("a", tmp_path / "a.jpg", tmp_path / "c.png"))
 
 
 def _folders(tmp_path, images, labels):

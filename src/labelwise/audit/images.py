@@ -29,7 +29,9 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 
 from labelwise.data.atomic import atomic_path, write_text_atomic
-from labelwise.data.images import Palette, pair_folders, png_palette, read_image, read_mask, read_palette
+from labelwise.data.images import (
+    Palette, pair_folders, png_palette, read_image, read_mask, read_palette, size_mismatch,
+)
 from labelwise.errors import DataError, ParameterError, ShapeError
 from labelwise.progress import ProgressCallback, report
 
@@ -419,9 +421,7 @@ def _read_arrays(source: _Source, sizes: list, size: tuple, k: Optional[int], *,
                             f"(width x height) but {source.image_paths[i]} is {sizes[i][1]}x{sizes[i][0]}; fix its "
                             f"width and height in the COCO file (and its polygons if they were drawn on another size)")
         if mask.shape != sizes[i]:
-            raise DataError(f"mask {source.mask_paths[i]} is {mask.shape[1]}x{mask.shape[0]} (width x height) but its image "
-                            f"{source.image_paths[i]} is {sizes[i][1]}x{sizes[i][0]}; save the mask at the image's "
-                            f"size")
+            raise size_mismatch(source.mask_paths[i], mask.shape, source.image_paths[i], sizes[i])
         labels[i] = _resize_mask(mask, size) if mask.shape != size else mask
         if images is not None:
             image = read_image(source.image_paths[i])

@@ -35,7 +35,7 @@ MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")  # lossless only: a JPEG mask 
 
 __all__ = [
     "IMAGE_SUFFIXES", "MASK_SUFFIXES", "ImagePair", "Palette", "pair_folders", "png_palette", "read_image",
-    "read_mask", "read_matte", "read_pair", "read_palette", "write_mask", "write_matte",
+    "read_mask", "read_matte", "read_pair", "read_palette", "size_mismatch", "write_mask", "write_matte",
 ]
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L")
 
@@ -312,9 +312,17 @@ def read_pair(pair: "ImagePair", *, palette: Optional[Mapping[tuple, int]] = Non
     image = read_image(pair.image)
     mask = read_mask(pair.label, palette=palette, num_classes=num_classes)
     if image.shape[:2] != mask.shape:
-        raise DataError(f"mask {pair.label} is {mask.shape[1]}x{mask.shape[0]} (width x height) but its image "
-                        f"{pair.image} is {image.shape[1]}x{image.shape[0]}; save the mask at the image's size")
+        raise size_mismatch(pair.label, mask.shape, pair.image, image.shape[:2])
     return image, mask
+
+
+def size_mismatch(mask_path: PathLike, mask_shape: tuple, image_path: PathLike, image_shape: tuple) -> DataError:
+    """The error for a mask of ``(H, W)`` ``mask_shape`` beside an image of ``image_shape``: both files, both sizes
+    (width x height), and a hint when they are the same size turned by 90 degrees."""
+    turned = (" (the same size turned by 90 degrees: is one of them rotated, e.g. by an EXIF orientation tag the "
+              "labelling tool applied?)" if tuple(mask_shape) == tuple(image_shape)[::-1] else "")
+    return DataError(f"mask {mask_path} is {mask_shape[1]}x{mask_shape[0]} (width x height) but its image {image_path} "
+                     f"is {image_shape[1]}x{image_shape[0]}{turned}; save the mask at the image's size")
 
 
 @dataclass(frozen=True)

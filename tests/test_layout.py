@@ -66,6 +66,7 @@ FLOORS = {
     "labelwise.assign.folders": WORKFLOWS,  # a folder of images and masks -> a folder of mattes (the convert CLI)
     "labelwise.audit.segmentation": ALGORITHMS,  # cleanlab.segmentation mirrored (filter, rank)
     "labelwise.audit.segmentation.*": ALGORITHMS,
+    "labelwise.audit.segmentation.summary": WORKFLOWS,  # its pandas table (cleanlab's summary module)
     "labelwise.link.clustering": ALGORITHMS,  # average-linkage clusters of weighted pairs; expected pairwise F1
     "labelwise.link.compare": ALGORITHMS,  # comparison levels of candidate pairs
     "labelwise.link.fellegi_sunter": ALGORITHMS,  # m/u/lambda by EM

@@ -311,20 +311,24 @@ def _size_groups(sizes: Sequence[tuple], names: Sequence[str]) -> str:
                      for (h, w), members in parts[:5]) + (" ..." if len(parts) > 5 else "")
 
 
-def memory_needed(n: int, height: int, width: int, k: int, *, probs_in_memory: bool) -> int:
-    """Bytes the audit holds at its peak for ``n`` images of ``height x width`` and ``k`` classes: the images
-    (12 bytes a pixel), given and predicted masks and suspect pixels (17), the pixel scores (8) and, when the
-    probabilities are computed here or given as an in-memory array, ``4 k`` more a pixel (float32) plus the pixel
-    model's features (about 4 x 30 a pixel of its training images)."""
-    per_pixel = 12 + 17 + 8 + ((4 * k + 120) if probs_in_memory else 0)
-    return int(n) * int(height) * int(width) * per_pixel
+def memory_needed(n: int, height: int, width: int, k: int, *, probs: str = "file") -> int:
+    """Bytes the audit holds at its peak for ``n`` images of ``height x width`` and ``k`` classes: per pixel, the
+    given and predicted masks and the suspect pixels (17 bytes) and the pixel scores (8), and by where the
+    probabilities come from (``probs``): ``"file"`` (a .npy read in batches) nothing more; ``"array"`` (held in
+    memory) ``4 k`` (float32); ``"model"`` (the out-of-fold pixel model) the images (12), the probabilities
+    (``4 k``), one fold's float64 probabilities (at most ``4 k``) and the model's 54 float32 features, twice while
+    they are assembled (432)."""
+    extra = {"file": 0, "array": 4 * k, "model": 12 + 8 * k + 432}
+    if probs not in extra:
+        raise ParameterError(f"probs must be one of {', '.join(extra)}; got {probs!r}")
+    return int(n) * int(height) * int(width) * (17 + 8 + extra[probs])
 
 
-def _check_memory(n, size, k, probs_in_memory, limit, resize_given) -> None:
+def _check_memory(n, size, k, probs, limit, resize_given) -> None:
     from labelwise.audit.memory_budget import parse_memory, physical_memory
 
     limit_bytes = parse_memory(limit) if limit is not None else (physical_memory() or 8 * 2**30) // 2
-    need = memory_needed(n, size[0], size[1], k, probs_in_memory=probs_in_memory)
+    need = memory_needed(n, size[0], size[1], k, probs=probs)
     if need <= limit_bytes:
         return
     scale = (limit_bytes / need) ** 0.5
@@ -486,9 +490,10 @@ def audit_images(
                         f"); the audit compares them at one size: pass resize (--resize WIDTHxHEIGHT) or audit each "
                         f"size in its own folder")
     size = resize if resize is not None else sizes[0]
-    probs_in_memory = pred_probs is None or not isinstance(pred_probs, (str, Path, np.memmap))
+    probs_kind = ("model" if pred_probs is None else "file" if isinstance(pred_probs, (str, Path, np.memmap))
+                  else "array")
     k_guess = len(names) if names is not None else 2  # known after the masks are read: checked again then
-    _check_memory(n, size, k_guess, probs_in_memory, memory_limit, resize is not None)
+    _check_memory(n, size, k_guess, probs_kind, memory_limit, resize is not None)
     probs_from = "out-of-fold pixel model" if pred_probs is None else "array"
     if pred_probs is not None:
         pred_probs, probs_path = _load_probs(pred_probs, n, size, None if names is None else len(names),
@@ -502,8 +507,8 @@ def audit_images(
     if k is None:
         k = int(labels.max()) + 1 if labels.size else 1
         names = [str(i) for i in range(k)]
-        if probs_in_memory:
-            _check_memory(n, size, k, probs_in_memory, memory_limit, resize is not None)
+        if probs_kind == "model":
+            _check_memory(n, size, k, probs_kind, memory_limit, resize is not None)
     if k < 2:
         raise DataError(f"every mask in {masks} is all background (class 0): there is nothing to audit; check that "
                         f"the masks hold class ids (a palette for colour masks)")

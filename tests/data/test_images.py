@@ -304,7 +304,10 @@ def test_pair_folders_errors(tmp_path):
         pair_folders(tmp_path / "nowhere", labels)
     (images / "a.jpg").unlink()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match=r"labels folder .*empty holds no label files"):
+    with pytest.raises(DataError, match=r"labels folder .*empty holds no label files \(\.png, \.bmp, \.tif, \.tiff\)$"):
+        pair_folders(images, tmp_path / "empty")
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / "empty" / "a.jpg")
+    with pytest.raises(DataError, match=r"holds 1 JPEG/WebP file\(s\) \(a\.jpg\), but lossy compression invents"):
         pair_folders(images, tmp_path / "empty")
 
 

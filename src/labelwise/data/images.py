@@ -374,7 +374,10 @@ def pair_folders(images_dir: PathLike, labels_dir: PathLike, *, label_suffixes: 
     if not images:
         raise DataError(f"images folder {images_dir} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
     if not labels:
-        raise DataError(f"labels folder {labels_dir} holds no label files ({', '.join(label_suffixes)})")
+        lossy = [q.name for q in labels_dir.iterdir() if q.suffix.lower() in (".jpg", ".jpeg", ".webp")]
+        why = (f"; it holds {len(lossy)} JPEG/WebP file(s) ({', '.join(sorted(lossy)[:3])}), but lossy compression "
+               f"invents class ids along every edge: export the masks as PNG") if lossy else ""
+        raise DataError(f"labels folder {labels_dir} holds no label files ({', '.join(label_suffixes)}){why}")
     orphans = sorted(set(labels) - set(images))
     if orphans:
         raise DataError(f"{len(orphans)} label file(s) in {labels_dir} have no image of the same name in "

@@ -335,8 +335,8 @@ def _check_memory(n, size, k, probs, limit, resize_given) -> None:
     h, w = max(1, int(size[0] * scale)), max(1, int(size[1] * scale))
     how = f"a smaller resize (at most about {w}x{h})" if resize_given else f"resize (e.g. --resize {w}x{h})"
     raise DataError(f"auditing {n:,} images of {size[1]}x{size[0]} with {k} classes needs about "
-                    f"{need / 2**30:.1f} GiB of memory, more than the {limit_bytes / 2**30:.1f} GiB allowed; pass {how}, "
-                    f"audit the images in smaller folders, or raise the memory limit")
+                    f"{need / 2**30:.1f} GiB of memory, more than the {limit_bytes / 2**30:.1f} GiB allowed; pass "
+                    f"{how}, audit the images in smaller folders, or raise the memory limit")
 
 
 def _resize_image(image: np.ndarray, size: tuple) -> np.ndarray:
@@ -486,8 +486,8 @@ def audit_images(
                         f"image with a model trained on the others); add images or give pred_probs")
     sizes = [_image_size(p) for p in source.image_paths]
     if resize is None and len(set(sizes)) > 1:
-        raise DataError(f"the {n} images in {images_dir} have {len(set(sizes))} sizes ({_size_groups(sizes, source.names)}"
-                        f"); the audit compares them at one size: pass resize (--resize WIDTHxHEIGHT) or audit each "
+        raise DataError(f"the {n} images in {images_dir} have {len(set(sizes))} sizes "
+                        f"({_size_groups(sizes, source.names)}); the audit compares them at one size: pass resize (--resize WIDTHxHEIGHT) or audit each "
                         f"size in its own folder")
     size = resize if resize is not None else sizes[0]
     probs_kind = ("model" if pred_probs is None else "file" if isinstance(pred_probs, (str, Path, np.memmap))

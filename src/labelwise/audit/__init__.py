@@ -3,7 +3,8 @@
 :func:`audit_dataset` (also ``labelwise.audit_dataset``) runs the whole audit on a table and returns an
 :class:`AuditResult`; :func:`audit_images` does the same for segmentation labels (a folder of images and masks, or a
 COCO file) and returns a :class:`SegmentationAuditResult`; the algorithms live in submodules, on arrays:
-``labelwise.audit.label_errors`` for confident learning (cleanlab's names and signatures), ``duplicates``, ``outliers``, ``label_shift``, ...
+``labelwise.audit.label_errors`` for confident learning (cleanlab's names and signatures), ``duplicates``,
+``outliers``, ``label_shift``, ``segmentation``, ...
 
 Names load on first use, so ``import labelwise.audit.label_errors`` imports numpy and nothing else.
 """

@@ -128,6 +128,8 @@ def test_coco_sizes_that_disagree_with_the_image_files(folder, tmp_path):
                        for i in range(N)],
             "categories": [{"id": 1, "name": "thing"}], "annotations": []}
     (tmp_path / "c.json").write_text(json.dumps(coco), encoding="utf-8")
+    with pytest.raises(ParameterError, match=r"c\.json is a COCO file, which names its own classes; leave the palette"):
+        audit_images(root / "images", tmp_path / "c.json", palette={(0, 0, 0): 0})
     with pytest.raises(DataError, match=r"c\.json gives image 's03' as 25x24 \(width x height\) but .*s03\.png is "
                                         r"24x24; fix its width and height in the COCO file"):
         audit_images(root / "images", tmp_path / "c.json", pred_probs=np.zeros((N, 2, SIZE, SIZE), np.float32))

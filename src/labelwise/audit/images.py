@@ -473,6 +473,9 @@ def audit_images(
         resize = tuple(int(v) for v in resize)
         if len(resize) != 2 or min(resize) < 1:
             raise ParameterError(f"resize is (height, width) in pixels, both 1 or more; got {resize}")
+    if palette is not None and masks.is_file():
+        raise ParameterError(f"a palette maps the colours of mask images to classes, but {masks} is a COCO file, which "
+                             f"names its own classes; leave the palette out (class_names / --classes renames them)")
     if isinstance(palette, (str, Path)):
         palette = read_palette(palette)
     elif palette is not None and not isinstance(palette, Palette):

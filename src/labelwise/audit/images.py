@@ -370,6 +370,8 @@ def _load_probs(pred_probs, n: int, size: tuple, k: Optional[int], names: list):
         except (OSError, ValueError) as exc:
             raise DataError(f"pred_probs {source} cannot be read as a .npy array ({exc}); save it with np.save") \
                 from None
+    elif not hasattr(pred_probs, "shape"):  # nested lists
+        pred_probs = np.asarray(pred_probs)
     where = f"pred_probs {source}" if source is not None else "pred_probs"
     shape = tuple(getattr(pred_probs, "shape", np.shape(pred_probs)))
     order = f"images in sorted name order: {', '.join(names[:3])}{' ...' if n > 3 else ''}"

@@ -43,7 +43,8 @@ WORDS = {
 def user_tables(folder: Path) -> None:
     """train.csv and test.csv (text, category), train_parquet/ (train.csv's rows in two Parquet files), tickets.csv (body),
     tagged.csv (text, tags: one or two labels as 'a|b'), left.csv and right.csv (title, authors),
-    DBLP2.csv (Latin-1, as the real one) and ACM.csv (id, title, authors, venue, year), data.csv (name, address)."""
+    DBLP2.csv (Latin-1, as the real one) and ACM.csv (id, title, authors, venue, year), data.csv (name, address),
+    images/ and masks/ (12 digit scenes, 32x32 PNGs, and their masks of digit (1) vs background (0))."""
     rng = np.random.default_rng(0)
     rows = []
     for i in range(120):
@@ -74,6 +75,23 @@ def user_tables(folder: Path) -> None:
     shops = [{"name": f"{w.title()} Shop {i}", "address": f"{i} {w.title()} Street"} for i, w in
              enumerate(WORDS["refund"].split() + WORDS["password"].split())]
     pd.DataFrame(shops + shops[:4]).to_csv(folder / "data.csv", index=False)
+    scene_folders(folder)
+
+
+def scene_folders(folder: Path) -> None:
+    """images/ and masks/: the segmentation labels of the README's `labelwise audit-images` example (two classes,
+    which the out-of-fold pixel model learns in seconds)."""
+    from PIL import Image
+
+    from labelwise.data.images import write_mask
+    from labelwise.testing.digit_scenes import digit_scenes
+
+    scenes = digit_scenes(12, size=32, seed=0)
+    (folder / "images").mkdir(exist_ok=True)
+    (folder / "masks").mkdir(exist_ok=True)
+    for i, (image, mask) in enumerate(zip(scenes.images, scenes.masks)):
+        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(folder / "images" / f"scene{i:02d}.png")
+        write_mask(folder / "masks" / f"scene{i:02d}.png", mask > 0)
 
 
 def python_blocks(text: str) -> list[str]:

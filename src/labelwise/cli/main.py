@@ -18,6 +18,7 @@ import typer
 from labelwise import __version__
 from labelwise.cli import annotate as annotate_command
 from labelwise.cli import audit as audit_command
+from labelwise.cli import audit_images as audit_images_command
 from labelwise.cli import dedupe as dedupe_command
 from labelwise.cli import guide as guide_command
 from labelwise.cli import learn as learn_command
@@ -36,6 +37,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: no rich boxes, and flags shown as flags (rich mode prints <bool> for them)
 )
 app.command("audit", no_args_is_help=True)(audit_command.audit)
+app.command("audit-images", no_args_is_help=True)(audit_images_command.audit_images)
 app.command("report", no_args_is_help=True)(audit_command.report)
 app.command("review", no_args_is_help=True)(review_command.review)
 app.command("taxonomy", no_args_is_help=True)(taxonomy_command.taxonomy)

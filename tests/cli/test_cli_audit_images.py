@@ -205,3 +205,20 @@ def test_images_of_different_sizes_need_resize(scenes, tmp_path, capsys):
                  "--pred-probs", str(folder / "probs.npy"), "--out", str(tmp_path / "out"), "--quiet"])
     assert code == 0
     assert json.loads((tmp_path / "out" / "segmentation_summary.json").read_text())["settings"]["resize"] == [24, 24]
+
+
+def test_a_model_that_disagrees_with_most_images_is_called_out(scenes, tmp_path, capsys):
+    """Flags from a threshold mean little when the probabilities disagree with nearly every image: the summary
+    says so (and stays quiet when the model agrees with most images, as in the test above)."""
+    folder, given, _ = scenes
+    weak = np.full((N, K, SIZE, SIZE), 1.0 / K, dtype=np.float32)  # a model that knows nothing
+    np.save(tmp_path / "weak.npy", weak)
+    capsys.readouterr()
+    assert _run(folder, str(folder / "masks"), "--pred-probs", str(tmp_path / "weak.npy"), "--out",
+                str(tmp_path / "out")) == 0
+    printed = capsys.readouterr()
+    assert "probabilities are too weak to judge them" in printed.err and "flagged 24 images" in printed.out
+    assert _run(folder, str(folder / "masks"), "--pred-probs", str(folder / "probs.npy"), "--out",
+                str(tmp_path / "good")) == 0
+    printed = capsys.readouterr()
+    assert "too weak" not in printed.out + printed.err

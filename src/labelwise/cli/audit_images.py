@@ -99,6 +99,14 @@ def print_summary(result, top: int) -> None:
     console.print(plain("flagged ", (f"{int(result.is_label_issue.sum()):,}", "bold"),
                         f" images (label quality below {result.threshold:g}); ", (f"{pixels:,}", "bold"),
                         f" suspect pixels ({pixels / max(result.labels.size, 1):.1%} of all)"), soft_wrap=True)
+    flagged = int(result.is_label_issue.sum())
+    if result.n_images >= 10 and flagged > result.n_images / 2:
+        # a score threshold means little when the model disagrees with most images: a weak model (the built-in pixel
+        # model on classes that differ by shape only) or many wrong masks; say so rather than let "flagged" mislead
+        messages.print(plain(f"note: {flagged / result.n_images:.0%} of the images are below the threshold: either "
+                             f"most masks are wrong or the probabilities are too weak to judge them (the built-in "
+                             f"pixel model sees colour and texture, not shape). Read the ranking, lower "
+                             f"--threshold to flag fewer, or bring your own model's out-of-sample --pred-probs"), soft_wrap=True)
     empty = [name for name, e in zip(result.names, result.empty_mask) if e]
     if empty:
         messages.print(plain(f"note: {len(empty)} mask(s) are all background (nothing labelled: an empty scene, or a "

@@ -183,6 +183,15 @@ def test_inputs_are_checked_with_messages_a_person_can_act_on():
     assert issubclass(ShapeError, LabelwiseError)
 
 
+def test_scikit_learn_idiom_the_constructor_only_stores_parameters():
+    from sklearn.base import clone
+
+    est = MatteLabelBlending(blend_mode="hard", random_state=3, **TINY)
+    assert est.get_params()["blend_mode"] == "hard" and est.get_params()["teacher_steps"] == 3
+    copy = clone(est)
+    assert copy.get_params() == est.get_params() and not hasattr(copy, "teacher_")
+
+
 # --- the paper's claim, small budget (the notes' section 4; the students in bench/mlb_blending.py) -----------------
 # Matte-labelled images on smooth backgrounds (the composited domain), segmentation-labelled images on cluttered ones
 # (the natural domain, S = alpha > 0.5 only). MLB's converter half reproduces at a test's budget: the teacher,

@@ -42,6 +42,10 @@ What was checked against the paper, and what was not (the notes' section 28 mark
   augmentations. The paper's networks (MODNet-like, high-resolution backbones) are replaced by
   :class:`labelwise.learn.segmentation_nets.TinyUNet`.
 
+Measured on procedural mattes (docs/benchmarks.md, "MLB"; bench/mlb_blending.py): the converter half reproduces
+(the blended labels beat the segmentation inside the transition band; the student beats the matte-only student on
+the cluttered domain); the student beating the raw-segmentation student on overall MAD does not at CPU scale.
+
 Algorithm floor: numpy arrays in and out. The three label functions need numpy and scipy only;
 :class:`MatteLabelBlending` imports torch when it trains or predicts (the ``learn`` extra).
 """
@@ -52,6 +56,7 @@ from typing import Any, Optional
 
 import numpy as np
 from scipy import ndimage
+from sklearn.base import BaseEstimator
 
 from labelwise.errors import MissingExtraError, ParameterError, ShapeError
 from labelwise.progress import ProgressCallback, report
@@ -181,7 +186,7 @@ def _check_pair(images: Any, labels: Any, names: tuple[str, str], binary: bool) 
     return x, y
 
 
-class MatteLabelBlending:
+class MatteLabelBlending(BaseEstimator):
     """MLB's two stages: a two-head teacher on the matte-labelled set, blended labels on the segmentation set, a
     student on both (see the module docstring).
 
@@ -275,16 +280,15 @@ class MatteLabelBlending:
         xm, m = _check_pair(matte_images, mattes, ("matte_images", "mattes"), binary=False)
         if (seg_images is None) != (segs is None and seg_targets is None):
             raise ParameterError("fit_student: give seg_images together with segs (or seg_targets), or neither.")
-        sets = [(xm, m)]
-        self.blended_labels_ = None
+        sets, targets = [(xm, m)], None
         if seg_images is not None:
             if seg_targets is not None:
                 xs, t = _check_pair(seg_images, seg_targets, ("seg_images", "seg_targets"), binary=False)
             else:
                 xs, t = _check_pair(seg_images, segs, ("seg_images", "segs"), binary=True)
                 t = self.make_blended_labels(xs, t)
-            self.blended_labels_ = t
             sets.append((xs, t))
+            targets = t
         torch = _torch()
         shares = [1.0] if len(sets) == 1 else [1.0 - self.seg_share, self.seg_share]
         terms = []
@@ -295,6 +299,7 @@ class MatteLabelBlending:
             terms.append((len(x), loss, share))
         self.student_, self.student_losses_ = self._train(1, terms, self.student_steps, "student", progress,
                                                           seed_offset=1)
+        self.blended_labels_ = targets
         return self
 
     def predict(self, images: Any) -> np.ndarray:

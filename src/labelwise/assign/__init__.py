@@ -1,0 +1,11 @@
+"""Coarse labels -> training targets for vision (the ``vision`` extra; the converter needs torch too).
+
+- :mod:`labelwise.assign.matting_metrics`: SAD, MSE, MAD, Grad and Conn as in ZIM's evaluation code (numpy);
+- :mod:`labelwise.assign.matte_baselines`: untrained mask -> matte converters: feathering, the guided filter,
+  closed-form matting (numpy / scipy / pymatting);
+- :mod:`labelwise.assign.matte_converter`: ZIM's learned label converter with SGA and STL (torch; paper 1);
+- :mod:`labelwise.assign.folders`: a folder of images and masks -> a folder of matte PNGs (the ``labelwise convert``
+  workflow).
+
+Importing this package imports none of them (no torch): import the module you need.
+"""

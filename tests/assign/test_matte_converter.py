@@ -18,7 +18,7 @@ from labelwise.assign.matte_converter import (  # noqa: E402
     seg_from_alpha,
     spatial_generalization_augment,
 )
-from labelwise.assign.matting_metrics import mse  # noqa: E402
+from labelwise.assign.matting_metrics import grad_error, mse  # noqa: E402
 from labelwise.errors import DataError, ParameterError, ShapeError  # noqa: E402
 from labelwise.testing.synthetic_mattes import synthetic_mattes  # noqa: E402
 
@@ -173,3 +173,22 @@ def test_input_checks(small_data):
         est.convert(small_data.images, small_data.alphas)
     with pytest.raises(ShapeError, match=r"images\[None\] for one"):
         est.convert(small_data.images[0], small_data.alphas[0] > 0.5)
+
+
+@pytest.mark.slow
+def test_claim_the_converter_beats_the_mask_and_feathering_on_fine_objects():
+    """ZIM's premise (notes 1.4) at a small budget: 300 steps on 200 procedural 32 x 32 fine objects, tested on 80
+    others whose segments come from seg_from_alpha. The direction against feathering and floors against the mask
+    (MSE) and feathering (Grad); bench/zim_converter.py measures the full experiment (where the guided filter, not
+    asserted here, stays ahead at CPU budgets)."""
+    train = synthetic_mattes(200, 32, fine_fraction=1.0, seed=10)
+    test = synthetic_mattes(80, 32, fine_fraction=1.0, seed=50)
+    rng = np.random.default_rng(0)
+    segs = np.stack([seg_from_alpha(a, rng, morph_max=1) for a in test.alphas])
+    est = MatteLabelConverter(steps=300, batch_size=8, base=8, depth=2, patch_size=32, lr=3e-3, morph_max=1,
+                              random_state=0).fit(train.images, train.alphas)
+    pred = est.convert(test.images, segs)
+    feathered = np.stack([feather_matte(s) for s in segs])
+    assert mse(pred, test.alphas) < mse(feathered, test.alphas)
+    assert mse(pred, test.alphas) < 0.8 * mse(segs, test.alphas)
+    assert grad_error(pred, test.alphas) < 0.92 * grad_error(feathered, test.alphas)

@@ -91,6 +91,7 @@ def test_a_second_run_skips_what_exists_and_overwrite_recomputes_it(folders, cap
     assert "wrote 2 matte(s)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_trained_converter_from_the_cli_is_used_through_its_weights(folders, capsys):
     pytest.importorskip("torch")
     weights = folders / "converter.pt"

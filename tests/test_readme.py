@@ -43,7 +43,8 @@ WORDS = {
 def user_tables(folder: Path) -> None:
     """train.csv and test.csv (text, category), train_parquet/ (train.csv's rows in two Parquet files), tickets.csv (body),
     tagged.csv (text, tags: one or two labels as 'a|b'), left.csv and right.csv (title, authors),
-    DBLP2.csv (Latin-1, as the real one) and ACM.csv (id, title, authors, venue, year), data.csv (name, address)."""
+    DBLP2.csv (Latin-1, as the real one) and ACM.csv (id, title, authors, venue, year), data.csv (name, address),
+    photos/ and masks/ (one 32 x 32 image and its class-index mask)."""
     rng = np.random.default_rng(0)
     rows = []
     for i in range(120):
@@ -74,6 +75,15 @@ def user_tables(folder: Path) -> None:
     shops = [{"name": f"{w.title()} Shop {i}", "address": f"{i} {w.title()} Street"} for i, w in
              enumerate(WORDS["refund"].split() + WORDS["password"].split())]
     pd.DataFrame(shops + shops[:4]).to_csv(folder / "data.csv", index=False)
+    from PIL import Image
+
+    for name in ("photos", "masks"):
+        (folder / name).mkdir(exist_ok=True)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[8:24, 10:22] = 1
+    photo = np.where(mask[..., None] > 0, [200, 60, 40], [30, 90, 200]).astype(np.uint8)
+    Image.fromarray(photo).save(folder / "photos" / "object.png")
+    Image.fromarray(mask).save(folder / "masks" / "object.png")
 
 
 def python_blocks(text: str) -> list[str]:

@@ -44,7 +44,8 @@ __all__ = ["DEFAULT_METHOD", "METHODS", "ConversionResult", "masks_to_mattes", "
 @dataclass
 class ConversionResult:
     """What :func:`masks_to_mattes` did: the mattes ``written`` and ``skipped`` (already there), and the images
-    whose mask holds none of the chosen classes (``empty``: an all-zero matte was written for them)."""
+    whose mask holds none of the chosen classes (``empty``: an all-zero matte was written for them, or with
+    ``per_class`` none)."""
 
     out_dir: Path
     method: str

@@ -67,8 +67,9 @@ def masks_to_mattes(
                          overwrite=overwrite, progress=progress)
     if result.empty:
         names = ", ".join(result.empty[:5]) + (" ..." if len(result.empty) > 5 else "")
-        messages.print(plain(f"note: {len(result.empty)} mask(s) hold none of the chosen classes (an empty matte "
-                             f"was written): {names}"), soft_wrap=True)
+        what = "no matte was written" if per_class else "an empty matte was written"
+        messages.print(plain(f"note: {len(result.empty)} mask(s) hold none of the chosen classes ({what}): {names}"),
+                       soft_wrap=True)
     skipped = f"; {len(result.skipped)} already there, skipped (--overwrite recomputes them)" if result.skipped else ""
     messages.print(plain(f"wrote {len(result.written)} matte(s) to {out}/ with method {result.method}{skipped}"),
                    soft_wrap=True)

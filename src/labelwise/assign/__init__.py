@@ -1,3 +1,15 @@
-"""labelwise.assign: turn coarse labels into training targets (vision): segmentation masks into alpha mattes
-(ZIM's label converter and classical baselines, MLB's matte label blending), with the matting metrics. Algorithm
-floor (arrays in and out); torch is imported only by the modules and functions that train networks."""
+"""Coarse labels -> training targets for vision (the ``vision`` extra; the converter needs torch too).
+
+- :mod:`labelwise.assign.matting_metrics`: SAD, MSE, MAD, Grad and Conn as in ZIM's evaluation code (numpy);
+- :mod:`labelwise.assign.matte_baselines`: untrained mask -> matte converters: feathering, the guided filter,
+  closed-form matting (numpy / scipy / pymatting);
+- :mod:`labelwise.assign.matte_converter`: ZIM's learned label converter with SGA and STL (torch; paper 1);
+- :mod:`labelwise.assign.matte_blending`: MLB's matte label blending and its two-stage teacher/student recipe
+  (numpy; torch for training; paper 28);
+- :mod:`labelwise.assign.procedural_mattes`: procedural images with exactly known mattes (training data for the
+  converter when a user has none, and the experiments' data);
+- :mod:`labelwise.assign.folders`: a folder of images and masks -> a folder of matte PNGs (the ``labelwise convert``
+  workflow).
+
+Importing this package imports none of them (no torch): import the module you need.
+"""

@@ -19,6 +19,7 @@ from labelwise import __version__
 from labelwise.cli import annotate as annotate_command
 from labelwise.cli import audit as audit_command
 from labelwise.cli import audit_images as audit_images_command
+from labelwise.cli import convert as convert_command
 from labelwise.cli import dedupe as dedupe_command
 from labelwise.cli import guide as guide_command
 from labelwise.cli import learn as learn_command
@@ -47,6 +48,7 @@ app.command("link", no_args_is_help=True)(link_command.link)
 app.command("dedupe", no_args_is_help=True)(dedupe_command.dedupe)
 app.command("guide", no_args_is_help=True)(guide_command.guide)
 app.add_typer(learn_command.app, name="learn")
+app.add_typer(convert_command.app, name="convert")
 
 
 def _version(value: bool) -> None:

@@ -54,7 +54,10 @@ def domains(n_m: int, n_s: int, n_test: int, size: int, seed: int) -> Domains:
 
 
 def _mad(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None) -> float:
-    """Mean absolute difference x 1e3, over ``mask`` when given (local until labelwise.assign.matting_metrics)."""
+    """Mean absolute difference x 1e3 over every pixel of every image (inside ``mask`` when given), pooled: an image
+    with a wide band weighs more. ``labelwise.assign.matting_metrics.mad`` averages per image instead (the matting
+    papers' convention); the two agree without a mask (images of one size), and the figures in docs/assign.md were
+    measured with this pooled form."""
     diff = np.abs(pred.astype(np.float64) - gt)
     return float(1e3 * (diff[mask].mean() if mask is not None else diff.mean()))
 

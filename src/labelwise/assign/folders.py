@@ -75,7 +75,8 @@ def _matte_function(method: str, weights: Optional[PathLike]) -> Callable[[np.nd
         return base.closed_form_matte
     if weights is None:
         raise ParameterError("method 'converter' needs the converter's weights: train them with 'labelwise convert "
-                             "train-converter' (or MatteLabelConverter.save) and pass the file")
+                             "train-converter' (or MatteLabelConverter.save) and pass the file (--weights FILE; "
+                             "weights= in Python)")
     try:
         from labelwise.assign.matte_converter import MatteLabelConverter
     except ImportError as exc:

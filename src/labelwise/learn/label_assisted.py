@@ -158,7 +158,8 @@ class LabelAssistedTeacher(nn.Module):
 
     The first convolution's weights on the label channel are multiplied by ``label_init_scale`` (the channel is
     x100: a default-initialised filter would swamp the image at the start of training).
-    ``forward(images (B, C_img, H, W), masks (B, H, W), mode="fixed", generator=None, with_aux=False)``.
+    ``forward(images (B, C_img, H, W), masks (B, H, W), mode="fixed", generator=None, with_aux=False,
+    noise_std=None)`` (``noise_std=None``: the mode's default pixel noise).
     """
 
     def __init__(self, net: nn.Module, num_classes: int, *, image_channels: int = 3, ignore_index: Optional[int] = None,
@@ -170,15 +171,16 @@ class LabelAssistedTeacher(nn.Module):
         with torch.no_grad():
             conv.weight[:, self.image_channels:] *= label_init_scale
 
-    def encode(self, masks: torch.Tensor, mode: str = "fixed",
-               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def encode(self, masks: torch.Tensor, mode: str = "fixed", generator: Optional[torch.Generator] = None,
+               noise_std: Optional[float] = None) -> torch.Tensor:
         """:func:`encode_label_channel` with this teacher's classes, ignore id and scale: ``(B, 1, H, W)``."""
-        return encode_label_channel(masks, self.num_classes, mode=mode, scale=self.scale,
+        return encode_label_channel(masks, self.num_classes, mode=mode, noise_std=noise_std, scale=self.scale,
                                     ignore_index=self.ignore_index, generator=generator)
 
     def forward(self, images: torch.Tensor, masks: torch.Tensor, mode: str = "fixed",
-                generator: Optional[torch.Generator] = None, with_aux: bool = False):
-        x = torch.cat([images, self.encode(masks, mode, generator)], dim=1)
+                generator: Optional[torch.Generator] = None, with_aux: bool = False,
+                noise_std: Optional[float] = None):
+        x = torch.cat([images, self.encode(masks, mode, generator, noise_std)], dim=1)
         return _heads(self.net, x, with_aux)
 
 
@@ -317,16 +319,20 @@ def _batched(fn: Callable[[slice], torch.Tensor], n: int, batch_size: int) -> np
 
 
 def teacher_soft_labels(teacher: LabelAssistedTeacher, images: Any, masks: Any, *, temperature: float = 1.0,
-                        batch_size: int = 64, generator: Optional[torch.Generator] = None) -> np.ndarray:
+                        noise_std: float = 0.0, batch_size: int = 64,
+                        generator: Optional[torch.Generator] = None) -> np.ndarray:
     """The teacher's refined soft labels: ``softmax(logits / temperature)`` over classes given the image and the
     fixed encoding of its mask. images ``(n, C_img, H, W)``, masks ``(n, H, W)`` (tensors or arrays) ->
-    ``(n, K, H, W) float32``; each pixel's probabilities sum to 1."""
+    ``(n, K, H, W) float32``; each pixel's probabilities sum to 1. ``noise_std``: the encoding's pixel noise,
+    none by default, so that an image's soft labels do not depend on the batch it comes in (distillation uses
+    0.02, a regulariser)."""
     images, masks = torch.as_tensor(images, dtype=torch.float32), torch.as_tensor(masks)
     _check_pair(images, masks)
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     teacher.eval()
-    return _batched(lambda s: F.softmax(teacher(images[s], masks[s], mode="fixed", generator=gen) / temperature,
-                                        dim=1), len(masks), batch_size).astype(np.float32)
+    return _batched(lambda s: F.softmax(teacher(images[s], masks[s], mode="fixed", generator=gen,
+                                                noise_std=noise_std) / temperature, dim=1),
+                    len(masks), batch_size).astype(np.float32)
 
 
 def mean_iou(pred: Any, truth: Any, num_classes: int, ignore_index: Optional[int] = None) -> float:
@@ -438,7 +444,7 @@ class LabelAssistedSegmenter(BaseEstimator):
             self.num_classes_ = int(self.num_classes)
         self.classes_ = np.arange(self.num_classes_)
         self.n_channels_in_ = X.shape[3]
-        self.seed_ = seed = _seed(self.random_state)
+        seed = _seed(self.random_state)
         x, y = torch.from_numpy(X).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(m)
         common = dict(epochs=None, batch_size=int(self.batch_size), lr=float(self.lr), tau=float(self.tau))
         with _threads(self.n_threads):
@@ -470,11 +476,10 @@ class LabelAssistedSegmenter(BaseEstimator):
 
     def soft_labels(self, images: Any, masks: Any, temperature: float = 1.0) -> np.ndarray:
         """The teacher's refined soft labels for labelled images: ``(n, K, H, W) float32`` (see
-        :func:`teacher_soft_labels`). Deterministic for a fitted model (the encoding's noise is seeded)."""
+        :func:`teacher_soft_labels`): deterministic, and an image's do not depend on the others passed with it."""
         check_is_fitted(self, "teacher_")
         X = _check_images(images, self.n_channels_in_)
         m = self._masks(masks, X.shape[:3], self.num_classes_)
         with _threads(self.n_threads):
             return teacher_soft_labels(self.teacher_, torch.from_numpy(X).permute(0, 3, 1, 2).contiguous(),
-                                       torch.from_numpy(m), temperature=temperature,
-                                       generator=torch.Generator().manual_seed(self.seed_))
+                                       torch.from_numpy(m), temperature=temperature)

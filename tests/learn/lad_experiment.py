@@ -13,7 +13,8 @@ Arms:
 - (b) plain teacher -> CWD student;
 - (c) LAD teacher (label channel, dual-path consistency, cons_weight 5) -> CWD student;
 - (c') LAD teacher without the consistency term (cons_weight 0, still two random encodings per batch) -> CWD
-  student.
+  student;
+- (c1) a diagnostic, not in the paper: the LAD teacher of (c) with the label channel x1 instead of x100.
 Teacher mIoU on the test scenes: the LAD teachers see the test masks through the fixed encoding (their setting), the
 plain teacher sees images only. Student mIoU: images only.
 """
@@ -37,20 +38,20 @@ from labelwise.learn.segmentation_nets import DilatedFCN
 from labelwise.testing.digit_scenes import NUM_CLASSES, digit_scenes
 from labelwise.testing.mosaics import load_digit_pool, split_digits
 
-ARMS = ("a", "b", "c", "c'")
+ARMS = ("a", "b", "c", "c'", "c1")
 
 
 @dataclass(frozen=True)
 class Config:
-    n_train: int = 1000
-    n_test: int = 300
+    n_train: int = 500
+    n_test: int = 200
     teacher_epochs: int = 20
     student_epochs: int = 20
-    width: int = 48
+    width: int = 32
     stride: int = 2
     dilations: tuple = (1, 2, 4, 2)
     lr: float = 3e-3
-    batch_size: int = 32
+    batch_size: int = 8
     digits: Optional[Sequence[int]] = None  # None: all ten
 
 
@@ -99,8 +100,8 @@ def run_seed(cfg: Config, seed: int, arms: Sequence[str] = ARMS, log=None) -> Se
         with torch.no_grad():
             return s, mean_iou(s(xt).argmax(1).numpy(), test.masks, NUM_CLASSES)
 
-    def lad_teacher(cons: float, offset: int):
-        t = LabelAssistedTeacher(net(offset), NUM_CLASSES)
+    def lad_teacher(cons: float, offset: int, scale: float = 100.0):
+        t = LabelAssistedTeacher(net(offset), NUM_CLASSES, scale=scale)
         train_lad_teacher(t, x, y, epochs=cfg.teacher_epochs, cons_weight=cons, generator=gen(), **common)
         with torch.no_grad():
             return t, mean_iou(t(xt, yt, mode="fixed", generator=gen()).argmax(1).numpy(), test.masks, NUM_CLASSES)
@@ -111,10 +112,10 @@ def run_seed(cfg: Config, seed: int, arms: Sequence[str] = ARMS, log=None) -> Se
         plain, out.student["a"] = student(None, 1)
         out.teacher["b"] = out.student["a"]
         out.seconds["a"] = time.perf_counter() - t0
-    for arm, cons, offset in (("c", 5.0, 3), ("c'", 0.0, 5)):
+    for arm, cons, offset, scale in (("c", 5.0, 3, 100.0), ("c'", 0.0, 5, 100.0), ("c1", 5.0, 3, 1.0)):
         if arm in arms:
             t1 = time.perf_counter()
-            teacher, out.teacher[arm] = lad_teacher(cons, offset)
+            teacher, out.teacher[arm] = lad_teacher(cons, offset, scale)
             out.student[arm] = student(teacher, offset + 1)[1]
             out.seconds[arm] = time.perf_counter() - t1
     if "b" in arms:

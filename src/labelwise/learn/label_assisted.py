@@ -238,14 +238,17 @@ def _check_pair(images: torch.Tensor, masks: torch.Tensor) -> None:
 
 def train_lad_teacher(teacher: LabelAssistedTeacher, images: torch.Tensor, masks: torch.Tensor, *,
                       epochs: int = 15, batch_size: int = 32, lr: float = 3e-3, cons_weight: float = 5.0,
-                      aux_weight: float = 0.4, tau: float = 4.0, generator: Optional[torch.Generator] = None,
+                      aux_weight: float = 0.4, tau: float = 4.0, encoding: str = "random",
+                      generator: Optional[torch.Generator] = None,
                       progress: Optional[ProgressCallback] = None) -> LabelAssistedTeacher:
     """Train the dual-path consistency teacher in place and return it (in eval mode).
 
     images: ``(n, C_img, H, W) float``; masks: ``(n, H, W) int`` (``teacher.ignore_index`` for unlabelled pixels).
     Each batch is encoded twice with independent random maps; loss ``CE(o1) + aux_weight CE(aux1) + CE(o2) +
     aux_weight CE(aux2) + cons_weight [CWD(o1, o2) + CWD(o2, o1)]`` (``cons_weight=0``: the ablation without the
-    consistency term). ``teacher.history_``: the mean loss of each epoch.
+    consistency term). ``encoding="fixed"`` trains on the fixed map instead: the notes' first pitfall, kept as an
+    ablation (the teacher can then read each pixel's class off the channel). ``teacher.history_``: the mean loss
+    of each epoch.
     """
     _check_pair(images, masks)
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
@@ -254,8 +257,8 @@ def train_lad_teacher(teacher: LabelAssistedTeacher, images: torch.Tensor, masks
 
     def batch_loss(b: torch.Tensor) -> torch.Tensor:
         x, y, t = images[b], masks[b], target[b]
-        o1, a1 = teacher(x, y, mode="random", generator=gen, with_aux=True)
-        o2, a2 = teacher(x, y, mode="random", generator=gen, with_aux=True)
+        o1, a1 = teacher(x, y, mode=encoding, generator=gen, with_aux=True)
+        o2, a2 = teacher(x, y, mode=encoding, generator=gen, with_aux=True)
         loss = _ce(o1, t, k) + _ce(o2, t, k)
         if a1 is not None and aux_weight:
             loss = loss + aux_weight * (_ce(a1, t, k) + _ce(a2, t, k))
@@ -390,8 +393,10 @@ class LabelAssistedSegmenter(BaseEstimator):
     ----------
     num_classes: K (``None``: the largest id in the masks + 1, ``ignore_index`` excluded).
     ignore_index: mask id of unlabelled pixels (no loss; encoded as its own value in the label channel).
-    width, dilations: the :class:`DilatedFCN` of both teacher and student.
-    teacher_epochs, student_epochs, batch_size, lr: Adam with a poly schedule.
+    width, dilations, stride: the :class:`DilatedFCN` of both teacher and student (defaults: 32 channels, first
+        layer stride 2, dilations 1-2-4-2: about 40 x 40 pixels of context; the settings of ``bench/lad.py``).
+    teacher_epochs, student_epochs, batch_size, lr: Adam with a poly schedule (small batches: more steps for the
+        same CPU time, which is what a small network on few images needs most).
     cons_weight (5), teacher_aux_weight (0.4): the teacher loss; kd_weight (3), student_aux_weight (0.02), tau (4):
     the student loss (the official code's weights).
     random_state: seeds the networks' initialisation, the random label maps, noise and batch order.
@@ -404,11 +409,12 @@ class LabelAssistedSegmenter(BaseEstimator):
     """
 
     def __init__(self, num_classes: Optional[int] = None, ignore_index: Optional[int] = None, width: int = 32,
-                 dilations: tuple = (1, 2, 4, 8), teacher_epochs: int = 15, student_epochs: int = 15,
-                 batch_size: int = 32, lr: float = 3e-3, cons_weight: float = 5.0, teacher_aux_weight: float = 0.4,
+                 dilations: tuple = (1, 2, 4, 2), stride: int = 2, teacher_epochs: int = 20, student_epochs: int = 20,
+                 batch_size: int = 8, lr: float = 3e-3, cons_weight: float = 5.0, teacher_aux_weight: float = 0.4,
                  kd_weight: float = 3.0, student_aux_weight: float = 0.02, tau: float = 4.0,
                  random_state: Any = None, n_threads: Optional[int] = None):
         self.num_classes, self.ignore_index, self.width, self.dilations = num_classes, ignore_index, width, dilations
+        self.stride = stride
         self.teacher_epochs, self.student_epochs, self.batch_size, self.lr = (teacher_epochs, student_epochs,
                                                                               batch_size, lr)
         self.cons_weight, self.teacher_aux_weight = cons_weight, teacher_aux_weight
@@ -416,7 +422,8 @@ class LabelAssistedSegmenter(BaseEstimator):
         self.random_state, self.n_threads = random_state, n_threads
 
     def _net(self, in_channels: int) -> DilatedFCN:
-        return DilatedFCN(in_channels, self.num_classes_, width=self.width, dilations=tuple(self.dilations))
+        return DilatedFCN(in_channels, self.num_classes_, width=self.width, dilations=tuple(self.dilations),
+                          stride=self.stride)
 
     def _masks(self, masks: Any, shape: tuple, num_classes: Optional[int]) -> np.ndarray:
         m = _check_masks(masks, shape)
@@ -447,7 +454,7 @@ class LabelAssistedSegmenter(BaseEstimator):
         seed = _seed(self.random_state)
         x, y = torch.from_numpy(X).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(m)
         common = dict(epochs=None, batch_size=int(self.batch_size), lr=float(self.lr), tau=float(self.tau))
-        with _threads(self.n_threads):
+        with _threads(self.n_threads), torch.random.fork_rng(devices=[]):  # the caller's RNG stays untouched
             torch.manual_seed(seed)
             gen = torch.Generator().manual_seed(seed)
             teacher = LabelAssistedTeacher(self._net(self.n_channels_in_ + 1), self.num_classes_,

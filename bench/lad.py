@@ -63,6 +63,10 @@ def main() -> None:
     for arm in ("c", "c'", "c1"):
         d = np.array([r.teacher[arm] - r.teacher["b"] for r in results])
         print(f"teacher {arm} - b: {d.mean():+.3f} (per seed {', '.join(f'{x:+.3f}' for x in d)})")
+    if "c" in results[0].teacher:
+        print(f"LAD teacher (c) fed the true mask {cell([r.teacher['c'] for r in results])}, another scene's mask "
+              f"{cell([r.reads_label['other mask'] for r in results])}, a zero label channel "
+              f"{cell([r.reads_label['zero channel'] for r in results])}")
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in results], indent=1))

@@ -61,6 +61,7 @@ class SeedResult:
     teacher: dict = field(default_factory=dict)  # arm -> teacher mIoU (b, c, c')
     student: dict = field(default_factory=dict)  # arm -> student mIoU (a, b, c, c')
     seconds: dict = field(default_factory=dict)
+    reads_label: dict = field(default_factory=dict)  # LAD teacher (c) fed another scene's mask / a zero channel
 
 
 def scenes(cfg: Config, seed: int):
@@ -116,6 +117,12 @@ def run_seed(cfg: Config, seed: int, arms: Sequence[str] = ARMS, log=None) -> Se
         if arm in arms:
             t1 = time.perf_counter()
             teacher, out.teacher[arm] = lad_teacher(cons, offset, scale)
+            if arm == "c":  # does the teacher read the label channel? the same test scenes, wrong or no label
+                with torch.no_grad():
+                    wrong = teacher(xt, yt.roll(1, 0), mode="fixed", generator=gen()).argmax(1).numpy()
+                    zero = teacher.net(torch.cat([xt, torch.zeros_like(xt[:, :1])], 1)).argmax(1).numpy()
+                out.reads_label = {"other mask": mean_iou(wrong, test.masks, NUM_CLASSES),
+                                   "zero channel": mean_iou(zero, test.masks, NUM_CLASSES)}
             out.student[arm] = student(teacher, offset + 1)[1]
             out.seconds[arm] = time.perf_counter() - t1
     if "b" in arms:

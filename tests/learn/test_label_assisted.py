@@ -211,3 +211,44 @@ def test_estimator_names_what_is_wrong(tiny):
     with pytest.raises(ShapeError, match="channels"):
         fitted.predict(tiny.images[..., :2])
     assert issubclass(DataError, LabelwiseError)
+
+
+# ---- the paper's claim at a small budget (tests/learn/lad_experiment.py; bench/lad.py runs it at full size) -------
+
+# Three digits (4 classes with the background), 200 training / 100 test scenes, 10 epochs, batch 8, seeds 0 and 1:
+# small enough for a test, large enough that the CE-only student is far above the all-background prediction.
+CLAIM = dict(n_train=200, n_test=100, teacher_epochs=10, student_epochs=10, digits=(0, 1, 2))
+
+
+@pytest.fixture(scope="module")
+def claim_runs():
+    from tests.learn.lad_experiment import Config, run_seed
+
+    return [run_seed(Config(**CLAIM), seed, arms=("a", "c"), log=print) for seed in (0, 1)]  # -s shows them
+
+
+@pytest.mark.slow
+def test_small_budget_experiment_learns(claim_runs):
+    """The baseline the claim is measured against is a real segmenter, so the claim test below is not vacuous:
+    predicting background everywhere scores about 0.2 mIoU here (one class of four, IoU ~0.8)."""
+    from tests.learn.lad_experiment import Config, scenes
+
+    _, test = scenes(Config(**CLAIM), 0)
+    background_only = mean_iou(np.zeros_like(test.masks), test.masks, 11)
+    assert background_only < 0.21
+    for run in claim_runs:
+        assert run.student["a"] > background_only + 0.12
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="LAD's claim does not reproduce at CPU scale: the LAD teacher is below the "
+                                       "plain teacher and its student below the CE-only one (pytest -s prints the "
+                                       "figures); see docs/learn.md, LAD")
+def test_lad_teacher_and_student_beat_the_plain_ones(claim_runs):
+    """The paper's claim: the label-assisted teacher is much better than a plain teacher of the same network
+    (here: by at least 0.05 mIoU on every seed), and its CWD student is at least as good as a CE-only student on
+    the seed average, within 0.03: about twice the seed-to-seed std of that difference in bench/lad.py (0.014 over
+    seeds 0-2). strict: if the claim starts to hold, this test fails and the docs must change."""
+    for run in claim_runs:
+        assert run.teacher["c"] >= run.teacher["b"] + 0.05
+    assert np.mean([run.student["c"] - run.student["a"] for run in claim_runs]) >= -0.03

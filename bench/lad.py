@@ -5,11 +5,12 @@
 Per seed (tests/learn/lad_experiment.py, which the claim test runs at a smaller size): 32 x 32 digit scenes, 11
 classes, training and test digits from disjoint pools; the same DilatedFCN (4 input channels, width 32, first layer
 stride 2, dilations 1-2-4-2, main + aux head) for every net, Adam (lr 3e-3, batch 8) + poly schedule, the same
-epochs for teachers and students. Arms: (a) CE-only student (also the plain teacher of (b)); (b) plain teacher -> CWD student;
-(c) LAD teacher -> CWD student; (c') LAD teacher without the consistency term -> CWD student; (c1) a diagnostic
-outside the paper: the LAD teacher with the label channel x1 instead of x100 -> CWD student. Teacher mIoU: the LAD
-teachers read the test masks through the fixed encoding; student mIoU: images only. Prints mean +- std over seeds
-and each seed's figures.
+epochs for teachers and students. Arms: (a) CE-only student (also the plain teacher of (b)); (b) plain teacher ->
+CWD student; (c) LAD teacher -> CWD student; (c') LAD teacher without the consistency term -> CWD student; (c1) a
+diagnostic outside the paper: the LAD teacher with the label channel x1 instead of x100 -> CWD student. Teacher mIoU: the LAD
+teachers read the test masks through the fixed encoding; student mIoU: images only. Also: the LAD teacher (c) fed
+another scene's mask and a zero label channel (does it read the channel?). Prints mean +- std over seeds and each
+seed's figures.
 """
 
 from __future__ import annotations

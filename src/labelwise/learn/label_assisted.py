@@ -237,7 +237,7 @@ def _check_pair(images: torch.Tensor, masks: torch.Tensor) -> None:
 
 
 def train_lad_teacher(teacher: LabelAssistedTeacher, images: torch.Tensor, masks: torch.Tensor, *,
-                      epochs: int = 15, batch_size: int = 32, lr: float = 3e-3, cons_weight: float = 5.0,
+                      epochs: int = 20, batch_size: int = 8, lr: float = 3e-3, cons_weight: float = 5.0,
                       aux_weight: float = 0.4, tau: float = 4.0, encoding: str = "random",
                       generator: Optional[torch.Generator] = None,
                       progress: Optional[ProgressCallback] = None) -> LabelAssistedTeacher:
@@ -263,7 +263,8 @@ def train_lad_teacher(teacher: LabelAssistedTeacher, images: torch.Tensor, masks
         if a1 is not None and aux_weight:
             loss = loss + aux_weight * (_ce(a1, t, k) + _ce(a2, t, k))
         if cons_weight:
-            loss = loss + cons_weight * (channel_wise_distillation(o1, o2, tau) + channel_wise_distillation(o2, o1, tau))
+            cons = channel_wise_distillation(o1, o2, tau) + channel_wise_distillation(o2, o1, tau)
+            loss = loss + cons_weight * cons
         return loss
 
     teacher.history_ = _loop(teacher, len(masks), epochs, batch_size, lr, gen, batch_loss, "teacher", progress)
@@ -280,7 +281,7 @@ def _teacher_logits(teacher: nn.Module, images: torch.Tensor, masks: torch.Tenso
 
 
 def distill_student(student: nn.Module, teacher: Optional[nn.Module], images: torch.Tensor, masks: torch.Tensor,
-                    *, epochs: int = 15, batch_size: int = 32, lr: float = 3e-3, kd_weight: float = 3.0,
+                    *, epochs: int = 20, batch_size: int = 8, lr: float = 3e-3, kd_weight: float = 3.0,
                     aux_weight: float = 0.02, tau: float = 4.0, ignore_index: Optional[int] = None,
                     generator: Optional[torch.Generator] = None,
                     progress: Optional[ProgressCallback] = None) -> nn.Module:

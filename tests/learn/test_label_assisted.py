@@ -129,6 +129,9 @@ def test_student_sees_a_zero_label_channel():
     out = student(images)
     expected = student.net(torch.cat([images, torch.zeros(2, 1, 6, 6)], dim=1))
     torch.testing.assert_close(out, expected)
+    main, aux = student.forward_with_aux(images)  # what distill_student trains: both heads on the zero channel
+    torch.testing.assert_close(main, expected)
+    torch.testing.assert_close(aux, student.net.forward_with_aux(torch.cat([images, torch.zeros(2, 1, 6, 6)], 1))[1])
     out.sum().backward()
     label_filter_grad = student.net.layers[0][0].weight.grad[:, 3]
     assert torch.count_nonzero(label_filter_grad) == 0  # nothing reaches the label channel's weights

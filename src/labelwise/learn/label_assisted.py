@@ -197,6 +197,10 @@ class ZeroLabelStudent(nn.Module):
         zero = images.new_zeros((images.shape[0], 1, *images.shape[2:]))
         return _heads(self.net, torch.cat([images, zero], dim=1), with_aux)
 
+    def forward_with_aux(self, images: torch.Tensor):
+        """``(main, aux)`` logits (``aux`` None when ``net`` has no auxiliary head)."""
+        return self.forward(images, with_aux=True)
+
 
 def _ce(logits: torch.Tensor, target: torch.Tensor, ignore: int) -> torch.Tensor:
     return F.cross_entropy(logits, target, ignore_index=ignore)

@@ -10,7 +10,8 @@
 - ``distill.py``: the LLM labels a sample with the taxonomy and a cheap classifier labels the rest (TnT-LLM
   phase 2); ``evaluate.py`` scores labels made without the truth against it;
 - ``instructions.py`` and ``guide.py``: labelling guides with representative examples ("Thinking Like an
-  Annotator").
+  Annotator");
+- ``refined_labels.py``: the LAD teacher's refined pixel labels (probabilities and masks) saved as files.
 
 Names load on first use, so importing one module of this package imports only what that module needs.
 """
@@ -33,6 +34,9 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "label_with_taxonomy": "labelwise.generate.distill",
     "LabellingGuide": "labelwise.generate.guide",
     "labelling_guide": "labelwise.generate.guide",
+    "RefinedLabels": "labelwise.generate.refined_labels",
+    "refine_label_folder": "labelwise.generate.refined_labels",
+    "save_refined_labels": "labelwise.generate.refined_labels",
 }, submodules=("annotate",))
 
 if TYPE_CHECKING:
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from labelwise.generate.annotate import Annotation, build_prompt
     from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
     from labelwise.generate.guide import LabellingGuide, labelling_guide
+    from labelwise.generate.refined_labels import RefinedLabels, refine_label_folder, save_refined_labels
     from labelwise.generate.taxonomy import induce_taxonomy
     from labelwise.generate.taxonomy_categories import OTHER, Category
     from labelwise.generate.taxonomy_yaml import Taxonomy

@@ -19,6 +19,9 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
 - :mod:`labelwise.learn.probe`: ``LinearProbe``, one logistic regression per label on frozen features.
 - :mod:`labelwise.learn.kenet`: KeNet, knowledge-enhanced document-label attention over token states
   (:class:`KeNetClassifier`, :class:`KnowledgeRetriever`; Li, Chen, Zeng, ICASSP 2024).
+- :mod:`labelwise.learn.label_assisted`: LAD, label-assisted distillation for segmentation: the noised label
+  channel, the dual-path consistency teacher, channel-wise distillation into an image-only student, the teacher's
+  refined soft labels (:class:`LabelAssistedSegmenter`; Qiu et al., ECCV 2024).
 - :mod:`labelwise.learn.ldam`: LDAM, label-dependent attention over text tokens and a time series
   (:class:`LabelAttentionModel`; Niu et al., ICDM 2021).
 
@@ -48,6 +51,13 @@ from labelwise.learn.estimators import (  # noqa: E402
 )
 from labelwise.learn.heads import PerLabelPlatt, max_ratio_pos_weight, tune_thresholds  # noqa: E402
 from labelwise.learn.kenet import KeNetClassifier, KnowledgeRetriever  # noqa: E402
+from labelwise.learn.label_assisted import (  # noqa: E402
+    LabelAssistedSegmenter,
+    LabelAssistedTeacher,
+    channel_wise_distillation,
+    encode_label_channel,
+    teacher_soft_labels,
+)
 from labelwise.learn.laso import LaSO, LaSOAugmenter, LaSOClassifier, analytic_set_op, label_set_op  # noqa: E402
 from labelwise.learn.ldam import LabelAttentionModel  # noqa: E402
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss, ldr_kl_loss  # noqa: E402
@@ -80,6 +90,8 @@ __all__ = [
     "LaSO",
     "LaSOAugmenter",
     "LaSOClassifier",
+    "LabelAssistedSegmenter",
+    "LabelAssistedTeacher",
     "LabelAttentionModel",
     "LinearProbe",
     "MultiLabelClassifier",
@@ -92,9 +104,11 @@ __all__ = [
     "SoftConPretrainer",
     "SoftContrastiveLoss",
     "analytic_set_op",
+    "channel_wise_distillation",
     "conditional_transport",
     "conr_loss",
     "decoupled_multilabel_loss",
+    "encode_label_channel",
     "gce_loss",
     "hide_positives",
     "label_set_op",
@@ -103,5 +117,6 @@ __all__ = [
     "max_ratio_pos_weight",
     "pu_mlc_loss",
     "shot_metrics",
+    "teacher_soft_labels",
     "tune_thresholds",
 ]

@@ -218,8 +218,10 @@ def test_estimator_names_what_is_wrong(tiny):
 
 # ---- the paper's claim at a small budget (tests/learn/lad_experiment.py; bench/lad.py runs it at full size) -------
 
-# Three digits (4 classes with the background), 200 training / 100 test scenes, 10 epochs, batch 8, seeds 0 and 1:
-# small enough for a test, large enough that the CE-only student is far above the all-background prediction.
+# Three digits (4 classes with the background), 200 training / 100 test scenes, 10 epochs, batch 8, seed 0 (one
+# seed keeps the test near a minute; the teacher's shortfall, -0.15 mIoU against the +0.05 asked, is far outside
+# the seed spread, and bench/lad.py runs three seeds): small enough for a test, large enough that the CE-only
+# student is far above the all-background prediction.
 CLAIM = dict(n_train=200, n_test=100, teacher_epochs=10, student_epochs=10, digits=(0, 1, 2))
 
 
@@ -227,7 +229,7 @@ CLAIM = dict(n_train=200, n_test=100, teacher_epochs=10, student_epochs=10, digi
 def claim_runs():
     from tests.learn.lad_experiment import Config, run_seed
 
-    return [run_seed(Config(**CLAIM), seed, arms=("a", "c"), log=print) for seed in (0, 1)]  # -s shows them
+    return [run_seed(Config(**CLAIM), seed, arms=("a", "c"), log=print) for seed in (0,)]  # -s shows them
 
 
 @pytest.mark.slow
@@ -249,8 +251,7 @@ def test_small_budget_experiment_learns(claim_runs):
                                        "figures); see docs/learn.md, LAD")
 def test_lad_teacher_and_student_beat_the_plain_ones(claim_runs):
     """The paper's claim: the label-assisted teacher is much better than a plain teacher of the same network
-    (here: by at least 0.05 mIoU on every seed), and its CWD student is at least as good as a CE-only student on
-    the seed average, within 0.03: about three times the seed-to-seed std of that difference in bench/lad.py
+    (here: by at least 0.05 mIoU), and its CWD student is at least as good as a CE-only student, within 0.03: about three times the seed-to-seed std of that difference in bench/lad.py
     (0.011 over seeds 0-2). strict: if the claim starts to hold, this test fails and the docs must change."""
     for run in claim_runs:
         assert run.teacher["c"] >= run.teacher["b"] + 0.05

@@ -119,7 +119,7 @@ def test_a_mask_of_another_size_is_one_line_naming_the_file_before_any_work(fold
     Image.fromarray(np.zeros((50, 60), np.uint8)).save(folders / "masks" / "coins.png")
     assert convert(folders, "-q") == 2
     line = one_error_line(capsys)
-    assert "coins.png is 60x50 pixels but its image" in line and "128x96" in line
+    assert "coins.png is 60x50 (width x height) but its image" in line and "128x96" in line
     assert not list((folders / "mattes").glob("*.png"))  # nothing was written
 
 

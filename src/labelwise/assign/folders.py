@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from labelwise.data.images import pair_folders, read_image, read_mask, read_matte, write_matte
+from labelwise.data.images import pair_folders, read_image, read_mask, read_matte, size_mismatch, write_matte
 from labelwise.errors import DataError, ParameterError
 from labelwise.progress import ProgressCallback, report
 
@@ -150,19 +150,19 @@ def _header_size(path: Path) -> tuple:
         return None
 
 
-def _same_size(pair, image_size, label_size) -> None:
-    """DataError naming both files when the image and its label differ in size ((width, height); None: unknown)."""
+def _same_size(pair, image_size, label_size, what: str = "mask") -> None:
+    """:func:`labelwise.data.images.size_mismatch` when the image and its label differ in size ((width, height);
+    None: unknown)."""
     if image_size is not None and label_size is not None and tuple(image_size) != tuple(label_size):
-        raise DataError(f"{pair.label} is {label_size[0]}x{label_size[1]} pixels but its image {pair.image} is "
-                        f"{image_size[0]}x{image_size[1]}; resize the label to the image (nearest neighbour for "
-                        f"masks) or fix the pairing")
+        raise size_mismatch(pair.label, tuple(label_size)[::-1], pair.image, tuple(image_size)[::-1], what=what)
 
 
-def _read_pairs(images_dir: PathLike, labels_dir: PathLike, read_label: Callable) -> tuple[list, list]:
+def _read_pairs(images_dir: PathLike, labels_dir: PathLike, read_label: Callable,
+                what: str) -> tuple[list, list]:
     images, labels = [], []
     for pair in pair_folders(images_dir, labels_dir, label_suffixes=(".png", ".bmp", ".tif", ".tiff")):
         image, label = read_image(pair.image), read_label(pair.label)
-        _same_size(pair, image.shape[1::-1], label.shape[::-1])
+        _same_size(pair, image.shape[1::-1], label.shape[::-1], what)
         images.append(image)
         labels.append(label)
     return images, labels
@@ -190,9 +190,9 @@ def train_converter(out: PathLike, *, images_dir: Optional[PathLike] = None, mat
         raise ParameterError(f"synthetic must be a number of pairs (0 or more); got {synthetic}")
     images, alphas, coarse_images, coarse_segs = [], [], [], []
     if images_dir is not None:
-        images, alphas = _read_pairs(images_dir, mattes_dir, read_matte)
+        images, alphas = _read_pairs(images_dir, mattes_dir, read_matte, "matte")
     if coarse_images_dir is not None:
-        coarse_images, masks = _read_pairs(coarse_images_dir, coarse_masks_dir, read_mask)
+        coarse_images, masks = _read_pairs(coarse_images_dir, coarse_masks_dir, read_mask, "mask")
         coarse_segs = [(m != 0).astype(np.float32) for m in masks]
     if synthetic:
         from labelwise.assign.procedural_mattes import synthetic_mattes

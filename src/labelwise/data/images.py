@@ -316,13 +316,16 @@ def read_pair(pair: "ImagePair", *, palette: Optional[Mapping[tuple, int]] = Non
     return image, mask
 
 
-def size_mismatch(mask_path: PathLike, mask_shape: tuple, image_path: PathLike, image_shape: tuple) -> DataError:
-    """The error for a mask of ``(H, W)`` ``mask_shape`` beside an image of ``image_shape``: both files, both sizes
-    (width x height), and a hint when they are the same size turned by 90 degrees."""
+def size_mismatch(mask_path: PathLike, mask_shape: tuple, image_path: PathLike, image_shape: tuple, *,
+                  what: str = "mask") -> DataError:
+    """The error for a label (``what``: a mask, a matte) of ``(H, W)`` ``mask_shape`` beside an image of
+    ``image_shape``: both files, both sizes (width x height), and a hint when they are the same size turned by 90
+    degrees."""
     turned = (" (the same size turned by 90 degrees: is one of them rotated, e.g. by an EXIF orientation tag the "
               "labelling tool applied?)" if tuple(mask_shape) == tuple(image_shape)[::-1] else "")
-    return DataError(f"mask {mask_path} is {mask_shape[1]}x{mask_shape[0]} (width x height) but its image {image_path} "
-                     f"is {image_shape[1]}x{image_shape[0]}{turned}; save the mask at the image's size")
+    return DataError(f"{what} {mask_path} is {mask_shape[1]}x{mask_shape[0]} (width x height) but its image "
+                     f"{image_path} is {image_shape[1]}x{image_shape[0]}{turned}; save the {what} at the image's "
+                     f"size")
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,25 @@ def test_bad_files_are_one_line_and_exit_2(folders, capsys):
     assert "have no label file of the same name" in one_error_line(capsys)
     assert main(["convert", "train-converter", "--out", str(folders / "w.pt"), "-q"]) == 2
     assert "nothing to train on" in one_error_line(capsys)
+
+
+def test_colour_masks_need_and_take_a_palette(folders, capsys):
+    """A colour mask is refused with a pointer to --palette; with the palette file it gives the mattes the class-id
+    masks give."""
+    assert convert(folders, "-q") == 0
+    colours = {0: (0, 0, 0), 1: (200, 30, 30), 2: (30, 200, 30), 255: (250, 250, 250)}
+    for name in ("astronaut", "coins"):
+        ids = np.asarray(Image.open(folders / "masks" / f"{name}.png"))
+        rgb = np.zeros((*ids.shape, 3), np.uint8)
+        for cid, colour in colours.items():
+            rgb[ids == cid] = colour
+        Image.fromarray(rgb).save(folders / "masks" / f"{name}.png")
+    capsys.readouterr()
+    assert convert(folders, "--out", str(folders / "colour"), "-q") == 2
+    assert "palette" in one_error_line(capsys)
+    # class ids by line: background, figure, patch, coins
+    (folders / "palette.txt").write_text("0,0,0=background\n200,30,30=figure\n30,200,30=patch\n250,250,250=coins\n",
+                                         encoding="utf-8")
+    assert convert(folders, "--out", str(folders / "colour"), "--palette", str(folders / "palette.txt"), "-q") == 0
+    for name in ("astronaut", "coins"):
+        np.testing.assert_array_equal(read(folders / "colour" / f"{name}.png"), read(folders / "mattes" / f"{name}.png"))

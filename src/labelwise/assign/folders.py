@@ -30,7 +30,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from labelwise.data.images import pair_folders, read_image, read_mask, read_matte, size_mismatch, write_matte
+from labelwise.data.images import (Palette, pair_folders, read_image, read_mask, read_matte, read_palette,
+                                   size_mismatch, write_matte)
 from labelwise.errors import DataError, ParameterError
 from labelwise.progress import ProgressCallback, report
 
@@ -98,10 +99,11 @@ def _targets(mask: np.ndarray, classes: Optional[Sequence[int]], per_class: bool
 
 def masks_to_mattes(images_dir: PathLike, masks_dir: PathLike, out_dir: PathLike, *, method: str = DEFAULT_METHOD,
                     weights: Optional[PathLike] = None, classes: Optional[Sequence[int]] = None,
-                    per_class: bool = False, overwrite: bool = False,
+                    per_class: bool = False, overwrite: bool = False, palette: Optional[Any] = None,
                     progress: Optional[ProgressCallback] = None) -> ConversionResult:
     """Write one matte PNG per image (or per image and class) of ``images_dir`` into ``out_dir`` (see the module
-    docstring). ``progress("mattes", done, total)`` per image."""
+    docstring). ``palette``: for colour masks, a palette file, a :class:`labelwise.data.images.Palette` or
+    ``{(r, g, b): class_id}``. ``progress("mattes", done, total)`` per image."""
     if classes is not None:
         classes = [int(c) for c in classes]
         if not classes:
@@ -111,6 +113,7 @@ def masks_to_mattes(images_dir: PathLike, masks_dir: PathLike, out_dir: PathLike
         raise DataError(f"output folder {out_dir} is a file; give a folder (created if missing)")
     pairs = pair_folders(images_dir, masks_dir)
     matte = _matte_function(method, weights)
+    colors = _palette_colors(palette)
     for pair in pairs:  # image headers only: a wrong pair fails now, not after an hour of work
         _same_size(pair, _header_size(pair.image), _header_size(pair.label))
     result = ConversionResult(out_dir, method)
@@ -122,7 +125,7 @@ def masks_to_mattes(images_dir: PathLike, masks_dir: PathLike, out_dir: PathLike
             result.skipped.append(single)
             report(progress, "mattes", done, len(pairs))
             continue
-        mask = read_mask(pair.label)
+        mask = read_mask(pair.label, palette=colors)
         image = read_image(pair.image)
         _same_size(pair, image.shape[1::-1], mask.shape[::-1])
         targets = _targets(mask, classes, per_class)
@@ -137,6 +140,15 @@ def masks_to_mattes(images_dir: PathLike, masks_dir: PathLike, out_dir: PathLike
             result.written.append(path)
         report(progress, "mattes", done, len(pairs))
     return result
+
+
+def _palette_colors(palette: Optional[Any]) -> Optional[dict]:
+    """``{(r, g, b): class_id}`` from a palette file path, a Palette or such a mapping (None stays None)."""
+    if palette is None:
+        return None
+    if isinstance(palette, (str, Path)):
+        palette = read_palette(palette)
+    return dict(palette.colors) if isinstance(palette, Palette) else dict(palette)
 
 
 def _header_size(path: Path) -> tuple:

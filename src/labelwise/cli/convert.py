@@ -47,6 +47,10 @@ def masks_to_mattes(
                                            "train-converter' (for --method converter)."),
     classes: Optional[List[str]] = list_option("--classes", "-c", metavar="ID", help="The class ids that make "
                                                "the foreground (default: every non-zero class)."),
+    palette: Optional[Path] = typer.Option(None, "--palette", help="For colour masks: a text file with one "
+                                           "'r,g,b=class_name' line per class (class 0, the background, first) or a "
+                                           "JSON file; --classes then takes the line numbers' class ids.",
+                                           show_default=False),
     per_class: bool = typer.Option(False, "--per-class", help="One matte per class present in each mask "
                                    "(<name>_class<id>.png) instead of one per image."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute mattes that already exist (default: "
@@ -64,7 +68,7 @@ def masks_to_mattes(
     ids = _class_ids(classes)
     with progress_bars(enabled=not quiet) as progress:
         result = convert(images, masks, out, method=method, weights=weights, classes=ids, per_class=per_class,
-                         overwrite=overwrite, progress=progress)
+                         overwrite=overwrite, palette=palette, progress=progress)
     if result.empty:
         names = ", ".join(result.empty[:5]) + (" ..." if len(result.empty) > 5 else "")
         what = "no matte was written" if per_class else "an empty matte was written"

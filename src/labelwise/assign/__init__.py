@@ -8,6 +8,8 @@
   (numpy; torch for training; paper 28);
 - :mod:`labelwise.assign.procedural_mattes`: procedural images with exactly known mattes (training data for the
   converter when a user has none, and the experiments' data);
+- :mod:`labelwise.assign.box_geometry`: box formats, IoU, GIoU and oriented boxes (numpy), for the box-label
+  assigners and the box audit;
 - :mod:`labelwise.assign.folders`: a folder of images and masks -> a folder of matte PNGs (the ``labelwise convert``
   workflow).
 

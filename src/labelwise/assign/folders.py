@@ -30,8 +30,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from labelwise.data.images import (Palette, pair_folders, read_image, read_mask, read_matte, read_palette,
-                                   size_mismatch, write_matte)
+from labelwise.data.images import (as_palette, pair_folders, read_image, read_mask, read_matte, size_mismatch,
+                                   write_matte)
 from labelwise.errors import DataError, ParameterError
 from labelwise.progress import ProgressCallback, report
 
@@ -113,7 +113,7 @@ def masks_to_mattes(images_dir: PathLike, masks_dir: PathLike, out_dir: PathLike
         raise DataError(f"output folder {out_dir} is a file; give a folder (created if missing)")
     pairs = pair_folders(images_dir, masks_dir)
     matte = _matte_function(method, weights)
-    colors = _palette_colors(palette)
+    palette = as_palette(palette)
     for pair in pairs:  # image headers only: a wrong pair fails now, not after an hour of work
         _same_size(pair, _header_size(pair.image), _header_size(pair.label))
     result = ConversionResult(out_dir, method)
@@ -125,7 +125,7 @@ def masks_to_mattes(images_dir: PathLike, masks_dir: PathLike, out_dir: PathLike
             result.skipped.append(single)
             report(progress, "mattes", done, len(pairs))
             continue
-        mask = read_mask(pair.label, palette=colors)
+        mask = read_mask(pair.label, palette=palette)
         image = read_image(pair.image)
         _same_size(pair, image.shape[1::-1], mask.shape[::-1])
         targets = _targets(mask, classes, per_class)
@@ -140,15 +140,6 @@ def masks_to_mattes(images_dir: PathLike, masks_dir: PathLike, out_dir: PathLike
             result.written.append(path)
         report(progress, "mattes", done, len(pairs))
     return result
-
-
-def _palette_colors(palette: Optional[Any]) -> Optional[dict]:
-    """``{(r, g, b): class_id}`` from a palette file path, a Palette or such a mapping (None stays None)."""
-    if palette is None:
-        return None
-    if isinstance(palette, (str, Path)):
-        palette = read_palette(palette)
-    return dict(palette.colors) if isinstance(palette, Palette) else dict(palette)
 
 
 def _header_size(path: Path) -> tuple:

@@ -30,7 +30,7 @@ import numpy as np
 
 from labelwise.data.atomic import atomic_path, write_text_atomic
 from labelwise.data.images import (
-    Palette, pair_folders, png_palette, read_image, read_mask, read_palette, size_mismatch,
+    Palette, as_palette, pair_folders, png_palette, read_image, read_mask, size_mismatch,
 )
 from labelwise.errors import DataError, ParameterError, ShapeError
 from labelwise.progress import ProgressCallback, report
@@ -478,11 +478,7 @@ def audit_images(
     if palette is not None and masks.is_file():
         raise ParameterError(f"a palette maps the colours of mask images to classes, but {masks} is a COCO file, which "
                              f"names its own classes; leave the palette out (class_names / --classes renames them)")
-    if isinstance(palette, (str, Path)):
-        palette = read_palette(palette)
-    elif palette is not None and not isinstance(palette, Palette):
-        colors = {tuple(int(v) for v in c): int(i) for c, i in dict(palette).items()}
-        palette = Palette(colors=colors, names=tuple(str(i) for i in range(max(colors.values(), default=-1) + 1)))
+    palette = as_palette(palette)
     source = _open_source(images_dir, masks, palette)
     names = _class_names(source.class_names, class_names, masks)
     n = len(source.names)

@@ -214,6 +214,17 @@ class Palette:
         return next(color for color, cid in self.colors.items() if cid == class_id)
 
 
+def as_palette(palette) -> Optional[Palette]:
+    """A :class:`Palette` from what a caller may give: a palette file's path (:func:`read_palette`), a Palette, or a
+    mapping ``{(r, g, b): class_id}`` (its classes named by their ids); None stays None."""
+    if palette is None or isinstance(palette, Palette):
+        return palette
+    if isinstance(palette, (str, Path)):
+        return read_palette(palette)
+    colors = {tuple(int(v) for v in c): int(i) for c, i in dict(palette).items()}
+    return Palette(colors=colors, names=tuple(str(i) for i in range(max(colors.values(), default=-1) + 1)))
+
+
 _HEX_ENTRY = re.compile(r"#[0-9a-fA-F]{6}\s*=")
 
 

@@ -67,6 +67,8 @@ FLOORS = {
     "labelwise.audit.segmentation": ALGORITHMS,  # cleanlab.segmentation mirrored (filter, rank)
     "labelwise.audit.segmentation.*": ALGORITHMS,
     "labelwise.audit.segmentation.summary": WORKFLOWS,  # its pandas table (cleanlab's summary module)
+    "labelwise.audit.object_detection": ALGORITHMS,  # cleanlab.object_detection mirrored (filter, rank, summary)
+    "labelwise.audit.object_detection.*": ALGORITHMS,
     "labelwise.link.clustering": ALGORITHMS,  # average-linkage clusters of weighted pairs; expected pairwise F1
     "labelwise.link.compare": ALGORITHMS,  # comparison levels of candidate pairs
     "labelwise.link.fellegi_sunter": ALGORITHMS,  # m/u/lambda by EM

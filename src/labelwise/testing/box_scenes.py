@@ -64,6 +64,29 @@ def _axis_iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _scenes(n: int, size: int, objects: tuple, noise: float, seed: int, width: int, names: tuple,
+            place) -> BoxScenes:
+    """The loop both generators share: ``place(rng, img, boxes)`` tries to add one object to ``img`` (in place) and
+    returns ``(box, class)`` or ``None``; up to 20 tries per object."""
+    rng = np.random.default_rng(seed)
+    images = np.empty((n, size, size, 3), dtype=np.float32)
+    all_boxes, all_classes = [], []
+    for i in range(n):
+        img = _background(rng, size, noise)
+        boxes, classes = [], []
+        for _ in range(int(rng.integers(objects[0], objects[1] + 1))):
+            for _attempt in range(20):
+                placed = place(rng, img, boxes)
+                if placed is not None:
+                    boxes.append(placed[0])
+                    classes.append(placed[1])
+                    break
+        images[i] = img.clip(0, 1)
+        all_boxes.append(np.array(boxes, dtype=np.float64).reshape(-1, width))
+        all_classes.append(np.array(classes, dtype=np.int64))
+    return BoxScenes(images, all_boxes, all_classes, names)
+
+
 def shape_scenes(n: int, size: int = 48, *, objects: tuple = (1, 3), side_px: tuple = (10, 20),
                  pool: Optional[np.ndarray] = None, max_overlap: float = 0.3, noise: float = 0.12,
                  seed: int = 0) -> BoxScenes:
@@ -75,41 +98,32 @@ def shape_scenes(n: int, size: int = 48, *, objects: tuple = (1, 3), side_px: tu
     """
     glyphs, _ = load_digit_pool()
     pool = np.arange(len(glyphs)) if pool is None else np.asarray(pool)
-    rng = np.random.default_rng(seed)
-    images = np.empty((n, size, size, 3), dtype=np.float32)
-    all_boxes, all_classes = [], []
-    for i in range(n):
-        img = _background(rng, size, noise)
-        boxes, classes = [], []
-        for _ in range(int(rng.integers(objects[0], objects[1] + 1))):
-            for _attempt in range(20):
-                cls = int(rng.integers(3))
-                side = int(rng.integers(side_px[0], side_px[1] + 1))
-                y, x = (int(v) for v in rng.integers(0, size - side + 1, size=2))
-                alpha = np.zeros((side, side))
-                if cls == 0:
-                    alpha[:] = 1.0
-                elif cls == 1:
-                    ring = max(2, side // 4)
-                    alpha[:] = 1.0
-                    alpha[ring:side - ring, ring:side - ring] = 0.0
-                else:
-                    glyph = ndimage.zoom(glyphs[pool[rng.integers(len(pool))]], side / 8.0, order=1).clip(0, 1)
-                    alpha[: glyph.shape[0], : glyph.shape[1]] = glyph[:side, :side]
-                inside = alpha > 0.25
-                if not inside.any():
-                    continue
-                rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
-                box = np.array([x + cols[0], y + rows[0], x + cols[-1] + 1, y + rows[-1] + 1], dtype=np.float64)
-                if all(_axis_iou(box, other) <= max_overlap for other in boxes):
-                    _paint(img[y: y + side, x: x + side], alpha, rng)
-                    boxes.append(box)
-                    classes.append(cls)
-                    break
-        images[i] = img.clip(0, 1)
-        all_boxes.append(np.array(boxes, dtype=np.float64).reshape(-1, 4))
-        all_classes.append(np.array(classes, dtype=np.int64))
-    return BoxScenes(images, all_boxes, all_classes, SHAPE_CLASSES)
+
+    def place(rng, img, boxes):
+        cls = int(rng.integers(3))
+        side = int(rng.integers(side_px[0], side_px[1] + 1))
+        y, x = (int(v) for v in rng.integers(0, size - side + 1, size=2))
+        alpha = np.zeros((side, side))
+        if cls == 0:
+            alpha[:] = 1.0
+        elif cls == 1:
+            ring = max(2, side // 4)
+            alpha[:] = 1.0
+            alpha[ring:side - ring, ring:side - ring] = 0.0
+        else:
+            glyph = ndimage.zoom(glyphs[pool[rng.integers(len(pool))]], side / 8.0, order=1).clip(0, 1)
+            alpha[: glyph.shape[0], : glyph.shape[1]] = glyph[:side, :side]
+        inside = alpha > 0.25
+        if not inside.any():
+            return None
+        rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+        box = np.array([x + cols[0], y + rows[0], x + cols[-1] + 1, y + rows[-1] + 1], dtype=np.float64)
+        if any(_axis_iou(box, other) > max_overlap for other in boxes):
+            return None
+        _paint(img[y: y + side, x: x + side], alpha, rng)
+        return box, cls
+
+    return _scenes(n, size, objects, noise, seed, 4, SHAPE_CLASSES, place)
 
 
 def oriented_scenes(n: int, size: int = 64, *, objects: tuple = (1, 3), long_px: tuple = (12, 30),
@@ -123,40 +137,30 @@ def oriented_scenes(n: int, size: int = 64, *, objects: tuple = (1, 3), long_px:
     """
     from labelwise.assign.box_geometry import oriented_box_iou
 
-    rng = np.random.default_rng(seed)
-    images = np.empty((n, size, size, 3), dtype=np.float32)
     yy, xx = np.mgrid[0:size, 0:size] + 0.5
-    all_boxes, all_classes = [], []
-    for i in range(n):
-        img = _background(rng, size, noise)
-        boxes, classes = [], []
-        for _ in range(int(rng.integers(objects[0], objects[1] + 1))):
-            for _attempt in range(20):
-                cls = int(rng.integers(2))
-                w = float(rng.uniform(long_px[0], long_px[1]))
-                h = max(short_min_px, w / float(rng.uniform(aspect[0], aspect[1])))
-                angle = float(rng.uniform(0, np.pi))
-                reach = np.hypot(w, h) / 2
-                if reach * 2 >= size:
-                    continue
-                cx, cy = (float(v) for v in rng.uniform(reach, size - reach, size=2))
-                box = np.array([cx, cy, w, h, angle])
-                if boxes and oriented_box_iou(box[None], np.array(boxes)).max() > max_overlap:
-                    continue
-                # the pixel grid in the box's own frame
-                u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
-                v = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
-                if cls == 0:
-                    alpha = ((np.abs(u) <= w / 2) & (np.abs(v) <= h / 2)).astype(float)
-                else:
-                    alpha = ((u / (w / 2)) ** 2 + (v / (h / 2)) ** 2 <= 1.0).astype(float)
-                if not alpha.any():
-                    continue
-                _paint(img, alpha, rng)
-                boxes.append(box)
-                classes.append(cls)
-                break
-        images[i] = img.clip(0, 1)
-        all_boxes.append(np.array(boxes, dtype=np.float64).reshape(-1, 5))
-        all_classes.append(np.array(classes, dtype=np.int64))
-    return BoxScenes(images, all_boxes, all_classes, ORIENTED_CLASSES)
+
+    def place(rng, img, boxes):
+        cls = int(rng.integers(2))
+        w = float(rng.uniform(long_px[0], long_px[1]))
+        h = max(short_min_px, w / float(rng.uniform(aspect[0], aspect[1])))
+        angle = float(rng.uniform(0, np.pi))
+        reach = np.hypot(w, h) / 2
+        if reach * 2 >= size:
+            return None
+        cx, cy = (float(v) for v in rng.uniform(reach, size - reach, size=2))
+        box = np.array([cx, cy, w, h, angle])
+        if boxes and oriented_box_iou(box[None], np.array(boxes)).max() > max_overlap:
+            return None
+        # the pixel grid in the box's own frame
+        u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
+        v = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
+        if cls == 0:
+            alpha = ((np.abs(u) <= w / 2) & (np.abs(v) <= h / 2)).astype(float)
+        else:
+            alpha = ((u / (w / 2)) ** 2 + (v / (h / 2)) ** 2 <= 1.0).astype(float)
+        if not alpha.any():
+            return None
+        _paint(img, alpha, rng)
+        return box, cls
+
+    return _scenes(n, size, objects, noise, seed, 5, ORIENTED_CLASSES, place)

@@ -104,7 +104,8 @@ class BoxAuditResult:
 
     def image_issues(self, i: int) -> list:
         """Image ``i``'s flagged boxes as dicts (``issue, annotation_id, given_class, suggested_class, box (xyxy),
-        score``), label boxes first, worst score first within each type."""
+        score, index`` (the box's position among the image's label or predicted boxes); overlooked ones also
+        ``confidence``, the predicted box's score), label boxes first, worst score first within each type."""
         rows = []
         names = self.class_names
         for kind, flags, scores in (("swap", self.is_swap[i], self.swap_scores[i]),
@@ -119,7 +120,7 @@ class BoxAuditResult:
             rows.append({"issue": "overlooked", "annotation_id": "", "given_class": "",
                          "suggested_class": names[int(self.predictions.classes[i][j])],
                          "box": self.predictions.xyxy(i)[j], "score": float(self.overlooked_scores[i][j]),
-                         "index": int(j)})
+                         "index": int(j), "confidence": float(self.predictions.scores[i][j])})
         order = {kind: n for n, kind in enumerate(("swap", "badloc", "overlooked"))}
         return sorted(rows, key=lambda r: (order[r["issue"]], r["score"]))
 

@@ -247,43 +247,21 @@ def _json_value(value):
 
 # ---- the audit -----------------------------------------------------------------------------------------------------
 
-def _objectlab():
-    """(find_label_issues, get_label_quality_scores, issues_from_scores, box_issue_types, high probability
-    threshold). TEMPORARY: cleanlab's own functions until labelwise.audit.object_detection is merged."""
-    from cleanlab.internal.constants import HIGH_PROBABILITY_THRESHOLD
-    from cleanlab.object_detection.filter import find_label_issues
-    from cleanlab.object_detection.rank import get_label_quality_scores, issues_from_scores
+def _per_box_issues(cl_labels: list, cl_predictions: list, overlapping_label_check: bool) -> list:
+    """Per image, ``{"swap_scores", "is_swap", "badloc_scores", "is_badloc": (L_i,), "overlooked_scores",
+    "is_overlooked": (M_i,)}``: the per-box scores and flags behind ``find_label_issues``, predicted boxes grouped by
+    class (cleanlab's order)."""
+    from labelwise.audit.object_detection._inputs import flatten
+    from labelwise.audit.object_detection.filter import box_issue_flags
 
-    return find_label_issues, get_label_quality_scores, issues_from_scores, _cleanlab_box_issue_types, \
-        HIGH_PROBABILITY_THRESHOLD
-
-
-def _cleanlab_box_issue_types(labels: list, predictions: list, *, overlapping_label_check: bool = True) -> list:
-    """TEMPORARY: the per-box decisions of cleanlab's find_label_issues, per image (predicted boxes grouped by
-    class)."""
-    from cleanlab.internal import constants as c
-    from cleanlab.object_detection import filter as f
-    from cleanlab.object_detection import rank as r
-
-    aux = r._get_valid_inputs_for_compute_scores(c.ALPHA, labels, predictions)
-    per_class = f._get_per_class_ap(labels, predictions)
-    lab_thr = f._process_class_list([f._separate_label(x)[1] for x in labels], per_class)
-    pred_thr = f._process_class_list([f._separate_prediction(p)[1] for p in predictions], per_class)
-    over = r.compute_overlooked_box_scores(alpha=c.ALPHA, high_probability_threshold=c.HIGH_PROBABILITY_THRESHOLD,
-                                           auxiliary_inputs=aux)
-    badloc = r.compute_badloc_box_scores(alpha=c.ALPHA, low_probability_threshold=c.LOW_PROBABILITY_THRESHOLD,
-                                         auxiliary_inputs=aux)
-    swap = r.compute_swap_box_scores(alpha=c.ALPHA, high_probability_threshold=c.HIGH_PROBABILITY_THRESHOLD,
-                                     overlapping_label_check=overlapping_label_check, auxiliary_inputs=aux)
-
-    def flags(scores, thresholds, factor):
-        s = np.where(np.isnan(scores), 1.0, scores)
-        return s <= np.asarray(thresholds, dtype=np.float64).reshape(s.shape) * factor
-
-    return [{"overlooked_scores": over[i], "is_overlooked": flags(over[i], pred_thr[i], c.OVERLOOKED_THRESHOLD_FACTOR),
-             "swap_scores": swap[i], "is_swap": flags(swap[i], lab_thr[i], c.SWAP_THRESHOLD_FACTOR),
-             "badloc_scores": badloc[i], "is_badloc": flags(badloc[i], lab_thr[i], c.BADLOC_THRESHOLD_FACTOR)}
-            for i in range(len(labels))]
+    boxes = flatten(cl_labels, cl_predictions, check=False)
+    flags = box_issue_flags(boxes, overlapping_label_check=overlapping_label_check)
+    per_image = {"swap_scores": boxes.split_labels(flags["swap_score"]), "is_swap": boxes.split_labels(flags["swap"]),
+                 "badloc_scores": boxes.split_labels(flags["badloc_score"]),
+                 "is_badloc": boxes.split_labels(flags["badloc"]),
+                 "overlooked_scores": boxes.split_preds(flags["overlooked_score"]),
+                 "is_overlooked": boxes.split_preds(flags["overlooked"])}
+    return [{key: values[i] for key, values in per_image.items()} for i in range(boxes.n)]
 
 
 def _suggested(labels: BoxLabels, predictions: BoxPredictions, i: int, is_swap: np.ndarray,
@@ -355,7 +333,9 @@ def audit_boxes(
         raise DataError(f"{preds.source or 'the predictions'} hold no boxes for the labels' images: check that their "
                         f"image_id values are the labels' image ids")
     report(progress, "auditing boxes", 1, stages)
-    find_label_issues, get_label_quality_scores, issues_from_scores, box_issue_types, high_probability = _objectlab()
+    from labelwise.audit.object_detection import find_label_issues, get_label_quality_scores, issues_from_scores
+    from labelwise.audit.object_detection._inputs import HIGH_PROBABILITY_THRESHOLD
+
     cl_labels, cl_preds = labels.to_cleanlab(), preds.to_cleanlab(labels.num_classes)
     scores = np.asarray(get_label_quality_scores(cl_labels, cl_preds, overlapping_label_check=overlapping_label_check,
                                                  verbose=False), dtype=np.float64)
@@ -367,7 +347,7 @@ def audit_boxes(
         flagged = np.zeros(len(labels), dtype=bool)
         flagged[issues_from_scores(scores, threshold=float(threshold))] = True
     report(progress, "auditing boxes", 3, stages)
-    per_box = box_issue_types(cl_labels, cl_preds, overlapping_label_check=overlapping_label_check)
+    per_box = _per_box_issues(cl_labels, cl_preds, overlapping_label_check)
 
     swap_s, badloc_s, is_swap, is_badloc, suggested, over_s, is_over = ([] for _ in range(7))
     for i, found in enumerate(per_box):
@@ -380,7 +360,7 @@ def audit_boxes(
         is_badloc.append(np.asarray(found["is_badloc"], dtype=bool))
         over_s.append(np.asarray(found["overlooked_scores"], dtype=np.float64)[back])
         is_over.append(np.asarray(found["is_overlooked"], dtype=bool)[back])
-        suggested.append(_suggested(labels, preds, i, is_swap[-1], high_probability))
+        suggested.append(_suggested(labels, preds, i, is_swap[-1], HIGH_PROBABILITY_THRESHOLD))
     report(progress, "auditing boxes", stages, stages)
     settings = {"annotations": str(labels.source) if labels.source else "", "format": labels.format,
                 "predictions": str(preds.source) if preds.source else "",

@@ -448,7 +448,7 @@ def write_coco_boxes(labels: BoxLabels, path: PathLike) -> Path:
     kept: dict = {}
     added = []
     for image_id, boxes, classes, ids in zip(image_ids, labels.boxes, labels.classes, labels.annotation_ids):
-        for box, cls, ann in zip(np.asarray(boxes, dtype=np.float64).reshape(len(classes), -1), classes, ids):
+        for box, cls, ann in zip(np.asarray(boxes, dtype=np.float64).reshape(len(classes), 5 if labels.oriented else 4), classes, ids):
             ann = _plain(ann)
             category = int(labels.category_ids[int(cls)])
             if ann in by_id and ann not in kept:
@@ -699,7 +699,7 @@ def write_yolo_boxes(labels: BoxLabels, labels_dir: PathLike) -> Path:
         source, text = files.get(image.id, (None, None))
         lines_read = text.splitlines() if text is not None else []
         out = []
-        for box, cls, ann in zip(np.asarray(boxes, dtype=np.float64).reshape(len(classes), -1), classes, ids):
+        for box, cls, ann in zip(np.asarray(boxes, dtype=np.float64).reshape(len(classes), 5 if labels.oriented else 4), classes, ids):
             if _same(state.get((image.id, _plain(ann))), box, cls):
                 out.append(lines_read[int(ann) - 1])
             else:

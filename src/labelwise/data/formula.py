@@ -18,7 +18,8 @@ def neutralise(text: str) -> str:
 
 
 def neutralise_frame(frame):
-    """A copy of the DataFrame ``frame`` with every text cell of its object columns :func:`neutralise`\ d."""
+    """A copy of the DataFrame ``frame`` in which every text cell of its object columns went through
+    :func:`neutralise`."""
     frame = frame.copy()
     for column in frame.columns:
         if frame[column].dtype == object:

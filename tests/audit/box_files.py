@@ -16,9 +16,10 @@ import numpy as np
 from labelwise.testing.box_scenes import shape_scenes
 
 
-def write_scene_files(folder: Path, n: int = 40, *, seed: int = 0, images: bool = False) -> dict:
-    """Write ``folder/labels.json`` (COCO, with errors) and ``folder/predictions.json``; with ``images``, the scenes
-    as PNGs in ``folder/images``. Returns ``{"overlooked": {(image_id, x1, y1)}, "swap": {annotation ids},
+def write_scene_files(folder: Path, n: int = 40, *, seed: int = 0, images: bool = False,
+                      names: tuple = ("labels.json", "predictions.json")) -> dict:
+    """Write ``folder/labels.json`` (COCO, with errors) and ``folder/predictions.json`` (or the two ``names``); with
+    ``images``, the scenes as PNGs in ``folder/images``. Returns ``{"overlooked": {(image_id, x1, y1)}, "swap": {annotation ids},
     "badloc": {annotation ids}, "scenes": the BoxScenes}``."""
     scenes = shape_scenes(n, size=64, objects=(2, 3), side_px=(14, 22), max_overlap=0.0, seed=seed)
     rng = np.random.default_rng(seed + 1)
@@ -51,8 +52,8 @@ def write_scene_files(folder: Path, n: int = 40, *, seed: int = 0, images: bool 
             coco["annotations"].append({"id": ann_id, "image_id": image_id, "category_id": category,
                                         "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0})
             ann_id += 1
-    (folder / "labels.json").write_text(json.dumps(coco, indent=2))
-    (folder / "predictions.json").write_text(json.dumps(preds))
+    (folder / names[0]).write_text(json.dumps(coco, indent=2))
+    (folder / names[1]).write_text(json.dumps(preds))
     if images:
         from PIL import Image
 

@@ -97,7 +97,7 @@ def print_summary(result, top: int) -> None:
         table.add_column("flagged boxes", overflow="fold")
         for i in worst:
             issues = result.image_issues(i)
-            text = "; ".join(_issue_text(r) for r in issues[:4]) + (" ..." if len(issues) > 4 else "")
+            text = "; ".join(_issue_text(r) for r in issues[:4]) + (" ..." if len(issues) > 4 else "") or "none"
             table.add_row(plain(labels.images[i].file_name), plain(str(labels.images[i].id)),
                           f"{result.image_scores[i]:.3f}", plain(text))
         console.print(table)

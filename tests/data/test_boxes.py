@@ -13,7 +13,7 @@ import pytest
 from labelwise.data.boxes import (
     read_coco_boxes, read_coco_predictions, read_yolo_boxes, write_coco_boxes, write_yolo_boxes,
 )
-from labelwise.errors import DataError
+from labelwise.errors import DataError, ParameterError
 
 pytest.importorskip("PIL", reason="Pillow is in the vision extra")
 
@@ -67,6 +67,25 @@ def test_coco_hand_formatted_unchanged_file_is_kept_byte_for_byte(tmp_path):
     (tmp_path / "c.json").write_text(text, encoding="utf-8")
     write_coco_boxes(read_coco_boxes(tmp_path / "c.json"), tmp_path / "out.json")
     assert (tmp_path / "out.json").read_text(encoding="utf-8") == text
+
+
+def test_a_byte_order_mark_is_kept(tmp_path):
+    (tmp_path / "c.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(coco()).encode())
+    labels = read_coco_boxes(tmp_path / "c.json")
+    write_coco_boxes(labels, tmp_path / "same.json")
+    assert (tmp_path / "same.json").read_bytes() == (tmp_path / "c.json").read_bytes()
+    labels.classes[0][0] = 0
+    write_coco_boxes(labels, tmp_path / "out.json")
+    changed = (tmp_path / "out.json").read_bytes()
+    assert changed.startswith(b"\xef\xbb\xbf{") and json.loads(changed[3:])["annotations"][0]["category_id"] == 1
+
+
+def test_rows_that_do_not_agree_are_refused(tmp_path):
+    write(tmp_path / "c.json", coco())
+    labels = read_coco_boxes(tmp_path / "c.json")
+    labels.boxes[1] = np.vstack([labels.boxes[1], [[0, 0, 5, 5]]])  # a box without its class and id
+    with pytest.raises(ParameterError, match="give a new box the id -1"):
+        write_coco_boxes(labels, tmp_path / "out.json")
 
 
 def test_coco_changes_touch_only_the_changed_fields(tmp_path):
@@ -129,6 +148,7 @@ BAD_COCO = [
      ["annotation 12", "negative", "x1, y1, x2, y2"]),
     ("nan", lambda d: d["annotations"][1].update(bbox=[float("nan"), 0, 1, 1]), ["annotation 11", "NaN"]),
     ("unknown image", lambda d: d["annotations"][0].update(image_id=99), ["annotation 10", "image id 99"]),
+    ("image id a list", lambda d: d["annotations"][0].update(image_id=[1]), ["annotation 10", "image id [1]"]),
     ("unknown category", lambda d: d["annotations"][0].update(category_id=5),
      ["annotation 10", "image 'a.jpg' (id 1)", "category id 5"]),
     ("duplicate annotation id", lambda d: d["annotations"][2].update(id=10), ["annotation 10", "two annotations"]),
@@ -290,12 +310,13 @@ BAD_YOLO = [
     ("wide.txt", "0 0.5 0.5 0.2 0.4\n5 0.5 0.5 0.2 0.4\n", ["line 2", "class 5", "2 class names"]),
     ("wide.txt", "0 0.5 0.5 0.2 0.4\n0 0.1 0.1 0.2 0.1 0.2 0.2 0.1 0.2\n", ["line 2", "9 values where other"]),
     ("ghost.txt", "0 0.5 0.5 0.2 0.4\n", ["ghost.txt has no image"]),
+    ("wide.txt", b"0 0.5 0.5 0.2 0.4 \xe9\n", ["not UTF-8"]),
 ]
 
 
 @pytest.mark.parametrize("name,text,expected", BAD_YOLO)
 def test_bad_yolo_lines_fail_naming_file_line_and_image(yolo, name, text, expected):
-    (yolo / "labels" / name).write_text(text, encoding="utf-8")
+    (yolo / "labels" / name).write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     with pytest.raises(DataError) as err:
         read_yolo_boxes(yolo / "labels", yolo / "images")
     assert "\n" not in str(err.value)

@@ -37,7 +37,7 @@ Tolerance: a box may extend past the image by ``tolerance`` pixels (default 1, f
 
 from __future__ import annotations
 
-import copy
+import codecs
 import json
 import math
 from dataclasses import dataclass, field
@@ -47,7 +47,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from labelwise.assign.box_geometry import oriented_box_corners
-from labelwise.data.atomic import write_text_atomic
+from labelwise.data.atomic import write_bytes_atomic, write_text_atomic
 from labelwise.data.images import IMAGE_SUFFIXES
 from labelwise.errors import DataError, ParameterError
 
@@ -123,22 +123,13 @@ class BoxLabels:
     def n_boxes(self) -> int:
         return int(sum(len(c) for c in self.classes))
 
-    def index_of(self, image_id) -> int:
-        """The position of the image with ``image_id`` (or that file name or stem); a DataError if none."""
-        lookup = self._lookup()
-        key = image_id.item() if isinstance(image_id, np.generic) else image_id
-        if key in lookup:
-            return lookup[key]
-        raise DataError(f"{self.source or 'the labels'} have no image with id, file name or stem {image_id!r}")
-
     def _lookup(self) -> dict:
+        """Image position by id, file name and stem (an id wins over another image's name)."""
         lookup: dict = {}
-        for i, im in enumerate(self.images):  # stems and file names first, ids last: an id always wins
-            lookup.setdefault(im.name, i)
-            lookup.setdefault(str(im.name), i)
-            lookup[im.file_name] = i
         for i, im in enumerate(self.images):
-            lookup[im.id] = i
+            lookup.setdefault(im.name, i)
+            lookup[im.file_name] = i
+        lookup.update({im.id: i for i, im in enumerate(self.images)})
         return lookup
 
     def xyxy(self, i: int) -> np.ndarray:
@@ -224,6 +215,11 @@ def _check_extent(xyxy: Sequence[float], image: BoxImage, where: str, tolerance:
                         f"and height), or allow more with tolerance")
 
 
+def _key(value):
+    """``value`` when it can be an id (a number or a string), else None (a list or dict from a malformed file)."""
+    return value if isinstance(value, (int, float, str)) else None
+
+
 def _rbox(values: list) -> np.ndarray:
     cx, cy, w, h, degrees = values
     return np.array([cx, cy, w, h, math.radians(degrees)])
@@ -256,8 +252,8 @@ def _read_json(path: Path, what: str):
     if not path.is_file():
         raise DataError(f"{what} {path} does not exist: check the path")
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-        return text, json.loads(text)
+        raw = path.read_bytes()
+        return raw, json.loads(raw.decode("utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{what} {path} is not valid JSON ({exc}); fix or re-export it") from None
 
@@ -311,7 +307,7 @@ def read_coco_boxes(path: PathLike, *, tolerance: float = TOLERANCE) -> BoxLabel
     annotation has no ``rbox``.
     """
     path = Path(path)
-    text, data = _read_json(path, "COCO file")
+    raw, data = _read_json(path, "COCO file")
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "categories",
                                                                                      "annotations")):
         raise DataError(f"{path} is not a COCO file: it needs the lists 'images', 'categories' and 'annotations'")
@@ -334,12 +330,12 @@ def read_coco_boxes(path: PathLike, *, tolerance: float = TOLERANCE) -> BoxLabel
         seen[ann_id] = number
         if "image_id" not in entry or "category_id" not in entry:
             raise DataError(f"{where} lacks an image_id or a category_id")
-        image = images.get(entry["image_id"])
+        image = images.get(_key(entry["image_id"]))
         if image is None:
             raise DataError(f"{where} refers to image id {entry['image_id']!r}, which the file's 'images' does not "
                             f"list; add the image or remove the annotation")
         where = f"{path}: annotation {ann_id!r} of {image.where()}"
-        if entry["category_id"] not in class_of:
+        if _key(entry["category_id"]) not in class_of:
             raise DataError(f"{where} has category id {entry['category_id']!r}, which the file's 'categories' does "
                             f"not list ({', '.join(map(str, category_ids[:10]))}); add the category or fix the id")
         if oriented and "rbox" not in entry:
@@ -359,7 +355,7 @@ def read_coco_boxes(path: PathLike, *, tolerance: float = TOLERANCE) -> BoxLabel
         classes=[np.array(per_image[i][1], dtype=np.int64) for i in order],
         annotation_ids=[np.array(per_image[i][2], dtype=object) for i in order],
         oriented=oriented, format="coco", source=path)
-    labels._original = {"text": text, "data": data, "state": _state(labels)}
+    labels._original = {"raw": raw, "data": data, "state": _state(labels)}
     return labels
 
 
@@ -385,14 +381,28 @@ def _json_layout(text: str, data) -> Optional[dict]:
         for indent, separators in ((None, (", ", ": ")), (None, (",", ":")), (2, (",", ": ")), (4, (",", ": ")),
                                    (1, (",", ": ")), (2, (", ", ": ")), (4, (", ", ": ")), ("\t", (",", ": "))):
             options = {"indent": indent, "separators": separators, "ensure_ascii": ensure_ascii}
-            if len(body) == len(dumped := json.dumps(data, **options)) and dumped == body:
+            if json.dumps(data, **options) == body:
                 return options
     return None
 
 
 def _changed(labels: BoxLabels, state: dict) -> bool:
     now = _state(labels)
-    return now.keys() != state.keys() or any(not _same(state[key], *now[key][:2]) for key in state)
+    return now.keys() != state.keys() or any(not _same(state[key], *now[key]) for key in state)
+
+
+def _rows(labels: BoxLabels):
+    """``(image, boxes (k, 4 | 5) float64, classes (k,), annotation ids (k,))`` per image, checked to agree in
+    length (a box added without its class or id would otherwise be dropped silently)."""
+    width = 5 if labels.oriented else 4
+    for image, boxes, classes, ids in zip(labels.images, labels.boxes, labels.classes, labels.annotation_ids):
+        boxes = np.asarray(boxes, dtype=np.float64)
+        if boxes.size == 0:
+            boxes = boxes.reshape(0, width)
+        if boxes.ndim != 2 or boxes.shape[1] != width or not len(boxes) == len(classes) == len(ids):
+            raise ParameterError(f"{image.where()}: boxes {boxes.shape}, classes ({len(classes)},) and annotation_ids "
+                                 f"({len(ids)},) must agree: (k, {width}), (k,), (k,); give a new box the id -1")
+        yield image, boxes, np.asarray(classes), ids
 
 
 def _coco_box_fields(entry: dict, box: np.ndarray, oriented: bool) -> None:
@@ -422,15 +432,16 @@ def write_coco_boxes(labels: BoxLabels, path: PathLike) -> Path:
     class numbers). Returns the path.
     """
     path = Path(path)
+    rows = list(_rows(labels))
     original = labels._original if labels.format == "coco" and isinstance(labels._original, dict) else None
     if original is not None and not _changed(labels, original["state"]) and \
             labels.class_names == [str(c["name"]) for c in sorted(original["data"]["categories"],
                                                                   key=lambda c: c["id"])]:
-        return write_text_atomic(path, original["text"])
+        return write_bytes_atomic(path, original["raw"])
     if original is not None:
-        data = copy.copy(original["data"])
+        data = dict(original["data"])
         by_id = {a["id"]: a for a in data["annotations"]}
-        layout = _json_layout(original["text"], original["data"])
+        layout = _json_layout(original["raw"].decode("utf-8-sig"), original["data"])
         names = dict(zip(labels.category_ids, labels.class_names))
         data["categories"] = [c if str(c["name"]) == names[c["id"]] else {**c, "name": names[c["id"]]}
                               for c in data["categories"]]
@@ -441,14 +452,15 @@ def write_coco_boxes(labels: BoxLabels, path: PathLike) -> Path:
                 "categories": [{"id": int(cid), "name": name} for cid, name in zip(labels.category_ids,
                                                                                     labels.class_names)],
                 "annotations": []}
-    image_ids = [im.id for im in labels.images] if original is not None else list(range(1, len(labels) + 1))
+    image_ids = {im.id: im.id if original is not None else n + 1 for n, im in enumerate(labels.images)}
     state = original["state"] if original is not None else {}
     used = [a for a in by_id if isinstance(a, int) and not isinstance(a, bool)]
     next_id = max(used, default=0) + 1
     kept: dict = {}
     added = []
-    for image_id, boxes, classes, ids in zip(image_ids, labels.boxes, labels.classes, labels.annotation_ids):
-        for box, cls, ann in zip(np.asarray(boxes, dtype=np.float64).reshape(len(classes), 5 if labels.oriented else 4), classes, ids):
+    for image, boxes, classes, ids in rows:
+        image_id = image_ids[image.id]
+        for box, cls, ann in zip(boxes, classes, ids):
             ann = _plain(ann)
             category = int(labels.category_ids[int(cls)])
             if ann in by_id and ann not in kept:
@@ -465,11 +477,11 @@ def write_coco_boxes(labels: BoxLabels, path: PathLike) -> Path:
             next_id += 1
             _coco_box_fields(entry, box, labels.oriented)
             added.append(entry)
-    data = dict(data)
     data["annotations"] = [kept[a] for a in by_id if a in kept] + added
     text = json.dumps(data, **(layout or {"indent": None, "separators": (", ", ": "), "ensure_ascii": True}))
-    ends_with_newline = original["text"].endswith("\n") if original is not None else True
-    return write_text_atomic(path, text + ("\n" if ends_with_newline else ""))
+    raw = original["raw"] if original is not None else b"\n"
+    bom = codecs.BOM_UTF8 if raw.startswith(codecs.BOM_UTF8) else b""
+    return write_bytes_atomic(path, bom + (text + ("\n" if raw.endswith(b"\n") else "")).encode("utf-8"))
 
 
 # ---- predictions ---------------------------------------------------------------------------------------------------
@@ -501,13 +513,13 @@ def read_coco_predictions(path: PathLike, labels: BoxLabels, *, tolerance: float
             raise DataError(f"{where} lacks one of image_id, category_id, score; each prediction needs all three and "
                             f"a {'rbox' if labels.oriented else 'bbox'}")
         key = entry["image_id"]
-        i = lookup.get(key, lookup.get(str(key)) if not isinstance(key, (dict, list)) else None)
+        i = lookup.get(_key(key), lookup.get(str(key)))
         if i is None:
             raise DataError(f"{where} has image_id {key!r}, which is not an image id, file name or stem of "
                             f"{labels.source or 'the labels'}; predict on the labelled images or fix the id")
         image = labels.images[i]
         where = f"{where} (of {image.where()})"
-        if entry["category_id"] not in class_of:
+        if _key(entry["category_id"]) not in class_of:
             raise DataError(f"{where} has category_id {entry['category_id']!r}, which the labels do not list "
                             f"({', '.join(map(str, labels.category_ids[:10]))}); map the model's classes to the "
                             f"labels' category ids")
@@ -600,10 +612,13 @@ def read_yolo_boxes(labels_dir: PathLike, images_dir: PathLike, *, class_names: 
     for stem, image_path in by_stem.items():
         w_img, h_img = _image_size(image_path)
         image = BoxImage(stem, image_path.name, int(w_img), int(h_img))
-        lines, rows = [], []
+        rows = []
         if stem in texts:
-            text = texts[stem].read_bytes().decode("utf-8-sig")
-            lines = text.splitlines()
+            raw = texts[stem].read_bytes()
+            try:
+                lines = raw.decode("utf-8-sig").splitlines()
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{texts[stem]} ({image.where()}) is not UTF-8 text ({exc}); re-export it") from None
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
@@ -617,7 +632,7 @@ def read_yolo_boxes(labels_dir: PathLike, images_dir: PathLike, *, class_names: 
                                     f"is either YOLO boxes (5) or YOLO-OBB corners (9)")
                 width = len(values)
                 rows.append((number, _yolo_box(values, image, where, tolerance)))
-        parsed.append((image, texts.get(stem), text if stem in texts else None, rows))
+        parsed.append((image, texts.get(stem), raw if stem in texts else None, rows))
     oriented = width == 9
     top = max((cls for *_, rows in parsed for _, (cls, _) in rows), default=-1)
     names = _yolo_class_names(labels_dir, class_names, top)
@@ -633,7 +648,7 @@ def read_yolo_boxes(labels_dir: PathLike, images_dir: PathLike, *, class_names: 
         classes=[np.array([c for _, (c, _) in p[3]], dtype=np.int64) for p in parsed],
         annotation_ids=[np.array([n for n, _ in p[3]], dtype=object) for p in parsed],
         oriented=oriented, format="yolo-obb" if oriented else "yolo", source=labels_dir)
-    labels._original = {"files": {p[0].id: (p[1], p[2]) for p in parsed}, "state": _state(labels)}
+    labels._original = {"files": {p[0].id: p[2] for p in parsed if p[2] is not None}, "state": _state(labels)}
     return labels
 
 
@@ -691,21 +706,23 @@ def write_yolo_boxes(labels: BoxLabels, labels_dir: PathLike) -> Path:
     in a changed one, the unchanged lines are kept as text and changed or new boxes are written with 6 decimals. An
     image without boxes that had no file gets none. Returns the folder."""
     labels_dir = Path(labels_dir)
+    rows = list(_rows(labels))
     labels_dir.mkdir(parents=True, exist_ok=True)
     original = labels._original if labels.format.startswith("yolo") and isinstance(labels._original, dict) else None
     files = original["files"] if original is not None else {}
     state = original["state"] if original is not None else {}
-    for image, boxes, classes, ids in zip(labels.images, labels.boxes, labels.classes, labels.annotation_ids):
-        source, text = files.get(image.id, (None, None))
+    for image, boxes, classes, ids in rows:
+        raw = files.get(image.id)
+        text = raw.decode("utf-8-sig") if raw is not None else None
         lines_read = text.splitlines() if text is not None else []
         out = []
-        for box, cls, ann in zip(np.asarray(boxes, dtype=np.float64).reshape(len(classes), 5 if labels.oriented else 4), classes, ids):
+        for box, cls, ann in zip(boxes, classes, ids):
             if _same(state.get((image.id, _plain(ann))), box, cls):
                 out.append(lines_read[int(ann) - 1])
             else:
                 out.append(_yolo_line(box, int(cls), image, labels.oriented))
         if text is not None and out == [line for line in lines_read if line.strip()]:
-            write_text_atomic(labels_dir / f"{image.name}.txt", text)
+            write_bytes_atomic(labels_dir / f"{image.name}.txt", raw)
         elif text is not None or out:
             newline = text.endswith("\n") if text else True
             write_text_atomic(labels_dir / f"{image.name}.txt", "\n".join(out) + ("\n" if newline and out else ""))

@@ -1,9 +1,9 @@
 """COCO files with known label errors, built from :func:`labelwise.testing.box_scenes.shape_scenes`, for the box
 audit's tests (workflow, CLI, report).
 
-The predictions are the true boxes (score 0.99, moved by up to a pixel so that they are not the labels' copies); the
-labels are the true boxes with three kinds of errors injected at known places: a box deleted (overlooked), a box's
-class changed (swap), a box moved by half its size (badly located).
+The predictions are the true boxes (score 0.99, each side moved by up to half a pixel, so they are not the labels'
+copies); the labels are the true boxes with three kinds of errors injected at known places: a box deleted
+(overlooked), a box's class changed (swap), a box moved off its object (badly located).
 """
 
 from __future__ import annotations
@@ -19,8 +19,12 @@ from labelwise.testing.box_scenes import shape_scenes
 def write_scene_files(folder: Path, n: int = 40, *, seed: int = 0, images: bool = False,
                       names: tuple = ("labels.json", "predictions.json")) -> dict:
     """Write ``folder/labels.json`` (COCO, with errors) and ``folder/predictions.json`` (or the two ``names``); with
-    ``images``, the scenes as PNGs in ``folder/images``. Returns ``{"overlooked": {(image_id, x1, y1)}, "swap": {annotation ids},
-    "badloc": {annotation ids}, "scenes": the BoxScenes}``."""
+    ``images``, the scenes as PNGs in ``folder/images``. Returns ``{"overlooked": {(image_id, x1, y1)}, "swap":
+    {annotation ids}, "badloc": {annotation ids}, "scenes": the BoxScenes}``.
+
+    Every fourth image (0, 4, 8, ...) has one error in its first box, in turn overlooked, swap, badloc. Objects do not
+    overlap (so a deleted object's predicted box overlaps no label box, as ObjectLab needs to call it overlooked); a
+    badly located box is moved by 0.7 of its width and 0.6 of its height, inside the image."""
     scenes = shape_scenes(n, size=64, objects=(2, 3), side_px=(14, 22), max_overlap=0.0, seed=seed)
     rng = np.random.default_rng(seed + 1)
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,7 +51,8 @@ def write_scene_files(folder: Path, n: int = 40, *, seed: int = 0, images: bool 
                 truth["swap"].add(ann_id)
             w, h = x2 - x1, y2 - y1
             if error == "badloc":
-                x1, y1 = (x1 + 0.7 * w if x1 + 1.7 * w <= 64 else x1 - 0.7 * w), (y1 + 0.6 * h if y1 + 1.6 * h <= 64 else y1 - 0.6 * h)
+                x1 = x1 + 0.7 * w if x1 + 1.7 * w <= 64 else x1 - 0.7 * w
+                y1 = y1 + 0.6 * h if y1 + 1.6 * h <= 64 else y1 - 0.6 * h
                 truth["badloc"].add(ann_id)
             coco["annotations"].append({"id": ann_id, "image_id": image_id, "category_id": category,
                                         "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0})

@@ -97,7 +97,8 @@ class BoxAuditResult:
         return pd.DataFrame({
             "image": [im.file_name for im in self.labels.images], "image_id": [im.id for im in self.labels.images],
             "label_quality": self.image_scores.astype(np.float64), "is_label_issue": self.is_label_issue,
-            "boxes": [len(c) for c in self.labels.classes], "predicted_boxes": [len(s) for s in self.predictions.scores],
+            "boxes": [len(c) for c in self.labels.classes],
+            "predicted_boxes": [len(s) for s in self.predictions.scores],
             "overlooked": [int(a.sum()) for a in self.is_overlooked], "swap": [int(a.sum()) for a in self.is_swap],
             "badloc": [int(a.sum()) for a in self.is_badloc],
         })

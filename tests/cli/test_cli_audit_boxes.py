@@ -49,6 +49,7 @@ def test_audit_boxes_flags_the_injected_errors(scene, capsys):
     (["--predictions", "{p}", "--threshold", "1.5"], "--threshold is a label quality between 0 and 1"),
     (["--predictions", "{p}", "--top", "-1"], "--top counts images"),
     (["--predictions", "{p}", "--images", "nowhere"], "--images nowhere is not a folder"),
+    (["--predictions", "{p}", "--classes", "a,b,c"], "is a COCO file, whose categories name their own classes"),
 ])
 def test_bad_options_exit_2_with_one_line(scene, capsys, args, expected):
     folder, _ = scene

@@ -321,6 +321,9 @@ def audit_boxes(
                                      f"--images), YOLO's boxes are fractions of each image's size")
             labels = box_io.read_yolo_boxes(path, images_dir, class_names=class_names, tolerance=tolerance)
         else:
+            if class_names is not None:
+                raise ParameterError(f"class names (--classes) name the classes of YOLO labels; {path} is a COCO file, "
+                                     f"whose categories name their own classes: leave them out")
             labels = box_io.read_coco_boxes(path, tolerance=tolerance)
     if len(labels) == 0:
         raise DataError(f"{labels.source or 'the labels'} list no images: there is nothing to audit")

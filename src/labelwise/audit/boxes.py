@@ -255,7 +255,7 @@ def _per_box_issues(cl_labels: list, cl_predictions: list, overlapping_label_che
     from labelwise.audit.object_detection._inputs import flatten
     from labelwise.audit.object_detection.filter import box_issue_flags
 
-    boxes = flatten(cl_labels, cl_predictions, check=False)
+    boxes = flatten(cl_labels, cl_predictions)
     flags = box_issue_flags(boxes, overlapping_label_check=overlapping_label_check)
     per_image = {"swap_scores": boxes.split_labels(flags["swap_score"]), "is_swap": boxes.split_labels(flags["swap"]),
                  "badloc_scores": boxes.split_labels(flags["badloc_score"]),

@@ -44,7 +44,8 @@ def user_tables(folder: Path) -> None:
     """train.csv and test.csv (text, category), train_parquet/ (train.csv's rows in two Parquet files), tickets.csv (body),
     tagged.csv (text, tags: one or two labels as 'a|b'), left.csv and right.csv (title, authors),
     DBLP2.csv (Latin-1, as the real one) and ACM.csv (id, title, authors, venue, year), data.csv (name, address),
-    images/ and masks/ (12 digit scenes, 32x32 PNGs, and their masks of digit (1) vs background (0))."""
+    images/ and masks/ (12 digit scenes, 32x32 PNGs, and their masks of digit (1) vs background (0)), instances.json
+    and detections.json (COCO box labels of 40 box scenes with errors, and a detector's boxes)."""
     rng = np.random.default_rng(0)
     rows = []
     for i in range(120):
@@ -76,6 +77,9 @@ def user_tables(folder: Path) -> None:
              enumerate(WORDS["refund"].split() + WORDS["password"].split())]
     pd.DataFrame(shops + shops[:4]).to_csv(folder / "data.csv", index=False)
     scene_folders(folder)
+    from tests.audit.box_files import write_scene_files
+
+    write_scene_files(folder, names=("instances.json", "detections.json"))
 
 
 def scene_folders(folder: Path) -> None:

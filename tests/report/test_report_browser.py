@@ -5,6 +5,7 @@ A screenshot at 1280 px wide is saved to test-artifacts/ for people to look at.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import numpy as np
@@ -26,6 +27,33 @@ PAYLOADS = [
     "\"><svg onload=\"window.__xss='svg'\">",
     "</textarea></style><script>window.__xss='close'</script>",
 ]
+
+
+@contextlib.contextmanager
+def offline_page(path):
+    """The page at ``path`` in chromium with networking off; yields the loaded page, then checks that no payload
+    ran (``window.__xss``), the page has no script and no event-handler attribute, logged no error and asked for
+    nothing but files."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
+                                                                    "--disable-background-networking"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+        requests, errors = [], []
+        context.route("**/*", lambda route: (requests.append(route.request.url), route.continue_()
+                                             if route.request.url.startswith("file://") else route.abort()))
+        page = context.new_page()
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        yield page
+        assert page.evaluate("() => window.__xss") is None, "a payload from the data ran"
+        assert page.evaluate("() => document.scripts.length") == 0
+        assert page.evaluate("() => document.querySelectorAll('[onerror],[onload],[onmouseover]').length") == 0
+        assert not errors, errors
+        assert all(url.startswith("file://") for url in requests), requests
+        browser.close()
 
 
 def _xss_table() -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pytest
 
 from labelwise.report.segmentation import class_colors, report_data, write_segmentation_report
 from tests.audit.test_segmentation_result import small_result
-from tests.report.test_report_browser import CHROMIUM, PAYLOADS, needs_chromium
+from tests.report.test_report_browser import PAYLOADS, needs_chromium, offline_page
 
 HOSTILE = ["background", PAYLOADS[0], PAYLOADS[1]]  # a <script> and an <img onerror> as class names
 
@@ -84,28 +84,10 @@ def test_class_colors_are_distinct():
 @pytest.mark.slow
 @needs_chromium
 def test_page_renders_in_chromium_without_running_data(hostile_page):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-    path, result = hostile_page
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                                    "--disable-background-networking"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
-        requests, errors = [], []
-        context.route("**/*", lambda route: (requests.append(route.request.url), route.continue_()
-                                             if route.request.url.startswith("file://") else route.abort()))
-        page = context.new_page()
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(path.as_uri())
-        page.wait_for_load_state("load")
-        assert page.evaluate("() => window.__xss") is None, "a payload from the data ran"
-        assert page.evaluate("() => document.scripts.length") == 0
-        assert page.evaluate("() => document.querySelectorAll('[onerror],[onload],[onmouseover]').length") == 0
+    path, _ = hostile_page
+    with offline_page(path) as page:
         # four panels per card (the image files exist), each a decoded picture
         assert page.evaluate("() => document.querySelectorAll('.card img').length") == 12
         assert page.evaluate("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
         body = page.inner_text("body")
         assert PAYLOADS[0] in body and "Segmentation label audit" in body
-        assert not errors, errors
-        assert all(url.startswith("file://") for url in requests), requests
-        browser.close()

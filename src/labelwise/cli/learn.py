@@ -144,26 +144,17 @@ def write_comparison(summary, runs, out: Path, *, title: str = "") -> None:
     """``out/compare.csv`` (one row per method), ``out/compare_runs.csv`` (one per method and split) and
     ``out/compare.svg``, each written atomically; text cells are neutralised against spreadsheet formulas."""
     from labelwise.data.atomic import write_text_atomic
+    from labelwise.data.formula import neutralise_frame
     from labelwise.data.io import write_table_atomic
     from labelwise.report.svg import grouped_bars
 
     out.mkdir(parents=True, exist_ok=True)
-    write_table_atomic(_neutralised(summary), out / "compare.csv")
-    write_table_atomic(_neutralised(runs), out / "compare_runs.csv")
+    write_table_atomic(neutralise_frame(summary), out / "compare.csv")
+    write_table_atomic(neutralise_frame(runs), out / "compare_runs.csv")
     series = {name: summary[metric].tolist() for name, metric in
               (("micro-F1", "micro_f1"), ("macro-F1", "macro_f1"), ("mAP", "mAP"))}
     svg = grouped_bars(summary["method"].tolist(), series, title=title or "multi-label methods compared")
     write_text_atomic(out / "compare.svg", '<?xml version="1.0" encoding="UTF-8"?>\n' + str(svg) + "\n")
-
-
-def _neutralised(frame):
-    from labelwise.data.formula import neutralise
-
-    frame = frame.copy()
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = [neutralise(v) if isinstance(v, str) else v for v in frame[column]]
-    return frame
 
 
 def print_comparison(summary) -> None:

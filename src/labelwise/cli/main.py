@@ -18,6 +18,7 @@ import typer
 from labelwise import __version__
 from labelwise.cli import annotate as annotate_command
 from labelwise.cli import audit as audit_command
+from labelwise.cli import audit_boxes as audit_boxes_command
 from labelwise.cli import audit_images as audit_images_command
 from labelwise.cli import convert as convert_command
 from labelwise.cli import dedupe as dedupe_command
@@ -39,6 +40,7 @@ app = typer.Typer(
 )
 app.command("audit", no_args_is_help=True)(audit_command.audit)
 app.command("audit-images", no_args_is_help=True)(audit_images_command.audit_images)
+app.command("audit-boxes", no_args_is_help=True)(audit_boxes_command.audit_boxes)
 app.command("report", no_args_is_help=True)(audit_command.report)
 app.command("review", no_args_is_help=True)(review_command.review)
 app.command("taxonomy", no_args_is_help=True)(taxonomy_command.taxonomy)

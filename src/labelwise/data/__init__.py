@@ -25,12 +25,17 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "read_image": "labelwise.data.images",
     "png_palette": "labelwise.data.images",
     "read_coco": "labelwise.data.coco_masks",
+    "read_coco_boxes": "labelwise.data.boxes",
+    "read_coco_predictions": "labelwise.data.boxes",
+    "read_yolo_boxes": "labelwise.data.boxes",
     "read_mask": "labelwise.data.images",
     "read_matte": "labelwise.data.images",
     "read_pair": "labelwise.data.images",
     "read_palette": "labelwise.data.images",
     "read_table": "labelwise.data.io",
     "write_bytes_atomic": "labelwise.data.atomic",
+    "write_coco_boxes": "labelwise.data.boxes",
+    "write_yolo_boxes": "labelwise.data.boxes",
     "write_mask": "labelwise.data.images",
     "write_matte": "labelwise.data.images",
     "write_table_atomic": "labelwise.data.io",
@@ -39,6 +44,9 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
 
 if TYPE_CHECKING:
     from labelwise.data.atomic import write_bytes_atomic, write_text_atomic
+    from labelwise.data.boxes import (
+        read_coco_boxes, read_coco_predictions, read_yolo_boxes, write_coco_boxes, write_yolo_boxes,
+    )
     from labelwise.data.coco_masks import read_coco
     from labelwise.data.corruption import drop_and_add_labels, flip_labels
     from labelwise.data.dataset import LabelledTable, load_labelled_table

@@ -15,3 +15,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def neutralise(text: str) -> str:
     """``text`` with a leading ``'`` when a spreadsheet would read it as a formula, else unchanged."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def neutralise_frame(frame):
+    """A copy of the DataFrame ``frame`` in which every text cell of its object columns went through
+    :func:`neutralise`."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = [neutralise(v) if isinstance(v, str) else v for v in frame[column]]
+    return frame

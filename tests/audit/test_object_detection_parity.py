@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from labelwise.audit import object_detection as od
+from labelwise.audit.object_detection import summary
 from labelwise.errors import ParameterError, ShapeError
 from labelwise.testing.box_noise import corrupt_boxes, simulate_predictions
 from labelwise.testing.box_scenes import shape_scenes
@@ -34,12 +35,13 @@ class SerialPool:
 
 @pytest.fixture(scope="module")
 def cl():
-    """cleanlab.object_detection (filter, rank), the reference implementation, its process pools run serially."""
+    """cleanlab.object_detection (filter, rank, summary), the reference implementation, its process pools run serially."""
     pytest.importorskip("cleanlab", reason="cleanlab is the reference implementation (pip install -e '.[dev]')")
-    from cleanlab.object_detection import filter, rank
+    from cleanlab.object_detection import filter, rank, summary
     mp = pytest.MonkeyPatch()
     mp.setattr(filter, "Pool", SerialPool)
-    yield filter, rank
+    mp.setattr(summary, "Pool", SerialPool)
+    yield filter, rank, summary
     mp.undo()
 
 
@@ -187,6 +189,45 @@ def test_issues_from_scores_equals_cleanlabs(cl):
                               cl[1].issues_from_scores(scores, threshold=threshold))
     with pytest.raises(ValueError, match="threshold"):
         od.issues_from_scores(scores, threshold=1.5)
+
+
+NAMES = {"0": "square", "1": "ring", "2": "digit"}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_summary_counts_sizes_and_classes_equal_cleanlabs(cl, case):
+    labels, predictions = CASES[case]
+    theirs = cl[2]
+    for name in ("object_counts_per_image", "get_sorted_bbox_count_idxs"):
+        assert getattr(summary, name)(labels, predictions) == getattr(theirs, name)(labels, predictions)
+    for options in ({}, {"class_names": NAMES}, {"class_names": {"0": "a", "2": "c"}, "sort": True}):
+        ours = summary.bounding_box_size_distribution(labels, predictions, **options)
+        ref = theirs.bounding_box_size_distribution(labels, predictions, **options)
+        for a, b in zip(ours, ref):
+            assert list(a) == list(b)  # same classes in the same order
+            for key in a:
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-12)
+    for options in ({}, {"class_names": NAMES}):
+        ours = summary.class_label_distribution(labels, predictions, **options)
+        ref = theirs.class_label_distribution(labels, predictions, **options)
+        assert ours == ref and [list(d) for d in ours] == [list(d) for d in ref]
+    aux = cl[1]._get_valid_inputs_for_compute_scores(0.9, labels, predictions)
+    assert summary.object_counts_per_image(auxiliary_inputs=aux) == theirs.object_counts_per_image(
+        auxiliary_inputs=aux)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_summary_per_class_metrics_equal_cleanlabs(cl, case):
+    labels, predictions = CASES[case]
+    theirs = cl[2]
+    for options in ({}, {"class_names": NAMES}):
+        ours = summary.get_average_per_class_confusion_matrix(labels, predictions, **options)
+        assert ours == theirs.get_average_per_class_confusion_matrix(labels, predictions, **options)
+        ours = summary.calculate_per_class_metrics(labels, predictions, **options)
+        ref = quiet(theirs.calculate_per_class_metrics, labels, predictions, **options)
+        assert list(ours) == list(ref)
+        for key in ours:
+            np.testing.assert_array_equal(list(ours[key].values()), list(ref[key].values()))
 
 
 def test_hand_computed_scores():

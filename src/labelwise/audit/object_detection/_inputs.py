@@ -161,8 +161,9 @@ def _concat(arrays: list, width: int, dtype) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros((0, width), dtype)
 
 
-def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True) -> Boxes:
-    """:class:`Boxes` of cleanlab-format ``labels`` and ``predictions`` (checked unless ``check=False``)."""
+def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True, pairs: bool = True) -> Boxes:
+    """:class:`Boxes` of cleanlab-format ``labels`` and ``predictions`` (checked unless ``check=False``); with
+    ``pairs=False`` only the boxes (no pair arrays: for counts and sizes)."""
     k = check_inputs(labels, predictions) if check else len(predictions[0])
     lab_boxes, lab_classes, pred_arrays = [], [], []
     lab_counts = np.empty(len(labels), dtype=np.int64)
@@ -202,7 +203,7 @@ def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True) ->
             raise ShapeError(f"{name}[{int(image[np.flatnonzero(~np.isfinite(arr).all(axis=1))[0]])}] holds NaN or "
                              f"infinite values; drop or fix those boxes.")
     return pair_up(lab_bboxes, lab_labels, lab_counts, preds[:, :4], pred_labels, preds[:, 4],
-                   pred_counts.reshape(n, k).sum(axis=1), alpha, n_classes=k, pred_probs_raw=raw[:, 4])
+                   pred_counts.reshape(n, k).sum(axis=1), alpha, n_classes=k, pred_probs_raw=raw[:, 4], pairs=pairs)
 
 
 def _starts(counts: np.ndarray) -> np.ndarray:
@@ -212,13 +213,14 @@ def _starts(counts: np.ndarray) -> np.ndarray:
 def pair_up(lab_bboxes, lab_labels, lab_counts, pred_bboxes, pred_labels, pred_probs, pred_counts, alpha,
             iou: Optional[np.ndarray] = None, similarity: Optional[np.ndarray] = None,
             min_possible_similarity: Optional[float] = None, n_classes: Optional[int] = None,
-            pred_probs_raw: Optional[np.ndarray] = None) -> Boxes:
-    """:class:`Boxes` from flat boxes and per-image counts ``(N,)``; pair IoU and similarity computed unless given."""
+            pred_probs_raw: Optional[np.ndarray] = None, pairs: bool = True) -> Boxes:
+    """:class:`Boxes` from flat boxes and per-image counts ``(N,)``; pair IoU and similarity computed unless given
+    (or left empty with ``pairs=False``)."""
     n = len(lab_counts)
     lab_start, pred_start = _starts(lab_counts), _starts(pred_counts)
     lab_image = np.repeat(np.arange(n), lab_counts)
     pred_image = np.repeat(np.arange(n), pred_counts)
-    per_label = np.asarray(pred_counts)[lab_image]
+    per_label = np.asarray(pred_counts)[lab_image] if pairs else np.zeros(len(lab_labels), dtype=np.int64)
     lab_pair_start = _starts(per_label)
     pair_lab = np.repeat(np.arange(len(lab_labels)), per_label)
     pair_pred = pred_start[lab_image[pair_lab]] + (np.arange(len(pair_lab)) - lab_pair_start[pair_lab])
@@ -292,3 +294,15 @@ def group_reduce(ufunc, values: np.ndarray, starts: np.ndarray, empty) -> np.nda
     if full.any():
         out[full] = ufunc.reduceat(values, starts[:-1][full])
     return out
+
+
+def group_argmax(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(best (G,), at (G,) int)``: each group's largest value (``-inf`` for an empty group) and the index into
+    ``values`` of its first occurrence (-1 when the group is empty or all ``-inf``)."""
+    best = group_reduce(np.maximum, values, starts, -np.inf)
+    group = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    hits = np.flatnonzero((values == best[group]) & (values > -np.inf))
+    at = np.full(len(best), -1, dtype=np.int64)
+    groups, first = np.unique(group[hits], return_index=True)
+    at[groups] = hits[first]
+    return best, at

@@ -22,7 +22,8 @@ images of 48 x 48, 1-3 objects of 3 classes), 30 % of the images corrupted as ab
 from the clean boxes. Per seed: AUROC of the image scores for "image corrupted", precision of the flagged images
 and their recall per corruption kind, the AUROC of each per-box score for "this box was corrupted" and the
 recall / false-flag rate of ``box_issue_types(..., threshold=0.3)``; the median score of the corrupted boxes and
-the range of ``find_label_issues``' per-class cuts (0.8 x 0.25 x the class's AP). cleanlab's results are the same (part A).
+the range of ``find_label_issues``' per-class cuts (0.8 x 0.25 x the class's AP). cleanlab's results are the same
+(part A).
 """
 
 from __future__ import annotations
@@ -44,21 +45,9 @@ from labelwise.audit.object_detection.matching import per_class_ap
 from labelwise.audit.object_detection.rank import box_issue_types
 from labelwise.testing.box_noise import KINDS, corrupt_boxes, simulate_predictions
 from labelwise.testing.box_scenes import shape_scenes
+from labelwise.testing.serial_pool import SerialPool
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class SerialPool:
-    """multiprocessing.Pool's starmap as a loop in this process (cleanlab's results are the same)."""
-
-    def __init__(self, processes=None):
-        pass
-
-    def starmap(self, fn, args):
-        return [fn(*a) for a in args]
-
-    def close(self):
-        pass
 
 
 def random_scene_boxes(n: int, size: int, k: int, objects: tuple, seed: int) -> tuple[list, list]:

@@ -17,25 +17,12 @@ from labelwise.audit.object_detection import summary
 from labelwise.errors import ParameterError, ShapeError
 from labelwise.testing.box_noise import corrupt_boxes, simulate_predictions
 from labelwise.testing.box_scenes import shape_scenes
-
-
-class SerialPool:
-    """multiprocessing.Pool's starmap in this process: cleanlab starts a process pool per class and IoU threshold
-    (about a second per call here); the results are the same."""
-
-    def __init__(self, processes=None):
-        pass
-
-    def starmap(self, fn, args):
-        return [fn(*a) for a in args]
-
-    def close(self):
-        pass
+from labelwise.testing.serial_pool import SerialPool
 
 
 @pytest.fixture(scope="module")
 def cl():
-    """cleanlab.object_detection (filter, rank, summary), the reference implementation, its process pools run serially."""
+    """cleanlab.object_detection (filter, rank, summary), the reference, its process pools run serially."""
     pytest.importorskip("cleanlab", reason="cleanlab is the reference implementation (pip install -e '.[dev]')")
     from cleanlab.object_detection import filter, rank, summary
     mp = pytest.MonkeyPatch()

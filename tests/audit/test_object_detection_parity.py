@@ -93,6 +93,14 @@ def cases():
         for k in range(len(p)):
             p[k][:, 4] = np.round(p[k][:, 4], 1)
     yield "rounded scores", corrupted.labels, preds
+    e = np.zeros((0, 5))
+    int_labels = [{"bboxes": np.array([[0, 0, 10, 10], [5, 5, 30, 30]]), "labels": np.array([1, 0])},
+                  {"bboxes": np.array([[2, 2, 8, 8]]), "labels": np.array([0])}]
+    yield "integer boxes", int_labels, [[np.array([[5, 5, 29, 31, .97]]), np.array([[1, 1, 10, 10, .99]])],
+                                        [np.array([[40, 40, 50, 50, .99]]), e]]
+    yield "no predicted boxes", int_labels, [[e, e], [e, e]]
+    yield "no label boxes", [{"bboxes": np.zeros((0, 4)), "labels": np.zeros(0, dtype=int)}] * 2, \
+        [[np.array([[0, 0, 5, 5, .99]]), e], [e, np.array([[1, 1, 9, 9, .98]])]]
 
 
 CASES = {name: (labels, predictions) for name, labels, predictions in cases()}
@@ -113,7 +121,8 @@ def test_find_label_issues_same_images_as_cleanlab(cl, case, check):
     ours = od.find_label_issues(labels, predictions, overlapping_label_check=check)
     assert ours.dtype == bool and ours.shape == (len(labels),)
     assert np.array_equal(ours, theirs.astype(bool))
-    assert ours.any() and not ours.all()
+    if case.startswith(("hand-made", "scenes")):
+        assert ours.any() and not ours.all()
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -306,3 +306,10 @@ def group_argmax(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np
     groups, first = np.unique(group[hits], return_index=True)
     at[groups] = hits[first]
     return best, at
+
+
+def take(indices: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``indices[at]`` (an int array), -1 where ``at`` is -1 (from :func:`group_argmax`: no element)."""
+    out = np.full(len(at), -1, dtype=np.int64)
+    out[at >= 0] = indices[at[at >= 0]]
+    return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelwise.audit.object_detection._inputs import Boxes, group_argmax
+from labelwise.audit.object_detection._inputs import Boxes, group_argmax, take
 
 __all__ = ["IOU_THRESHOLDS", "match_predictions", "per_class_ap"]
 
@@ -45,7 +45,7 @@ def match_predictions(boxes: Boxes, iou_thresholds=IOU_THRESHOLDS) -> tuple[np.n
     lab, pred = boxes.pair_lab[order], boxes.pair_pred[order]
     same = boxes.lab_labels[lab] == boxes.pred_labels[pred]
     best_iou, at = group_argmax(np.where(same, boxes.iou[order], -np.inf), starts)
-    best_label = np.where(at < 0, -1, lab[at])
+    best_label = take(lab, at)
     rank = _within_image_order(boxes)
     candidates = np.flatnonzero(best_label >= 0)
     candidates = candidates[np.lexsort((rank[candidates], best_label[candidates]))]

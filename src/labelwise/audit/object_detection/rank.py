@@ -48,6 +48,7 @@ from labelwise.audit.object_detection._inputs import (
     group_reduce,
     pair_iou,
     pair_up,
+    take,
 )
 from labelwise.audit.object_detection.matching import per_class_ap
 from labelwise.errors import ParameterError
@@ -150,7 +151,7 @@ def _badloc(boxes: Boxes, low_probability_threshold: float) -> tuple[np.ndarray,
     ok = ((boxes.pred_labels[pred] == boxes.lab_labels[boxes.pair_lab])
           & (boxes.pred_probs[pred] > low_probability_threshold) & (boxes.iou > 0))
     best, at = group_argmax(np.where(ok, boxes.similarity, -np.inf), boxes.lab_pair_start)
-    return np.where(at < 0, 1.0, best), np.where(at < 0, -1, pred[at])
+    return np.where(at < 0, 1.0, best), take(pred, at)
 
 
 def _label_overlaps(boxes: Boxes) -> np.ndarray:
@@ -175,7 +176,7 @@ def _swap(boxes: Boxes, high_probability_threshold: float, overlapping_label_che
     scores = np.where(at < 0, 1.0, np.maximum(boxes.min_possible_similarity, 1 - best))
     if overlapping_label_check:
         scores[_label_overlaps(boxes)] = boxes.min_possible_similarity
-    return scores, np.where(at < 0, -1, pred[at])
+    return scores, take(pred, at)
 
 
 def _pool(scores: np.ndarray, starts: np.ndarray, temperature: float) -> np.ndarray:

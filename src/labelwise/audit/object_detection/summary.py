@@ -112,12 +112,9 @@ def _class_keys(n_classes: int, class_names: Optional[dict]) -> list:
     return keys
 
 
-def get_average_per_class_confusion_matrix(labels: list, predictions: list, num_procs: int = 1,
-                                           class_names: Optional[dict] = None) -> dict:
-    """``{class: {"TP": float, "FP": float, "FN": float}}``: the model's true positives, false positives and false
-    negatives per class, summed over IoU thresholds 0.5, 0.55, ..., 0.95 and divided by (10 x the number of
-    classes), as cleanlab 2.9 divides them. cleanlab's function (``num_procs`` ignored)."""
-    del num_procs
+def _confusion(labels: list, predictions: list, class_names: Optional[dict]) -> tuple[list, dict]:
+    """``(class keys, {"TP", "FP", "FN": (K,) float32})`` behind the two functions below; keys beyond the ``K``
+    classes of ``predictions`` (more names than classes) have no column (cleanlab keeps them at 0)."""
     boxes = flatten(labels, predictions, ALPHA)
     tp, _ = match_predictions(boxes, IOU_THRESHOLDS)
     k = boxes.n_classes
@@ -126,21 +123,34 @@ def get_average_per_class_confusion_matrix(labels: list, predictions: list, num_
     gts = np.bincount(boxes.lab_labels, minlength=k) * len(IOU_THRESHOLDS)
     divisor = len(IOU_THRESHOLDS) * k
     table = {"TP": true_pos, "FP": preds - true_pos, "FN": gts - true_pos}
-    table = {name: value.astype(np.float32) / divisor for name, value in table.items()}  # float32, as cleanlab's
-    return {key: {name: float(value[c]) for name, value in table.items()}
-            for c, key in enumerate(_class_keys(k, class_names))}
+    return _class_keys(k, class_names), {name: value.astype(np.float32) / divisor for name, value in table.items()}
+
+
+def get_average_per_class_confusion_matrix(labels: list, predictions: list, num_procs: int = 1,
+                                           class_names: Optional[dict] = None) -> dict:
+    """``{class: {"TP": float, "FP": float, "FN": float}}``: the model's true positives, false positives and false
+    negatives per class, summed over IoU thresholds 0.5, 0.55, ..., 0.95 and divided by (10 x the number of
+    classes), as cleanlab 2.9 divides them. cleanlab's function (``num_procs`` ignored)."""
+    del num_procs
+    keys, table = _confusion(labels, predictions, class_names)
+    k = len(table["TP"])
+    return {key: {name: float(value[c]) if c < k else 0.0 for name, value in table.items()}
+            for c, key in enumerate(keys)}
 
 
 def calculate_per_class_metrics(labels: list, predictions: list, num_procs: int = 1, class_names=None) -> dict:
     """``{class: {"average precision", "average recall", "average f1"}}`` from
-    :func:`get_average_per_class_confusion_matrix` (NaN precision and F1 for a class never predicted, as in
-    cleanlab). cleanlab's function (``num_procs`` ignored)."""
+    :func:`get_average_per_class_confusion_matrix` (NaN precision and F1 for a class never predicted, as cleanlab's
+    float32 arithmetic gives). cleanlab's function (``num_procs`` ignored)."""
+    del num_procs
+    keys, table = _confusion(labels, predictions, class_names)
+    tp, fp, fn = table["TP"], table["FP"], table["FN"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = tp / (tp + fp + TINY_VALUE)
+        recall = tp / (tp + fn + TINY_VALUE)
+        f1 = 2 * (precision * recall) / (precision + recall + TINY_VALUE)
     out: dict[Any, dict] = {}
-    for key, counts in get_average_per_class_confusion_matrix(labels, predictions, num_procs, class_names).items():
-        tp, fp, fn = (np.float32(counts[name]) for name in ("TP", "FP", "FN"))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = tp / (tp + fp + TINY_VALUE)
-            recall = tp / (tp + fn + TINY_VALUE)
-            f1 = 2 * (precision * recall) / (precision + recall + TINY_VALUE)
-        out[key] = {"average precision": float(precision), "average recall": float(recall), "average f1": float(f1)}
+    for c, key in enumerate(keys):
+        values = (precision[c], recall[c], f1[c]) if c < len(tp) else (0.0, 0.0, 0.0)  # cleanlab: 0 / (0 + 1e-100)
+        out[key] = dict(zip(("average precision", "average recall", "average f1"), (float(v) for v in values)))
     return out

@@ -254,6 +254,11 @@ def test_input_errors_name_the_image():
     bad[1] = {"bboxes": labels[1]["bboxes"], "labels": np.array([0, 5])}
     with pytest.raises(ShapeError, match=r"labels\[1\].*class 5"):
         od.find_label_issues(bad, predictions)
+    bad[1] = {"bboxes": labels[1]["bboxes"], "labels": np.array([0.0, 1.5])}
+    with pytest.raises(ShapeError, match=r"labels\[1\]\['labels'\] must hold integer class ids"):
+        od.get_label_quality_scores(bad, predictions)
+    bad[1] = {"bboxes": labels[1]["bboxes"], "labels": np.array([0.0, 2.0])}  # whole floats are class ids
+    assert od.find_label_issues(bad, predictions).shape == (len(labels),)
     bad[1] = {"bboxes": np.array([[0, 0, np.nan, 1]]), "labels": np.array([0])}
     with pytest.raises(ShapeError, match=r"labels\[1\] holds NaN"):
         od.compute_swap_box_scores(labels=bad, predictions=predictions)

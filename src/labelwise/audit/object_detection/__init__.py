@@ -30,5 +30,5 @@ from labelwise.audit.object_detection.rank import (
 )
 
 __all__ = ["filter", "rank", "summary", "find_label_issues", "box_issue_types", "get_label_quality_scores",
-           "issues_from_scores", "compute_overlooked_box_scores", "compute_badloc_box_scores", "compute_swap_box_scores",
-           "pool_box_scores_per_image"]
+           "issues_from_scores", "compute_overlooked_box_scores", "compute_badloc_box_scores",
+           "compute_swap_box_scores", "pool_box_scores_per_image"]

@@ -161,10 +161,10 @@ def _concat(arrays: list, width: int, dtype) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros((0, width), dtype)
 
 
-def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True, pairs: bool = True) -> Boxes:
-    """:class:`Boxes` of cleanlab-format ``labels`` and ``predictions`` (checked unless ``check=False``); with
-    ``pairs=False`` only the boxes (no pair arrays: for counts and sizes)."""
-    k = check_inputs(labels, predictions) if check else len(predictions[0])
+def flatten(labels, predictions, alpha: float = ALPHA, *, pairs: bool = True) -> Boxes:
+    """:class:`Boxes` of cleanlab-format ``labels`` and ``predictions``, checked; with ``pairs=False`` only the
+    boxes (no pair arrays: for counts and sizes)."""
+    k = check_inputs(labels, predictions)
     lab_boxes, lab_classes, pred_arrays = [], [], []
     lab_counts = np.empty(len(labels), dtype=np.int64)
     pred_counts = np.zeros(len(labels) * k, dtype=np.int64)
@@ -173,6 +173,10 @@ def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True, pa
         classes = np.asarray(label["labels"]).reshape(-1)
         if len(classes) != len(boxes):
             raise ShapeError(f"labels[{i}] has {len(boxes)} bboxes but {len(classes)} labels: give one class per box.")
+        if classes.size and classes.dtype.kind not in "iu":
+            if classes.dtype.kind not in "fb" or not np.array_equal(classes, np.round(classes)):
+                raise ShapeError(f"labels[{i}]['labels'] must hold integer class ids in 0..{k - 1}; got "
+                                 f"{classes.tolist()[:5]} (dtype {classes.dtype}).")
         lab_boxes.append(boxes)
         lab_classes.append(classes)
         lab_counts[i] = len(boxes)
@@ -182,12 +186,7 @@ def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True, pa
             pred_arrays.append(arr)
             pred_counts[i * k + c] = len(arr)
     lab_bboxes = _concat(lab_boxes, 4, np.float64)
-    lab_labels = np.concatenate(lab_classes) if lab_classes else np.zeros(0, np.int64)
-    if lab_labels.size and not np.issubdtype(lab_labels.dtype, np.integer):
-        if not np.issubdtype(lab_labels.dtype, np.number) or not np.array_equal(lab_labels, np.round(lab_labels)):
-            raise ShapeError(f"labels[i]['labels'] must hold integer class ids in 0..{k - 1}; got dtype "
-                             f"{lab_labels.dtype}.")
-    lab_labels = lab_labels.astype(np.int64, copy=False)
+    lab_labels = np.concatenate(lab_classes).astype(np.int64, copy=False)
     raw = np.concatenate(pred_arrays) if pred_arrays else np.zeros((0, 5))
     preds = raw.astype(np.float64, copy=False)
     n = len(labels)

@@ -78,13 +78,11 @@ def get_label_quality_scores(labels: list, predictions: list, *, aggregation_wei
     return _image_scores(boxes, weights, overlapping_label_check)
 
 
-def _image_scores(boxes: Boxes, weights: dict, overlapping_label_check, alpha=ALPHA,
-                  low_probability_threshold=LOW_PROBABILITY_THRESHOLD,
-                  high_probability_threshold=HIGH_PROBABILITY_THRESHOLD, temperature=TEMPERATURE) -> np.ndarray:
-    del alpha  # the similarity in ``boxes`` was computed with it
-    overlooked = _pool(_overlooked(boxes, high_probability_threshold), boxes.pred_start, temperature)
-    badloc = _pool(_badloc(boxes, low_probability_threshold)[0], boxes.lab_start, temperature)
-    swap = _pool(_swap(boxes, high_probability_threshold, overlapping_label_check)[0], boxes.lab_start, temperature)
+def _image_scores(boxes: Boxes, weights: dict, overlapping_label_check) -> np.ndarray:
+    """``(N,)`` the three per-box scores (cleanlab's default thresholds) pooled per image and aggregated."""
+    overlooked = _pool(_overlooked(boxes, HIGH_PROBABILITY_THRESHOLD), boxes.pred_start, TEMPERATURE)
+    badloc = _pool(_badloc(boxes, LOW_PROBABILITY_THRESHOLD)[0], boxes.lab_start, TEMPERATURE)
+    swap = _pool(_swap(boxes, HIGH_PROBABILITY_THRESHOLD, overlapping_label_check)[0], boxes.lab_start, TEMPERATURE)
     scores = (weights["overlooked"] * np.log(TINY_VALUE + overlooked) + weights["badloc"] * np.log(TINY_VALUE + badloc)
               + weights["swap"] * np.log(TINY_VALUE + swap))
     return np.exp(scores)
@@ -106,7 +104,8 @@ def _aggregation_weights(aggregation_weights: Optional[dict]) -> dict:
 
 def _prune(boxes: Boxes, threshold: float) -> Boxes:
     """``boxes`` without the predicted boxes whose pred_prob is below ``threshold`` (cleanlab's
-    ``_prune_by_threshold``, with its warning when it empties more than 97 % of the non-empty class arrays)."""
+    ``_prune_by_threshold``; a UserWarning, as there, when that empties more than 97 % of the non-empty per-image
+    class arrays)."""
     keep = boxes.pred_probs >= threshold
     if keep.all():
         return boxes
@@ -114,8 +113,8 @@ def _prune(boxes: Boxes, threshold: float) -> Boxes:
     before = np.unique(group)
     emptied = len(before) - len(np.unique(group[keep]))
     if before.size and emptied / before.size > MAX_ALLOWED_BOX_PRUNE:
-        warnings.warn(f"Pruning with threshold=={threshold} prunes {emptied / before.size}% labels. Consider lowering "
-                      f"the threshold.", UserWarning, stacklevel=3)
+        warnings.warn(f"{emptied} of {before.size} per-image class arrays lose all their predicted boxes to pred_prob "
+                      f"< {threshold}: are the scores probabilities in [0, 1]?", UserWarning, stacklevel=3)
     pred_counts = np.bincount(boxes.pred_image[keep], minlength=boxes.n)
     return pair_up(boxes.lab_bboxes, boxes.lab_labels, np.diff(boxes.lab_start), boxes.pred_bboxes[keep],
                    boxes.pred_labels[keep], boxes.pred_probs[keep], pred_counts, ALPHA, n_classes=boxes.n_classes,
@@ -283,8 +282,7 @@ def box_issue_types(labels: list, predictions: list, *, threshold: Optional[floa
     boxes = flatten(labels, predictions, ALPHA)
     flags = box_issue_flags(boxes, threshold=threshold, overlapping_label_check=overlapping_label_check)
     swap_match, badloc_match = flags["swap_match"], flags["badloc_match"]
-    suggested_label = np.full(len(swap_match), -1, dtype=np.int64)
-    suggested_label[swap_match >= 0] = boxes.pred_labels[swap_match[swap_match >= 0]]
+    suggested_label = take(boxes.pred_labels, swap_match)
     suggested_bbox = np.full((len(badloc_match), 4), np.nan)
     suggested_bbox[badloc_match >= 0] = boxes.pred_bboxes[badloc_match[badloc_match >= 0]]
     per_label = {"swap": flags["swap"], "swap_score": flags["swap_score"], "suggested_label": suggested_label,

@@ -88,6 +88,8 @@ def cases():
         yield f"scenes seed {seed}", corrupted.labels, preds
     corrupted, preds = scenes(seed=2, dtype=np.float32)
     yield "float32 predictions", corrupted.labels, preds
+    labels32 = [dict(label, bboxes=(label["bboxes"] + 0.37).astype(np.float32)) for label in corrupted.labels]
+    yield "float32 label boxes", labels32, preds
     corrupted, preds = scenes(seed=3)
     for p in preds:  # equal scores within and across images: the AP's sort order on ties
         for k in range(len(p)):
@@ -104,6 +106,12 @@ def cases():
 
 
 CASES = {name: (labels, predictions) for name, labels, predictions in cases()}
+
+
+def tolerance(case):
+    """cleanlab converts predictions to float64 but computes with float32 label boxes as given: then only float32
+    agreement (1e-7 relative measured)."""
+    return 1e-5 if case == "float32 label boxes" else 1e-12
 
 
 def same_list(ours, theirs, rtol=1e-12):
@@ -141,12 +149,12 @@ def test_label_quality_scores_equal_cleanlabs(cl, case):
     labels, predictions = CASES[case]
     theirs = quiet(cl[1].get_label_quality_scores, labels, predictions)
     ours = od.get_label_quality_scores(labels, predictions, verbose=False)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    np.testing.assert_allclose(ours, theirs, rtol=tolerance(case))
     weights = {"overlooked": 0.6, "swap": 0.3, "badloc": 0.1}
     theirs = quiet(cl[1].get_label_quality_scores, labels, predictions, aggregation_weights=weights,
                    overlapping_label_check=False)
     ours = od.get_label_quality_scores(labels, predictions, aggregation_weights=weights, overlapping_label_check=False)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    np.testing.assert_allclose(ours, theirs, rtol=tolerance(case))
 
 
 PER_BOX = {
@@ -162,12 +170,13 @@ PER_BOX = {
 def test_per_box_scores_equal_cleanlabs(cl, case, kind):
     labels, predictions = CASES[case]
     name, options = PER_BOX[kind]
+    rtol = tolerance(case)
     same_list(getattr(od, name)(labels=labels, predictions=predictions),
-              getattr(cl[1], name)(labels=labels, predictions=predictions))
+              getattr(cl[1], name)(labels=labels, predictions=predictions), rtol)
     same_list(getattr(od, name)(labels=labels, predictions=predictions, **options),
-              getattr(cl[1], name)(labels=labels, predictions=predictions, **options))
+              getattr(cl[1], name)(labels=labels, predictions=predictions, **options), rtol)
     aux = cl[1]._get_valid_inputs_for_compute_scores(0.9, labels, predictions)  # cleanlab's auxiliary_inputs
-    same_list(getattr(od, name)(auxiliary_inputs=aux), getattr(cl[1], name)(auxiliary_inputs=aux))
+    same_list(getattr(od, name)(auxiliary_inputs=aux), getattr(cl[1], name)(auxiliary_inputs=aux), rtol)
 
 
 def test_pool_box_scores_per_image_equals_cleanlabs(cl):
@@ -202,7 +211,7 @@ def test_summary_counts_sizes_and_classes_equal_cleanlabs(cl, case):
         for a, b in zip(ours, ref):
             assert list(a) == list(b)  # same classes in the same order
             for key in a:
-                np.testing.assert_allclose(a[key], b[key], rtol=1e-12)
+                np.testing.assert_allclose(a[key], b[key], rtol=tolerance(case))
     for options in ({}, {"class_names": NAMES}):
         ours = summary.class_label_distribution(labels, predictions, **options)
         ref = theirs.class_label_distribution(labels, predictions, **options)

@@ -7,6 +7,8 @@ the import and the results stay the same (tested against cleanlab), computed in 
   ``issues_from_scores``, the per-box scores ``compute_overlooked_box_scores``, ``compute_badloc_box_scores``,
   ``compute_swap_box_scores`` and ``pool_box_scores_per_image``; plus ``box_issue_types`` (not in cleanlab): which
   boxes of each image are overlooked, swapped or badly located;
+- :mod:`~labelwise.audit.object_detection.matching`: cleanlab's matching of predicted to label boxes and its per-class
+  AP, vectorised;
 - :mod:`~labelwise.audit.object_detection.summary`: cleanlab's counts, size and class distributions and per-class
   metrics (its matplotlib plots are the HTML page of ``labelwise audit-boxes`` instead).
 
@@ -15,9 +17,10 @@ Formats (cleanlab's): labels: a list of ``N`` dicts ``{"bboxes": (L, 4) float xy
 shape ``(M, 5)``: ``x1, y1, x2, y2, pred_prob`` of the boxes predicted for class ``k`` in image ``i``, out of sample.
 """
 
-from labelwise.audit.object_detection import filter, rank  # noqa: A004 - cleanlab's module name
+from labelwise.audit.object_detection import filter, rank, summary  # noqa: A004 - cleanlab's module names
 from labelwise.audit.object_detection.filter import find_label_issues
 from labelwise.audit.object_detection.rank import (
+    box_issue_types,
     compute_badloc_box_scores,
     compute_overlooked_box_scores,
     compute_swap_box_scores,
@@ -26,6 +29,6 @@ from labelwise.audit.object_detection.rank import (
     pool_box_scores_per_image,
 )
 
-__all__ = ["filter", "rank", "find_label_issues", "get_label_quality_scores", "issues_from_scores",
-           "compute_overlooked_box_scores", "compute_badloc_box_scores", "compute_swap_box_scores",
-           "pool_box_scores_per_image"]
+__all__ = ["filter", "rank", "summary", "find_label_issues", "box_issue_types", "get_label_quality_scores",
+           "issues_from_scores", "compute_overlooked_box_scores", "compute_badloc_box_scores",
+           "compute_swap_box_scores", "pool_box_scores_per_image"]

@@ -161,9 +161,10 @@ def _concat(arrays: list, width: int, dtype) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros((0, width), dtype)
 
 
-def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True) -> Boxes:
-    """:class:`Boxes` of cleanlab-format ``labels`` and ``predictions`` (checked unless ``check=False``)."""
-    k = check_inputs(labels, predictions) if check else len(predictions[0])
+def flatten(labels, predictions, alpha: float = ALPHA, *, pairs: bool = True) -> Boxes:
+    """:class:`Boxes` of cleanlab-format ``labels`` and ``predictions``, checked; with ``pairs=False`` only the
+    boxes (no pair arrays: for counts and sizes)."""
+    k = check_inputs(labels, predictions)
     lab_boxes, lab_classes, pred_arrays = [], [], []
     lab_counts = np.empty(len(labels), dtype=np.int64)
     pred_counts = np.zeros(len(labels) * k, dtype=np.int64)
@@ -172,6 +173,10 @@ def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True) ->
         classes = np.asarray(label["labels"]).reshape(-1)
         if len(classes) != len(boxes):
             raise ShapeError(f"labels[{i}] has {len(boxes)} bboxes but {len(classes)} labels: give one class per box.")
+        if classes.size and classes.dtype.kind not in "iu":
+            if classes.dtype.kind not in "fb" or not np.array_equal(classes, np.round(classes)):
+                raise ShapeError(f"labels[{i}]['labels'] must hold integer class ids in 0..{k - 1}; got "
+                                 f"{classes.tolist()[:5]} (dtype {classes.dtype}).")
         lab_boxes.append(boxes)
         lab_classes.append(classes)
         lab_counts[i] = len(boxes)
@@ -181,12 +186,7 @@ def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True) ->
             pred_arrays.append(arr)
             pred_counts[i * k + c] = len(arr)
     lab_bboxes = _concat(lab_boxes, 4, np.float64)
-    lab_labels = np.concatenate(lab_classes) if lab_classes else np.zeros(0, np.int64)
-    if lab_labels.size and not np.issubdtype(lab_labels.dtype, np.integer):
-        if not np.issubdtype(lab_labels.dtype, np.number) or not np.array_equal(lab_labels, np.round(lab_labels)):
-            raise ShapeError(f"labels[i]['labels'] must hold integer class ids in 0..{k - 1}; got dtype "
-                             f"{lab_labels.dtype}.")
-    lab_labels = lab_labels.astype(np.int64, copy=False)
+    lab_labels = np.concatenate(lab_classes).astype(np.int64, copy=False)
     raw = np.concatenate(pred_arrays) if pred_arrays else np.zeros((0, 5))
     preds = raw.astype(np.float64, copy=False)
     n = len(labels)
@@ -202,7 +202,7 @@ def flatten(labels, predictions, alpha: float = ALPHA, *, check: bool = True) ->
             raise ShapeError(f"{name}[{int(image[np.flatnonzero(~np.isfinite(arr).all(axis=1))[0]])}] holds NaN or "
                              f"infinite values; drop or fix those boxes.")
     return pair_up(lab_bboxes, lab_labels, lab_counts, preds[:, :4], pred_labels, preds[:, 4],
-                   pred_counts.reshape(n, k).sum(axis=1), alpha, n_classes=k, pred_probs_raw=raw[:, 4])
+                   pred_counts.reshape(n, k).sum(axis=1), alpha, n_classes=k, pred_probs_raw=raw[:, 4], pairs=pairs)
 
 
 def _starts(counts: np.ndarray) -> np.ndarray:
@@ -212,13 +212,14 @@ def _starts(counts: np.ndarray) -> np.ndarray:
 def pair_up(lab_bboxes, lab_labels, lab_counts, pred_bboxes, pred_labels, pred_probs, pred_counts, alpha,
             iou: Optional[np.ndarray] = None, similarity: Optional[np.ndarray] = None,
             min_possible_similarity: Optional[float] = None, n_classes: Optional[int] = None,
-            pred_probs_raw: Optional[np.ndarray] = None) -> Boxes:
-    """:class:`Boxes` from flat boxes and per-image counts ``(N,)``; pair IoU and similarity computed unless given."""
+            pred_probs_raw: Optional[np.ndarray] = None, pairs: bool = True) -> Boxes:
+    """:class:`Boxes` from flat boxes and per-image counts ``(N,)``; pair IoU and similarity computed unless given
+    (or left empty with ``pairs=False``)."""
     n = len(lab_counts)
     lab_start, pred_start = _starts(lab_counts), _starts(pred_counts)
     lab_image = np.repeat(np.arange(n), lab_counts)
     pred_image = np.repeat(np.arange(n), pred_counts)
-    per_label = np.asarray(pred_counts)[lab_image]
+    per_label = np.asarray(pred_counts)[lab_image] if pairs else np.zeros(len(lab_labels), dtype=np.int64)
     lab_pair_start = _starts(per_label)
     pair_lab = np.repeat(np.arange(len(lab_labels)), per_label)
     pair_pred = pred_start[lab_image[pair_lab]] + (np.arange(len(pair_lab)) - lab_pair_start[pair_lab])
@@ -291,4 +292,23 @@ def group_reduce(ufunc, values: np.ndarray, starts: np.ndarray, empty) -> np.nda
     full = counts > 0
     if full.any():
         out[full] = ufunc.reduceat(values, starts[:-1][full])
+    return out
+
+
+def group_argmax(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(best (G,), at (G,) int)``: each group's largest value (``-inf`` for an empty group) and the index into
+    ``values`` of its first occurrence (-1 when the group is empty or all ``-inf``)."""
+    best = group_reduce(np.maximum, values, starts, -np.inf)
+    group = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    hits = np.flatnonzero((values == best[group]) & (values > -np.inf))
+    at = np.full(len(best), -1, dtype=np.int64)
+    groups, first = np.unique(group[hits], return_index=True)
+    at[groups] = hits[first]
+    return best, at
+
+
+def take(indices: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``indices[at]`` (an int array), -1 where ``at`` is -1 (from :func:`group_argmax`: no element)."""
+    out = np.full(len(at), -1, dtype=np.int64)
+    out[at >= 0] = indices[at[at >= 0]]
     return out

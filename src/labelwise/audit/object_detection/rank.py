@@ -30,24 +30,31 @@ import numpy as np
 from labelwise.audit.object_detection._inputs import (
     AGGREGATION_WEIGHTS,
     ALPHA,
+    AP_SCALE_FACTOR,
+    BADLOC_THRESHOLD_FACTOR,
     EPSILON,
     HIGH_PROBABILITY_THRESHOLD,
     LABEL_OVERLAP_THRESHOLD,
     LOW_PROBABILITY_THRESHOLD,
     MAX_ALLOWED_BOX_PRUNE,
+    OVERLOOKED_THRESHOLD_FACTOR,
+    SWAP_THRESHOLD_FACTOR,
     TEMPERATURE,
     TINY_VALUE,
     Boxes,
     boxes_of,
     flatten,
+    group_argmax,
     group_reduce,
     pair_iou,
     pair_up,
+    take,
 )
+from labelwise.audit.object_detection.matching import per_class_ap
 from labelwise.errors import ParameterError
 
 __all__ = ["get_label_quality_scores", "issues_from_scores", "compute_overlooked_box_scores",
-           "compute_badloc_box_scores", "compute_swap_box_scores", "pool_box_scores_per_image"]
+           "compute_badloc_box_scores", "compute_swap_box_scores", "pool_box_scores_per_image", "box_issue_types"]
 
 
 def _or_default(value, default):
@@ -71,13 +78,11 @@ def get_label_quality_scores(labels: list, predictions: list, *, aggregation_wei
     return _image_scores(boxes, weights, overlapping_label_check)
 
 
-def _image_scores(boxes: Boxes, weights: dict, overlapping_label_check, alpha=ALPHA,
-                  low_probability_threshold=LOW_PROBABILITY_THRESHOLD,
-                  high_probability_threshold=HIGH_PROBABILITY_THRESHOLD, temperature=TEMPERATURE) -> np.ndarray:
-    del alpha  # the similarity in ``boxes`` was computed with it
-    overlooked = _pool(_overlooked(boxes, high_probability_threshold), boxes.pred_start, temperature)
-    badloc = _pool(_badloc(boxes, low_probability_threshold), boxes.lab_start, temperature)
-    swap = _pool(_swap(boxes, high_probability_threshold, overlapping_label_check), boxes.lab_start, temperature)
+def _image_scores(boxes: Boxes, weights: dict, overlapping_label_check) -> np.ndarray:
+    """``(N,)`` the three per-box scores (cleanlab's default thresholds) pooled per image and aggregated."""
+    overlooked = _pool(_overlooked(boxes, HIGH_PROBABILITY_THRESHOLD), boxes.pred_start, TEMPERATURE)
+    badloc = _pool(_badloc(boxes, LOW_PROBABILITY_THRESHOLD)[0], boxes.lab_start, TEMPERATURE)
+    swap = _pool(_swap(boxes, HIGH_PROBABILITY_THRESHOLD, overlapping_label_check)[0], boxes.lab_start, TEMPERATURE)
     scores = (weights["overlooked"] * np.log(TINY_VALUE + overlooked) + weights["badloc"] * np.log(TINY_VALUE + badloc)
               + weights["swap"] * np.log(TINY_VALUE + swap))
     return np.exp(scores)
@@ -99,7 +104,8 @@ def _aggregation_weights(aggregation_weights: Optional[dict]) -> dict:
 
 def _prune(boxes: Boxes, threshold: float) -> Boxes:
     """``boxes`` without the predicted boxes whose pred_prob is below ``threshold`` (cleanlab's
-    ``_prune_by_threshold``, with its warning when it empties more than 97 % of the non-empty class arrays)."""
+    ``_prune_by_threshold``; a UserWarning, as there, when that empties more than 97 % of the non-empty per-image
+    class arrays)."""
     keep = boxes.pred_probs >= threshold
     if keep.all():
         return boxes
@@ -107,8 +113,8 @@ def _prune(boxes: Boxes, threshold: float) -> Boxes:
     before = np.unique(group)
     emptied = len(before) - len(np.unique(group[keep]))
     if before.size and emptied / before.size > MAX_ALLOWED_BOX_PRUNE:
-        warnings.warn(f"Pruning with threshold=={threshold} prunes {emptied / before.size}% labels. Consider lowering "
-                      f"the threshold.", UserWarning, stacklevel=3)
+        warnings.warn(f"{emptied} of {before.size} per-image class arrays lose all their predicted boxes to pred_prob "
+                      f"< {threshold}: are the scores probabilities in [0, 1]?", UserWarning, stacklevel=3)
     pred_counts = np.bincount(boxes.pred_image[keep], minlength=boxes.n)
     return pair_up(boxes.lab_bboxes, boxes.lab_labels, np.diff(boxes.lab_start), boxes.pred_bboxes[keep],
                    boxes.pred_labels[keep], boxes.pred_probs[keep], pred_counts, ALPHA, n_classes=boxes.n_classes,
@@ -138,13 +144,13 @@ def _overlooked(boxes: Boxes, high_probability_threshold: float) -> np.ndarray:
     return scores
 
 
-def _badloc(boxes: Boxes, low_probability_threshold: float) -> np.ndarray:
-    """``(L,)`` badly located score per label box."""
+def _badloc(boxes: Boxes, low_probability_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """``((L,) badly located score per label box, (L,) the flat index of the predicted box behind it, -1 none)``."""
     pred = boxes.pair_pred
     ok = ((boxes.pred_labels[pred] == boxes.lab_labels[boxes.pair_lab])
           & (boxes.pred_probs[pred] > low_probability_threshold) & (boxes.iou > 0))
-    best = group_reduce(np.maximum, np.where(ok, boxes.similarity, -np.inf), boxes.lab_pair_start, -np.inf)
-    return np.where(best == -np.inf, 1.0, best)
+    best, at = group_argmax(np.where(ok, boxes.similarity, -np.inf), boxes.lab_pair_start)
+    return np.where(at < 0, 1.0, best), take(pred, at)
 
 
 def _label_overlaps(boxes: Boxes) -> np.ndarray:
@@ -159,16 +165,17 @@ def _label_overlaps(boxes: Boxes) -> np.ndarray:
     return group_reduce(np.logical_or, hit, starts, False)
 
 
-def _swap(boxes: Boxes, high_probability_threshold: float, overlapping_label_check) -> np.ndarray:
-    """``(L,)`` swap score per label box."""
+def _swap(boxes: Boxes, high_probability_threshold: float, overlapping_label_check) -> tuple[np.ndarray, np.ndarray]:
+    """``((L,) swap score per label box, (L,) the flat index of the predicted box of another class behind it, -1
+    none)``."""
     pred = boxes.pair_pred
     ok = ((boxes.pred_labels[pred] != boxes.lab_labels[boxes.pair_lab])
           & (boxes.pred_probs[pred] > high_probability_threshold))
-    best = group_reduce(np.maximum, np.where(ok, boxes.similarity, -np.inf), boxes.lab_pair_start, -np.inf)
-    scores = np.where(best == -np.inf, 1.0, np.maximum(boxes.min_possible_similarity, 1 - best))
+    best, at = group_argmax(np.where(ok, boxes.similarity, -np.inf), boxes.lab_pair_start)
+    scores = np.where(at < 0, 1.0, np.maximum(boxes.min_possible_similarity, 1 - best))
     if overlapping_label_check:
         scores[_label_overlaps(boxes)] = boxes.min_possible_similarity
-    return scores
+    return scores, take(pred, at)
 
 
 def _pool(scores: np.ndarray, starts: np.ndarray, temperature: float) -> np.ndarray:
@@ -205,7 +212,7 @@ def compute_badloc_box_scores(*, labels: Optional[list] = None, predictions: Opt
     edges are probably off. ``low_probability_threshold`` (default 0.5): the predicted boxes considered. cleanlab's
     function, same keyword arguments."""
     boxes = boxes_of(labels, predictions, auxiliary_inputs, _or_default(alpha, ALPHA))
-    return boxes.split_labels(_badloc(boxes, _or_default(low_probability_threshold, LOW_PROBABILITY_THRESHOLD)))
+    return boxes.split_labels(_badloc(boxes, _or_default(low_probability_threshold, LOW_PROBABILITY_THRESHOLD))[0])
 
 
 def compute_swap_box_scores(*, labels: Optional[list] = None, predictions: Optional[list] = None,
@@ -216,7 +223,8 @@ def compute_swap_box_scores(*, labels: Optional[list] = None, predictions: Optio
     the wrong class. ``high_probability_threshold`` (default 0.95): the predicted boxes of other classes considered.
     cleanlab's function, same keyword arguments."""
     boxes = boxes_of(labels, predictions, auxiliary_inputs, _or_default(alpha, ALPHA))
-    scores = _swap(boxes, _or_default(high_probability_threshold, HIGH_PROBABILITY_THRESHOLD), overlapping_label_check)
+    scores = _swap(boxes, _or_default(high_probability_threshold, HIGH_PROBABILITY_THRESHOLD),
+                   overlapping_label_check)[0]
     return boxes.split_labels(scores)
 
 
@@ -227,3 +235,60 @@ def pool_box_scores_per_image(box_scores: list, *, temperature: Optional[float] 
     starts = np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)
     flat = np.concatenate(arrays) if arrays else np.zeros(0)
     return _pool(flat, starts, _or_default(temperature, TEMPERATURE))
+
+
+def box_issue_flags(boxes: Boxes, *, threshold: Optional[float] = None, overlapping_label_check=True) -> dict:
+    """The per-box scores and flags behind ``find_label_issues``, over the flat boxes of ``boxes``:
+    ``overlooked_score``, ``overlooked`` ``(M,)``; ``badloc_score``, ``badloc``, ``badloc_match``, ``swap_score``,
+    ``swap``, ``swap_match`` ``(L,)`` (the matches: the flat index of the predicted box behind the score, -1 none).
+    A box is flagged when its score is ``<= threshold``, or with ``threshold=None`` (cleanlab's rule) ``<= 0.8 *
+    0.25 * AP`` of its class (:func:`~labelwise.audit.object_detection.matching.per_class_ap`); NaN never."""
+    overlooked = _overlooked(boxes, HIGH_PROBABILITY_THRESHOLD)
+    badloc, badloc_match = _badloc(boxes, LOW_PROBABILITY_THRESHOLD)
+    swap, swap_match = _swap(boxes, HIGH_PROBABILITY_THRESHOLD, overlapping_label_check)
+    if threshold is None:
+        cut = per_class_ap(boxes) * np.float32(AP_SCALE_FACTOR)  # float32, as cleanlab compares
+        limits = (cut[boxes.pred_labels] * OVERLOOKED_THRESHOLD_FACTOR, cut[boxes.lab_labels] * BADLOC_THRESHOLD_FACTOR,
+                  cut[boxes.lab_labels] * SWAP_THRESHOLD_FACTOR)
+    else:
+        limits = (float(threshold),) * 3
+    return {"overlooked_score": overlooked, "overlooked": np.nan_to_num(overlooked, nan=1.0) <= limits[0],
+            "badloc_score": badloc, "badloc": badloc <= limits[1], "badloc_match": badloc_match,
+            "swap_score": swap, "swap": swap <= limits[2], "swap_match": swap_match}
+
+
+def box_issue_types(labels: list, predictions: list, *, threshold: Optional[float] = None,
+                    overlapping_label_check: Optional[bool] = True) -> list:
+    """Which boxes of each image are the issues (not in cleanlab, whose ``find_label_issues`` says only which
+    images): ``N`` dicts, for image ``i`` with ``L`` label boxes and ``M`` predicted boxes
+
+    - ``"swap"``, ``"badloc"``: ``(L,) bool``, label box ``l`` probably has the wrong class / badly placed edges;
+      ``"swap_score"``, ``"badloc_score"``: ``(L,) float`` (cleanlab's per-box scores, low = worse);
+    - ``"suggested_label"``: ``(L,) int``, the class of the confident predicted box of another class that the swap
+      score comes from (-1 none); ``"suggested_bbox"``: ``(L, 4) float``, the same-class predicted box that the
+      badly located score comes from (NaN rows: none);
+    - ``"overlooked"``: ``(M,) bool``, predicted box ``m`` marks an object missing from the labels;
+      ``"overlooked_score"``: ``(M,) float`` (NaN: the box is no candidate);
+    - ``"pred_bboxes"`` ``(M, 4)``, ``"pred_labels"`` ``(M,)``, ``"pred_probs"`` ``(M,)``: the predicted boxes in
+      that order (class 0's boxes of ``predictions[i]``, then class 1's, ...).
+
+    threshold: None flags a box as :func:`~labelwise.audit.object_detection.filter.find_label_issues` does (its
+    score ``<= 0.8 * 0.25 * `` its class's AP@[.5:.95]), so an image is flagged there exactly when one of its boxes
+    is flagged here; a number in [0, 1] flags every box scoring at or below it instead.
+    """
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+        raise ParameterError(f"threshold must be None (cleanlab's per-class cut) or a score in [0, 1]; got "
+                             f"{threshold}.")
+    boxes = flatten(labels, predictions, ALPHA)
+    flags = box_issue_flags(boxes, threshold=threshold, overlapping_label_check=overlapping_label_check)
+    swap_match, badloc_match = flags["swap_match"], flags["badloc_match"]
+    suggested_label = take(boxes.pred_labels, swap_match)
+    suggested_bbox = np.full((len(badloc_match), 4), np.nan)
+    suggested_bbox[badloc_match >= 0] = boxes.pred_bboxes[badloc_match[badloc_match >= 0]]
+    per_label = {"swap": flags["swap"], "swap_score": flags["swap_score"], "suggested_label": suggested_label,
+                 "badloc": flags["badloc"], "badloc_score": flags["badloc_score"], "suggested_bbox": suggested_bbox}
+    per_pred = {"overlooked": flags["overlooked"], "overlooked_score": flags["overlooked_score"],
+                "pred_bboxes": boxes.pred_bboxes, "pred_labels": boxes.pred_labels, "pred_probs": boxes.pred_probs}
+    split = {key: boxes.split_labels(value) for key, value in per_label.items()}
+    split.update({key: boxes.split_preds(value) for key, value in per_pred.items()})
+    return [{key: parts[i] for key, parts in split.items()} for i in range(boxes.n)]

@@ -248,41 +248,6 @@ def _json_value(value):
 
 # ---- the audit -----------------------------------------------------------------------------------------------------
 
-def _per_box_issues(cl_labels: list, cl_predictions: list, overlapping_label_check: bool) -> list:
-    """Per image, ``{"swap_scores", "is_swap", "badloc_scores", "is_badloc": (L_i,), "overlooked_scores",
-    "is_overlooked": (M_i,)}``: the per-box scores and flags behind ``find_label_issues``, predicted boxes grouped by
-    class (cleanlab's order)."""
-    from labelwise.audit.object_detection._inputs import flatten
-    from labelwise.audit.object_detection.filter import box_issue_flags
-
-    boxes = flatten(cl_labels, cl_predictions)
-    flags = box_issue_flags(boxes, overlapping_label_check=overlapping_label_check)
-    per_image = {"swap_scores": boxes.split_labels(flags["swap_score"]), "is_swap": boxes.split_labels(flags["swap"]),
-                 "badloc_scores": boxes.split_labels(flags["badloc_score"]),
-                 "is_badloc": boxes.split_labels(flags["badloc"]),
-                 "overlooked_scores": boxes.split_preds(flags["overlooked_score"]),
-                 "is_overlooked": boxes.split_preds(flags["overlooked"])}
-    return [{key: values[i] for key, values in per_image.items()} for i in range(boxes.n)]
-
-
-def _suggested(labels: BoxLabels, predictions: BoxPredictions, i: int, is_swap: np.ndarray,
-               high_probability: float) -> np.ndarray:
-    """``(L_i,) int64``: for each swapped label box, the class of the confident predicted box of another class that
-    overlaps it most (hulls' IoU); -1 elsewhere."""
-    from labelwise.assign.box_geometry import box_iou
-
-    out = np.full(len(labels.classes[i]), -1, dtype=np.int64)
-    if not is_swap.any() or not len(predictions.scores[i]):
-        return out
-    iou = box_iou(labels.xyxy(i), predictions.xyxy(i))
-    other = predictions.classes[i][None, :] != labels.classes[i][:, None]
-    candidate = np.where(other & (predictions.scores[i][None, :] > high_probability), iou, -1.0)
-    for j in np.flatnonzero(is_swap):
-        if candidate[j].max() >= 0:
-            out[j] = predictions.classes[i][int(np.argmax(candidate[j]))]
-    return out
-
-
 def audit_boxes(
     annotations: Union[PathLike, BoxLabels],
     predictions: Union[PathLike, BoxPredictions],
@@ -337,8 +302,8 @@ def audit_boxes(
         raise DataError(f"{preds.source or 'the predictions'} hold no boxes for the labels' images: check that their "
                         f"image_id values are the labels' image ids")
     report(progress, "auditing boxes", 1, stages)
-    from labelwise.audit.object_detection import find_label_issues, get_label_quality_scores, issues_from_scores
-    from labelwise.audit.object_detection._inputs import HIGH_PROBABILITY_THRESHOLD
+    from labelwise.audit.object_detection import (box_issue_types, find_label_issues, get_label_quality_scores,
+                                                  issues_from_scores)
 
     cl_labels, cl_preds = labels.to_cleanlab(), preds.to_cleanlab(labels.num_classes)
     scores = np.asarray(get_label_quality_scores(cl_labels, cl_preds, overlapping_label_check=overlapping_label_check,
@@ -351,20 +316,20 @@ def audit_boxes(
         flagged = np.zeros(len(labels), dtype=bool)
         flagged[issues_from_scores(scores, threshold=float(threshold))] = True
     report(progress, "auditing boxes", 3, stages)
-    per_box = _per_box_issues(cl_labels, cl_preds, overlapping_label_check)
+    per_box = box_issue_types(cl_labels, cl_preds, overlapping_label_check=overlapping_label_check)
 
     swap_s, badloc_s, is_swap, is_badloc, suggested, over_s, is_over = ([] for _ in range(7))
     for i, found in enumerate(per_box):
         order = np.argsort(preds.classes[i], kind="stable")  # cleanlab's predicted boxes are grouped by class
         back = np.empty_like(order)
         back[order] = np.arange(len(order))
-        swap_s.append(np.asarray(found["swap_scores"], dtype=np.float64))
-        badloc_s.append(np.asarray(found["badloc_scores"], dtype=np.float64))
-        is_swap.append(np.asarray(found["is_swap"], dtype=bool))
-        is_badloc.append(np.asarray(found["is_badloc"], dtype=bool))
-        over_s.append(np.asarray(found["overlooked_scores"], dtype=np.float64)[back])
-        is_over.append(np.asarray(found["is_overlooked"], dtype=bool)[back])
-        suggested.append(_suggested(labels, preds, i, is_swap[-1], HIGH_PROBABILITY_THRESHOLD))
+        swap_s.append(np.asarray(found["swap_score"], dtype=np.float64))
+        badloc_s.append(np.asarray(found["badloc_score"], dtype=np.float64))
+        is_swap.append(np.asarray(found["swap"], dtype=bool))
+        is_badloc.append(np.asarray(found["badloc"], dtype=bool))
+        over_s.append(np.asarray(found["overlooked_score"], dtype=np.float64)[back])
+        is_over.append(np.asarray(found["overlooked"], dtype=bool)[back])
+        suggested.append(np.where(is_swap[-1], np.asarray(found["suggested_label"], dtype=np.int64), -1))
     report(progress, "auditing boxes", stages, stages)
     settings = {"annotations": str(labels.source) if labels.source else "", "format": labels.format,
                 "predictions": str(preds.source) if preds.source else "",

@@ -1,6 +1,6 @@
 """Benchmark: StageInteractor's cross-stage label assigner vs per-stage one-to-one matching (paper 2, notes 2.4).
 
-    python bench/stage_interactor.py [--seeds 0,1] [--iters 1000] [--eval-at 250,500] [--train 2000] [--test 300]
+    python bench/stage_interactor.py [--seeds 0,1] [--iters 1000] [--eval-at 100,250,500] [--train 2000] [--test 300]
                                      [--arms one_to_one,cross_stage,own_filtered] [--json FILE]
 
 Per seed (tests/learn/stage_interactor_experiment.py, which the claim test runs at a smaller size): 48 x 48 shape
@@ -33,7 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--iters", type=int, default=1000)
-    ap.add_argument("--eval-at", default="250,500")
+    ap.add_argument("--eval-at", default="100,250,500")
     ap.add_argument("--train", type=int, default=2000)
     ap.add_argument("--test", type=int, default=300)
     ap.add_argument("--arms", default="one_to_one,cross_stage,own_filtered")
@@ -73,18 +73,18 @@ def main() -> None:
     for arm in arms:
         print(f"{arm:14s}" + "".join(f"{cell([r['at'][p]['AP50'] for r in runs[arm]]):>16s}"
                                      f"{cell([r['at'][p]['AP'] for r in runs[arm]]):>16s}" for p in points))
-    base = "one_to_one"
-    if base in arms:
-        print(f"\npaired difference to {base} (x 100), per seed")
-        for arm in arms:
-            if arm == base:
-                continue
-            parts = []
-            for p in points:
-                for metric in ("AP50", "AP"):
-                    diff = [100 * (r["at"][p][metric] - b["at"][p][metric]) for r, b in zip(runs[arm], runs[base])]
-                    parts.append(f"{metric}@{p}: " + " ".join(f"{d:+.1f}" for d in diff) + f" (mean {np.mean(diff):+.1f})")
-            print(f"  {arm}: " + "; ".join(parts))
+    pairs = [(a, b) for a, b in (("cross_stage", "one_to_one"), ("own_filtered", "one_to_one"),
+                                  ("cross_stage", "own_filtered")) if a in arms and b in arms]
+    if pairs:
+        print("\npaired differences (x 100), per seed, then the mean")
+    for arm, base in pairs:
+        parts = []
+        for p in points:
+            for metric in ("AP50", "AP"):
+                diff = [100 * (r["at"][p][metric] - b["at"][p][metric]) for r, b in zip(runs[arm], runs[base])]
+                parts.append(f"  {metric:>4s} @{p:<5d}: " + " ".join(f"{d:+5.1f}" for d in diff)
+                             + f"  (mean {np.mean(diff):+.1f})")
+        print(f"{arm} - {base}:\n" + "\n".join(parts))
     print("\nper-stage final AP x 100 (stage 0 / 1 / 2), mean over seeds")
     for arm in arms:
         per_stage = np.mean([[s["AP"] for s in r["stages"]] for r in runs[arm]], axis=0)

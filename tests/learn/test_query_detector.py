@@ -12,7 +12,8 @@ from labelwise.testing.box_scenes import shape_scenes
 
 torch = pytest.importorskip("torch")
 
-from labelwise.learn.query_detector import QueryDetector, aligned_giou, box_cxcywh_to_xyxy  # noqa: E402
+from labelwise.learn.query_detector import (QueryDetector, QueryDetectorNet, aligned_giou,  # noqa: E402
+                                            box_cxcywh_to_xyxy)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,6 @@ def small():
 def _batch(det: QueryDetector, data):
     det.num_classes_ = 3
     torch.manual_seed(0)
-    from labelwise.learn.query_detector import QueryDetectorNet
     det.net_ = QueryDetectorNet(3)
     logits, boxes = det.net_(torch.from_numpy(data.images).permute(0, 3, 1, 2))
     scale = np.array([32, 32, 32, 32.0])
@@ -46,8 +46,9 @@ def test_the_assigner_changes_class_targets_only(small):
         expected = cross_stage_assign(xyxy[:, i], [m[i] for m in matches], gt_boxes[i], gt_classes[i], 3)
         np.testing.assert_array_equal(targets[:, i].numpy(), np.stack(expected))
     det = QueryDetector(assigner="one_to_one")
-    targets, matches = det._class_targets(logits, boxes, gt_boxes, gt_classes)
-    assert float(targets.sum()) == 3 * sum(len(c) for c in gt_classes)  # one-hot, one per ground truth per stage
+    one_hot, _ = det._class_targets(logits, boxes, gt_boxes, gt_classes)
+    assert float(one_hot.sum()) == 3 * sum(len(c) for c in gt_classes)  # one per ground truth per stage
+    assert not torch.equal(one_hot, targets)  # so the equal losses above are not a case with nothing changed
 
 
 def test_aligned_giou_by_hand():
@@ -83,3 +84,20 @@ def test_bad_inputs_say_what_is_wrong(small):
     det = QueryDetector(max_iter=1, batch_size=2).fit(small.images, small.boxes, small.classes)
     with pytest.raises(ParameterError, match="stage must be"):
         det.predict(small.images, stage=3)
+
+
+@pytest.mark.slow
+def test_claim_cross_stage_assigner_converges_faster_early():
+    """Paper 2's claim on a short schedule (one seed; 250 iterations of 8 scenes, the same network start and
+    batches for both arms): the detector trained with the cross-stage assigner is ahead of per-stage one-to-one
+    training in last-stage AP@[.5:.95] (the notes: "faster early convergence"), and both learn (AP@0.5 floor).
+    Calibration: ahead by 4.7, 4.1 and 6.3 AP on seeds 0, 1 and 2 at this budget; at 150 iterations only 2 of 3
+    seeds were ahead. bench/stage_interactor.py measures it over seeds and iterations, and its own_filtered control
+    shows that most of the early gain comes from the IoU filter on the own matches (docs/assign.md)."""
+    from tests.learn.stage_interactor_experiment import run_arm, scenes
+
+    data = scenes(600, 100, seed=0)
+    one = run_arm(data, "one_to_one", 0, max_iter=250, batch_size=8)["final"]
+    cross = run_arm(data, "cross_stage", 0, max_iter=250, batch_size=8)["final"]
+    assert one["AP50"] > 0.5 and cross["AP50"] > 0.5
+    assert cross["AP"] > one["AP"]

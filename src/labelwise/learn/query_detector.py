@@ -174,7 +174,7 @@ class QueryDetector(BaseEstimator):
     ``fit(images (n, H, W, 3), boxes [n x (k, 4) xyxy pixels], classes [n x (k,) int], callback=None,
     progress=None)``: ``callback(step, self)`` runs after every training step (e.g. to measure AP during
     training). ``predict(images, stage=-1) -> (boxes, scores, classes)``, per-image lists. Learned:
-    ``num_classes_``, ``net_`` (:class:`QueryDetectorNet`), ``loss_history_`` (mean loss per step).
+    ``num_classes_``, ``net_`` (:class:`QueryDetectorNet`), ``loss_history_`` (the training loss of each step).
     """
 
     def __init__(self, num_classes: Optional[int] = None, assigner: str = "one_to_one", *, iou_thr: float = 0.5,

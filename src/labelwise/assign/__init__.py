@@ -10,6 +10,11 @@
   converter when a user has none, and the experiments' data);
 - :mod:`labelwise.assign.box_geometry`: box formats, IoU, GIoU and oriented boxes (numpy), for the box-label
   assigners and the box audit;
+- :mod:`labelwise.assign.hungarian`: the matching cost (focal + L1 + GIoU) and one-to-one Hungarian assignment of
+  query-based detectors (numpy / scipy);
+- :mod:`labelwise.assign.stage_interactor`: StageInteractor's cross-stage class-label assignment and its multi-hot
+  sigmoid focal loss (numpy; torch for the loss; paper 2); the toy detector that checks it is
+  :mod:`labelwise.learn.query_detector`;
 - :mod:`labelwise.assign.folders`: a folder of images and masks -> a folder of matte PNGs (the ``labelwise convert``
   workflow).
 

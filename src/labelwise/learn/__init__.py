@@ -24,6 +24,8 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
   refined soft labels (:class:`LabelAssistedSegmenter`; Qiu et al., ECCV 2024).
 - :mod:`labelwise.learn.ldam`: LDAM, label-dependent attention over text tokens and a time series
   (:class:`LabelAttentionModel`; Niu et al., ICDM 2021).
+- :mod:`labelwise.learn.query_detector`: a toy query-based (DETR-style) detector trained with one-to-one or
+  StageInteractor's cross-stage class targets (:class:`QueryDetector`; the check of paper 2's label assigner).
 
 Estimators (scikit-learn idiom, numpy in and out) in :mod:`labelwise.learn.estimators`:
 :class:`NoisyLabelClassifier`, :class:`MultiLabelClassifier`, :class:`MultiLabelHead`,

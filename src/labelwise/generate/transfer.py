@@ -254,7 +254,7 @@ def _check_columns(frame: pd.DataFrame, teacher_columns: Sequence[str], student_
 def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], student_columns: Sequence[str],
                     labels: Optional[Sequence[str]] = None,
                     class_prompts: Optional[Mapping[str, Sequence[str]]] = None,
-                    templates: Sequence[str] = DEFAULT_TEMPLATES, encoder: Any = None, calibration: str = "domain",
+                    templates: Sequence[str] = DEFAULT_TEMPLATES, encoder: Any = None, calibration: str = "mean",
                     tau: float = 0.07, drop_low_margin: float = 0.0, lambda_align: float = 1.0,
                     self_training: bool = True, epochs: int = 30, hidden: int = 512, svd_dim: int = 256,
                     random_state: int = 0, progress: Optional[ProgressCallback] = None) -> TransferResult:
@@ -314,9 +314,8 @@ def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], stude
 
     targets = np.where(has_teacher, teacher.argmax(axis=1), -1)
     if drop_low_margin > 0:
-        margin = np.where(has_teacher, _margins(teacher), np.inf)
-        cut = np.quantile(margin[has_teacher], drop_low_margin)
-        targets[margin < cut] = -1
+        margin = np.where(has_teacher, _margins(teacher), np.inf)  # rows without a text sort last
+        targets[np.argsort(margin, kind="stable")[:int(round(drop_low_margin * has_teacher.sum()))]] = -1
     view = StudentView(student_columns, svd_dim=svd_dim, random_state=random_state).fit(data)
     X = view.transform(data)
     distiller = PrototypeDistiller(prototypes, hidden=hidden, tau=tau, lambda_align=lambda_align,

@@ -247,4 +247,4 @@ def _transfer(data, transfer_from, to, labels, labels_file, templates, calibrati
         new_copy = out / f"{Path(new).stem}.labelled{Path(new).suffix}"
         write_table_atomic(new_labelled, new_copy, encoding=encoding, sep=sep)
         wrote.insert(1, str(new_copy))
-    messages.print(plain(f"wrote {', '.join(wrote)}"))
+    messages.print(plain(f"wrote {', '.join(wrote)}"), soft_wrap=True)

@@ -291,7 +291,7 @@ def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], stude
         raise DataError(f"The table has {len(data)} rows: too few to learn {len(names)} classes from (at least "
                         f"{2 * len(names)}).")
     if encoder is None:
-        from labelwise.features.text import TextEncoder
+        from labelwise.features import TextEncoder
 
         encoder = TextEncoder()
 

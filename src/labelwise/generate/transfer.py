@@ -8,9 +8,9 @@ without annotation; here the two "modalities" are two views of the rows of one t
    prototype is the mean of its prompts' embeddings (prompt ensembling: ``templates`` filled with the label name,
    or your own ``class_prompts``). A row's teacher probabilities are the softmax of its cosines to the prototypes
    over ``tau``, **calibrated** against the prompts' label bias (the notes' pitfall: one class-name prompt can pull
-   most rows): ``calibration="domain"`` divides by the mean probabilities of random in-domain texts (domain-context
-   calibration, Fei et al. 2023, seed paper 32, :mod:`labelwise.llm.calibration`), ``"mean"`` by the mean over
-   the rows themselves, ``"none"`` keeps them.
+   most rows): ``calibration="mean"`` (the default) divides by the mean probabilities over the rows themselves,
+   ``"domain"`` by those of random in-domain texts (domain-context calibration, Fei et al. 2023, seed paper 32,
+   :mod:`labelwise.llm.calibration`), ``"none"`` keeps them.
 2. **Student**: the student columns become numbers (:class:`StudentView`: free text as TF-IDF -> truncated SVD,
    codes and glyphs as character n-grams -> SVD, numbers and categories through
    :class:`labelwise.features.TabularEncoder`) and a :class:`labelwise.learn.prototype_distill.PrototypeDistiller`
@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from labelwise.data.atomic import atomic_path, write_text_atomic
 from labelwise.data.columns import ID, TEXT, profile_column
 from labelwise.data.io import write_table_atomic
-from labelwise.errors import DataError, ParameterError
+from labelwise.errors import DataError, MissingExtraError, ParameterError
 from labelwise.features.tabular import TabularEncoder
 from labelwise.llm.calibration import calibrate, random_domain_texts
 from labelwise.progress import ProgressCallback
@@ -262,14 +262,17 @@ def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], stude
 
     data: the table. teacher_columns: text columns the teacher reads (joined per row). student_columns: the columns
     the student learns from (any kinds; a teacher column here is read in the student's own representation, e.g.
-    the same text as TF-IDF). labels: ``(K,)`` class names, filled into
-    ``templates``; or class_prompts: ``{label: [prompt, ...]}`` written by you. encoder: anything with
+    the same text as TF-IDF). labels: ``(K,)`` class names, filled into ``templates``; or class_prompts: ``{label: [prompt, ...]}`` written by you. encoder: anything with
     ``encode(texts) -> (n, d)`` normalised (default: the packaged MiniLM :class:`TextEncoder`, cached).
-    calibration: ``"domain"``, ``"mean"`` or ``"none"`` (see the module). drop_low_margin: the share of rows with the
+    calibration: ``"mean"`` (default: the best teacher on both sets of ``bench/clip2scene.py``), ``"domain"`` or
+    ``"none"`` (see the module). drop_low_margin: the share of rows with the
     smallest teacher margin left out of the semantic term. lambda_align, self_training, epochs, hidden, tau:
     :class:`PrototypeDistiller`'s. svd_dim: :class:`StudentView`'s.
     """
-    from labelwise.learn.prototype_distill import PrototypeDistiller  # torch: only when a student is trained
+    try:
+        from labelwise.learn.prototype_distill import PrototypeDistiller  # torch: only when a student is trained
+    except ImportError as exc:
+        raise MissingExtraError("torch", "learn", "the label-transfer student") from exc
 
     _check_columns(data, teacher_columns, student_columns)
     if class_prompts is not None and labels is not None:

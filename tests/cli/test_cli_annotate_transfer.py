@@ -18,6 +18,17 @@ from labelwise.features import HashingTextEncoder  # noqa: E402
 WORDS = {"sports": "football match goal", "music": "guitar song band", "cooking": "recipe oven salt"}
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """torch on one thread in these tests (tiny networks: a second thread only contends), restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _table(n, seed=0):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)

@@ -16,6 +16,17 @@ from labelwise.generate.transfer import (TransferResult, class_prompts_for, prom
                                          teacher_probabilities, transfer_labels)
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """torch on one thread in these tests (tiny networks: a second thread only contends), restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 class DictEncoder:
     """A fake encoder with fixed vectors per text."""
 
@@ -154,14 +165,12 @@ def test_claim_banking77_student_labels_without_annotation_and_its_features_need
     and a linear probe on its features with two labels per intent beats the raw view's."""
     if not BANKING77.is_dir():
         pytest.skip(f"needs {BANKING77}")
-    import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from labelwise.features import TextEncoder
 
-    torch.set_num_threads(1)
     train, test = (pd.read_csv(BANKING77 / f"{part}.csv") for part in ("train", "test"))
     labels = sorted(train["category"].unique())[::7]
     train = train[train["category"].isin(labels)].reset_index(drop=True)

@@ -86,8 +86,8 @@ def test_prototypes_stay_frozen_and_untouched():
 
 def test_self_training_switches_on_only_after_the_warm_up():
     P, _, T, X = _views(200)
-    on = PrototypeDistiller(P, hidden=16, epochs=6, batch_size=20, self_train_after=0.5, self_train_prob=0.5,
-                            random_state=0).fit(X, T)
+    on = PrototypeDistiller(P, hidden=16, epochs=6, batch_size=20, self_training=True, self_train_after=0.5,
+                            self_train_prob=0.5, random_state=0).fit(X, T)
     switched = [h["switched"] for h in on.history_]
     assert switched[:3] == [0.0, 0.0, 0.0] and 0 < np.mean(switched[3:]) < 1
     off = PrototypeDistiller(P, hidden=16, epochs=6, batch_size=20, self_training=False, random_state=0).fit(X, T)

@@ -256,7 +256,7 @@ def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], stude
                     class_prompts: Optional[Mapping[str, Sequence[str]]] = None,
                     templates: Sequence[str] = DEFAULT_TEMPLATES, encoder: Any = None, calibration: str = "mean",
                     tau: float = 0.07, drop_low_margin: float = 0.0, lambda_align: float = 1.0,
-                    self_training: bool = True, epochs: int = 30, hidden: int = 512, svd_dim: int = 256,
+                    self_training: bool = False, epochs: int = 30, hidden: int = 512, svd_dim: int = 256,
                     random_state: int = 0, progress: Optional[ProgressCallback] = None) -> TransferResult:
     """Label ``data``'s rows with a zero-shot text teacher and train a student on other columns to do the same.
 

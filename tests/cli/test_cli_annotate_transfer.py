@@ -12,21 +12,11 @@ import pytest
 
 pytest.importorskip("torch")
 
+from tests.learn.conftest import one_torch_thread  # noqa: E402,F401  (autouse: torch on one thread here)
 from labelwise.cli.main import main  # noqa: E402
 from labelwise.features import HashingTextEncoder  # noqa: E402
 
 WORDS = {"sports": "football match goal", "music": "guitar song band", "cooking": "recipe oven salt"}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """torch on one thread in these tests (tiny networks: a second thread only contends), restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _table(n, seed=0):

@@ -10,21 +10,11 @@ import pytest
 
 pytest.importorskip("torch")
 
+from tests.learn.conftest import one_torch_thread  # noqa: E402,F401  (autouse: torch on one thread here)
 from labelwise.errors import DataError, ParameterError  # noqa: E402
 from labelwise.features import HashingTextEncoder  # noqa: E402
 from labelwise.generate.transfer import (TransferResult, class_prompts_for, prompt_prototypes,  # noqa: E402
                                          teacher_probabilities, transfer_labels)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """torch on one thread in these tests (tiny networks: a second thread only contends), restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class DictEncoder:

@@ -61,10 +61,18 @@ def test_transfer_labels_the_table_and_new_rows(tmp_path, fake_encoder, capsys):
     (["--transfer-from", "note", "--to", "score", "--calibration", "contextual"], "auto, domain, mean or none"),
     (["--transfer-from", "note", "--to", "score", "--label-column", "shop"], "--label-column"),
     (["--labels", "a,b"], "--text"),
+    (["--transfer-from", "note", "--to", "score", "--new", "{tmp}/items.csv"], None),
+    (["--transfer-from", "note", "--to", "score", "--new", "{tmp}/new.csv"], "--new"),
 ])
 def test_transfer_errors_are_one_line_and_exit_2(tmp_path, fake_encoder, capsys, args, message):
     _table(30)[0].to_csv(tmp_path / "items.csv", index=False)
+    _table(30)[0][["note"]].to_csv(tmp_path / "new.csv", index=False)  # lacks the student's column
     extra = [] if "--labels" in args else ["--labels", "sports,music"]
+    args = [a.format(tmp=tmp_path) for a in args]
     code = main(["annotate", str(tmp_path / "items.csv"), *args, *extra, "--out", str(tmp_path / "o"), "--quiet"])
     err = capsys.readouterr().err
+    if message is None:  # the control: the same command with a good --new runs
+        assert code == 0, err
+        return
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "items.labelled.csv").exists()  # refused before any work

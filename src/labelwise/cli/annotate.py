@@ -217,6 +217,10 @@ def _transfer(data, transfer_from, to, labels, labels_file, templates, calibrati
         raise LabelwiseError(f"{data} already has a column {taken[0]!r}; pass --label-column NAME for the new labels "
                              "so nothing of yours is overwritten.")
     new_frame = read_table(new, encoding=encoding, sep=sep) if new is not None else None
+    lacking = [] if new_frame is None else [c for c in to if c not in new_frame.columns]
+    if lacking:
+        raise LabelwiseError(f"--new {new} has no column {', '.join(map(repr, lacking))}: the student labels it from "
+                             f"the --to columns; its columns are: {', '.join(map(str, new_frame.columns))}.")
     with progress_bars(enabled=not quiet) as progress:
         result = transfer_labels(frame, teacher_columns=transfer_from, student_columns=to, labels=label_set,
                                  templates=templates or DEFAULT_TEMPLATES, calibration=method,

@@ -21,7 +21,8 @@ template vs the ensemble); the student's annotation-free accuracy on the evaluat
 switchable self-training (and without the alignment term), and the same student trained on the true labels (the
 ceiling of its view); linear probes (multinomial logistic regression, C=1,
 standardised features) with 1 % and 10 % of the distillation rows labelled, on (i) the raw student view ("from
-scratch"), (ii) the distilled student features, (iii) the teacher's MiniLM features (reference); and a probe on the raw view with every label.
+scratch"), (ii) the distilled student features, (iii) the teacher's MiniLM features (reference); and a probe on
+the raw view with every label.
 Writes bench/results/clip2scene.json.
 """
 

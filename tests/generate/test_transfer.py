@@ -165,7 +165,8 @@ def test_claim_banking77_student_labels_without_annotation_and_its_features_need
     labels = sorted(train["category"].unique())[::7]
     train = train[train["category"].isin(labels)].reset_index(drop=True)
     test = test[test["category"].isin(labels)].reset_index(drop=True)
-    y_train, y_test = (frame["category"].map({c: i for i, c in enumerate(labels)}).to_numpy() for frame in (train, test))
+    index = {c: i for i, c in enumerate(labels)}
+    y_train, y_test = (frame["category"].map(index).to_numpy() for frame in (train, test))
     result = transfer_labels(train, teacher_columns=["text"], student_columns=["text"], labels=labels,
                              encoder=TextEncoder(n_threads=1), svd_dim=128, random_state=0)
     teacher = (result.teacher_labels == y_train).mean()

@@ -15,7 +15,7 @@ without annotation; here the two "modalities" are two views of the rows of one t
    codes and glyphs as character n-grams -> SVD, numbers and categories through
    :class:`labelwise.features.TabularEncoder`) and a :class:`labelwise.learn.prototype_distill.PrototypeDistiller`
    learns the teacher's frozen prototypes from them (semantic consistency, alignment to the teacher embedding,
-   switchable self-training). Rows with an empty teacher text, and the ``drop_low_margin`` share of rows with the
+   optionally switchable self-training). Rows with an empty teacher text, and the ``drop_low_margin`` share of rows with the
    least sure teacher, are left out of the semantic term (misaligned or ambiguous pairs inject noise).
 3. The result labels **new rows from the student columns alone** (:meth:`TransferResult.predict`), and its
    :meth:`TransferResult.features` are the student's embeddings, a start for label-efficient fine-tuning.
@@ -262,12 +262,14 @@ def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], stude
 
     data: the table. teacher_columns: text columns the teacher reads (joined per row). student_columns: the columns
     the student learns from (any kinds; a teacher column here is read in the student's own representation, e.g.
-    the same text as TF-IDF). labels: ``(K,)`` class names, filled into ``templates``; or class_prompts: ``{label: [prompt, ...]}`` written by you. encoder: anything with
-    ``encode(texts) -> (n, d)`` normalised (default: the packaged MiniLM :class:`TextEncoder`, cached).
-    calibration: ``"mean"`` (default: the best teacher on both sets of ``bench/clip2scene.py``), ``"domain"`` or
-    ``"none"`` (see the module). drop_low_margin: the share of rows with the
-    smallest teacher margin left out of the semantic term. lambda_align, self_training, epochs, hidden, tau:
-    :class:`PrototypeDistiller`'s. svd_dim: :class:`StudentView`'s.
+    the same text as TF-IDF). labels: ``(K,)`` class names, filled into ``templates``; or class_prompts:
+    ``{label: [prompt, ...]}`` written by you. encoder: anything with ``encode(texts) -> (n, d)`` normalised
+    (default: the packaged MiniLM :class:`TextEncoder`, cached). calibration: ``"mean"`` (default: the best teacher
+    on both sets of ``bench/clip2scene.py``), ``"domain"`` or ``"none"`` (see the module). drop_low_margin: the
+    share of rows with the smallest teacher margin left out of the semantic term. lambda_align, self_training
+    (off by default: no gain in the bench), epochs, hidden, tau: :class:`PrototypeDistiller`'s. svd_dim:
+    :class:`StudentView`'s. progress: ``progress(stage, done, total)`` while embedding and distilling.
+    Returns a :class:`TransferResult`.
     """
     try:
         from labelwise.learn.prototype_distill import PrototypeDistiller  # torch: only when a student is trained

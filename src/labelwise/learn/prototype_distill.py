@@ -127,14 +127,16 @@ class PrototypeDistiller(TransformerMixin, ClassifierMixin, BaseEstimator):
                  random_state: Any = None, n_threads: Optional[int] = None):
         self.prototypes = prototypes
         self.hidden, self.tau, self.lambda_align = hidden, tau, lambda_align
-        self.self_training, self.self_train_after, self.self_train_prob = self_training, self_train_after, self_train_prob
+        self.self_training, self.self_train_after = self_training, self_train_after
+        self.self_train_prob = self_train_prob
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.random_state, self.n_threads = random_state, n_threads
 
     def _check_params(self) -> np.ndarray:
         P = np.asarray(self.prototypes, dtype=np.float32)
         if P.ndim != 2 or len(P) < 2 or not np.isfinite(P).all() or (np.linalg.norm(P, axis=1) == 0).any():
-            raise ShapeError(f"prototypes must be a finite (K, d) array with K >= 2 non-zero rows; got shape {P.shape}.")
+            raise ShapeError(f"prototypes must be a finite (K, d) array with K >= 2 non-zero rows; got shape "
+                             f"{P.shape}.")
         if not self.tau > 0:
             raise ParameterError(f"tau must be > 0; got {self.tau}.")
         if not self.lambda_align >= 0:

@@ -15,8 +15,9 @@ without annotation; here the two "modalities" are two views of the rows of one t
    codes and glyphs as character n-grams -> SVD, numbers and categories through
    :class:`labelwise.features.TabularEncoder`) and a :class:`labelwise.learn.prototype_distill.PrototypeDistiller`
    learns the teacher's frozen prototypes from them (semantic consistency, alignment to the teacher embedding,
-   optionally switchable self-training). Rows with an empty teacher text, and the ``drop_low_margin`` share of rows with the
-   least sure teacher, are left out of the semantic term (misaligned or ambiguous pairs inject noise).
+   optionally switchable self-training). Rows with an empty teacher text, and the ``drop_low_margin`` share of
+   rows with the least sure teacher, are left out of the semantic term (misaligned or ambiguous pairs inject
+   noise).
 3. The result labels **new rows from the student columns alone** (:meth:`TransferResult.predict`), and its
    :meth:`TransferResult.features` are the student's embeddings, a start for label-efficient fine-tuning.
 """

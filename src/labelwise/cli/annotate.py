@@ -1,4 +1,5 @@
-"""``labelwise annotate``: label a table's text column with an LLM over a fixed label set."""
+"""``labelwise annotate``: label a table's text column with an LLM over a fixed label set, or transfer labels from
+a zero-shot text teacher to a student on other columns (``--transfer-from`` / ``--to``)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,21 @@ def _read_labels(labels: Optional[list[str]], labels_file: Optional[Path]) -> li
 
 def annotate(
     data: Path = typer.Argument(..., help="CSV/TSV/Parquet/JSONL table with the texts.", show_default=False),
-    text: str = typer.Option(..., "--text", "-t", help="The text column.", show_default=False),
+    text: Optional[str] = typer.Option(None, "--text", "-t", help="The text column (the LLM reads it).",
+                                       show_default=False),
+    transfer_from: Optional[List[str]] = list_option("--transfer-from", help="Label transfer (CLIP2Scene): the text "
+                                                     "column(s) a sentence-embedding teacher labels zero-shot by the "
+                                                     "nearest label prompt; no LLM. Needs --to."),
+    to: Optional[List[str]] = list_option("--to", help="With --transfer-from: the columns the student learns to label "
+                                          "from (numbers, categories, codes, other text)."),
+    new: Optional[Path] = typer.Option(None, "--new", help="With --transfer-from: a table with the --to columns only; "
+                                       "the student labels its rows (written to --out)."),
+    prompt_template: Optional[List[str]] = list_option("--prompt-template", metavar="TEMPLATE", help="With "
+                                                       "--transfer-from: prompt templates ensembled per label, {} for "
+                                                       "the label (default: four generic ones)."),
+    self_training: bool = typer.Option(False, "--self-training/--no-self-training", help="With --transfer-from: "
+                                       "switchable self-training in the second half of the student's training (no "
+                                       "gain on Banking77, a loss on emoticons: off by default)."),
     labels: Optional[List[str]] = list_option("--labels", metavar="LABEL", help="The labels (a label with a comma: "
                                               "--labels-file)."),
     labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="A file with one label per line."),
@@ -41,7 +56,8 @@ def annotate(
     shots: int = typer.Option(0, "--shots", help="Demonstrations per prompt (needs --pool)."),
     demos: str = typer.Option("knn", "--demos", help="knn: the nearest pool rows per text; fixed: one "
                               "class-balanced set for all."),
-    calibration: str = typer.Option("auto", "--calibration", help="auto, domain, contextual or none."),
+    calibration: str = typer.Option("auto", "--calibration", help="auto, domain, contextual or none (with "
+                                    "--transfer-from: auto = mean, domain, mean or none)."),
     taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help="Label with this taxonomy (YAML from labelwise "
                                             "taxonomy): its categories and descriptions, plus Other."),
     distill: bool = typer.Option(False, "--distill", help="The LLM labels --sample rows; a classifier on sentence "
@@ -69,12 +85,24 @@ def annotate(
     With --taxonomy and --distill (TnT-LLM): the LLM labels a sample with the taxonomy's categories, a cheap
     classifier learns from it and labels every row; the held-out agreement and the cost are reported.
 
+    With --transfer-from and --to (CLIP2Scene): the packaged sentence encoder labels each row's text by the nearest
+    label prompt, and a student on the --to columns learns those labels; it then labels rows that have no text
+    (and the rows of --new) from the --to columns alone.
+
     Examples: labelwise annotate tickets.csv --text body --labels billing,bug,feature --out annotated/
               labelwise annotate tickets.csv --text body --taxonomy taxonomy.yaml --distill --out labelled/
+              labelwise annotate items.csv --transfer-from description --to price,brand,sku --labels a,b --out t/
     """
     from labelwise.generate.annotate import annotate as run
 
     writable(out, folder=True)
+    if transfer_from or to:
+        _transfer(data, transfer_from, to, labels, labels_file, prompt_template, calibration, self_training, new,
+                  label_column, out, quiet, encoding, sep, other=text or taxonomy or distill or multi_label or pool)
+        return
+    if text is None:
+        raise LabelwiseError("Give the text column the LLM reads with --text (or --transfer-from COLS --to COLS for "
+                             "label transfer without an LLM).")
     if taxonomy is not None or distill or multi_label:
         _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, holdout, multi_label,
                         label_column, calibration, out, model, server, server_model, threads, quiet, encoding, sep,
@@ -157,3 +185,71 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
     messages.print(plain(f"wrote {copy} (your table plus {label_column}, {label_column}_probability, {label_column}_by) "
                          f"and {out}/annotations.csv, probabilities.parquet, summary.json"
                          + (", classifier.joblib" if result.classifier is not None else "")))
+
+
+def _transfer(data, transfer_from, to, labels, labels_file, templates, calibration, self_training, new, label_column,
+              out, quiet, encoding=None, sep=None, other=None) -> None:
+    """--transfer-from / --to: :func:`labelwise.generate.transfer.transfer_labels`, a labelled copy of the table,
+    the student saved, and --new labelled by the student."""
+    import numpy as np
+
+    from labelwise.data.io import read_table, write_table_atomic
+    from labelwise.generate.transfer import DEFAULT_TEMPLATES, transfer_labels
+
+    if not transfer_from or not to:
+        raise LabelwiseError("Label transfer needs both --transfer-from TEXT_COLUMNS (the teacher reads them) and --to "
+                             "COLUMNS (the student learns from them).")
+    if other:
+        raise LabelwiseError("--transfer-from labels without an LLM: leave out --text, --taxonomy, --distill, "
+                             "--multi-label and --pool.")
+    method = {"auto": "mean"}.get(calibration, calibration)
+    if method not in ("domain", "mean", "none"):
+        raise LabelwiseError(f"--calibration with --transfer-from must be auto, domain, mean or none; got "
+                             f"{calibration!r}.")
+    label_set = _read_labels(labels, labels_file)
+    frame = read_table(data, encoding=encoding, sep=sep)
+    absent = [c for c in [*transfer_from, *to] if c not in frame.columns]
+    if absent:
+        raise LabelwiseError(f"{data} has no column {', '.join(map(repr, absent))}; its columns are: "
+                             f"{', '.join(map(str, frame.columns))}.")
+    taken = [c for c in (label_column, f"{label_column}_probability", f"{label_column}_by") if c in frame.columns]
+    if taken:
+        raise LabelwiseError(f"{data} already has a column {taken[0]!r}; pass --label-column NAME for the new labels "
+                             "so nothing of yours is overwritten.")
+    new_frame = read_table(new, encoding=encoding, sep=sep) if new is not None else None
+    lacking = [] if new_frame is None else [c for c in to if c not in new_frame.columns]
+    if lacking:
+        raise LabelwiseError(f"--new {new} has no column {', '.join(map(repr, lacking))}: the student labels it from "
+                             f"the --to columns; its columns are: {', '.join(map(str, new_frame.columns))}.")
+    with progress_bars(enabled=not quiet) as progress:
+        result = transfer_labels(frame, teacher_columns=transfer_from, student_columns=to, labels=label_set,
+                                 templates=templates or DEFAULT_TEMPLATES, calibration=method,
+                                 self_training=self_training, progress=progress)
+    result.save(out)
+    table = result.to_frame()
+    labelled = frame.copy()
+    labelled[label_column] = table["label"].to_numpy()
+    labelled[f"{label_column}_probability"] = np.where(table["labelled_by"] == "teacher", table["teacher_probability"],
+                                                       table["student_probability"])
+    labelled[f"{label_column}_by"] = table["labelled_by"].to_numpy()
+    copy = out / f"{Path(data).stem}.labelled{Path(data).suffix}"
+    write_table_atomic(labelled, copy, encoding=encoding, sep=sep)
+    summary = result.summary()
+    console.print(plain(f"{len(frame):,} rows: the teacher labelled {summary['rows_with_teacher_text']:,} from "
+                        f"{', '.join(transfer_from)}; the student learned from {summary['rows_learned_from']:,} and "
+                        f"labels from {', '.join(to)} alone"
+                        + (f", agreeing with the teacher on {summary['student_teacher_agreement']:.1%} of them"
+                           if summary["student_teacher_agreement"] is not None else "") + "."), soft_wrap=True)
+    for label, n in table["label"].value_counts().head(15).items():
+        console.print(plain(f"  {label:<32} {n:>7,}"), soft_wrap=True)
+    wrote = [str(copy), f"{out}/annotations.csv", "summary.json", "transfer.joblib"]
+    if new_frame is not None:
+        proba = result.predict_proba(new_frame)
+        new_labelled = new_frame.copy()
+        new_labelled[label_column] = np.asarray(result.labels, dtype=object)[proba.argmax(axis=1)]
+        new_labelled[f"{label_column}_probability"] = proba.max(axis=1)
+        new_labelled[f"{label_column}_by"] = "student"
+        new_copy = out / f"{Path(new).stem}.labelled{Path(new).suffix}"
+        write_table_atomic(new_labelled, new_copy, encoding=encoding, sep=sep)
+        wrote.insert(1, str(new_copy))
+    messages.print(plain(f"wrote {', '.join(wrote)}"), soft_wrap=True)

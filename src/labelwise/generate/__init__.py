@@ -11,7 +11,8 @@
   phase 2); ``evaluate.py`` scores labels made without the truth against it;
 - ``instructions.py`` and ``guide.py``: labelling guides with representative examples ("Thinking Like an
   Annotator");
-- ``refined_labels.py``: the LAD teacher's refined pixel labels (probabilities and masks) saved as files.
+- ``refined_labels.py``: the LAD teacher's refined pixel labels (probabilities and masks) saved as files;
+- ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
 """
@@ -37,6 +38,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "RefinedLabels": "labelwise.generate.refined_labels",
     "refine_label_folder": "labelwise.generate.refined_labels",
     "save_refined_labels": "labelwise.generate.refined_labels",
+    "TransferResult": "labelwise.generate.transfer",
+    "transfer_labels": "labelwise.generate.transfer",
 }, submodules=("annotate",))
 
 if TYPE_CHECKING:
@@ -48,3 +51,4 @@ if TYPE_CHECKING:
     from labelwise.generate.taxonomy import induce_taxonomy
     from labelwise.generate.taxonomy_categories import OTHER, Category
     from labelwise.generate.taxonomy_yaml import Taxonomy
+    from labelwise.generate.transfer import TransferResult, transfer_labels

@@ -104,7 +104,8 @@ def run_part(name, seeds, epochs, encoder):
                             ("no_alignment", {"lambda_align": 0.0, "self_training": True})):
             t0 = time.perf_counter()
             result = transfer_labels(train, teacher_columns=[teacher_col], student_columns=[student_col],
-                                     labels=labels, encoder=encoder, epochs=epochs, random_state=seed, **kwargs)
+                                     labels=labels, encoder=encoder, epochs=epochs, holdout=0.0, random_state=seed,
+                                     **kwargs)
             results[arm] = result
             row[f"student_{arm}"] = float((result.predict_proba(test).argmax(1) == y_test).mean())
             row[f"student_{arm}_s"] = round(time.perf_counter() - t0, 1)

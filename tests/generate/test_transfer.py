@@ -106,8 +106,19 @@ def test_calibration_priors_and_dropping_unsure_rows():
     assert np.allclose(mean.teacher_proba, calibrated / calibrated.sum(1, keepdims=True))
     none = _transfer(frame, calibration="none", epochs=1)
     assert np.allclose(none.prior, 1 / 3) and np.allclose(none.teacher_proba, raw)
-    dropped = _transfer(frame, drop_low_margin=0.2, epochs=1)
+    dropped = _transfer(frame, drop_low_margin=0.2, holdout=0.0, epochs=1)
     assert dropped.used.sum() == 72  # the 18 least sure rows are left out of the semantic term
+
+
+def test_held_out_rows_measure_agreement_on_rows_the_student_never_saw():
+    frame, _ = _table(90)
+    result = _transfer(frame)  # holdout=0.2 by default: 18 of the 90 rows
+    summary = result.summary()
+    assert result.heldout.sum() == 18 == summary["heldout_rows"]
+    assert not (result.used & result.heldout).any() and result.used.sum() == 72
+    agree = (result.teacher_labels == result.student_labels)[result.heldout].mean()
+    assert summary["heldout_agreement"] == agree and agree > 0.8  # the student generalises to unseen rows
+    assert _transfer(frame, holdout=0.0, epochs=1).summary()["heldout_agreement"] is None
 
 
 def test_own_prompts_and_save_load(tmp_path):
@@ -168,7 +179,7 @@ def test_claim_banking77_student_labels_without_annotation_and_its_features_need
     index = {c: i for i, c in enumerate(labels)}
     y_train, y_test = (frame["category"].map(index).to_numpy() for frame in (train, test))
     result = transfer_labels(train, teacher_columns=["text"], student_columns=["text"], labels=labels,
-                             encoder=TextEncoder(n_threads=1), svd_dim=128, random_state=0)
+                             encoder=TextEncoder(n_threads=1), svd_dim=128, holdout=0.0, random_state=0)
     teacher = (result.teacher_labels == y_train).mean()
     student = (result.predict_proba(test).argmax(1) == y_test).mean()
     assert teacher > 0.5  # chance: 1/11

@@ -63,8 +63,9 @@ def annotate(
     distill: bool = typer.Option(False, "--distill", help="The LLM labels --sample rows; a classifier on sentence "
                                  "embeddings learns from them and labels every row (TnT-LLM)."),
     sample: int = typer.Option(1000, "--sample", help="With --distill: rows the LLM labels."),
-    holdout: float = typer.Option(0.2, "--holdout", help="With --distill: share of the LLM-labelled rows kept aside "
-                                  "to measure the classifier's agreement with the LLM."),
+    holdout: float = typer.Option(0.2, "--holdout", help="With --distill (or --transfer-from): share of the LLM- "
+                                  "(teacher-) labelled rows kept aside to measure the classifier's (student's) "
+                                  "agreement with it."),
     multi_label: bool = typer.Option(False, "--multi-label", help="Rows may get several labels (the LLM writes "
                                      "label sets; the classifier is one-vs-rest)."),
     label_column: str = typer.Option("label", "--label-column", help="Name of the new label column in the "
@@ -98,7 +99,8 @@ def annotate(
     writable(out, folder=True)
     if transfer_from or to:
         _transfer(data, transfer_from, to, labels, labels_file, prompt_template, calibration, self_training, new,
-                  label_column, out, quiet, encoding, sep, other=text or taxonomy or distill or multi_label or pool)
+                  label_column, out, quiet, encoding, sep, other=text or taxonomy or distill or multi_label or pool,
+                  holdout=holdout, threads=threads)
         return
     if text is None:
         raise LabelwiseError("Give the text column the LLM reads with --text (or --transfer-from COLS --to COLS for "
@@ -188,7 +190,7 @@ def _with_label_set(data, text, labels, labels_file, taxonomy, distill, sample, 
 
 
 def _transfer(data, transfer_from, to, labels, labels_file, templates, calibration, self_training, new, label_column,
-              out, quiet, encoding=None, sep=None, other=None) -> None:
+              out, quiet, encoding=None, sep=None, other=None, holdout=0.2, threads=None) -> None:
     """--transfer-from / --to: :func:`labelwise.generate.transfer.transfer_labels`, a labelled copy of the table,
     the student saved, and --new labelled by the student."""
     import numpy as np
@@ -224,7 +226,8 @@ def _transfer(data, transfer_from, to, labels, labels_file, templates, calibrati
     with progress_bars(enabled=not quiet) as progress:
         result = transfer_labels(frame, teacher_columns=transfer_from, student_columns=to, labels=label_set,
                                  templates=templates or DEFAULT_TEMPLATES, calibration=method,
-                                 self_training=self_training, progress=progress)
+                                 self_training=self_training, holdout=holdout, n_threads=threads or 1,
+                                 progress=progress)
     result.save(out)
     table = result.to_frame()
     labelled = frame.copy()
@@ -238,8 +241,9 @@ def _transfer(data, transfer_from, to, labels, labels_file, templates, calibrati
     console.print(plain(f"{len(frame):,} rows: the teacher labelled {summary['rows_with_teacher_text']:,} from "
                         f"{', '.join(transfer_from)}; the student learned from {summary['rows_learned_from']:,} and "
                         f"labels from {', '.join(to)} alone"
-                        + (f", agreeing with the teacher on {summary['student_teacher_agreement']:.1%} of them"
-                           if summary["student_teacher_agreement"] is not None else "") + "."), soft_wrap=True)
+                        + (f"; on {summary['heldout_rows']:,} rows it did not learn from, it agrees with the teacher "
+                           f"on {summary['heldout_agreement']:.1%}" if summary["heldout_agreement"] is not None
+                           else "") + "."), soft_wrap=True)
     for label, n in table["label"].value_counts().head(15).items():
         console.print(plain(f"  {label:<32} {n:>7,}"), soft_wrap=True)
     wrote = [str(copy), f"{out}/annotations.csv", "summary.json", "transfer.joblib"]

@@ -143,6 +143,8 @@ class TransferResult:
     labels: ``(K,)`` class names. teacher_proba, student_proba: ``(n, K)`` on the table's rows (the teacher's
     calibrated). has_teacher: ``(n,)`` bool, rows with a teacher text. used: ``(n,)`` bool, rows the student learned
     the teacher's labels from. prior: ``(K,)`` the calibration prior. view, distiller: the fitted student.
+    heldout: ``(n,)`` bool, rows with a teacher text kept out of the student's training to measure how well it
+    agrees with the teacher on rows it has not seen (``summary()["heldout_agreement"]``).
     ``predict(frame)`` / ``predict_proba(frame)`` / ``features(frame)`` need only the student columns.
     """
 
@@ -155,6 +157,7 @@ class TransferResult:
     view: StudentView
     distiller: Any
     settings: dict = field(default_factory=dict)
+    heldout: Optional[np.ndarray] = None
 
     @property
     def teacher_labels(self) -> np.ndarray:
@@ -197,16 +200,24 @@ class TransferResult:
         })
 
     def summary(self) -> dict:
+        """Counts and settings; ``student_teacher_agreement`` is over every row with a teacher text (the student saw
+        most of them), ``heldout_agreement`` over the held-out ones only (None when none were held out)."""
         has = self.has_teacher
+        held = np.zeros_like(has) if self.heldout is None else self.heldout
+        agree = self.teacher_labels == self.student_labels
         return {"rows": int(len(has)), "rows_with_teacher_text": int(has.sum()), "rows_learned_from": int(
                 self.used.sum()), "labels": [str(x) for x in self.labels],
-                "student_teacher_agreement": float((self.teacher_labels == self.student_labels)[has].mean())
-                if has.any() else None, "calibration_prior": self.prior.round(6).tolist(), **self.settings}
+                "student_teacher_agreement": float(agree[has].mean()) if has.any() else None,
+                "heldout_rows": int(held.sum()), "heldout_agreement": float(agree[held].mean()) if held.any() else None,
+                "calibration_prior": self.prior.round(6).tolist(), **self.settings}
 
     def __repr__(self) -> str:
-        agree = self.summary()["student_teacher_agreement"]
+        summary = self.summary()
+        agree, where = summary["heldout_agreement"], "held-out rows"
+        if agree is None:
+            agree, where = summary["student_teacher_agreement"], "rows with a teacher text"
         return (f"TransferResult({len(self.used):,} rows, {len(self.labels)} labels, student agrees with the teacher "
-                f"on {agree:.1%} of the rows with a teacher text)" if agree is not None else
+                f"on {agree:.1%} of the {where})" if agree is not None else
                 f"TransferResult({len(self.used):,} rows, {len(self.labels)} labels)")
 
     def save(self, directory) -> Path:
@@ -258,7 +269,8 @@ def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], stude
                     templates: Sequence[str] = DEFAULT_TEMPLATES, encoder: Any = None, calibration: str = "mean",
                     tau: float = 0.07, drop_low_margin: float = 0.0, lambda_align: float = 1.0,
                     self_training: bool = False, epochs: int = 30, hidden: int = 512, svd_dim: int = 256,
-                    random_state: int = 0, progress: Optional[ProgressCallback] = None) -> TransferResult:
+                    holdout: float = 0.2, random_state: int = 0, n_threads: Optional[int] = 1,
+                    progress: Optional[ProgressCallback] = None) -> TransferResult:
     """Label ``data``'s rows with a zero-shot text teacher and train a student on other columns to do the same.
 
     data: the table. teacher_columns: text columns the teacher reads (joined per row). student_columns: the columns
@@ -269,7 +281,11 @@ def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], stude
     on both sets of ``bench/clip2scene.py``), ``"domain"`` or ``"none"`` (see the module). drop_low_margin: the
     share of rows with the smallest teacher margin left out of the semantic term. lambda_align, self_training
     (off by default: no gain in the bench), epochs, hidden, tau: :class:`PrototypeDistiller`'s. svd_dim:
-    :class:`StudentView`'s. progress: ``progress(stage, done, total)`` while embedding and distilling.
+    :class:`StudentView`'s. holdout: the share of the rows with a teacher text (at random, at least 10 rows, when
+    there are 50 or more) the student does not learn from, to measure its agreement with the teacher on unseen rows;
+    their final label is still the teacher's. n_threads: torch threads for the student (default 1: the student is a
+    small MLP that more threads do not speed up, and oversubscribed cores slow it down many times; None: torch's
+    default). progress: ``progress(stage, done, total)`` while embedding and distilling.
     Returns a :class:`TransferResult`.
     """
     try:
@@ -293,6 +309,8 @@ def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], stude
         raise ParameterError(f"calibration must be one of {CALIBRATIONS}; got {calibration!r}.")
     if not 0 <= drop_low_margin < 1:
         raise ParameterError(f"drop_low_margin must be in [0, 1); got {drop_low_margin}.")
+    if not 0 <= holdout < 1:
+        raise ParameterError(f"holdout must be in [0, 1); got {holdout}.")
     if len(data) < 2 * len(names):
         raise DataError(f"The table has {len(data)} rows: too few to learn {len(names)} classes from (at least "
                         f"{2 * len(names)}).")
@@ -322,14 +340,24 @@ def transfer_labels(data: pd.DataFrame, *, teacher_columns: Sequence[str], stude
     if drop_low_margin > 0:
         margin = np.where(has_teacher, _margins(teacher), np.inf)  # rows without a text sort last
         targets[np.argsort(margin, kind="stable")[:int(round(drop_low_margin * has_teacher.sum()))]] = -1
+    heldout = np.zeros(len(texts), dtype=bool)
+    n_held = int(round(holdout * has_teacher.sum())) if has_teacher.sum() >= 50 else 0
+    if n_held >= 10:
+        rows = np.flatnonzero(has_teacher)
+        heldout[np.random.default_rng(random_state).choice(rows, size=n_held, replace=False)] = True
+        targets[heldout] = -1
+    train_feats = feats.copy()
+    train_feats[heldout] = np.nan  # held-out rows give the student neither their label nor their teacher features
     view = StudentView(student_columns, svd_dim=svd_dim, random_state=random_state).fit(data)
     X = view.transform(data)
     distiller = PrototypeDistiller(prototypes, hidden=hidden, tau=tau, lambda_align=lambda_align,
-                                   self_training=self_training, epochs=epochs, random_state=random_state)
-    distiller.fit(X, feats, targets, progress=progress)
+                                   self_training=self_training, epochs=epochs, random_state=random_state,
+                                   n_threads=n_threads)
+    distiller.fit(X, train_feats, targets, progress=progress)
     settings = {"teacher_columns": list(teacher_columns), "student_columns": list(student_columns),
                 "prompts": {n: p for n, p in zip(names, prompts)}, "calibration": calibration, "tau": tau,
-                "drop_low_margin": drop_low_margin, "lambda_align": lambda_align, "self_training": self_training,
+                "drop_low_margin": drop_low_margin, "holdout": holdout, "lambda_align": lambda_align,
+                "self_training": self_training,
                 "epochs": epochs, "encoder": getattr(encoder, "model_id", type(encoder).__name__)}
     return TransferResult(names, teacher, distiller.predict_proba(X), has_teacher, targets >= 0, prior, view,
-                          distiller, settings)
+                          distiller, settings, heldout)

@@ -27,6 +27,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 ARMS = ("centre", "gaussian")
+#: every arm the script knows: the detector's parameters (same network, loss, budget and decoding otherwise)
+ARM_PARAMS = {"centre": {"assigner": "centre"}, "gaussian": {"assigner": "gaussian"},
+              "gaussian-onehot": {"assigner": "gaussian", "soft_class_targets": False},
+              "gaussian-norefine": {"assigner": "gaussian", "refine": False}}
 TEST_SETS = {"all": (1.0, 6.0), "elongated": (3.0, 6.0), "compact": (1.0, 2.0)}
 
 
@@ -39,9 +43,9 @@ def run_seed(seed: int, args) -> dict:
     tests = {name: oriented_scenes(args.test, aspect=aspect, seed=2000 + 10 * seed + i)
              for i, (name, aspect) in enumerate(TEST_SETS.items())}
     out = {}
-    for arm in ARMS:
+    for arm in args.arms:
         t0 = time.perf_counter()
-        det = HeatmapDetector(assigner=arm, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        det = HeatmapDetector(**ARM_PARAMS[arm], steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                               random_state=seed).fit(train.images, train.boxes, train.classes)
         fit_s = time.perf_counter() - t0
         targets = det.targets(train.boxes, train.classes, det.img_size_, det.n_classes_)
@@ -53,7 +57,7 @@ def run_seed(seed: int, args) -> dict:
             ap = detection_ap(boxes, scores, classes, scenes.boxes, scenes.classes)
             row[name] = {"AP50": float(ap["AP50"]), "AP": float(ap["AP"]), "AP75": float(ap["AP75"])}
         out[arm] = row
-        print(f"  seed {seed} {arm:8s} " + "  ".join(f"{n} AP50 {row[n]['AP50']:.3f} AP {row[n]['AP']:.3f}"
+        print(f"  seed {seed} {arm:17s} " + "  ".join(f"{n} AP50 {row[n]['AP50']:.3f} AP {row[n]['AP']:.3f}"
                                                     for n in TEST_SETS)
               + f"  ({fit_s:.0f} s, {row['positives_per_object']:.1f} positives / object)", flush=True)
     return out
@@ -67,8 +71,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, from {', '.join(ARM_PARAMS)}")
     ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "gghl.json"))
     args = ap.parse_args()
+    args.arms = args.arms.split(",")
+    if "centre" not in args.arms or any(a not in ARM_PARAMS for a in args.arms):
+        ap.error(f"--arms must include centre (the gaps are taken against it) and only {', '.join(ARM_PARAMS)}")
 
     import torch
 
@@ -84,17 +92,21 @@ def main() -> None:
         return v.mean(), (v.std(ddof=1) if len(v) > 1 else 0.0)
 
     print(f"\nrotated-IoU AP, mean +- std over {len(seeds)} seeds")
-    print(f"{'test set':10s} {'metric':7s} " + " ".join(f"{a:>15s}" for a in ARMS) + f" {'gap':>7s} "
-          f"{'gap per seed':>18s}")
+    others = [a for a in args.arms if a != "centre"]
+    print(f"{'test set':10s} {'metric':7s} " + " ".join(f"{a:>17s}" for a in args.arms)
+          + "".join(f" {'gap ' + a:>22s} {'per seed':>15s}" for a in others))
     summary = {}
     for test in TEST_SETS:
         for metric in ("AP50", "AP"):
-            cells = [stats(a, test, metric) for a in ARMS]
-            gaps = [per_seed[s]["gaussian"][test][metric] - per_seed[s]["centre"][test][metric] for s in seeds]
-            summary[f"{test}/{metric}"] = {a: round(c[0], 4) for a, c in zip(ARMS, cells)}
-            summary[f"{test}/{metric}"]["gap_per_seed"] = [round(g, 4) for g in gaps]
-            print(f"{test:10s} {metric:7s} " + " ".join(f"{m:.3f} +- {s:.3f}".rjust(15) for m, s in cells)
-                  + f" {np.mean(gaps):+.3f} " + " ".join(f"{g:+.3f}" for g in gaps).rjust(18))
+            cells = [stats(a, test, metric) for a in args.arms]
+            row = {a: round(c[0], 4) for a, c in zip(args.arms, cells)}
+            line = f"{test:10s} {metric:7s} " + " ".join(f"{m:.3f} +- {s:.3f}".rjust(17) for m, s in cells)
+            for arm in others:
+                gaps = [per_seed[s][arm][test][metric] - per_seed[s]["centre"][test][metric] for s in seeds]
+                row[f"gap_{arm}_per_seed"] = [round(g, 4) for g in gaps]
+                line += f" {np.mean(gaps):+22.3f} " + " ".join(f"{g:+.3f}" for g in gaps).rjust(15)
+            summary[f"{test}/{metric}"] = row
+            print(line)
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s")
     result = {"config": vars(args) | {"seeds": seeds}, "summary": summary,
               "per_seed": {str(s): r for s, r in per_seed.items()}}

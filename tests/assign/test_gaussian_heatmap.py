@@ -270,11 +270,26 @@ def test_jol_hand_case():
     loss = JointOptimizationLoss()(pred, target, img_size=8)
     ln2 = math.log(2)
     # objectness: positive focal BCE 0.5^2 ln2 weighted by (0.5 + 1) / 2; negative 0.5^2 ln2 (no heat); x 2
-    # class: BCE(0.5 * q = 0.5, 0.99) = ln2 and BCE(sigmoid 0, 0.005) = ln2, x area weight 0.8; box terms 0
+    # class: BCE at p = 0.5 is ln2 whatever the label (sigmoid(0) * q = 0.5 for class 1, sigmoid(0) for class 0),
+    # x area weight 0.8; box terms 0
     expected = 2 * (0.75 * 0.25 * ln2 + 0.25 * ln2) + 0.8 * 2 * ln2
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     no_refine = JointOptimizationLoss(refine=False)(pred, target, img_size=8)
     assert float(no_refine) == pytest.approx(expected - 2 * 0.25 * 0.25 * ln2, rel=1e-5)  # weight gauss = 0.5
+    # class logits 2 at the positive: p = sigmoid(2), q = 1; label heat 0.5 * 0.99 + 0.005 = 0.5 for class 1,
+    # 0.005 for class 0; the one-hot label is 0.99 and 0.005
+    pred["cls"] = torch.full((1, 1, 2, 2), 2.0)
+    p = 1 / (1 + math.exp(-2))
+
+    def bce(p, t):
+        return -(t * math.log(p) + (1 - t) * math.log(1 - p))
+
+    parts = {}
+    for soft, t_true in ((True, 0.5), (False, 0.99)):
+        loss_fn = JointOptimizationLoss(soft_class_targets=soft)
+        loss_fn(pred, target, img_size=8)
+        parts[soft] = loss_fn.parts["cls"]
+        assert parts[soft] == pytest.approx(0.8 * (bce(p, t_true) + bce(p, 0.005)), rel=1e-5)
 
 
 def test_jol_couples_the_class_score_with_localisation():

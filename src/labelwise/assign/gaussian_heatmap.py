@@ -481,8 +481,12 @@ def _make_jol():
           :func:`refine_labels` ``(gauss + q) / 2``, and target 0 elsewhere weighted by ``(1 - max heat)^4``
           (1 for OLA, whose heat is zero off the positives; CenterNet's penalty reduction for the centre-point
           baseline); both x ``obj_weight`` (2);
-        - class at positives: BCE of ``sigmoid(s_true) * q`` against ``1 - delta`` (label smoothing ``delta``),
-          the other classes against ``delta / C``; x ``area_weight``;
+        - class at positives: BCE of ``sigmoid(s_true) * q`` against the cell's class label, the other classes'
+          logits against theirs, x ``area_weight``. The label is the assigner's ``heat`` with label smoothing
+          ``delta``: ``heat (1 - delta) + delta / C`` (``soft_class_targets=True``: the Gaussian value is the class
+          label, so ``sigmoid(s) * q`` learns the centre prior and far cells score low), or the one-hot
+          ``1 - delta`` / ``delta / C`` (``False``; the notes' loss line reads "smoothed 1" while their target
+          generation puts the Gaussian value in the class channel: the default follows the targets);
         - box at positives, weighted by ``area_weight * (sigmoid(s_true) + gauss) / 2``: ``1 - GIoU`` (x
           ``giou_weight``), ORC offsets MSE (x ``orc_weight``), area ratio MSE (x ``ratio_weight`` 16) and
           ``smooth_l1_weight * beta * SmoothL1(ltrb_hat / s, ltrb / s)``.
@@ -496,8 +500,9 @@ def _make_jol():
 
         def __init__(self, obj_weight: float = 2.0, giou_weight: float = 1.0, orc_weight: float = 1.0,
                      ratio_weight: float = 16.0, smooth_l1_weight: float = 0.2, delta: float = 0.01,
-                     gamma: float = 2.0, refine: bool = True):
+                     gamma: float = 2.0, refine: bool = True, soft_class_targets: bool = True):
             super().__init__()
+            self.soft_class_targets = soft_class_targets
             self.obj_weight, self.giou_weight, self.orc_weight = obj_weight, giou_weight, orc_weight
             self.ratio_weight, self.smooth_l1_weight = ratio_weight, smooth_l1_weight
             self.delta, self.gamma, self.refine = delta, gamma, refine
@@ -535,9 +540,12 @@ def _make_jol():
             p_cls = torch.sigmoid(pred["cls"])
             p_true = (p_cls * onehot).sum(-1)
             joint = (p_true * q).clamp(1e-6, 1 - 1e-6)
-            cls_pos = F.binary_cross_entropy(joint, torch.full_like(joint, 1 - self.delta), reduction="none")
-            cls_neg = (F.binary_cross_entropy_with_logits(pred["cls"], torch.full_like(p_cls, self.delta / n_cls),
-                                                          reduction="none") * ~onehot).sum(-1)
+            if self.soft_class_targets:  # the heat is the class label: Gaussian value in its channel(s)
+                label = target["heat"].float() * (1 - self.delta) + self.delta / n_cls
+            else:
+                label = torch.where(onehot, 1 - self.delta, self.delta / n_cls)
+            cls_pos = F.binary_cross_entropy(joint, (label * onehot).sum(-1), reduction="none")
+            cls_neg = (F.binary_cross_entropy_with_logits(pred["cls"], label, reduction="none") * ~onehot).sum(-1)
             cls_loss = ((cls_pos + cls_neg) * area_w * pos).flatten(1).sum(1)
             # localisation
             w_loc = area_w * (p_true.detach() + gauss) / 2 * pos

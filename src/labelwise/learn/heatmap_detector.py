@@ -30,7 +30,7 @@ from labelwise.assign.gaussian_heatmap import (AXIS_ALIGNED_RATIO, CentrePointAs
 from labelwise.errors import DataError, ParameterError, ShapeError
 from labelwise.progress import ProgressCallback, report
 
-__all__ = ["HeatmapDetector", "HeatmapNet", "decode_detections", "rotated_nms"]
+__all__ = ["HeatmapDetector", "HeatmapNet", "decode_boxes", "decode_detections", "rotated_nms", "split_outputs"]
 
 ASSIGNERS = ("gaussian", "centre")
 
@@ -87,6 +87,17 @@ def rotated_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray
     return np.array(kept, dtype=np.int64)
 
 
+def decode_boxes(pred: dict, stride: int, b: int, jj: np.ndarray, ii: np.ndarray) -> np.ndarray:
+    """Oriented boxes ``(k, 5)`` predicted at cells ``(jj, ii)`` of image ``b``: the HBB from the side distances,
+    the ORC polygon (offsets 0 where the predicted ratio exceeds 0.9), as a long-side box."""
+    px, py = (ii + 0.5) * stride, (jj + 0.5) * stride
+    d = pred["ltrb"][b].numpy()[jj, ii]
+    hbb = np.stack([px - d[:, 0], py - d[:, 1], px + d[:, 2], py + d[:, 3]], axis=-1)
+    ratio, orc = pred["ratio"][b].numpy()[jj, ii], pred["orc"][b].numpy()[jj, ii]
+    a = np.where(ratio[:, None] > AXIS_ALIGNED_RATIO, 0.0, orc)
+    return poly_to_longside(orc_to_poly(hbb, a)).reshape(-1, 5)
+
+
 def decode_detections(pred: dict, stride: int, *, score_thresh: float = 0.05, max_dets: int = 20,
                       nms_iou: float = 0.45) -> tuple[list, list, list]:
     """Per-image detections from one level's outputs (:func:`split_outputs`, batch B): three lists of B arrays,
@@ -94,18 +105,13 @@ def decode_detections(pred: dict, stride: int, *, score_thresh: float = 0.05, ma
     scores = torch.sigmoid(pred["obj"])[..., None] * torch.sigmoid(pred["cls"])  # (B, H, W, C)
     s = scores.permute(0, 3, 1, 2)
     peak = (s == F.max_pool2d(s, 3, stride=1, padding=1)) & (s > score_thresh)
-    ltrb, orc, ratio = pred["ltrb"].numpy(), pred["orc"].numpy(), pred["ratio"].numpy()
     all_boxes, all_scores, all_classes = [], [], []
     for b in range(s.shape[0]):
         cls, jj, ii = (t.numpy() for t in torch.nonzero(peak[b], as_tuple=True))
         sc = s[b].numpy()[cls, jj, ii]
         top = np.argsort(-sc, kind="mergesort")[: 4 * max_dets]
         cls, jj, ii, sc = cls[top], jj[top], ii[top], sc[top]
-        px, py = (ii + 0.5) * stride, (jj + 0.5) * stride
-        d = ltrb[b, jj, ii]
-        hbb = np.stack([px - d[:, 0], py - d[:, 1], px + d[:, 2], py + d[:, 3]], axis=-1)
-        a = np.where(ratio[b, jj, ii][:, None] > AXIS_ALIGNED_RATIO, 0.0, orc[b, jj, ii])
-        boxes = poly_to_longside(orc_to_poly(hbb, a)).reshape(-1, 5)
+        boxes = decode_boxes(pred, stride, b, jj, ii)
         keep = np.concatenate([np.flatnonzero(cls == c)[rotated_nms(boxes[cls == c], sc[cls == c], nms_iou)]
                                for c in np.unique(cls)]) if len(cls) else np.array([], dtype=np.int64)
         keep = keep[np.argsort(-sc[keep], kind="mergesort")][:max_dets]
@@ -120,7 +126,8 @@ def _check_images(images: Any) -> np.ndarray:
     if arr.ndim != 4 or arr.shape[3] != 3 or arr.shape[0] == 0:
         raise ShapeError(f"images must be (n, H, W, 3) RGB in [0, 1] with n >= 1; got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise DataError(f"images hold NaN or infinite values (first in image {int(np.argwhere(~np.isfinite(arr))[0][0])})")
+        bad = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise DataError(f"images hold NaN or infinite values (first in image {bad}); fix or drop that image")
     return arr
 
 
@@ -133,6 +140,7 @@ class HeatmapDetector(BaseEstimator):
     n_classes : int or None (None: the largest class id + 1).
     tau : OLA's size exponent (``r^(1 - tau)``), 0.3.
     refine : the JOL's adaptive label refinement on (the objectness weight ``(gauss + q) / 2``) or off (``gauss``).
+    soft_class_targets : the class label is the assigner's heat (True) or one-hot (False); see the loss.
     width : channels of the network; steps, batch_size, lr : Adam with a cosine schedule.
     score_thresh, max_dets, nms_iou : decoding (:func:`decode_detections`).
     random_state : seeds the initialisation and the batch order.
@@ -145,9 +153,11 @@ class HeatmapDetector(BaseEstimator):
     stride = 4
 
     def __init__(self, assigner: str = "gaussian", n_classes: Optional[int] = None, tau: float = 0.3,
-                 refine: bool = True, width: int = 32, steps: int = 1000, batch_size: int = 32, lr: float = 3e-3,
+                 refine: bool = True, soft_class_targets: bool = True, width: int = 32, steps: int = 600,
+                 batch_size: int = 32, lr: float = 3e-3,
                  score_thresh: float = 0.05, max_dets: int = 20, nms_iou: float = 0.45, random_state: Any = 0):
         self.assigner, self.n_classes, self.tau, self.refine = assigner, n_classes, tau, refine
+        self.soft_class_targets = soft_class_targets
         self.width, self.steps, self.batch_size, self.lr = width, steps, batch_size, lr
         self.score_thresh, self.max_dets, self.nms_iou = score_thresh, max_dets, nms_iou
         self.random_state = random_state
@@ -178,7 +188,7 @@ class HeatmapDetector(BaseEstimator):
         targets = stack_targets(self.targets(boxes, classes, self.img_size_, self.n_classes_))
         x = torch.from_numpy(X).permute(0, 3, 1, 2).contiguous()
         seed = int(np.random.default_rng(self.random_state).integers(2 ** 31))
-        loss_fn = JointOptimizationLoss(refine=bool(self.refine))
+        loss_fn = JointOptimizationLoss(refine=bool(self.refine), soft_class_targets=bool(self.soft_class_targets))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             gen = torch.Generator().manual_seed(seed)
@@ -214,4 +224,24 @@ class HeatmapDetector(BaseEstimator):
                 for acc, part in zip(out, decode_detections(pred, self.stride, score_thresh=self.score_thresh,
                                                             max_dets=self.max_dets, nms_iou=self.nms_iou)):
                     acc.extend(part)
+        return out
+
+    def boxes_at(self, images: Any, points: Sequence) -> list:
+        """The boxes the network regresses at the cells holding ``points[i] (k_i, 2)`` (x, y pixels) of each image,
+        whatever their scores: ``(k_i, 5)`` per image. With the true centres as points this measures localisation
+        alone, apart from scoring, peak picking and NMS."""
+        check_is_fitted(self, "net_")
+        x = torch.from_numpy(_check_images(images)).permute(0, 3, 1, 2).contiguous()
+        if len(points) != len(x):
+            raise ShapeError(f"points needs one (k, 2) array per image ({len(x)}); got {len(points)}")
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(x), 64):
+                pred = split_outputs(self.net_(x[start:start + 64]), self.n_classes_, self.stride)
+                gh, gw = pred["obj"].shape[1:]
+                for b in range(pred["obj"].shape[0]):
+                    pts = np.asarray(points[start + b], dtype=np.float64).reshape(-1, 2)
+                    ii = np.clip((pts[:, 0] // self.stride).astype(int), 0, gw - 1)
+                    jj = np.clip((pts[:, 1] // self.stride).astype(int), 0, gh - 1)
+                    out.append(decode_boxes(pred, self.stride, b, jj, ii))
         return out

@@ -66,7 +66,6 @@ def small_run():
 
     kw = dict(size=48, long_px=(10, 21))
     train, test = oriented_scenes(500, seed=11, **kw), oriented_scenes(80, seed=12, **kw)
-    elongated = np.concatenate([b[:, 2] / b[:, 3] >= 3 for b in test.boxes])
     out = {}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a module fixture runs before conftest's per-test one-thread fixture
@@ -76,7 +75,7 @@ def small_run():
         ap = detection_ap(*det.predict(test.images), test.boxes, test.classes)
         at = det.boxes_at(test.images, [b[:, :2] for b in test.boxes])
         iou = np.concatenate([np.diag(oriented_box_iou(p, g)) for p, g in zip(at, test.boxes)])
-        out[arm] = {"AP50": ap["AP50"], "centre_iou": iou.mean(), "elongated_iou": iou[elongated].mean()}
+        out[arm] = {"AP50": ap["AP50"], "centre_iou": iou.mean()}
     torch.set_num_threads(threads)
     return out
 
@@ -91,8 +90,9 @@ def test_both_assigners_train_a_detector(small_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="GGHL's claim (OLA localises elongated objects better than one centre "
-                   "positive) does not reproduce at toy scale: at this budget the centre-point arm's centre-cell IoU "
-                   "on aspect >= 3 objects is about 0.03 higher in every seed tried (docs/assign.md, bench/gghl.py)")
-def test_claim_ola_localises_elongated_objects_better(small_run):
-    assert small_run["gaussian"]["elongated_iou"] > small_run["centre"]["elongated_iou"]
+@pytest.mark.xfail(strict=True, reason="GGHL's claim (OLA's many positives train a better detector than one centre "
+                   "positive) does not reproduce at toy scale: at this budget the centre-point arm regresses better "
+                   "boxes at the true centres (rotated IoU 0.413 vs 0.388 on seed 0; 0.019-0.026 ahead on seeds "
+                   "0-2) and has the higher AP50 (docs/assign.md, bench/gghl.py)")
+def test_claim_ola_localises_at_least_as_well(small_run):
+    assert small_run["gaussian"]["centre_iou"] >= small_run["centre"]["centre_iou"]

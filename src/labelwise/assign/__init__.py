@@ -10,6 +10,9 @@
   converter when a user has none, and the experiments' data);
 - :mod:`labelwise.assign.box_geometry`: box formats, IoU, GIoU and oriented boxes (numpy), for the box-label
   assigners and the box audit;
+- :mod:`labelwise.assign.box_metrics`: COCO-style detection AP for axis-aligned or oriented boxes;
+- :mod:`labelwise.assign.gaussian_heatmap`: GGHL's oriented Gaussian heatmap label assignment (OLA), ORC box
+  encoding, the centre-point baseline and the JOL loss (numpy; torch for the loss; paper 33);
 - :mod:`labelwise.assign.folders`: a folder of images and masks -> a folder of matte PNGs (the ``labelwise convert``
   workflow).
 

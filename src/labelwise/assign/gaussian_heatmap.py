@@ -87,12 +87,13 @@ def poly_to_longside(polys, *, degrees: bool = False) -> np.ndarray:
 
 
 def min_area_rectangle(points) -> np.ndarray:
-    """``(5,)`` long-side box of the smallest-area rectangle holding ``points (k, 2)`` (k >= 3, rotating calipers
-    over the convex hull's edge directions)."""
+    """``(5,)`` long-side box of the smallest-area rectangle holding ``points (k, 2)``: one of its sides lies along
+    an edge of the convex hull, so every direction between two points is tried (``O(k^3)``: meant for the corners of
+    one polygon)."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     best, best_area = None, np.inf
-    for i in range(len(pts)):
-        edge = pts[(i + 1) % len(pts)] - pts[i]
+    for i, j in zip(*np.triu_indices(len(pts), 1)):
+        edge = pts[j] - pts[i]
         norm = np.hypot(*edge)
         if norm == 0:
             continue

@@ -1,7 +1,7 @@
 """Benchmark: GGHL's oriented Gaussian label assignment (paper 33) against the centre-point baseline, the notes'
 learning check (section 4b) at CPU scale.
 
-    python bench/gghl.py [--seeds 0,1] [--train 2000] [--test 300] [--steps 600] [--arms centre,gaussian]
+    python bench/gghl.py [--seeds 0,1] [--train 2000] [--test 300] [--steps 1500] [--arms centre,gaussian]
                          [--json bench/results/gghl.json]
 
 Data: ``labelwise.testing.box_scenes.oriented_scenes``, 64 x 64 images with 1-3 rotated rectangles and ellipses
@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--train", type=int, default=2000)
     ap.add_argument("--test", type=int, default=300)
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--width", type=int, default=32)

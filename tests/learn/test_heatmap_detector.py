@@ -52,6 +52,8 @@ def test_detector_input_errors():
         HeatmapDetector(steps=1).fit(scenes.images[..., :1], scenes.boxes, scenes.classes)
     with pytest.raises(ShapeError):
         HeatmapDetector(steps=1).fit(scenes.images, scenes.boxes[:2], scenes.classes)
+    with pytest.raises(ShapeError):
+        HeatmapDetector(steps=1).fit(scenes.images, [b[:, :4] for b in scenes.boxes], scenes.classes)
     det = HeatmapDetector(steps=2, batch_size=2).fit(scenes.images, scenes.boxes, scenes.classes)
     boxes, scores, classes = det.predict(scenes.images)
     assert len(boxes) == 4 and all(b.shape[1] == 5 and len(b) == len(s) == len(c)

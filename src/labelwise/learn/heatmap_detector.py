@@ -141,7 +141,7 @@ class HeatmapDetector(BaseEstimator):
     tau : OLA's size exponent (``r^(1 - tau)``), 0.3.
     refine : the JOL's adaptive label refinement on (the objectness weight ``(gauss + q) / 2``) or off (``gauss``).
     soft_class_targets : the class label is the assigner's heat (True) or one-hot (False); see the loss.
-    width : channels of the network; steps, batch_size, lr : Adam with a cosine schedule.
+    width : channels of the network; steps, batch_size, lr : Adam with a one-cycle schedule (10 % warm-up).
     score_thresh, max_dets, nms_iou : decoding (:func:`decode_detections`).
     random_state : seeds the initialisation and the batch order.
 
@@ -153,7 +153,7 @@ class HeatmapDetector(BaseEstimator):
     stride = 4
 
     def __init__(self, assigner: str = "gaussian", n_classes: Optional[int] = None, tau: float = 0.3,
-                 refine: bool = True, soft_class_targets: bool = True, width: int = 32, steps: int = 600,
+                 refine: bool = True, soft_class_targets: bool = True, width: int = 32, steps: int = 1500,
                  batch_size: int = 32, lr: float = 3e-3,
                  score_thresh: float = 0.05, max_dets: int = 20, nms_iou: float = 0.45, random_state: Any = 0):
         self.assigner, self.n_classes, self.tau, self.refine = assigner, n_classes, tau, refine
@@ -172,8 +172,14 @@ class HeatmapDetector(BaseEstimator):
     def targets(self, boxes: Sequence, classes: Sequence, img_size: tuple, n_classes: int) -> list:
         """The assigner's per-image level lists for ``boxes`` / ``classes`` (what ``fit`` trains on)."""
         assigner = self._assigner(img_size)
-        return [assigner.assign(np.asarray(b, dtype=np.float64).reshape(-1, 5), c, n_classes)
-                for b, c in zip(boxes, classes)]
+        out = []
+        for i, (b, c) in enumerate(zip(boxes, classes)):
+            arr = np.asarray(b, dtype=np.float64)
+            if arr.size and (arr.ndim != 2 or arr.shape[1] != 5):
+                raise ShapeError(f"boxes of image {i} must be (k, 5) oriented cx, cy, w, h, angle; got shape "
+                                 f"{arr.shape}")
+            out.append(assigner.assign(arr.reshape(-1, 5), c, n_classes))
+        return out
 
     def fit(self, images: Any, boxes: Sequence, classes: Sequence,
             progress: Optional[ProgressCallback] = None) -> "HeatmapDetector":

@@ -206,6 +206,14 @@ def test_level_choice_and_its_scaling_with_image_size():
     assert [lv["positives"][0] > 0 for lv in assigner.assign(box, [0], 1)] == [True, True, False]
 
 
+@pytest.mark.parametrize("assigner", [OrientedGaussianAssigner, CentrePointAssigner])
+def test_a_box_centred_off_the_image_uses_the_nearest_cells(assigner):
+    # a box cut by the left and top edges (centre at -2, -3): its centre cell is clipped to (0, 0), nothing wraps
+    level = assigner(img_size=64, strides=(4,)).assign(np.array([[-2.0, -3.0, 20.0, 12.0, 0.0]]), [0], 1)[0]
+    assert level["mask"][0, 0] and level["object"][0, 0] == 0
+    assert not level["mask"][:, 8:].any() and not level["mask"][8:, :].any()
+
+
 def test_tiny_objects_are_skipped():
     assigner = OrientedGaussianAssigner(img_size=64, strides=(4,))
     level = assigner.assign(np.array([[20.0, 20.0, 4.0, 4.0, 0.0], [40.0, 40.0, 6.0, 3.0, 0.0]]), [0, 0], 1)[0]

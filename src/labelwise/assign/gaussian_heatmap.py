@@ -359,7 +359,8 @@ class OrientedGaussianAssigner(_GridAssigner):
         ``ratio (H, W)`` r; ``area_weight (H, W)`` ``ln 2 / ln(sqrt(r_w r_h) + 1)``; ``positives (k,) int64``
         positive cells per object on this level (0 for skipped objects).
 
-        Objects are written in the given order; where two of one class meet, a cell goes to the higher Gaussian
+        A box whose centre lies outside the image is centred on the nearest cell. Objects are written in the given
+        order; where two of one class meet, a cell goes to the higher Gaussian
         (ties: the later object). Where objects of different classes meet, both class channels keep their heat and
         the later object's box targets are written (the paper's per-class overlap rule).
         """
@@ -372,7 +373,7 @@ class OrientedGaussianAssigner(_GridAssigner):
             bw, bh = hbb[2] - hbb[0], hbb[3] - hbb[1]
             level, s = levels[k], self.strides[k]
             gh, gw = level["mask"].shape
-            gx, gy = min(int(cx // s), gw - 1), min(int(cy // s), gh - 1)
+            gx, gy = int(np.clip(cx // s, 0, gw - 1)), int(np.clip(cy // s, 0, gh - 1))
             rw, rh = long_w / (2 * s), long_h / (2 * s)
             area_weight = _area_weight(rw, rh)
             win_x = int(np.clip(bw / (2 * s), 1, caps[k])) + 1
@@ -414,7 +415,7 @@ class CentrePointAssigner(_GridAssigner):
             bw, bh = hbb[2] - hbb[0], hbb[3] - hbb[1]
             level, s = levels[k], self.strides[k]
             gh, gw = level["mask"].shape
-            gx, gy = min(int(obb[0] // s), gw - 1), min(int(obb[1] // s), gh - 1)
+            gx, gy = int(np.clip(obb[0] // s, 0, gw - 1)), int(np.clip(obb[1] // s, 0, gh - 1))
             radius = max(0, int(centre_radius(bh / s, bw / s, self.min_overlap)))
             sigma = (2 * radius + 1) / 6
             jj, ii = np.mgrid[max(0, gy - radius): min(gh, gy + radius + 1),

@@ -15,8 +15,8 @@ AP@[.5:.95]), and ``centre_iou``: the mean rotated IoU of the box each net regre
 (``HeatmapDetector.boxes_at``: localisation alone, apart from scoring and NMS). Prints mean +- std over seeds, each
 seed's figures and the gaps; writes JSON. ``--claim-test`` runs the claim test's small setting
 (tests/learn/test_heatmap_detector.py) over the seeds. Ablations of the OLA arm
-by ``--arms``: ``gaussian-onehot`` (one-hot class labels instead of the heat), ``gaussian-norefine`` (objectness
-weighted by the Gaussian alone, no adaptive label refinement).
+by ``--arms``: ``gaussian-soft`` (the heat as the class label instead of the smoothed one-hot),
+``gaussian-norefine`` (objectness weighted by the Gaussian alone, no adaptive label refinement).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 ARMS = ("centre", "gaussian")
 #: every arm the script knows: the detector's parameters (same network, loss, budget and decoding otherwise)
 ARM_PARAMS = {"centre": {"assigner": "centre"}, "gaussian": {"assigner": "gaussian"},
-              "gaussian-onehot": {"assigner": "gaussian", "soft_class_targets": False},
+              "gaussian-soft": {"assigner": "gaussian", "soft_class_targets": True},
               "gaussian-norefine": {"assigner": "gaussian", "refine": False}}
 TEST_SETS = {"all": (1.0, 6.0), "elongated": (3.0, 6.0), "compact": (1.0, 2.0)}
 

@@ -484,11 +484,12 @@ def _make_jol():
           (1 for OLA, whose heat is zero off the positives; CenterNet's penalty reduction for the centre-point
           baseline); both x ``obj_weight`` (2);
         - class at positives: BCE of ``sigmoid(s_true) * q`` against the cell's class label, the other classes'
-          logits against theirs, x ``area_weight``. The label is the assigner's ``heat`` with label smoothing
-          ``delta``: ``heat (1 - delta) + delta / C`` (``soft_class_targets=True``: the Gaussian value is the class
-          label, so ``sigmoid(s) * q`` learns the centre prior and far cells score low), or the one-hot
-          ``1 - delta`` / ``delta / C`` (``False``; the notes' loss line reads "smoothed 1" while their target
-          generation puts the Gaussian value in the class channel: the default follows the targets);
+          logits against theirs, x ``area_weight``. The label is one-hot with label smoothing ``delta``:
+          ``1 - delta`` / ``delta / C`` (the notes' loss line, "smoothed 1"; the default), or with
+          ``soft_class_targets=True`` the assigner's ``heat`` smoothed the same way, ``heat (1 - delta) + delta / C``
+          (the notes' target list puts the Gaussian value in the class channel; then ``sigmoid(s) * q`` learns the
+          centre prior and far cells score low). On the benchmark's scenes the one-hot label is much better
+          (bench/gghl.py, docs/assign.md);
         - box at positives, weighted by ``area_weight * (sigmoid(s_true) + gauss) / 2``: ``1 - GIoU`` (x
           ``giou_weight``), ORC offsets MSE (x ``orc_weight``), area ratio MSE (x ``ratio_weight`` 16) and
           ``smooth_l1_weight * beta * SmoothL1(ltrb_hat / s, ltrb / s)``.
@@ -502,7 +503,7 @@ def _make_jol():
 
         def __init__(self, obj_weight: float = 2.0, giou_weight: float = 1.0, orc_weight: float = 1.0,
                      ratio_weight: float = 16.0, smooth_l1_weight: float = 0.2, delta: float = 0.01,
-                     gamma: float = 2.0, refine: bool = True, soft_class_targets: bool = True):
+                     gamma: float = 2.0, refine: bool = True, soft_class_targets: bool = False):
             super().__init__()
             self.soft_class_targets = soft_class_targets
             self.obj_weight, self.giou_weight, self.orc_weight = obj_weight, giou_weight, orc_weight

@@ -140,7 +140,7 @@ class HeatmapDetector(BaseEstimator):
     n_classes : int or None (None: the largest class id + 1).
     tau : OLA's size exponent (``r^(1 - tau)``), 0.3.
     refine : the JOL's adaptive label refinement on (the objectness weight ``(gauss + q) / 2``) or off (``gauss``).
-    soft_class_targets : the class label is the assigner's heat (True) or one-hot (False); see the loss.
+    soft_class_targets : the class label is one-hot (False, default) or the assigner's heat (True); see the loss.
     width : channels of the network; steps, batch_size, lr : Adam with a one-cycle schedule (10 % warm-up).
     score_thresh, max_dets, nms_iou : decoding (:func:`decode_detections`).
     random_state : seeds the initialisation and the batch order.
@@ -153,7 +153,7 @@ class HeatmapDetector(BaseEstimator):
     stride = 4
 
     def __init__(self, assigner: str = "gaussian", n_classes: Optional[int] = None, tau: float = 0.3,
-                 refine: bool = True, soft_class_targets: bool = True, width: int = 32, steps: int = 1500,
+                 refine: bool = True, soft_class_targets: bool = False, width: int = 32, steps: int = 1500,
                  batch_size: int = 32, lr: float = 3e-3,
                  score_thresh: float = 0.05, max_dets: int = 20, nms_iou: float = 0.45, random_state: Any = 0):
         self.assigner, self.n_classes, self.tau, self.refine = assigner, n_classes, tau, refine

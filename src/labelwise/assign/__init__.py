@@ -1,4 +1,5 @@
-"""Coarse labels -> training targets for vision (the ``vision`` extra; the converter needs torch too).
+"""Coarse labels -> training targets for vision: masks -> mattes, boxes -> detection targets (the ``vision`` extra
+for images; the learned parts need torch too).
 
 - :mod:`labelwise.assign.matting_metrics`: SAD, MSE, MAD, Grad and Conn as in ZIM's evaluation code (numpy);
 - :mod:`labelwise.assign.matte_baselines`: untrained mask -> matte converters: feathering, the guided filter,
@@ -15,6 +16,9 @@
 - :mod:`labelwise.assign.stage_interactor`: StageInteractor's cross-stage class-label assignment and its multi-hot
   sigmoid focal loss (numpy; torch for the loss; paper 2); the toy detector that checks it is
   :mod:`labelwise.learn.query_detector`;
+- :mod:`labelwise.assign.box_metrics`: COCO-style detection AP for axis-aligned or oriented boxes;
+- :mod:`labelwise.assign.gaussian_heatmap`: GGHL's oriented Gaussian heatmap label assignment (OLA), ORC box
+  encoding, the centre-point baseline and the JOL loss (numpy; torch for the loss; paper 33);
 - :mod:`labelwise.assign.folders`: a folder of images and masks -> a folder of matte PNGs (the ``labelwise convert``
   workflow).
 

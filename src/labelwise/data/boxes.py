@@ -189,7 +189,8 @@ class BoxPredictions:
 
 # ---- shared checks -------------------------------------------------------------------------------------------------
 
-def _whole(value, where: str, what: str) -> int:
+def whole_number(value, where: str, what: str) -> int:
+    """``value`` if it is an int (not a bool), else a DataError naming ``where`` and ``what``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise DataError(f"{where}: {what} must be a whole number, not {value!r}")
     return value
@@ -258,15 +259,17 @@ def _read_json(path: Path, what: str):
         raise DataError(f"{what} {path} is not valid JSON ({exc}); fix or re-export it") from None
 
 
-def _coco_images(path: Path, data: dict) -> dict:
+def coco_images(path: Path, data: dict) -> dict:
+    """A COCO file's ``images`` list checked (id, file name, width and height present and whole; sizes positive;
+    ids and file names unique): ``{image id: BoxImage}``. Shared with :mod:`labelwise.data.coco_masks`."""
     images: dict = {}
     names: dict = {}
     for entry in data["images"]:
         where = f"{path}: image {entry.get('id', '?') if isinstance(entry, dict) else entry!r}"
         if not isinstance(entry, dict) or not {"id", "file_name", "width", "height"} <= set(entry):
             raise DataError(f"{where} lacks one of id, file_name, width, height; COCO lists all four per image")
-        image = BoxImage(_whole(entry["id"], where, "id"), str(entry["file_name"]),
-                         _whole(entry["width"], where, "width"), _whole(entry["height"], where, "height"))
+        image = BoxImage(whole_number(entry["id"], where, "id"), str(entry["file_name"]),
+                         whole_number(entry["width"], where, "width"), whole_number(entry["height"], where, "height"))
         where = f"{path}: {image.where()}"
         if image.width <= 0 or image.height <= 0:
             raise DataError(f"{where} has size {image.width}x{image.height}; give its real width and height")
@@ -286,7 +289,7 @@ def _coco_categories(path: Path, data: dict) -> dict:
         where = f"{path}: category {entry.get('id', '?') if isinstance(entry, dict) else entry!r}"
         if not isinstance(entry, dict) or not {"id", "name"} <= set(entry):
             raise DataError(f"{where} lacks an id or a name")
-        cid = _whole(entry["id"], where, "id")
+        cid = whole_number(entry["id"], where, "id")
         if cid in categories:
             raise DataError(f"{where}: the id is used by two categories; give each its own id")
         if str(entry["name"]) in categories.values():
@@ -311,7 +314,7 @@ def read_coco_boxes(path: PathLike, *, tolerance: float = TOLERANCE) -> BoxLabel
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "categories",
                                                                                      "annotations")):
         raise DataError(f"{path} is not a COCO file: it needs the lists 'images', 'categories' and 'annotations'")
-    images = _coco_images(path, data)
+    images = coco_images(path, data)
     categories = _coco_categories(path, data)
     category_ids = sorted(categories)
     class_of = {cid: c for c, cid in enumerate(category_ids)}

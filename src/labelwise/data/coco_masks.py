@@ -26,6 +26,7 @@ from typing import Union
 
 import numpy as np
 
+from labelwise.data.boxes import BoxImage, coco_images, whole_number
 from labelwise.errors import DataError, MissingExtraError
 
 PathLike = Union[str, Path]
@@ -41,18 +42,7 @@ def _mask_utils():
     return mask_utils
 
 
-@dataclass(frozen=True)
-class CocoImage:
-    """One entry of the file's ``images``: its id, ``file_name``, ``height``, ``width`` and ``name`` (the stem)."""
-
-    id: int
-    file_name: str
-    height: int
-    width: int
-
-    @property
-    def name(self) -> str:
-        return PurePosixPath(self.file_name.replace("\\", "/")).stem
+CocoImage = BoxImage  # one entry of the file's ``images`` (id, file_name, width, height; ``name``: the stem)
 
 
 @dataclass
@@ -184,12 +174,6 @@ def _check_segmentation(segmentation, h: int, w: int, where: str) -> None:
                         f"re-export it")
 
 
-def _whole(value, where: str, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DataError(f"{where}: {what} must be a whole number, not {value!r}")
-    return value
-
-
 def read_coco(path: PathLike) -> CocoMasks:
     """Read and check a COCO JSON file's ``images``, ``categories`` and ``annotations``.
 
@@ -208,27 +192,18 @@ def read_coco(path: PathLike) -> CocoMasks:
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "categories",
                                                                                      "annotations")):
         raise DataError(f"{path} is not a COCO file: it needs the lists 'images', 'categories' and 'annotations'")
-    images, names_seen = {}, {}
-    for entry in data["images"]:
-        where = f"{path}: image {entry.get('id', '?') if isinstance(entry, dict) else entry!r}"
-        if not isinstance(entry, dict) or not {"id", "file_name", "height", "width"} <= set(entry):
-            raise DataError(f"{where} lacks one of id, file_name, height, width; COCO lists all four per image")
-        image = CocoImage(_whole(entry["id"], where, "id"), str(entry["file_name"]),
-                          _whole(entry["height"], where, "height"), _whole(entry["width"], where, "width"))
-        if image.height <= 0 or image.width <= 0:
-            raise DataError(f"{where} has size {image.width}x{image.height}; give its real width and height")
-        if image.id in images:
-            raise DataError(f"{where}: the id is used by two images; give each image its own id")
+    images, names_seen = coco_images(path, data), {}
+    for image in images.values():
         if image.name in names_seen:
-            raise DataError(f"{where}: {image.file_name!r} and {names_seen[image.name]!r} have the same name "
-                            f"{image.name!r}; images are matched by name, so rename one")
-        images[image.id], names_seen[image.name] = image, image.file_name
+            raise DataError(f"{path}: {image.where()}: {image.file_name!r} and {names_seen[image.name]!r} have the same "
+                            f"name {image.name!r}; images are matched by name, so rename one")
+        names_seen[image.name] = image.file_name
     categories = {}
     for entry in data["categories"]:
         where = f"{path}: category {entry.get('id', '?') if isinstance(entry, dict) else entry!r}"
         if not isinstance(entry, dict) or not {"id", "name"} <= set(entry):
             raise DataError(f"{where} lacks an id or a name")
-        cid = _whole(entry["id"], where, "id")
+        cid = whole_number(entry["id"], where, "id")
         if cid in categories:
             raise DataError(f"{where}: the id is used by two categories; give each its own id")
         categories[cid] = str(entry["name"])

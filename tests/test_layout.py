@@ -69,6 +69,8 @@ FLOORS = {
     "labelwise.audit.segmentation.summary": WORKFLOWS,  # its pandas table (cleanlab's summary module)
     "labelwise.audit.object_detection": ALGORITHMS,  # cleanlab.object_detection mirrored (filter, rank, summary)
     "labelwise.audit.object_detection.*": ALGORITHMS,
+    "labelwise.audit.token_classification": ALGORITHMS,  # cleanlab.token_classification mirrored (filter, rank)
+    "labelwise.audit.token_classification.*": ALGORITHMS,
     "labelwise.link.clustering": ALGORITHMS,  # average-linkage clusters of weighted pairs; expected pairwise F1
     "labelwise.link.compare": ALGORITHMS,  # comparison levels of candidate pairs
     "labelwise.link.fellegi_sunter": ALGORITHMS,  # m/u/lambda by EM

@@ -246,7 +246,7 @@ def _transfer(data, transfer_from, to, labels, labels_file, templates, calibrati
                            else "") + "."), soft_wrap=True)
     for label, n in table["label"].value_counts().head(15).items():
         console.print(plain(f"  {label:<32} {n:>7,}"), soft_wrap=True)
-    wrote = [str(copy), f"{out}/annotations.csv", "summary.json", "transfer.joblib"]
+    wrote = [str(copy), *(str(out / name) for name in ("annotations.csv", "summary.json", "transfer.joblib"))]
     if new_frame is not None:
         proba = result.predict_proba(new_frame)
         new_labelled = new_frame.copy()

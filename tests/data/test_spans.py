@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from labelwise.data.spans import (
     ConllSentence,
+    conll_to_records,
     Span,
     SpanRecord,
     convert_tags,
     nlupp_spans,
     read_conll,
     read_span_jsonl,
+    records_to_conll,
     spans_to_tags,
     tags_to_spans,
     tokenize,
@@ -157,6 +160,36 @@ def test_conll_two_columns_tab(tmp_path):
     sents = read_conll(src)
     assert sents == [ConllSentence(["New", "York"], ["B-LOC", "I-LOC"], [[], []]), ConllSentence(["ok"], ["O"], [[]])]
     assert write_conll(tmp_path / "out.tsv", sents).read_text() == "New\tB-LOC\nYork\tI-LOC\n\nok\tO\n\n"
+
+
+def test_conll_to_jsonl_and_back(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text(CONLL)
+    sents = read_conll(src)
+    recs = conll_to_records(sents)
+    assert [(r.text, r.spans) for r in recs] == [
+        ("EU rejects German", [Span(0, 2, "ORG"), Span(11, 17, "MISC")]), ("Peter Blackburn", [Span(0, 15, "PER")]),
+        ("Hi", [])]
+    back = records_to_conll(read_span_jsonl(write_span_jsonl(tmp_path / "s.jsonl", recs)))
+    assert [(s.tokens, s.tags) for s in back] == [(s.tokens, s.tags) for s in sents]
+    spaces = records_to_conll([SpanRecord("U.S. GDP", [Span(0, 4, "LOC")])],
+                              lambda t: [m.span() for m in re.finditer(r"\S+", t)], "BILOU")
+    assert (spaces[0].tokens, spaces[0].tags) == (["U.S.", "GDP"], ["U-LOC", "O"])
+    with pytest.raises(DataError, match=r"row 1: span \[0, 2\) 'LOC': end 2 cuts token 0 'USA'"):
+        records_to_conll([SpanRecord("ok", []), SpanRecord("USA GDP", [Span(0, 2, "LOC")])])
+
+
+def test_long_document_with_overlapping_tokenizer_offsets():
+    words = ["w"] * 2000
+    text = " ".join(words)
+    spans = [Span(4 * k, 4 * k + 3, "X") for k in range(500)]  # tokens 2k and 2k + 1 (start 4k, 4k + 2)
+    tags = spans_to_tags(text, spans)
+    assert tags[:5] == ["B-X", "I-X", "B-X", "I-X", "B-X"] and tags_to_spans(tags, tokenize(text)) == spans
+    # tokens out of order: B- goes to the first by position; nested offsets take the path without bisection
+    assert spans_to_tags("w w", [(0, 3, "X")], [(2, 3), (0, 1)]) == ["I-X", "B-X"]
+    assert spans_to_tags("w w w", [(0, 5, "X")], [(0, 5), (2, 3), (4, 5)]) == ["B-X", "I-X", "I-X"]
+    with pytest.raises(DataError, match="start 2 cuts token 0 'w w w' \\[0, 5\\)"):
+        spans_to_tags("w w w", [(2, 5, "X")], [(0, 5), (0, 1), (2, 3), (4, 5)])
 
 
 def test_conll_errors(tmp_path):

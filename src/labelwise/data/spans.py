@@ -20,11 +20,12 @@ end``, a boundary that cuts a token (naming the token and the nearest token boun
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from labelwise.data.atomic import write_text_atomic
 from labelwise.errors import DataError, ParameterError
@@ -102,16 +103,22 @@ def spans_to_tags(text: str, spans: Iterable[Span | Sequence], offsets: Offsets 
 
     ``scheme``: ``"BIO"`` or ``"BILOU"``. Every span boundary must fall on a token boundary: a span that cuts a token
     raises :class:`DataError` naming the token and the nearest token boundaries; a span that covers no token raises
-    too. Spans are validated first (:func:`validate_spans`).
+    too. A span's ``B-`` goes to its first token by position. Spans are validated first (:func:`validate_spans`).
     """
     scheme = _scheme(scheme)
     spans = validate_spans(text, spans, row)
     offsets = tokenize(text) if offsets is None else [(int(a), int(b)) for a, b in offsets]
     tags = ["O"] * len(offsets)
+    toks = sorted((a, b, k) for k, (a, b) in enumerate(offsets) if a < b)  # empty (special) tokens stay "O"
+    ends = [b for _, b, _ in toks]
+    monotone = all(x <= y for x, y in zip(ends, ends[1:]))  # tokens that do not overlap: bisect to the first one
     for s in spans:
         inside = []
-        for k, (a, b) in enumerate(offsets):
-            if a >= b or b <= s.start or a >= s.end:
+        for j in range(bisect.bisect_right(ends, s.start) if monotone else 0, len(toks)):
+            a, b, k = toks[j]
+            if a >= s.end:
+                break
+            if b <= s.start:
                 continue
             if a < s.start or b > s.end:
                 raise DataError(_cut_message(text, s, offsets, k, row))
@@ -282,6 +289,27 @@ def write_conll(path: str | Path, sentences: Iterable[ConllSentence], sep: str =
         if s.tokens:
             parts.append("".join(sep.join([t, *c, g]) + "\n" for t, c, g in zip(s.tokens, cols, s.tags)) + "\n")
     return write_text_atomic(path, "".join(parts))
+
+
+def conll_to_records(sentences: Iterable[ConllSentence]) -> list["SpanRecord"]:
+    """Each sentence as a :class:`SpanRecord`: its tokens joined by single spaces and its spans in that text."""
+    out = []
+    for s in sentences:
+        text, offsets = s.text_and_offsets()
+        out.append(SpanRecord(text, tags_to_spans(s.tags, offsets)))
+    return out
+
+
+def records_to_conll(records: Iterable["SpanRecord"], tokenizer: Callable[[str], Offsets] = tokenize,
+                     scheme: str = "BIO") -> list[ConllSentence]:
+    """Each record as a CoNLL sentence: ``tokenizer(text)`` gives the token offsets (default :func:`tokenize`),
+    the spans become ``scheme`` tags; a span that cuts a token raises :class:`DataError` naming the row."""
+    out = []
+    for i, r in enumerate(records):
+        offsets = list(tokenizer(r.text))
+        tags = spans_to_tags(r.text, r.spans, offsets, scheme, row=i)
+        out.append(ConllSentence([r.text[a:b] for a, b in offsets], tags, [[] for _ in offsets]))
+    return out
 
 
 # ---------------------------------------------------------------- JSONL

@@ -224,12 +224,13 @@ def test_jsonl_formats_and_round_trip(tmp_path):
     assert [r.key for r in recs] == ["spans", "label", "entities", "spans"]
     out = write_span_jsonl(tmp_path / "out.jsonl", recs)
     assert out.read_text() == text  # unchanged spans: every field as read, extra span fields kept
-    recs[0].spans = [Span(0, 3, "PER")]
+    recs[0].spans = [Span(8, 11, "PER"), Span(4, 7, "V")]
     recs[1].spans.append(Span(0, 2, "X"))
     recs[3].spans = [Span(0, 7, "NEG")]
     lines = [json.loads(x) for x in write_span_jsonl(out, recs).read_text().splitlines()]
-    assert lines[0] == {"id": 1, "text": "Ann met Bob", "spans": [{"start": 0, "end": 3, "label": "PER"}],
-                        "meta": {"a": [1]}}
+    assert lines[0] == {"id": 1, "text": "Ann met Bob", "spans": [
+        {"start": 4, "end": 7, "label": "V"}, {"start": 8, "end": 11, "label": "PER", "token_start": 2}],
+        "meta": {"a": [1]}}
     assert lines[1] == {"text": "in Paris", "label": [[0, 2, "X"], [3, 8, "LOC"]], "user": "x"}
     assert lines[2] == rows[2]
     assert lines[3] == {"text": "nothing here", "spans": [{"start": 0, "end": 7, "label": "NEG"}]}

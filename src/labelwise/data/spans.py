@@ -369,8 +369,9 @@ def read_span_jsonl(path: str | Path) -> list[SpanRecord]:
 
 def write_span_jsonl(path: str | Path, records: Iterable[SpanRecord]) -> Path:
     """Write ``records`` as JSONL, atomically. Each row is the record as read with its span field replaced by
-    ``spans`` in the field's own form; a span field whose spans did not change is written exactly as read (extra
-    per-span fields kept). Returns the path."""
+    ``spans`` in the field's own form: a span that was there keeps its item as read (extra per-span fields such as
+    ``token_start``), a new span is written in the field's form, and a span field whose spans did not change keeps
+    its order too. A record without a span field gets none if it has no spans. Returns the path."""
     lines = []
     for i, r in enumerate(records):
         rec = dict(r.record)
@@ -378,11 +379,14 @@ def write_span_jsonl(path: str | Path, records: Iterable[SpanRecord]) -> Path:
         spans = _validate(r.text, r.spans, f"{path}, row {i}: ")
         old = r.record.get(r.key)
         unchanged = _as_spans(old) == spans if isinstance(old, list) else not spans  # no field, no spans: none added
-        if not unchanged:
-            if r.key == "spans":
-                rec["spans"] = [{"start": s.start, "end": s.end, "label": s.label} for s in spans]
-            else:
-                rec[r.key] = [[s.start, s.end, s.label] for s in spans]
+        if not unchanged:  # spans kept from the old field keep their item as read (extra per-span fields)
+            kept = {}
+            for item in old if isinstance(old, list) else []:
+                one = _as_spans([item])
+                if one:
+                    kept.setdefault(one[0], item)
+            rec[r.key] = [kept.get(s) or ({"start": s.start, "end": s.end, "label": s.label} if r.key == "spans"
+                                          else [s.start, s.end, s.label]) for s in spans]
         lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
     return write_text_atomic(path, "".join(lines))
 

@@ -8,7 +8,7 @@ one pass instead of per-sentence Python loops.
 - :mod:`~labelwise.audit.token_classification.summary`: ``common_label_issues``, ``filter_by_token`` and
   ``display_issues`` (returns the text instead of printing it);
 - :mod:`~labelwise.audit.token_classification.spans` (not in cleanlab): span-level issue types (wrong type,
-  wrong boundary, missed span) from BIO tags and token probabilities.
+  wrong boundary, both, extra span, missed span) from BIO tags and token probabilities.
 
 labels: per-sentence list of (T_i,) int arrays (or lists); pred_probs: per-sentence list of (T_i, K) float arrays,
 out of sample. Results are cleanlab's, as arrays: token scores are (T_i,) arrays where cleanlab has
@@ -16,8 +16,8 @@ out of sample. Results are cleanlab's, as arrays: token scores are (T_i,) arrays
 arXiv:2210.03920).
 """
 
-from labelwise.audit.token_classification import filter, rank, summary  # noqa: A004 - cleanlab's module name
+from labelwise.audit.token_classification import filter, rank, spans, summary  # noqa: A004 - cleanlab's module name
 from labelwise.audit.token_classification.filter import find_label_issues
 from labelwise.audit.token_classification.rank import get_label_quality_scores, issues_from_scores
 
-__all__ = ["filter", "rank", "summary", "find_label_issues", "get_label_quality_scores", "issues_from_scores"]
+__all__ = ["filter", "rank", "spans", "summary", "find_label_issues", "get_label_quality_scores", "issues_from_scores"]

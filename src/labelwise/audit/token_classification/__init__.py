@@ -8,7 +8,9 @@ one pass instead of per-sentence Python loops.
 - :mod:`~labelwise.audit.token_classification.summary`: ``common_label_issues``, ``filter_by_token`` and
   ``display_issues`` (returns the text instead of printing it);
 - :mod:`~labelwise.audit.token_classification.spans` (not in cleanlab): span-level issue types (wrong type,
-  wrong boundary, both, extra span, missed span) from BIO tags and token probabilities.
+  wrong boundary, both, extra span, missed span) from BIO tags and token probabilities;
+- :mod:`~labelwise.audit.token_classification.token_model` (not in cleanlab): ``out_of_fold_token_probs``, the
+  probabilities for users who have none (logistic regression on token features plus context, folds by sentence).
 
 labels: per-sentence list of (T_i,) int arrays (or lists); pred_probs: per-sentence list of (T_i, K) float arrays,
 out of sample. Results are cleanlab's, as arrays: token scores are (T_i,) arrays where cleanlab has

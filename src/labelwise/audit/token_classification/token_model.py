@@ -52,13 +52,15 @@ def context_features(features: np.ndarray, context: int = 1) -> np.ndarray:
 
 def out_of_fold_token_probs(token_features: Sequence, labels: Sequence, num_classes: int, *, n_splits: int = 5,
                             context: int = 1, C: float = 1.0, random_state: Optional[int] = 0,
-                            max_iter: int = 1000) -> list[np.ndarray]:
+                            max_iter: int = 200, tol: float = 1e-3) -> list[np.ndarray]:
     """Per-token probabilities, each from a model trained on the other folds' sentences.
 
     token_features: per-sentence list of (T_i, d) float; labels: per-sentence list of (T_i,) int in
     ``[0, num_classes)``; n_splits: folds over sentences (at most the number of sentences); context: tokens on
     either side whose mean features are added (:func:`context_features`); C: the logistic regression's inverse
-    L2 strength (features are standardised on each fold's training tokens). Returns the per-sentence list of
+    L2 strength (features are standardised on each fold's training tokens); max_iter, tol: the lbfgs solver's
+    (a looser tolerance than scikit-learn's 1e-4, as
+    :mod:`labelwise.audit.out_of_fold` uses for large tables: token tables are long). Returns the per-sentence list of
     (T_i, num_classes) float arrays whose rows sum to 1, the ``pred_probs`` that
     :func:`~labelwise.audit.token_classification.filter.find_label_issues` takes.
     """
@@ -107,7 +109,7 @@ def out_of_fold_token_probs(token_features: Sequence, labels: Sequence, num_clas
         if len(seen) == 1:  # one class only: it gets all the mass the unseen ones leave
             probs[np.ix_(test, seen)] = 1.0
         else:
-            model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, tol=tol))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 model.fit(x[train], y[train])

@@ -108,3 +108,36 @@ def test_bad_inputs(tmp_path):
         audit_spans(table, spans="spans", pred_probs=tmp_path / "flat.npy")
     with pytest.raises(DataError, match="no row has a span"):
         audit_spans(pd.DataFrame({"text": ["a b"], "spans": ["[]"]}), spans="spans", encoder=HashingTextEncoder())
+
+
+@pytest.mark.shared
+@pytest.mark.model
+@pytest.mark.slow
+def test_nlupp_corrupted_rows_rank_first():
+    # 200 banking utterances with slots; every 10th row gets one span retyped or dropped. Rows ranked by the
+    # out-of-fold (MiniLM word states) row score: the corrupted ones must be at least 3x over-represented at the top.
+    from labelwise.data.nlupp import load_nlupp
+    from labelwise.data.spans import nlupp_spans
+    from labelwise.features.text import TextEncoder
+
+    table = load_nlupp("../shared/datasets/nlupp", domains=["banking"])
+    table = table[table.slots.map(len) > 0].head(200).reset_index(drop=True)
+    types = sorted({s["slot"] for slots in table.slots for s in slots})
+    rng = np.random.default_rng(0)
+    cells, planted = [], set()
+    for i, (text, slots) in enumerate(zip(table.text, table.slots)):
+        spans = [list(s) for s in nlupp_spans(text, slots, i)]
+        if i % 10 == 3:
+            j = int(rng.integers(len(spans)))
+            if i % 20 == 3:
+                spans[j][2] = str(rng.choice([t for t in types if t != spans[j][2]]))
+            else:
+                spans.pop(j)
+            planted.add(i)
+        cells.append(spans_json(*spans))
+    result = audit_spans(pd.DataFrame({"text": table.text, "spans": cells}), spans="spans", encoder=TextEncoder(),
+                         n_splits=3)
+    top = np.argsort(result.sentence_scores, kind="stable")[:len(planted)].tolist()
+    precision = len(set(top) & planted) / len(planted)
+    print(f"NLU++ 200 rows, {len(planted)} corrupted: precision at {len(planted)} = {precision:.2f}")
+    assert precision >= 3 * len(planted) / len(table)

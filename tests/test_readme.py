@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -46,7 +47,7 @@ def user_tables(folder: Path) -> None:
     DBLP2.csv (Latin-1, as the real one) and ACM.csv (id, title, authors, venue, year), data.csv (name, address),
     images/ and masks/ (12 digit scenes, 32x32 PNGs, and their masks of digit (1) vs background (0)), instances.json
     and detections.json (COCO box labels of 40 box scenes with errors, and a detector's boxes), items.csv
-    (description, price, brand, sku: the label transfer's table)."""
+    (description, price, brand, sku: the label transfer's table), slots.csv (text, spans: the span audit's table)."""
     rng = np.random.default_rng(0)
     rows = []
     for i in range(120):
@@ -83,6 +84,14 @@ def user_tables(folder: Path) -> None:
               "sku": f"{name[:2].upper()}-{i:04d}"} for i in range(60) for k, (name, text) in [list(
                   enumerate(kinds.items()))[i % 3]]]
     pd.DataFrame(items).to_csv(folder / "items.csv", index=False)
+    slots = []
+    for i in range(40):  # slots.csv (text, spans): the span audit's table, names and cities, every 10th city mislabelled
+        name, city = ["ann", "bob", "eva", "omar"][i % 4], ["oslo", "lima", "rome"][i % 3]
+        start = len(name) + len(" flies to ")
+        spans = [{"start": 0, "end": len(name), "label": "PER"},
+                 {"start": start, "end": start + len(city), "label": "PER" if i % 10 == 3 else "LOC"}]
+        slots.append({"text": f"{name} flies to {city} on day {i}", "spans": json.dumps(spans)})
+    pd.DataFrame(slots).to_csv(folder / "slots.csv", index=False)
     scene_folders(folder)
     from tests.audit.box_files import write_scene_files
 

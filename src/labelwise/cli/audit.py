@@ -19,7 +19,13 @@ from labelwise.errors import DataError, ParameterError
 def audit(
     data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines, or a folder of Parquet files.",
                                 show_default=False),
-    label: str = typer.Option(..., "--label", "-l", help="The column holding the labels.", show_default=False),
+    label: Optional[str] = typer.Option(None, "--label", "-l", help="The column holding the labels (required unless "
+                                        "--spans).", show_default=False),
+    spans: Optional[str] = typer.Option(None, "--spans", help="Audit span labels instead: the column of spans per "
+                                        "row (JSON list of {start, end, label}, or [start, end, label] triples, "
+                                        "as doccano and spaCy write them; text from --text, default 'text'). DATA "
+                                        "may also be a CoNLL file (--spans is then any name, e.g. tags).",
+                                        show_default=False),
     text: Optional[List[str]] = list_option("--text", "-t", help="Text column(s) to embed (several are joined). "
                                             "Without --text, --features and --embeddings, a single column of free "
                                             "text is found and used (a note says which)."),
@@ -88,6 +94,18 @@ def audit(
     import labelwise
 
     writable(out, folder=True)
+    if spans is not None:
+        from labelwise.cli.audit_spans import refuse_with_spans, run_span_audit
+
+        refuse_with_spans(**{"--label": label, "--features": features, "--embeddings": embeddings,
+                             "--multi-label": multi_label, "--label-delimiter": label_delimiter,
+                             "--compare-to": compare_to, "--report": report, "--llm-judge": llm_judge,
+                             "--out-of-core": out_of_core, "--ray": ray, "--text (more than one)": len(text or []) > 1})
+        run_span_audit(data, spans=spans, text=(text or [None])[0], pred_probs=pred_probs, out=out, encoder=encoder,
+                       folds=folds, random_state=random_state, show=show, quiet=quiet)
+        return
+    if label is None:
+        raise ParameterError("name the label column with --label (or a span column with --spans).")
     if datasheet is not None and not datasheet.is_file():
         raise DataError(f"Datasheet not found: {datasheet}. Check the path passed to --datasheet.")
     if show < 0 or judge_rows < 0:
@@ -275,8 +293,9 @@ def report(
     The same audit as `labelwise audit ... --report`. Example:
     labelwise report train.csv --label category --text text --compare-to test.csv --out report/
     """
-    audit(data=data, label=label, text=text, features=features, embeddings=embeddings, pred_probs=pred_probs, out=out,
-          multi_label=False, label_delimiter=None, drop_missing=drop_missing, encoding=encoding, sep=sep,
+    audit(data=data, label=label, spans=None, text=text, features=features, embeddings=embeddings,
+          pred_probs=pred_probs, out=out, multi_label=False, label_delimiter=None, drop_missing=drop_missing,
+          encoding=encoding, sep=sep,
           encoder=encoder, filter_by=None, folds=None, random_state=random_state, compare_to=compare_to,
           report=True, datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None,
           server_model=None, ray=ray, out_of_core=False, memory_limit=None, quiet=quiet, debug=debug)

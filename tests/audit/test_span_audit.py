@@ -141,3 +141,15 @@ def test_nlupp_corrupted_rows_rank_first():
     precision = len(set(top) & planted) / len(planted)
     print(f"NLU++ 200 rows, {len(planted)} corrupted: precision at {len(planted)} = {precision:.2f}")
     assert precision >= 3 * len(planted) / len(table)
+
+
+@pytest.mark.filterwarnings("ignore:1 class")  # B-PER occurs once: the token audit says it cannot check it
+def test_conll_file_gives_the_tags_it_holds(tmp_path):
+    path = tmp_path / "d.conll"
+    path.write_text("Ann\tB-PER\nflew\tO\nto\tO\nNew\tB-LOC\nYork\tI-LOC\n\nU.S.\tB-LOC\nbank\tO\n")
+    n_tokens = [5, 5]  # "U.S." is four built-in tokens: U . S .
+    probs = [np.full((n, 5), 0.2) for n in n_tokens]
+    result = audit_spans(path, pred_probs=probs)
+    names = result.class_names
+    assert [[names[t] for t in tags] for tags in result.tags] == [
+        ["B-PER", "O", "O", "B-LOC", "I-LOC"], ["B-LOC", "I-LOC", "I-LOC", "I-LOC", "O"]]

@@ -82,12 +82,16 @@ def test_planted_errors_rank_first_with_a_hashing_encoder():
         planted |= {i} if wrong else set()
         texts.append(text)
         cells.append(spans_json((0, len(person), "PER"), (c0, c0 + len(city), "PER" if wrong else "LOC")))
+    texts.insert(0, "")  # an empty row is kept, not scored
+    cells.insert(0, "[]")
+    planted = {i + 1 for i in planted}
     result = audit_spans(pd.DataFrame({"text": texts, "spans": cells}), spans="spans",
                          encoder=HashingTextEncoder(dim=32), n_splits=4)
+    assert np.isnan(result.sentence_scores[0]) and len(result.token_scores[0]) == 0
     frame = result.to_frame()
     assert set(frame.row.head(len(planted))) == planted
     assert set(frame.issue.head(len(planted))) == {"wrong_type"}
-    assert set(np.argsort(result.sentence_scores)[:len(planted)].tolist()) == planted
+    assert set(np.argsort(result.sentence_scores)[:len(planted)].tolist()) == planted  # NaN sorts last
 
 
 def test_bad_inputs(tmp_path):
@@ -106,6 +110,9 @@ def test_bad_inputs(tmp_path):
     np.save(tmp_path / "flat.npy", np.ones((3, 5)) / 5)
     with pytest.raises(ShapeError, match="expected \\(9, 5\\)"):
         audit_spans(table, spans="spans", pred_probs=tmp_path / "flat.npy")
+    with pytest.raises(DataError, match="no row has a token"):
+        audit_spans(pd.DataFrame({"text": ["", " "], "spans": ["[]", "[]"]}), spans="spans",
+                    pred_probs=[np.zeros((0, 1))] * 2)
     with pytest.raises(DataError, match="no row has a span"):
         audit_spans(pd.DataFrame({"text": ["a b"], "spans": ["[]"]}), spans="spans", encoder=HashingTextEncoder())
 

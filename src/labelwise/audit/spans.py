@@ -31,7 +31,7 @@ from labelwise.errors import DataError, ParameterError, ShapeError
 class SpanAuditResult:
     """texts: (n,) str; offsets: per row the (T_i,) token (start, end) offsets; tags: per row (T_i,) int BIO tag
     ids into ``class_names``; pred_probs: per row (T_i, K); token_scores: per row (T_i,) label quality;
-    sentence_scores: (n,) label quality of each row; token_issues: flagged (row, token) pairs, worst first;
+    sentence_scores: (n,) label quality of each row (NaN for a row without tokens); token_issues: flagged (row, token) pairs, worst first;
     span_issues: :class:`SpanIssue` list (token offsets), most confident first; source: where the probabilities
     came from."""
 
@@ -254,8 +254,19 @@ def audit_spans(data, *, spans: Optional[str] = None, text: Optional[str] = None
         folds = min(n_splits, len(texts))
         probs = out_of_fold_token_probs(features, tags, len(class_names), n_splits=folds, random_state=random_state)
         source = f"out of fold ({folds} folds, logistic regression on {type(encoder).__name__} word states)"
-    token_issues = find_label_issues(tags, probs)
-    sentence_scores, token_scores = get_label_quality_scores(tags, probs)
-    return SpanAuditResult(texts, offsets, tags, class_names, probs, [np.asarray(s) for s in token_scores],
-                           np.asarray(sentence_scores), token_issues,
-                           span_issue_types(tags, probs, class_names, threshold=threshold), source)
+    # rows without a token (empty texts) are not scored: NaN row score, no issues
+    kept = [i for i, t in enumerate(tags) if len(t)]
+    if not kept:
+        raise DataError("no row has a token; nothing to audit.")
+    kept_tags, kept_probs = [tags[i] for i in kept], [probs[i] for i in kept]
+    token_issues = [(kept[s], t) for s, t in find_label_issues(kept_tags, kept_probs)]
+    kept_scores, kept_token_scores = get_label_quality_scores(kept_tags, kept_probs)
+    sentence_scores = np.full(len(texts), np.nan)
+    sentence_scores[kept] = kept_scores
+    token_scores = [np.zeros(0) for _ in texts]
+    for i, scores in zip(kept, kept_token_scores):
+        token_scores[i] = np.asarray(scores)
+    span_issues = [issue._replace(sentence=kept[issue.sentence])
+                   for issue in span_issue_types(kept_tags, kept_probs, class_names, threshold=threshold)]
+    return SpanAuditResult(texts, offsets, tags, class_names, probs, token_scores, sentence_scores, token_issues,
+                           span_issues, source)

@@ -23,7 +23,7 @@ from labelwise.audit.token_classification.spans import SpanIssue, span_issue_typ
 from labelwise.audit.token_classification.token_model import out_of_fold_token_probs
 from labelwise.data.atomic import write_text_atomic
 from labelwise.data.formula import neutralise_frame
-from labelwise.data.spans import Span, _validate, read_conll, read_span_jsonl, spans_to_tags, tokenize
+from labelwise.data.spans import Span, read_conll, read_span_jsonl, spans_to_tags, tokenize, validate_spans
 from labelwise.errors import DataError, ParameterError, ShapeError
 
 
@@ -128,7 +128,7 @@ def parse_spans(value: Any, text: str, row: Any) -> list[Span]:
             items.append(tuple(s))
         else:
             raise DataError(f"row {row}: span {s!r} is neither {{start, end, label}} nor [start, end, label].")
-    return _validate(text, items, f"row {row}: ")
+    return validate_spans(text, items, row)
 
 
 def read_span_data(data, *, spans: Optional[str] = None, text: Optional[str] = None

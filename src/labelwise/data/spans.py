@@ -161,25 +161,20 @@ def tags_to_spans(tags: Sequence[str], offsets: Offsets, row: Any = None) -> lis
     """
     if len(tags) != len(offsets):
         raise DataError(f"{_where(row)}{len(tags)} tags for {len(offsets)} tokens; give one tag per token.")
-    spans: list[Span] = []
-    open_label, open_start, open_end = None, 0, 0
+    import numpy as np
+
+    from labelwise.audit.token_classification.spans import decode_spans
+
+    labels: dict[str, int] = {}
+    kind, type_id = np.zeros(len(tags), dtype=np.int64), np.full(len(tags), -1, dtype=np.int64)
     for k, tag in enumerate(tags):
         prefix, label = _split_tag(tag, k, row)
-        continues = prefix in ("I", "L") and label == open_label
-        if open_label is not None and not continues:
-            spans.append(Span(open_start, open_end, open_label))
-            open_label = None
-        if prefix == "O":
-            continue
-        if not continues:
-            open_label, open_start = label, offsets[k][0]
-        open_end = offsets[k][1]
-        if prefix in ("L", "U"):
-            spans.append(Span(open_start, open_end, open_label))
-            open_label = None
-    if open_label is not None:
-        spans.append(Span(open_start, open_end, open_label))
-    return spans
+        kind[k] = "OBILU".index(prefix)
+        if label is not None:
+            type_id[k] = labels.setdefault(label, len(labels))
+    names = list(labels)
+    found = decode_spans(np.arange(len(tags)), np.array([0, len(tags)]), kind, type_id)
+    return [Span(offsets[a][0], offsets[b - 1][1], names[t]) for a, b, t in found.tolist()]
 
 
 def _split_tag(tag: str, k: int, row: Any) -> tuple[str, str | None]:

@@ -60,19 +60,29 @@ def bio_scheme(class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list
     return kind, type_id, types
 
 
-def decode_spans(tags: np.ndarray, starts: np.ndarray, kind: np.ndarray, type_id: np.ndarray) -> np.ndarray:
-    """Flat BIO tags of all sentences -> (m, 3) int: [flat start, flat end, type id] of every span, in order.
+#: Tag kinds of :func:`decode_spans`: O, B (begin), I (inside), L (last) and U (unit, a one-token span) of BILOU.
+O_KIND, B_KIND, I_KIND, L_KIND, U_KIND = range(5)
 
-    tags: (N,) class ids; starts: (S + 1,) sentence offsets into the flat arrays; kind, type_id: from
-    :func:`bio_scheme`. Spans never cross a sentence boundary.
+
+def decode_spans(tags: np.ndarray, starts: np.ndarray, kind: np.ndarray, type_id: np.ndarray) -> np.ndarray:
+    """Flat BIO (or BILOU) tags of all sentences -> (m, 3) int: [flat start, flat end, type id] of every span, in
+    order.
+
+    tags: (N,) class ids; starts: (S + 1,) sentence offsets into the flat arrays; kind, type_id: per class, from
+    :func:`bio_scheme` (kinds ``O_KIND`` .. ``U_KIND``). Spans never cross a sentence boundary. Lenient, as
+    conlleval: an ``I``/``L`` that does not continue an open span of its type (after ``O``, another type, a closed
+    ``L``/``U`` or at a sentence start) opens one; ``L`` and ``U`` close their span. ``labelwise.data.spans``'s
+    ``tags_to_spans`` decodes string tags with it.
     """
     k, ty = kind[tags], type_id[tags]
     first = np.zeros(tags.size, dtype=bool)
     first[starts[:-1][starts[:-1] < tags.size]] = True
-    prev_k = np.r_[0, k[:-1]]
+    prev_k = np.r_[O_KIND, k[:-1]]
     prev_ty = np.r_[-1, ty[:-1]]
-    opens = (k == 1) | ((k == 2) & (first | (prev_k == 0) | (prev_ty != ty)))
-    goes_on = np.r_[(k[1:] == 2) & (ty[1:] == ty[:-1]) & ~opens[1:] & ~first[1:], False]
+    inside = (k == I_KIND) | (k == L_KIND)
+    after_closed = (prev_k == O_KIND) | (prev_k == L_KIND) | (prev_k == U_KIND)
+    opens = (k == B_KIND) | (k == U_KIND) | (inside & (first | after_closed | (prev_ty != ty)))
+    goes_on = np.r_[inside[1:] & (ty[1:] == ty[:-1]) & ~opens[1:] & ~first[1:], False]
     closes = (k != 0) & ~goes_on
     span_starts, span_ends = np.flatnonzero(opens), np.flatnonzero(closes) + 1
     return np.stack([span_starts, span_ends, ty[span_starts]], axis=1)

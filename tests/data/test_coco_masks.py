@@ -140,7 +140,9 @@ BAD = [
     (lambda d: d["images"][0].update(width=0), "has size 0x6"),
     (lambda d: d["images"][0].update(width="8"), "width must be a whole number, not '8'"),
     (lambda d: d["categories"].append({"id": 3, "name": "again"}), "category 3: the id is used by two categories"),
-    (lambda d: d.update(categories=[]), "lists no categories"),
+    (lambda d: d["categories"].append({"id": 9, "name": d["categories"][0]["name"]}),
+     "category 9: the name .* is used by two categories"),
+    (lambda d: d.update(categories=[]), "lists no categories; a segmentation needs at least one class"),
     (lambda d: d.pop("annotations"), "is not a COCO file: it needs the lists"),
 ]
 

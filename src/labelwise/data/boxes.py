@@ -283,7 +283,9 @@ def coco_images(path: Path, data: dict) -> dict:
     return images
 
 
-def _coco_categories(path: Path, data: dict) -> dict:
+def coco_categories(path: Path, data: dict, needs: str = "box labels need") -> dict:
+    """A COCO file's ``categories`` list checked: ``{category id: name}``. Raises DataError for an entry without
+    id or name, a repeated id or name, or an empty list (``needs`` says who needs one: "box labels need")."""
     categories: dict = {}
     for entry in data["categories"]:
         where = f"{path}: category {entry.get('id', '?') if isinstance(entry, dict) else entry!r}"
@@ -296,7 +298,7 @@ def _coco_categories(path: Path, data: dict) -> dict:
             raise DataError(f"{where}: the name {entry['name']!r} is used by two categories; merge or rename them")
         categories[cid] = str(entry["name"])
     if not categories:
-        raise DataError(f"{path} lists no categories; box labels need at least one class")
+        raise DataError(f"{path} lists no categories; {needs} at least one class")
     return categories
 
 
@@ -315,7 +317,7 @@ def read_coco_boxes(path: PathLike, *, tolerance: float = TOLERANCE) -> BoxLabel
                                                                                      "annotations")):
         raise DataError(f"{path} is not a COCO file: it needs the lists 'images', 'categories' and 'annotations'")
     images = coco_images(path, data)
-    categories = _coco_categories(path, data)
+    categories = coco_categories(path, data)
     category_ids = sorted(categories)
     class_of = {cid: c for c, cid in enumerate(category_ids)}
     oriented = any(isinstance(a, dict) and "rbox" in a for a in data["annotations"])

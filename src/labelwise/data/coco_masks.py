@@ -26,7 +26,7 @@ from typing import Union
 
 import numpy as np
 
-from labelwise.data.boxes import BoxImage, coco_images, whole_number
+from labelwise.data.boxes import BoxImage, coco_categories, coco_images
 from labelwise.errors import DataError, MissingExtraError
 
 PathLike = Union[str, Path]
@@ -198,17 +198,7 @@ def read_coco(path: PathLike) -> CocoMasks:
             raise DataError(f"{path}: {image.where()}: {image.file_name!r} and {names_seen[image.name]!r} have the same "
                             f"name {image.name!r}; images are matched by name, so rename one")
         names_seen[image.name] = image.file_name
-    categories = {}
-    for entry in data["categories"]:
-        where = f"{path}: category {entry.get('id', '?') if isinstance(entry, dict) else entry!r}"
-        if not isinstance(entry, dict) or not {"id", "name"} <= set(entry):
-            raise DataError(f"{where} lacks an id or a name")
-        cid = whole_number(entry["id"], where, "id")
-        if cid in categories:
-            raise DataError(f"{where}: the id is used by two categories; give each its own id")
-        categories[cid] = str(entry["name"])
-    if not categories:
-        raise DataError(f"{path} lists no categories; a segmentation needs at least one class")
+    categories = coco_categories(path, data, "a segmentation needs")
     category_ids = sorted(categories)
     class_of = {cid: i + 1 for i, cid in enumerate(category_ids)}
     annotations: dict = {}

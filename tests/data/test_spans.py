@@ -292,3 +292,20 @@ def test_nlupp_spans_valid_and_bio_round_trip_exact():
         assert tags_to_spans(spans_to_tags(text, spans, off, "BILOU"), off) == spans
     # 3080 utterances, 1987 slots of which 2 are nested in a longer one; one ('5ish') cuts a token
     assert (len(table), n_spans, aligned, misaligned) == (3080, 1985, 3079, 1)
+
+
+def test_span_cells_of_a_table_are_read_and_checked(tmp_path):
+    from labelwise.data.spans import parse_spans, read_span_data
+
+    path = tmp_path / "slots.csv"
+    path.write_text('text,spans\n"Ann met Bob","[[0, 3, ""PER""], {""start"": 8, ""end"": 11, ""label"": ""PER""}]"\n'
+                    'no spans here,\n', encoding="utf-8")
+    texts, spans = read_span_data(path, spans="spans")
+    assert texts == ["Ann met Bob", "no spans here"]
+    assert spans == [[Span(0, 3, "PER"), Span(8, 11, "PER")], []]
+    with pytest.raises(DataError, match=r"row 4: span \[0, 1\] is neither"):
+        parse_spans("[[0, 1]]", "abc", 4)
+    with pytest.raises(DataError, match=r"row 2: span .* needs 'start', 'end' and 'label'"):
+        parse_spans([{"start": 0, "end": 1}], "abc", 2)
+    with pytest.raises(DataError, match="no column 'slots'"):
+        read_span_data(path, spans="slots")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -23,8 +23,8 @@ from labelwise.audit.token_classification.spans import SpanIssue, span_issue_typ
 from labelwise.audit.token_classification.token_model import out_of_fold_token_probs
 from labelwise.data.atomic import write_text_atomic
 from labelwise.data.formula import neutralise_frame
-from labelwise.data.spans import Span, read_conll, read_span_jsonl, spans_to_tags, tokenize, validate_spans
-from labelwise.errors import DataError, ParameterError, ShapeError
+from labelwise.data.spans import read_span_data, spans_to_tags, tokenize
+from labelwise.errors import DataError, ShapeError
 
 
 @dataclass
@@ -101,60 +101,6 @@ class SpanAuditResult:
                    "span_issues": len(self.span_issues), "probabilities": self.source}
         write_text_atomic(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
         return directory
-
-
-def parse_spans(value: Any, text: str, row: Any) -> list[Span]:
-    """One cell of a span column -> validated spans: a JSON string or a list of ``{"start", "end", "label"}``
-    objects or ``[start, end, label]`` triples (doccano, spaCy); empty or missing is no spans."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or (isinstance(value, str) and not value.strip()):
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"row {row}: the span cell is not valid JSON ({exc.msg}); write a list of "
-                            '{"start": 0, "end": 3, "label": "X"} objects.') from exc
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if not isinstance(value, list):
-        raise DataError(f"row {row}: the span cell holds {type(value).__name__}; write a JSON list of spans.")
-    items = []
-    for s in value:
-        if isinstance(s, dict):
-            if not {"start", "end", "label"} <= set(s):
-                raise DataError(f"row {row}: span {s!r} needs 'start', 'end' and 'label'.")
-            items.append((s["start"], s["end"], s["label"]))
-        elif isinstance(s, (list, tuple)) and len(s) == 3:
-            items.append(tuple(s))
-        else:
-            raise DataError(f"row {row}: span {s!r} is neither {{start, end, label}} nor [start, end, label].")
-    return validate_spans(text, items, row)
-
-
-def read_span_data(data, *, spans: Optional[str] = None, text: Optional[str] = None
-                   ) -> tuple[list[str], list[list[Span]]]:
-    """texts and spans per row from a DataFrame or table file (``spans`` and ``text`` columns), a ``.jsonl`` file
-    of span records or a CoNLL file (``.conll``, ``.bio``, ``.iob``; no columns needed)."""
-    if isinstance(data, (str, Path)):
-        suffix = Path(data).suffix.lower()
-        if suffix in (".conll", ".bio", ".iob", ".bioes"):
-            sentences = read_conll(data)
-            pairs = [(s.text_and_offsets()[0], s.spans()) for s in sentences]
-            return [t for t, _ in pairs], [list(s) for _, s in pairs]
-        if suffix == ".jsonl" and spans is None:
-            records = read_span_jsonl(data)
-            return [r.text for r in records], [r.spans for r in records]
-        from labelwise.data.io import read_table
-
-        data = read_table(data)
-    if spans is None:
-        raise ParameterError("name the span column (spans=...); only CoNLL and JSONL span files need none.")
-    text = text or "text"
-    for column in (spans, text):
-        if column not in data.columns:
-            raise DataError(f"no column {column!r}; the columns are {list(map(str, data.columns))}.")
-    texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in data[text]]
-    return texts, [parse_spans(v, t, i) for i, (v, t) in enumerate(zip(data[spans], texts))]
 
 
 def shape_features(word: str) -> list[float]:

@@ -348,18 +348,68 @@ def read_span_jsonl(path: str | Path) -> list[SpanRecord]:
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
             raise DataError(f"{where}: expected an object with a string 'text'.")
         key = next((k for k in _SPAN_KEYS if k in rec and isinstance(rec[k], list)), "spans")
-        raw = rec.get(key, [])
-        items = []
-        for s in raw:
-            if isinstance(s, dict):
-                if not {"start", "end", "label"} <= set(s):
-                    raise DataError(f"{where}: span {s!r} needs 'start', 'end' and 'label'.")
-                items.append((s["start"], s["end"], s["label"]))
-            else:
-                items.append(s)
-        spans = _validate(rec["text"], items, where + ": ")
+        spans = _validate(rec["text"], _span_items(rec.get(key, []), where + ": "), where + ": ")
         out.append(SpanRecord(rec["text"], spans, rec, key))
     return out
+
+
+def _span_items(raw: Iterable, where: str) -> list:
+    """Span items as written in files and cells -> ``(start, end, label)``: ``{"start", "end", "label"}`` objects
+    (extra keys ignored) or ``[start, end, label]`` triples (doccano, spaCy); anything else is a DataError."""
+    items = []
+    for s in raw:
+        if isinstance(s, dict):
+            if not {"start", "end", "label"} <= set(s):
+                raise DataError(f"{where}span {s!r} needs 'start', 'end' and 'label'.")
+            items.append((s["start"], s["end"], s["label"]))
+        elif isinstance(s, (list, tuple)) and len(s) == 3:
+            items.append(tuple(s))
+        else:
+            raise DataError(f"{where}span {s!r} is neither {{start, end, label}} nor [start, end, label].")
+    return items
+
+
+def parse_spans(value: Any, text: str, row: Any) -> list[Span]:
+    """One cell of a span column -> validated spans: a JSON string or a list of ``{"start", "end", "label"}``
+    objects or ``[start, end, label]`` triples (doccano, spaCy); empty or missing is no spans."""
+    if value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip()):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"row {row}: the span cell is not valid JSON ({exc.msg}); write a list of "
+                            '{"start": 0, "end": 3, "label": "X"} objects.') from exc
+    if hasattr(value, "tolist") and not isinstance(value, (list, str)):  # a numpy array from Parquet
+        value = value.tolist()
+    if not isinstance(value, list):
+        raise DataError(f"row {row}: the span cell holds {type(value).__name__}; write a JSON list of spans.")
+    return validate_spans(text, _span_items(value, _where(row)), row)
+
+
+def read_span_data(data, *, spans: str | None = None, text: str | None = None) -> tuple[list[str], list[list[Span]]]:
+    """Texts and spans per row from a DataFrame or table file (``spans`` and ``text`` columns: each span cell as
+    :func:`parse_spans` reads it), a ``.jsonl`` file of span records or a CoNLL file (``.conll``, ``.bio``,
+    ``.iob``, ``.bioes``; no columns needed). Returns ``(texts (n,), spans (n,) lists of Span)``."""
+    if isinstance(data, (str, Path)):
+        suffix = Path(data).suffix.lower()
+        if suffix in (".conll", ".bio", ".iob", ".bioes"):
+            pairs = [(s.text_and_offsets()[0], s.spans()) for s in read_conll(data)]
+            return [t for t, _ in pairs], [list(s) for _, s in pairs]
+        if suffix == ".jsonl" and spans is None:
+            records = read_span_jsonl(data)
+            return [r.text for r in records], [r.spans for r in records]
+        from labelwise.data.io import read_table
+
+        data = read_table(data)
+    if spans is None:
+        raise ParameterError("name the span column (spans=...); only CoNLL and JSONL span files need none.")
+    text = text or "text"
+    for column in (spans, text):
+        if column not in data.columns:
+            raise DataError(f"no column {column!r}; the columns are {list(map(str, data.columns))}.")
+    texts = ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in data[text]]
+    return texts, [parse_spans(v, t, i) for i, (v, t) in enumerate(zip(data[spans], texts))]
 
 
 def write_span_jsonl(path: str | Path, records: Iterable[SpanRecord]) -> Path:

@@ -140,8 +140,11 @@ def find_values(text: str, kind: str = "string", values: Optional[Sequence[str]]
             if value:
                 found.append((m.start(), m.end(), value))
     elif kind in ("number", "integer"):
+        dates = [(m.start(), m.end()) for m in _DATE.finditer(text)]
         for m in _NUMBER.finditer(text):
             start, end = m.start(), m.end()
+            if any(start < b and end > a for a, b in dates):  # a date's digits are not an amount
+                continue
             value = parse_number(text[start:end], integer=kind == "integer")
             if value is not None:
                 found.append((start, end, value))
@@ -171,16 +174,20 @@ def locate_value(text: str, value, kind: str = "string", values: Optional[Sequen
         return hits[-1] if hits else None
     at = text.casefold().find(target.casefold())
     if at >= 0 and len(text.casefold()) == len(text):
-        return at, at + len(target)
+        return _whole_words(text, at, at + len(target))
     from rapidfuzz import fuzz
 
     aligned = fuzz.partial_ratio_alignment(target.casefold(), text.casefold())
     if aligned is None or aligned.score < min_score or aligned.dest_end <= aligned.dest_start:
         return None
-    start, end = aligned.dest_start, aligned.dest_end
-    while start > 0 and text[start - 1].isalnum():
+    return _whole_words(text, aligned.dest_start, aligned.dest_end)
+
+
+def _whole_words(text: str, start: int, end: int) -> Optional[tuple]:
+    """``(start, end)`` widened to whole words and stripped of white space at both ends (None when nothing is left)."""
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
         start -= 1
-    while end < len(text) and text[end].isalnum():
+    while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
         end += 1
     while start < end and text[start].isspace():
         start += 1

@@ -16,6 +16,8 @@ student is a logistic-regression token tagger (scikit-learn) over lexical and li
 
 from __future__ import annotations
 
+import re
+import warnings
 from bisect import bisect_right
 from typing import Optional, Sequence
 
@@ -29,7 +31,15 @@ from labelwise.generate.field_values import find_values, locate_value, normalise
 __all__ = ["SpanExtractorStudent", "token_features"]
 
 #: the features that name words (dropped in the augmented copy of each training document)
+_CENTS = re.compile(r"[.,]\d{2}$")
 _LEXICAL = ("w=", "suf=", "pre=", "line_kw=", "w-", "w+")
+
+
+def _int32(matrix):
+    """A CSR matrix with 32-bit indices (what saga accepts; DictVectorizer may give 64-bit ones)."""
+    matrix = matrix.tocsr()
+    matrix.indices, matrix.indptr = matrix.indices.astype(np.int32), matrix.indptr.astype(np.int32)
+    return matrix
 
 
 def _shape(word: str) -> str:
@@ -60,7 +70,7 @@ def token_features(text: str, offsets: Sequence[tuple], fields: Sequence[FieldSp
     line_of = [bisect_right(line_starts, a) - 1 for a, _ in offsets]
     words = [text[a:b] for a, b in offsets]
     numbers = find_values(text, "number")
-    money = [c for c in numbers if "." in c[2] and len(text[c[0]:c[1]]) >= 4]
+    money = [c for c in numbers if _CENTS.search(text[c[0]:c[1]])]  # amounts written with cents
     largest = max((float(c[2]) for c in money), default=None)
     marks = {"in_date": _inside(offsets, find_values(text, "date")), "in_number": _inside(offsets, numbers),
              "in_money": _inside(offsets, money),
@@ -68,6 +78,7 @@ def token_features(text: str, offsets: Sequence[tuple], fields: Sequence[FieldSp
     for spec in fields:
         if spec.values:
             marks[f"in_values:{spec.name}"] = _inside(offsets, find_values(text, spec.type, spec.values))
+    largest_lines = {line_of[k] for k in np.flatnonzero(marks["in_largest_amount"])}
     first_word, position = {}, {}
     for k, line in enumerate(line_of):
         first_word.setdefault(line, next((w.lower() for w in words[k:k + 3] if w.isalpha()), "#"))
@@ -84,6 +95,7 @@ def token_features(text: str, offsets: Sequence[tuple], fields: Sequence[FieldSp
              f"in_line={min(position[k], 4)}": 1.0, "upper": float(word.isupper()), "title": float(word.istitle()),
              "alpha": float(word.isalpha()), "digit": float(word.isdigit()),
              "line_has_digit": float(any(ch.isdigit() for ch in line_text)),
+             "line_of_largest_amount": float(line in largest_lines),
              "line_upper": float(line_text.upper() == line_text and any(ch.isalpha() for ch in line_text))}
         for d in (-2, -1, 1, 2):
             j = k + d
@@ -108,7 +120,7 @@ class SpanExtractorStudent:
     values given]).
     """
 
-    def __init__(self, fields: Sequence[FieldSpec], *, C: float = 0.1, min_confidence: float = 0.3,
+    def __init__(self, fields: Sequence[FieldSpec], *, C: float = 0.3, min_confidence: float = 0.3,
                  augment: bool = True, max_iter: int = 300, random_state: int = 0):
         self.fields = fields
         self.augment = augment
@@ -135,6 +147,7 @@ class SpanExtractorStudent:
 
     def fit(self, texts: Sequence[str], labels: Sequence[Optional[dict]]) -> "SpanExtractorStudent":
         """texts: (n,) str; labels: (n,) the teacher's field -> value dicts (None: no usable answer, skipped)."""
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.linear_model import LogisticRegression
 
@@ -166,9 +179,13 @@ class SpanExtractorStudent:
             raise ParameterError("None of the teacher's values was found in its document, so the student has nothing "
                                  "to learn; check the teacher's answers (or label more rows).")
         self.vectorizer_ = DictVectorizer()
-        x = self.vectorizer_.fit_transform(feats)
-        self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
-        self.model_.fit(x, tags)
+        x = _int32(self.vectorizer_.fit_transform(feats))
+        # saga: lbfgs spends seconds per step in scipy's setulb on a busy machine; saga takes a tenth of a second
+        self.model_ = LogisticRegression(C=self.C, solver="saga", tol=1e-3, max_iter=self.max_iter,
+                                         random_state=self.random_state)
+        with warnings.catch_warnings():  # a tolerance of 1e-3 on the tags' probabilities is enough here
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model_.fit(x, tags)
         self.classes_ = list(self.model_.classes_)
         return self
 
@@ -177,8 +194,8 @@ class SpanExtractorStudent:
         offsets = tokenize(text)
         if not offsets:
             return offsets, np.zeros((0, len(self.classes_)))
-        return offsets, self.model_.predict_proba(self.vectorizer_.transform(token_features(text, offsets,
-                                                                                            self._specs())))
+        features = _int32(self.vectorizer_.transform(token_features(text, offsets, self._specs())))
+        return offsets, self.model_.predict_proba(features)
 
     def extract(self, text: str) -> dict:
         """field -> ``(value, start, end, confidence)`` or None, for one document. A field's span is the run of

@@ -13,12 +13,13 @@ Gold fields per receipt: ``merchant`` (as printed), ``date`` (YYYY-MM-DD), ``tot
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 
-__all__ = ["TEMPLATES", "SEEN", "UNSEEN", "Receipts", "make_receipts", "RECEIPT_SCHEMA"]
+__all__ = ["TEMPLATES", "SEEN", "UNSEEN", "Receipts", "make_receipts", "RECEIPT_SCHEMA", "regex_fields"]
 
 _FIRST = ["Green", "Golden", "Corner", "City", "Sunny", "Old", "Blue", "Royal", "Happy", "North", "River", "Little",
           "Maple", "Silver", "Fresh", "Lucky"]
@@ -147,3 +148,34 @@ def make_receipts(n: int, *, templates=TEMPLATES, seed: int = 0) -> Receipts:
         gold.append(fields)
         names.append(template)
     return Receipts(texts, gold, names)
+
+
+_TOTAL_LINE = re.compile(r"^(?:TOTAL|Amount due:?|Summe(?: EUR)?|Gesamt)\b(.*)$", re.I | re.M)
+_DATE_LINE = re.compile(r"^(?:Date:|Datum:|Rechnungsdatum|.*\|)?\s*(\d{2}[./]\d{2}[./]\d{4}|\d{4}-\d{2}-\d{2})", re.M)
+
+
+def regex_fields(text: str) -> dict:
+    """The rule-based baseline of the claims (a stand-in for a layout-agnostic rule system, written for the SEEN
+    templates): merchant = the first line that is not a heading word or a date (before a ``|``, inside ``***``), date =
+    the first date at a line start or after Date:/Datum:, total = the amount on the line starting with TOTAL / Amount
+    due / Summe / Gesamt (not Subtotal), currency = a code or symbol on that line, else EUR for German receipts."""
+    from labelwise.generate.field_values import normalise_value, parse_date, parse_number
+
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    merchant = None
+    for line in lines:
+        if line.isupper() and " " not in line or line[:1].isdigit():
+            continue
+        merchant = line.split("|")[0].strip(" *") or None
+        break
+    date_match = _DATE_LINE.search(text)
+    total_match = _TOTAL_LINE.search(text)
+    total = parse_number(total_match.group(1)) if total_match else None
+    currency = None
+    if total_match:
+        for token in ("EUR", "USD", "€", "$"):
+            if token in total_match.group(0):
+                currency = normalise_value(token, "string", ("EUR", "USD"))
+                break
+    return {"merchant": merchant, "date": parse_date(date_match.group(1)) if date_match else None, "total": total,
+            "currency": currency}

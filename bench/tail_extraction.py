@@ -11,6 +11,7 @@ Both teacher arms get the same two worked examples (a base model needs them). Fi
 ms/doc on this machine, teacher and student in one run. Answers are cached: a rerun costs nothing.
 
     python bench/tail_extraction.py [--train 48] [--test 36] [--model path.gguf] [--threads 1] [--json out.json]
+        [--save-teacher-labels tests/fixtures/tail_teacher_labels.json]
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="a GGUF file (default: the packaged Gemma 3 270M)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default=None, help="write the figures here too")
+    parser.add_argument("--save-teacher-labels", default=None, metavar="PATH",
+                        help="write the teacher's labels of the training receipts (the claim test's cached teacher)")
     args = parser.parse_args()
 
     from labelwise.llm import open_backend
@@ -72,6 +75,12 @@ def main() -> None:
     extra["teacher_train"] = {"rows": len(train), "usable": sum(v is not None for v in teacher_labels),
                               "dropped": labeler.dropped,
                               "anls_vs_gold": field_anls(teacher_labels, train.gold, fields)}
+    if args.save_teacher_labels:
+        with open(args.save_teacher_labels, "w", encoding="utf-8") as out:
+            json.dump({"teacher": backend.model, "made_by": "bench/tail_extraction.py --save-teacher-labels",
+                       "receipts": {"n": len(train), "templates": list(SEEN), "seed": 1}, "examples_seed": 99,
+                       "texts": train.texts, "labels": teacher_labels}, out, indent=1, ensure_ascii=False)
+            out.write("\n")
     for name, labels in (("(d) student on teacher labels", teacher_labels), ("(e) student on gold", train.gold)):
         student = SpanExtractorStudent(list(schema.fields.values())).fit(train.texts, labels)
         started = time.perf_counter()

@@ -187,3 +187,14 @@ def test_no_distill_labels_every_row_and_no_usable_answer_is_an_error():
     with pytest.raises(LLMError, match="no usable answer.*2 unparseable"):
         extract_fields(["a", "b"], SCHEMA, FakeBackend(complete=lambda p: "{oops"))
     assert math.isclose(result.to_frame()["confidence"].min(), 1.0)
+
+
+def test_a_formula_like_value_is_neutralised_in_the_csv_and_read_back_as_it_was(tmp_path):
+    text = "=SUM(A1) shop\nTOTAL 3.00"
+    result = ExtractionResult([text], ["merchant", "total"], [{"merchant": "=SUM(A1) shop", "total": "3.00"}],
+                              [{"merchant": (0, 13), "total": None}], [{"merchant": 0.5, "total": 1.0}],
+                              [{"merchant": "student", "total": "teacher"}], {"fields": ["merchant", "total"]})
+    result.save(tmp_path)
+    assert pd.read_csv(tmp_path / "extractions.csv", dtype=str)["value"].tolist() == ["'=SUM(A1) shop", "3.00"]
+    back = ExtractionResult.load(tmp_path)
+    assert back.values == result.values and back.spans == result.spans and back.confidence == result.confidence

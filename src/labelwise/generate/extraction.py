@@ -234,21 +234,24 @@ class ExtractionResult:
         """Read back what :meth:`save` wrote."""
         import pandas as pd
 
+        from labelwise.data.formula import FORMULA_STARTS
         from labelwise.data.spans import read_span_jsonl
 
         directory = Path(directory)
         summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
         texts = [record.text for record in read_span_jsonl(directory / "spans.jsonl")]
-        frame = pd.read_csv(directory / "extractions.csv", dtype={"value": str}, keep_default_na=False,
+        frame = pd.read_csv(directory / "extractions.csv", dtype={"value": str, "name": str}, keep_default_na=False,
                             na_values={"start": [""], "end": [""]})
         fields = list(summary["fields"])
         values = [dict.fromkeys(fields) for _ in texts]
         spans = [dict.fromkeys(fields) for _ in texts]
         confidence, source = [{} for _ in texts], [{} for _ in texts]
         for line in frame[frame["kind"] == "field"].itertuples(index=False):
-            value = line.value[1:] if line.value.startswith("'") and line.value[1:2] in "=+-@\t\r" else line.value
+            value = line.value
+            if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):  # undo save's neutralisation
+                value = value[1:]
             values[line.row][line.name] = value
-            if line.start == line.start and line.start != "":
+            if pd.notna(line.start):
                 spans[line.row][line.name] = (int(line.start), int(line.end))
             confidence[line.row][line.name] = float(line.confidence)
             source[line.row][line.name] = line.source

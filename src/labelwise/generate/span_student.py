@@ -114,16 +114,19 @@ class SpanExtractorStudent:
     fields: the :class:`FieldSpec` s to extract (``schema.fields.values()``); C: inverse regularisation of the
     logistic regression; min_confidence: a field whose best span scores below it is left empty (None); augment: also
     train on a copy of each document without its word features, so that the tagger learns what line positions and
-    value kinds say on their own (what carries over to a layout it never saw); random_state: for the solver.
+    value kinds say on their own (what carries over to a layout it never saw); mask_unfound: when a teacher value is
+    not in its text, leave the tokens that could hold that field (its kind's values) out of training instead of
+    teaching them as outside every field; random_state: for the solver.
 
     Attributes after :meth:`fit`: ``classes_`` (the BIO tags), ``projected_`` (field -> [values found in their text,
     values given]).
     """
 
     def __init__(self, fields: Sequence[FieldSpec], *, C: float = 0.3, min_confidence: float = 0.3,
-                 augment: bool = True, max_iter: int = 300, random_state: int = 0):
+                 augment: bool = True, mask_unfound: bool = True, max_iter: int = 300, random_state: int = 0):
         self.fields = fields
         self.augment = augment
+        self.mask_unfound = mask_unfound
         self.C = C
         self.min_confidence = min_confidence
         self.max_iter = max_iter
@@ -169,7 +172,17 @@ class SpanExtractorStudent:
                 inside = [k for k, (a, b) in enumerate(offsets) if a < end and b > start]
                 for j, k in enumerate(inside):
                     row[k] = ("B-" if j == 0 else "I-") + name
+            # a value the teacher gave but the text does not hold (a made-up date, a wrong amount) says nothing
+            # about which tokens hold the field: the tokens that could (its kind's values) are left out of training
+            # rather than taught as "O"
+            unknown = np.zeros(len(offsets), dtype=bool)
+            found = {name for _, _, name in spans}
+            for spec in specs:
+                if spec.name not in found and values.get(spec.name) is not None and self.mask_unfound:
+                    unknown |= _inside(offsets, find_values(text, spec.type, spec.values))
+            keep = [k for k in range(len(offsets)) if row[k] != "O" or not unknown[k]]
             doc = token_features(text, offsets, specs)
+            doc, row = [doc[k] for k in keep], [row[k] for k in keep]
             feats.extend(doc)
             tags.extend(row)
             if self.augment:  # the same tokens without what names them: structure must carry the tags too

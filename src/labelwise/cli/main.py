@@ -22,6 +22,7 @@ from labelwise.cli import audit_boxes as audit_boxes_command
 from labelwise.cli import audit_images as audit_images_command
 from labelwise.cli import convert as convert_command
 from labelwise.cli import dedupe as dedupe_command
+from labelwise.cli import extract as extract_command
 from labelwise.cli import guide as guide_command
 from labelwise.cli import learn as learn_command
 from labelwise.cli import link as link_command
@@ -49,6 +50,7 @@ app.command("export", no_args_is_help=True)(review_command.export)
 app.command("link", no_args_is_help=True)(link_command.link)
 app.command("dedupe", no_args_is_help=True)(dedupe_command.dedupe)
 app.command("guide", no_args_is_help=True)(guide_command.guide)
+app.command("extract", no_args_is_help=True)(extract_command.extract)
 app.add_typer(learn_command.app, name="learn")
 app.add_typer(convert_command.app, name="convert")
 

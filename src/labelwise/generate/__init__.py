@@ -12,7 +12,10 @@
 - ``instructions.py`` and ``guide.py``: labelling guides with representative examples ("Thinking Like an
   Annotator");
 - ``refined_labels.py``: the LAD teacher's refined pixel labels (probabilities and masks) saved as files;
-- ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene).
+- ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene);
+- ``extraction.py``: fields read from documents by an LLM teacher with task-aware schema prompts and a token
+  tagger distilled from it (TAIL): value normalisation and ANLS in ``field_values.py``, the tagger in
+  ``span_student.py``.
 
 Names load on first use, so importing one module of this package imports only what that module needs.
 """
@@ -40,6 +43,10 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "save_refined_labels": "labelwise.generate.refined_labels",
     "TransferResult": "labelwise.generate.transfer",
     "transfer_labels": "labelwise.generate.transfer",
+    "ExtractionResult": "labelwise.generate.extraction",
+    "TaskAwareLabeler": "labelwise.generate.extraction",
+    "extract_fields": "labelwise.generate.extraction",
+    "SpanExtractorStudent": "labelwise.generate.span_student",
 }, submodules=("annotate",))
 
 if TYPE_CHECKING:
@@ -51,4 +58,6 @@ if TYPE_CHECKING:
     from labelwise.generate.taxonomy import induce_taxonomy
     from labelwise.generate.taxonomy_categories import OTHER, Category
     from labelwise.generate.taxonomy_yaml import Taxonomy
+    from labelwise.generate.extraction import ExtractionResult, TaskAwareLabeler, extract_fields
+    from labelwise.generate.span_student import SpanExtractorStudent
     from labelwise.generate.transfer import TransferResult, transfer_labels

@@ -1,0 +1,79 @@
+"""`labelwise extract DATA --text COL --schema schema.yaml --out DIR` on a CSV of receipts a user brings, with a fake
+LLM that answers each receipt's true fields; and the one-line errors for bad input (exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+import labelwise.llm
+from labelwise.cli.main import main
+from labelwise.data.spans import read_span_jsonl
+from labelwise.testing import FakeBackend
+from labelwise.testing.receipts import RECEIPT_SCHEMA, SEEN, make_receipts
+
+
+@pytest.fixture
+def receipts(tmp_path, monkeypatch):
+    """receipts.csv (receipt_id, text), schema.yaml and examples.jsonl in tmp_path; the LLM answers the truth."""
+    data = make_receipts(30, templates=SEEN, seed=21)
+    pd.DataFrame({"receipt_id": [f"R{i:02d}" for i in range(30)], "text": data.texts}).to_csv(
+        tmp_path / "receipts.csv", index=False)
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(RECEIPT_SCHEMA, allow_unicode=True), encoding="utf-8")
+    demo = make_receipts(1, seed=99)
+    (tmp_path / "examples.jsonl").write_text(json.dumps({"text": demo.texts[0], **demo.gold[0]}) + "\n",
+                                             encoding="utf-8")
+    truth = {text.strip(): gold for text, gold in zip(data.texts, data.gold)}
+    backend = FakeBackend(complete=lambda prompt: json.dumps(
+        truth[prompt.rpartition("Document:\n")[2].rpartition("\nJSON:")[0]]))
+    monkeypatch.setattr(labelwise.llm, "open_backend", lambda *a, **k: backend)
+    monkeypatch.chdir(tmp_path)
+    return data, backend
+
+
+def test_extract_writes_fields_spans_and_summary(receipts, tmp_path, capsys):
+    data, backend = receipts
+    code = main(["extract", "receipts.csv", "--text", "text", "--schema", "schema.yaml", "--id", "receipt_id",
+                 "--examples", "examples.jsonl", "--teacher-rows", "15", "--out", "fields", "--quiet"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert len(backend.prompts) == 15 and "Document:\n" + make_receipts(1, seed=99).texts[0] in backend.prompts[0]
+    table = pd.read_csv(tmp_path / "fields" / "extractions.csv", dtype={"value": str})
+    assert list(table.columns) == ["row", "receipt_id", "kind", "name", "value", "start", "end", "confidence",
+                                   "source"]
+    assert set(table["source"]) == {"teacher", "student"} and (table["receipt_id"] == [f"R{r:02d}" for r in
+                                                                                      table["row"]]).all()
+    teacher = table[table["source"] == "teacher"]
+    assert all(data.gold[r][name] == value for r, name, value in zip(teacher["row"], teacher["name"],
+                                                                     teacher["value"]))
+    records = read_span_jsonl(tmp_path / "fields" / "spans.jsonl")
+    assert len(records) == 30 and records[3].record["receipt_id"] == "R03"
+    assert {s.label for s in records[3].spans} == {"merchant", "date", "total", "currency"}
+    summary = json.loads((tmp_path / "fields" / "summary.json").read_text())
+    assert summary["teacher_rows"] == 15 and summary["student_rows"] == 15 and summary["data"] == "receipts.csv"
+    assert "the LLM (fake) labelled 15" in printed.out and "wrote fields/" in printed.err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--text", "body"], "has no column 'body'"),
+    (["--schema", "missing.yaml"], "Schema file not found: missing.yaml"),
+    (["--id", "nope"], "no column 'nope' for --id"),
+    (["--teacher-rows", "0"], "--teacher-rows 0"),
+    (["--examples", "receipts.csv"], "column 'receipt_id' is not a field"),
+])
+def test_bad_input_is_one_line_and_exit_2(receipts, capsys, args, message):
+    base = {"--text": "text", "--schema": "schema.yaml"}
+    for option, value in zip(args[::2], args[1::2]):
+        base[option] = value
+    code = main(["extract", "receipts.csv", *[x for kv in base.items() for x in kv], "--out", "o", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_schema_names_the_key(receipts, tmp_path, capsys):
+    (tmp_path / "bad.yaml").write_text("fields:\n  total: {type: money}\n", encoding="utf-8")
+    assert main(["extract", "receipts.csv", "--text", "text", "--schema", "bad.yaml", "--out", "o"]) == 2
+    assert "bad.yaml: fields.total.type is 'money'" in capsys.readouterr().err

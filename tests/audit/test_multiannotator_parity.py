@@ -152,6 +152,18 @@ def test_majority_vote_tie_breaks_match_cleanlab(cl):
     np.testing.assert_array_equal(ma.get_majority_vote_label(labels), cl("get_majority_vote_label", labels))
 
 
+def test_many_ties_and_unused_classes_match_cleanlab(cl):
+    """Equal pred_probs (every tie goes past the model to class frequency and annotator agreement), unbalanced
+    classes; then pred_probs with two classes nobody gave."""
+    rng = np.random.default_rng(5)
+    labels = rng.choice([0, 1, 2], (300, 3), p=[0.5, 0.3, 0.2]).astype(float)
+    labels[rng.random(labels.shape) < 0.4] = np.nan
+    labels[np.isnan(labels).all(axis=1), 0] = 1
+    for probs in (np.full((300, 3), 1 / 3), probs_for(rng.integers(0, 5, 300), 5, seed=1)):
+        assert_same(ma.get_label_quality_multiannotator(labels, probs, return_weights=True),
+                    cl("get_label_quality_multiannotator", labels, probs, return_weights=True))
+
+
 def test_majority_vote_tie_breaks_by_annotator_agreement_then_seeded_choice():
     # classes 0 and 1 are given equally often; annotator 0 agrees with every untied vote, annotator 1 with none
     labels = np.array([[0, 1, 0], [1, 0, 1], [0, 1, np.nan], [1, np.nan, 1], [np.nan, 0, 0]], dtype=float)

@@ -42,15 +42,13 @@ def test_matches_crowd_kit(seed, errors):
 def test_recovers_known_confusion_matrices():
     """Known truth: the simulated confusion matrices and priors come back within a few points, and the consensus is
     as accurate as the posterior computed with the true parameters (the best any aggregator can do here)."""
-    from labelwise.audit.multiannotator._inputs import observations
-    from labelwise.audit.multiannotator.dawid_skene_em import _e_step
+    from labelwise.audit.multiannotator.dawid_skene_em import dawid_skene_posteriors
 
     truth, sim = crowd(n=4000, m=6, k=4, density=0.6, errors="confusion", seed=4, accuracy=(0.55, 0.85))
     result = dawid_skene(sim.labels)
     assert np.abs(result.confusion - sim.confusion).max() < 0.06  # 0.047
     assert np.abs(result.priors - np.bincount(truth) / len(truth)).max() < 0.01
-    rows, annotators, given = observations(sim.labels)
-    oracle = _e_step(np.bincount(truth) / len(truth), sim.confusion, rows, annotators, given, len(truth))
+    oracle = dawid_skene_posteriors(sim.labels, np.bincount(truth) / len(truth), sim.confusion)
     accuracy = (result.labels == truth).mean()
     assert accuracy > (oracle.argmax(axis=1) == truth).mean() - 0.01  # 0.901 against 0.906
     vote = np.argmax(np.stack([(sim.labels == c).sum(axis=1) for c in range(4)], axis=1), axis=1)

@@ -31,6 +31,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "active_learning_scores": "labelwise.audit.multiannotator.activelab",
     "dawid_skene": "labelwise.audit.multiannotator.dawid_skene_em",
     "DawidSkeneResult": "labelwise.audit.multiannotator.dawid_skene_em",
+    "dawid_skene_posteriors": "labelwise.audit.multiannotator.dawid_skene_em",
     "krippendorff_alpha": "labelwise.audit.multiannotator.agreement",
     "cohen_kappa_pairs": "labelwise.audit.multiannotator.agreement",
 })
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from labelwise.audit.multiannotator.activelab import active_learning_scores
     from labelwise.audit.multiannotator.agreement import cohen_kappa_pairs, krippendorff_alpha
     from labelwise.audit.multiannotator.crowdlab import label_quality_multiannotator
-    from labelwise.audit.multiannotator.dawid_skene_em import DawidSkeneResult, dawid_skene
+    from labelwise.audit.multiannotator.dawid_skene_em import DawidSkeneResult, dawid_skene, dawid_skene_posteriors
     from labelwise.audit.multiannotator.majority_vote import majority_vote_label
     from labelwise.audit.multiannotator.quality import (
         convert_long_to_wide_dataset,

@@ -52,21 +52,23 @@ def dawid_skene(labels_multiannotator, n_classes: Optional[int] = None, max_iter
     if k < highest:
         raise ParameterError(f"n_classes={k} but labels_multiannotator uses class {highest - 1}; give n_classes >= "
                              f"{highest}.")
-    rows, annotators, given = observations(labels)
-    m = labels.shape[1]
-    cell = annotators * k + given
-    observed = np.bincount(cell, minlength=m * k).reshape(m, k) > 0
+    rows, annotators, given = observations(labels)  # row-major: the rows come sorted
+    n, m = labels.shape
+    cells = _Cells(annotators * k + given, m, k)
+    row_starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     counts = label_counts(labels, k)
     posteriors = counts / counts.sum(axis=1, keepdims=True)
     priors = posteriors.mean(axis=0)
-    confusion = _m_step(posteriors, rows, cell, observed)
+    confusion = cells.m_step(posteriors[rows])
+    log_joint = _log_joint(confusion, priors, annotators, given)
     elbo, previous, iterations = [], -np.inf, 0
     for iterations in range(1, max_iter + 1):
-        posteriors = _e_step(priors, confusion, rows, annotators, given, labels.shape[0])
+        posteriors = _e_step(log_joint, priors, row_starts)
         priors = posteriors.mean(axis=0)
-        confusion = _m_step(posteriors, rows, cell, observed)
+        confusion = cells.m_step(posteriors[rows])
         posteriors = np.clip(posteriors, _EPS, None)
-        elbo.append(_lower_bound(posteriors, priors, confusion, rows, annotators, given))
+        log_joint = _log_joint(confusion, priors, annotators, given)
+        elbo.append(_lower_bound(posteriors, log_joint, rows))
         if elbo[-1] - previous < tol:
             break
         previous = elbo[-1]
@@ -74,35 +76,57 @@ def dawid_skene(labels_multiannotator, n_classes: Optional[int] = None, max_iter
                             iterations, elbo)
 
 
-def _m_step(posteriors, rows, cell, observed) -> np.ndarray:
-    """(m, K_true, K_given): posterior-weighted label counts, floored at 1e-10 where the label was given at all,
-    each true-class row normalised over the labels."""
-    m, k = observed.shape
-    weighted = np.stack([np.bincount(cell, weights=posteriors[rows, c], minlength=m * k) for c in range(k)], axis=1)
-    weighted = weighted.reshape(m, k, k)  # [annotator, given, true]
-    weighted = np.where(observed[:, :, None], np.clip(weighted, _EPS, None), 0.0)
-    weighted /= weighted.sum(axis=1, keepdims=True)
-    return weighted.transpose(0, 2, 1)
-
-
-def _e_step(priors, confusion, rows, annotators, given, n) -> np.ndarray:
-    """(n, K) posteriors: log prior + the sum of the log confusion entries of a row's labels, normalised."""
-    k = priors.shape[0]
+def dawid_skene_posteriors(labels_multiannotator, priors, confusion) -> np.ndarray:
+    """(n, K) P(true class | labels) under given parameters (the E-step): priors (K,), confusion (m, K, K)
+    ``[annotator, true, given]`` (e.g. a fitted :class:`DawidSkeneResult`'s, or known ones)."""
+    labels = as_label_matrix(labels_multiannotator)
+    check_labels(labels, allow_single_label=True)
+    rows, annotators, given = observations(labels)
+    row_starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     with np.errstate(divide="ignore"):
-        log_confusion = np.log(confusion)
-    log_like = np.stack([np.bincount(rows, weights=log_confusion[annotators, c, given], minlength=n)
-                         for c in range(k)], axis=1)
-    log_like += np.log(np.clip(priors, _EPS, None))
+        return _e_step(_log_joint(np.asarray(confusion), np.asarray(priors), annotators, given), priors, row_starts)
+
+
+def _e_step(log_joint, priors, row_starts) -> np.ndarray:
+    """(n, K): log prior + the log confusion entries of a row's labels (``log_joint`` adds the prior per label: one
+    is kept per row), normalised."""
+    per_row = np.diff(np.r_[row_starts, log_joint.shape[0]])
+    log_like = np.add.reduceat(log_joint, row_starts, axis=0)
+    log_like -= np.log(np.clip(priors, _EPS, None)) * (per_row - 1)[:, None]
     log_like -= log_like.max(axis=1, keepdims=True)
-    like = np.exp(log_like)
-    return like / like.sum(axis=1, keepdims=True)
+    posteriors = np.exp(log_like)
+    return posteriors / posteriors.sum(axis=1, keepdims=True)
 
 
-def _lower_bound(posteriors, priors, confusion, rows, annotators, given) -> float:
+class _Cells:
+    """The (annotator, given label) cell of each label, sorted once so that the M-step is one gather and one
+    ``reduceat``."""
+
+    def __init__(self, cell: np.ndarray, m: int, k: int):
+        self.order = np.argsort(cell, kind="stable")
+        ordered = cell[self.order]
+        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        self.present = ordered[self.starts]
+        self.m, self.k = m, k
+
+    def m_step(self, label_posteriors: np.ndarray) -> np.ndarray:
+        """(m, K_true, K_given) from the posteriors of each label's row (nnz, K): posterior-weighted label counts,
+        floored at 1e-10 where the label was given at all, each true-class row normalised over the labels."""
+        sums = np.add.reduceat(label_posteriors[self.order], self.starts, axis=0)
+        weighted = np.zeros((self.m * self.k, self.k))
+        weighted[self.present] = np.clip(sums, _EPS, None)
+        weighted = weighted.reshape(self.m, self.k, self.k)  # [annotator, given, true]
+        weighted /= weighted.sum(axis=1, keepdims=True)
+        return weighted.transpose(0, 2, 1)
+
+
+def _log_joint(confusion, priors, annotators, given) -> np.ndarray:
+    """(nnz, K): log P(this label | true class c) + log prior(c), per label (crowd-kit adds the prior per label)."""
+    return np.log(confusion[annotators, :, given]) + np.log(np.clip(priors, _EPS, None))
+
+
+def _lower_bound(posteriors, log_joint, rows) -> float:
     """crowd-kit's evidence lower bound per label: sum over labels of E_q[log pi + log prior] + the entropy of q."""
-    with np.errstate(divide="ignore"):
-        log_joint = np.log(confusion[annotators, :, given]) + np.log(np.clip(priors, _EPS, None))
-    q = posteriors[rows]
-    expectation = np.sum(np.where(q > 0, q * log_joint, 0.0))
+    expectation = np.sum(posteriors[rows] * log_joint)
     entropy = -np.sum(posteriors * np.log(posteriors))
     return float((expectation + entropy) / len(rows))

@@ -9,7 +9,6 @@ Lower scores are more informative to label next. The definitions are cleanlab 2.
 
 from __future__ import annotations
 
-from typing import Optional
 
 import numpy as np
 

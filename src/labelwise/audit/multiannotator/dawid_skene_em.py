@@ -54,21 +54,24 @@ def dawid_skene(labels_multiannotator, n_classes: Optional[int] = None, max_iter
                              f"{highest}.")
     rows, annotators, given = observations(labels)  # row-major: the rows come sorted
     n, m = labels.shape
-    cells = _Cells(annotators * k + given, m, k)
+    cell = annotators * k + given
+    cells = _Cells(cell, rows, m, k)
     row_starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     counts = label_counts(labels, k)
     posteriors = counts / counts.sum(axis=1, keepdims=True)
     priors = posteriors.mean(axis=0)
-    confusion = cells.m_step(posteriors[rows])
-    log_joint = _log_joint(confusion, priors, annotators, given)
+    confusion = cells.m_step(posteriors)[1]
+    log_table = _log_table(confusion, priors)
     elbo, previous, iterations = [], -np.inf, 0
     for iterations in range(1, max_iter + 1):
-        posteriors = _e_step(log_joint, priors, row_starts)
+        posteriors = _e_step(np.take(log_table, cell, axis=0), priors, row_starts)
         priors = posteriors.mean(axis=0)
-        confusion = cells.m_step(posteriors[rows])
+        sums, confusion = cells.m_step(posteriors)
         posteriors = np.clip(posteriors, _EPS, None)
-        log_joint = _log_joint(confusion, priors, annotators, given)
-        elbo.append(_lower_bound(posteriors, log_joint, rows))
+        log_table = _log_table(confusion, priors)
+        # crowd-kit's evidence lower bound per label: E_q[log pi + log prior] over the labels + the entropy of q
+        expectation = np.sum(sums * log_table[cells.present])
+        elbo.append(float((expectation - np.sum(posteriors * np.log(posteriors))) / rows.size))
         if elbo[-1] - previous < tol:
             break
         previous = elbo[-1]
@@ -82,14 +85,15 @@ def dawid_skene_posteriors(labels_multiannotator, priors, confusion) -> np.ndarr
     labels = as_label_matrix(labels_multiannotator)
     check_labels(labels, allow_single_label=True)
     rows, annotators, given = observations(labels)
+    confusion = np.asarray(confusion, dtype=np.float64)
     row_starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    with np.errstate(divide="ignore"):
-        return _e_step(_log_joint(np.asarray(confusion), np.asarray(priors), annotators, given), priors, row_starts)
+    table = _log_table(confusion, np.asarray(priors, dtype=np.float64))
+    return _e_step(np.take(table, annotators * confusion.shape[1] + given, axis=0), priors, row_starts)
 
 
 def _e_step(log_joint, priors, row_starts) -> np.ndarray:
-    """(n, K): log prior + the log confusion entries of a row's labels (``log_joint`` adds the prior per label: one
-    is kept per row), normalised."""
+    """(n, K): log prior + the log confusion entries of a row's labels (``log_joint`` (nnz, K) adds the prior per
+    label: one is kept per row), normalised."""
     per_row = np.diff(np.r_[row_starts, log_joint.shape[0]])
     log_like = np.add.reduceat(log_joint, row_starts, axis=0)
     log_like -= np.log(np.clip(priors, _EPS, None)) * (per_row - 1)[:, None]
@@ -102,31 +106,29 @@ class _Cells:
     """The (annotator, given label) cell of each label, sorted once so that the M-step is one gather and one
     ``reduceat``."""
 
-    def __init__(self, cell: np.ndarray, m: int, k: int):
-        self.order = np.argsort(cell, kind="stable")
-        ordered = cell[self.order]
+    def __init__(self, cell: np.ndarray, rows: np.ndarray, m: int, k: int):
+        order = np.argsort(cell, kind="stable")
+        ordered = cell[order]
+        self.rows = rows[order]
         self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
         self.present = ordered[self.starts]
         self.m, self.k = m, k
 
-    def m_step(self, label_posteriors: np.ndarray) -> np.ndarray:
-        """(m, K_true, K_given) from the posteriors of each label's row (nnz, K): posterior-weighted label counts,
-        floored at 1e-10 where the label was given at all, each true-class row normalised over the labels."""
-        sums = np.add.reduceat(label_posteriors[self.order], self.starts, axis=0)
+    def m_step(self, posteriors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the posterior sums of each cell given at all (cells, K), the confusion (m, K_true, K_given)): the
+        posterior-weighted label counts, floored at 1e-10 where the label was given, each true-class row normalised
+        over the labels."""
+        sums = np.add.reduceat(np.take(posteriors, self.rows, axis=0), self.starts, axis=0)
         weighted = np.zeros((self.m * self.k, self.k))
         weighted[self.present] = np.clip(sums, _EPS, None)
         weighted = weighted.reshape(self.m, self.k, self.k)  # [annotator, given, true]
         weighted /= weighted.sum(axis=1, keepdims=True)
-        return weighted.transpose(0, 2, 1)
+        return sums, weighted.transpose(0, 2, 1)
 
 
-def _log_joint(confusion, priors, annotators, given) -> np.ndarray:
-    """(nnz, K): log P(this label | true class c) + log prior(c), per label (crowd-kit adds the prior per label)."""
-    return np.log(confusion[annotators, :, given]) + np.log(np.clip(priors, _EPS, None))
-
-
-def _lower_bound(posteriors, log_joint, rows) -> float:
-    """crowd-kit's evidence lower bound per label: sum over labels of E_q[log pi + log prior] + the entropy of q."""
-    expectation = np.sum(posteriors[rows] * log_joint)
-    entropy = -np.sum(posteriors * np.log(posteriors))
-    return float((expectation + entropy) / len(rows))
+def _log_table(confusion: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """(m * K, K): row ``annotator * K + given`` = log P(given | true class c) + log prior(c) (-inf where never
+    given; crowd-kit adds the prior once per label)."""
+    m, k, _ = confusion.shape
+    with np.errstate(divide="ignore"):
+        return np.log(confusion.transpose(0, 2, 1).reshape(m * k, k)) + np.log(np.clip(priors, _EPS, None))

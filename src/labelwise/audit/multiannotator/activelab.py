@@ -1,7 +1,7 @@
 """ActiveLab: which examples to (re)label next when several annotators label the same data.
 
-Paper: Goh, Mueller, "ActiveLab: Active Learning with Re-Labeling by Multiple Annotators" (ICLR 2023 workshop on
-Trustworthy ML, arXiv:2301.11856). An example's score is its CROWDLAB consensus quality shrunk towards 1/K by the
+Paper: Goh, Mueller, "ActiveLab: Active Learning with Re-Labeling by Multiple Annotators" (2023,
+arXiv:2301.11856). An example's score is its CROWDLAB consensus quality shrunk towards 1/K by the
 weight of one more typical annotator; an unlabeled example's score is the model's confidence shrunk the same way.
 Lower scores are more informative to label next. The definitions are cleanlab 2.9's ``get_active_learning_scores``
 (tested equal on the same inputs).

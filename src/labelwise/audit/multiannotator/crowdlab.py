@@ -2,7 +2,7 @@
 classifier's out-of-sample pred_probs.
 
 Paper: Goh, Tkachenko, Mueller, "CROWDLAB: Supervised learning to infer consensus labels and quality scores for
-data with multiple annotators" (NeurIPS 2022 Human in the Loop Learning workshop, arXiv:2210.06812). The
+data with multiple annotators" (2022, arXiv:2210.06812). The
 classifier's pred_probs and each annotator's label are averaged into posterior class probabilities with weights
 learned from agreement: an annotator's weight grows with how often they agree with the other annotators of the
 same examples, the model's with how often its argmax agrees with the consensus, both measured against the error
@@ -236,7 +236,7 @@ def worst_class(labels: np.ndarray, consensus: np.ndarray, quality: np.ndarray) 
         accuracy = np.where(given_any, hits / np.maximum(seen, 1), np.inf)
         mean_quality = np.where(given_any, quality_sum / np.maximum(seen, 1), -np.inf)
     tied = given_any & (accuracy == accuracy.min(axis=1, keepdims=True))
-    for values, best in ((seen, np.max), (mean_quality, np.max)):
+    for values in (seen, mean_quality):  # the most often given, then the highest mean quality
         filled = np.where(tied, values, -np.inf)
-        tied &= filled == best(filled, axis=1, keepdims=True)
+        tied &= filled == filled.max(axis=1, keepdims=True)
     return np.argmax(tied, axis=1).astype(np.int64)

@@ -19,8 +19,6 @@ from labelwise.audit.multiannotator._inputs import as_label_matrix, as_probs, ch
 from labelwise.audit.multiannotator.majority_vote import majority_vote_label
 from labelwise.errors import DataError, ParameterError
 
-_LABEL_COLUMNS = ["consensus_label", "consensus_quality_score", "annotator_agreement", "num_annotations"]
-
 
 def _matrix(labels_multiannotator) -> tuple[np.ndarray, Optional[pd.Index], Optional[pd.Index]]:
     """(labels (n, m) float with NaN, annotator ids or None, row index or None)."""

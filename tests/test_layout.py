@@ -69,6 +69,9 @@ FLOORS = {
     "labelwise.audit.segmentation.summary": WORKFLOWS,  # its pandas table (cleanlab's summary module)
     "labelwise.audit.object_detection": ALGORITHMS,  # cleanlab.object_detection mirrored (filter, rank, summary)
     "labelwise.audit.object_detection.*": ALGORITHMS,
+    "labelwise.audit.multiannotator": WORKFLOWS,  # cleanlab.multiannotator mirrored: its names (lazily) and tables
+    "labelwise.audit.multiannotator.*": ALGORITHMS,  # CROWDLAB, ActiveLab, Dawid-Skene, agreement on arrays
+    "labelwise.audit.multiannotator.quality": WORKFLOWS,  # cleanlab's signatures and pandas tables
     "labelwise.audit.token_classification": ALGORITHMS,  # cleanlab.token_classification mirrored (filter, rank)
     "labelwise.audit.token_classification.*": ALGORITHMS,
     "labelwise.link.clustering": ALGORITHMS,  # average-linkage clusters of weighted pairs; expected pairwise F1

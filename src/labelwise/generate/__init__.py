@@ -12,6 +12,7 @@
 - ``instructions.py`` and ``guide.py``: labelling guides with representative examples ("Thinking Like an
   Annotator");
 - ``refined_labels.py``: the LAD teacher's refined pixel labels (probabilities and masks) saved as files;
+- ``attribute_values.py``: product attribute values for rows without them, values no row has included (HyperPAVE);
 - ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
@@ -25,6 +26,8 @@ from labelwise._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "Annotation": "labelwise.generate.annotate",
+    "AttributeValueResult": "labelwise.generate.attribute_values",
+    "extract_attribute_values": "labelwise.generate.attribute_values",
     "build_prompt": "labelwise.generate.annotate",
     "Category": "labelwise.generate.taxonomy_categories",
     "OTHER": "labelwise.generate.taxonomy_categories",
@@ -45,6 +48,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
 if TYPE_CHECKING:
     from labelwise.generate import annotate
     from labelwise.generate.annotate import Annotation, build_prompt
+    from labelwise.generate.attribute_values import AttributeValueResult, extract_attribute_values
     from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
     from labelwise.generate.guide import LabellingGuide, labelling_guide
     from labelwise.generate.refined_labels import RefinedLabels, refine_label_folder, save_refined_labels

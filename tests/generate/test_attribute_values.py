@@ -16,7 +16,7 @@ COLUMNS = ["row", "kind", "name", "value", "start", "end", "confidence", "source
 
 @pytest.fixture(scope="module")
 def catalogue():
-    cat = make_catalog(300, random_state=1)
+    cat = make_catalog(200, random_state=1)
     split = zero_shot_split(cat.edges, n_unseen_val=1, n_unseen_test=2, random_state=1)
     known = cat.known(split.train_edges)
     groups = [list(v) for v in cat.also_view]

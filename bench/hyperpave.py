@@ -1,7 +1,7 @@
 """Benchmark: HyperPAVE (paper 30) -- zero-shot attribute values on the notes' synthetic catalogue.
 
     python bench/hyperpave.py [--seeds 0,1,2] [--products 2000] [--encoders hashing,minilm] [--epochs 100]
-                              [--threads 1] [--json out.json]
+                              [--lr 0.001] [--threads 1] [--json out.json]
 
 Catalogue (labelwise.testing.catalog.make_catalog, the notes' sizes): 6 categories x 4 attributes x 6-10 values,
 2,000 products drawing 2-4 attribute values (AVs), templated texts that mention each value with probability 0.6,
@@ -32,7 +32,7 @@ import numpy as np
 ARMS = ["text", "graph", "hyper", "all", "leaky"]
 
 
-def run_seed(seed: int, n_products: int, encoder, epochs: int, threads: int, arms=ARMS) -> dict:
+def run_seed(seed: int, n_products: int, encoder, epochs: int, threads: int, arms=ARMS, lr: float = 1e-3) -> dict:
     from labelwise.learn.hypergraph import HypergraphLinkTagger
     from labelwise.testing.catalog import make_catalog, zero_shot_metrics, zero_shot_split
 
@@ -51,7 +51,7 @@ def run_seed(seed: int, n_products: int, encoder, epochs: int, threads: int, arm
             scores = items @ labels.T
         else:
             params, g = settings[arm]
-            model = HypergraphLinkTagger(epochs=epochs, random_state=seed, n_threads=threads, **params)
+            model = HypergraphLinkTagger(epochs=epochs, lr=lr, random_state=seed, n_threads=threads, **params)
             scores = model.fit(items, labels, split.train_edges, g, categories=catalog.category).decision_function()
         out[arm] = {**zero_shot_metrics(scores, catalog, split), "seconds": time.perf_counter() - start}
     return out
@@ -74,6 +74,7 @@ def main(argv=None) -> int:
     parser.add_argument("--encoders", default="hashing,minilm")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (the tagger's default 1e-3)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -82,11 +83,11 @@ def main(argv=None) -> int:
         encoder = encoder_named(name)
         runs = []
         for seed in seeds:
-            runs.append(run_seed(seed, args.products, encoder, args.epochs, args.threads))
+            runs.append(run_seed(seed, args.products, encoder, args.epochs, args.threads, lr=args.lr))
             print(f"[{name} seed {seed}] " + ", ".join(f"{a} mAP {r['map']:.3f}" for a, r in runs[-1].items()),
                   file=sys.stderr, flush=True)
         results[name] = runs
-        print(f"\nencoder {name}: {args.products} products, {len(seeds)} seeds, {args.epochs} epochs")
+        print(f"\nencoder {name}: {args.products} products, {len(seeds)} seeds, {args.epochs} epochs, lr {args.lr}")
         print(f"{'arm':8} {'mAP':>15} {'Hit@5':>15} {'macro-F1':>15} {'seconds':>9}")
         for arm in ARMS:
             cells = []

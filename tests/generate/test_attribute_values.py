@@ -57,8 +57,10 @@ def test_extracts_for_rows_without_labels_and_scores_unseen_values(catalogue, tm
 
 def test_tuned_threshold_and_known_formats(catalogue):
     cat, split, known, groups = catalogue
-    known = [None if k is None else "; ".join(k) for k in known]  # one string per row works too
-    result = extract_attribute_values(cat.texts, known, cat.attributes, encoder=HashingTextEncoder(128))
+    known = [pd.NA if k is None else "; ".join(k) for k in known]  # one string per row, NA to label, as a table holds
+    as_text = ["; ".join(map(str, g)) for g in groups]
+    result = extract_attribute_values(cat.texts, known, cat.attributes, groups=as_text, encoder=HashingTextEncoder(128))
+    assert result.settings["hyperedges"] == sum(len(set([i, *g])) >= 2 for i, g in enumerate(groups))
     assert result.settings["threshold_tuned"] and 0 < result.threshold < 1
     frame = result.to_frame()
     assert (frame["confidence"] > result.threshold).all()

@@ -123,8 +123,8 @@ def extract_attribute_values(texts: Sequence[str], known: Sequence[Any], attribu
     texts: ``(n,) str`` each row's text (title and description). known: ``(n,)`` each row's known labels as
     ``"attr: value"`` strings (a list, or one string with several separated by ``;``), None or empty for a row to
     label. attributes: the schema's ``{attribute: [values]}``; every known label must be one of them. groups:
-    ``(n,)`` per row the positions of the rows co-viewed or co-bought with it (row ``i`` and its group form one
-    hyperedge), or None. encoder: anything with ``encode(texts) -> (n, d)`` (default
+    ``(n,)`` per row the positions of the rows co-viewed or co-bought with it (a list, or a string such as ``"3; 5;
+    7"``; row ``i`` and its group form one hyperedge), or None. encoder: anything with ``encode(texts) -> (n, d)`` (default
     :class:`labelwise.features.text.TextEncoder`, MiniLM). threshold: keep values with confidence above it;
     top_k: keep the k most confident per row (with a threshold too: the k best above it); neither: a threshold
     tuned for micro-F1 on 20 % of the known rows held out (0.5 with fewer than 5 known rows).
@@ -206,9 +206,9 @@ def _known_edges(known: Sequence[Any], n: int, index: dict, labels: list) -> np.
                         "(None or an empty list for a row to label).")
     edges = []
     for row, cell in enumerate(known):
-        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        if _missing(cell):
             continue
-        items = [s for s in cell.split(";")] if isinstance(cell, str) else list(cell)
+        items = cell.split(";") if isinstance(cell, str) else list(cell)
         for item in items:
             text = str(item).strip()
             if not text:
@@ -233,8 +233,10 @@ def _groups(groups: Optional[Sequence[Any]], n: int) -> dict:
         raise DataError(f"groups has {len(groups)} entries for {n} texts: give one per row (None for none).")
     out = []
     for row, members in enumerate(groups):
-        if members is None or (isinstance(members, float) and np.isnan(members)):
+        if _missing(members):
             continue
+        if isinstance(members, str):  # "3; 5; 7" as a table cell holds it
+            members = re.findall(r"-?\d+(?:\.\d+)?", members) if members.strip() else []
         try:
             positions = [int(m) for m in members]
         except (TypeError, ValueError):
@@ -244,6 +246,11 @@ def _groups(groups: Optional[Sequence[Any]], n: int) -> dict:
             raise DataError(f"row {row}: groups names row {bad[0]}, outside the table's rows 0..{n - 1}.")
         out.append([row] + positions)
     return {"groups": out} if out else {}
+
+
+def _missing(cell: Any) -> bool:
+    """None, NaN or pandas' NA (a scalar); a list or an array is never missing."""
+    return cell is None or (np.ndim(cell) == 0 and not isinstance(cell, str) and bool(pd.isna(cell)))
 
 
 def _best_threshold(proba: np.ndarray, truth: np.ndarray) -> float:

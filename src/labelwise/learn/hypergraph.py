@@ -271,7 +271,6 @@ class HypergraphLinkTagger(BaseEstimator):
         self.n_items_, self.n_labels_ = n, m
         self.item_w_, self.label_w_ = item_w, label_w
         self.categories_ = None if categories is None else np.asarray(categories)
-        self.features_ = (Fi, Fl)
         self.edges_ = E
         self._behaviour = behaviour
         self._fixed_inventory = fixed_inventory

@@ -123,9 +123,9 @@ def extract_attribute_values(texts: Sequence[str], known: Sequence[Any], attribu
     texts: ``(n,) str`` each row's text (title and description). known: ``(n,)`` each row's known labels as
     ``"attr: value"`` strings (a list, or one string with several separated by ``;``), None or empty for a row to
     label. attributes: the schema's ``{attribute: [values]}``; every known label must be one of them. groups:
-    ``(n,)`` per row the positions of the rows co-viewed or co-bought with it (a list, or a string such as ``"3; 5;
-    7"``; row ``i`` and its group form one hyperedge), or None. encoder: anything with ``encode(texts) -> (n, d)`` (default
-    :class:`labelwise.features.text.TextEncoder`, MiniLM). threshold: keep values with confidence above it;
+    ``(n,)`` per row the positions of the rows co-viewed or co-bought with it (a list, or a string such as
+    ``"3; 5; 7"``; row ``i`` and its group form one hyperedge), or None. encoder: anything with
+    ``encode(texts) -> (n, d)`` (default :class:`labelwise.features.text.TextEncoder`, MiniLM). threshold: keep values with confidence above it;
     top_k: keep the k most confident per row (with a threshold too: the k best above it); neither: a threshold
     tuned for micro-F1 on 20 % of the known rows held out (0.5 with fewer than 5 known rows).
     ``progress("embedding" | "training", done, total)``.

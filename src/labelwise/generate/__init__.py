@@ -15,7 +15,8 @@
 - ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene);
 - ``extraction.py``: fields read from documents by an LLM teacher with task-aware schema prompts and a token
   tagger distilled from it (TAIL): value normalisation and ANLS in ``field_values.py``, the tagger in
-  ``span_student.py``.
+  ``span_student.py``;
+- ``attribute_values.py``: product attribute values for rows without them, values no row has included (HyperPAVE).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
 """
@@ -28,6 +29,8 @@ from labelwise._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "Annotation": "labelwise.generate.annotate",
+    "AttributeValueResult": "labelwise.generate.attribute_values",
+    "extract_attribute_values": "labelwise.generate.attribute_values",
     "build_prompt": "labelwise.generate.annotate",
     "Category": "labelwise.generate.taxonomy_categories",
     "OTHER": "labelwise.generate.taxonomy_categories",
@@ -52,6 +55,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
 if TYPE_CHECKING:
     from labelwise.generate import annotate
     from labelwise.generate.annotate import Annotation, build_prompt
+    from labelwise.generate.attribute_values import AttributeValueResult, extract_attribute_values
     from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
     from labelwise.generate.guide import LabellingGuide, labelling_guide
     from labelwise.generate.refined_labels import RefinedLabels, refine_label_folder, save_refined_labels

@@ -24,6 +24,9 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
   refined soft labels (:class:`LabelAssistedSegmenter`; Qiu et al., ECCV 2024).
 - :mod:`labelwise.learn.ldam`: LDAM, label-dependent attention over text tokens and a time series
   (:class:`LabelAttentionModel`; Niu et al., ICDM 2021).
+- :mod:`labelwise.learn.hypergraph`: HyperPAVE, inductive link prediction between items and label-value text
+  nodes over hyperedges (co-view / co-buy groups, inventory) for zero-shot attribute values
+  (:class:`HypergraphLinkTagger`; Gong & Eldardiry, WWW 2024).
 - :mod:`labelwise.learn.query_detector`: a toy query-based (DETR-style) detector trained with one-to-one or
   StageInteractor's cross-stage class targets (:class:`QueryDetector`; the check of paper 2's label assigner).
 
@@ -52,6 +55,7 @@ from labelwise.learn.estimators import (  # noqa: E402
     NoisyLabelClassifier,
 )
 from labelwise.learn.heads import PerLabelPlatt, max_ratio_pos_weight, tune_thresholds  # noqa: E402
+from labelwise.learn.hypergraph import HypergraphLinkTagger  # noqa: E402
 from labelwise.learn.kenet import KeNetClassifier, KnowledgeRetriever  # noqa: E402
 from labelwise.learn.label_assisted import (  # noqa: E402
     LabelAssistedSegmenter,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -77,3 +78,61 @@ def test_bad_schema_names_the_key(receipts, tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text("fields:\n  total: {type: money}\n", encoding="utf-8")
     assert main(["extract", "receipts.csv", "--text", "text", "--schema", "bad.yaml", "--out", "o"]) == 2
     assert "bad.yaml: fields.total.type is 'money'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def products(tmp_path, monkeypatch):
+    """products.csv (sku, title, values, also_viewed) from a synthetic catalogue, a third of the rows without their
+    known values, and attributes.yaml with every value of the catalogue; returns (catalogue, hidden rows)."""
+    from labelwise.testing.catalog import make_catalog
+
+    catalog = make_catalog(150, random_state=3)
+    known = catalog.known()
+    hidden = set(range(0, 150, 3))
+    pd.DataFrame({"sku": [f"P{i:03d}" for i in range(150)], "title": catalog.texts,
+                  "values": ["" if i in hidden else "; ".join(known[i]) for i in range(150)],
+                  "also_viewed": ["; ".join(map(str, v)) for v in catalog.also_view]}).to_csv(
+        tmp_path / "products.csv", index=False)
+    (tmp_path / "attributes.yaml").write_text(yaml.safe_dump({"attributes": catalog.attributes}), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return catalog, hidden
+
+
+def test_extract_attribute_values_for_rows_without_them(products, tmp_path, capsys):
+    catalog, hidden = products
+    code = main(["extract", "products.csv", "--text", "title", "--schema", "attributes.yaml", "--known", "values",
+                 "--groups", "also_viewed", "--id", "sku", "--encoder", "hashing", "--top-k", "3", "--out", "values",
+                 "--quiet"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    table = pd.read_csv(tmp_path / "values" / "extractions.csv")
+    assert list(table.columns) == ["row", "sku", "kind", "name", "value", "start", "end", "confidence", "source"]
+    assert set(table["row"]) <= hidden and set(table["kind"]) == {"attribute"} and set(table["source"]) == {"hypergraph"}
+    assert (table.groupby("row").size() <= 3).all() and table["confidence"].between(0, 1).all()
+    truth = set(map(tuple, catalog.edges.tolist()))
+    index = {s: j for j, s in enumerate(catalog.av_strings)}
+    hits = [(r, index[f"{n}: {v}"]) in truth for r, n, v in zip(table["row"], table["name"], table["value"])]
+    chance = len(truth) / (150 * len(catalog.av))  # a random value is right this often
+    assert np.mean(hits) > 3 * chance, (np.mean(hits), chance)
+    summary = json.loads((tmp_path / "values" / "summary.json").read_text())
+    assert summary["attributes"]["rows_predicted"] == len(hidden)
+    assert f"taught the {len(hidden)} rows without" in printed.out
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "lists attributes: name the column of each row's known values with --known COL"),
+    (["--known", "vals"], "products.csv has no column 'vals' for --known"),
+    (["--known", "values", "--groups", "views"], "no column 'views' for --groups"),
+    (["--known", "values", "--encoder", "bert"], "--encoder must be one of minilm, hashing"),
+])
+def test_bad_attribute_options_are_one_line(products, capsys, args, message):
+    code = main(["extract", "products.csv", "--text", "title", "--schema", "attributes.yaml", *args, "--out", "o",
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_known_without_attributes_in_the_schema(receipts, capsys):
+    code = main(["extract", "receipts.csv", "--text", "text", "--schema", "schema.yaml", "--known", "text",
+                 "--out", "o", "--quiet"])
+    assert code == 2 and "lists no 'attributes:' to learn" in capsys.readouterr().err

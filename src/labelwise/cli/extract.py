@@ -1,5 +1,6 @@
 """``labelwise extract DATA --text COL --schema schema.yaml --out DIR``: read the schema's fields out of every row's
-text (TAIL: an LLM teacher labels a sample with task-aware prompts, a distilled tagger extracts every row)."""
+text (TAIL: an LLM teacher labels a sample with task-aware prompts, a distilled tagger extracts every row), and its
+attribute values for the rows without known ones (HyperPAVE: link prediction on the rows' hypergraph)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Optional
 import typer
 
 from labelwise.cli.console import console, messages, plain, progress_bars
-from labelwise.cli.options import (DEBUG, ENCODING, MODEL, QUIET, SEP, SERVER, SERVER_MODEL, THREADS, llm_backend,
-                                   read_with_text_column, writable)
+from labelwise.cli.options import (DEBUG, ENCODING, LINK_ENCODERS, MODEL, QUIET, SEP, SERVER, SERVER_MODEL, THREADS,
+                                   link_encoder, llm_backend, read_with_text_column, writable)
 from labelwise.errors import DataError, ParameterError
 
 
@@ -34,7 +35,18 @@ def extract(
                                             show_default=False),
     votes: int = typer.Option(1, "--votes", help="LLM answers per row; each field takes the majority (confidence: "
                               "the share that agree)."),
-    random_state: int = typer.Option(0, "--random-state", help="Seed of the row sample."),
+    known: Optional[str] = typer.Option(None, "--known", help="Attributes: the column of each row's known values, "
+                                        "'attr: value' strings separated by ';' (empty: a row to label).",
+                                        show_default=False),
+    groups: Optional[str] = typer.Option(None, "--groups", help="Attributes: the column of the rows co-viewed or "
+                                         "co-bought with each row, as row positions ('3; 5; 7').",
+                                         show_default=False),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Attributes: keep the k most confident values per "
+                                        "row (default: a threshold tuned on held-out known rows).",
+                                        show_default=False),
+    encoder: str = typer.Option("minilm", "--encoder", help=f"Attributes: text features, one of "
+                                f"{', '.join(LINK_ENCODERS)} (hashing: no model, fast)."),
+    random_state: int = typer.Option(0, "--random-state", help="Seed of the row sample and of the attribute model."),
     encoding: Optional[str] = ENCODING,
     sep: Optional[str] = SEP,
     model: Optional[Path] = MODEL,
@@ -44,17 +56,22 @@ def extract(
     quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
-    """Extract the schema's fields from every row's text, with a confidence and the value's place in the text.
+    """Extract the schema's fields from every row's text, with a confidence and the value's place in the text, and
+    its attribute values for the rows that have none.
 
-    An LLM (the packaged Gemma 3 270M, --model GGUF or --server) labels --teacher-rows rows with a prompt made from
+    Fields: an LLM (the packaged Gemma 3 270M, --model GGUF or --server) labels --teacher-rows rows with a prompt made from
     the schema (field definitions, normalisation rules, null if absent) and answers in JSON constrained by the
     schema; answers that break it are dropped. A token tagger distilled from its answers extracts every other row
     (TAIL). Answers are cached: a rerun costs nothing.
 
+    Attributes: the rows with known values (--known) teach a link predictor on the rows' texts and their co-view
+    groups (--groups) to label the other rows, values no row has yet included (HyperPAVE). No LLM is needed.
+
     Writes OUT/extractions.csv (row, kind, name, value, start, end, confidence, source), OUT/spans.jsonl (the values
     found in each text as spans, for labelwise audit --spans) and OUT/summary.json.
 
-    Example: labelwise extract receipts.csv --text text --schema schema.yaml --out fields/
+    Examples: labelwise extract receipts.csv --text text --schema schema.yaml --out fields/
+              labelwise extract products.csv --text title --schema attributes.yaml --known values --out values/
     """
     from labelwise.data.extraction_schema import read_schema
 
@@ -68,25 +85,47 @@ def extract(
     if id_column is not None and id_column not in frame.columns:
         raise DataError(f"{data} has no column {id_column!r} for --id; its columns are: "
                         f"{', '.join(map(str, frame.columns))}.")
-    if not spec.fields:
-        raise ParameterError(f"{schema} has attributes but no 'fields'; this command extracts fields (add a 'fields:' "
-                             "section).")
-    shots = _read_examples(examples, spec, encoding) if examples is not None else []
+    for option, column in (("--known", known), ("--groups", groups)):
+        if column is not None and column not in frame.columns:
+            raise DataError(f"{data} has no column {column!r} for {option}; its columns are: "
+                            f"{', '.join(map(str, frame.columns))}.")
+    if spec.attributes and known is None:
+        raise ParameterError(f"{schema} lists attributes: name the column of each row's known values with --known COL "
+                             "(rows with values teach the rows without).")
+    if known is not None and not spec.attributes:
+        raise ParameterError(f"--known {known}: {schema} lists no 'attributes:' to learn; add them or drop --known.")
+    if groups is not None and known is None:
+        raise ParameterError("--groups is for attribute values: give --known COL too.")
+    shots = _read_examples(examples, spec, encoding) if examples is not None and spec.fields else []
     texts = ["" if v is None or v != v else str(v) for v in frame[text]]
-    with llm_backend(None, str(model) if model else None, server=server, server_model=server_model,
-                     threads=threads) as backend, progress_bars(enabled=not quiet) as progress:
-        result = extract_field_part(texts, spec, backend, distill=distill, teacher_rows=teacher_rows, votes=votes,
-                                    examples=shots, random_state=random_state, progress=progress)
+    frames, summary = [], {"data": str(data), "text": text, "schema": str(schema)}
+    result = values = None
+    with progress_bars(enabled=not quiet) as progress:
+        if spec.fields:
+            with llm_backend(None, str(model) if model else None, server=server, server_model=server_model,
+                             threads=threads) as backend:
+                result = extract_field_part(texts, spec, backend, distill=distill, teacher_rows=teacher_rows,
+                                            votes=votes, examples=shots, random_state=random_state,
+                                            progress=progress)
+            frames.append(result.to_frame())
+            summary.update(result.summary)
+        if spec.attributes:
+            values = extract_attribute_part(texts, frame[known].tolist(), spec, None if groups is None else
+                                            frame[groups].tolist(), encoder=encoder, top_k=top_k,
+                                            random_state=random_state, progress=progress)
+            frames.append(values.to_frame())
+            summary["attributes"] = values.summary()
     from labelwise.generate.extraction import write_extractions
 
-    summary = {"data": str(data), "text": text, "schema": str(schema), **result.summary}
     ids = frame[id_column].tolist() if id_column is not None else None
-    frames = [result.to_frame()]  # the attribute values (HyperPAVE) join here
     import pandas as pd
 
     table = pd.concat(frames, ignore_index=True)
     write_extractions(out, table, texts, summary, ids=ids, id_name=id_column or "id")
-    _print_summary(result, table, data)
+    if result is not None:
+        _print_summary(result, table, data)
+    if values is not None:
+        _print_attribute_summary(values, table, data)
     messages.print(plain(f"wrote {out}/ extractions.csv, spans.jsonl, summary.json"), soft_wrap=True)
 
 
@@ -96,6 +135,15 @@ def extract_field_part(texts, spec, backend, *, distill, teacher_rows, votes, ex
 
     return extract_fields(texts, spec, backend, distill=distill, teacher_rows=teacher_rows, n_votes=votes,
                           examples=examples, random_state=random_state, progress=progress)
+
+
+def extract_attribute_part(texts, known, spec, groups, *, encoder, top_k, random_state, progress):
+    """The attributes half of ``labelwise extract``: :func:`labelwise.generate.attribute_values
+    .extract_attribute_values` with the schema's attributes."""
+    from labelwise.generate.attribute_values import extract_attribute_values
+
+    return extract_attribute_values(texts, known, spec.attributes, groups=groups, encoder=link_encoder(encoder),
+                                    top_k=top_k, random_state=random_state, progress=progress)
 
 
 def _read_examples(path: Path, spec, encoding) -> list:
@@ -131,3 +179,13 @@ def _print_summary(result, table, data) -> None:
         located = int(found["start"].notna().sum())
         console.print(plain(f"  {name:<20} {len(found):>7,} values ({located:,} found in the text), mean confidence "
                             f"{found['confidence'].mean() if len(found) else float('nan'):.2f}"), soft_wrap=True)
+
+
+def _print_attribute_summary(values, table, data) -> None:
+    s = values.summary()
+    found = table[table["kind"] == "attribute"]
+    zero_shot = len(s["zero_shot_values"])
+    console.print(plain(f"attribute values of {data}: {s['rows'] - s['rows_predicted']:,} rows with known values taught "
+                        f"the {s['rows_predicted']:,} rows without; {len(found):,} values given (mean confidence "
+                        f"{found['confidence'].mean() if len(found) else float('nan'):.2f}), from {s['values']} "
+                        f"values of which {zero_shot} no row had."), soft_wrap=True)

@@ -81,6 +81,7 @@ FLOORS = {
     "labelwise.generate.taxonomy_categories": ALGORITHMS,
     "labelwise.generate.taxonomy_check": ALGORITHMS,
     "labelwise.generate.taxonomy_prompts": ALGORITHMS,
+    "labelwise.generate.marker_search": ALGORITHMS,  # Codec's marker search over any scorer given as an argument
     # workflows: tables, paths, models and servers in; result objects out
     "labelwise": WORKFLOWS,
     "labelwise.cachefile": WORKFLOWS,  # the self-healing SQLite file behind the embedding and LLM caches

@@ -72,6 +72,10 @@ class LlamaCppSequenceScorer(CallCounter):
     def _ids(self, text: str) -> list:
         return list(self.backend.llm.tokenize(text.encode(), add_bos=False, special=False))
 
+    def reverse(self) -> "LlamaCppSequenceScorer":
+        """The same model translating the other way (target -> source), for Codec's reverse re-ranking score."""
+        return LlamaCppSequenceScorer(self.backend, source_lang=self.target_lang, target_lang=self.source_lang)
+
     # ---- tokens -----------------------------------------------------------------------------------------------
 
     def tokenize(self, text: str) -> list:
@@ -158,6 +162,10 @@ class BackendTextScorer(CallCounter):
         self.marker_ids = {OPEN: [0, 1], CLOSE: [2, 3]}
         self._memo: dict = {}
         self.requests = 0
+
+    def reverse(self) -> "BackendTextScorer":
+        """The same backend translating the other way (target -> source), for Codec's reverse re-ranking score."""
+        return BackendTextScorer(self.backend, source_lang=self.target_lang, target_lang=self.source_lang)
 
     def _id(self, piece: str) -> int:
         if piece not in self._ids:

@@ -15,7 +15,6 @@ how often the argmax span is the hand-written gold word.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 from pathlib import Path
 
@@ -24,8 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np  # noqa: E402
 
 from labelwise.generate.marker_search import brute_force_marker_search, constrained_marker_search  # noqa: E402
-
-WORDS = "the a of France Germany backed plan only and Britain city river blue red green house".split()
 
 GEMMA_PAIRS = [  # (marked English source, Spanish translation, the gold target of the marked span)
     ("[ Germany ] won.", "Alemania ganó.", "Alemania"),
@@ -52,19 +49,10 @@ GEMMA_PAIRS = [  # (marked English source, Spanish translation, the gold target 
 
 
 def toy_pairs(n: int, short: bool):
-    """The random pairs of tests/generate/test_marker_search.py: (scorer, marked source, template ids, None)."""
-    from labelwise.testing.toy_scorer import ToyScorer
+    """The random pairs of tests/generate/test_marker_search.py: (scorer, marked source, template, no gold)."""
+    from labelwise.testing.toy_scorer import random_marker_case
 
-    out = []
-    for seed in range(n):
-        r = random.Random(seed)
-        source = r.sample(WORDS, r.randint(4, 7) if short else r.randint(5, 9))
-        start, length = r.randrange(len(source)), r.randint(1, 2)
-        marked = " ".join(source[:start] + ["["] + source[start:start + length] + ["]"] + source[start + length:])
-        target = " ".join(r.sample(WORDS, r.randint(4, 8) if short else r.randint(8, 14)))
-        scorer = ToyScorer(noise=r.choice([0.5, 1.0, 3.0]), seed=seed, translations={marked: target})
-        out.append((scorer, marked, target, None))
-    return out
+    return [(*random_marker_case(seed, short), None) for seed in range(n)]
 
 
 def run(pairs, label: str) -> None:

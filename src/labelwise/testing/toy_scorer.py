@@ -12,6 +12,7 @@ is likelier right after them and unlikely elsewhere, and they are unlikelier aft
 
 from __future__ import annotations
 
+import random
 import re
 import zlib
 from typing import Optional, Sequence
@@ -20,7 +21,9 @@ import numpy as np
 
 from labelwise.generate.marker_search import CLOSE, OPEN, CallCounter
 
-__all__ = ["ToyScorer"]
+__all__ = ["ToyScorer", "random_marker_case"]
+
+WORDS = "the a of France Germany backed plan only and Britain city river blue red green house".split()
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -121,3 +124,14 @@ class ToyScorer(CallCounter):
         self.count_sequence(source, target)
         target = list(target)
         return np.array([self._logprobs(source, target[:t])[target[t]] for t in range(len(target))])
+
+
+def random_marker_case(seed: int, short: bool = False) -> tuple:
+    """A random marked source and template, with a toy translator that prefers the template: (scorer, marked
+    source, template text). Short: 4-7 source and 4-8 target words; else 5-9 and 8-14."""
+    r = random.Random(seed)
+    source = r.sample(WORDS, r.randint(4, 7) if short else r.randint(5, 9))
+    start, length = r.randrange(len(source)), r.randint(1, 2)
+    marked = " ".join(source[:start] + [OPEN] + source[start:start + length] + [CLOSE] + source[start + length:])
+    target = " ".join(r.sample(WORDS, r.randint(4, 8) if short else r.randint(8, 14)))
+    return ToyScorer(noise=r.choice([0.5, 1.0, 3.0]), seed=seed, translations={marked: target}), marked, target

@@ -76,3 +76,12 @@ def test_bad_input_raises_one_line_errors():
         project_table([SOURCE], [SPANS], [], _scorer())
     with pytest.raises(DataError, match="row 0"):
         project_table([SOURCE], [[[30, 99, "LOC"]]], [TARGET], _scorer())
+
+
+def test_span_edges_drop_spaces_and_the_punctuation_the_entity_lacks():
+    from labelwise.generate.projection import _char_span
+
+    text = ' "John." '
+    assert _char_span(text, [0], 0, 1, "PER", "John") == Span(2, 6, "PER")
+    assert _char_span(text, [0], 0, 1, "ORG", '"Acme Inc."') == Span(1, 8, "ORG")
+    assert _char_span(" . ", [0], 0, 1, "X", "John") is None

@@ -13,7 +13,8 @@ the filter is the default; ``rerank="none"`` keeps the search's best as it is.
 Projected spans never overlap: a span whose choice overlaps an earlier one takes its next candidate, or fails.
 
 Character offsets come from the scorer's own tokenizer (``char_starts``): a marker before template token ``i`` is
-character ``starts[i]`` of the translation, and the span is stripped of the spaces at its ends.
+character ``starts[i]`` of the translation, and the span is stripped of the spaces at its ends (and of punctuation at
+an end where the source entity has none).
 """
 
 from __future__ import annotations
@@ -67,13 +68,22 @@ def _similarity(a: str, b: str) -> float:
     return fuzz.ratio(a, b, processor=default_process) / 100.0
 
 
-def _char_span(target_text: str, starts: list, open_: int, close: int, label: str) -> Optional[Span]:
+def _char_span(target_text: str, starts: list, open_: int, close: int, label: str, entity: str = "x"
+               ) -> Optional[Span]:
+    """Template tokens ``open .. close - 1`` as a character span, without the spaces at its ends, nor the
+    punctuation at an end where the source ``entity`` has none (a close marker after "John." gives "John")."""
     bounds = list(starts) + [len(target_text)]
     start, end = bounds[open_], bounds[close]
-    piece = target_text[start:end]
-    start += len(piece) - len(piece.lstrip())
-    end -= len(piece) - len(piece.rstrip())
+    while start < end and (target_text[start].isspace() or (_is_punct(target_text[start]) and entity[:1].isalnum())):
+        start += 1
+    while end > start and (target_text[end - 1].isspace() or (_is_punct(target_text[end - 1])
+                                                               and entity[-1:].isalnum())):
+        end -= 1
     return Span(start, end, label) if end > start else None
+
+
+def _is_punct(char: str) -> bool:
+    return not char.isalnum() and not char.isspace()
 
 
 def _reverse_nll(reverse, target_entity: str, source_entity: str) -> float:
@@ -130,7 +140,7 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
                                           open_positions=positions or None, max_expansions=max_expansions)
         entity, candidates, seen = source_text[span.start: span.end], [], set()
         for m in found:
-            target = _char_span(target_text, starts, m.open, m.close, span.label)
+            target = _char_span(target_text, starts, m.open, m.close, span.label, entity)
             if target is None or target in seen:
                 continue
             seen.add(target)

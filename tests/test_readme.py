@@ -6,8 +6,8 @@
   [brackets] are optional and left out. `labelwise review` serves until stopped: it runs with `--port` on a free
   port added, must print its login links on stdout, and stops with Ctrl-C (exit 130). A command name alone
   (`labelwise review` in a sentence) is not a command line. Not run: commands with `...`
-  (an elided command line), the ones that need an LLM (annotate, taxonomy, --llm-judge), which
-  tests/cli/test_cli_taxonomy.py and tests/llm cover, and the ones with `--ray`, which
+  (an elided command line), the ones that need an LLM (annotate, taxonomy, --llm-judge, project-spans), which
+  tests/cli/test_cli_taxonomy.py, tests/cli/test_cli_project_spans.py and tests/llm cover, and the ones with `--ray`, which
   tests/scale/test_cli_ray.py runs against its two-node test cluster (here `auto` could join another cluster on
   the machine). A command written twice runs once.
 """
@@ -30,7 +30,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
-NEEDS_LLM = ("labelwise annotate", "labelwise taxonomy", "--llm-judge")
+NEEDS_LLM = ("labelwise annotate", "labelwise taxonomy", "--llm-judge", "labelwise project-spans")
 NEEDS_CLUSTER = "--ray"
 
 WORDS = {

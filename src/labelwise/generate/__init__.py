@@ -12,6 +12,8 @@
 - ``instructions.py`` and ``guide.py``: labelling guides with representative examples ("Thinking Like an
   Annotator");
 - ``refined_labels.py``: the LAD teacher's refined pixel labels (probabilities and masks) saved as files;
+- ``projection.py``: span labels moved onto translations (Codec), by the constrained marker search of
+  ``marker_search.py`` over a sequence scorer (``labelwise.llm.sequence_scorer``);
 - ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
@@ -40,6 +42,10 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "save_refined_labels": "labelwise.generate.refined_labels",
     "TransferResult": "labelwise.generate.transfer",
     "transfer_labels": "labelwise.generate.transfer",
+    "ProjectionResult": "labelwise.generate.projection",
+    "project_spans": "labelwise.generate.projection",
+    "project_table": "labelwise.generate.projection",
+    "constrained_marker_search": "labelwise.generate.marker_search",
 }, submodules=("annotate",))
 
 if TYPE_CHECKING:
@@ -47,6 +53,8 @@ if TYPE_CHECKING:
     from labelwise.generate.annotate import Annotation, build_prompt
     from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
     from labelwise.generate.guide import LabellingGuide, labelling_guide
+    from labelwise.generate.marker_search import constrained_marker_search
+    from labelwise.generate.projection import ProjectionResult, project_spans, project_table
     from labelwise.generate.refined_labels import RefinedLabels, refine_label_folder, save_refined_labels
     from labelwise.generate.taxonomy import induce_taxonomy
     from labelwise.generate.taxonomy_categories import OTHER, Category

@@ -120,6 +120,7 @@ class LlamaCppSequenceScorer(CallCounter):
             same = min(same, len(path))
             del self._path[same:], self._rows[same:]
             llm._ctx.kv_cache_seq_rm(-1, base + same, -1)
+            llm.n_tokens = base + same
             for position in range(same, len(path)):
                 token = path[position]
                 llm._batch.set_batch(batch=[token], n_past=base + position, logits_all=True)

@@ -57,7 +57,10 @@ def test_gemma_scorer_exact_search_equals_brute_force_with_exact_offsets():
         y = scorer.tokenize(target)
         starts = scorer.char_starts(target, y)
         assert starts[0] == 0 and starts == sorted(starts) and len(y) <= 5
+        calls, tokens = scorer.calls, scorer.tokens
         best = constrained_marker_search(scorer, source, y, n_best=2)
+        # the KV cache follows the search: each expansion decodes one new token at most
+        assert scorer.tokens - tokens <= scorer.calls - calls
         brute = brute_force_marker_search(scorer, source, y)
         assert [_key(m) for m in best] == [_key(m) for m in brute[:2]]
         assert [m.score for m in best] == pytest.approx([m.score for m in brute[:2]], abs=1e-9)

@@ -80,7 +80,10 @@ def run(pairs, label: str) -> None:
                                        [m.score for m in results["brute"][:5]], atol=1e-9)
         if gold is not None:
             starts = scorer.char_starts(target, y) + [len(target)]
-            gold_hits += target[starts[best.open]: starts[best.close]].strip() == gold
+            found = target[starts[best.open]: starts[best.close]].strip()
+            gold_hits += found == gold
+            if found != gold:
+                print(f"  {marked!r} -> {target!r}: the argmax marks {found!r}, the gold is {gold!r}")
     n = len(pairs)
     print(f"\n{label}: {n} pairs, template length {min(lengths)}-{max(lengths)} tokens (mean {np.mean(lengths):.1f})")
     print(f"{'arm':<8}{'calls':>9}{'tokens':>10}{'calls / brute':>15}{'tokens / brute':>16}{'argmax = brute':>16}")

@@ -85,3 +85,25 @@ def test_span_edges_drop_spaces_and_the_punctuation_the_entity_lacks():
     assert _char_span(text, [0], 0, 1, "PER", "John") == Span(2, 6, "PER")
     assert _char_span(text, [0], 0, 1, "ORG", '"Acme Inc."') == Span(1, 8, "ORG")
     assert _char_span(" . ", [0], 0, 1, "X", "John") is None
+
+
+def test_a_scorer_error_fails_that_span_only():
+    from labelwise.errors import LLMError
+
+    scorer = _scorer()
+    calls = []
+    base = scorer.next_logprobs
+
+    def refuse_britain(source, prefix, candidates):
+        if "[ Britain ]" in source:
+            raise LLMError("too long for the model's context")
+        calls.append(source)
+        return base(source, prefix, candidates)
+
+    scorer.next_logprobs = refuse_britain
+    out = project_spans(SOURCE, SPANS, TARGET, scorer, prune=False)
+    assert out == [Span(5, 12, "LOC"), None]
+    from labelwise.generate.projection import project_spans_detailed
+
+    assert project_spans_detailed(SOURCE, SPANS, TARGET, scorer, prune=False)[1].status == \
+        "failed: too long for the model's context"

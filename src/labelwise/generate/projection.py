@@ -108,6 +108,25 @@ def _ranked(candidates: list, rerank: str) -> list:
     return sure + unsure + rest
 
 
+def _candidates(source_text, span, target_text, template, starts, scorer, reverse, mode, n_best, prune,
+                max_expansions) -> list:
+    """The search's distinct candidate spans for ``span``, in its order: (Span, score, similarity, reverse NLL)."""
+    marked = mark_source(source_text, span)
+    positions = candidate_open_positions(scorer, source_text, marked, template) if prune else []
+    found = constrained_marker_search(scorer, marked, template, n_best=n_best, future_steps=MODES[mode],
+                                      open_positions=positions or None, max_expansions=max_expansions)
+    entity, candidates, seen = source_text[span.start: span.end], [], set()
+    for m in found:
+        target = _char_span(target_text, starts, m.open, m.close, span.label, entity)
+        if target is None or target in seen:
+            continue
+        seen.add(target)
+        words = target_text[target.start: target.end]
+        nll = _reverse_nll(reverse, words, entity) if reverse is not None else math.nan
+        candidates.append((target, m.score, _similarity(entity, words), nll))
+    return candidates
+
+
 def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, scorer, *, mode: str = "exact",
                            n_best: int = 5, prune: bool = True, rerank: str = "filter",
                            max_expansions: int = 20000) -> list:
@@ -132,26 +151,19 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
     except LabelwiseError as err:
         return [ProjectedSpan(s, None, status=f"failed: {err}") for s in spans]
     reverse = scorer.reverse() if rerank != "none" and hasattr(scorer, "reverse") else None
-    ranked_per_span = []
+    ranked_per_span, errors = [], []
     for span in spans:
-        marked = mark_source(source_text, span)
-        positions = candidate_open_positions(scorer, source_text, marked, template) if prune else []
-        found = constrained_marker_search(scorer, marked, template, n_best=n_best, future_steps=MODES[mode],
-                                          open_positions=positions or None, max_expansions=max_expansions)
-        entity, candidates, seen = source_text[span.start: span.end], [], set()
-        for m in found:
-            target = _char_span(target_text, starts, m.open, m.close, span.label, entity)
-            if target is None or target in seen:
-                continue
-            seen.add(target)
-            words = target_text[target.start: target.end]
-            nll = _reverse_nll(reverse, words, entity) if reverse is not None else math.nan
-            candidates.append((target, m.score, _similarity(entity, words), nll))
-        ranked_per_span.append(_ranked(candidates, rerank))
+        try:
+            ranked_per_span.append(_ranked(_candidates(source_text, span, target_text, template, starts, scorer,
+                                                       reverse, mode, n_best, prune, max_expansions), rerank))
+            errors.append("no candidate")
+        except LabelwiseError as err:  # e.g. a text longer than the model's context: this span fails, not the run
+            ranked_per_span.append([])
+            errors.append(str(err))
     out, taken = [], []
-    for span, ranked in zip(spans, ranked_per_span):
+    for span, ranked, error in zip(spans, ranked_per_span, errors):
         if not ranked:
-            out.append(ProjectedSpan(span, None, status="failed: no candidate"))
+            out.append(ProjectedSpan(span, None, status=f"failed: {error}"))
             continue
         free = [c for c in ranked if not any(c[0].start < t.end and t.start < c[0].end for t in taken)]
         if not free:

@@ -106,6 +106,9 @@ class LlamaCppSequenceScorer(CallCounter):
                                    add_bos=True))
         path = [prompt[-1]] + list(path)
         base = len(prompt) - 1
+        if base + len(path) > llm.n_ctx():
+            raise LLMError(f"The prompt and translation need {base + len(path)} tokens, more than the model's context "
+                           f"of {llm.n_ctx()}: shorten the text or load the model with a larger n_ctx.")
         with backend._lock:
             intact = (prompt == self._prompt and backend._prefix == prompt[:-1]
                       and llm.n_tokens == base + len(self._path))

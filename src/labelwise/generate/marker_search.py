@@ -34,7 +34,8 @@ class SequenceScorer(Protocol):
     ``marker_ids``: ``{"[": [ids], "]": [ids]}``, every token id that writes a marker (e.g. ``"["`` and ``" ["``).
     ``calls``: how many times the model was asked (``next_logprobs`` and ``sequence_logprobs`` calls);
     ``tokens``: how many token positions it evaluated for them (a prefix already evaluated by the previous call is
-    not evaluated again). Both only grow; read them before and after a search to count its cost.
+    not evaluated again). Both only grow; read them before and after a search to count its cost. Optional:
+    ``reverse()``, the same model translating the other way (``labelwise.generate.projection``'s reverse score).
     """
 
     marker_ids: dict

@@ -128,9 +128,9 @@ class LlamaCppSequenceScorer(CallCounter):
                 token = path[position]
                 llm._batch.set_batch(batch=[token], n_past=base + position, logits_all=True)
                 llm._ctx.decode(llm._batch)
-                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(1, self._n_vocab))[0].astype(np.float64)
-                top = logits.max()
-                self._rows.append((logits, top + np.log(np.exp(logits - top).sum())))
+                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(1, self._n_vocab))[0].copy()
+                top = float(logits.max())  # float32 rows (1 MB each for Gemma), normalisers in float64
+                self._rows.append((logits, top + np.log(np.exp(logits.astype(np.float64) - top).sum())))
                 self._path.append(token)
                 llm.input_ids[base + position] = token
                 llm.n_tokens = base + position + 1
@@ -140,13 +140,13 @@ class LlamaCppSequenceScorer(CallCounter):
     def next_logprobs(self, source: str, prefix: Sequence[int], candidates: Sequence[int]) -> np.ndarray:
         self.calls += 1
         logits, norm = self._evaluate(source, list(prefix))[-1]
-        return logits[list(candidates)] - norm
+        return logits[list(candidates)].astype(np.float64) - norm
 
     def sequence_logprobs(self, source: str, target: Sequence[int]) -> np.ndarray:
         self.calls += 1
         target = list(target)
         rows = self._evaluate(source, target[:-1])
-        return np.array([logits[t] - norm for (logits, norm), t in zip(rows, target)])
+        return np.array([float(logits[t]) - norm for (logits, norm), t in zip(rows, target)])
 
 
 _PIECE = re.compile(r"\s*(?:\w+|[^\w\s])")

@@ -16,7 +16,9 @@
 - ``extraction.py``: fields read from documents by an LLM teacher with task-aware schema prompts and a token
   tagger distilled from it (TAIL): value normalisation and ANLS in ``field_values.py``, the tagger in
   ``span_student.py``;
-- ``attribute_values.py``: product attribute values for rows without them, values no row has included (HyperPAVE).
+- ``attribute_values.py``: product attribute values for rows without them, values no row has included (HyperPAVE);
+- ``projection.py``: span labels moved onto translations (Codec), by the constrained marker search of
+  ``marker_search.py`` over a sequence scorer (``labelwise.llm.sequence_scorer``).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
 """
@@ -50,6 +52,10 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "TaskAwareLabeler": "labelwise.generate.extraction",
     "extract_fields": "labelwise.generate.extraction",
     "SpanExtractorStudent": "labelwise.generate.span_student",
+    "ProjectionResult": "labelwise.generate.projection",
+    "project_spans": "labelwise.generate.projection",
+    "project_table": "labelwise.generate.projection",
+    "constrained_marker_search": "labelwise.generate.marker_search",
 }, submodules=("annotate",))
 
 if TYPE_CHECKING:
@@ -58,6 +64,8 @@ if TYPE_CHECKING:
     from labelwise.generate.attribute_values import AttributeValueResult, extract_attribute_values
     from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
     from labelwise.generate.guide import LabellingGuide, labelling_guide
+    from labelwise.generate.marker_search import constrained_marker_search
+    from labelwise.generate.projection import ProjectionResult, project_spans, project_table
     from labelwise.generate.refined_labels import RefinedLabels, refine_label_folder, save_refined_labels
     from labelwise.generate.taxonomy import induce_taxonomy
     from labelwise.generate.taxonomy_categories import OTHER, Category

@@ -1,0 +1,109 @@
+"""Span projection onto translations (Codec) with the deterministic ToyScorer."""
+
+from __future__ import annotations
+
+import pytest
+
+from labelwise.data.spans import Span, read_span_jsonl
+from labelwise.errors import DataError, ParameterError
+from labelwise.generate.projection import ProjectionResult, mark_source, project_spans, project_table
+from labelwise.testing.toy_scorer import ToyScorer
+
+SOURCE = "Only France and Britain backed the plan."
+TARGET = "Solo Francia y Bretaña apoyaron el plan."
+SPANS = [Span(5, 11, "LOC"), Span(16, 23, "LOC")]
+LEXICON = {"France": "Francia", "Britain": "Bretaña"}
+
+
+def _scorer(**kw):
+    return ToyScorer(noise=0.3, lexicon=LEXICON, translations={SOURCE: TARGET}, **kw)
+
+
+def test_mark_source_spaces_markers_like_the_paper():
+    assert mark_source(SOURCE, SPANS[1]) == "Only France and [ Britain ] backed the plan."
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_spans_land_on_their_translations_with_exact_offsets(mode):
+    out = project_spans(SOURCE, SPANS, TARGET, _scorer(), mode=mode)
+    assert out == [Span(5, 12, "LOC"), Span(15, 22, "LOC")]
+    assert [TARGET[s.start: s.end] for s in out] == ["Francia", "Bretaña"]
+
+
+def test_offsets_survive_accents_and_leading_spaces():
+    target = "  Él vio a Bretaña   y Francia."
+    out = project_spans(SOURCE, SPANS, target, ToyScorer(noise=0.3, lexicon=LEXICON,
+                                                         translations={SOURCE: target}))
+    assert [target[s.start: s.end] for s in out] == ["Francia", "Bretaña"]
+
+
+def test_empty_translation_and_overlap_fail_per_span():
+    assert project_spans(SOURCE, SPANS, "  ", _scorer()) == [None, None]
+    # both source spans align to the same target word: the second takes another candidate, never an overlap
+    lexicon = {"France": "Francia", "Britain": "Francia"}
+    out = project_spans(SOURCE, SPANS, TARGET, ToyScorer(noise=0.3, lexicon=lexicon, translations={SOURCE: TARGET}))
+    assert out[0] == Span(5, 12, "LOC")
+    assert out[1] is None or out[1].start >= 12 or out[1].end <= 5
+
+
+def test_table_result_saves_span_jsonl_and_csv_and_loads_back(tmp_path):
+    sources = [SOURCE, "Germany won.", "No entity here."]
+    targets = [TARGET, "Alemania ganó.", ""]
+    spans = [SPANS, [[0, 7, "LOC"]], []]
+    scorer = ToyScorer(noise=0.3, lexicon={**LEXICON, "Germany": "Alemania"},
+                       translations=dict(zip(sources, targets)))
+    calls = []
+    result = project_table(sources, spans, targets, scorer, progress=lambda *a: calls.append(a))
+    assert calls[-1] == ("projecting spans", 3, 3)
+    assert result.target_spans == [[Span(5, 12, "LOC"), Span(15, 22, "LOC")], [Span(0, 8, "LOC")], []]
+    assert result.settings["scorer_calls"] > 0 and "3 spans projected" in repr(result)
+    result.save(tmp_path)
+    records = read_span_jsonl(tmp_path / "projected.jsonl")
+    assert [r.text for r in records] == targets
+    assert records[1].spans == [Span(0, 8, "LOC")] and records[1].record["source"] == "Germany won."
+    frame = result.to_frame()
+    assert list(frame["target_text"]) == ["Francia", "Bretaña", "Alemania"]
+    assert list(frame["status"]) == ["projected"] * 3
+    back = ProjectionResult.load(tmp_path)
+    assert back.target_spans == result.target_spans and back.source_texts == sources
+    assert back.to_frame().equals(frame)
+
+
+def test_bad_input_raises_one_line_errors():
+    with pytest.raises(ParameterError, match="mode"):
+        project_spans(SOURCE, SPANS, TARGET, _scorer(), mode="greedy")
+    with pytest.raises(DataError, match="translations"):
+        project_table([SOURCE], [SPANS], [], _scorer())
+    with pytest.raises(DataError, match="row 0"):
+        project_table([SOURCE], [[[30, 99, "LOC"]]], [TARGET], _scorer())
+
+
+def test_span_edges_drop_spaces_and_the_punctuation_the_entity_lacks():
+    from labelwise.generate.projection import _char_span
+
+    text = ' "John." '
+    assert _char_span(text, [0], 0, 1, "PER", "John") == Span(2, 6, "PER")
+    assert _char_span(text, [0], 0, 1, "ORG", '"Acme Inc."') == Span(1, 8, "ORG")
+    assert _char_span(" . ", [0], 0, 1, "X", "John") is None
+
+
+def test_a_scorer_error_fails_that_span_only():
+    from labelwise.errors import LLMError
+
+    scorer = _scorer()
+    calls = []
+    base = scorer.next_logprobs
+
+    def refuse_britain(source, prefix, candidates):
+        if "[ Britain ]" in source:
+            raise LLMError("too long for the model's context")
+        calls.append(source)
+        return base(source, prefix, candidates)
+
+    scorer.next_logprobs = refuse_britain
+    out = project_spans(SOURCE, SPANS, TARGET, scorer, prune=False)
+    assert out == [Span(5, 12, "LOC"), None]
+    from labelwise.generate.projection import project_spans_detailed
+
+    assert project_spans_detailed(SOURCE, SPANS, TARGET, scorer, prune=False)[1].status == \
+        "failed: too long for the model's context"

@@ -135,6 +135,8 @@ def test_validation_errors_are_one_line(small):
         _tagger(alpha=1.5, teacher=[]).fit(s, t, st, tt)
     with pytest.raises(ShapeError, match="teacher's scores for sentence 0"):
         _tagger(alpha=0.5, teacher=[np.full((len(x), 3), 1 / 3) for x in t]).fit(s, t, st, tt)
+    with pytest.raises(ParameterError, match="not probabilities"):
+        _tagger(alpha=0.5, teacher=[np.full((len(x), 9), 0.5) for x in t]).fit(s, t, st, tt)
     with pytest.raises(ShapeError, match="n_tags=3"):
         _tagger(n_tags=3).fit(s, t, st, tt)
     with pytest.raises(ShapeError, match="sequence of token-id arrays"):

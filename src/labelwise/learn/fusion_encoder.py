@@ -160,7 +160,8 @@ class FusionTagger(BaseEstimator):
     temperature: ``T`` of :func:`labelwise.learn.self_teaching.kd_kl_loss` (the paper's tagging default 1).
     teacher: None, a fitted :class:`FusionTagger`, a list of them (their logits on the training pairs averaged),
         or soft labels for the training targets: a sequence of ``(T_i, n_tags)`` probability arrays (an LLM's
-        label probabilities, say). Computed once at the start of ``fit`` and frozen.
+        label probabilities, say). Computed once at the start of ``fit`` and frozen. (scikit-learn's ``clone``
+        clones a teacher estimator unfitted: give its ``predict_proba`` output when the student must be cloned.)
     n_tags: number of tag ids; None: the largest tag id given to ``fit`` plus 1.
     d_model, n_heads, dropout, max_positions: the encoder's size. epochs, batch_size, lr: Adam training.
     random_state, n_threads: as :mod:`labelwise.learn.estimators` (fit reproducible; torch on 1 thread).
@@ -226,6 +227,9 @@ class FusionTagger(BaseEstimator):
             if z.shape != (len(t), self.n_tags_):
                 raise ShapeError(f"teacher's scores for sentence {i} have shape {z.shape}; expected "
                                  f"({len(t)}, {self.n_tags_}) (one row per target token, one column per tag).")
+            if probs and not (np.all(z >= 0) and np.allclose(z.sum(1), 1.0, atol=1e-3)):
+                raise ParameterError(f"teacher's soft labels for sentence {i} are not probabilities (each row >= 0 "
+                                     f"and summing to 1); give probabilities, or a fitted FusionTagger.")
         return [z.astype(np.float32) for z in logits], probs
 
     def fit(self, source_ids: Any, target_ids: Any, source_tags: Any = None, target_tags: Any = None,
@@ -243,8 +247,7 @@ class FusionTagger(BaseEstimator):
             raise ShapeError(f"target_tags is None; give the target sentences' (projected) tags, or alpha=1 with a "
                              f"teacher (got alpha={self.alpha}).")
         ttag = None if target_tags is None else _check_tags(target_tags, "target_tags", tgt, "target_ids")
-        seen_tags = [t for t in (stag or []) + (ttag or [])]
-        top = max((int(t.max()) for t in seen_tags), default=-1) + 1
+        top = max((int(t.max()) for t in (stag or []) + (ttag or [])), default=-1) + 1
         if self.n_tags is not None and top > self.n_tags:
             raise ShapeError(f"tags go up to {top - 1} but n_tags={self.n_tags}; raise n_tags or fix the tags.")
         self.n_tags_ = int(self.n_tags if self.n_tags is not None else top)
@@ -283,8 +286,6 @@ class FusionTagger(BaseEstimator):
                         z_teach = torch.zeros(z_t.shape)
                         for j, i in enumerate(rows):
                             z_teach[j, :len(teacher[i])] = torch.from_numpy(teacher[i])
-                        if teacher_probs:
-                            z_teach[~keep] = 1.0 / self.n_tags_
                         loss = loss + self.alpha * kd_kl_loss(z_t, z_teach, keep, self.temperature, teacher_probs)
                     opt.zero_grad()
                     loss.backward()

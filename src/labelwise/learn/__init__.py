@@ -27,6 +27,9 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
 - :mod:`labelwise.learn.hypergraph`: HyperPAVE, inductive link prediction between items and label-value text
   nodes over hyperedges (co-view / co-buy groups, inventory) for zero-shot attribute values
   (:class:`HypergraphLinkTagger`; Gong & Eldardiry, WWW 2024).
+- :mod:`labelwise.learn.self_teaching` and :mod:`labelwise.learn.fusion_encoder`: FILTER's ``kd_kl_loss``
+  self-teaching from any soft teacher, the teacher ensemble, the local / fusion / domain encoder over a text and its
+  translation and :class:`FusionTagger` (Fang et al., AAAI 2021).
 - :mod:`labelwise.learn.query_detector`: a toy query-based (DETR-style) detector trained with one-to-one or
   StageInteractor's cross-stage class targets (:class:`QueryDetector`; the check of paper 2's label assigner).
 
@@ -54,6 +57,7 @@ from labelwise.learn.estimators import (  # noqa: E402
     MultiLabelHead,
     NoisyLabelClassifier,
 )
+from labelwise.learn.fusion_encoder import FusionEncoder, FusionTagger  # noqa: E402
 from labelwise.learn.heads import PerLabelPlatt, max_ratio_pos_weight, tune_thresholds  # noqa: E402
 from labelwise.learn.hypergraph import HypergraphLinkTagger  # noqa: E402
 from labelwise.learn.kenet import KeNetClassifier, KnowledgeRetriever  # noqa: E402
@@ -76,6 +80,7 @@ from labelwise.learn.mlcd import (  # noqa: E402
 from labelwise.learn.patch_ct import PatchCTClassifier, conditional_transport  # noqa: E402
 from labelwise.learn.probe import LinearProbe  # noqa: E402
 from labelwise.learn.pu_mlc import PUMultiLabelLoss, hide_positives, pu_mlc_loss  # noqa: E402
+from labelwise.learn.self_teaching import ensemble_logits, ensemble_soft_labels, kd_kl_loss  # noqa: E402
 from labelwise.learn.soft_contrastive import (  # noqa: E402
     SoftConClassifier,
     SoftConPretrainer,
@@ -89,6 +94,8 @@ __all__ = [
     "ConRLoss",
     "CoupledPairwiseLoss",
     "DecoupledMultiLabelLoss",
+    "FusionEncoder",
+    "FusionTagger",
     "ImbalancedRegressor",
     "KeNetClassifier",
     "KnowledgeRetriever",
@@ -115,8 +122,11 @@ __all__ = [
     "conr_loss",
     "decoupled_multilabel_loss",
     "encode_label_channel",
+    "ensemble_logits",
+    "ensemble_soft_labels",
     "gce_loss",
     "hide_positives",
+    "kd_kl_loss",
     "label_set_op",
     "label_similarity",
     "ldr_kl_loss",

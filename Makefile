@@ -49,7 +49,7 @@ demo: $(CORE)
 	$(BIN)/python -m labelwise.demo --out demo-out
 
 test: $(STAMP) browser postgres
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=30
 
 bench: $(STAMP)
 	$(BIN)/python bench/label_errors.py

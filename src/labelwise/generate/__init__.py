@@ -12,7 +12,9 @@
 - ``instructions.py`` and ``guide.py``: labelling guides with representative examples ("Thinking Like an
   Annotator");
 - ``refined_labels.py``: the LAD teacher's refined pixel labels (probabilities and masks) saved as files;
-- ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene).
+- ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene);
+- ``charts.py``: chart images -> tables with a learned or a column-scan derenderer, the relaxed cell accuracy, and
+  data-variable replacement between a text and a table's cells (ChartReader).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
 """
@@ -40,11 +42,17 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "save_refined_labels": "labelwise.generate.refined_labels",
     "TransferResult": "labelwise.generate.transfer",
     "transfer_labels": "labelwise.generate.transfer",
+    "ColumnScanDerenderer": "labelwise.generate.charts",
+    "DataVariableReplacer": "labelwise.generate.charts",
+    "derender_charts": "labelwise.generate.charts",
+    "relaxed_cell_accuracy": "labelwise.generate.charts",
 }, submodules=("annotate",))
 
 if TYPE_CHECKING:
     from labelwise.generate import annotate
     from labelwise.generate.annotate import Annotation, build_prompt
+    from labelwise.generate.charts import (ColumnScanDerenderer, DataVariableReplacer, derender_charts,
+                                           relaxed_cell_accuracy)
     from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
     from labelwise.generate.guide import LabellingGuide, labelling_guide
     from labelwise.generate.refined_labels import RefinedLabels, refine_label_folder, save_refined_labels

@@ -153,7 +153,8 @@ class KeypointDerenderer(BaseEstimator):
     Parameters
     ----------
     width, embed : channels at full resolution (x3 and x6 below) and of the grouping embedding.
-    epochs, lr, batch_size : Adam training (the notes: 8 epochs, lr 2e-3).
+    epochs, lr, batch_size : Adam with a cosine schedule (the notes: 8 epochs at lr 2e-3; here 6 epochs of batches of 8
+    at lr 3e-3, which reach the same accuracy in fewer passes on 1,000 charts).
     sigma : the Gaussian targets' standard deviation in pixels (1 in the notes at 64 x 64).
     focal_alpha, focal_beta : the focal loss's exponents (2 and 4).
     key_weight, center_weight, offset_weight, group_weight : loss weights (the paper's 1/2, 1, 1 and 10).
@@ -164,7 +165,7 @@ class KeypointDerenderer(BaseEstimator):
     random_state, n_threads : as :mod:`labelwise.learn.estimators` (torch on 1 thread by default).
     """
 
-    def __init__(self, width: int = 8, embed: int = 8, epochs: int = 8, lr: float = 2e-3, batch_size: int = 16,
+    def __init__(self, width: int = 8, embed: int = 8, epochs: int = 6, lr: float = 3e-3, batch_size: int = 8,
                  sigma: float = 1.0, focal_alpha: float = 2.0, focal_beta: float = 4.0, key_weight: float = 0.5,
                  center_weight: float = 1.0, offset_weight: float = 1.0, group_weight: float = 10.0,
                  peak_threshold: float = 0.3, group_threshold: float = 0.5, color_jitter: bool = True,

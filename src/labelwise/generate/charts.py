@@ -5,7 +5,8 @@ the notes' section 15).
   ``x``), with any derenderer that has ``predict_values(images, axes)``: the learned
   :class:`labelwise.learn.chart_derenderer.KeypointDerenderer` or the rule-based :class:`ColumnScanDerenderer`
   (the default: it needs no training).
-- :class:`ColumnScanDerenderer`: the heuristic baseline of the notes: the dominant non-background colour, then per
+- :class:`ColumnScanDerenderer`: the heuristic baseline of the notes: the dominant non-background colour (grey and
+  black, the axis lines, excluded), then per
   bar (a run of columns holding that colour) the top-most run of it in each column (``run="top"``, the notes'
   rule) or the run standing on the baseline (``run="baseline"``, a stronger variant); for line charts the line
   colour's run per column, vertices at evenly spaced columns (the count chosen by the fit of the polyline).
@@ -80,6 +81,7 @@ class ColumnScanDerenderer:
         plot = img[: max(1, min(h, int(np.floor(baseline))))]
         background = np.median(plot.reshape(-1, 3), axis=0)
         ink = np.linalg.norm(plot - background, axis=-1) > self.background_tol
+        ink &= np.ptp(plot, axis=-1) > 0.15  # grey and black ink (the axis lines) never counts as the data colour
         mask = np.zeros(img.shape[:2], dtype=bool)
         if not ink.any():
             return mask
@@ -131,7 +133,7 @@ class ColumnScanDerenderer:
         if len(present) < 2:
             return np.zeros(0), np.zeros(0)
         # the longest stretch of columns holding the colour is the line
-        splits = np.flatnonzero(np.diff(present) > 2) + 1
+        splits = np.flatnonzero(np.diff(present) > 4) + 1
         stretch = max(np.split(present, splits), key=len)
         ys = np.array([np.flatnonzero(mask[:, j]).mean() + 0.5 for j in stretch])
         xs = stretch + 0.5

@@ -10,7 +10,7 @@ import pytest
 from labelwise.errors import DataError, ParameterError, ShapeError
 from labelwise.generate.charts import (ColumnScanDerenderer, DataVariableReplacer, derender_charts,
                                        relaxed_cell_accuracy)
-from labelwise.testing.charts import bar_charts
+from labelwise.testing.charts import bar_charts, line_charts
 
 
 def test_column_scan_reads_clean_bar_charts():
@@ -25,6 +25,14 @@ def test_column_scan_reads_clean_bar_charts():
     base = relaxed_cell_accuracy(derender_charts(labelled.images, labelled.axes, ColumnScanDerenderer(run="baseline")),
                                  labelled.tables, labelled.axes)
     assert top["relaxed_cell_accuracy"] < 0.5 < 0.95 <= base["relaxed_cell_accuracy"]
+
+
+def test_column_scan_reads_clean_line_charts():
+    charts = line_charts(30, random_state=23)
+    tables = derender_charts(charts.images, charts.axes, ColumnScanDerenderer(kind="line"))
+    assert tables[0].attrs["kind"] == "line"
+    scores = relaxed_cell_accuracy(tables, charts.tables, charts.axes)
+    assert scores["count_accuracy"] >= 0.9 and scores["relaxed_cell_accuracy"] >= 0.9
 
 
 def test_relaxed_cell_accuracy_by_hand():

@@ -329,8 +329,9 @@ class KeypointDerenderer(BaseEstimator):
 
     def predict_keypoints(self, images: Any) -> list:
         """``n`` dicts: for each name in :data:`KEY_TYPES` and :data:`CENTER_TYPES`, the peaks ``(m, 3)`` rows
-        ``x, y, score`` (pixels, offsets added), highest first; and ``"groups"``: ``{"top_left": (c, a),
-        "top_right": (c, b)}`` the probability that corner j belongs to centre i."""
+        ``x, y, score`` (pixels, offsets added), highest first; ``"groups"``: ``{"top_left": (c, a),
+        "top_right": (c, b)}`` the probability that corner j belongs to centre i; ``"max_score"``: the highest
+        centre and line-vertex probabilities anywhere (which decide the chart's kind)."""
         check_is_fitted(self, "net_")
         x = _check_images(images)
         with _threads(self.n_threads):
@@ -356,8 +357,9 @@ class KeypointDerenderer(BaseEstimator):
             if not len(centers) or not len(keys):
                 groups[name] = np.zeros((len(centers), len(keys)))
                 continue
-            ci = np.floor(centers[:, :2]).astype(np.int64).clip(0, emb.shape[-1] - 1)
-            ki = np.floor(keys[:, :2]).astype(np.int64).clip(0, emb.shape[-1] - 1)
+            hi = np.array([emb.shape[2] - 1, emb.shape[1] - 1])  # (x, y) limits
+            ci = np.clip(np.floor(centers[:, :2]).astype(np.int64), 0, hi)
+            ki = np.clip(np.floor(keys[:, :2]).astype(np.int64), 0, hi)
             a, b = np.meshgrid(np.arange(len(centers)), np.arange(len(keys)), indexing="ij")
             a, b = a.ravel(), b.ravel()
             e_c = emb[:, torch.from_numpy(ci[a, 1]), torch.from_numpy(ci[a, 0])].T

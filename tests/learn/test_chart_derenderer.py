@@ -84,18 +84,19 @@ def test_fit_is_reproducible_and_leaves_the_global_rng_alone():
 
 @pytest.mark.slow
 def test_claim_learned_derenderer_beats_the_column_scan_on_styled_bar_charts():
-    """The notes' claim at a small budget (300 training charts of style mix A, 4 epochs; the bench trains 1,000 for 6
-    epochs): on styled charts (gridlines in the bars' hue, value-label blobs, whiskers) the column scan loses many
-    bars, the learned derenderer does not. The scan runs with the colour tolerances the bench tuned on training
-    charts (0.1-0.15 for the top-most run, 0.2-0.25 for the run on the baseline), and the best of those four on
-    this test set counts (in the scan's favour); ``bench/chartreader.py --claim-test`` runs this setting over three
-    seeds."""
+    """The notes' claim at a small budget (300 training charts of style mix A, 8 epochs: 300 steps; the bench trains
+    1,000 for 6 epochs): on styled charts (gridlines in the bars' hue, value-label blobs, whiskers) the column scan
+    loses many bars, the learned derenderer does not. ``bench/chartreader.py --claim-test`` runs this setting over
+    seeds 0-2: learned 0.995 / 0.985 / 0.991 vs the tuned scan's best 0.760 / 0.720 / 0.675 (at 4 epochs the learned
+    model was not reliable: 0.677 on seed 2). The scan runs with the colour tolerances the bench tuned on training
+    charts (0.1 for the top-most run, 0.2-0.25 for the run on the baseline), and the best of its four settings on
+    this test set counts (in the scan's favour)."""
     from labelwise.generate.charts import ColumnScanDerenderer, derender_charts, relaxed_cell_accuracy
     from labelwise.testing.charts import STYLE_A, bar_charts
 
     train = bar_charts(300, styles=STYLE_A, random_state=1000)
     test = bar_charts(100, styles=STYLE_A, random_state=3000)
-    learned = KeypointDerenderer(epochs=4, random_state=0).fit(train.images, train.keypoints)
+    learned = KeypointDerenderer(epochs=8, random_state=0).fit(train.images, train.keypoints)
 
     def scores(model):
         return relaxed_cell_accuracy(derender_charts(test.images, test.axes, model), test.tables, test.axes)
@@ -103,6 +104,6 @@ def test_claim_learned_derenderer_beats_the_column_scan_on_styled_bar_charts():
     ours = scores(learned)
     scan = max(scores(ColumnScanDerenderer(run=run, color_tol=tol))["relaxed_cell_accuracy"]
                for run, tol in (("top", 0.1), ("top", 0.15), ("baseline", 0.2), ("baseline", 0.25)))
-    assert ours["relaxed_cell_accuracy"] >= 0.85
-    assert ours["relaxed_cell_accuracy"] >= scan + 0.05  # 0.871 vs 0.778 here; the scan's best of 4 settings
-    assert ours["count_accuracy"] >= 0.8
+    assert ours["relaxed_cell_accuracy"] >= 0.9
+    assert ours["relaxed_cell_accuracy"] >= scan + 0.15
+    assert ours["count_accuracy"] >= 0.9

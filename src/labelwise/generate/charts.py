@@ -148,7 +148,8 @@ class ColumnScanDerenderer:
         return knots, np.interp(knots, xs, ys)
 
     def predict_values(self, images: Any, axes: Any) -> list:
-        """``images (n, H, W, 3)``, ``axes (n, 4)`` -> ``n`` dicts ``kind``, ``x (k,)`` pixel columns, ``value (k,)``."""
+        """``images (n, H, W, 3)``, ``axes (n, 4)`` -> ``n`` dicts: ``kind``, ``x (k,)`` the items' pixel columns,
+        ``value (k,)``."""
         if self.kind not in ("bar", "line"):
             raise ParameterError(f"kind must be 'bar' or 'line', got {self.kind!r}.")
         if self.run not in ("top", "baseline"):

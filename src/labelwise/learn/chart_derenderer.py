@@ -153,8 +153,8 @@ class KeypointDerenderer(BaseEstimator):
     Parameters
     ----------
     width, embed : channels at full resolution (x3 and x6 below) and of the grouping embedding.
-    epochs, lr, batch_size : Adam with a cosine schedule (the notes: 8 epochs at lr 2e-3; here 6 epochs of batches of 8
-    at lr 3e-3, which reach the same accuracy in fewer passes on 1,000 charts).
+    epochs, lr, batch_size : Adam with a cosine schedule (the notes: 8 epochs at lr 2e-3 on 2,000 charts; the defaults
+    are the bench's setting, 6 epochs of batches of 8 at lr 3e-3 on 1,000 charts: ``bench/chartreader.py``).
     sigma : the Gaussian targets' standard deviation in pixels (1 in the notes at 64 x 64).
     focal_alpha, focal_beta : the focal loss's exponents (2 and 4).
     key_weight, center_weight, offset_weight, group_weight : loss weights (the paper's 1/2, 1, 1 and 10).

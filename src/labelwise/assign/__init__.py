@@ -19,6 +19,8 @@ for images; the learned parts need torch too).
 - :mod:`labelwise.assign.box_metrics`: COCO-style detection AP for axis-aligned or oriented boxes;
 - :mod:`labelwise.assign.gaussian_heatmap`: GGHL's oriented Gaussian heatmap label assignment (OLA), ORC box
   encoding, the centre-point baseline and the JOL loss (numpy; torch for the loss; paper 33);
+- :mod:`labelwise.assign.chart_keypoints`: ChartReader's chart key points as Gaussian heatmap targets with offsets,
+  peak decoding, axis calibration and bars from grouped key points (numpy; paper 15);
 - :mod:`labelwise.assign.folders`: a folder of images and masks -> a folder of matte PNGs (the ``labelwise convert``
   workflow).
 

@@ -18,7 +18,9 @@
   ``span_student.py``;
 - ``attribute_values.py``: product attribute values for rows without them, values no row has included (HyperPAVE);
 - ``projection.py``: span labels moved onto translations (Codec), by the constrained marker search of
-  ``marker_search.py`` over a sequence scorer (``labelwise.llm.sequence_scorer``).
+  ``marker_search.py`` over a sequence scorer (``labelwise.llm.sequence_scorer``);
+- ``charts.py``: chart images -> tables with a learned or a column-scan derenderer, the relaxed cell accuracy, and
+  data-variable replacement between a text and a table's cells (ChartReader).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
 """
@@ -56,12 +58,18 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "project_spans": "labelwise.generate.projection",
     "project_table": "labelwise.generate.projection",
     "constrained_marker_search": "labelwise.generate.marker_search",
+    "ColumnScanDerenderer": "labelwise.generate.charts",
+    "DataVariableReplacer": "labelwise.generate.charts",
+    "derender_charts": "labelwise.generate.charts",
+    "relaxed_cell_accuracy": "labelwise.generate.charts",
 }, submodules=("annotate",))
 
 if TYPE_CHECKING:
     from labelwise.generate import annotate
     from labelwise.generate.annotate import Annotation, build_prompt
     from labelwise.generate.attribute_values import AttributeValueResult, extract_attribute_values
+    from labelwise.generate.charts import (ColumnScanDerenderer, DataVariableReplacer, derender_charts,
+                                           relaxed_cell_accuracy)
     from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
     from labelwise.generate.guide import LabellingGuide, labelling_guide
     from labelwise.generate.marker_search import constrained_marker_search

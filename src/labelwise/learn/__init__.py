@@ -32,6 +32,9 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
   translation and :class:`FusionTagger` (Fang et al., AAAI 2021).
 - :mod:`labelwise.learn.query_detector`: a toy query-based (DETR-style) detector trained with one-to-one or
   StageInteractor's cross-stage class targets (:class:`QueryDetector`; the check of paper 2's label assigner).
+- :mod:`labelwise.learn.chart_derenderer`: ChartReader's rule-free chart derenderer: key points and centres on
+  Gaussian heatmaps (CornerNet focal loss), offsets, learned per-(centre, key) grouping
+  (:class:`KeypointDerenderer`, :func:`keypoint_focal_loss`; Cheng et al., ICCV 2023).
 
 Estimators (scikit-learn idiom, numpy in and out) in :mod:`labelwise.learn.estimators`:
 :class:`NoisyLabelClassifier`, :class:`MultiLabelClassifier`, :class:`MultiLabelHead`,
@@ -50,6 +53,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides torch
     raise MissingExtraError("torch", "learn", "labelwise.learn (losses and heads for imperfect labels)") from exc
 
+from labelwise.learn.chart_derenderer import KeypointDerenderer, keypoint_focal_loss  # noqa: E402
 from labelwise.learn.conr import ConRLoss, conr_loss, shot_metrics  # noqa: E402
 from labelwise.learn.estimators import (  # noqa: E402
     ImbalancedRegressor,
@@ -98,6 +102,7 @@ __all__ = [
     "FusionTagger",
     "ImbalancedRegressor",
     "KeNetClassifier",
+    "KeypointDerenderer",
     "KnowledgeRetriever",
     "LDRKLLoss",
     "LaSO",
@@ -127,6 +132,7 @@ __all__ = [
     "gce_loss",
     "hide_positives",
     "kd_kl_loss",
+    "keypoint_focal_loss",
     "label_set_op",
     "label_similarity",
     "ldr_kl_loss",

@@ -12,6 +12,8 @@
 - ``instructions.py`` and ``guide.py``: labelling guides with representative examples ("Thinking Like an
   Annotator");
 - ``refined_labels.py``: the LAD teacher's refined pixel labels (probabilities and masks) saved as files;
+- ``projection_baselines.py``: span labels moved onto a translation by exact, fuzzy (rapidfuzz) or embedding
+  (MiniLM) matching, and ``span_f1``: the baselines Codec is compared with;
 - ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
@@ -38,6 +40,10 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "RefinedLabels": "labelwise.generate.refined_labels",
     "refine_label_folder": "labelwise.generate.refined_labels",
     "save_refined_labels": "labelwise.generate.refined_labels",
+    "project_embedding": "labelwise.generate.projection_baselines",
+    "project_exact": "labelwise.generate.projection_baselines",
+    "project_fuzzy": "labelwise.generate.projection_baselines",
+    "span_f1": "labelwise.generate.projection_baselines",
     "TransferResult": "labelwise.generate.transfer",
     "transfer_labels": "labelwise.generate.transfer",
 }, submodules=("annotate",))
@@ -47,6 +53,7 @@ if TYPE_CHECKING:
     from labelwise.generate.annotate import Annotation, build_prompt
     from labelwise.generate.distill import DistilledClassifier, TaxonomyLabels, label_with_taxonomy
     from labelwise.generate.guide import LabellingGuide, labelling_guide
+    from labelwise.generate.projection_baselines import project_embedding, project_exact, project_fuzzy, span_f1
     from labelwise.generate.refined_labels import RefinedLabels, refine_label_folder, save_refined_labels
     from labelwise.generate.taxonomy import induce_taxonomy
     from labelwise.generate.taxonomy_categories import OTHER, Category

@@ -1,7 +1,7 @@
 """Benchmark: span projection onto a translation, every projector on the hand-written EN->ES/FR/DE fixture.
 
-    python bench/span_projection.py [--repeats 3] [--no-codec] [--model GGUF] [--mode exact|fast] [--n-threads 1]
-                                    [--limit N] [--json PATH]
+    python bench/span_projection.py [--repeats 3] [--no-codec] [--model GGUF | --server URL --server-model NAME]
+                                    [--mode exact|fast] [--n-threads 1] [--limit N] [--json PATH]
 
 Data: ``tests/fixtures/projection_pairs.jsonl``: 40 hand-written sentence pairs (14 ES, 13 FR, 13 DE), 95 gold
 spans on both sides, 51 of them changed in form by the translation (Germany -> Alemania, London -> Londres,
@@ -11,9 +11,10 @@ Arms (all Projectors ``(source_text, spans, target_text) -> list[Optional[Span]]
 
 * ``exact``, ``fuzzy``, ``embedding``: ``labelwise.generate.projection_baselines`` at their defaults (thresholds set
   on principle, not tuned here); the embedding arm's MiniLM is loaded and warmed before timing and has no cache;
-* ``codec``: Codec (seed paper 7), ``labelwise.generate.projection.project_spans`` bound to the llama.cpp sequence
-  scorer of ``labelwise.llm.sequence_scorer`` over the packaged Gemma 3 270M (or ``--model``). When that code is not
-  importable (or the model is missing) the bench says "Codec arm unavailable: <reason>" and runs the baselines.
+* ``codec``: Codec (seed paper 7), ``labelwise.generate.projection.project_spans`` bound to the sequence scorer of
+  ``labelwise.llm.sequence_scorer`` over the packaged Gemma 3 270M (or ``--model``, or ``--server``). When that code
+  is not importable (or the model is missing) the bench says "Codec arm unavailable: <reason>" and runs the
+  baselines.
 
 Prints exact-span precision / recall / F1 overall, F1 on changed-form and on unchanged spans and per target language,
 and each arm's wall time for one pass over the fixture (median of ``--repeats`` timings, each averaged over as many
@@ -55,20 +56,20 @@ def codec_projector(args: argparse.Namespace) -> tuple[Optional[Callable], str]:
     """(projector of a fixture row, "") for the Codec arm, or (None, the reason it is unavailable).
 
     Written against the issue-19 interfaces: ``project_spans(source_text, spans, target_text, scorer, *, mode,
-    n_best)``, the scorer the in-process llama.cpp one of ``labelwise.llm.sequence_scorer`` (``LlamaCppScorer``,
-    the name in the paper notes). The languages (English, Spanish, ...) go to whichever of the two takes them
-    (``source_lang`` / ``target_lang``), with ``model_path`` and ``n_threads`` to the scorer; one scorer is made per
-    language pair and kept.
+    n_best)``, the scorer made by ``labelwise.llm.sequence_scorer.open_scorer(model, server=, server_model=, threads=,
+    source_lang=, target_lang=)`` (the in-process llama.cpp model: the packaged Gemma 3 270M or ``--model``; or an
+    OpenAI-compatible server). The languages (English, Spanish, ...) also go to ``project_spans`` if it takes them.
+    One scorer is made per language pair (its translation prompt names both) and kept.
     """
     try:
         from labelwise.generate.projection import project_spans
         from labelwise.llm import sequence_scorer
     except Exception as err:  # the module is missing or broken: say so and run the baselines
         return None, f"{type(err).__name__}: {err}"
-    make = getattr(sequence_scorer, "LlamaCppScorer", None) or getattr(sequence_scorer, "LlamaCppSequenceScorer", None)
+    make = getattr(sequence_scorer, "open_scorer", None)
     if make is None:
         names = [n for n in dir(sequence_scorer) if not n.startswith("_")]
-        return None, f"no LlamaCppScorer in labelwise.llm.sequence_scorer (it has: {', '.join(names)})"
+        return None, f"no open_scorer in labelwise.llm.sequence_scorer (it has: {', '.join(names)})"
     scorers: dict = {}
 
     def languages(row: dict) -> dict:
@@ -77,8 +78,9 @@ def codec_projector(args: argparse.Namespace) -> tuple[Optional[Callable], str]:
     def scorer_for(row: dict):
         key = (row["source_lang"], row["target_lang"])
         if key not in scorers:
-            scorers[key] = make(**_accepted(make, {"model_path": args.model, "n_threads": args.n_threads,
-                                                   **languages(row)}))
+            options = {"model": args.model, "server": args.server, "server_model": args.server_model,
+                       "threads": args.n_threads, **languages(row)}
+            scorers[key] = make(**_accepted(make, options))
         return scorers[key]
 
     def project(row: dict) -> list[Optional[Span]]:
@@ -132,6 +134,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each baseline (median shown)")
     parser.add_argument("--no-codec", action="store_true", help="baselines only")
     parser.add_argument("--model", default=None, help="GGUF for the Codec arm (default: packaged Gemma 3 270M)")
+    parser.add_argument("--server", default=None, help="OpenAI-compatible server URL for the Codec arm")
+    parser.add_argument("--server-model", default=None, help="the model name on --server")
     parser.add_argument("--mode", default="exact", choices=["exact", "fast"], help="Codec's search mode")
     parser.add_argument("--n-threads", type=int, default=1, help="llama.cpp threads for the Codec arm")
     parser.add_argument("--limit", type=int, default=None, help="first N pairs only (a quick look)")

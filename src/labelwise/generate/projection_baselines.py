@@ -49,6 +49,7 @@ FUZZY_THRESHOLD = 0.5
 #: MiniLM cosine a candidate must exceed: half-way between unrelated and identical, set before any run on the
 #: fixture (not tuned on it).
 EMBEDDING_THRESHOLD = 0.5
+_WORD = re.compile(r"\w")
 _CLAUSE_PUNCT = set(',;:!?()[]{}"«»“”')
 
 
@@ -63,7 +64,7 @@ def _relative_centre(start: int, end: int, text: str) -> float:
 def _candidates(target_text: str, max_tokens: int) -> list[tuple[int, int]]:
     """Target word n-grams ``(start, end)`` of 1..``max_tokens`` tokens (see the module docstring)."""
     toks = tokenize(target_text)
-    is_word = [target_text[a:b][0].isalnum() or target_text[a:b][0] == "_" for a, b in toks]
+    is_word = [_WORD.match(target_text, a) is not None for a, _ in toks]
     out = []
     for i, (a, _) in enumerate(toks):
         if not is_word[i]:

@@ -18,7 +18,8 @@
   ``span_student.py``;
 - ``attribute_values.py``: product attribute values for rows without them, values no row has included (HyperPAVE);
 - ``projection.py``: span labels moved onto translations (Codec), by the constrained marker search of
-  ``marker_search.py`` over a sequence scorer (``labelwise.llm.sequence_scorer``);
+  ``marker_search.py`` over a sequence scorer (``labelwise.llm.sequence_scorer``); ``projection_baselines.py``:
+  exact, fuzzy (rapidfuzz) and embedding (MiniLM) matching and ``span_f1``, the baselines Codec is compared with;
 - ``charts.py``: chart images -> tables with a learned or a column-scan derenderer, the relaxed cell accuracy, and
   data-variable replacement between a text and a table's cells (ChartReader).
 
@@ -48,6 +49,10 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "RefinedLabels": "labelwise.generate.refined_labels",
     "refine_label_folder": "labelwise.generate.refined_labels",
     "save_refined_labels": "labelwise.generate.refined_labels",
+    "project_embedding": "labelwise.generate.projection_baselines",
+    "project_exact": "labelwise.generate.projection_baselines",
+    "project_fuzzy": "labelwise.generate.projection_baselines",
+    "span_f1": "labelwise.generate.projection_baselines",
     "TransferResult": "labelwise.generate.transfer",
     "transfer_labels": "labelwise.generate.transfer",
     "ExtractionResult": "labelwise.generate.extraction",
@@ -74,6 +79,7 @@ if TYPE_CHECKING:
     from labelwise.generate.guide import LabellingGuide, labelling_guide
     from labelwise.generate.marker_search import constrained_marker_search
     from labelwise.generate.projection import ProjectionResult, project_spans, project_table
+    from labelwise.generate.projection_baselines import project_embedding, project_exact, project_fuzzy, span_f1
     from labelwise.generate.refined_labels import RefinedLabels, refine_label_folder, save_refined_labels
     from labelwise.generate.taxonomy import induce_taxonomy
     from labelwise.generate.taxonomy_categories import OTHER, Category

@@ -42,7 +42,7 @@ from labelwise.data.io import read_table, write_table_atomic
 from labelwise.errors import DataError, MissingExtraError, ParameterError, ShapeError
 from labelwise.progress import ProgressCallback, report
 
-__all__ = ["BudgetResult", "LabelBudgetPlanner", "budget_counts", "classify_regime", "pareto_frontier",
+__all__ = ["BudgetResult", "LabelBudgetPlanner", "budget_counts", "classify_regime", "pareto_frontier", "plan_budget",
            "sequential_fit"]
 
 ORACLE_FRACS = (1.0, 0.5, 0.25, 0.1, 0.0)
@@ -154,7 +154,7 @@ def sequential_fit(X_weak: np.ndarray, y_weak: np.ndarray, X_oracle: np.ndarray,
 
 
 def _interval(acc: np.ndarray) -> tuple[float, float, float, float]:
-    """Mean, standard deviation and a 95% t-interval of the mean over seeds."""
+    """Mean, standard deviation and a 95% t-interval of the mean over seeds (clipped to [0, 1])."""
     from scipy.stats import t
 
     acc = np.asarray(acc, float)
@@ -163,7 +163,7 @@ def _interval(acc: np.ndarray) -> tuple[float, float, float, float]:
         return mean, 0.0, mean, mean
     sd = float(acc.std(ddof=1))
     half = float(t.ppf(0.975, len(acc) - 1)) * sd / math.sqrt(len(acc))
-    return mean, sd, mean - half, mean + half
+    return mean, sd, max(0.0, mean - half), min(1.0, mean + half)
 
 
 @dataclass
@@ -242,13 +242,13 @@ def _regime(frame: pd.DataFrame, margin: float) -> str:
 def pareto_frontier(result: BudgetResult, margin: float = 0.0) -> pd.DataFrame:
     """The best mix per budget: ``budget, best_f, n_oracle, n_weak, cost, accuracy, lo, hi, regime, on_frontier``.
 
-    ``best_f`` is the oracle fraction with the highest mean accuracy (ties to the cheaper, then the larger f);
+    ``best_f`` is the oracle fraction with the highest mean accuracy (ties to the cheaper, then the smaller f);
     ``regime`` as in :func:`classify_regime`; ``on_frontier`` is True when no cheaper row of the table (any budget,
     any f) reaches the same accuracy, i.e. the point lies on the cost-accuracy upper envelope."""
     frame = result.to_frame()
     rows = []
     for budget, g in frame.groupby("budget", sort=True):
-        g = g.sort_values(["accuracy", "cost", "oracle_frac"], ascending=[False, True, False])
+        g = g.sort_values(["accuracy", "cost", "oracle_frac"], ascending=[False, True, True])
         best = g.iloc[0]
         dominated = bool(((frame["cost"] < best["cost"] - _EPS) & (frame["accuracy"] >= best["accuracy"])).any())
         rows.append({"budget": budget, "best_f": best["oracle_frac"], "n_oracle": best["n_oracle"],
@@ -349,3 +349,78 @@ class LabelBudgetPlanner:
         params["budgets"], params["oracle_fracs"] = [float(x) for x in self.budgets], [float(x) for x in self.oracle_fracs]
         return BudgetResult(runs=pd.DataFrame(runs), cost_oracle=float(self.cost_oracle),
                             cost_weak=float(self.cost_weak), params=params)
+
+
+MIN_TEST = 10  # oracle labels held out to measure accuracy on
+MIN_TRAIN = 10  # oracle labels left to buy
+
+
+def _labels(values: pd.Series) -> pd.Series:
+    """Labels as strings, None where empty (NaN, None, blank)."""
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        text = str(v).strip()
+        return text or None
+    return values.map(one)
+
+
+def plan_budget(table: pd.DataFrame, *, text: str, oracle: str, weak: str, cost_oracle: float, cost_weak: float,
+                budgets: Sequence[float] | None = None, budget: float | None = None, encoder: Any = None, test_frac: float = 0.3,
+                n_seeds: int = 5, random_state: Any = 0, progress: Optional[ProgressCallback] = None,
+                **planner_params) -> BudgetResult:
+    """Simulate the label budget sweep on a pilot table and return a :class:`BudgetResult`.
+
+    table: one row per item; ``text`` holds the text, ``oracle`` the expert label on a sample (empty elsewhere),
+    ``weak`` the cheap label (LLM, crowd) on every row it was bought for. ``test_frac`` of the expert-labelled rows
+    (at least 10) are held out to measure accuracy; the rest, and every weak-labelled row not held out, can be
+    "bought". budgets: default 2, 8, 32, ... expert labels' worth up to every expert label of the pool; ``budget``
+    (the user's own) is added to them. encoder: an object
+    with ``encode(texts, progress=None) -> (n, d)`` (default: the packaged MiniLM :class:`TextEncoder`).
+    The result's ``params["classes"]`` lists the labels."""
+    for col in (text, oracle, weak):
+        if col not in table.columns:
+            raise DataError(f"the table has no column {col!r}; its columns are: {', '.join(map(str, table.columns))}.")
+    if not (cost_oracle > 0 and cost_weak > 0):
+        raise ParameterError(f"label costs must be > 0, got oracle {cost_oracle} and weak {cost_weak}.")
+    y_o, y_w = _labels(table[oracle]), _labels(table[weak])
+    n_labelled = int(y_o.notna().sum())
+    needed = MIN_TEST + MIN_TRAIN
+    if n_labelled < needed or int(round(test_frac * n_labelled)) > n_labelled - MIN_TRAIN:
+        raise DataError(f"column {oracle!r} has {n_labelled} expert labels; the planner needs at least "
+                        f"{max(needed, int(np.ceil(MIN_TRAIN / (1 - test_frac))))} ({MIN_TEST} to measure accuracy on "
+                        f"and {MIN_TRAIN} to train with); label more rows of the pilot.")
+    if int(y_w.notna().sum()) == 0:
+        raise DataError(f"column {weak!r} holds no weak labels; fill it with the cheap labeller's answers.")
+    oracle_set, weak_set = set(y_o.dropna()), set(y_w.dropna())
+    foreign = weak_set - oracle_set
+    share = float(y_w.isin(foreign).sum() / y_w.notna().sum())
+    if share > 0.1:
+        shown = ", ".join(repr(v) for v in sorted(foreign)[:5])
+        raise DataError(f"columns {weak!r} and {oracle!r} use different label sets: {share:.0%} of the weak labels "
+                        f"({shown}{', ...' if len(foreign) > 5 else ''}) never occur among the expert labels; map both "
+                        "to the same label names.")
+    classes = sorted(oracle_set | weak_set)
+    index = {c: i for i, c in enumerate(classes)}
+    code = lambda s: s.map(lambda v: -1 if v is None else index[v]).to_numpy(np.int64)
+    y_o, y_w = code(y_o), code(y_w)
+    rng = np.random.default_rng(np.random.SeedSequence(int(random_state or 0)).spawn(1)[0])
+    labelled = rng.permutation(np.flatnonzero(y_o >= 0))
+    test = np.sort(labelled[:max(MIN_TEST, int(round(test_frac * len(labelled))))])
+    pool = np.setdiff1d(np.arange(len(table)), test)
+    if encoder is None:
+        from labelwise.features.text import TextEncoder
+
+        encoder = TextEncoder()
+    X = np.asarray(encoder.encode([str(t) for t in table[text].tolist()], progress=progress), np.float32)
+    if budgets is None:
+        top = len(labelled) - len(test)
+        budgets = [2.0 * 4 ** i * cost_oracle for i in range(12) if 2 * 4 ** i < top] + [top * cost_oracle]
+    if budget is not None:
+        budgets = sorted(set(float(b) for b in budgets) | {float(budget)})
+    planner = LabelBudgetPlanner(cost_oracle=cost_oracle, cost_weak=cost_weak, budgets=budgets, n_seeds=n_seeds,
+                                 random_state=random_state, **planner_params)
+    result = planner.run(X[pool], y_o[pool], y_w[pool], X[test], y_o[test], progress=progress)
+    result.params.update({"classes": classes, "test_rows": len(test), "pool_rows": len(pool),
+                          "oracle_pool": len(labelled) - len(test), "weak_pool": int((y_w[pool] >= 0).sum())})
+    return result

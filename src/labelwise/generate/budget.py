@@ -81,10 +81,12 @@ def _torch():
 
 
 def _train_stage(torch, W, b, X, y, *, points: int, val_frac: float, min_val: int, lr: float, batch_size: int,
-                 rng: np.random.Generator, gen) -> None:
+                 rng: np.random.Generator, gen, keep_start: bool) -> None:
     """One stage of training, in place on ``W: (d, k)`` and ``b: (k,)``: a fresh Adam, ``points`` gradient points in
     batches of ``batch_size``, and, when ``len(y) >= min_val``, early stopping on a ``val_frac`` hold-out (the best of
-    about 20 checkpoints by validation accuracy, ties to the lower log-loss; the starting weights count)."""
+    about 20 checkpoints by validation accuracy, ties to the lower log-loss; the starting weights count only with
+    ``keep_start``, i.e. when an earlier stage trained them: untrained zeros would win every tie on a tiny
+    validation set)."""
     n = len(y)
     if n == 0:
         return
@@ -103,7 +105,7 @@ def _train_stage(torch, W, b, X, y, *, points: int, val_frac: float, min_val: in
             return (float((logits.argmax(1) == yv).float().mean()),
                     -float(torch.nn.functional.cross_entropy(logits, yv)))
 
-    best = score() if n_val else None
+    best = score() if n_val and keep_start else (-1.0, -np.inf)
     kept = (W.detach().clone(), b.detach().clone())
     for step in range(1, steps + 1):
         idx = torch.randint(0, len(tr), (min(batch_size, len(tr)),), generator=gen)
@@ -147,9 +149,9 @@ def sequential_fit(X_weak: np.ndarray, y_weak: np.ndarray, X_oracle: np.ndarray,
         gen = torch.Generator().manual_seed(seed)
         W = torch.zeros(d, n_classes, requires_grad=True)
         b = torch.zeros(n_classes, requires_grad=True)
-        for X, y in ((X_weak, y_weak), (X_oracle, y_oracle)):
+        for X, y, keep_start in ((X_weak, y_weak, False), (X_oracle, y_oracle, len(y_weak) > 0)):
             _train_stage(torch, W, b, X, y, points=points_per_stage, val_frac=val_frac, min_val=min_val, lr=lr,
-                         batch_size=batch_size, rng=rng, gen=gen)
+                         batch_size=batch_size, rng=rng, gen=gen, keep_start=keep_start)
         return W.detach().numpy().copy(), b.detach().numpy().copy()
 
 

@@ -35,6 +35,8 @@ def test_budget_counts_caps_and_other_units():
     assert budget_counts(256, 0.25, 1.0, 0.1, n_oracle_pool=500, n_pool=997) == (64, 933, pytest.approx(64 + 93.3))
     # Only 10 expert labels exist: the oracle count is capped and the freed money buys weak labels.
     assert budget_counts(100, 0.5, 1.0, 0.1, n_oracle_pool=10) == (10, 900, pytest.approx(100.0))
+    # ... but oracle only stays oracle only.
+    assert budget_counts(100, 1.0, 1.0, 0.1, n_oracle_pool=10) == (10, 0, pytest.approx(10.0))
     # Money units: an expert label costs 2.50, an LLM label 0.02.
     assert budget_counts(100, 0.5, 2.5, 0.02) == (20, 2500, pytest.approx(100.0))
     with pytest.raises(ParameterError, match="costs must be > 0"):
@@ -120,6 +122,23 @@ def test_sequential_fit_stage2_moves_to_oracle_and_tiny_oracle_sets_join_stage1(
     # Same inputs, same outputs.
     W2, _ = sequential_fit(X[:300], wrong[:300], X[300:], truth[300:], 2, points_per_stage=800)
     np.testing.assert_array_equal(W, W2)
+
+
+def test_planner_buys_what_the_cost_model_says_from_a_pilot_with_few_expert_labels():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 3))
+    y = (X[:, 0] > 0).astype(int)
+    y_oracle = np.where(np.arange(50) < 20, y, -1)  # expert labels on 20 rows only
+    res = LabelBudgetPlanner(budgets=[4, 100], oracle_fracs=[1.0, 0.5, 0.0], n_seeds=2, points_per_stage=32).run(
+        X, y_oracle, y, X, y)
+    got = res.runs[res.runs.seed == 1].set_index(["budget", "oracle_frac"])[["n_oracle", "n_weak", "cost"]]
+    assert got.loc[(4.0, 1.0)].tolist() == [4, 0, 4.0]
+    assert got.loc[(4.0, 0.5)].tolist() == [2, 20, pytest.approx(4.0)]
+    assert got.loc[(4.0, 0.0)].tolist() == [0, 40, pytest.approx(4.0)]
+    assert got.loc[(100.0, 1.0)].tolist() == [20, 0, 20.0]                     # capped at the 20 expert labels
+    assert got.loc[(100.0, 0.5)].tolist() == [20, 30, pytest.approx(23.0)]     # weak capped at the other 30 rows
+    assert got.loc[(100.0, 0.0)].tolist() == [0, 50, pytest.approx(5.0)]
+    assert len(res.runs) == 2 * 2 * 3 and res.runs["accuracy"].between(0, 1).all()
 
 
 def test_planner_rejects_bad_costs():

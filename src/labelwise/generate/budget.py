@@ -55,8 +55,9 @@ def budget_counts(budget: float, oracle_frac: float, cost_oracle: float, cost_we
     """``(n_oracle, n_weak, cost)`` that ``budget`` buys when ``oracle_frac`` of it goes to oracle labels.
 
     ``n_oracle = floor(f B / cost_oracle)`` capped at ``n_oracle_pool``; ``n_weak = floor((B - n_oracle cost_oracle) /
-    cost_weak)`` capped at ``n_pool - n_oracle`` (weak and oracle labels go to different items); ``cost`` is what those
-    labels cost (held-out validation labels are bought too, so they count)."""
+    cost_weak)`` capped at ``n_pool - n_oracle`` (weak and oracle labels go to different items), so money the oracle
+    cap frees buys weak labels, except at ``f = 1`` (oracle only stays oracle only); ``cost`` is what those labels
+    cost (held-out validation labels are bought too, so they count)."""
     if cost_oracle <= 0 or cost_weak <= 0:
         raise ParameterError(f"label costs must be > 0, got oracle {cost_oracle} and weak {cost_weak}.")
     if not 0 <= oracle_frac <= 1:
@@ -66,7 +67,7 @@ def budget_counts(budget: float, oracle_frac: float, cost_oracle: float, cost_we
     n_oracle = int(math.floor(oracle_frac * budget / cost_oracle + _EPS))
     if n_oracle_pool is not None:
         n_oracle = min(n_oracle, int(n_oracle_pool))
-    n_weak = int(math.floor((budget - n_oracle * cost_oracle) / cost_weak + _EPS))
+    n_weak = 0 if oracle_frac == 1 else int(math.floor((budget - n_oracle * cost_oracle) / cost_weak + _EPS))
     if n_pool is not None:
         n_weak = max(0, min(n_weak, int(n_pool) - n_oracle))
     return n_oracle, n_weak, n_oracle * cost_oracle + n_weak * cost_weak
@@ -380,11 +381,13 @@ def plan_budget(table: pd.DataFrame, *, text: str, oracle: str, weak: str, cost_
     (the user's own) is added to them. encoder: an object
     with ``encode(texts, progress=None) -> (n, d)`` (default: the packaged MiniLM :class:`TextEncoder`).
     The result's ``params["classes"]`` lists the labels."""
-    for col in (text, oracle, weak):
+    for role, col in (("text", text), ("oracle", oracle), ("weak", weak)):
         if col not in table.columns:
-            raise DataError(f"the table has no column {col!r}; its columns are: {', '.join(map(str, table.columns))}.")
-    if not (cost_oracle > 0 and cost_weak > 0):
-        raise ParameterError(f"label costs must be > 0, got oracle {cost_oracle} and weak {cost_weak}.")
+            raise DataError(f"the table has no column {col!r} (the {role} column); its columns are: "
+                            f"{', '.join(map(str, table.columns))}.")
+    planner = LabelBudgetPlanner(cost_oracle=cost_oracle, cost_weak=cost_weak, budgets=budgets or [1.0],
+                                 n_seeds=n_seeds, random_state=random_state, **planner_params)
+    planner._check()  # before the encoder runs
     y_o, y_w = _labels(table[oracle]), _labels(table[weak])
     n_labelled = int(y_o.notna().sum())
     needed = MIN_TEST + MIN_TRAIN
@@ -420,8 +423,7 @@ def plan_budget(table: pd.DataFrame, *, text: str, oracle: str, weak: str, cost_
         budgets = [2.0 * 4 ** i * cost_oracle for i in range(12) if 2 * 4 ** i < top] + [top * cost_oracle]
     if budget is not None:
         budgets = sorted(set(float(b) for b in budgets) | {float(budget)})
-    planner = LabelBudgetPlanner(cost_oracle=cost_oracle, cost_weak=cost_weak, budgets=budgets, n_seeds=n_seeds,
-                                 random_state=random_state, **planner_params)
+    planner.budgets = budgets
     result = planner.run(X[pool], y_o[pool], y_w[pool], X[test], y_o[test], progress=progress)
     result.params.update({"classes": classes, "test_rows": len(test), "pool_rows": len(pool),
                           "oracle_pool": len(labelled) - len(test), "weak_pool": int((y_w[pool] >= 0).sum())})

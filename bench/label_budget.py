@@ -6,7 +6,8 @@ unlabelled data); cost ratio r = 0.1; budgets 4, 16, 64, 256; f in 1, 0.5, 0.25,
 
     PYTHONPATH=src python bench/label_budget.py [--seeds 5] [--banking77]
 
-Prints accuracy per budget and mix, the regime per budget (mixed: a mix beats both pure strategies by > 0.02), and writes bench/results/label_budget.json.
+Prints accuracy per budget and mix, the regime per budget (mixed: a mix beats both pure strategies by > 0.02),
+and writes bench/results/label_budget.json.
 """
 
 from __future__ import annotations
@@ -100,12 +101,13 @@ def main() -> None:
         print(table(res))
         print("regimes:", classify_regime(res, margin=0.02))
         out[f"digits_split{split}"] = {"weak_accuracy": weak_acc, "seconds": secs,
-                                       "summary": res.to_frame().to_dict("records"), "regimes": classify_regime(res, margin=0.02)}
+                                       "summary": res.to_frame().to_dict("records"),
+                                       "regimes": classify_regime(res, margin=0.02)}
     if args.banking77:
         X_pool, y_pool, y_weak, X_test, y_test, weak_acc = banking77_task()
         t0 = time.perf_counter()
-        res = LabelBudgetPlanner(cost_oracle=1.0, cost_weak=0.1, budgets=[16, 64, 256, 1024, 2048], n_seeds=args.seeds,
-                                 random_state=0).run(X_pool, y_pool, y_weak, X_test, y_test)
+        res = LabelBudgetPlanner(cost_oracle=1.0, cost_weak=0.1, budgets=[16, 64, 256, 1024, 2048],
+                                 n_seeds=args.seeds, random_state=0).run(X_pool, y_pool, y_weak, X_test, y_test)
         secs = time.perf_counter() - t0
         print(f"\nBanking77 (77 intents, MiniLM): weak labeller accuracy on the pool {weak_acc:.3f}; pool "
               f"{len(y_pool)}, test {len(y_test)}; {args.seeds} seeds, {secs:.1f} s")

@@ -284,7 +284,8 @@ class LabelBudgetPlanner:
                  oracle_fracs: Sequence[float] = ORACLE_FRACS, n_seeds: int = 5, val_frac: float = 0.2,
                  points_per_stage: int = 3000, min_oracle: int = 10, min_val: int = 10, lr: float = 0.05,
                  batch_size: int = 16, random_state: Any = 0, n_threads: int | None = 1):
-        self.cost_oracle, self.cost_weak, self.budgets, self.oracle_fracs = cost_oracle, cost_weak, budgets, oracle_fracs
+        self.cost_oracle, self.cost_weak = cost_oracle, cost_weak
+        self.budgets, self.oracle_fracs = budgets, oracle_fracs
         self.n_seeds, self.val_frac, self.points_per_stage = n_seeds, val_frac, points_per_stage
         self.min_oracle, self.min_val, self.lr, self.batch_size = min_oracle, min_val, lr, batch_size
         self.random_state, self.n_threads = random_state, n_threads
@@ -349,7 +350,8 @@ class LabelBudgetPlanner:
                     report(progress, "training", len(runs), total)
         params = {k: getattr(self, k) for k in ("budgets", "oracle_fracs", "n_seeds", "val_frac", "points_per_stage",
                                                 "min_oracle", "min_val", "lr", "batch_size", "random_state")}
-        params["budgets"], params["oracle_fracs"] = [float(x) for x in self.budgets], [float(x) for x in self.oracle_fracs]
+        params["budgets"] = [float(x) for x in self.budgets]
+        params["oracle_fracs"] = [float(x) for x in self.oracle_fracs]
         return BudgetResult(runs=pd.DataFrame(runs), cost_oracle=float(self.cost_oracle),
                             cost_weak=float(self.cost_weak), params=params)
 
@@ -369,8 +371,9 @@ def _labels(values: pd.Series) -> pd.Series:
 
 
 def plan_budget(table: pd.DataFrame, *, text: str, oracle: str, weak: str, cost_oracle: float, cost_weak: float,
-                budgets: Sequence[float] | None = None, budget: float | None = None, encoder: Any = None, test_frac: float = 0.3,
-                n_seeds: int = 5, random_state: Any = 0, progress: Optional[ProgressCallback] = None,
+                budgets: Sequence[float] | None = None, budget: float | None = None, encoder: Any = None,
+                test_frac: float = 0.3, n_seeds: int = 5, random_state: Any = 0,
+                progress: Optional[ProgressCallback] = None,
                 **planner_params) -> BudgetResult:
     """Simulate the label budget sweep on a pilot table and return a :class:`BudgetResult`.
 

@@ -310,6 +310,8 @@ class LabelBudgetPlanner:
         has none (only labelled items can be bought as oracle labels). y_weak: (n,) int weak label, -1 where none.
         X_test: (m, d), y_test: (m,) int true labels the accuracy is measured on. Labels in ``[0, k)``.
         ``progress("training", done, total)`` is called after each run."""
+        from labelwise.learn.estimators import _seed
+
         self._check()
         X_pool = np.asarray(X_pool, np.float32)
         X_test = np.asarray(X_test, np.float32)
@@ -324,7 +326,7 @@ class LabelBudgetPlanner:
         oracle_rows, weak_rows = np.flatnonzero(y_oracle >= 0), np.flatnonzero(y_weak >= 0)
         runs = []
         total = int(self.n_seeds) * len(self.budgets) * len(self.oracle_fracs)
-        base = np.random.SeedSequence(int(self.random_state or 0))
+        base = np.random.SeedSequence(_seed(self.random_state))
         for s, child in enumerate(base.spawn(int(self.n_seeds))):
             rng = np.random.default_rng(child)
             # One order per seed, shared by every budget and mix (common random numbers: a larger purchase extends
@@ -388,8 +390,11 @@ def plan_budget(table: pd.DataFrame, *, text: str, oracle: str, weak: str, cost_
         if col not in table.columns:
             raise DataError(f"the table has no column {col!r} (the {role} column); its columns are: "
                             f"{', '.join(map(str, table.columns))}.")
+    from labelwise.learn.estimators import _seed
+
+    seed = _seed(random_state)  # one int for the split and the planner, also when random_state is None
     planner = LabelBudgetPlanner(cost_oracle=cost_oracle, cost_weak=cost_weak, budgets=budgets or [1.0],
-                                 n_seeds=n_seeds, random_state=random_state, **planner_params)
+                                 n_seeds=n_seeds, random_state=seed, **planner_params)
     planner._check()  # before the encoder runs
     y_o, y_w = _labels(table[oracle]), _labels(table[weak])
     n_labelled = int(y_o.notna().sum())
@@ -412,7 +417,7 @@ def plan_budget(table: pd.DataFrame, *, text: str, oracle: str, weak: str, cost_
     index = {c: i for i, c in enumerate(classes)}
     code = lambda s: s.map(lambda v: -1 if v is None else index[v]).to_numpy(np.int64)
     y_o, y_w = code(y_o), code(y_w)
-    rng = np.random.default_rng(np.random.SeedSequence(int(random_state or 0)).spawn(1)[0])
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     labelled = rng.permutation(np.flatnonzero(y_o >= 0))
     test = np.sort(labelled[:max(MIN_TEST, int(round(test_frac * len(labelled))))])
     pool = np.setdiff1d(np.arange(len(table)), test)

@@ -46,7 +46,8 @@ WORDS = {
 
 def user_tables(folder: Path) -> None:
     """train.csv and test.csv (text, category), train_parquet/ (train.csv's rows in two Parquet files), tickets.csv (body),
-    tagged.csv (text, tags: one or two labels as 'a|b'), left.csv and right.csv (title, authors),
+    tagged.csv (text, tags: one or two labels as 'a|b'), pilot.csv (text, expert: labels on half the rows, llm: a
+    cheap labeller's on all), left.csv and right.csv (title, authors),
     DBLP2.csv (Latin-1, as the real one) and ACM.csv (id, title, authors, venue, year), data.csv (name, address),
     images/ and masks/ (12 digit scenes, 32x32 PNGs, and their masks of digit (1) vs background (0)), instances.json
     and detections.json (COCO box labels of 40 box scenes with errors, and a detector's boxes), items.csv
@@ -67,6 +68,9 @@ def user_tables(folder: Path) -> None:
     frame.rename(columns={"text": "body"})[["body"]].to_csv(folder / "tickets.csv", index=False)
     tags = ["|".join(sorted({c, list(WORDS)[(i // 4) % 4]})) for i, c in enumerate(frame["category"])]
     frame.assign(tags=tags)[["text", "tags"]].to_csv(folder / "tagged.csv", index=False)
+    weak = frame["category"].replace({"exchange_rate": "refund"})  # a cheap labeller with a systematic error
+    frame.assign(expert=frame["category"].where(frame.index < 60), llm=weak)[["text", "expert", "llm"]].to_csv(
+        folder / "pilot.csv", index=False)
     titles = [f"{' '.join(rng.choice(WORDS[c].split(), size=3, replace=False))} study {i}"
               for i, c in enumerate(list(WORDS) * 5)]
     authors = [f"author {i}" for i in range(len(titles))]

@@ -27,6 +27,7 @@ from labelwise.cli import guide as guide_command
 from labelwise.cli import learn as learn_command
 from labelwise.cli import link as link_command
 from labelwise.cli import review as review_command
+from labelwise.cli import select as select_command
 from labelwise.cli import taxonomy as taxonomy_command
 from labelwise.cli.console import console, messages, plain
 from labelwise.errors import LabelwiseError
@@ -51,6 +52,7 @@ app.command("link", no_args_is_help=True)(link_command.link)
 app.command("dedupe", no_args_is_help=True)(dedupe_command.dedupe)
 app.command("guide", no_args_is_help=True)(guide_command.guide)
 app.command("extract", no_args_is_help=True)(extract_command.extract)
+app.command("select", no_args_is_help=True)(select_command.select)
 app.add_typer(learn_command.app, name="learn")
 app.add_typer(convert_command.app, name="convert")
 

@@ -15,7 +15,10 @@
 - ``transfer.py``: labels moved from a zero-shot text teacher to a student on other columns (CLIP2Scene);
 - ``extraction.py``: fields read from documents by an LLM teacher with task-aware schema prompts and a token
   tagger distilled from it (TAIL): value normalisation and ANLS in ``field_values.py``, the tagger in
-  ``span_student.py``.
+  ``span_student.py``;
+- ``select.py``: which rows to label next (least confidence, margin, entropy, k-center, random, and Robust Active
+  Distillation's robust sampling), ``active_distill.py`` the RAD rounds with a teacher, ``next_rows.py`` the same
+  selection on a table (``labelwise select``).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
 """
@@ -47,6 +50,9 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "TaskAwareLabeler": "labelwise.generate.extraction",
     "extract_fields": "labelwise.generate.extraction",
     "SpanExtractorStudent": "labelwise.generate.span_student",
+    "select_next": "labelwise.generate.select",
+    "RobustActiveDistiller": "labelwise.generate.active_distill",
+    "NextRows": "labelwise.generate.next_rows",
 }, submodules=("annotate",))
 
 if TYPE_CHECKING:
@@ -60,4 +66,7 @@ if TYPE_CHECKING:
     from labelwise.generate.taxonomy_yaml import Taxonomy
     from labelwise.generate.extraction import ExtractionResult, TaskAwareLabeler, extract_fields
     from labelwise.generate.span_student import SpanExtractorStudent
+    from labelwise.generate.select import select_next
+    from labelwise.generate.active_distill import RobustActiveDistiller
+    from labelwise.generate.next_rows import NextRows
     from labelwise.generate.transfer import TransferResult, transfer_labels

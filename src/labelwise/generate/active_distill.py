@@ -80,6 +80,7 @@ class RobustActiveDistiller:
         teacher_probs = np.zeros((0, k))
         history = []
         wrong = None
+        rng = np.random.default_rng(self.random_state)
         for r in range(self.rounds + 1):
             student = fit_soft(clone(self.student), np.vstack([X_seed, X_pool[queried]]),
                                np.vstack([seed_soft, teacher_probs]))
@@ -92,7 +93,7 @@ class RobustActiveDistiller:
                 break
             chosen = select_next(_proba(student, X_pool, k), X_pool, strategy=self.strategy,
                                  budget=self.budget_per_round, labelled=queried, teacher_error=error,
-                                 random_state=np.random.default_rng([self.random_state, r]).integers(2**31))
+                                 random_state=int(rng.integers(2**31)))
             probs = self._teacher(X_pool[chosen], k)
             if y_pool is not None:
                 wrong = float((probs.argmax(axis=1) != np.asarray(y_pool)[chosen]).mean())

@@ -31,7 +31,7 @@ def test_select_writes_unlabelled_rows_in_rank_order(tmp_path, capsys):
     picked = pd.read_csv(out, keep_default_na=False)
     assert picked.selection_rank.tolist() == list(range(1, 8))
     assert (picked.topic == "").all() and {"model_label", "model_confidence"} <= set(picked.columns)
-    for strategy in ("k_center", "random"):
+    for strategy in ("k_center",):
         assert main(["select", str(path), "-t", "body", "-l", "topic", "-n", "5", "-s", strategy, "-o", str(out),
                      "--encoder", "hashing"]) == 0
         assert (pd.read_csv(out, keep_default_na=False).topic == "").all()

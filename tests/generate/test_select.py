@@ -121,7 +121,7 @@ def test_rad_edge_cases():
 def test_sampling_hits_each_inclusion_probability_in_expectation():
     g = np.random.default_rng(3).uniform(0.05, 1.0, 25)
     p = rad_sampling_probs(g, 6, k=2.0)
-    draws = 20000
+    draws = 10000
     counts = np.zeros_like(p)
     for seed in range(draws):
         picked = sample_with_inclusion(p, seed)

@@ -1,7 +1,8 @@
 """Labels needed to reach a target accuracy on Banking77 with each selection strategy of labelwise.generate.select.
 
-    python bench/active_selection.py [--seeds 2] [--start 100] [--batch 200] [--max-labels 1100] [--target 0.70]
-                                     [--json out.json]
+    python bench/active_selection.py [--seeds 2] [--start 100] [--batch 200] [--max-labels 1100]
+                                     [--target 0.70,0.80] [--json out.json]
+    python bench/active_selection.py --summarise out.json [--target ...]   # the table again, other targets
 
 Pool: Banking77 train (10,003 queries, 77 intents); evaluation: Banking77 test (3,080). Features: MiniLM embeddings
 (labelwise.features.TextEncoder, the audit's default encoder; cached on disk after the first run). Learner:
@@ -10,7 +11,7 @@ each answer is correct with probability 0.9, else uniform over the 76 other clas
 fixed per seed, so every strategy sees the same answer for the same row). Each seed starts from the same ``--start``
 random rows for every strategy, then adds ``--batch`` rows per round chosen by: random, least confidence, margin,
 entropy, k-center (greedy, seeded with the labelled rows) and RAD (margin gains, teacher_error = 0.1, the annotators'
-error rate). Printed per strategy: test accuracy at a few budgets, labels to reach ``--target`` (first budget on the
+error rate). Printed per strategy: test accuracy at each budget, labels to reach each ``--target`` (first budget on the
 grid with mean-over-seeds accuracy >= target; '>max' when never reached), and the area under the learning curve
 (mean accuracy over the grid, trapezoid rule), mean +- std over seeds.
 """
@@ -88,10 +89,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--start", type=int, default=100)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--max-labels", type=int, default=1100)
-    parser.add_argument("--target", type=float, default=0.70)
+    parser.add_argument("--target", default="0.70,0.80", help="accuracy targets, comma-separated")
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
-    parser.add_argument("--json")
+    parser.add_argument("--json", help="write the curves here")
+    parser.add_argument("--summarise", help="print the table of curves a previous run wrote with --json")
     args = parser.parse_args(argv)
+    targets = [float(t) for t in args.target.split(",")]
+    if args.summarise:
+        with open(args.summarise) as f:
+            return summarise(json.load(f), targets)
     x, y, x_test, y_test, k = load()
     full = fit_predict(x, annotate(y, k, 0), x[:1], x_test, k)[1]
     print(f"Banking77: pool {len(y)}, test {len(y_test)}, {k} classes; annotators correct with p={ANNOTATOR_ACCURACY},"
@@ -105,22 +111,28 @@ def main(argv=None) -> dict:
         sizes = np.array(runs[0][0])
         accs = np.array([r[1] for r in runs])
         results[strategy] = dict(sizes=sizes.tolist(), acc=accs.tolist(), seconds=time.perf_counter() - start)
-    sizes = np.array(next(iter(results.values()))["sizes"])
-    shown = [int(s) for s in sizes[::2]]
-    print(f"\n{'strategy':<17} " + " ".join(f"{'acc@' + str(s):>9}" for s in shown)
-          + f" {'labels to ' + format(args.target, '.2f'):>16} {'AULC':>15}")
-    for strategy, r in results.items():
-        acc = np.array(r["acc"])
-        mean = acc.mean(axis=0)
-        hit = np.flatnonzero(mean >= args.target)
-        to_target = str(sizes[hit[0]]) if len(hit) else f">{sizes[-1]}"
-        aulc = np.trapezoid(acc, sizes, axis=1) / (sizes[-1] - sizes[0])
-        r.update(labels_to_target=to_target, aulc_mean=float(aulc.mean()), aulc_std=float(aulc.std()))
-        print(f"{strategy:<17} " + " ".join(f"{mean[list(sizes).index(s)]:>9.3f}" for s in shown)
-              + f" {to_target:>16} {aulc.mean():>8.3f}+-{aulc.std():.3f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
+    return summarise(results, targets)
+
+
+def summarise(results: dict, targets: list) -> dict:
+    sizes = np.array(next(iter(results.values()))["sizes"])
+    print(f"\n{'strategy':<17} " + " ".join(f"{'acc@' + str(s):>9}" for s in sizes)
+          + "".join(f" {'labels to ' + format(t, '.2f'):>15}" for t in targets) + f" {'AULC':>15}")
+    for strategy, r in results.items():
+        acc = np.array(r["acc"])
+        mean = acc.mean(axis=0)
+        reached = []
+        for t in targets:
+            hit = np.flatnonzero(mean >= t)
+            reached.append(str(sizes[hit[0]]) if len(hit) else f">{sizes[-1]}")
+        aulc = np.trapezoid(acc, sizes, axis=1) / (sizes[-1] - sizes[0])
+        r.update(labels_to_target=dict(zip(map(str, targets), reached)), aulc_mean=float(aulc.mean()),
+                 aulc_std=float(aulc.std()))
+        print(f"{strategy:<17} " + " ".join(f"{a:>9.3f}" for a in mean)
+              + "".join(f" {x:>15}" for x in reached) + f" {aulc.mean():>8.3f}+-{aulc.std():.3f}")
     return results
 
 

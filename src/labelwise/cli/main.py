@@ -29,6 +29,7 @@ from labelwise.cli import link as link_command
 from labelwise.cli import plan_budget as plan_budget_command
 from labelwise.cli import project_spans as project_spans_command
 from labelwise.cli import review as review_command
+from labelwise.cli import select as select_command
 from labelwise.cli import taxonomy as taxonomy_command
 from labelwise.cli.console import console, messages, plain
 from labelwise.errors import LabelwiseError
@@ -55,6 +56,7 @@ app.command("guide", no_args_is_help=True)(guide_command.guide)
 app.command("extract", no_args_is_help=True)(extract_command.extract)
 app.command("project-spans", no_args_is_help=True)(project_spans_command.project_spans)
 app.command("plan-budget", no_args_is_help=True)(plan_budget_command.plan_budget)
+app.command("select", no_args_is_help=True)(select_command.select)
 app.add_typer(learn_command.app, name="learn")
 app.add_typer(convert_command.app, name="convert")
 

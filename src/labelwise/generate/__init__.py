@@ -21,7 +21,10 @@
   ``marker_search.py`` over a sequence scorer (``labelwise.llm.sequence_scorer``); ``projection_baselines.py``:
   exact, fuzzy (rapidfuzz) and embedding (MiniLM) matching and ``span_f1``, the baselines Codec is compared with;
 - ``charts.py``: chart images -> tables with a learned or a column-scan derenderer, the relaxed cell accuracy, and
-  data-variable replacement between a text and a table's cells (ChartReader).
+  data-variable replacement between a text and a table's cells (ChartReader);
+- ``select.py``: which rows to label next (least confidence, margin, entropy, k-center, random, and Robust Active
+  Distillation's robust sampling), ``active_distill.py`` the RAD rounds with a teacher, ``next_rows.py`` the same
+  selection on a table (``labelwise select``).
 
 Names load on first use, so importing one module of this package imports only what that module needs.
 """
@@ -67,6 +70,9 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "DataVariableReplacer": "labelwise.generate.charts",
     "derender_charts": "labelwise.generate.charts",
     "relaxed_cell_accuracy": "labelwise.generate.charts",
+    "select_next": "labelwise.generate.select",
+    "RobustActiveDistiller": "labelwise.generate.active_distill",
+    "NextRows": "labelwise.generate.next_rows",
 }, submodules=("annotate",))
 
 if TYPE_CHECKING:
@@ -86,4 +92,7 @@ if TYPE_CHECKING:
     from labelwise.generate.taxonomy_yaml import Taxonomy
     from labelwise.generate.extraction import ExtractionResult, TaskAwareLabeler, extract_fields
     from labelwise.generate.span_student import SpanExtractorStudent
+    from labelwise.generate.select import select_next
+    from labelwise.generate.active_distill import RobustActiveDistiller
+    from labelwise.generate.next_rows import NextRows
     from labelwise.generate.transfer import TransferResult, transfer_labels

@@ -261,3 +261,11 @@ def test_crowdlab_beats_majority_vote_and_ranks_annotators_on_known_accuracies()
     from sklearn.metrics import roc_auc_score
     wrong = result["label_quality"]["consensus_label"].to_numpy() != truth
     assert roc_auc_score(wrong, -result["label_quality"]["consensus_quality_score"]) > 0.7  # 0.73 here
+
+
+def test_active_learning_errors_name_the_dataframe_annotators():
+    """An annotator with no label is named by its column, as get_label_quality_multiannotator names it."""
+    labels = pd.DataFrame({"ana": [0, 1, 1.0], "bo": [np.nan] * 3, "cy": [0, 1, 0.0]})
+    for call in (ma.get_active_learning_scores, ma.get_label_quality_multiannotator):
+        with pytest.raises(ParameterError, match="annotators bo labelled no example"):
+            call(labels, np.full((3, 2), 0.5))

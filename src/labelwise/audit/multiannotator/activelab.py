@@ -19,13 +19,14 @@ from labelwise.audit.multiannotator.majority_vote import majority_vote_label
 from labelwise.errors import ParameterError, ShapeError
 
 
-def active_learning_scores(labels_multiannotator=None, pred_probs=None, pred_probs_unlabeled=None,
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def active_learning_scores(labels_multiannotator=None, pred_probs=None, pred_probs_unlabeled=None, *,
+                           annotator_ids=None) -> tuple[np.ndarray, np.ndarray]:
     """(scores (n,), scores_unlabeled (u,)) in [0, 1], lower = label it next; an empty array for a part not given.
 
     labels_multiannotator: (n, m) float, class index or NaN (a single annotator is allowed), with pred_probs: (n, K)
     out-of-sample probabilities of those examples; pred_probs_unlabeled: (u, K) for examples with no label yet.
-    The two score arrays are comparable: sort their concatenation to order a review queue.
+    The two score arrays are comparable: sort their concatenation to order a review queue. annotator_ids: (m,)
+    names for error messages only.
     """
     if pred_probs is None and pred_probs_unlabeled is None:
         raise ParameterError("give pred_probs (with labels_multiannotator), pred_probs_unlabeled, or both.")
@@ -40,12 +41,12 @@ def active_learning_scores(labels_multiannotator=None, pred_probs=None, pred_pro
         k = probs.shape[1]
         present = ~np.isnan(labels)
         if (present.sum(axis=1) == 1).all():
-            check_labels(labels, probs, allow_single_label=True)
+            check_labels(labels, probs, allow_single_label=True, annotator_ids=annotator_ids)
             consensus = majority_vote_label(labels, probs)
             quality = probs[np.arange(len(consensus)), consensus]
             annotator_weight = np.ones(labels.shape[1])
         else:
-            check_labels(labels, probs)
+            check_labels(labels, probs, annotator_ids=annotator_ids)
             temperature = best_temperature(labels, probs)
             result = label_quality_multiannotator(labels, temperature_scale(probs, temperature),
                                                   return_detailed_quality=False, return_annotator_stats=False)

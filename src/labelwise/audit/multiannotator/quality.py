@@ -115,8 +115,10 @@ def get_active_learning_scores(labels_multiannotator: Optional[Union[pd.DataFram
                                pred_probs_unlabeled: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """ActiveLab scores (labeled (n,), unlabeled (u,)); lower = label next. See
     :func:`labelwise.audit.multiannotator.activelab.active_learning_scores` (arrays only)."""
-    labels = None if labels_multiannotator is None else _matrix(labels_multiannotator)[0]
-    return activelab.active_learning_scores(labels, pred_probs, pred_probs_unlabeled)
+    labels, annotator_ids = None, None
+    if labels_multiannotator is not None:
+        labels, annotator_ids, _ = _matrix(labels_multiannotator)
+    return activelab.active_learning_scores(labels, pred_probs, pred_probs_unlabeled, annotator_ids=annotator_ids)
 
 
 def convert_long_to_wide_dataset(labels_multiannotator_long: pd.DataFrame) -> pd.DataFrame:

@@ -32,7 +32,8 @@ def cl():
 
 @pytest.fixture
 def cl_fixed(cl, monkeypatch):
-    """cleanlab with its class-count bug fixed: ``value_counts`` of float labels (any matrix with NaN) fills the
+    """cleanlab with its class-count bug fixed: ``value_counts`` of float labels (any matrix with NaN, or a complete
+    float one) fills the
     counts of the classes present into the first slots (a row labelled {2, 3} counts as {0, 1}), which skews
     ``calibrate_probs`` and ``quality_method='agreement'``; labelwise counts each class in its own slot."""
     import cleanlab.internal.multiannotator_utils as utils
@@ -117,6 +118,20 @@ def test_agreement_and_calibration_match_unpatched_cleanlab_on_integer_labels(cl
     for kwargs in (dict(quality_method="agreement"), dict(calibrate_probs=True, return_weights=True)):
         assert_same(ma.get_label_quality_multiannotator(labels, probs, **kwargs),
                     cl("get_label_quality_multiannotator", labels, probs, **kwargs))
+
+
+def test_cleanlab_count_bug_needs_float_labels_not_nan(cl):
+    """The documented trigger: a complete float matrix (no NaN) already meets cleanlab's count bug, the same labels
+    as integers do not; labelwise gives the integer answer for both."""
+    labels = np.array([[2, 2, 2], [2, 2, 1], [0, 1, 1], [0, 0, 0]], dtype=float)
+    flat = np.full((4, 3), 1 / 3)
+
+    def consensus(call, x):
+        return call(x, flat, quality_method="agreement")["label_quality"]["consensus_label"].tolist()
+    theirs_int = consensus(lambda *a, **k: cl("get_label_quality_multiannotator", *a, **k), labels.astype(np.int64))
+    theirs_float = consensus(lambda *a, **k: cl("get_label_quality_multiannotator", *a, **k), labels)
+    assert theirs_int == [2, 2, 1, 0] and theirs_float != theirs_int
+    assert consensus(ma.get_label_quality_multiannotator, labels) == theirs_int
 
 
 def test_agreement_consensus_counts_each_class_in_its_own_slot():

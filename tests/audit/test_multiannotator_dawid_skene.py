@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from labelwise.audit.multiannotator import dawid_skene
-from labelwise.errors import ParameterError
+from labelwise.errors import ParameterError, ShapeError
 from labelwise.testing.annotators import simulate_annotators
 
 
@@ -66,3 +66,15 @@ def test_exact_small_case_and_options():
     assert dawid_skene(labels, max_iter=0).n_iter == 0
     with pytest.raises(ParameterError, match="n_classes"):
         dawid_skene(labels, n_classes=1)
+
+
+def test_posteriors_under_given_parameters_check_their_shapes():
+    from labelwise.audit.multiannotator.dawid_skene_em import dawid_skene_posteriors
+
+    labels = np.array([[0, 2], [1, 1]], dtype=float)
+    confusion = np.broadcast_to(np.eye(3) * 0.7 + 0.1, (2, 3, 3))
+    np.testing.assert_allclose(dawid_skene_posteriors(labels, np.full(3, 1 / 3), confusion).sum(axis=1), 1)
+    for priors, conf in ((np.full(3, 1 / 3), confusion[:1]), (np.full(2, 0.5), confusion[:, :2, :2]),
+                         (np.full(4, 0.25), confusion)):
+        with pytest.raises(ShapeError, match="confusion must be"):
+            dawid_skene_posteriors(labels, priors, conf)

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 
 from labelwise.audit.multiannotator._inputs import as_label_matrix, check_labels, label_counts, observations
-from labelwise.errors import ParameterError
+from labelwise.errors import ParameterError, ShapeError
 
 _EPS = 1e-10  # crowd-kit's floor for priors, posteriors and confusion entries
 
@@ -86,8 +86,14 @@ def dawid_skene_posteriors(labels_multiannotator, priors, confusion) -> np.ndarr
     check_labels(labels, allow_single_label=True)
     rows, annotators, given = observations(labels)
     confusion = np.asarray(confusion, dtype=np.float64)
+    priors = np.asarray(priors, dtype=np.float64)
+    n_classes = priors.shape[0] if priors.ndim == 1 else -1
+    if confusion.shape != (labels.shape[1], n_classes, n_classes) or n_classes <= given.max():
+        raise ShapeError(f"confusion must be (m, K, K) = ({labels.shape[1]}, K, K) and priors (K,) with K > "
+                         f"{int(given.max())} (the largest label); got confusion {confusion.shape}, priors "
+                         f"{priors.shape}.")
     row_starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    table = _log_table(confusion, np.asarray(priors, dtype=np.float64))
+    table = _log_table(confusion, priors)
     return _e_step(np.take(table, annotators * confusion.shape[1] + given, axis=0), priors, row_starts)
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from labelwise.audit import multiannotator as ma
+from labelwise.data.atomic import write_text_atomic
 from labelwise.testing.annotators import simulate_annotators
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,7 +155,7 @@ def main() -> None:
     if not args.skip_accuracy:
         result["banking77"] = banking77_accuracy()
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        write_text_atomic(args.json, json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -284,3 +284,15 @@ def test_active_learning_errors_name_the_dataframe_annotators():
     for call in (ma.get_active_learning_scores, ma.get_label_quality_multiannotator):
         with pytest.raises(ParameterError, match="annotators bo labelled no example"):
             call(labels, np.full((3, 2), 0.5))
+
+
+def test_format_labels_reads_pd_na_of_nullable_columns():
+    """Int64 / string columns hold pd.NA for a missing label (it used to raise TypeError: boolean value of NA)."""
+    frame = pd.DataFrame({"a": [5, 7, None], "b": [7, 7, 5]}).astype("Int64")
+    formatted, mapping = ma.format_multiannotator_labels(frame)
+    assert mapping == {0: 5, 1: 7}
+    np.testing.assert_array_equal(formatted.to_numpy(dtype=float), [[0, 1], [1, 1], [np.nan, 0]])
+    words = pd.DataFrame({"a": ["chat", pd.NA, "élan"], "b": ["élan", "chat", "nan"]}, dtype="string")
+    formatted, mapping = ma.format_multiannotator_labels(words)
+    assert mapping == {0: "chat", 1: "élan"}
+    np.testing.assert_array_equal(formatted.to_numpy(dtype=float), [[0, 1], [np.nan, 0], [1, np.nan]])

@@ -148,7 +148,7 @@ def format_multiannotator_labels(labels) -> tuple[pd.DataFrame, dict]:
     else:
         raise ParameterError(f"labels must be a 2-D NumPy array or a pandas DataFrame; got {type(labels).__name__}.")
     values = frame.to_numpy().ravel()
-    missing = pd.isna(values) | (values == "nan")
+    missing = np.array([pd.isna(v) or (isinstance(v, str) and v == "nan") for v in values], dtype=bool)
 
     def key(value):  # 3.0 and 3 are the same class
         return int(value) if isinstance(value, (float, np.floating)) and float(value).is_integer() else value

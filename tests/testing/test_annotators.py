@@ -4,7 +4,9 @@ were drawn with."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from labelwise.errors import ParameterError
 from labelwise.testing.annotators import simulate_annotators
 
 
@@ -22,3 +24,13 @@ def test_simulated_annotators_follow_their_parameters():
             assert abs((said == truth[rows]).mean() - sim.accuracy[j]) < 0.02
             empirical = np.stack([np.bincount(said[truth[rows] == c], minlength=4) for c in range(4)])
             np.testing.assert_allclose(empirical / empirical.sum(axis=1, keepdims=True), sim.confusion[j], atol=0.04)
+
+
+@pytest.mark.parametrize("truth, kwargs, words", [
+    (np.zeros(5, dtype=int), {}, "n_classes >= 2"),  # one class: no wrong label to draw (divided by zero)
+    (np.array([0, 1, 3]), {"n_classes": 3}, "n_classes=3"),  # class 3 beyond n_classes: was an IndexError
+    (np.array([0, 1]), {"errors": "biased"}, "errors"),
+])
+def test_bad_parameters_raise_one_line_parameter_errors(truth, kwargs, words):
+    with pytest.raises(ParameterError, match=words):
+        simulate_annotators(truth, 3, **kwargs)

@@ -16,6 +16,8 @@ from typing import Optional
 
 import numpy as np
 
+from labelwise.errors import ParameterError
+
 
 @dataclass
 class SimulatedAnnotators:
@@ -35,6 +37,9 @@ def simulate_annotators(truth: np.ndarray, n_annotators: int, *, n_classes: Opti
     truth = np.asarray(truth, dtype=np.int64)
     n, m = truth.shape[0], n_annotators
     k = int(truth.max()) + 1 if n_classes is None else n_classes
+    if k < 2 or k <= truth.max() or truth.min() < 0:
+        raise ParameterError(f"truth must hold classes 0..n_classes-1 with n_classes >= 2; got classes "
+                             f"{truth.min()}..{truth.max()} and n_classes={k}.")
     acc = rng.uniform(accuracy[0], accuracy[1], m)
     off = ~np.eye(k, dtype=bool)
     if errors == "uniform":
@@ -43,7 +48,7 @@ def simulate_annotators(truth: np.ndarray, n_annotators: int, *, n_classes: Opti
         wrong = np.zeros((m, k, k))
         wrong[:, off] = rng.dirichlet(np.full(k - 1, 0.3), (m, k)).reshape(m, -1)
     else:
-        raise ValueError(f"errors must be 'uniform' or 'confusion'; got {errors!r}")
+        raise ParameterError(f"errors must be 'uniform' or 'confusion'; got {errors!r}.")
     confusion = wrong * (1 - acc)[:, None, None] + np.eye(k)[None] * acc[:, None, None]
     draws = np.empty((n, m))
     for j in range(m):  # every annotator's label for every example (hidden below where not asked)

@@ -58,9 +58,24 @@ def test_prints_the_regimes_recommends_and_writes_the_table(tmp_path, capsys):
      "use different label sets"),
     (lambda t: t, ("--oracle-cost", "1", "--weak-cost", "0"), "label costs must be > 0"),
     (lambda t: t, ("--oracle-cost", "1", "--weak-cost", "0.1", "--budget", "-3"), "--budget must be > 0"),
+    (lambda t: t, ("--oracle-cost", "1", "--weak-cost", "0.1", "--budget", "inf"), "--budget must be > 0 and finite"),
+    (lambda t: t, ("--oracle-cost", "1", "--weak-cost", "0.1", "--budgets", "4,nan"), "budgets must be one or more"),
+    (lambda t: t, ("--oracle-cost", "inf", "--weak-cost", "0.1"), "label costs must be > 0 and finite"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, change, options, message):
     code = _run(tmp_path, change(_pilot()), *options)
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+def test_numeric_labels_with_empty_expert_cells_are_one_label_set(tmp_path, capsys):
+    """Labels 0/1/2: pandas reads the expert column (empty cells) as floats and the weak one as integers; "1.0" and
+    "1" are the same label, as in every labelwise command."""
+    table = _pilot()
+    codes = {name: i for i, name in enumerate(WORDS)}
+    table = table.assign(expert=table.expert.map(codes), llm=table.llm.map(codes))
+    code = _run(tmp_path, table, "--oracle-cost", "1", "--weak-cost", "0.1", "--budgets", "8")
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "3 labels" in out.out

@@ -47,3 +47,23 @@ def test_select_errors_are_one_line(tmp_path, capsys):
         assert main(base + extra) == 2
         err = capsys.readouterr().err.strip()
         assert words in err and len(err.splitlines()) == 1
+
+
+def test_select_reads_labels_like_every_command(tmp_path):
+    """A label column of 0/1 with empty cells is read by pandas as floats; the model's guesses must still be the
+    user's labels ("1", not "1.0"), and " card" is the class "card"."""
+    path, out = tmp_path / "numbers.csv", tmp_path / "next.csv"
+    words = ["card blocked", "loan rate", "card lost", "loan repay", "card stolen", "loan interest"]
+    pd.DataFrame({"body": words, "topic": ["0", "1", " 0", "1", "", ""]}).to_csv(path, index=False)
+    assert main(["select", str(path), "-t", "body", "-l", "topic", "-n", "2", "-o", str(out),
+                 "--encoder", "hashing"]) == 0
+    picked = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert sorted(picked.body) == ["card stolen", "loan interest"]
+    assert set(picked.model_label) <= {"0", "1"}
+
+
+def test_select_refuses_a_labeller_error_outside_0_1_naming_the_option(tmp_path, capsys):
+    path = _table(tmp_path)
+    assert main(["select", str(path), "-t", "body", "-l", "topic", "-n", "3", "-s", "rad", "--labeller-error", "1.5",
+                 "--encoder", "hashing", "-o", str(tmp_path / "o.csv")]) == 2
+    assert "--labeller-error 1.5" in capsys.readouterr().err

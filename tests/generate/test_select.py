@@ -66,6 +66,14 @@ def test_k_center_each_pick_is_the_farthest_point():
     assert select_next(embeddings=x, strategy="k_center", budget=5, labelled=[4, 9]).tolist() == picks.tolist()
 
 
+def test_k_center_never_picks_a_labelled_row_and_refuses_a_budget_beyond_the_rest():
+    assert sorted(k_center_greedy(np.eye(3), 2, labelled=[0])) == [1, 2]
+    with pytest.raises(ParameterError, match="only 2 unlabelled rows"):
+        k_center_greedy(np.eye(3), 3, labelled=[0])  # picked row 0 again, labelled, as its third pick
+    with pytest.raises(ParameterError, match="outside 0..2"):
+        k_center_greedy(np.eye(3), 1, labelled=[5])
+
+
 @pytest.mark.parametrize("mode", [dict(k=3.0), dict(teacher_error=0.1), dict(k=0.0), "conf"])
 def test_rad_probabilities_sum_to_budget_and_equalise_contributions(mode):
     rng = np.random.default_rng(1)

@@ -85,3 +85,14 @@ def test_span_f1_by_hand():
     r = bio_span_f1(pred, gold, names)
     assert r == pytest.approx({"precision": 1 / 3, "recall": 1 / 3, "f1": 1 / 3})
     assert bio_span_f1(gold, gold, names)["f1"] == 1.0
+
+
+def test_span_f1_refuses_mismatched_lengths_instead_of_scoring_a_part():
+    from labelwise.errors import ShapeError
+
+    names = ["O", "B-PER", "I-PER"]
+    gold = [np.array([1, 2, 0]), np.array([0, 1, 2])]
+    with pytest.raises(ShapeError, match="1 predicted sequences but 2 gold"):
+        bio_span_f1(gold[:1], gold, names)  # zip would score the first sentence alone: f1 1.0
+    with pytest.raises(ShapeError, match="sentence 1 has 2 predicted tags and 3 gold"):
+        bio_span_f1([gold[0], np.array([0, 1])], gold, names)

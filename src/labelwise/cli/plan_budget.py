@@ -56,8 +56,8 @@ def plan_budget(
             budgets = [float(b) for b in budgets]
         except ValueError:
             raise ParameterError(f"--budgets must be numbers, got {','.join(budgets)}.") from None
-    if budget is not None and budget <= 0:
-        raise ParameterError(f"--budget must be > 0, got {budget:g}.")
+    if budget is not None and not 0 < budget < float("inf"):
+        raise ParameterError(f"--budget must be > 0 and finite, got {budget:g}.")
     start = time.perf_counter()
     table = read_with_text_column(data, text, encoding=encoding, sep=sep)
     with progress_bars(enabled=not quiet) as progress:

@@ -39,6 +39,8 @@ import pandas as pd
 
 from labelwise.data.atomic import write_text_atomic
 from labelwise.data.io import read_table, write_table_atomic
+from labelwise.data.labels import label_cells
+from labelwise.data.locate import DATAFRAME_SOURCE
 from labelwise.errors import DataError, MissingExtraError, ParameterError, ShapeError
 from labelwise.progress import ProgressCallback, report
 
@@ -291,10 +293,11 @@ class LabelBudgetPlanner:
         self.random_state, self.n_threads = random_state, n_threads
 
     def _check(self) -> None:
-        if not (self.cost_oracle > 0 and self.cost_weak > 0):
-            raise ParameterError(f"label costs must be > 0, got oracle {self.cost_oracle} and weak {self.cost_weak}.")
-        if not len(self.budgets) or min(self.budgets) <= 0:
-            raise ParameterError(f"budgets must be one or more numbers > 0, got {list(self.budgets)}.")
+        if not (0 < self.cost_oracle < math.inf and 0 < self.cost_weak < math.inf):
+            raise ParameterError(f"label costs must be > 0 and finite, got oracle {self.cost_oracle} and weak "
+                                 f"{self.cost_weak}.")
+        if not len(self.budgets) or not all(0 < b < math.inf for b in self.budgets):
+            raise ParameterError(f"budgets must be one or more numbers > 0 (finite), got {list(self.budgets)}.")
         if not len(self.oracle_fracs) or not all(0 <= f <= 1 for f in self.oracle_fracs):
             raise ParameterError(f"oracle_fracs must be in [0, 1], got {list(self.oracle_fracs)}.")
         if int(self.n_seeds) < 1:
@@ -362,14 +365,11 @@ MIN_TEST = 10  # oracle labels held out to measure accuracy on
 MIN_TRAIN = 10  # oracle labels left to buy
 
 
-def _labels(values: pd.Series) -> pd.Series:
-    """Labels as strings, None where empty (NaN, None, blank)."""
-    def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return None
-        text = str(v).strip()
-        return text or None
-    return values.map(one)
+def _labels(values: pd.Series, name: str) -> pd.Series:
+    """Labels as strings, None where empty (NaN, None, blank), read as every labelwise command reads them: an integer
+    column that pandas turned into floats for its empty cells gives "1", not "1.0"."""
+    cells = label_cells(values, False, None, name=name, source=DATAFRAME_SOURCE, row_ids=np.arange(len(values)))
+    return pd.Series(cells, index=values.index, dtype=object)
 
 
 def plan_budget(table: pd.DataFrame, *, text: str, oracle: str, weak: str, cost_oracle: float, cost_weak: float,
@@ -396,7 +396,9 @@ def plan_budget(table: pd.DataFrame, *, text: str, oracle: str, weak: str, cost_
     planner = LabelBudgetPlanner(cost_oracle=cost_oracle, cost_weak=cost_weak, budgets=budgets or [1.0],
                                  n_seeds=n_seeds, random_state=seed, **planner_params)
     planner._check()  # before the encoder runs
-    y_o, y_w = _labels(table[oracle]), _labels(table[weak])
+    if budget is not None and not 0 < budget < math.inf:
+        raise ParameterError(f"budget must be > 0 and finite, got {budget}.")
+    y_o, y_w = _labels(table[oracle], oracle), _labels(table[weak], weak)
     n_labelled = int(y_o.notna().sum())
     needed = MIN_TEST + MIN_TRAIN
     if n_labelled < needed or int(round(test_frac * n_labelled)) > n_labelled - MIN_TRAIN:

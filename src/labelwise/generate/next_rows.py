@@ -9,6 +9,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from labelwise.data.labels import label_cells, missing_mask_scalar
+from labelwise.data.locate import DATAFRAME_SOURCE
 from labelwise.errors import DataError, ParameterError
 from labelwise.generate.select import STRATEGIES, select_next
 
@@ -31,10 +33,6 @@ class NextRows:
                 f"{self.n_unlabelled} unlabelled)")
 
 
-def _unlabelled(values: pd.Series) -> np.ndarray:
-    return (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
-
-
 def next_rows(table: pd.DataFrame, *, text: str, label: str, budget: int, strategy: str = "margin",
               encoder=None, labeller_error: Optional[float] = None, random_state=0) -> NextRows:
     """Pick ``budget`` unlabelled rows of ``table`` (label cell empty or missing) to label next.
@@ -50,7 +48,10 @@ def next_rows(table: pd.DataFrame, *, text: str, label: str, budget: int, strate
         raise ParameterError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     if strategy == "rad" and labeller_error is None:
         raise ParameterError("strategy 'rad' needs the labeller's error rate (--labeller-error, e.g. 0.1)")
-    missing = _unlabelled(table[label])
+    if labeller_error is not None and not 0.0 <= float(labeller_error) <= 1.0:
+        raise ParameterError(f"--labeller-error {labeller_error} is not an error rate; give a number in [0, 1], "
+                             "e.g. 0.1")
+    missing = missing_mask_scalar(table[label])
     labelled = np.flatnonzero(~missing)
     n_free = int(missing.sum())
     if n_free == 0:
@@ -65,7 +66,8 @@ def next_rows(table: pd.DataFrame, *, text: str, label: str, budget: int, strate
     proba = None
     extra = {}
     if strategy not in ("random", "k_center"):
-        y_text = table[label].to_numpy()[labelled].astype(str)
+        y_text = label_cells(table[label].iloc[labelled], False, None, name=label, source=DATAFRAME_SOURCE,
+                             row_ids=labelled)  # as every labelwise command reads labels: 1.0 is "1", " x" is "x"
         classes, y = np.unique(y_text, return_inverse=True)
         if len(classes) < 2:
             raise DataError(f"strategy {strategy!r} needs labelled rows of at least two classes in {label!r}; "

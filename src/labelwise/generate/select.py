@@ -85,7 +85,11 @@ def k_center_greedy(embeddings, budget: int, *, labelled=None, random_state=0) -
     if x.ndim != 2:
         raise ShapeError(f"embeddings has shape {x.shape}; expected (n, d)")
     n = len(x)
-    labelled = np.asarray([] if labelled is None else labelled, dtype=np.int64)
+    labelled = np.unique(np.asarray([] if labelled is None else labelled, dtype=np.int64))
+    if len(labelled) and (labelled.min() < 0 or labelled.max() >= n):
+        raise ParameterError(f"labelled holds row indices outside 0..{n - 1}")
+    if not 0 <= int(budget) <= n - len(labelled):
+        raise ParameterError(f"budget={budget} but only {n - len(labelled)} unlabelled rows remain; lower the budget")
     sq = np.einsum("ij,ij->i", x, x)
 
     def dist_to(i: int) -> np.ndarray:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labelwise.data.spans import tags_to_spans
+from labelwise.errors import ParameterError, ShapeError
 
 __all__ = ["ParallelTags", "bio_span_f1", "parallel_tags"]
 
@@ -146,9 +147,9 @@ def parallel_tags(n: int, *, vocab_size: int = 300, n_types: int = 4, min_len: i
     the pair) or ``"aligner"`` (a word aligner that errs at random: each target token's projected tag is the
     position-copied one with probability ``p_miss``, else the gold one)."""
     if projection not in ("position", "aligner"):
-        raise ValueError(f"projection must be 'position' or 'aligner', got {projection!r}.")
+        raise ParameterError(f"projection must be 'position' or 'aligner', got {projection!r}.")
     if n_types > len(TYPES):
-        raise ValueError(f"n_types must be at most {len(TYPES)}, got {n_types}.")
+        raise ParameterError(f"n_types must be at most {len(TYPES)}, got {n_types}.")
     triggers, names, fillers, perm = _language(vocab_size, n_types, triggers_per_type, n_names, language_seed)
     rng = np.random.default_rng(random_state)
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("src", "stag", "tgt", "proj", "gold", "align")}
@@ -174,8 +175,14 @@ def bio_span_f1(predicted: list[np.ndarray], gold: list[np.ndarray], tag_names: 
     """Exact-span micro precision, recall and F1 (the conlleval convention: a span counts when its type and both
     ends match) between BIO tag-id sequences ``predicted[i], gold[i]: (T_i,)``; spans decoded with
     :func:`labelwise.data.spans.tags_to_spans` (its lenient repair of ``I-`` without ``B-``)."""
+    if len(predicted) != len(gold):
+        raise ShapeError(f"bio_span_f1: {len(predicted)} predicted sequences but {len(gold)} gold ones; give one "
+                         "prediction per sentence.")
     tp = n_pred = n_gold = 0
-    for p, g in zip(predicted, gold):
+    for i, (p, g) in enumerate(zip(predicted, gold)):
+        if len(p) != len(g):
+            raise ShapeError(f"bio_span_f1: sentence {i} has {len(p)} predicted tags and {len(g)} gold ones; give "
+                             "one tag per token.")
         offsets = [(k, k + 1) for k in range(len(g))]
         ps = {tuple(s) for s in tags_to_spans([tag_names[t] for t in p], offsets)}
         gs = {tuple(s) for s in tags_to_spans([tag_names[t] for t in g], offsets)}

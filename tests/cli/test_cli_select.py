@@ -30,6 +30,8 @@ def test_select_writes_unlabelled_rows_in_rank_order(tmp_path, capsys):
     assert "30 labelled, 60 unlabelled rows: picked 7 by margin." in capsys.readouterr().out
     picked = pd.read_csv(out, keep_default_na=False)
     assert picked.selection_rank.tolist() == list(range(1, 8))
+    table = pd.read_csv(path, keep_default_na=False)
+    assert (table.loc[picked["row"], "body"].tolist() == picked["body"].tolist())  # row: the position in DATA
     assert (picked.topic == "").all() and {"model_label", "model_confidence"} <= set(picked.columns)
     for strategy in ("k_center",):
         assert main(["select", str(path), "-t", "body", "-l", "topic", "-n", "5", "-s", strategy, "-o", str(out),

@@ -20,7 +20,8 @@ __all__ = ["NextRows", "next_rows"]
 @dataclass
 class NextRows:
     """rows: (budget,) int positions in the table, in the order chosen; frame: those rows with ``selection_rank``
-    (1 = first) and, for model-based strategies, ``model_label`` and ``model_confidence``."""
+    (1 = first) and ``row`` (0-based position in the table, to join the labels back) first, and, for model-based
+    strategies, ``model_label`` and ``model_confidence``."""
 
     rows: np.ndarray
     frame: pd.DataFrame
@@ -81,6 +82,7 @@ def next_rows(table: pd.DataFrame, *, text: str, label: str, budget: int, strate
                        teacher_error=labeller_error)
     frame = table.iloc[rows].copy()
     frame.insert(0, "selection_rank", np.arange(1, len(rows) + 1))
+    frame.insert(1, "row", np.asarray(rows, dtype=np.int64))
     for name, values in extra.items():
         frame[name] = values[rows]
     return NextRows(rows=rows, frame=frame, strategy=strategy, n_labelled=len(labelled), n_unlabelled=n_free)

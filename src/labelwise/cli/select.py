@@ -25,7 +25,8 @@ def select(
                                                    "--strategy rad (e.g. 0.1 for an LLM that is right 90% of the "
                                                    "time)."),
     out: Path = typer.Option(Path("next-rows.csv"), "--out", "-o", help="Where to write the chosen rows (with "
-                             "selection_rank, row (position in DATA), and the model's guess for model-based strategies)."),
+                             "selection_rank, row (position in DATA), and the model's guess for model-based "
+                             "strategies)."),
     encoder: str = typer.Option("minilm", "--encoder", help="'minilm' or 'hashing' (no model)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (random, k_center's first pick, rad)."),
     encoding: Optional[str] = ENCODING,

@@ -59,9 +59,9 @@ def extract(
     """Extract the schema's fields from every row's text, with a confidence and the value's place in the text, and
     its attribute values for the rows that have none.
 
-    Fields: an LLM (the packaged Gemma 3 270M, --model GGUF or --server) labels --teacher-rows rows with a prompt made from
-    the schema (field definitions, normalisation rules, null if absent) and answers in JSON constrained by the
-    schema; answers that break it are dropped. A token tagger distilled from its answers extracts every other row
+    Fields: an LLM (the packaged Gemma 3 270M, --model GGUF or --server) labels --teacher-rows rows with a prompt
+    made from the schema (field definitions, normalisation rules, null if absent) and answers in JSON constrained by
+    the schema; answers that break it are dropped. A token tagger distilled from its answers extracts every other row
     (TAIL). Answers are cached: a rerun costs nothing.
 
     Attributes: the rows with known values (--known) teach a link predictor on the rows' texts and their co-view
@@ -185,7 +185,8 @@ def _print_attribute_summary(values, table, data) -> None:
     s = values.summary()
     found = table[table["kind"] == "attribute"]
     zero_shot = len(s["zero_shot_values"])
-    console.print(plain(f"attribute values of {data}: {s['rows'] - s['rows_predicted']:,} rows with known values taught "
+    known = s["rows"] - s["rows_predicted"]
+    console.print(plain(f"attribute values of {data}: {known:,} rows with known values taught "
                         f"the {s['rows_predicted']:,} rows without; {len(found):,} values given (mean confidence "
                         f"{found['confidence'].mean() if len(found) else float('nan'):.2f}), from {s['values']} "
                         f"values of which {zero_shot} no row had."), soft_wrap=True)

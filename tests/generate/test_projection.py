@@ -107,3 +107,16 @@ def test_a_scorer_error_fails_that_span_only():
 
     assert project_spans_detailed(SOURCE, SPANS, TARGET, scorer, prune=False)[1].status == \
         "failed: too long for the model's context"
+
+
+def test_load_keeps_labels_that_look_like_formulas(tmp_path):
+    """projection.csv is formula-neutralised ('=PER'); load takes labels from projected.jsonl, not from it."""
+    source, target = "=cmd won.", "=cmd ganó."
+    scorer = ToyScorer(noise=0.3, translations={source: target})
+    result = project_table([source], [[[0, 4, "=PER"]]], [target], scorer)
+    assert result.target_spans == [[Span(0, 4, "=PER")]]
+    result.save(tmp_path)
+    assert "'=PER" in (tmp_path / "projection.csv").read_text(encoding="utf-8")
+    back = ProjectionResult.load(tmp_path)
+    assert back.target_spans == result.target_spans
+    assert back.projected[0][0].source == Span(0, 4, "=PER")

@@ -264,13 +264,14 @@ class ProjectionResult:
         for key in ("rows", "spans", "projected"):
             settings.pop(key, None)
         projected = [[] for _ in records]
-        for line in frame.itertuples(index=False):
+        for line in frame.itertuples(index=False):  # labels from the JSONL: the CSV's text cells are neutralised
+            row = int(line.row)
+            start, end, label = records[row].record["source_spans"][len(projected[row])]
             target = None
             if not pd.isna(line.target_start):
-                target = Span(int(line.target_start), int(line.target_end), str(line.label))
-            projected[int(line.row)].append(ProjectedSpan(
-                Span(int(line.source_start), int(line.source_end), str(line.label)), target, float(line.score),
-                float(line.similarity), float(line.reverse_nll), str(line.status)))
+                target = Span(int(line.target_start), int(line.target_end), label)
+            projected[row].append(ProjectedSpan(Span(start, end, label), target, float(line.score),
+                                                float(line.similarity), float(line.reverse_nll), str(line.status)))
         return cls([r.record["source"] for r in records], [r.text for r in records], projected, settings)
 
 

@@ -96,9 +96,13 @@ class LlamaCppBackend(Backend):
             chat_format = "gemma"
         # n_batch bounds the logits buffer (n_batch x vocabulary floats: Gemma's vocabulary has 262,144 entries)
         threads = n_threads or os.cpu_count() or 1  # for prompts too: llama-cpp-python's default is every core
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                                   n_batch=n_batch, n_ubatch=n_batch, logits_all=False, verbose=False,
-                                   seed=backend_options.get("seed", 0), chat_format=chat_format)
+        try:
+            self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                                       n_batch=n_batch, n_ubatch=n_batch, logits_all=False, verbose=False,
+                                       seed=backend_options.get("seed", 0), chat_format=chat_format)
+        except ValueError as err:  # llama-cpp-python's "Failed to load model from file" (not GGUF, or truncated)
+            raise LLMError(f"llama.cpp could not load {path}: it is not a complete GGUF model file. Give the path "
+                           "of a .gguf model.") from err
         self._lock = threading.Lock()  # one llama.cpp context: one call at a time
         self._prefix: list[int] = []  # the prompt tokens whose keys and values _decode_prefix left in the cache
         super().__init__(DEFAULT_MODEL if model_path is None else path.name, **backend_options)

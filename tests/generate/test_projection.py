@@ -120,3 +120,12 @@ def test_load_keeps_labels_that_look_like_formulas(tmp_path):
     back = ProjectionResult.load(tmp_path)
     assert back.target_spans == result.target_spans
     assert back.projected[0][0].source == Span(0, 4, "=PER")
+
+
+def test_project_spans_checks_its_spans_and_keeps_their_order():
+    with pytest.raises(DataError, match="out of range"):  # was a silent search on a garbled marked source
+        project_spans(SOURCE, [(30, 99, "LOC")], TARGET, _scorer())
+    with pytest.raises(DataError, match="start and end"):
+        project_spans(SOURCE, [{"start": 5, "end": 11, "label": "LOC"}], TARGET, _scorer())
+    out = project_spans(SOURCE, SPANS[::-1], TARGET, _scorer())
+    assert out == [Span(15, 22, "LOC"), Span(5, 12, "LOC")]

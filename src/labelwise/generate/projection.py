@@ -130,7 +130,8 @@ def _candidates(source_text, span, target_text, template, starts, scorer, revers
 def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, scorer, *, mode: str = "exact",
                            n_best: int = 5, prune: bool = True, rerank: str = "filter",
                            max_expansions: int = 20000) -> list:
-    """One :class:`ProjectedSpan` per span of ``spans`` (``Span`` or ``(start, end, label)``), same order.
+    """One :class:`ProjectedSpan` per span of ``spans`` (``Span`` or ``(start, end, label)``; checked against
+    ``source_text``: a DataError for one out of range or overlapping another), same order.
 
     ``scorer``: a :class:`~labelwise.generate.marker_search.SequenceScorer` (its ``reverse()``, when it has one,
     gives the reverse score). ``mode``: "exact" (branch-and-bound) or "fast" (``future_steps=5``). ``prune``: open
@@ -142,6 +143,7 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
         raise ParameterError(f"mode {mode!r}: use 'exact' or 'fast'.")
     if rerank not in RERANK:
         raise ParameterError(f"rerank {rerank!r}: use one of {', '.join(RERANK)}.")
+    validate_spans(source_text, spans)  # in range, integer offsets, no overlaps (DataError); the order is kept
     spans = [Span(*s) for s in spans]
     if not target_text.strip():
         return [ProjectedSpan(s, None, status="failed: empty translation") for s in spans]

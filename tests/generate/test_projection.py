@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from labelwise.data.spans import Span, read_span_jsonl
@@ -129,3 +131,36 @@ def test_project_spans_checks_its_spans_and_keeps_their_order():
         project_spans(SOURCE, [{"start": 5, "end": 11, "label": "LOC"}], TARGET, _scorer())
     out = project_spans(SOURCE, SPANS[::-1], TARGET, _scorer())
     assert out == [Span(15, 22, "LOC"), Span(5, 12, "LOC")]
+
+
+def test_rerank_keeps_similar_or_reverse_likely_candidates_and_orders_them_by_mode():
+    from labelwise.generate.projection import _ranked
+
+    long_ = (Span(0, 10, "X"), -1.0, 0.3, 4.0)  # kept by its reverse NLL (< 5)
+    short = (Span(0, 5, "X"), -2.0, 0.4, 1.0)  # kept by its reverse NLL, the lowest
+    tie = (Span(0, 4, "X"), -2.5, 0.2, 1.0)  # the same NLL, shorter: before `short` under "reverse"
+    sure = (Span(0, 3, "X"), -3.0, 0.95, 9.0)  # similarity >= 0.9 wins
+    neither = (Span(5, 8, "X"), -0.5, 0.1, 8.0)  # neither kept: after the kept ones
+    found = [neither, long_, short, tie, sure]
+    assert _ranked(found, "none") == found
+    assert _ranked(found, "filter") == [sure, long_, short, tie, neither]
+    assert _ranked(found, "reverse") == [sure, tie, short, long_, neither]
+
+
+class ReversibleToy(ToyScorer):
+    """A toy with Codec's reverse scorer: the same kind of model translating target entities back."""
+
+    def reverse(self):
+        return ToyScorer(noise=0.3, translations={"Francia": "France", "Bretaña": "Britain"})
+
+
+def test_the_reverse_scorers_calls_count_in_the_table_settings():
+    scorer = ReversibleToy(noise=0.3, lexicon=LEXICON, translations={SOURCE: TARGET})
+    plain = _scorer()
+    with_reverse = project_table([SOURCE], [SPANS], [TARGET], scorer)
+    without = project_table([SOURCE], [SPANS], [TARGET], plain)
+    assert with_reverse.target_spans == without.target_spans
+    assert not any(math.isnan(p.reverse_nll) for p in with_reverse.projected[0])
+    # the reverse scorer was asked once per distinct candidate: its calls are the model's calls too
+    n_candidates = with_reverse.settings["scorer_calls"] - without.settings["scorer_calls"]
+    assert n_candidates >= len(SPANS)

@@ -134,8 +134,8 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
     ``source_text``: a DataError for one out of range or overlapping another), same order.
 
     ``scorer``: a :class:`~labelwise.generate.marker_search.SequenceScorer` (its ``reverse()``, when it has one,
-    gives the reverse score). ``mode``: "exact" (branch-and-bound) or "fast" (``future_steps=5``). ``prune``: open
-    markers only where the marked source moves the translation's token log-probabilities
+    gives the reverse score; the reverse scorer's ``calls`` and ``tokens`` are added to the scorer's). ``mode``:
+    "exact" (branch-and-bound) or "fast" (``future_steps=5``). ``prune``: open markers only where the marked source moves the translation's token log-probabilities
     (:func:`~labelwise.generate.marker_search.candidate_open_positions`; all positions when none moves).
     ``rerank``: "filter", "reverse" or "none" (see the module's docstring).
     """
@@ -153,6 +153,7 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
     except LabelwiseError as err:
         return [ProjectedSpan(s, None, status=f"failed: {err}") for s in spans]
     reverse = scorer.reverse() if rerank != "none" and hasattr(scorer, "reverse") else None
+    reverse_cost = (getattr(reverse, "calls", 0), getattr(reverse, "tokens", 0))
     ranked_per_span, errors = [], []
     for span in spans:
         try:
@@ -162,6 +163,9 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
         except LabelwiseError as err:  # e.g. a text longer than the model's context: this span fails, not the run
             ranked_per_span.append([])
             errors.append(str(err))
+    if reverse is not None and hasattr(scorer, "calls"):  # the same model asked the other way: count it too
+        scorer.calls += getattr(reverse, "calls", 0) - reverse_cost[0]
+        scorer.tokens += getattr(reverse, "tokens", 0) - reverse_cost[1]
     out, taken = [], []
     for span, ranked, error in zip(spans, ranked_per_span, errors):
         if not ranked:

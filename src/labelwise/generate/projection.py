@@ -135,7 +135,8 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
 
     ``scorer``: a :class:`~labelwise.generate.marker_search.SequenceScorer` (its ``reverse()``, when it has one,
     gives the reverse score; the reverse scorer's ``calls`` and ``tokens`` are added to the scorer's). ``mode``:
-    "exact" (branch-and-bound) or "fast" (``future_steps=5``). ``prune``: open markers only where the marked source moves the translation's token log-probabilities
+    "exact" (branch-and-bound) or "fast" (``future_steps=5``). ``prune``: open markers only where the marked source
+    moves the translation's token log-probabilities
     (:func:`~labelwise.generate.marker_search.candidate_open_positions`; all positions when none moves).
     ``rerank``: "filter", "reverse" or "none" (see the module's docstring).
     """

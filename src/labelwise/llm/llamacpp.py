@@ -105,6 +105,7 @@ class LlamaCppBackend(Backend):
                            "of a .gguf model.") from err
         self._lock = threading.Lock()  # one llama.cpp context: one call at a time
         self._prefix: list[int] = []  # the prompt tokens whose keys and values _decode_prefix left in the cache
+        self._path_owner = None  # the SequenceScorer whose path follows the prefix in the cache (sequence_scorer.py)
         super().__init__(DEFAULT_MODEL if model_path is None else path.name, **backend_options)
 
     def spec(self) -> BackendSpec:
@@ -174,7 +175,7 @@ class LlamaCppBackend(Backend):
         same = _common_prefix(self._prefix, tokens)
         keep = same if same == len(tokens) == len(self._prefix) else same - same % size
         llm._ctx.kv_cache_seq_rm(-1, keep, -1)
-        self._prefix = []  # until the decoding below is complete
+        self._prefix, self._path_owner = [], None  # until the decoding below is complete
         for begin in range(keep, len(tokens), size):
             chunk = tokens[begin: begin + size]
             # logits of the last position only: the output layer over Gemma's 262k-token vocabulary costs more

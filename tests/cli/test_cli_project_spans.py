@@ -72,6 +72,7 @@ def test_reads_span_jsonl_with_a_translation_field(toy, tmp_path):
     ("empty", ["--translations", "text_es"], "row 1: the translation is empty"),
     ("bad span", ["--translations", "text_es"], "row 0"),
     (None, ["--translations", "text_es", "--mode", "greedy"], "--mode greedy"),
+    (None, ["--translations", "text_es", "--show", "-1"], "--show -1"),
 ])
 def test_bad_input_one_line_exit_2(table, toy, tmp_path, capsys, edit, args, message):
     frame = pd.read_csv(table)
@@ -98,6 +99,25 @@ def test_conll_input_and_a_missing_model_are_one_line_errors(table, tmp_path, ca
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "No GGUF model" in err and len(err.splitlines()) == 1
+
+
+def test_a_missing_text_or_span_column_names_the_file_and_the_option(table, toy, tmp_path, capsys):
+    for args, option in [(["--spans", "entities"], "--text"), (["--text", "sentence"], "--spans")]:
+        code = main(["project-spans", str(table), "--translations", "text_es", *args, "--out", str(tmp_path / "o"),
+                     "--quiet"])
+        assert code == 2
+        err = capsys.readouterr().err.strip()
+        assert str(table) in err and option in err and "sentence" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.model
+def test_a_model_file_that_is_not_gguf_is_a_one_line_error(table, tmp_path, capsys):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
+    code = main(["project-spans", str(table), "--translations", "text_es", "--text", "sentence", "--spans",
+                 "entities", "--model", str(table), "--out", str(tmp_path / "o"), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert str(table) in err and "GGUF" in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.model

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from labelwise.data.spans import Span, read_span_jsonl
@@ -107,3 +109,58 @@ def test_a_scorer_error_fails_that_span_only():
 
     assert project_spans_detailed(SOURCE, SPANS, TARGET, scorer, prune=False)[1].status == \
         "failed: too long for the model's context"
+
+
+def test_load_keeps_labels_that_look_like_formulas(tmp_path):
+    """projection.csv is formula-neutralised ('=PER'); load takes labels from projected.jsonl, not from it."""
+    source, target = "=cmd won.", "=cmd ganó."
+    scorer = ToyScorer(noise=0.3, translations={source: target})
+    result = project_table([source], [[[0, 4, "=PER"]]], [target], scorer)
+    assert result.target_spans == [[Span(0, 4, "=PER")]]
+    result.save(tmp_path)
+    assert "'=PER" in (tmp_path / "projection.csv").read_text(encoding="utf-8")
+    back = ProjectionResult.load(tmp_path)
+    assert back.target_spans == result.target_spans
+    assert back.projected[0][0].source == Span(0, 4, "=PER")
+
+
+def test_project_spans_checks_its_spans_and_keeps_their_order():
+    with pytest.raises(DataError, match="out of range"):  # was a silent search on a garbled marked source
+        project_spans(SOURCE, [(30, 99, "LOC")], TARGET, _scorer())
+    with pytest.raises(DataError, match="start and end"):
+        project_spans(SOURCE, [{"start": 5, "end": 11, "label": "LOC"}], TARGET, _scorer())
+    out = project_spans(SOURCE, SPANS[::-1], TARGET, _scorer())
+    assert out == [Span(15, 22, "LOC"), Span(5, 12, "LOC")]
+
+
+def test_rerank_keeps_similar_or_reverse_likely_candidates_and_orders_them_by_mode():
+    from labelwise.generate.projection import _ranked
+
+    long_ = (Span(0, 10, "X"), -1.0, 0.3, 4.0)  # kept by its reverse NLL (< 5)
+    short = (Span(0, 5, "X"), -2.0, 0.4, 1.0)  # kept by its reverse NLL, the lowest
+    tie = (Span(0, 4, "X"), -2.5, 0.2, 1.0)  # the same NLL, shorter: before `short` under "reverse"
+    sure = (Span(0, 3, "X"), -3.0, 0.95, 9.0)  # similarity >= 0.9 wins
+    neither = (Span(5, 8, "X"), -0.5, 0.1, 8.0)  # neither kept: after the kept ones
+    found = [neither, long_, short, tie, sure]
+    assert _ranked(found, "none") == found
+    assert _ranked(found, "filter") == [sure, long_, short, tie, neither]
+    assert _ranked(found, "reverse") == [sure, tie, short, long_, neither]
+
+
+class ReversibleToy(ToyScorer):
+    """A toy with Codec's reverse scorer: the same kind of model translating target entities back."""
+
+    def reverse(self):
+        return ToyScorer(noise=0.3, translations={"Francia": "France", "Bretaña": "Britain"})
+
+
+def test_the_reverse_scorers_calls_count_in_the_table_settings():
+    scorer = ReversibleToy(noise=0.3, lexicon=LEXICON, translations={SOURCE: TARGET})
+    plain = _scorer()
+    with_reverse = project_table([SOURCE], [SPANS], [TARGET], scorer)
+    without = project_table([SOURCE], [SPANS], [TARGET], plain)
+    assert with_reverse.target_spans == without.target_spans
+    assert not any(math.isnan(p.reverse_nll) for p in with_reverse.projected[0])
+    # the reverse scorer was asked once per distinct candidate: its calls are the model's calls too
+    n_candidates = with_reverse.settings["scorer_calls"] - without.settings["scorer_calls"]
+    assert n_candidates >= len(SPANS)

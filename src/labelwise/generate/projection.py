@@ -130,11 +130,13 @@ def _candidates(source_text, span, target_text, template, starts, scorer, revers
 def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, scorer, *, mode: str = "exact",
                            n_best: int = 5, prune: bool = True, rerank: str = "filter",
                            max_expansions: int = 20000) -> list:
-    """One :class:`ProjectedSpan` per span of ``spans`` (``Span`` or ``(start, end, label)``), same order.
+    """One :class:`ProjectedSpan` per span of ``spans`` (``Span`` or ``(start, end, label)``; checked against
+    ``source_text``: a DataError for one out of range or overlapping another), same order.
 
     ``scorer``: a :class:`~labelwise.generate.marker_search.SequenceScorer` (its ``reverse()``, when it has one,
-    gives the reverse score). ``mode``: "exact" (branch-and-bound) or "fast" (``future_steps=5``). ``prune``: open
-    markers only where the marked source moves the translation's token log-probabilities
+    gives the reverse score; the reverse scorer's ``calls`` and ``tokens`` are added to the scorer's). ``mode``:
+    "exact" (branch-and-bound) or "fast" (``future_steps=5``). ``prune``: open markers only where the marked source
+    moves the translation's token log-probabilities
     (:func:`~labelwise.generate.marker_search.candidate_open_positions`; all positions when none moves).
     ``rerank``: "filter", "reverse" or "none" (see the module's docstring).
     """
@@ -142,6 +144,7 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
         raise ParameterError(f"mode {mode!r}: use 'exact' or 'fast'.")
     if rerank not in RERANK:
         raise ParameterError(f"rerank {rerank!r}: use one of {', '.join(RERANK)}.")
+    validate_spans(source_text, spans)  # in range, integer offsets, no overlaps (DataError); the order is kept
     spans = [Span(*s) for s in spans]
     if not target_text.strip():
         return [ProjectedSpan(s, None, status="failed: empty translation") for s in spans]
@@ -151,6 +154,7 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
     except LabelwiseError as err:
         return [ProjectedSpan(s, None, status=f"failed: {err}") for s in spans]
     reverse = scorer.reverse() if rerank != "none" and hasattr(scorer, "reverse") else None
+    reverse_cost = (getattr(reverse, "calls", 0), getattr(reverse, "tokens", 0))
     ranked_per_span, errors = [], []
     for span in spans:
         try:
@@ -160,6 +164,9 @@ def project_spans_detailed(source_text: str, spans: Sequence, target_text: str, 
         except LabelwiseError as err:  # e.g. a text longer than the model's context: this span fails, not the run
             ranked_per_span.append([])
             errors.append(str(err))
+    if reverse is not None and hasattr(scorer, "calls"):  # the same model asked the other way: count it too
+        scorer.calls += getattr(reverse, "calls", 0) - reverse_cost[0]
+        scorer.tokens += getattr(reverse, "tokens", 0) - reverse_cost[1]
     out, taken = [], []
     for span, ranked, error in zip(spans, ranked_per_span, errors):
         if not ranked:
@@ -264,13 +271,14 @@ class ProjectionResult:
         for key in ("rows", "spans", "projected"):
             settings.pop(key, None)
         projected = [[] for _ in records]
-        for line in frame.itertuples(index=False):
+        for line in frame.itertuples(index=False):  # labels from the JSONL: the CSV's text cells are neutralised
+            row = int(line.row)
+            start, end, label = records[row].record["source_spans"][len(projected[row])]
             target = None
             if not pd.isna(line.target_start):
-                target = Span(int(line.target_start), int(line.target_end), str(line.label))
-            projected[int(line.row)].append(ProjectedSpan(
-                Span(int(line.source_start), int(line.source_end), str(line.label)), target, float(line.score),
-                float(line.similarity), float(line.reverse_nll), str(line.status)))
+                target = Span(int(line.target_start), int(line.target_end), label)
+            projected[row].append(ProjectedSpan(Span(start, end, label), target, float(line.score),
+                                                float(line.similarity), float(line.reverse_nll), str(line.status)))
         return cls([r.record["source"] for r in records], [r.text for r in records], projected, settings)
 
 

@@ -96,11 +96,16 @@ class LlamaCppBackend(Backend):
             chat_format = "gemma"
         # n_batch bounds the logits buffer (n_batch x vocabulary floats: Gemma's vocabulary has 262,144 entries)
         threads = n_threads or os.cpu_count() or 1  # for prompts too: llama-cpp-python's default is every core
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                                   n_batch=n_batch, n_ubatch=n_batch, logits_all=False, verbose=False,
-                                   seed=backend_options.get("seed", 0), chat_format=chat_format)
+        try:
+            self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                                       n_batch=n_batch, n_ubatch=n_batch, logits_all=False, verbose=False,
+                                       seed=backend_options.get("seed", 0), chat_format=chat_format)
+        except ValueError as err:  # llama-cpp-python's "Failed to load model from file" (not GGUF, or truncated)
+            raise LLMError(f"llama.cpp could not load {path}: it is not a complete GGUF model file. Give the path "
+                           "of a .gguf model.") from err
         self._lock = threading.Lock()  # one llama.cpp context: one call at a time
         self._prefix: list[int] = []  # the prompt tokens whose keys and values _decode_prefix left in the cache
+        self._path_owner = None  # the SequenceScorer whose path follows the prefix in the cache (sequence_scorer.py)
         super().__init__(DEFAULT_MODEL if model_path is None else path.name, **backend_options)
 
     def spec(self) -> BackendSpec:
@@ -170,7 +175,7 @@ class LlamaCppBackend(Backend):
         same = _common_prefix(self._prefix, tokens)
         keep = same if same == len(tokens) == len(self._prefix) else same - same % size
         llm._ctx.kv_cache_seq_rm(-1, keep, -1)
-        self._prefix = []  # until the decoding below is complete
+        self._prefix, self._path_owner = [], None  # until the decoding below is complete
         for begin in range(keep, len(tokens), size):
             chunk = tokens[begin: begin + size]
             # logits of the last position only: the output layer over Gemma's 262k-token vocabulary costs more

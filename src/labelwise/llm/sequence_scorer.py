@@ -110,11 +110,13 @@ class LlamaCppSequenceScorer(CallCounter):
             raise LLMError(f"The prompt and translation need {base + len(path)} tokens, more than the model's context "
                            f"of {llm.n_ctx()}: shorten the text or load the model with a larger n_ctx.")
         with backend._lock:
+            # intact: the cache still holds this scorer's path (another scorer on the backend may have replaced it)
             intact = (prompt == self._prompt and backend._prefix == prompt[:-1]
-                      and llm.n_tokens == base + len(self._path))
+                      and llm.n_tokens == base + len(self._path) and backend._path_owner is self)
             if not intact:
                 backend._decode_prefix(prompt[:-1])
                 self._prompt, self._path, self._rows = prompt, [], []
+            backend._path_owner = self
             same = 0
             for a, b in zip(self._path, path):
                 if a != b:

@@ -59,6 +59,8 @@ def test_normalise_value_by_type():
     assert normalise_value("eur", "string", ("EUR", "USD")) == "EUR"
     assert normalise_value("GBP", "string", ("EUR", "USD")) is None
     assert normalise_value(12.3, "number") == "12.30" and normalise_value("12,7", "integer") == "12"
+    # a JSON number whose repr is in exponent form is the number, not its first digit
+    assert normalise_value(1e-05, "number") == "0.00001" and normalise_value(1.5e20, "integer") == "150000000000000000000"
     assert normalise_value("  Old   Mill ", "string") == "Old Mill"
     assert normalise_value("null", "string") is None and normalise_value(None, "date") is None
 

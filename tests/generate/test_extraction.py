@@ -138,6 +138,16 @@ def test_student_projects_teacher_values_onto_the_text():
                                                             ("16,55", "total"), ("EUR", "currency")]
 
 
+def test_student_span_without_a_value_of_its_kind_gives_no_typed_value():
+    """A date or amount span that holds no date or amount is no value (not its raw text as the date)."""
+    date, total, merchant = (SCHEMA.fields[name] for name in ("date", "total", "merchant"))
+    text = "Markt Bell\nSumme EUR 16,55\nDatum: 04.11.2024"
+    assert SpanExtractorStudent._value(text, 0, 10, date) is None
+    assert SpanExtractorStudent._value(text, 0, 5, total) is None
+    assert SpanExtractorStudent._value(text, 40, 44, date) == ("2024-11-04", 34, 44)
+    assert SpanExtractorStudent._value(text, 0, 10, merchant) == ("Markt Bell", 0, 10)
+
+
 def _gold_teacher(receipts):
     """A fake LLM that answers each receipt's gold fields (read from the document at the end of the prompt)."""
     by_text = {text.strip(): gold for text, gold in zip(receipts.texts, receipts.gold)}

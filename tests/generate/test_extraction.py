@@ -11,7 +11,7 @@ import pytest
 
 from labelwise.data.extraction_schema import schema_from_dict
 from labelwise.data.spans import read_span_jsonl
-from labelwise.errors import LLMError
+from labelwise.errors import DataError, LLMError
 from labelwise.generate.extraction import (FRAME_COLUMNS, ExtractionResult, SpanExtractorStudent, TaskAwareLabeler,
                                            answer_schema, extract_fields, generic_instruction, task_aware_instruction)
 from labelwise.generate.field_values import (anls, field_anls, find_values, locate_value, normalise_value,
@@ -199,6 +199,19 @@ def test_no_distill_labels_every_row_and_no_usable_answer_is_an_error():
     with pytest.raises(LLMError, match="no usable answer.*2 unparseable"):
         extract_fields(["a", "b"], SCHEMA, FakeBackend(complete=lambda p: "{oops"))
     assert math.isclose(result.to_frame()["confidence"].min(), 1.0)
+
+
+def test_an_empty_text_goes_to_no_one_and_gets_no_values():
+    """The teacher never reads an empty text (it would answer from nothing) and the student finds nothing in it."""
+    receipts = make_receipts(3, templates=SEEN, seed=8)
+    texts = [receipts.texts[0], "", receipts.texts[1], "  ", receipts.texts[2]]
+    backend = _gold_teacher(receipts)
+    result = extract_fields(texts, SCHEMA, backend, distill=False)
+    assert len(backend.prompts) == 3 and set(result.to_frame()["row"]) == {0, 2, 4}
+    result = extract_fields(texts, SCHEMA, _gold_teacher(receipts), teacher_rows=2)
+    assert result.summary["teacher_rows"] == 2 and result.values[1] == dict.fromkeys(FIELDS)
+    with pytest.raises(DataError, match="All 2 texts are empty"):
+        extract_fields(["", " "], SCHEMA, FakeBackend(complete=lambda p: "{}"))
 
 
 def test_a_formula_like_value_is_neutralised_in_the_csv_and_read_back_as_it_was(tmp_path):

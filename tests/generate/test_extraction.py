@@ -60,7 +60,8 @@ def test_normalise_value_by_type():
     assert normalise_value("GBP", "string", ("EUR", "USD")) is None
     assert normalise_value(12.3, "number") == "12.30" and normalise_value("12,7", "integer") == "12"
     # a JSON number whose repr is in exponent form is the number, not its first digit
-    assert normalise_value(1e-05, "number") == "0.00001" and normalise_value(1.5e20, "integer") == "150000000000000000000"
+    assert normalise_value(1e-05, "number") == "0.00001"
+    assert normalise_value(1.5e20, "integer") == "150000000000000000000"
     assert normalise_value("  Old   Mill ", "string") == "Old Mill"
     assert normalise_value("null", "string") is None and normalise_value(None, "date") is None
 
@@ -223,3 +224,5 @@ def test_a_formula_like_value_is_neutralised_in_the_csv_and_read_back_as_it_was(
     assert pd.read_csv(tmp_path / "extractions.csv", dtype=str)["value"].tolist() == ["'=SUM(A1) shop", "3.00"]
     back = ExtractionResult.load(tmp_path)
     assert back.values == result.values and back.spans == result.spans and back.confidence == result.confidence
+    with pytest.raises(DataError, match="has no summary.json: give the folder"):
+        ExtractionResult.load(tmp_path / "elsewhere")

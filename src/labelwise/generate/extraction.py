@@ -238,6 +238,11 @@ class ExtractionResult:
         from labelwise.data.spans import read_span_jsonl
 
         directory = Path(directory)
+        missing = [name for name in ("summary.json", "spans.jsonl", "extractions.csv")
+                   if not (directory / name).is_file()]
+        if missing:
+            raise DataError(f"{directory} has no {missing[0]}: give the folder that labelwise extract (or "
+                            "ExtractionResult.save) wrote.")
         summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
         texts = [record.text for record in read_span_jsonl(directory / "spans.jsonl")]
         frame = pd.read_csv(directory / "extractions.csv", dtype={"value": str, "name": str}, keep_default_na=False,

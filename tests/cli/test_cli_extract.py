@@ -137,3 +137,31 @@ def test_known_without_attributes_in_the_schema(receipts, capsys):
     code = main(["extract", "receipts.csv", "--text", "text", "--schema", "schema.yaml", "--known", "text",
                  "--out", "o", "--quiet"])
     assert code == 2 and "lists no 'attributes:' to learn" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cells, message", [
+    ({"values": "color: purple"}, "products.csv (--known values, --groups also_viewed; rows count from 0): row 1: "
+                                  "known label 'color: purple' is not"),
+    ({"also_viewed": "2; 150"}, "row 1: groups names row 150, outside the table's rows 0..149"),
+    ({"also_viewed": "2; next"}, "row 1: groups must list row positions"),
+])
+def test_bad_cells_are_one_line_naming_the_table_and_row(products, tmp_path, capsys, cells, message):
+    table = pd.read_csv(tmp_path / "products.csv", keep_default_na=False)
+    for column, cell in cells.items():
+        table.loc[1, column] = cell
+    table.to_csv(tmp_path / "products.csv", index=False)
+    code = main(["extract", "products.csv", "--text", "title", "--schema", "attributes.yaml", "--known", "values",
+                 "--groups", "also_viewed", "--encoder", "hashing", "--out", "o", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_groups_column_of_single_positions(products, tmp_path, capsys):
+    """A column of one position per row (pandas reads it as float, with empty cells) is row positions."""
+    table = pd.read_csv(tmp_path / "products.csv", keep_default_na=False)
+    table["also_viewed"] = [str(i + 1) if i % 2 == 0 and i < 149 else "" for i in range(150)]
+    table.to_csv(tmp_path / "products.csv", index=False)
+    code = main(["extract", "products.csv", "--text", "title", "--schema", "attributes.yaml", "--known", "values",
+                 "--groups", "also_viewed", "--encoder", "hashing", "--top-k", "1", "--out", "o", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["attributes"]["hyperedges"] == 75

@@ -105,3 +105,14 @@ def test_default_encoder_is_minilm():
     frame = result.to_frame()
     assert set(frame["row"]) == {2, 3} and result.zero_shot.tolist() == [False, False, True, False, False]
     assert result.settings["encoder"] == "TextEncoder"
+
+
+def test_groups_cells_as_a_table_holds_them():
+    """A groups column of single positions reads as int (or float with empty cells); junk is an error, not dropped."""
+    from labelwise.generate.attribute_values import _groups
+
+    assert _groups([1, 0.0, float("nan"), "2; 0", "1,2", np.int64(1)], 6)["groups"] == [
+        [0, 1], [1, 0], [3, 2, 0], [4, 1, 2], [5, 1]]
+    for cell in ("x", "1; y", "1.5", [1.5]):
+        with pytest.raises(DataError, match="row 0: groups must list row positions"):
+            _groups([cell, None], 2)

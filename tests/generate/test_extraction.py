@@ -11,7 +11,7 @@ import pytest
 
 from labelwise.data.extraction_schema import schema_from_dict
 from labelwise.data.spans import read_span_jsonl
-from labelwise.errors import LLMError
+from labelwise.errors import DataError, LLMError
 from labelwise.generate.extraction import (FRAME_COLUMNS, ExtractionResult, SpanExtractorStudent, TaskAwareLabeler,
                                            answer_schema, extract_fields, generic_instruction, task_aware_instruction)
 from labelwise.generate.field_values import (anls, field_anls, find_values, locate_value, normalise_value,
@@ -59,6 +59,9 @@ def test_normalise_value_by_type():
     assert normalise_value("eur", "string", ("EUR", "USD")) == "EUR"
     assert normalise_value("GBP", "string", ("EUR", "USD")) is None
     assert normalise_value(12.3, "number") == "12.30" and normalise_value("12,7", "integer") == "12"
+    # a JSON number whose repr is in exponent form is the number, not its first digit
+    assert normalise_value(1e-05, "number") == "0.00001"
+    assert normalise_value(1.5e20, "integer") == "150000000000000000000"
     assert normalise_value("  Old   Mill ", "string") == "Old Mill"
     assert normalise_value("null", "string") is None and normalise_value(None, "date") is None
 
@@ -136,6 +139,16 @@ def test_student_projects_teacher_values_onto_the_text():
                                                             ("16,55", "total"), ("EUR", "currency")]
 
 
+def test_student_span_without_a_value_of_its_kind_gives_no_typed_value():
+    """A date or amount span that holds no date or amount is no value (not its raw text as the date)."""
+    date, total, merchant = (SCHEMA.fields[name] for name in ("date", "total", "merchant"))
+    text = "Markt Bell\nSumme EUR 16,55\nDatum: 04.11.2024"
+    assert SpanExtractorStudent._value(text, 0, 10, date) is None
+    assert SpanExtractorStudent._value(text, 0, 5, total) is None
+    assert SpanExtractorStudent._value(text, 40, 44, date) == ("2024-11-04", 34, 44)
+    assert SpanExtractorStudent._value(text, 0, 10, merchant) == ("Markt Bell", 0, 10)
+
+
 def _gold_teacher(receipts):
     """A fake LLM that answers each receipt's gold fields (read from the document at the end of the prompt)."""
     by_text = {text.strip(): gold for text, gold in zip(receipts.texts, receipts.gold)}
@@ -189,6 +202,19 @@ def test_no_distill_labels_every_row_and_no_usable_answer_is_an_error():
     assert math.isclose(result.to_frame()["confidence"].min(), 1.0)
 
 
+def test_an_empty_text_goes_to_no_one_and_gets_no_values():
+    """The teacher never reads an empty text (it would answer from nothing) and the student finds nothing in it."""
+    receipts = make_receipts(3, templates=SEEN, seed=8)
+    texts = [receipts.texts[0], "", receipts.texts[1], "  ", receipts.texts[2]]
+    backend = _gold_teacher(receipts)
+    result = extract_fields(texts, SCHEMA, backend, distill=False)
+    assert len(backend.prompts) == 3 and set(result.to_frame()["row"]) == {0, 2, 4}
+    result = extract_fields(texts, SCHEMA, _gold_teacher(receipts), teacher_rows=2)
+    assert result.summary["teacher_rows"] == 2 and result.values[1] == dict.fromkeys(FIELDS)
+    with pytest.raises(DataError, match="All 2 texts are empty"):
+        extract_fields(["", " "], SCHEMA, FakeBackend(complete=lambda p: "{}"))
+
+
 def test_a_formula_like_value_is_neutralised_in_the_csv_and_read_back_as_it_was(tmp_path):
     text = "=SUM(A1) shop\nTOTAL 3.00"
     result = ExtractionResult([text], ["merchant", "total"], [{"merchant": "=SUM(A1) shop", "total": "3.00"}],
@@ -198,3 +224,5 @@ def test_a_formula_like_value_is_neutralised_in_the_csv_and_read_back_as_it_was(
     assert pd.read_csv(tmp_path / "extractions.csv", dtype=str)["value"].tolist() == ["'=SUM(A1) shop", "3.00"]
     back = ExtractionResult.load(tmp_path)
     assert back.values == result.values and back.spans == result.spans and back.confidence == result.confidence
+    with pytest.raises(DataError, match="has no summary.json: give the folder"):
+        ExtractionResult.load(tmp_path / "elsewhere")

@@ -110,9 +110,13 @@ def extract(
             frames.append(result.to_frame())
             summary.update(result.summary)
         if spec.attributes:
-            values = extract_attribute_part(texts, frame[known].tolist(), spec, None if groups is None else
-                                            frame[groups].tolist(), encoder=encoder, top_k=top_k,
-                                            random_state=random_state, progress=progress)
+            try:
+                values = extract_attribute_part(texts, frame[known].tolist(), spec, None if groups is None else
+                                                frame[groups].tolist(), encoder=encoder, top_k=top_k,
+                                                random_state=random_state, progress=progress)
+            except DataError as err:  # "row 3: ..." names the row; say which table (rows count from 0)
+                raise DataError(f"{data} (--known {known}" + ("" if groups is None else f", --groups {groups}")
+                                + f"; rows count from 0): {err}") from None
             frames.append(values.to_frame())
             summary["attributes"] = values.summary()
     from labelwise.generate.extraction import write_extractions

@@ -101,11 +101,17 @@ def schema_from_dict(loaded, *, source: str = "the schema") -> ExtractionSchema:
     attributes = {}
     for name, values in raw_attributes.items():
         where = f"{source}: attributes.{name}"
+        if not str(name).strip() or ":" in str(name) or ";" in str(name):
+            raise DataError(f"{where}: an attribute name is non-empty and has no ':' or ';' (known values are written "
+                            "'attr: value; attr: value').")
         if not isinstance(values, list) or not values:
             raise DataError(f"{where} must be a non-empty list of values, e.g. [red, blue].")
         if any(v is None or isinstance(v, (dict, list)) for v in values):
             raise DataError(f"{where} holds a value that is not a plain word or number.")
         names = [str(v).strip() for v in values]
+        if any(not v or ";" in v for v in names):
+            raise DataError(f"{where} holds an empty value or one with ';' (known values are separated by ';'); "
+                            "remove or rename it.")
         if len(set(names)) != len(names):
             raise DataError(f"{where} lists a value twice; list each value once.")
         attributes[str(name)] = names
@@ -135,6 +141,8 @@ def _field(name: str, spec, source: str) -> FieldSpec:
         if not isinstance(values, list) or not values or any(isinstance(v, (dict, list)) or v is None for v in values):
             raise DataError(f"{where}.values must be a non-empty list of plain values, e.g. [EUR, USD].")
         values = tuple(str(v).strip() for v in values)
+        if not all(values):
+            raise DataError(f"{where}.values holds an empty value; remove it (null already stands for absent).")
         if len(set(values)) != len(values):
             raise DataError(f"{where}.values lists a value twice.")
     required = spec.get("required", False)

@@ -235,17 +235,34 @@ def _groups(groups: Optional[Sequence[Any]], n: int) -> dict:
     for row, members in enumerate(groups):
         if _missing(members):
             continue
-        if isinstance(members, str):  # "3; 5; 7" as a table cell holds it
-            members = re.findall(r"-?\d+(?:\.\d+)?", members) if members.strip() else []
-        try:
-            positions = [int(m) for m in members]
-        except (TypeError, ValueError):
-            raise DataError(f"row {row}: groups must list row positions (ints), got {members!r}.") from None
+        positions = _positions(members)
+        if positions is None:
+            raise DataError(f"row {row}: groups must list row positions (whole numbers such as '3; 5; 7'), got "
+                            f"{members!r}; fix that cell.")
         bad = [p for p in positions if not 0 <= p < n]
         if bad:
             raise DataError(f"row {row}: groups names row {bad[0]}, outside the table's rows 0..{n - 1}.")
         out.append([row] + positions)
     return {"groups": out} if out else {}
+
+
+def _positions(members: Any) -> Optional[list]:
+    """The row positions of one groups cell: a list, one number (a table column of single positions reads as int
+    or, with empty cells, as float) or a string such as ``"3; 5; 7"``; None when an entry is not a whole number."""
+    if isinstance(members, str):  # "3; 5; 7" as a table cell holds it
+        members = [m for m in re.split(r"[;,\s]+", members) if m]
+    elif np.ndim(members) == 0:
+        members = [members]
+    positions = []
+    for member in members:
+        try:
+            number = float(member)
+        except (TypeError, ValueError):
+            return None
+        if not number.is_integer():
+            return None
+        positions.append(int(number))
+    return positions
 
 
 def _missing(cell: Any) -> bool:

@@ -27,7 +27,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from labelwise.data.extraction_schema import ExtractionSchema, FieldSpec
-from labelwise.errors import LLMError, ParameterError
+from labelwise.errors import DataError, LLMError, ParameterError
 from labelwise.generate.field_values import anls, field_anls, locate_value, normalise_value
 from labelwise.generate.span_student import SpanExtractorStudent
 from labelwise.progress import ProgressCallback, report
@@ -238,6 +238,11 @@ class ExtractionResult:
         from labelwise.data.spans import read_span_jsonl
 
         directory = Path(directory)
+        missing = [name for name in ("summary.json", "spans.jsonl", "extractions.csv")
+                   if not (directory / name).is_file()]
+        if missing:
+            raise DataError(f"{directory} has no {missing[0]}: give the folder that labelwise extract (or "
+                            "ExtractionResult.save) wrote.")
         summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
         texts = [record.text for record in read_span_jsonl(directory / "spans.jsonl")]
         frame = pd.read_csv(directory / "extractions.csv", dtype={"value": str, "name": str}, keep_default_na=False,
@@ -303,7 +308,8 @@ def extract_fields(texts: Sequence[str], schema: ExtractionSchema, backend, *, d
     """Extract ``schema``'s fields from every text (TAIL).
 
     texts: (n,) str; backend: the LLM teacher (:class:`labelwise.llm.Backend`); distill: the teacher labels
-    ``teacher_rows`` rows drawn at random (``random_state``; all rows when None or more than n) and a
+    ``teacher_rows`` rows drawn at random (``random_state``; all rows when None or more than n; never an empty text,
+    which gets no values) and a
     :class:`SpanExtractorStudent` (``student``, default one on the schema's fields) learns its answers and extracts
     the other rows (and the rows whose answers were dropped); without ``distill`` the teacher labels every row.
     task_aware, n_votes, examples: as :class:`TaskAwareLabeler`. Values the teacher gave keep source "teacher" and
@@ -317,10 +323,14 @@ def extract_fields(texts: Sequence[str], schema: ExtractionSchema, backend, *, d
     labeler = TaskAwareLabeler(backend, schema, task_aware=task_aware, n_votes=n_votes, examples=examples)
     if teacher_rows is not None and teacher_rows < 1:
         raise ParameterError(f"teacher_rows must be 1 or more; got {teacher_rows}.")
-    if distill and teacher_rows is not None and teacher_rows < n:
-        chosen = np.sort(np.random.default_rng(random_state).choice(n, size=teacher_rows, replace=False)).tolist()
+    written = [i for i, t in enumerate(texts) if t.strip()]  # an empty text has nothing for the teacher to read
+    if n and not written:
+        raise DataError(f"All {n} texts are empty: there is nothing to extract; check the text column.")
+    if distill and teacher_rows is not None and teacher_rows < len(written):
+        picks = np.random.default_rng(random_state).choice(len(written), size=teacher_rows, replace=False)
+        chosen = [written[k] for k in np.sort(picks)]
     else:
-        chosen = list(range(n))
+        chosen = written
     started = time.perf_counter()
     labels = labeler.label([texts[i] for i in chosen], progress=progress)
     teacher_seconds = time.perf_counter() - started

@@ -118,7 +118,7 @@ def normalise_value(value, kind: str = "string", values: Optional[Sequence[str]]
         return parse_date(text)
     if kind in ("number", "integer"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            text = repr(value)
+            text = format(Decimal(repr(value)), "f")  # repr(1e-05) is '1e-05': parse_number would read 1
         return parse_number(text, integer=kind == "integer")
     if values:
         by_name = {str(v).casefold(): str(v) for v in values}

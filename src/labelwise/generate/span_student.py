@@ -240,18 +240,21 @@ class SpanExtractorStudent:
                 out[spec.name] = None
                 continue
             score, start, end = best
-            out[spec.name] = (*self._value(text, start, end, spec), score)
+            found = self._value(text, start, end, spec)
+            out[spec.name] = None if found is None else (*found, score)
         return out
 
     @staticmethod
-    def _value(text: str, start: int, end: int, spec: FieldSpec) -> tuple:
-        """(value, start, end) of a predicted span: snapped to the typed value it overlaps most, normalised."""
+    def _value(text: str, start: int, end: int, spec: FieldSpec) -> Optional[tuple]:
+        """(value, start, end) of a predicted span: snapped to the typed value it overlaps most, normalised; None for
+        a typed field (date, number, closed set) whose span holds no value of its kind."""
         if spec.type != "string" or spec.values:
             overlaps = [(min(end, e) - max(start, s), s, e, v) for s, e, v in find_values(text, spec.type, spec.values)
                         if s < end and e > start]
             if overlaps:
                 _, s, e, v = max(overlaps)
                 return v, s, e
+            return None
         raw = text[start:end]
         return normalise_value(raw, spec.type, spec.values) or raw.strip(), start, end
 

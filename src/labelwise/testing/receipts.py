@@ -158,7 +158,7 @@ def regex_fields(text: str) -> dict:
     """The rule-based baseline of the claims (a stand-in for a layout-agnostic rule system, written for the SEEN
     templates): merchant = the first line that is not a heading word or a date (before a ``|``, inside ``***``), date =
     the first date at a line start or after Date:/Datum:, total = the amount on the line starting with TOTAL / Amount
-    due / Summe / Gesamt (not Subtotal), currency = a code or symbol on that line, else EUR for German receipts."""
+    due / Summe / Gesamt (not Subtotal), currency = a code or symbol on that line (else None)."""
     from labelwise.generate.field_values import normalise_value, parse_date, parse_number
 
     lines = [line.strip() for line in text.split("\n") if line.strip()]

@@ -165,3 +165,14 @@ def test_a_groups_column_of_single_positions(products, tmp_path, capsys):
                  "--groups", "also_viewed", "--encoder", "hashing", "--top-k", "1", "--out", "o", "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["attributes"]["hyperedges"] == 75
+
+
+def test_a_missing_id_is_null_in_spans_jsonl(products, tmp_path):
+    table = pd.read_csv(tmp_path / "products.csv")
+    table["sku"] = table["sku"].where(table.index != 3)  # row 3 has no id
+    table.to_csv(tmp_path / "products.csv", index=False)
+    assert main(["extract", "products.csv", "--text", "title", "--schema", "attributes.yaml", "--known", "values",
+                 "--id", "sku", "--encoder", "hashing", "--top-k", "1", "--out", "values", "--quiet"]) == 0
+    lines = (tmp_path / "values" / "spans.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[3])["sku"] is None and "NaN" not in lines[3]  # strict JSON
+    assert json.loads(lines[4])["sku"] == "P004"

@@ -297,8 +297,13 @@ def write_extractions(directory, frame, texts: Sequence[str], summary: dict, *, 
 
 
 def _plain(value):
-    """A JSON-friendly id (numpy scalars to Python)."""
-    return value.item() if hasattr(value, "item") else value
+    """A JSON-friendly id: numpy scalars to Python, a missing id (NaN, NA, None) to null (JSON has no NaN)."""
+    value = value.item() if hasattr(value, "item") else value
+    try:
+        missing = value is None or bool(value != value)
+    except (TypeError, ValueError):  # pandas NA has no truth value
+        missing = True
+    return None if missing else value
 
 
 def extract_fields(texts: Sequence[str], schema: ExtractionSchema, backend, *, distill: bool = True,

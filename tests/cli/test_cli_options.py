@@ -68,7 +68,8 @@ def test_a_list_option_takes_commas_and_repeats_alike(words, param):
         args = []
         for other in command.params:  # the required arguments and options, so that parsing gets to ours
             if other.required and other is not param:
-                args += ["x"] if other.param_type_name == "argument" else [other.opts[0], "x"]
+                # "1": a valid value of any type, text or number (plan-budget's required --oracle-cost is a float)
+                args += ["1"] if other.param_type_name == "argument" else [other.opts[0], "1"]
         return command.make_context(words[-1], args + given).params[param.name]
 
     assert parsed([flag, "a,b"]) == ["a", "b"]

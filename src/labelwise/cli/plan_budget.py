@@ -32,7 +32,8 @@ def plan_budget(
                                                "label of the pilot)."),
     budget: Optional[float] = typer.Option(None, "--budget", help="Your budget: recommend a mix for it.",
                                            show_default=False),
-    seeds: int = typer.Option(5, "--seeds", help="Repeats per budget and mix (the interval is over them)."),
+    seeds: int = typer.Option(5, "--seeds", help="Runs per budget and mix, each on its own draw of rows (the "
+                              "interval is over them)."),
     encoder: str = typer.Option("minilm", "--encoder", help="'minilm' (the packaged sentence encoder) or 'hashing' "
                                 "(hashed words, no model: fast, less accurate)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for runs.csv, summary.csv, frontier.csv "

@@ -28,6 +28,9 @@ from typing import Optional
 from labelwise.errors import DataError
 
 FIELD_TYPES = ("string", "number", "integer", "date")
+#: the columns of ``labelwise extract``'s table, one line per extracted value: fields (TAIL) and attribute values
+#: (HyperPAVE) write the same ones, so the command concatenates them
+FRAME_COLUMNS = ["row", "kind", "name", "value", "start", "end", "confidence", "source"]
 _FIELD_KEYS = {"description", "type", "values", "required"}
 _TOP_KEYS = {"name", "instruction", "fields", "attributes"}
 

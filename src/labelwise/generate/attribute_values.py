@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 
 from labelwise.data.atomic import write_bytes_atomic, write_text_atomic
+from labelwise.data.extraction_schema import FRAME_COLUMNS
 from labelwise.data.formula import neutralise_frame
 from labelwise.errors import DataError, ParameterError
 from labelwise.progress import ProgressCallback, report
 
 __all__ = ["AttributeValueResult", "extract_attribute_values"]
 
-FRAME_COLUMNS = ["row", "kind", "name", "value", "start", "end", "confidence", "source"]
 _HELD_OUT = 0.2  # share of the known rows kept out to tune the threshold
 _MIN_HELD_OUT = 5  # fewer known rows than this: no tuning, threshold 0.5
 

@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from labelwise.data.extraction_schema import ExtractionSchema, FieldSpec
+from labelwise.data.extraction_schema import FRAME_COLUMNS, ExtractionSchema, FieldSpec
 from labelwise.errors import DataError, LLMError, ParameterError
 from labelwise.generate.field_values import anls, field_anls, locate_value, normalise_value
 from labelwise.generate.span_student import SpanExtractorStudent
@@ -35,7 +35,6 @@ from labelwise.progress import ProgressCallback, report
 __all__ = ["TaskAwareLabeler", "ExtractionResult", "extract_fields", "task_aware_instruction", "generic_instruction",
            "answer_schema", "anls", "field_anls", "SpanExtractorStudent", "FRAME_COLUMNS"]
 
-FRAME_COLUMNS = ["row", "kind", "name", "value", "start", "end", "confidence", "source"]
 _RULES = {"date": "a date, written YYYY-MM-DD", "number": "a number with a decimal point, no currency sign and no "
           "thousands separator (e.g. 1234.50)", "integer": "a whole number, digits only", "string": "text"}
 

@@ -178,18 +178,15 @@ def bio_span_f1(predicted: list[np.ndarray], gold: list[np.ndarray], tag_names: 
     if len(predicted) != len(gold):
         raise ShapeError(f"bio_span_f1: {len(predicted)} predicted sequences but {len(gold)} gold ones; give one "
                          "prediction per sentence.")
-    tp = n_pred = n_gold = 0
+    from labelwise.generate.projection_baselines import span_f1
+
+    predicted_spans, gold_spans = [], []
     for i, (p, g) in enumerate(zip(predicted, gold)):
         if len(p) != len(g):
             raise ShapeError(f"bio_span_f1: sentence {i} has {len(p)} predicted tags and {len(g)} gold ones; give "
                              "one tag per token.")
         offsets = [(k, k + 1) for k in range(len(g))]
-        ps = {tuple(s) for s in tags_to_spans([tag_names[t] for t in p], offsets)}
-        gs = {tuple(s) for s in tags_to_spans([tag_names[t] for t in g], offsets)}
-        tp += len(ps & gs)
-        n_pred += len(ps)
-        n_gold += len(gs)
-    precision = tp / n_pred if n_pred else 0.0
-    recall = tp / n_gold if n_gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+        predicted_spans.append(tags_to_spans([tag_names[t] for t in p], offsets))
+        gold_spans.append(tags_to_spans([tag_names[t] for t in g], offsets))
+    scores = span_f1(predicted_spans, gold_spans)  # one span F1 for the whole package
+    return {key: scores[key] for key in ("precision", "recall", "f1")}

@@ -90,9 +90,17 @@ def review(
     single_use_links: bool = typer.Option(False, "--single-use-links", help="Login links printed now work once."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark the session cookie Secure: use it "
                                         "behind an https proxy (over https it is Secure anyway)."),
+    order: str = typer.Option("quality", "--order", help="Queue order: 'quality' (worst label first) or "
+                              "'informative' (most informative to label next, from a model refit in the background "
+                              "on the audit's features with the labels as reviewed so far)."),
+    strategy: str = typer.Option("margin", "--strategy", "-s", help="With --order informative: margin, "
+                                 "least_confidence, entropy or k_center (as in labelwise select)."),
+    refit_every: int = typer.Option(10, "--refit-every", help="With --order informative: refit after this many "
+                                    "decisions (or 30 s after the first since the last refit)."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
-    """Review the flagged labels in your browser, worst first. Every decision is kept as an event.
+    """Review the flagged labels in your browser, worst first (or most informative first). Every decision is kept
+    as an event.
 
     Example: labelwise audit train.csv --label category --text text --out audit/ && labelwise review audit/ -r ana -r bo
     """
@@ -102,11 +110,25 @@ def review(
         from labelwise.review.store import SessionPolicy
     except ImportError as err:
         raise LabelwiseError(f"{err}. Install the review app with: pip install 'labelwise[review]'") from None
+    if order not in ("quality", "informative"):
+        raise ParameterError(f"--order takes quality or informative; got {order!r}.")
+    if refit_every < 1:
+        raise ParameterError(f"--refit-every counts decisions: 1 or more; got {refit_every}.")
     policy = SessionPolicy(idle=parse_duration(session_idle, "--session-idle"),
                            max_age=parse_duration(session_max_age, "--session-max-age"))
     link_age = parse_duration(link_max_age, "--link-max-age")
     folder = prepare_audit(audit_dir, label=label, text=text, encoding=encoding, sep=sep)
-    store, project_id, classes = open_audit_project(folder, db_url=db)
+    from labelwise.audit.result import AuditResult
+
+    audited = AuditResult.load(folder)
+    ranked = None
+    if order == "informative":
+        from labelwise.review.informative import InformativeOrder, check_refittable
+
+        check_refittable(audited, strategy)  # before the server starts: a wrong option is one line, not a log
+    store, project_id, classes = open_audit_project(folder, db_url=db, audit=audited)
+    if order == "informative":
+        ranked = InformativeOrder(store, project_id, audited, strategy=strategy, refit_every=refit_every)
     for name in revoke or []:
         messages.print(plain(f"revoked {store.revoke_tokens(project_id, name)} login link(s) of {name}"), soft_wrap=True)
     store.prune(project_id, policy)  # ended sessions and spent links go: they do not pile up over many starts
@@ -122,7 +144,10 @@ def review(
         token = store.issue_token(project_id, name, max_age=link_age, single_use=single_use_links)
         console.print(plain(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}"),
                       soft_wrap=True)
-    serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies), sock)
+    if ranked is not None:
+        messages.print(plain(f"queue order: most informative first by {strategy}, refit in the background (worst "
+                             "label first until the first refit is done)"), soft_wrap=True)
+    serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies, order=ranked), sock)
 
 
 def _url_host(host: str) -> str:

@@ -105,7 +105,9 @@ def _from_database(folder: Path, audit: AuditResult) -> ReviewedLabels:
     except DataError:
         raise
     except Exception as err:  # not a SQLite file, a damaged one, a schema from a newer labelwise
-        raise DataError(f"Cannot read the review database {path} ({type(err).__name__}: {err}).") from None
+        why = (str(getattr(err, "orig", None) or err).splitlines() or [type(err).__name__])[0]
+        raise DataError(f"Cannot read the review database {path} ({why}). Restore it from a backup, or move it "
+                        f"away to use the {EXPORTED_LABELS} exported into the folder.") from None
     rows = set(audit.row_ids.tolist())
     if snap.total == 0 or not rows >= set(snap.current):
         raise DataError(f"{path} holds no review of the audit in {folder}: review it with `labelwise review "

@@ -50,9 +50,10 @@ class AuditChanges:
         out = [f"review round: {s['reviewed']:,} of {s['rows']:,} rows reviewed, {s['relabelled']:,} relabelled "
                f"({s['relabelled_flagged_before']:,} of them flagged before)"]
         before, after = s["issues"]["label"]
-        out.append(f"label issues: {before:,} -> {after:,} (fixed {counts['fixed']:,}, confirmed {counts['confirmed']:,}, "
-                   f"newly flagged {counts['newly flagged']:,}, no longer flagged without review "
-                   f"{counts['no longer flagged']:,}, still flagged {counts['still flagged'] + counts['kept, still flagged'] + counts['relabelled, still flagged']:,})")
+        still = counts["still flagged"] + counts["kept, still flagged"] + counts["relabelled, still flagged"]
+        out.append(f"label issues: {before:,} -> {after:,} (fixed {counts['fixed']:,}, confirmed "
+                   f"{counts['confirmed']:,}, newly flagged {counts['newly flagged']:,}, no longer flagged without "
+                   f"review {counts['no longer flagged']:,}, still flagged {still:,})")
         others = [f"{name} {b:,} -> {a:,}" for name, (b, a) in s["issues"].items() if name != "label"]
         if others:
             out.append("other issues: " + "; ".join(others))

@@ -104,6 +104,8 @@ def review(
 
     Example: labelwise audit train.csv --label category --text text --out audit/ && labelwise review audit/ -r ana -r bo
     """
+    from labelwise.audit.result import AuditResult
+
     try:
         from labelwise.review.app import bind, create_app, serve
         from labelwise.review.project import open_audit_project
@@ -118,8 +120,6 @@ def review(
                            max_age=parse_duration(session_max_age, "--session-max-age"))
     link_age = parse_duration(link_max_age, "--link-max-age")
     folder = prepare_audit(audit_dir, label=label, text=text, encoding=encoding, sep=sep)
-    from labelwise.audit.result import AuditResult
-
     audited = AuditResult.load(folder)
     ranked = None
     if order == "informative":

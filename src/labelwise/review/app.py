@@ -280,7 +280,8 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
         return page(request, "queue.html", s, items=items, next_page=next_page, where=where,
                     filter_qs=_filter_qs(where), given_classes=store.given_classes(project_id),
                     issue_names=list(ISSUE_FLAGS), preview=_preview,
-                    start_id=store.next_to_review(project_id, where=where), order_note=quality_order_note(), informative=False)
+                    start_id=store.next_to_review(project_id, where=where), order_note=quality_order_note(),
+                    informative=False)
 
     def quality_order_note() -> str:
         if order is None:

@@ -6,12 +6,14 @@ given label), and the rows nobody has reviewed yet are ranked by an active-selec
 The probabilities are out-of-fold, as in the audit, so a row's own (possibly wrong) label does not make the model
 sure of it.
 
-:class:`InformativeOrder` runs the refits on one worker thread. A decision only counts (:meth:`~InformativeOrder.decided`);
-the refit starts after every ``refit_every`` decisions, or ``refit_seconds`` after the first decision since the last
-refit, whichever comes first. Decisions that arrive during a refit wait for the next one: at most one refit is ever
-pending (a queue of one), so a burst of decisions costs one refit, and no request ever waits for one. Until the first
-refit is done, and after a refit fails (logged on the ``labelwise.review`` logger, never shown as a crash), the queue
-is in label-quality order. The order lives in memory only; a restarted server refits once at start.
+:class:`InformativeOrder` runs the refits on one worker thread. A decision only counts
+(:meth:`~InformativeOrder.decided`); the refit starts after every ``refit_every`` decisions, or ``refit_seconds``
+after the first decision since the last refit, whichever comes first. Decisions that arrive during a refit wait for
+the next one: at most one refit is ever pending (a queue of one), so a burst of decisions costs one refit, and no
+request ever waits for one. Until the first refit is done, and after a refit fails (logged on the
+``labelwise.review`` logger, never shown as a crash), the queue is in label-quality order. The order lives in memory
+only; a restarted server refits once at start. A refit shares the server's process (and its GIL): pages are
+answered while it runs, though they may be slower meanwhile.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ ORDER_STRATEGIES = ("margin", "least_confidence", "entropy", "k_center")
 K_CENTER_HEAD = 500
 
 
+def _check_strategy(strategy: str) -> None:
+    if strategy not in ORDER_STRATEGIES:
+        raise ParameterError(f"--strategy for the review order must be one of {', '.join(ORDER_STRATEGIES)}; got "
+                             f"{strategy!r}.")
+
+
 def rank_for_review(pred_probs, reviewed, label_quality, *, strategy: str = "margin", embeddings=None,
                     random_state=0) -> np.ndarray:
     """The review order of the audited rows: ``(n,) int`` positions, a permutation of ``range(n)``.
@@ -48,9 +56,7 @@ def rank_for_review(pred_probs, reviewed, label_quality, *, strategy: str = "mar
     """
     from labelwise.generate.select import select_next
 
-    if strategy not in ORDER_STRATEGIES:
-        raise ParameterError(f"--strategy for the review order must be one of {', '.join(ORDER_STRATEGIES)}; got "
-                             f"{strategy!r}.")
+    _check_strategy(strategy)
     reviewed = np.asarray(reviewed, dtype=bool)
     quality = np.asarray(label_quality, dtype=np.float64)
     labelled = np.flatnonzero(reviewed)
@@ -70,9 +76,7 @@ def check_refittable(audit: AuditResult, strategy: str = "margin") -> None:
     (multi-label; no features, as with your own ``--pred-probs``; the table gone and no texts kept)."""
     from labelwise.audit.feature_space import ENCODERS
 
-    if strategy not in ORDER_STRATEGIES:
-        raise ParameterError(f"--strategy for the review order must be one of {', '.join(ORDER_STRATEGIES)}; got "
-                             f"{strategy!r}.")
+    _check_strategy(strategy)
     settings = audit.settings or {}
     if audit.multi_label:
         raise DataError("The informative order needs a single-label audit; this one is multi-label. Use --order "
@@ -161,9 +165,7 @@ class InformativeOrder:
     def __init__(self, store, project_id: int, audit: AuditResult, *, strategy: str = "margin",
                  refit_every: int = 10, refit_seconds: float = 30.0,
                  features: Optional[Callable[[], tuple]] = None, fit: Optional[Callable] = None, random_state=0):
-        if strategy not in ORDER_STRATEGIES:
-            raise ParameterError(f"--strategy for the review order must be one of {', '.join(ORDER_STRATEGIES)}; "
-                                 f"got {strategy!r}.")
+        _check_strategy(strategy)
         if refit_every < 1 or not refit_seconds > 0:
             raise ParameterError(f"refit every 1 or more decisions and after more than 0 seconds; got {refit_every} "
                                  f"and {refit_seconds}.")

@@ -13,6 +13,8 @@ pytest.importorskip("sqlalchemy", reason="the review store needs the review extr
 
 from labelwise.audit.result import AuditResult  # noqa: E402
 from labelwise.cli.main import main  # noqa: E402
+from labelwise.generate.select import select_next  # noqa: E402
+from labelwise.review.informative import InformativeOrder, audit_features, refit_probabilities  # noqa: E402
 from labelwise.review.project import export_decisions, open_audit_project  # noqa: E402
 from labelwise.review.reaudit import reviewed_labels  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
@@ -22,6 +24,7 @@ KEEP = ["card_arrival", "exchange_rate", "pin_blocked", "top_up_failed"]
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_fixed_rows_leave_the_issues_and_the_report_counts_them(tmp_path, capsys):
     train = pd.read_csv(shared_dataset("banking77", "train.csv"))
     table = train[train["category"].isin(KEEP)].groupby("category").head(30).reset_index(drop=True)
@@ -49,6 +52,20 @@ def test_fixed_rows_leave_the_issues_and_the_report_counts_them(tmp_path, capsys
             store.decide(view.id, decision="keep", author="ana", expected_version=0)
             kept.add(view.row)
     assert len(relabelled) >= 5  # the audit found most of the flips
+
+    # the informative order on this audit: its features rebuilt from the table, the model refit with the decisions
+    order = InformativeOrder(store, pid, before).start()
+    try:
+        assert order.wait_for_refit(1, timeout=120) and order.error is None
+        X, kind = audit_features(before)
+        labels = np.array([KEEP.index(truth[i]) if i in relabelled else before.given[i] for i in range(len(table))])
+        done = np.isin(np.arange(len(table)), sorted(relabelled | kept))
+        probs = refit_probabilities(X, labels, len(KEEP), kind)
+        expected = select_next(probs, strategy="margin", budget=int((~done).sum()), labelled=np.flatnonzero(done))
+        ranked = sorted(order.current().rank, key=order.current().rank.get)
+        assert ranked[:len(expected)] == expected.tolist()
+    finally:
+        order.stop()
     capsys.readouterr()
 
     assert main(["audit", "--reviewed", str(first), "--quiet", "--show", "0"]) == 0
@@ -83,6 +100,10 @@ def test_fixed_rows_leave_the_issues_and_the_report_counts_them(tmp_path, capsys
     from_export = reviewed_labels(first, before)
     assert from_export.current == from_db.current and from_export.decisions == from_db.decisions
     assert from_export.source.name == "labels_reviewed.csv"
+
+    # the table moved: the features come back from the texts the audit kept, the same vectors
+    data.rename(tmp_path / "moved.csv")
+    assert np.array_equal(audit_features(before)[0], X)
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):

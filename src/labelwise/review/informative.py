@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -192,8 +193,6 @@ class InformativeOrder:
 
     def decided(self) -> None:
         """Count a reviewer's decision; wakes the worker when ``refit_every`` have arrived. Never waits for a refit."""
-        import time
-
         with self._changed:
             self._pending += 1
             if self._first_pending is None:
@@ -228,8 +227,6 @@ class InformativeOrder:
             self._first_pending is not None and now - self._first_pending >= self.refit_seconds)
 
     def _run(self) -> None:
-        import time
-
         first = True
         while True:
             with self._changed:

@@ -50,6 +50,7 @@ def test_help_shows_no_bool_placeholder(words, capsys):
     shown = capsys.readouterr().out
     assert "--quiet" in shown or "--debug" in shown
     assert "<bool>" not in shown and "BOOLEAN" not in shown
+    assert "\\[" not in shown  # typer escapes "[default: ...]" for rich even in plain help
 
 
 @pytest.mark.parametrize("words,param", options("flag"))

@@ -34,6 +34,9 @@ from labelwise.cli import taxonomy as taxonomy_command
 from labelwise.cli.console import console, messages, plain
 from labelwise.errors import LabelwiseError
 
+# typer 0.20 escapes "[default: ...]" and "[required]" for rich markup whenever rich is installed, even when help is
+# plain (rich_markup_mode=None), so plain help showed "\[required]"; its other uses of the flag already check the mode
+typer.core.HAS_RICH = False
 app = typer.Typer(
     name="labelwise",
     help="Find wrong labels, fix them, generate new ones, and learn from imperfect labels.",

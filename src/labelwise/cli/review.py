@@ -90,6 +90,11 @@ def review(
     single_use_links: bool = typer.Option(False, "--single-use-links", help="Login links printed now work once."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark the session cookie Secure: use it "
                                         "behind an https proxy (over https it is Secure anyway)."),
+    reviewers_per_item: Optional[int] = typer.Option(None, "--reviewers-per-item", metavar="K",
+                                                     help="How many reviewers label each item, independently and "
+                                                     "blind to each other (default: the project's, 1 for a new "
+                                                     "one). With K > 1 each item goes to K reviewers; see the "
+                                                     "agreement page and the export's consensus."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """Review the flagged labels in your browser, worst first. Every decision is kept as an event.
@@ -106,23 +111,31 @@ def review(
                            max_age=parse_duration(session_max_age, "--session-max-age"))
     link_age = parse_duration(link_max_age, "--link-max-age")
     folder = prepare_audit(audit_dir, label=label, text=text, encoding=encoding, sep=sep)
-    store, project_id, classes = open_audit_project(folder, db_url=db)
+    from labelwise.audit.result import AuditResult
+
+    audited = AuditResult.load(folder)
+    store, project_id, classes = open_audit_project(folder, db_url=db, audit=audited)
+    if reviewers_per_item is not None:
+        store.set_reviewers_per_item(project_id, reviewers_per_item)
     for name in revoke or []:
         messages.print(plain(f"revoked {store.revoke_tokens(project_id, name)} login link(s) of {name}"), soft_wrap=True)
     store.prune(project_id, policy)  # ended sessions and spent links go: they do not pile up over many starts
     sock = bind(host, port)  # before printing links: a busy port is an error, not a link that leads nowhere
     done, total = store.progress(project_id)
+    per_item = store.reviewers_per_item(project_id)
     if link_age is None:
         lasting = "once" if single_use_links else "until revoked"
     else:
         lasting = f"{'once, ' if single_use_links else ''}for {link_max_age}"
-    console.print(f"{total:,} items, {done:,} reviewed. Each link logs one reviewer in and works {lasting}; send "
+    each = f" {per_item} reviewers answer each item, blind to each other." if per_item > 1 else ""
+    console.print(f"{total:,} items, {done:,} reviewed.{each} Each link logs one reviewer in and works {lasting}; send "
                   "each only to its reviewer (revoke with --revoke NAME):", highlight=False, soft_wrap=True)
     for name in reviewer or [_default_reviewer()]:
         token = store.issue_token(project_id, name, max_age=link_age, single_use=single_use_links)
         console.print(plain(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}"),
                       soft_wrap=True)
-    serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies), sock)
+    serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies,
+                     pred_probs=audited.pred_probs, row_ids=audited.row_ids), sock)
 
 
 def _url_host(host: str) -> str:
@@ -145,7 +158,8 @@ def export(
     """Write the reviewed labels: a corrected copy of your table (<name>.reviewed.<ext>), labels_reviewed.csv and
     changelog.csv (every decision: who, when, what, why). Every value nobody changed is written back exactly as it
     was read; text typed by reviewers is neutralised against spreadsheet formulas. Your original file is never
-    changed."""
+    changed. With several reviewers per item the label is their consensus, and annotations.csv, consensus.csv,
+    annotators.csv and agreement.csv are written too."""
     from labelwise.audit.result import AuditResult
     from labelwise.errors import DataError
     from labelwise.review.project import export_decisions, open_audit_project
@@ -162,7 +176,8 @@ def export(
                               label_column=audited.label_column,
                               encoding=encoding or settings.get("encoding"), sep=sep or settings.get("sep"),
                               delimiter=settings.get("label_delimiter") or "|",
-                              expected_rows=audited.n_input_rows)
+                              expected_rows=audited.n_input_rows, pred_probs=audited.pred_probs,
+                              row_ids=audited.row_ids)
     console.print(f"{result.reviewed:,} of {result.total:,} rows reviewed", highlight=False, soft_wrap=True)
     messages.print("wrote:", highlight=False)
     for path in result.paths.values():

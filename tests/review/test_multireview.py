@@ -234,3 +234,26 @@ def test_the_agreement_page_is_blind_escaped_and_secured(tmp_path):
     assert "&lt;b&gt;bo&lt;/b&gt;" in page.text and "majority vote" in page.text
     assert clients["ana"].get("/agreement").text.count("&lt;script&gt;") == 2  # consensus and answer, escaped
     assert TestClient(create_app(store, pid, CLASSES)).get("/agreement").status_code == 401
+
+
+def test_the_commands_take_reviewers_per_item_and_export_crowdlab_consensus(tmp_path, capsys):
+    from labelwise.cli.main import main
+    from labelwise.review.project import open_audit_project
+    from tests.review.servers import audit_dir, free_port
+
+    folder = audit_dir(tmp_path, n=9)
+    assert main(["review", str(folder), "--reviewers-per-item", "0", "--port", str(free_port())]) == 2
+    assert "--reviewers-per-item must be from 1 to" in capsys.readouterr().err
+    store, pid, classes = open_audit_project(folder)
+    store.set_reviewers_per_item(pid, 2)  # what `labelwise review --reviewers-per-item 2` does before serving
+    for name in ("ana", "bo"):
+        store.issue_token(pid, name)
+        for view in store.queue(pid, reviewer=name, limit=3):
+            store.decide(view.id, labels=[classes[(view.row + (name == "bo")) % 3]], decision="relabel",
+                         author=name, expected_version=0)
+    assert main(["export", str(folder)]) == 0
+    consensus = pd.read_csv(folder / "consensus.csv")
+    assert list(consensus["row"]) == [0, 1, 2] and set(consensus["method"]) == {"crowdlab"}
+    assert set(consensus["status"]) == {"tie"} and len(pd.read_csv(folder / "annotations.csv")) == 6
+    labels = pd.read_csv(folder / "labels_reviewed.csv")
+    assert list(labels["label"][:3]) == list(consensus["label"]) and len(labels) == 9

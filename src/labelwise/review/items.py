@@ -320,7 +320,8 @@ class Items(Database):
         against the author's own version of the item (their assignment), so another reviewer's answer in between is
         no conflict. keep / ambiguous / skip keep the author's own answer (else the given label); undo withdraws
         their latest answer. Returns the author's new version."""
-        found = s.execute(select(Assignment.id, Assignment.version).join(Reviewer, Reviewer.id == Assignment.reviewer_id)
+        found = s.execute(select(Assignment.id, Assignment.version)
+                          .join(Reviewer, Reviewer.id == Assignment.reviewer_id)
                           .where(Assignment.item_id == item_id, Reviewer.name == author)).first()
         if found is None:
             raise LabelwiseError(f"Item {item_id} is not one of {author}'s items; open your queue.")
@@ -533,7 +534,8 @@ class Items(Database):
             if viewer is not None:
                 version, reviewed = own.get(item.id, (0, False))
                 answers = own_answers(events, viewer[1])
-                current = answers[-1]["labels"] if answers else next((e["labels"] for e in events if e["source"] == "given"), [])
+                given = next((e["labels"] for e in events if e["source"] == "given"), [])
+                current = answers[-1]["labels"] if answers else given
             views.append(ItemView(item.id, item.row, item.payload, item.label_quality, item.suggestion, version,
                                   list(current), reviewed, item.given_class,
                                   tuple(name for name, bit in ISSUE_FLAGS.items() if (item.issue_flags or 0) & bit)))

@@ -21,7 +21,8 @@ from labelwise.review.items import (
 from labelwise.review.snapshot import ExportSnapshot, Snapshots
 
 __all__ = ["ConflictError", "DECISIONS", "ExportSnapshot", "ItemView", "LINK_MAX_AGE", "MAX_LABEL", "MAX_REASON",
-           "MAX_REVIEWERS_PER_ITEM", "MIGRATIONS", "QueueFilter", "ReviewStore", "SOURCES", "SessionPolicy", "upgrade_schema"]
+           "MAX_REVIEWERS_PER_ITEM", "MIGRATIONS", "QueueFilter", "ReviewStore", "SOURCES", "SessionPolicy",
+           "upgrade_schema"]
 
 
 class ReviewStore(Items, Accounts, Snapshots):

@@ -130,8 +130,9 @@ def review(
     each = f" {per_item} reviewers answer each item, blind to each other." if per_item > 1 else ""
     console.print(f"{total:,} items, {done:,} reviewed.{each} Each link logs one reviewer in and works {lasting}; send "
                   "each only to its reviewer (revoke with --revoke NAME):", highlight=False, soft_wrap=True)
-    for name in reviewer or [_default_reviewer()]:
-        token = store.issue_token(project_id, name, max_age=link_age, single_use=single_use_links)
+    tokens = store.issue_tokens(project_id, reviewer or [_default_reviewer()], max_age=link_age,
+                                single_use=single_use_links)
+    for name, token in tokens.items():
         console.print(plain(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}"),
                       soft_wrap=True)
     serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies,

@@ -151,16 +151,18 @@ class Items(Database):
                                    .order_by(Item.label_quality, Item.id)))
             on: dict[int, set] = {item: set() for item in items}
             fresh: dict[int, list] = {r: [] for r in reviewers}  # reviewer -> their untouched items
-            for item, reviewer, version in s.execute(
-                    select(Assignment.item_id, Assignment.reviewer_id, Assignment.version)
+            stored: dict[tuple[int, int], int] = {}  # (item, reviewer) -> assignment id, for the untouched ones
+            for assignment, item, reviewer, version in s.execute(
+                    select(Assignment.id, Assignment.item_id, Assignment.reviewer_id, Assignment.version)
                     .join(Item, Item.id == Assignment.item_id).where(Item.project_id == project_id)
                     .order_by(Assignment.id)):
                 on[item].add(reviewer)
                 if version == 0 and reviewer in fresh:
                     fresh[reviewer].append(item)
+                    stored[(item, reviewer)] = assignment
             load = {r: sum(r in who for who in on.values()) for r in reviewers}
             added: dict[tuple[int, int], None] = {}  # (item, reviewer) to insert, in order
-            removed: list[tuple[int, int]] = []  # (item, reviewer) untouched assignments to delete
+            removed: list[int] = []  # ids of untouched assignments that move
             want = min(k, len(reviewers))
             for item in items:
                 while len(on[item]) < want:
@@ -187,10 +189,10 @@ class Items(Database):
                 if (item, busiest) in added:  # added in this call: not stored yet
                     del added[(item, busiest)]
                 else:
-                    removed.append((item, busiest))
+                    removed.append(stored[(item, busiest)])
                 added[(item, idlest)] = None
-            for item, reviewer in removed:
-                s.execute(delete(Assignment).where(Assignment.item_id == item, Assignment.reviewer_id == reviewer,
+            for start in range(0, len(removed), 500):
+                s.execute(delete(Assignment).where(Assignment.id.in_(removed[start:start + 500]),
                                                    Assignment.version == 0))
             now = _now()
             if added:

@@ -32,6 +32,11 @@ class ReviewStore(Items, Accounts, Snapshots):
     def issue_token(self, project_id: int, name: str, **options) -> str:
         """:meth:`Accounts.issue_token`, then, with several reviewers per item, the items are re-assigned so that a
         new reviewer gets their share (:meth:`Items.assign`)."""
-        token = super().issue_token(project_id, name, **options)
+        return self.issue_tokens(project_id, [name], **options)[name]
+
+    def issue_tokens(self, project_id: int, names, **options) -> dict[str, str]:
+        """name -> a new login token for each of ``names`` (:meth:`Accounts.issue_token`), then the items assigned
+        once for all of them (with several reviewers per item), so no item moves between the new accounts."""
+        tokens = {name: super(ReviewStore, self).issue_token(project_id, name, **options) for name in names}
         self.assign(project_id)
-        return token
+        return tokens

@@ -251,6 +251,8 @@ def test_the_commands_take_reviewers_per_item_and_export_crowdlab_consensus(tmp_
         for view in store.queue(pid, reviewer=name, limit=3):
             store.decide(view.id, labels=[classes[(view.row + (name == "bo")) % 3]], decision="relabel",
                          author=name, expected_version=0)
+    assert main(["review", str(folder), "--port", str(free_port())]) == 2  # no -r: no default account's share
+    assert "name the reviewers" in capsys.readouterr().err
     assert main(["export", str(folder)]) == 0
     consensus = pd.read_csv(folder / "consensus.csv")
     assert list(consensus["row"]) == [0, 1, 2] and set(consensus["method"]) == {"crowdlab"}

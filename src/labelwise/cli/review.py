@@ -117,12 +117,16 @@ def review(
     store, project_id, classes = open_audit_project(folder, db_url=db, audit=audited)
     if reviewers_per_item is not None:
         store.set_reviewers_per_item(project_id, reviewers_per_item)
+    per_item = store.reviewers_per_item(project_id)
+    if per_item > 1 and not reviewer:  # a default account would take a share of everyone's items
+        known = ", ".join(store.reviewers(project_id)) or "none yet"
+        raise ParameterError(f"This project has {per_item} reviewers per item: name the reviewers to print links "
+                             f"for with -r NAME (its reviewers: {known}).")
     for name in revoke or []:
         messages.print(plain(f"revoked {store.revoke_tokens(project_id, name)} login link(s) of {name}"), soft_wrap=True)
     store.prune(project_id, policy)  # ended sessions and spent links go: they do not pile up over many starts
     sock = bind(host, port)  # before printing links: a busy port is an error, not a link that leads nowhere
     done, total = store.progress(project_id)
-    per_item = store.reviewers_per_item(project_id)
     if link_age is None:
         lasting = "once" if single_use_links else "until revoked"
     else:

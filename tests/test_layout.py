@@ -93,6 +93,7 @@ FLOORS = {
     "labelwise.multilabel_compare": WORKFLOWS,  # every multi-label learner on one table, same features and splits
     "labelwise.audit": WORKFLOWS,
     "labelwise.audit.out_of_core": WORKFLOWS,  # the audit of tables larger than memory
+    "labelwise.audit.changes": WORKFLOWS,  # what a review round changed: two audits of the same rows compared
     "labelwise.data.batches": WORKFLOWS,  # a table's label and text columns in record batches, checked per batch
     "labelwise.audit.*": WORKFLOWS,
     "labelwise.data": WORKFLOWS,
@@ -108,6 +109,8 @@ FLOORS = {
     "labelwise.link.*": WORKFLOWS,
     "labelwise.review": WORKFLOWS,
     "labelwise.review.*": WORKFLOWS,
+    "labelwise.review.informative": WORKFLOWS,  # the queue most informative first, refit on a worker thread
+    "labelwise.review.reaudit": WORKFLOWS,  # audit again with the reviewed labels (labelwise audit --reviewed)
     "labelwise.scale.executor": WORKFLOWS,  # the heavy stages' interface, run here (LocalExecutor) or on Ray
     "labelwise.scale.cluster": WORKFLOWS,  # connecting to a Ray cluster ("auto", HOST:PORT, ray://), clear errors
     "labelwise.scale.ray_executor": WORKFLOWS,  # the stages on Ray: Ray Data actors, fold tasks, shard tasks

@@ -17,8 +17,9 @@ from labelwise.errors import DataError, ParameterError
 
 
 def audit(
-    data: Path = typer.Argument(..., help="The table: CSV, TSV, Parquet or JSON Lines, or a folder of Parquet files.",
-                                show_default=False),
+    data: Optional[Path] = typer.Argument(None, help="The table: CSV, TSV, Parquet or JSON Lines, or a folder of "
+                                          "Parquet files (with --reviewed: default the table that was audited).",
+                                          show_default=False),
     label: Optional[str] = typer.Option(None, "--label", "-l", help="The column holding the labels (required unless "
                                         "--spans).", show_default=False),
     spans: Optional[str] = typer.Option(None, "--spans", help="Audit span labels instead: the column of spans per "
@@ -35,9 +36,15 @@ def audit(
         None, "--pred-probs", help="Your own out-of-sample probabilities (.npy, .csv or .parquet; one row per input "
         "row, one column per class in sorted order or named after the classes) instead of training a model.",
     ),
-    out: Path = typer.Option(Path("labelwise-audit"), "--out", "-o", help="Folder for issues.csv/.parquet (one row per "
-                             "input row), per_class.csv, noise_matrix.csv, summary.json, and arrays.npz, pred_probs.npy "
-                             "and top_suggestions.parquet, which labelwise review, export and AuditResult.load read."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for issues.csv/.parquet (one row per input "
+                                       "row), per_class.csv, noise_matrix.csv, summary.json, and arrays.npz, "
+                                       "pred_probs.npy and top_suggestions.parquet, which labelwise review, export and "
+                                       "AuditResult.load read (default: labelwise-audit; with --reviewed DIR: "
+                                       "DIR.reaudit)."),
+    reviewed: Optional[Path] = typer.Option(None, "--reviewed", help="After a review round: the audit folder that was "
+                                            "reviewed. Audits again with the labels as reviewed (its review.db, or "
+                                            "the labels_reviewed.csv exported into it) and the same settings, and "
+                                            "writes what changed to OUT/changes.csv."),
     multi_label: bool = typer.Option(False, "--multi-label", help="Each row may carry several labels (list column)."),
     label_delimiter: Optional[str] = typer.Option(
         None, "--label-delimiter", help="Split multi-label strings on this delimiter, e.g. '|'."
@@ -93,6 +100,16 @@ def audit(
     """
     import labelwise
 
+    if reviewed is not None:
+        return audit_reviewed(reviewed, data=data, out=out, report=report, show=show, quiet=quiet,
+                              **{"--label": label, "--spans": spans, "--text": text, "--features": features,
+                                 "--embeddings": embeddings, "--pred-probs": pred_probs, "--multi-label": multi_label,
+                                 "--label-delimiter": label_delimiter, "--compare-to": compare_to,
+                                 "--llm-judge": llm_judge, "--out-of-core": out_of_core, "--folds": folds,
+                                 "--filter-by": filter_by, "--datasheet": datasheet})
+    if data is None:
+        raise ParameterError("give the table to audit (DATA), or --reviewed DIR to audit a reviewed one again.")
+    out = out or Path("labelwise-audit")
     writable(out, folder=True)
     if spans is not None:
         from labelwise.cli.audit_spans import refuse_with_spans, run_span_audit
@@ -172,6 +189,38 @@ def audit(
     messages.print(plain(f"wrote {out}/ {written}"), soft_wrap=True)
     if html is not None:
         messages.print(plain(f"open the report: {html.resolve().as_uri()}"))
+
+
+def audit_reviewed(reviewed: Path, *, data: Optional[Path], out: Optional[Path], report: bool, show: int, quiet: bool,
+                   **refused) -> None:
+    """``labelwise audit --reviewed DIR``: the audit again with the labels as reviewed in DIR, its summary and what
+    changed. ``refused``: options that the first audit's settings decide (given: a ParameterError)."""
+    from labelwise.review.reaudit import reaudit
+
+    given = [name for name, value in refused.items() if value not in (None, False, [])]
+    if given:
+        raise ParameterError(f"--reviewed audits again with the first audit's settings; drop {', '.join(given)}.")
+    out = out or reviewed.with_name(reviewed.name + ".reaudit")
+    if out.resolve() == reviewed.resolve():
+        raise ParameterError(f"--out {out} is the reviewed folder itself: give a new folder for the new audit.")
+    writable(out, folder=True)
+    with progress_bars(enabled=not quiet) as progress:
+        found = reaudit(reviewed, out, data=data, progress=progress)
+    result = found.after
+    with interrupt_after():
+        result.save(out)
+        changes_csv = found.changes.save(out)
+    written = "issues.csv, issues.parquet, per_class.csv, summary.json, changes.csv, changes.json"
+    if report:
+        from labelwise.report import write_report
+
+        write_report(result, out)
+        written += ", report.html, report.json"
+    print_summary(result, show)
+    for line in found.changes.lines():
+        console.print(plain(line), soft_wrap=True)
+    messages.print(plain(f"labels from {found.reviewed.source}; corrected table {found.table}"), soft_wrap=True)
+    messages.print(plain(f"wrote {out}/ {written} (row by row: {changes_csv.name})"), soft_wrap=True)
 
 
 def print_summary(result, show: int = 10) -> None:
@@ -293,7 +342,7 @@ def report(
     The same audit as `labelwise audit ... --report`. Example:
     labelwise report train.csv --label category --text text --compare-to test.csv --out report/
     """
-    audit(data=data, label=label, spans=None, text=text, features=features, embeddings=embeddings,
+    audit(data=data, reviewed=None, label=label, spans=None, text=text, features=features, embeddings=embeddings,
           pred_probs=pred_probs, out=out, multi_label=False, label_delimiter=None, drop_missing=drop_missing,
           encoding=encoding, sep=sep,
           encoder=encoder, filter_by=None, folds=None, random_state=random_state, compare_to=compare_to,

@@ -95,26 +95,45 @@ def review(
                                                      "blind to each other (default: the project's, 1 for a new "
                                                      "one). With K > 1 each item goes to K reviewers; see the "
                                                      "agreement page and the export's consensus."),
+    order: str = typer.Option("quality", "--order", help="Queue order: 'quality' (worst label first) or "
+                              "'informative' (most informative to label next, from a model refit in the background "
+                              "on the audit's features with the labels as reviewed so far)."),
+    strategy: str = typer.Option("margin", "--strategy", "-s", help="With --order informative: margin, "
+                                 "least_confidence, entropy or k_center (as in labelwise select)."),
+    refit_every: int = typer.Option(10, "--refit-every", help="With --order informative: refit after this many "
+                                    "decisions (or 30 s after the first since the last refit)."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
-    """Review the flagged labels in your browser, worst first. Every decision is kept as an event.
+    """Review the flagged labels in your browser, worst first (or most informative first). Every decision is kept
+    as an event.
 
     Example: labelwise audit train.csv --label category --text text --out audit/ && labelwise review audit/ -r ana -r bo
     """
+    from labelwise.audit.result import AuditResult
+
     try:
         from labelwise.review.app import bind, create_app, serve
         from labelwise.review.project import open_audit_project
         from labelwise.review.store import SessionPolicy
     except ImportError as err:
         raise LabelwiseError(f"{err}. Install the review app with: pip install 'labelwise[review]'") from None
+    if order not in ("quality", "informative"):
+        raise ParameterError(f"--order takes quality or informative; got {order!r}.")
+    if refit_every < 1:
+        raise ParameterError(f"--refit-every counts decisions: 1 or more; got {refit_every}.")
     policy = SessionPolicy(idle=parse_duration(session_idle, "--session-idle"),
                            max_age=parse_duration(session_max_age, "--session-max-age"))
     link_age = parse_duration(link_max_age, "--link-max-age")
     folder = prepare_audit(audit_dir, label=label, text=text, encoding=encoding, sep=sep)
-    from labelwise.audit.result import AuditResult
-
     audited = AuditResult.load(folder)
+    ranked = None
+    if order == "informative":
+        from labelwise.review.informative import InformativeOrder, check_refittable
+
+        check_refittable(audited, strategy)  # before the server starts: a wrong option is one line, not a log
     store, project_id, classes = open_audit_project(folder, db_url=db, audit=audited)
+    if order == "informative":
+        ranked = InformativeOrder(store, project_id, audited, strategy=strategy, refit_every=refit_every)
     if reviewers_per_item is not None:
         store.set_reviewers_per_item(project_id, reviewers_per_item)
     per_item = store.reviewers_per_item(project_id)
@@ -139,7 +158,10 @@ def review(
     for name, token in tokens.items():
         console.print(plain(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}"),
                       soft_wrap=True)
-    serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies,
+    if ranked is not None:
+        messages.print(plain(f"queue order: most informative first by {strategy}, refit in the background (worst "
+                             "label first until the first refit is done)"), soft_wrap=True)
+    serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies, order=ranked,
                      pred_probs=audited.pred_probs, row_ids=audited.row_ids), sock)
 
 

@@ -193,18 +193,27 @@ def _agreement_rows(found, answers: dict, seen: set, limit: int = AGREEMENT_ROWS
 
 
 def create_app(store: ReviewStore, project_id: int, classes: list[str], *, policy: SessionPolicy = SessionPolicy(),
-               secure_cookies: bool = False, pred_probs=None, row_ids=None) -> FastAPI:
+               secure_cookies: bool = False, order=None, pred_probs=None, row_ids=None) -> FastAPI:
     """The app for one project. Reviewers log in with tokens from ``store.issue_token(project_id, name)``; their
     sessions last as ``policy`` says. ``secure_cookies``: mark the session cookie Secure even when the app itself
-    sees plain http (behind an https proxy); over https it is Secure anyway. ``pred_probs`` ((n, K) float, row i
-    for data row ``row_ids[i]``): the audit's probabilities, for CROWDLAB's consensus on the agreement page."""
+    sees plain http (behind an https proxy); over https it is Secure anyway. ``order``: an
+    :class:`~labelwise.review.informative.InformativeOrder` to show the queue most informative first (started and
+    stopped with the app; label-quality order while it has none); None: worst label quality first. ``pred_probs``
+    ((n, K) float, row i for data row ``row_ids[i]``): the audit's probabilities, for CROWDLAB's consensus on the
+    agreement page."""
     @asynccontextmanager
     async def lifespan(_app):
         # Few worker threads: pages are CPU work under one GIL, and 40 threads (the default) competing for it make
         # the thread holding the database's write lock wait its turn behind all the others (long tails).
         # Requests beyond these wait in the event loop, first come first served.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
-        yield
+        if order is not None:
+            order.start()
+        try:
+            yield
+        finally:
+            if order is not None:
+                order.stop()
 
     app = _App(title="labelwise review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     store.progress(project_id)  # fill the store's caches now, not under the first burst of reviewers
@@ -240,6 +249,13 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
             view, history, previous_id, next_id = store.item_page(project_id, item_id, where, reviewer=s["user"])
         except LabelwiseError:
             return not_found()
+        ranked = order.current() if order is not None else None
+        if ranked is not None:  # previous and next in the informative order
+            ids = store.queue_in_order(project_id, ranked.rank, where=where, limit=0, reviewer=s["user"])[1]
+            if item_id in ids:
+                place = ids.index(item_id)
+                previous_id = ids[place - 1] if place > 0 else None
+                next_id = ids[place + 1] if place + 1 < len(ids) else None
         top = list((view.suggestion or {}).get("probabilities", {}).items())[:TOP]
         return page(request, "item.html", s, status=status, it=view, classes=classes, top=top, history=history,
                     conflict=conflict, previous_id=previous_id, next_id=next_id, filter_qs=_filter_qs(where))
@@ -275,6 +291,9 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
         if s is None:
             return denied()
         where = _filter(request.query_params)
+        ranked = order.current() if order is not None else None
+        if ranked is not None:
+            return informative_queue(request, s, where, ranked)
         after = None
         quality, after_id = request.query_params.get("after_quality"), request.query_params.get("after_id")
         if quality is not None or after_id is not None:
@@ -294,7 +313,8 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
                     filter_qs=_filter_qs(where), given_classes=store.given_classes(project_id),
                     issue_names=list(ISSUE_FLAGS), preview=_preview,
                     start_id=store.next_to_review(project_id, where=where, reviewer=s["user"]),
-                    per_item=store.reviewers_per_item(project_id))
+                    per_item=store.reviewers_per_item(project_id), order_note=quality_order_note(),
+                    informative=False)
 
     @app.get("/agreement", response_class=HTMLResponse)
     def agreement(request: Request):
@@ -312,6 +332,44 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
         return page(request, "agreement.html", s, found=found, per_item=snap.reviewers_per_item,
                     rows=_agreement_rows(found, answers, seen), pairs=pairs, shown_limit=AGREEMENT_ROWS,
                     reviewer_rows=found.reviewer_frame().to_dict("records"), fmt=_number)
+
+    def quality_order_note() -> str:
+        if order is None:
+            return "worst label quality first"
+        why = ("the last refit of the model failed (see the server's log); it refits after the next decisions"
+               if order.error else "the model's first refit is still running")
+        return f"worst label quality first: the most informative order is not available yet ({why})"
+
+    def informative_queue(request: Request, s: dict, where: QueueFilter, ranked) -> HTMLResponse:
+        after_item = None
+        if "after_item" in request.query_params:
+            after_item = _id(request.query_params["after_item"])
+            if after_item is None:
+                return _plain(400, "Malformed page position (after_item). Start again from the queue.")
+        items, _ = store.queue_in_order(project_id, ranked.rank, where=where, after_item=after_item, limit=PAGE,
+                                       reviewer=s["user"])
+        next_page = None
+        if len(items) == PAGE:
+            qs = _filter_qs(where)
+            next_page = f"/{qs}{'&' if qs else '?'}{urlencode({'after_item': items[-1].id})}"
+        unreviewed = QueueFilter(where.given_class, where.issue, False)
+        first = store.queue_in_order(project_id, ranked.rank, where=unreviewed, limit=1, reviewer=s["user"])[0]
+        return page(request, "queue.html", s, items=items, next_page=next_page, where=where,
+                    filter_qs=_filter_qs(where), given_classes=store.given_classes(project_id),
+                    issue_names=list(ISSUE_FLAGS), preview=_preview, start_id=first[0].id if first else None,
+                    order_note=ranked.describe(), informative=True,
+                    per_item=store.reviewers_per_item(project_id))
+
+    def next_item(where: QueueFilter, after_item: int, reviewer: str) -> Optional[int]:
+        """The next item without a decision after ``after_item`` in the queue's order, wrapping to the start."""
+        ranked = order.current() if order is not None else None
+        if ranked is None:
+            return store.next_to_review(project_id, where=where, after_item=after_item, reviewer=reviewer)
+        unreviewed = QueueFilter(where.given_class, where.issue, False)
+        found = store.queue_in_order(project_id, ranked.rank, where=unreviewed, after_item=after_item, limit=1,
+                                     reviewer=reviewer)[0]
+        found = found or store.queue_in_order(project_id, ranked.rank, where=unreviewed, limit=1, reviewer=reviewer)[0]
+        return found[0].id if found else None
 
     @app.get("/item/{item_id}", response_class=HTMLResponse)
     def item(request: Request, item_id: str):
@@ -362,9 +420,11 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
         except LabelwiseError as err:
             return HTMLResponse(f"<p>{escape(str(err))}</p><p><a href=\"/item/{number}\">back to the item</a></p>",
                                 status_code=400)
+        if order is not None:
+            order.decided()  # counts it; a refit, if due, runs on the order's own thread
         if decision == "undo":
             return RedirectResponse(f"/item/{number}{_filter_qs(where)}", status_code=303)
-        following = store.next_to_review(project_id, where=where, after_item=number, reviewer=s["user"])
+        following = next_item(where, number, s["user"])
         target = f"/item/{following}" if following else "/"
         return RedirectResponse(target + _filter_qs(where), status_code=303)
 

@@ -21,9 +21,10 @@ quality, id), so a page costs the same at 100 rows or 100,000.
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 from labelwise.errors import ConflictError, LabelwiseError, ParameterError
 from labelwise.review.database import Database, now as _now
@@ -458,6 +459,32 @@ class Items(Database):
             if found is None and after is not None:
                 found = s.scalar(self._queue_query(select(Item.id), project_id, where, None, viewer=viewer).limit(1))
             return found
+
+    def queue_in_order(self, project_id: int, rank: Mapping[int, int], *, where: QueueFilter = QueueFilter(),
+                       after_item: Optional[int] = None, limit: int = 50,
+                       reviewer: Optional[str] = None) -> tuple[list[ItemView], list[int]]:
+        """The queue in a given order instead of label quality (the informative order of
+        :mod:`labelwise.review.informative`). rank: data row -> its place (0 first); items whose row has none come
+        last, by id. Returns (the views of up to ``limit`` items under ``where`` that come after item ``after_item``
+        in this order (from the start when None), the ids of every item under ``where`` in this order).
+        ``reviewer``: whose queue (with several reviewers per item, their items only; see :meth:`queue`)."""
+        with self._read() as s:
+            viewer = _viewer(s, project_id, reviewer)
+            found = s.execute(self._queue_query(select(Item.id, Item.row), project_id, where, None,
+                                                viewer=viewer)).all()
+            last = len(rank)
+            keys = sorted((rank.get(row, last), item_id) for item_id, row in found)
+            ids = [item_id for _, item_id in keys]
+            start = 0
+            if after_item is not None:
+                row = s.scalar(select(Item.row).where(Item.id == after_item, Item.project_id == project_id))
+                if row is not None:
+                    start = bisect.bisect_right(keys, (rank.get(row, last), after_item))
+            page = ids[start:start + limit]
+            if not page:
+                return [], ids
+            items = {item.id: item for item in s.execute(select(Item.__table__).where(Item.id.in_(page)))}
+            return self._views(s, [items[i] for i in page], viewer), ids
 
     @staticmethod
     def _queue_query(query, project_id: int, where: QueueFilter, after, backwards: bool = False, *,

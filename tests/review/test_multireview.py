@@ -259,3 +259,16 @@ def test_the_commands_take_reviewers_per_item_and_export_crowdlab_consensus(tmp_
     assert set(consensus["status"]) == {"tie"} and len(pd.read_csv(folder / "annotations.csv")) == 6
     labels = pd.read_csv(folder / "labels_reviewed.csv")
     assert list(labels["label"][:3]) == list(consensus["label"]) and len(labels) == 9
+
+
+def test_a_revoked_reviewers_untouched_items_go_to_the_others(tmp_path):
+    store, pid = _project(f"sqlite:///{tmp_path / 'r.db'}", n=12, k=2, reviewers=("ana", "bo", "cy"))
+    done = store.queue(pid, reviewer="cy", limit=2)
+    for view in done:
+        store.decide(view.id, decision="keep", author="cy", expected_version=0)
+    store.revoke_tokens(pid, "cy")
+    store.issue_tokens(pid, ["ana", "bo"])  # what the next `labelwise review ... -r ana -r bo` does
+    assert _mine(store, pid, "cy") == {v.row for v in done}  # cy's answered items stay cy's (the answers count)
+    mine = {name: _mine(store, pid, name) for name in ("ana", "bo")}
+    for row in range(12):  # every other item has both ana and bo; cy's answered ones one of them
+        assert sum(row in rows for rows in mine.values()) == (1 if row in _mine(store, pid, "cy") else 2)

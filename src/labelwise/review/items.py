@@ -28,10 +28,12 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from labelwise.errors import ConflictError, LabelwiseError, ParameterError
 from labelwise.review.database import Database, now as _now
-from labelwise.review.schema import ISSUE_FLAGS, Assignment, Item, LabelEvent, Project, Reviewer
+from labelwise.review.schema import (
+    ISSUE_FLAGS, Assignment, BrowserSession, Item, LabelEvent, LoginLink, Project, Reviewer,
+)
 
 # SQLAlchemy after labelwise.review.database, which turns its absence into a MissingExtraError
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 SOURCES = ("given", "audit", "llm", "human")
@@ -139,13 +141,16 @@ class Items(Database):
         each to the least-loaded reviewers not yet on it (ties: the earlier account). Run again after a reviewer is
         added: items short of k reviewers are topped up, then items nobody has opened a decision on move from the
         busiest reviewers to the least busy until the loads differ by at most one (where the items allow it).
-        Nothing with a decision ever moves. Does nothing when k = 1."""
+        Only reviewers who can still log in (a link not revoked, or a session) get items: the untouched items of a
+        revoked reviewer go to the others. Nothing with a decision ever moves. Does nothing when k = 1."""
         with self._write() as s:
             k = _per_item(s, project_id)
             if k <= 1:
                 return 0
-            reviewers = list(s.scalars(select(Reviewer.id).where(Reviewer.project_id == project_id)
-                                       .order_by(Reviewer.id)))
+            reviewers = list(s.scalars(
+                select(Reviewer.id).where(Reviewer.project_id == project_id, or_(
+                    exists().where(LoginLink.reviewer_id == Reviewer.id, LoginLink.revoked_at.is_(None)),
+                    exists().where(BrowserSession.reviewer_id == Reviewer.id))).order_by(Reviewer.id)))
             if not reviewers:
                 return 0
             items = list(s.scalars(select(Item.id).where(Item.project_id == project_id)
@@ -153,20 +158,23 @@ class Items(Database):
             on: dict[int, set] = {item: set() for item in items}
             fresh: dict[int, list] = {r: [] for r in reviewers}  # reviewer -> their untouched items
             stored: dict[tuple[int, int], int] = {}  # (item, reviewer) -> assignment id, for the untouched ones
+            gone: dict[tuple[int, int], int] = {}  # the same, of reviewers who cannot log in any more
             for assignment, item, reviewer, version in s.execute(
                     select(Assignment.id, Assignment.item_id, Assignment.reviewer_id, Assignment.version)
                     .join(Item, Item.id == Assignment.item_id).where(Item.project_id == project_id)
                     .order_by(Assignment.id)):
+                if version == 0 and reviewer not in fresh:
+                    gone[(item, reviewer)] = assignment
+                    continue
                 on[item].add(reviewer)
-                if version == 0 and reviewer in fresh:
+                if version == 0:
                     fresh[reviewer].append(item)
                     stored[(item, reviewer)] = assignment
             load = {r: sum(r in who for who in on.values()) for r in reviewers}
             added: dict[tuple[int, int], None] = {}  # (item, reviewer) to insert, in order
-            removed: list[int] = []  # ids of untouched assignments that move
-            want = min(k, len(reviewers))
+            removed = list(gone.values())  # ids of untouched assignments that move (first: of revoked reviewers)
             for item in items:
-                while len(on[item]) < want:
+                while len(on[item]) < k and not on[item].issuperset(reviewers):
                     chosen = min((r for r in reviewers if r not in on[item]), key=lambda r: (load[r], r))
                     on[item].add(chosen)
                     load[chosen] += 1
@@ -199,7 +207,7 @@ class Items(Database):
             if added:
                 s.execute(insert(Assignment), [{"item_id": item, "reviewer_id": reviewer, "version": 0,
                                                 "answered": False, "created_at": now} for item, reviewer in added])
-        return len(added)
+        return len(added) + len(gone)
 
     def classes(self, project_id: int) -> list:
         if project_id not in self._classes:

@@ -126,3 +126,128 @@ def test_review_in_a_browser_with_keys_filters_and_hostile_data(served):
     assert current[2] == ["pin_blocked", "card_linking"] and current[3] == [CLASSES[3]]
     assert [e["author"] for e in store.human_events(1)] == ["ana"] * 4
     assert not errors and not dialogs
+
+
+DOUBLE = ["billing", "refund", "shipping"]
+ANA = ["billing", "refund", "shipping", "billing", "refund", "shipping"]
+BO = ["billing", "refund", "billing", "billing", "shipping", "shipping"]  # disagrees with ana on rows 2 and 4
+
+
+def _serve(app):
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.slow
+def test_two_reviewers_label_blind_and_the_agreement_page_and_export_agree(tmp_path):
+    """A blind double-annotation round: ana and bo each log in with their own link and label the same six items;
+    bo cannot see ana's answer until he has given his; they agree on four items and disagree on two. The agreement
+    page and `export_decisions` then show CROWDLAB's consensus, Krippendorff's alpha and Cohen's kappa exactly as
+    labelwise.audit.multiannotator computes them from the same answers, and each reviewer's own labels."""
+    import numpy as np
+    import pandas as pd
+    from playwright.sync_api import sync_playwright
+
+    from labelwise.audit.multiannotator import (
+        cohen_kappa_pairs, get_label_quality_multiannotator, krippendorff_alpha,
+    )
+    from labelwise.review.project import export_decisions
+
+    store = ReviewStore(f"sqlite:///{tmp_path / 'review.db'}")
+    pid = store.create_project("double", DOUBLE)
+    store.add_items(pid, [{"row": i, "payload": {"text": f"message {i}"}, "given": [DOUBLE[(i + 1) % 3]],
+                           "label_quality": i / 10} for i in range(6)])
+    store.set_reviewers_per_item(pid, 2)
+    tokens = {name: store.issue_token(pid, name) for name in ("ana", "bo")}
+    probs = np.random.default_rng(3).dirichlet(np.ones(3), size=6)
+    server, thread, base = _serve(create_app(store, pid, DOUBLE, pred_probs=probs, row_ids=np.arange(6)))
+    errors = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox",
+                                                                       "--disable-gpu",
+                                                                       "--disable-background-networking"])
+            pages = {}
+            for name in ("ana", "bo"):  # one browser context each: their own cookies
+                pages[name] = browser.new_context().new_page()
+                pages[name].on("pageerror", lambda exc: errors.append(str(exc)))
+                pages[name].goto(f"{base}/login?token={tokens[name]}")
+                assert f"signed in as {name}" in pages[name].inner_text("nav")
+                assert "0 of 6 reviewed" in pages[name].inner_text("nav")
+
+            def answer(page, row, label):
+                assert f"Row {row}" in page.inner_text("h1")
+                page.fill("#label", label)
+                with page.expect_navigation():
+                    page.press("#label", "Enter")
+
+            ana, bo = pages["ana"], pages["bo"]
+            with ana.expect_navigation():
+                ana.click("#start")
+            for row in range(6):
+                answer(ana, row, ANA[row])
+            assert "6 of 6 reviewed" in ana.inner_text("nav")
+            assert "No items match" in (ana.goto(f"{base}/?reviewed=no") and ana.inner_text("table"))
+            with bo.expect_navigation():
+                bo.click("#start")
+            for row in range(6):
+                history = bo.inner_text("table")  # the history: the given label only, not ana's answer
+                assert "ana" not in history and "human" not in history
+                assert bo.inner_text("#current") == DOUBLE[(row + 1) % 3]  # the given label, not ana's
+                answer(bo, row, BO[row])
+            bo.goto(f"{base}/item/3")  # row 2, answered by both: now bo sees ana's answer beside his own
+            history = bo.inner_text("table")
+            assert "ana" in history and "shipping" in history and bo.inner_text("#current") == "billing"
+
+            with bo.expect_navigation():
+                bo.goto(f"{base}/")
+                bo.click("#agreement")
+            text = bo.inner_text("body")
+            cells = [[c.inner_text() for c in r.query_selector_all("td")]
+                     for r in bo.query_selector_all("#items tr")[1:]]
+            kappa_row = [c.inner_text() for c in bo.query_selector_all("#kappa tr")[1].query_selector_all("td")]
+            alpha_shown = bo.inner_text("#alpha")
+            bo.screenshot(path=str(REPO / "test-artifacts" / "review-agreement.png"), full_page=True)
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert not errors
+
+    labels = np.array([[DOUBLE.index(a), DOUBLE.index(b)] for a, b in zip(ANA, BO)], dtype=float)
+    reference = get_label_quality_multiannotator(pd.DataFrame(labels, columns=["ana", "bo"]), probs, verbose=False)
+    consensus = [DOUBLE[c] for c in reference["label_quality"]["consensus_label"]]
+    assert [consensus[r] for r in (0, 1, 3, 5)] == [ANA[r] for r in (0, 1, 3, 5)]  # where they agree
+    alpha, kappa = krippendorff_alpha(labels), cohen_kappa_pairs(labels)[0, 1]
+    # by hand: 4 of 6 agree, chance (2*3 + 2*1 + 2*2) / 36 = 1/3, kappa = (2/3 - 1/3) / (2/3); alpha from the
+    # coincidences: 4 disagreeing pairs of 12 values (5 billing, 3 refund, 4 shipping): 1 - 4 / (2 * 47 / 11)
+    assert kappa == pytest.approx(0.5) and alpha == pytest.approx(1 - 44 / 94)
+    assert "CROWDLAB" in text and alpha_shown == f"{alpha:.3f}"
+    assert kappa_row == ["ana", "bo", "6", f"{kappa:.3f}"]
+    by_row = {int(c[0]): c for c in cells}
+    assert sorted(by_row) == list(range(6))
+    for row in range(6):
+        assert by_row[row][1] == consensus[row] and by_row[row][4:] == [ANA[row], BO[row]]
+        assert by_row[row][3] == ("unanimous" if ANA[row] == BO[row] else "tie")
+
+    table = tmp_path / "tickets.csv"
+    table.write_text("id,topic\n" + "".join(f"{i:03d},{DOUBLE[(i + 1) % 3]}\n" for i in range(6)))
+    result = export_decisions(store, pid, tmp_path, source=table, label_column="topic", pred_probs=probs,
+                              row_ids=np.arange(6))
+    written = pd.read_csv(result.paths["dataset"], dtype=str)
+    assert list(written["topic"]) == consensus and list(written["id"]) == [f"{i:03d}" for i in range(6)]
+    annotations = pd.read_csv(result.paths["annotations"])
+    assert list(annotations.query("reviewer == 'ana'")["label"]) == ANA
+    assert list(annotations.query("reviewer == 'bo'")["label"]) == BO
+    agreement = pd.read_csv(result.paths["agreement"])
+    assert agreement["value"].tolist() == pytest.approx([alpha, kappa])
+    annotators = pd.read_csv(result.paths["annotators"]).set_index("reviewer")
+    assert annotators["quality"].to_numpy() == pytest.approx(
+        reference["annotator_stats"].loc[["ana", "bo"], "annotator_quality"].to_numpy())
+    assert annotators["items_answered"].tolist() == [6, 6]

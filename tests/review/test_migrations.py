@@ -15,6 +15,7 @@ from alembic.config import Config  # noqa: E402
 from alembic.migration import MigrationContext  # noqa: E402
 from sqlalchemy import create_engine, inspect, text  # noqa: E402
 
+from labelwise.errors import ParameterError  # noqa: E402
 from labelwise.review.schema import Base  # noqa: E402
 from labelwise.review.store import MIGRATIONS, QueueFilter, ReviewStore  # noqa: E402
 
@@ -90,3 +91,37 @@ def test_accounts_of_a_one_project_database_move_to_that_project(store_url, proj
         assert store.reviewers(1) == [] and store.login(1, "old-token") is None
     with store.engine.connect() as connection:
         assert not {"users", "access_tokens", "sessions"} & set(inspect(connection).get_table_names())
+
+
+def test_a_0003_database_upgrades_to_one_reviewer_per_item_with_every_event(store_url):
+    """0003 -> 0004: projects get reviewers_per_item = 1 (nothing changes for them), decisions and accounts stay,
+    and a project can then take several reviewers per item."""
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "0003")
+        project = connection.execute(text("INSERT INTO projects (name, key, classes, created_at) VALUES "
+                                          "('old', 'k', :c, CURRENT_TIMESTAMP) RETURNING id"),
+                                     {"c": json.dumps(["a", "b"])}).scalar()
+        for row in (0, 1):
+            item = connection.execute(text("INSERT INTO items (project_id, row, payload, label_quality, version, "
+                                           "issue_flags) VALUES (:p, :r, '{}', :q, :r, 0) RETURNING id"),
+                                      {"p": project, "r": row, "q": row / 10}).scalar()
+            connection.execute(text("INSERT INTO label_events (item_id, version, labels, decision, source, author, "
+                                    "reason, created_at) VALUES (:i, 0, '[\"a\"]', 'keep', 'given', 'labelwise', "
+                                    "'', CURRENT_TIMESTAMP)"), {"i": item})
+        connection.execute(text("INSERT INTO label_events (item_id, version, labels, decision, source, author, "
+                                "reason, created_at) VALUES (:i, 1, '[\"b\"]', 'relabel', 'human', 'ana', 'why', "
+                                "CURRENT_TIMESTAMP)"), {"i": item})
+        connection.execute(text("INSERT INTO reviewers (project_id, name, created_at) VALUES "
+                                "(:p, 'ana', CURRENT_TIMESTAMP)"), {"p": project})
+    engine.dispose()
+    store = ReviewStore(store_url)
+    assert store.reviewers_per_item(project) == 1 and store.current_labels(project) == {0: ["a"], 1: ["b"]}
+    assert [v.row for v in store.queue(project, reviewer="ana")] == [0, 1]  # k = 1: everyone sees every item
+    with pytest.raises(ParameterError, match="cannot switch"):  # decided under one reviewer per item
+        store.set_reviewers_per_item(project, 2)
+    second = store.create_project("new", ["a", "b"])
+    store.add_items(second, [{"row": 0, "given": ["a"]}])
+    store.set_reviewers_per_item(second, 2)
+    store.issue_token(second, "bo")
+    assert [v.row for v in store.queue(second, reviewer="bo")] == [0]

@@ -90,6 +90,11 @@ def review(
     single_use_links: bool = typer.Option(False, "--single-use-links", help="Login links printed now work once."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark the session cookie Secure: use it "
                                         "behind an https proxy (over https it is Secure anyway)."),
+    reviewers_per_item: Optional[int] = typer.Option(None, "--reviewers-per-item", metavar="K",
+                                                     help="How many reviewers label each item, independently and "
+                                                     "blind to each other (default: the project's, 1 for a new "
+                                                     "one). With K > 1 each item goes to K reviewers; see the "
+                                                     "agreement page and the export's consensus."),
     order: str = typer.Option("quality", "--order", help="Queue order: 'quality' (worst label first) or "
                               "'informative' (most informative to label next, from a model refit in the background "
                               "on the audit's features with the labels as reviewed so far)."),
@@ -129,6 +134,13 @@ def review(
     store, project_id, classes = open_audit_project(folder, db_url=db, audit=audited)
     if order == "informative":
         ranked = InformativeOrder(store, project_id, audited, strategy=strategy, refit_every=refit_every)
+    if reviewers_per_item is not None:
+        store.set_reviewers_per_item(project_id, reviewers_per_item)
+    per_item = store.reviewers_per_item(project_id)
+    if per_item > 1 and not reviewer:  # a default account would take a share of everyone's items
+        known = ", ".join(store.reviewers(project_id)) or "none yet"
+        raise ParameterError(f"This project has {per_item} reviewers per item: name the reviewers to print links "
+                             f"for with -r NAME (its reviewers: {known}).")
     for name in revoke or []:
         messages.print(plain(f"revoked {store.revoke_tokens(project_id, name)} login link(s) of {name}"), soft_wrap=True)
     store.prune(project_id, policy)  # ended sessions and spent links go: they do not pile up over many starts
@@ -138,16 +150,19 @@ def review(
         lasting = "once" if single_use_links else "until revoked"
     else:
         lasting = f"{'once, ' if single_use_links else ''}for {link_max_age}"
-    console.print(f"{total:,} items, {done:,} reviewed. Each link logs one reviewer in and works {lasting}; send "
+    each = f" {per_item} reviewers answer each item, blind to each other." if per_item > 1 else ""
+    console.print(f"{total:,} items, {done:,} reviewed.{each} Each link logs one reviewer in and works {lasting}; send "
                   "each only to its reviewer (revoke with --revoke NAME):", highlight=False, soft_wrap=True)
-    for name in reviewer or [_default_reviewer()]:
-        token = store.issue_token(project_id, name, max_age=link_age, single_use=single_use_links)
+    tokens = store.issue_tokens(project_id, reviewer or [_default_reviewer()], max_age=link_age,
+                                single_use=single_use_links)
+    for name, token in tokens.items():
         console.print(plain(f"  {name}: http://{_url_host(host)}:{sock.getsockname()[1]}/login?token={token}"),
                       soft_wrap=True)
     if ranked is not None:
         messages.print(plain(f"queue order: most informative first by {strategy}, refit in the background (worst "
                              "label first until the first refit is done)"), soft_wrap=True)
-    serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies, order=ranked), sock)
+    serve(create_app(store, project_id, classes, policy=policy, secure_cookies=secure_cookies, order=ranked,
+                     pred_probs=audited.pred_probs, row_ids=audited.row_ids), sock)
 
 
 def _url_host(host: str) -> str:
@@ -170,7 +185,8 @@ def export(
     """Write the reviewed labels: a corrected copy of your table (<name>.reviewed.<ext>), labels_reviewed.csv and
     changelog.csv (every decision: who, when, what, why). Every value nobody changed is written back exactly as it
     was read; text typed by reviewers is neutralised against spreadsheet formulas. Your original file is never
-    changed."""
+    changed. With several reviewers per item the label is their consensus, and annotations.csv, consensus.csv,
+    annotators.csv and agreement.csv are written too."""
     from labelwise.audit.result import AuditResult
     from labelwise.errors import DataError
     from labelwise.review.project import export_decisions, open_audit_project
@@ -187,7 +203,8 @@ def export(
                               label_column=audited.label_column,
                               encoding=encoding or settings.get("encoding"), sep=sep or settings.get("sep"),
                               delimiter=settings.get("label_delimiter") or "|",
-                              expected_rows=audited.n_input_rows)
+                              expected_rows=audited.n_input_rows, pred_probs=audited.pred_probs,
+                              row_ids=audited.row_ids)
     console.print(f"{result.reviewed:,} of {result.total:,} rows reviewed", highlight=False, soft_wrap=True)
     messages.print("wrote:", highlight=False)
     for path in result.paths.values():

@@ -3,6 +3,9 @@
 Pages are rendered on the server (templates in ``templates/``); the only script is the item page's keyboard
 shortcuts, allowed by a per-response CSP nonce. Filters (given class, issue type, reviewed or not) travel in the
 query string and survive every decision, so a reviewer can work through "outliers of class X" from start to end.
+With several reviewers per item each reviewer sees only their own items and answers blind (the store's views take
+the signed-in reviewer); ``/agreement`` shows the consensus, each reviewer's quality and the agreement between them
+(:mod:`labelwise.review.consensus`), per item only for the items the viewer has answered.
 
 Security:
 
@@ -27,6 +30,7 @@ import errno
 import hmac
 import math
 import secrets
+from dataclasses import dataclass
 import socket
 from contextlib import asynccontextmanager
 from typing import List, Optional
@@ -58,6 +62,7 @@ WORKER_THREADS = 8
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in every database the store runs on
 MAX_BODY = 64 * 1024  # bytes of a request body: a decision form is well under 10 KB
 MAX_FIELD = 100  # characters of a token, a CSRF token, a decision or a version
+AGREEMENT_ROWS = 500  # items listed on the agreement page (the export has all)
 
 _PAGES = Environment(loader=PackageLoader("labelwise.review", "templates"),
                      autoescape=select_autoescape(default=True, default_for_string=True))
@@ -158,17 +163,44 @@ def _version(text: str) -> Optional[int]:
     return _id(text)
 
 
+def _number(value) -> str:
+    """A statistic as the agreement page shows it: three decimals, or "n/a" where it is undefined (NaN)."""
+    return "n/a" if value is None or not math.isfinite(float(value)) else f"{float(value):.3f}"
+
+
 def _plain(status: int, message: str) -> HTMLResponse:
     return HTMLResponse(f"<p>{escape(message)}</p>", status_code=status)
 
 
+@dataclass(frozen=True)
+class _AgreementRow:
+    """One item of the agreement page: data row, consensus, its quality and status, each reviewer's answer."""
+
+    row: int
+    consensus: str
+    quality: float
+    status: str
+    answers: list
+
+
+def _agreement_rows(found, answers: dict, seen: set, limit: int = AGREEMENT_ROWS) -> list[_AgreementRow]:
+    """The agreement page's items: those in ``seen`` (answered by the viewer), lowest consensus quality first."""
+    at = found.by_row()
+    shown = sorted((row for row in seen if row in at), key=lambda row: (found.quality[at[row]], row))[:limit]
+    return [_AgreementRow(row, found.consensus[at[row]], float(found.quality[at[row]]), found.status[at[row]],
+                          [", ".join(answers[row][who]["labels"]) if who in answers[row] else ""
+                           for who in found.reviewers]) for row in shown]
+
+
 def create_app(store: ReviewStore, project_id: int, classes: list[str], *, policy: SessionPolicy = SessionPolicy(),
-               secure_cookies: bool = False, order=None) -> FastAPI:
+               secure_cookies: bool = False, order=None, pred_probs=None, row_ids=None) -> FastAPI:
     """The app for one project. Reviewers log in with tokens from ``store.issue_token(project_id, name)``; their
     sessions last as ``policy`` says. ``secure_cookies``: mark the session cookie Secure even when the app itself
     sees plain http (behind an https proxy); over https it is Secure anyway. ``order``: an
     :class:`~labelwise.review.informative.InformativeOrder` to show the queue most informative first (started and
-    stopped with the app; label-quality order while it has none); None: worst label quality first."""
+    stopped with the app; label-quality order while it has none); None: worst label quality first. ``pred_probs``
+    ((n, K) float, row i for data row ``row_ids[i]``): the audit's probabilities, for CROWDLAB's consensus on the
+    agreement page."""
     @asynccontextmanager
     async def lifespan(_app):
         # Few worker threads: pages are CPU work under one GIL, and 40 threads (the default) competing for it make
@@ -186,7 +218,7 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
     app = _App(title="labelwise review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     store.progress(project_id)  # fill the store's caches now, not under the first burst of reviewers
     store.given_classes(project_id)
-    for name in ("queue.html", "item.html"):
+    for name in ("queue.html", "item.html", "agreement.html"):
         _PAGES.get_template(name)
     known = set(classes)
 
@@ -199,7 +231,7 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
         return store.session(project_id, sid, policy) if sid else None
 
     def page(request: Request, name: str, s: dict, status: int = 200, **context) -> HTMLResponse:
-        done, total = store.progress(project_id)
+        done, total = store.progress(project_id, reviewer=s["user"])
         html = _PAGES.get_template(name).render(done=done, total=total, nonce=request.state.nonce, user=s["user"],
                                                 csrf=s["csrf"], **context)
         return HTMLResponse(html, status_code=status)
@@ -214,12 +246,12 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
     def item_page(request: Request, s: dict, item_id: int, where: QueueFilter, status: int = 200,
                   conflict: Optional[str] = None):
         try:
-            view, history, previous_id, next_id = store.item_page(project_id, item_id, where)
+            view, history, previous_id, next_id = store.item_page(project_id, item_id, where, reviewer=s["user"])
         except LabelwiseError:
             return not_found()
         ranked = order.current() if order is not None else None
         if ranked is not None:  # previous and next in the informative order
-            ids = store.queue_in_order(project_id, ranked.rank, where=where, limit=0)[1]
+            ids = store.queue_in_order(project_id, ranked.rank, where=where, limit=0, reviewer=s["user"])[1]
             if item_id in ids:
                 place = ids.index(item_id)
                 previous_id = ids[place - 1] if place > 0 else None
@@ -271,7 +303,7 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
                 after = None
             if after is None or after[1] is None or not math.isfinite(after[0]):
                 return _plain(400, "Malformed page position (after_quality, after_id). Start again from the queue.")
-        items = store.queue(project_id, after=after, limit=PAGE, where=where)
+        items = store.queue(project_id, after=after, limit=PAGE, where=where, reviewer=s["user"])
         next_page = None
         if len(items) == PAGE:
             qs = _filter_qs(where)
@@ -280,8 +312,26 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
         return page(request, "queue.html", s, items=items, next_page=next_page, where=where,
                     filter_qs=_filter_qs(where), given_classes=store.given_classes(project_id),
                     issue_names=list(ISSUE_FLAGS), preview=_preview,
-                    start_id=store.next_to_review(project_id, where=where), order_note=quality_order_note(),
+                    start_id=store.next_to_review(project_id, where=where, reviewer=s["user"]),
+                    per_item=store.reviewers_per_item(project_id), order_note=quality_order_note(),
                     informative=False)
+
+    @app.get("/agreement", response_class=HTMLResponse)
+    def agreement(request: Request):
+        s = session(request)
+        if s is None:
+            return denied()
+        from labelwise.review.consensus import review_consensus
+
+        snap = store.export_snapshot(project_id)
+        answers = snap.answers()
+        found = review_consensus(answers, classes, pred_probs=pred_probs, row_ids=row_ids)
+        seen = set(answers) if snap.reviewers_per_item == 1 else {  # blind: only what the viewer answered
+            row for row, by in answers.items() if s["user"] in by}
+        pairs = found.agreement_frame().iloc[1:].to_dict("records")
+        return page(request, "agreement.html", s, found=found, per_item=snap.reviewers_per_item,
+                    rows=_agreement_rows(found, answers, seen), pairs=pairs, shown_limit=AGREEMENT_ROWS,
+                    reviewer_rows=found.reviewer_frame().to_dict("records"), fmt=_number)
 
     def quality_order_note() -> str:
         if order is None:
@@ -296,26 +346,29 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
             after_item = _id(request.query_params["after_item"])
             if after_item is None:
                 return _plain(400, "Malformed page position (after_item). Start again from the queue.")
-        items, _ = store.queue_in_order(project_id, ranked.rank, where=where, after_item=after_item, limit=PAGE)
+        items, _ = store.queue_in_order(project_id, ranked.rank, where=where, after_item=after_item, limit=PAGE,
+                                       reviewer=s["user"])
         next_page = None
         if len(items) == PAGE:
             qs = _filter_qs(where)
             next_page = f"/{qs}{'&' if qs else '?'}{urlencode({'after_item': items[-1].id})}"
         unreviewed = QueueFilter(where.given_class, where.issue, False)
-        first = store.queue_in_order(project_id, ranked.rank, where=unreviewed, limit=1)[0]
+        first = store.queue_in_order(project_id, ranked.rank, where=unreviewed, limit=1, reviewer=s["user"])[0]
         return page(request, "queue.html", s, items=items, next_page=next_page, where=where,
                     filter_qs=_filter_qs(where), given_classes=store.given_classes(project_id),
                     issue_names=list(ISSUE_FLAGS), preview=_preview, start_id=first[0].id if first else None,
-                    order_note=ranked.describe(), informative=True)
+                    order_note=ranked.describe(), informative=True,
+                    per_item=store.reviewers_per_item(project_id))
 
-    def next_item(where: QueueFilter, after_item: int) -> Optional[int]:
+    def next_item(where: QueueFilter, after_item: int, reviewer: str) -> Optional[int]:
         """The next item without a decision after ``after_item`` in the queue's order, wrapping to the start."""
         ranked = order.current() if order is not None else None
         if ranked is None:
-            return store.next_to_review(project_id, where=where, after_item=after_item)
+            return store.next_to_review(project_id, where=where, after_item=after_item, reviewer=reviewer)
         unreviewed = QueueFilter(where.given_class, where.issue, False)
-        found = store.queue_in_order(project_id, ranked.rank, where=unreviewed, after_item=after_item, limit=1)[0]
-        found = found or store.queue_in_order(project_id, ranked.rank, where=unreviewed, limit=1)[0]
+        found = store.queue_in_order(project_id, ranked.rank, where=unreviewed, after_item=after_item, limit=1,
+                                     reviewer=reviewer)[0]
+        found = found or store.queue_in_order(project_id, ranked.rank, where=unreviewed, limit=1, reviewer=reviewer)[0]
         return found[0].id if found else None
 
     @app.get("/item/{item_id}", response_class=HTMLResponse)
@@ -371,7 +424,7 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
             order.decided()  # counts it; a refit, if due, runs on the order's own thread
         if decision == "undo":
             return RedirectResponse(f"/item/{number}{_filter_qs(where)}", status_code=303)
-        following = next_item(where, number)
+        following = next_item(where, number, s["user"])
         target = f"/item/{following}" if following else "/"
         return RedirectResponse(target + _filter_qs(where), status_code=303)
 

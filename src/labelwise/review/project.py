@@ -28,6 +28,8 @@ from labelwise.data.formula import neutralise
 from labelwise.data.io import DELIMITED_FORMATS, read_table, table_format, write_table_atomic
 from labelwise.data.roundtrip import LabelEdit, write_edited_table
 from labelwise.errors import DataError
+from labelwise.review.consensus import ReviewConsensus, review_consensus
+from labelwise.review.snapshot import ExportSnapshot
 from labelwise.review.store import ReviewStore
 
 MAX_FIELDS = 30  # columns of the original row shown on the item page
@@ -134,7 +136,8 @@ class ExportResult:
 def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=None,
                      table: Optional[pd.DataFrame] = None, label_column: str = "label",
                      dataset_name: Optional[str] = None, encoding: Optional[str] = None, sep: Optional[str] = None,
-                     delimiter: str = "|", expected_rows: Optional[int] = None) -> ExportResult:
+                     delimiter: str = "|", expected_rows: Optional[int] = None,
+                     pred_probs: Optional[np.ndarray] = None, row_ids: Optional[np.ndarray] = None) -> ExportResult:
     """Write what the reviewers decided, atomically, into ``out_dir``, from one snapshot of the store (decisions
     made meanwhile are in every file or in none):
 
@@ -151,19 +154,30 @@ def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=Non
     Text typed in the app (reviewer names, reasons) is neutralised against spreadsheet formula injection in every
     CSV/TSV (:mod:`labelwise.data.formula`); so are the labels in ``changelog.csv``, which is meant for people.
     ``labels_reviewed.csv`` and the table keep the labels exactly: a label is always one of the project's classes.
+
+    With several reviewers per item (:func:`consensus_export`), the label written is the consensus of the
+    reviewers' answers (``pred_probs``, (n, K) for data rows ``row_ids``: the audit's, for CROWDLAB), and four more
+    files hold the answers, the consensus, the reviewers and their agreement.
     """
     out_dir = Path(out_dir)
     snap = store.export_snapshot(project_id)
-    rows = sorted(snap.current)
-    labels = pd.DataFrame({"row": rows, "label": [delimiter.join(snap.current[r]) for r in rows]})
     changelog = pd.DataFrame(snap.events, columns=["row", "created_at", "author", "decision", "labels", "reason"])
     changelog["labels"] = changelog["labels"].map(delimiter.join)
     for column in ("author", "labels", "reason"):
         changelog[column] = changelog[column].map(neutralise)
-    last = snap.last_decisions()
-    edit = LabelEdit(column=label_column, given=snap.given, changed=snap.changed(), copy_as=f"{label_column}_given",
-                     added={"review_decision": {r: e["decision"] for r, e in last.items()},
-                            "reviewed_by": {r: e["author"] for r, e in last.items()}}, delimiter=delimiter)
+    extra: dict[str, pd.DataFrame] = {}
+    if snap.reviewers_per_item > 1:
+        current, added, extra = consensus_export(snap, store.classes(project_id), delimiter=delimiter,
+                                                 pred_probs=pred_probs, row_ids=row_ids)
+    else:
+        current, last = snap.current, snap.last_decisions()
+        added = {"review_decision": {r: e["decision"] for r, e in last.items()},
+                 "reviewed_by": {r: e["author"] for r, e in last.items()}}
+    rows = sorted(current)
+    labels = pd.DataFrame({"row": rows, "label": [delimiter.join(current[r]) for r in rows]})
+    changed = {row: value for row, value in current.items() if value != snap.given.get(row)}
+    edit = LabelEdit(column=label_column, given=snap.given, changed=changed, copy_as=f"{label_column}_given",
+                     added=added, delimiter=delimiter)
     notes: list[str] = []
     paths: dict[str, Path] = {}
     if source is not None:  # first: the file most likely to fail (a changed table), so a failure writes nothing
@@ -177,7 +191,46 @@ def export_decisions(store: ReviewStore, project_id: int, out_dir, *, source=Non
                                               target)
     paths["labels"] = write_table_atomic(labels, out_dir / "labels_reviewed.csv")
     paths["changelog"] = write_table_atomic(changelog, out_dir / "changelog.csv")
+    for kind, frame in extra.items():
+        paths[kind] = write_table_atomic(frame, out_dir / f"{kind}.csv")
     return ExportResult(paths, notes, snap.reviewed, snap.total)
+
+
+def consensus_export(snap: ExportSnapshot, classes: list, *, delimiter: str = "|",
+                     pred_probs: Optional[np.ndarray] = None, row_ids: Optional[np.ndarray] = None
+                     ) -> tuple[dict[int, list], dict[str, dict], dict[str, pd.DataFrame]]:
+    """What the export writes for a project with several reviewers per item: (row -> label written, the added
+    columns by row, the extra tables by file name).
+
+    The label written is the consensus (:func:`labelwise.review.consensus.review_consensus`); a row nobody has
+    answered with one class (unanswered, or only "several"/"ambiguous" answers) keeps its given label. A tie (as many
+    answers for two classes) is settled by CROWDLAB or the majority vote's tie-breaks and marked ``tie`` in
+    ``review_decision`` (``single``, ``unanimous``, ``majority`` otherwise); ``reviewed_by`` lists who answered.
+    Tables: ``annotations`` (row, reviewer, label, decision, created_at: every reviewer's answer now),
+    ``consensus`` (row, label, quality, answers, status, method), ``annotators`` (reviewer, quality,
+    agreement_with_consensus, items_answered) and ``agreement`` (Krippendorff's alpha, Cohen's kappa per pair).
+    Reviewer names are neutralised against spreadsheet formulas; labels are the project's classes, written exactly.
+    """
+    answers = snap.answers()
+    found = review_consensus(answers, classes, pred_probs=pred_probs, row_ids=row_ids)
+    at = found.by_row()
+    current = {row: ([found.consensus[at[row]]] if row in at else list(given)) for row, given in snap.given.items()}
+    added = {"review_decision": {row: found.status[i] for row, i in at.items()},
+             "reviewed_by": {row: delimiter.join(answers[row]) for row in at}}
+    annotations = pd.DataFrame(
+        [{"row": row, "reviewer": neutralise(who), "label": delimiter.join(a["labels"]), "decision": a["decision"],
+          "created_at": a["created_at"]} for row, by in sorted(answers.items()) for who, a in sorted(by.items())],
+        columns=["row", "reviewer", "label", "decision", "created_at"])
+    consensus = pd.DataFrame({"row": found.rows, "label": found.consensus, "quality": found.quality,
+                              "answers": (~np.isnan(found.labels)).sum(axis=1), "status": found.status,
+                              "method": "crowdlab" if found.method.startswith("CROWDLAB") else "majority_vote"})
+    annotators = found.reviewer_frame()
+    annotators["reviewer"] = annotators["reviewer"].map(neutralise)
+    agreement = found.agreement_frame()
+    for column in ("reviewer_a", "reviewer_b"):
+        agreement[column] = agreement[column].map(neutralise)
+    return current, added, {"annotations": annotations, "consensus": consensus, "annotators": annotators,
+                            "agreement": agreement}
 
 
 def _like(column: pd.Series, original: pd.Series) -> pd.Series:

@@ -9,6 +9,9 @@ this module must describe the schema at the newest revision (``tests/review/test
   decisions so far, the optimistic-concurrency token).
 - ``label_events``: the append-only log. Every label an item ever had, with source (given / audit / llm / human),
   author, time and reason. Nothing is updated in place; the current label is derived from this log.
+- ``assignments``: with several reviewers per item (``projects.reviewers_per_item`` > 1), which reviewer answers
+  which item, with that reviewer's own version of the item (their count of decisions on it, their optimistic-
+  concurrency token) and whether they have a current answer (derived from their events, like ``items.version``).
 - ``reviewers``, ``login_links``, ``browser_sessions``: reviewer accounts of one project, their login tokens (stored
   as SHA-256 hashes, never in clear; optionally expiring or single-use) and their browser sessions (hashed too, so a
   copied database logs nobody in; with the time they were last used, for the idle lifetime).
@@ -42,6 +45,7 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(1000), unique=True)
     key: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
     classes: Mapped[list] = mapped_column(JSON)
+    reviewers_per_item: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -93,6 +97,24 @@ class Reviewer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Assignment(Base):
+    """Item ``item_id`` is one of reviewer ``reviewer_id``'s items (projects with several reviewers per item).
+    ``version``: the reviewer's count of decisions on the item; ``answered``: they have an answer now (not skipped,
+    not undone)."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("item_id", "reviewer_id", name="uq_assignment"),
+        Index("ix_assignments_queue", "reviewer_id", "answered", "item_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
 
 

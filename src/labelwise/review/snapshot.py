@@ -2,7 +2,8 @@
 
 Reviewers may decide while an export runs. Every query of :meth:`Snapshots.export_snapshot` runs in one read-only
 transaction (PostgreSQL: REPEATABLE READ; SQLite: one WAL read transaction), so a decision committed meanwhile is in
-all of the export or in none of it: the corrected table, ``labels_reviewed.csv`` and ``changelog.csv`` always agree.
+all of the export or in none of it: the corrected table, ``labels_reviewed.csv`` and ``changelog.csv`` always agree
+(and, with several reviewers per item, the answers the consensus is computed from).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labelwise.review.database import Database
-from labelwise.review.schema import Item, LabelEvent
+from labelwise.review.items import own_answers
+from labelwise.review.schema import Item, LabelEvent, Project
 
 # SQLAlchemy after labelwise.review.database, which turns its absence into a MissingExtraError
 from sqlalchemy import Connection, func, select
@@ -24,6 +26,7 @@ class ExportSnapshot:
     current: row -> its labels now (the latest given or human event that is not a skip)
     events:  every human decision, oldest first: row, created_at (ISO 8601), author, decision, labels, reason
     reviewed, total: items with a human decision, all items
+    reviewers_per_item: the project's k (1: one shared label per item)
     """
 
     given: dict[int, list] = field(default_factory=dict)
@@ -31,6 +34,22 @@ class ExportSnapshot:
     events: list[dict] = field(default_factory=list)
     reviewed: int = 0
     total: int = 0
+    reviewers_per_item: int = 1
+
+    def answers(self) -> dict[int, dict[str, dict]]:
+        """row -> reviewer -> their answer now (their latest decision not skipped or undone: its event), for the
+        rows someone has answered. With several reviewers per item these are the independent labels; with one, each
+        reviewer's own latest say."""
+        by_row: dict[int, list] = {}
+        for e in self.events:
+            by_row.setdefault(e["row"], []).append({**e, "source": "human"})
+        out: dict[int, dict[str, dict]] = {}
+        for row, events in by_row.items():
+            for author in dict.fromkeys(e["author"] for e in events):
+                stack = own_answers(events, author)
+                if stack:
+                    out.setdefault(row, {})[author] = stack[-1]
+        return out
 
     def last_decisions(self) -> dict[int, dict]:
         """row -> its latest human event."""
@@ -60,7 +79,7 @@ class Snapshots(Database):
 
 
 def read_snapshot(s: Connection, project_id: int) -> ExportSnapshot:
-    """The project's labels, then its human events, then its counts, on connection ``s``: three statements, which
+    """The project's labels, then its human events, then its counts and settings, on connection ``s``: statements
     only the caller's transaction makes one snapshot."""
     given: dict[int, list] = {}
     current: dict[int, list] = {}
@@ -77,7 +96,8 @@ def read_snapshot(s: Connection, project_id: int) -> ExportSnapshot:
     events = human_events(s, project_id)
     total, reviewed = s.execute(select(func.count(), func.count().filter(Item.version > 0))
                                 .where(Item.project_id == project_id)).first()
-    return ExportSnapshot(given, current, events, int(reviewed or 0), int(total or 0))
+    per_item = s.scalar(select(Project.reviewers_per_item).where(Project.id == project_id)) or 1
+    return ExportSnapshot(given, current, events, int(reviewed or 0), int(total or 0), int(per_item))
 
 
 def human_events(s: Connection, project_id: int) -> list[dict]:

@@ -124,3 +124,41 @@ def test_classifier_checks_its_clients():
         FedLabelClassifier(rounds=1, pseudo_labels="both").fit([good])
     model = FedLabelClassifier(rounds=2, classes=np.array([0, 1, 2])).fit([good, good])
     assert model.predict_proba(np.zeros((3, 3))).shape == (3, 3) and len(model.history_) == 2
+
+
+# ---- the claim at a small budget (tests/learn/fedlabel_experiment.py; bench/fedlabel.py runs it at full size) ----
+
+
+@pytest.fixture(scope="module")
+def small_federation():
+    """Digits over 10 clients, Dirichlet(0.3), 10 % labelled with a mismatched class mix, 12 rounds, seed 0:
+    FedLabel and FedAvg on the labels only, with the same data, steps and seed."""
+    from tests.learn.fedlabel_experiment import Config, make_clients, strong_augment, weak_augment
+
+    cfg = Config(rounds=12)
+    clients, (X_test, y_test) = make_clients(cfg, 0)
+    runs = {}
+    torch.set_num_threads(1)
+    for mode in ("fedlabel", "none"):
+        model = FedLabelClassifier(rounds=cfg.rounds, pseudo_labels=mode, weak_augment=weak_augment,
+                                   strong_augment=strong_augment, classes=np.arange(10), random_state=0)
+        model.fit([{k: c[k] for k in ("X_l", "y_l", "X_u")} for c in clients], eval_set=(X_test, y_test))
+        runs[mode] = model.history_
+    return runs
+
+
+@pytest.mark.slow
+def test_the_global_model_becomes_the_expert_as_rounds_go_by(small_federation):
+    history = small_federation["fedlabel"]
+    # round 1: the local model (trained on the client's own mismatched labels) wins most rows; as FedAvg pools
+    # every client's labels the global model wins more of them
+    assert history[0]["local_share"] > 0.8
+    assert history[-1]["local_share"] < history[0]["local_share"] - 0.15
+    assert history[-1]["accuracy"] > 0.6 and small_federation["none"][-1]["accuracy"] > 0.6
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="FedLabel's gain over FedAvg on labels only does not reproduce on digits with "
+                   "a 64-128-10 MLP (bench/fedlabel.py: 0.774 +- 0.125 vs 0.875 +- 0.005 at 40 rounds)")
+def test_claim_fedlabel_beats_fedavg_on_labels_only_by_five_points(small_federation):
+    assert small_federation["fedlabel"][-1]["accuracy"] >= small_federation["none"][-1]["accuracy"] + 0.05

@@ -1,7 +1,7 @@
 """Benchmark: FedLabel (paper 3), the notes' experiment (section 3.4) at full size.
 
     python bench/fedlabel.py [--seeds 0,1,2] [--rounds 40] [--clients 10] [--alpha 0.3] [--label-share 0.1]
-                             [--arms a,b,...] [--json FILE]
+                             [--arms a,b,...] [--trace] [--json FILE]
 
 Per seed (tests/learn/fedlabel_experiment.py, which the claim test runs at a smaller size): scikit-learn's digits,
 360 balanced test images, the rest over the clients with Dirichlet(alpha) label skew, label_share of each client
@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.3)
     ap.add_argument("--label-share", type=float, default=0.1)
     ap.add_argument("--arms", default=None, help="comma-separated subset of the arms (default: all)")
+    ap.add_argument("--trace", action="store_true", help="also print every 4th round's test accuracy, mask rate "
+                    "and local share (accuracy/mask/local) of each arm and seed")
     ap.add_argument("--json", default=None, help="also write the per-seed figures here")
     args = ap.parse_args()
 
@@ -48,10 +50,14 @@ def main() -> None:
           f"{cfg.rounds} rounds x {cfg.local_epochs} local epochs, seeds {seeds}", flush=True)
     for arm in arms:
         start = time.perf_counter()
-        results[arm] = [run_arm(arm, cfg, seed) for seed in seeds]
+        runs = [run_arm(arm, cfg, seed, history=True) for seed in seeds]
+        results[arm] = [accuracy for accuracy, _ in runs]
         acc = np.asarray(results[arm])
         print(f"{arm:<26} {acc.mean():.3f} +- {acc.std():.3f}   per seed {' '.join(f'{a:.3f}' for a in acc)}"
               f"   ({time.perf_counter() - start:.0f} s)", flush=True)
+        for seed, (_, history) in zip(seeds, runs) if args.trace else ():
+            print(f"    seed {seed}, rounds 1, 5, 9, ...: " + " ".join(
+                f"{h['accuracy']:.2f}/{h['mask_rate']:.2f}/{h['local_share']:.2f}" for h in history[::4]), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"config": vars(cfg), "seeds": seeds, "accuracy": results}, indent=1))
 

@@ -83,8 +83,9 @@ def make_clients(cfg: Config, seed: int):
     return clients, (X[test], y[test])
 
 
-def run_arm(arm: str, cfg: Config, seed: int) -> float:
-    """The global model's accuracy on the balanced test set after ``cfg.rounds`` rounds of ``arm``."""
+def run_arm(arm: str, cfg: Config, seed: int, *, history: bool = False):
+    """The global model's accuracy on the balanced test set after ``cfg.rounds`` rounds of ``arm``; with
+    ``history`` also the per-round records (accuracy, mask_rate, local_share)."""
     clients, (X_test, y_test) = make_clients(cfg, seed)
     settings = dict(ARMS[arm])
     if settings.pop("all_labels", False):
@@ -93,5 +94,7 @@ def run_arm(arm: str, cfg: Config, seed: int) -> float:
     model = FedLabelClassifier(rounds=cfg.rounds, local_epochs=cfg.local_epochs, lr=cfg.lr, threshold=cfg.threshold,
                                weak_augment=weak_augment, strong_augment=strong_augment, classes=np.arange(10),
                                random_state=seed, **settings)
-    model.fit([{k: c[k] for k in ("X_l", "y_l", "X_u")} for c in clients])
-    return float(np.mean(model.predict(X_test) == y_test))
+    model.fit([{k: c[k] for k in ("X_l", "y_l", "X_u")} for c in clients],
+              eval_set=(X_test, y_test) if history else None)
+    accuracy = float(np.mean(model.predict(X_test) == y_test))
+    return (accuracy, model.history_) if history else accuracy

@@ -19,6 +19,7 @@ from labelwise.learn.federated import (
     get_parameters,
     global_local_consistency,
     local_update,
+    noise_augment,
     select_expert_pseudo_labels,
     set_parameters,
 )
@@ -54,7 +55,7 @@ def test_consistency_is_kl_from_the_global_model_on_agreeing_rows_only():
     per_row = global_local_consistency(logits, p_local, p_global, reduction="none")
     assert per_row.tolist() == pytest.approx([kl_row1, 0.0], abs=1e-6)
     loss = global_local_consistency(logits, p_local, p_global)
-    assert float(loss) == pytest.approx(kl_row1 / 2, abs=1e-6)
+    assert float(loss.detach()) == pytest.approx(kl_row1 / 2, abs=1e-6)
     loss.backward()
     assert p_global.grad is None  # nothing flows into the frozen global model
     assert logits.grad[1].abs().sum() == 0 and logits.grad[0].abs().sum() > 0
@@ -162,3 +163,12 @@ def test_the_global_model_becomes_the_expert_as_rounds_go_by(small_federation):
                    "a 64-128-10 MLP (bench/fedlabel.py: 0.774 +- 0.125 vs 0.875 +- 0.005 at 40 rounds)")
 def test_claim_fedlabel_beats_fedavg_on_labels_only_by_five_points(small_federation):
     assert small_federation["fedlabel"][-1]["accuracy"] >= small_federation["none"][-1]["accuracy"] + 0.05
+
+
+def test_noise_augment_scales_per_feature_and_drops():
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(20000, 2)
+    out = noise_augment(0.5, scale=[1.0, 10.0])(x, g)
+    assert out.std(dim=0).tolist() == pytest.approx([0.5, 5.0], rel=0.03)
+    dropped = noise_augment(0.0, drop=0.25)(torch.ones(20000, 2), g)
+    assert float((dropped == 0).float().mean()) == pytest.approx(0.25, abs=0.01)

@@ -80,6 +80,14 @@ def _server(folder: Path, port: int, rounds: int, *extra) -> subprocess.Popen:
                    *extra], folder / "server.log")
 
 
+def _listening(server: subprocess.Popen, folder: Path, deadline: float) -> None:
+    """Wait for the server's "waiting for N clients" line (clients started earlier retry with a growing backoff)."""
+    log = folder / "server.log"
+    while "waiting for" not in (log.read_text() if log.exists() else ""):
+        assert server.poll() is None and time.monotonic() < deadline, log.read_text() if log.exists() else ""
+        time.sleep(0.05)
+
+
 def _client(folder: Path, shard: Path, port: int) -> subprocess.Popen:
     return _start(["client", str(shard), "--label", "label", "--classes", CLASSES, "--address", f"127.0.0.1:{port}"],
                   folder / f"{shard.stem}.log")
@@ -100,6 +108,7 @@ def test_server_and_two_clients_as_processes_train_to_completion(tmp_path):
     deadline = time.monotonic() + WALL
     try:
         procs.append(_server(tmp_path, port, 3))
+        _listening(procs[0], tmp_path, deadline)
         procs += [_client(tmp_path, shard, port) for shard in shards]
         assert _wait(procs[0], tmp_path, deadline) == 0, (tmp_path / "server.log").read_text()
         for proc in procs[1:]:  # the server's end of training stops the clients
@@ -126,6 +135,7 @@ def test_a_client_killed_mid_round_is_left_out_and_training_goes_on(tmp_path):
     victim_log = tmp_path / f"{shards[-1].stem}.log"
     try:
         procs.append(_server(tmp_path, port, 4, "--min-clients", "2", "--wait-for", "3", "--round-timeout", "120"))
+        _listening(procs[0], tmp_path, deadline)
         procs += [_client(tmp_path, shard, port) for shard in shards]
         killed_in = None
         while killed_in is None:  # round 1 (all three wait for it): SIGKILL as soon as the victim's training starts

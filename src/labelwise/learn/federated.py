@@ -162,11 +162,15 @@ def set_parameters(model: nn.Module, parameters: Sequence[np.ndarray]) -> None:
     model.load_state_dict({k: torch.as_tensor(np.asarray(p)) for k, p in zip(state, parameters)})
 
 
-def noise_augment(sigma: float, drop: float = 0.0) -> Augment:
-    """A feature-space view: x + N(0, sigma^2), then each feature zeroed with probability ``drop``."""
+def noise_augment(sigma: float, drop: float = 0.0, scale=None) -> Augment:
+    """A feature-space view: x + N(0, (sigma * scale)^2), then each feature zeroed with probability ``drop``.
+
+    scale: (d,) float per-feature scale (e.g. the client's feature standard deviations), default 1.
+    """
+    factor = sigma * (torch.as_tensor(np.asarray(scale, dtype=np.float32)) if scale is not None else 1.0)
 
     def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        out = x + sigma * torch.randn(x.shape, generator=generator)
+        out = x + factor * torch.randn(x.shape, generator=generator)
         if drop > 0:
             out = out * (torch.rand(x.shape, generator=generator) >= drop)
         return out
@@ -250,7 +254,7 @@ def local_update(model: nn.Module, X_l: np.ndarray, y_l: np.ndarray, X_u: np.nda
             "local_share": local / seen if seen else 0.0, "loss": float(np.mean(losses)) if losses else 0.0}
 
 
-def _check_clients(clients) -> tuple:
+def _check_clients(clients) -> int:
     if not clients:
         raise ParameterError("FedLabelClassifier.fit: give at least one client")
     dims = set()

@@ -58,6 +58,7 @@ class FedLabelSettings:
     lambda_u: float = 1.0
     lambda_c: float = 1.0
     criterion: str = "max_prob"
+    # the views: Gaussian noise in units of each feature's standard deviation on the client, feature dropout
     weak_noise: float = 0.05
     strong_noise: float = 0.2
     strong_drop: float = 0.2
@@ -206,11 +207,12 @@ def make_client(shard: Shard, *, n_classes: int, hidden: int = 128,
                 on_round("fit", rnd)
             set_parameters(self.model, parameters)
             s = FedLabelSettings(**{k: config[k] for k in asdict(FedLabelSettings()) if k in config})
+            spread = np.concatenate([shard.X_l, shard.X_u]).std(axis=0)
             stats = local_update(
                 self.model, shard.X_l, shard.y_l, shard.X_u, pseudo_labels=s.pseudo_labels, epochs=s.local_epochs,
                 lr=s.lr, batch_size=s.batch_size, threshold=s.threshold, lambda_u=s.lambda_u, lambda_c=s.lambda_c,
-                criterion=s.criterion, weak_augment=noise_augment(s.weak_noise),
-                strong_augment=noise_augment(s.strong_noise, s.strong_drop),
+                criterion=s.criterion, weak_augment=noise_augment(s.weak_noise, scale=spread),
+                strong_augment=noise_augment(s.strong_noise, s.strong_drop, scale=spread),
                 seed=s.seed * 1_000_003 + rnd * 1009 + int(config.get("client_salt", 0)))
             if on_round:
                 on_round("done", rnd)

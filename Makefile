@@ -19,9 +19,10 @@ $(CORE): pyproject.toml | $(BIN)/python
 	touch $(CORE)
 
 # every extra the tests exercise: llama-cpp-python compiles from source the first time (minutes; pip caches the
-# wheel), torch is the CPU build, ray for the two-node cluster tests of labelwise.scale, vision for pixel labels
+# wheel), torch is the CPU build, ray for the two-node cluster tests of labelwise.scale, vision for pixel labels,
+# federated (Flower) for FedLabel's server and client processes
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,review,postgres,llm,learn,torch,ray,vision]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,review,postgres,llm,learn,torch,ray,vision,federated]'
 	touch $(STAMP) $(CORE)
 
 setup: $(STAMP)

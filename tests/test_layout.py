@@ -113,6 +113,7 @@ FLOORS = {
     "labelwise.review.reaudit": WORKFLOWS,  # audit again with the reviewed labels (labelwise audit --reviewed)
     "labelwise.scale.executor": WORKFLOWS,  # the heavy stages' interface, run here (LocalExecutor) or on Ray
     "labelwise.scale.cluster": WORKFLOWS,  # connecting to a Ray cluster ("auto", HOST:PORT, ray://), clear errors
+    "labelwise.scale.federated_flower": WORKFLOWS,  # FedLabel's Flower strategy and client, shards, checkpoint
     "labelwise.scale.ray_executor": WORKFLOWS,  # the stages on Ray: Ray Data actors, fold tasks, shard tasks
     "labelwise.scale.ray_llm": WORKFLOWS,  # LLM calls on a pool of Ray actors, behind the Backend interface
     # interfaces: the command line, the web app, the report

@@ -23,6 +23,7 @@ from labelwise.cli import audit_images as audit_images_command
 from labelwise.cli import convert as convert_command
 from labelwise.cli import dedupe as dedupe_command
 from labelwise.cli import extract as extract_command
+from labelwise.cli import federate as federate_command
 from labelwise.cli import guide as guide_command
 from labelwise.cli import learn as learn_command
 from labelwise.cli import link as link_command
@@ -62,6 +63,7 @@ app.command("plan-budget", no_args_is_help=True)(plan_budget_command.plan_budget
 app.command("select", no_args_is_help=True)(select_command.select)
 app.add_typer(learn_command.app, name="learn")
 app.add_typer(convert_command.app, name="convert")
+app.add_typer(federate_command.app, name="federate")
 
 
 def _version(value: bool) -> None:

@@ -18,11 +18,22 @@ $(CORE): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(CORE)
 
+# Flower, for FedLabel's server and client processes (labelwise[federated]). Its 1.x releases pin typer < 0.21,
+# rich < 15 and one minor of fastapi, starlette, uvicorn and packaging; typer 0.20 drops the arguments' help from
+# every `labelwise ... --help`. So the tests install Flower without its pins, with its other requirements as it states
+# them; its server and client run with the newer versions (tests/scale/test_federated_flower.py).
+FLOWER      := flwr==1.42.0
+FLOWER_DEPS := 'certifi>=2026.10.19' 'grpcio>=1.70,<2' 'grpcio-health-checking>=1.70,<2' 'protobuf>=5.28,<7' \
+               'cryptography>=50,<51' 'pycryptodome>=3.18,<4' 'iterators>=0.0.2,<0.0.3' 'uv>=0.13.5,<0.14' \
+               'tomli>=2.0.1,<3' 'tomli-w>=1,<2' 'pathspec>=1.0.4,<2' 'prompt-toolkit>=3.0.52,<4' 'pyyaml>=6.0.2,<7' \
+               'requests>=2.33,<3' 'httpx>=0.28.1,<1' 'sqlalchemy[asyncio]>=2.0.45,<3' 'alembic>=1.18.1,<2'
+
 # every extra the tests exercise: llama-cpp-python compiles from source the first time (minutes; pip caches the
 # wheel), torch is the CPU build, ray for the two-node cluster tests of labelwise.scale, vision for pixel labels,
-# federated (Flower) for FedLabel's server and client processes
+# Flower (above) for the federated tests
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,review,postgres,llm,learn,torch,ray,vision,federated]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,review,postgres,llm,learn,torch,ray,vision]' $(FLOWER_DEPS)
+	$(BIN)/python -m pip install --quiet --no-deps '$(FLOWER)'
 	touch $(STAMP) $(CORE)
 
 setup: $(STAMP)

@@ -35,8 +35,8 @@ from labelwise.cli import taxonomy as taxonomy_command
 from labelwise.cli.console import console, messages, plain
 from labelwise.errors import LabelwiseError
 
-# typer 0.20 escapes "[default: ...]" and "[required]" for rich markup whenever rich is installed, even when help is
-# plain (rich_markup_mode=None), so plain help showed "\[required]"; its other uses of the flag already check the mode
+# typer 0.20 (which Flower pins) escapes "[default: ...]" and "[required]" for rich markup whenever rich is installed,
+# even in plain help (rich_markup_mode=None), which then showed "\[required]"; its other uses of the flag check the mode
 typer.core.HAS_RICH = False
 app = typer.Typer(
     name="labelwise",

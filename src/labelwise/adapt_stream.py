@@ -179,9 +179,10 @@ class _Probabilities:
             try:
                 probs = np.asarray(self.model.predict_proba(x if self.named or self.text else x.to_numpy()),
                                    dtype=np.float64)
-            except (ValueError, TypeError, KeyError) as exc:
+            except Exception as exc:  # the user's model: any failure on these rows is a mismatch of inputs
                 raise DataError(f"the model could not score the rows of {source} ({type(exc).__name__}: "
-                                f"{' '.join(str(exc).split())[:160]}); check --features / --text.") from None
+                                f"{' '.join(str(exc).split())[:160]}); give its input columns with --features, or "
+                                "--text COLUMN for a text pipeline.") from None
         bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1)
         if bad.any():
             raise DataError(f"probabilities at {describe_row(source, int(np.flatnonzero(bad)[0]))} are missing or "

@@ -68,15 +68,19 @@ def adapt(
 
 
 def print_summary(result) -> None:
-    """The classes whose prior moved most (source -> last estimate) and, on a labelled stream, the stream's own class
-    shares and the accuracy before and after the correction."""
+    """The classes whose prior moved most (source -> the last estimate) and, on a labelled stream, the stream's own
+    class shares and the accuracy before and after the correction."""
     import numpy as np
 
     moved = np.argsort(-np.abs(result.prior - result.source_prior), kind="stable")[:10]
-    table = Table(show_header=True, header_style="bold")
+    table = Table(show_header=True, header_style="bold", title="class prior: source, estimate after the last batch"
+                  + (", and the stream's labels" if result.stream_prior is not None else ""))
     labelled = result.stream_prior is not None
-    for name in ("class", "source prior", "estimated prior", "change") + (("stream labels",) if labelled else ()):
-        table.add_column(name, justify="left" if name == "class" else "right", no_wrap=True)
+    for name in ("class", "source", "estimate", "change") + (("stream",) if labelled else ()):
+        if name == "class":
+            table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, justify="right", no_wrap=True, min_width=6)
     for j in moved:
         table.add_row(plain(result.classes[j]), f"{result.source_prior[j]:.3f}", f"{result.prior[j]:.3f}",
                       f"{result.prior[j] - result.source_prior[j]:+.3f}",

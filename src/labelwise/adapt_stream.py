@@ -168,12 +168,18 @@ class _Probabilities:
             raise DataError(f"the model takes {expected} features but {len(self.columns)} columns were chosen from "
                             f"{source_name}; name the model's input columns with --features (or --text).")
 
-    def __call__(self, frame: pd.DataFrame, source: str) -> np.ndarray:
+    def __call__(self, frame: pd.DataFrame, source: str, first_row: int = 0) -> np.ndarray:
+        """(n, k) probabilities of ``frame``'s rows, which are rows ``first_row``... of ``source`` (for messages)."""
         hint = ("the model's probability columns" if isinstance(self.model, str) else
                 "the model's text column" if self.text is not None else "a model input")
         _need(frame, self.columns, source, hint)
         if isinstance(self.model, str):
-            probs = frame[self.columns].to_numpy(dtype=np.float64, na_value=np.nan)
+            try:
+                probs = frame[self.columns].to_numpy(dtype=np.float64, na_value=np.nan)
+            except (ValueError, TypeError):
+                raise DataError(f"the probability columns of {source} ({', '.join(self.columns[:3])}, ...) hold "
+                                "values that are not numbers; each must hold the model's probability of its class."
+                                ) from None
         else:
             x = frame[self.text] if self.text is not None else frame[self.columns]
             try:
@@ -185,7 +191,8 @@ class _Probabilities:
                                 "--text COLUMN for a text pipeline.") from None
         bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1)
         if bad.any():
-            raise DataError(f"probabilities at {describe_row(source, int(np.flatnonzero(bad)[0]))} are missing or "
+            row = first_row + int(np.flatnonzero(bad)[0])
+            raise DataError(f"probabilities at {describe_row(source, row)} are missing or "
                             "negative; every row needs one probability per class.")
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-300)
 
@@ -249,7 +256,7 @@ def adapt_stream(model: Any, source: Table, stream: Table, *, label: str, featur
     total = -(-n // int(batch_size))
     for b, start in enumerate(range(0, n, int(batch_size))):
         stop = min(start + int(batch_size), n)
-        probs = corrector.source_proba(probabilities(stream_frame.iloc[start:stop], stream_name))
+        probs = corrector.source_proba(probabilities(stream_frame.iloc[start:stop], stream_name, start))
         original[start:stop] = probs
         adapted[start:stop] = corrector.update(probs)
         entry = {"batch": b + 1, "first_row": start, "last_row": stop - 1, "rows": stop - start,

@@ -78,9 +78,13 @@ def test_bad_inputs_are_one_line_and_exit_2(files, capsys):
     stream.drop(columns=["pixel_0_3"]).to_csv(files / "missing.csv", index=False)
     stream.loc[5, "label"] = 11
     stream.to_csv(files / "unknown.csv", index=False)
+    probs = pd.read_csv(files / "new_p.csv")
+    probs.loc[70, "p_4"] = None
+    probs.to_csv(files / "gap_p.csv", index=False)
     (files / "notes.joblib").write_text("not a model")
     joblib.dump({"weights": [1, 2]}, files / "dict.joblib")
     model, train = str(files / "model.joblib"), str(files / "train.csv")
+    train_p = str(files / "train_p.csv")
     cases = [
         ([model, "--stream", str(files / "unknown.csv")], "'11' in column 'label' at row 5 (line 7"),
         ([model, "--stream", str(files / "missing.csv")], "no column 'pixel_0_3'"),
@@ -88,10 +92,13 @@ def test_bad_inputs_are_one_line_and_exit_2(files, capsys):
         ([str(files / "dict.joblib"), "--stream", str(files / "new.csv")], "holds a dict, not a fitted classifier"),
         ([str(files / "nothing.joblib"), "--stream", str(files / "new.csv")], "does not exist"),
         (["columns", "--stream", str(files / "new.csv")], "column(s) starting with 'proba_'"),
+        (["columns", "--stream", str(files / "gap_p.csv"), "--proba-prefix", "p_", "--batch-size", "50"],
+         "probabilities at row 70 (line 72 of"),
         ([model, "--stream", str(files / "new.csv"), "--batch-size", "0"], "batch size must be at least 1"),
     ]
     for args, words in cases:
-        code = main(["adapt", *args, "--source", train, "--label", "label", "--out", str(files / "bad"), "-q"])
+        source = train_p if "--proba-prefix" in args else train
+        code = main(["adapt", *args, "--source", source, "--label", "label", "--out", str(files / "bad"), "-q"])
         err = capsys.readouterr().err.strip()
         assert code == 2, err
         assert err.startswith("error:") and "\n" not in err and words in err, err

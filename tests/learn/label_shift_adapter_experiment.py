@@ -132,7 +132,7 @@ def run_arm(arm: str, model, adapter, source_prior, target, xs, ys, cfg: Config,
         prior_error = 0.0
     else:
         tta = LabelShiftTTA(model, source_prior, method=arm, adapter=adapter, tent_lr=cfg.tent_lr,
-                            prior_update=cfg.prior_update, momentum=cfg.momentum, random_state=seed)
+                            prior_update=cfg.prior_update, momentum=cfg.momentum)
         preds = [tta.update(xs[i:i + cfg.batch_size]).argmax(axis=1) for i in range(0, len(xs), cfg.batch_size)]
         pred = np.concatenate(preds)
         prior_error = float(np.abs(tta.priors_ - target).sum(axis=1).mean())

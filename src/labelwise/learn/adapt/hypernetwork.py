@@ -123,8 +123,9 @@ def fit_label_shift_adapter(model: nn.Module, head: nn.Linear, X, y, source_prio
     model.train(was_training)
     if features.shape[0] != y.shape[0]:
         raise ShapeError(f"X has {features.shape[0]} rows but y has {y.shape[0]}.")
-    torch.manual_seed(int(rng.integers(2**31)))  # the adapter's initial weights
-    adapter = LabelShiftAdapter(k, features.shape[1], hidden=hidden, rank=rank)
+    with torch.random.fork_rng(devices=[]):  # the adapter's initial weights, without touching torch's global seed
+        torch.manual_seed(int(rng.integers(2**31)))
+        adapter = LabelShiftAdapter(k, features.shape[1], hidden=hidden, rank=rank)
     optimiser = torch.optim.Adam(adapter.parameters(), lr=lr)
     head_params = list(head.parameters())
     trainable = [p.requires_grad for p in head_params]

@@ -50,7 +50,7 @@ class LabelShiftTTA:
     def __init__(self, model: nn.Module, source_prior, *, method: str = "closed_form",
                  adapter: Optional[LabelShiftAdapter] = None, head: Optional[nn.Linear] = None,
                  momentum: float = 0.9, prior_update: str = "em", tent_lr: float = 1e-3,
-                 collapse_entropy: Optional[float] = None, random_state: Optional[int] = 0):
+                 collapse_entropy: Optional[float] = None):
         if method not in TTA_METHODS:
             raise ParameterError(f"method must be one of {', '.join(TTA_METHODS)}; got {method!r}.")
         if "adapter" in method and adapter is None:
@@ -67,8 +67,6 @@ class LabelShiftTTA:
         self.log_source = torch.log(torch.as_tensor(self.estimator.source_prior, dtype=torch.float32))
         self.collapse_entropy = collapse_entropy
         self.resets_ = 0
-        if random_state is not None:
-            torch.manual_seed(int(random_state))
         if method.startswith("tent"):
             self.optimiser = torch.optim.Adam(configure_tent(self.model), lr=tent_lr)
             self._start = (copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimiser.state_dict()))

@@ -46,9 +46,9 @@ def main() -> None:
     start = time.perf_counter()
     rows = [row for seed in seeds for row in run_seed(seed, cfg)]
     summary = summarise(rows)
+    rows_of_adapter = f"a held-out {cfg.adapter_heldout} of the source" if cfg.adapter_heldout else "the model rows"
     print(f"label shift adapter, digits, {len(seeds)} seeds x {cfg.orders} orders, stream {cfg.stream_rows} rows, "
-          f"batch {cfg.batch_size}, adapter {cfg.adapter_steps} steps on "
-          f"{'a held-out ' + str(cfg.adapter_heldout) + ' of the source' if cfg.adapter_heldout else 'the model rows'}, "
+          f"batch {cfg.batch_size}, adapter {cfg.adapter_steps} steps on {rows_of_adapter}, "
           f"prior update {cfg.prior_update}")
     print(f"{'rho_t':>5}  {'arm':<18} {'accuracy':>15} {'balanced acc':>15} {'prior L1':>15}")
     for rho in cfg.rho_targets:

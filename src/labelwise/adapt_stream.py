@@ -219,7 +219,8 @@ def _codes(frame: pd.DataFrame, label: str, classes: list, source: str, *, requi
 def adapt_stream(model: Any, source: Table, stream: Table, *, label: str, features: Optional[Sequence[str]] = None,
                  text: Optional[str] = None, proba_prefix: str = "proba_", batch_size: int = 256,
                  momentum: float = 0.9, prior_update: str = "em", calibrate: bool = False,
-                 encoding: Optional[str] = None, sep: Optional[str] = None, progress: Optional[ProgressCallback] = None) -> AdaptResult:
+                 encoding: Optional[str] = None, sep: Optional[str] = None,
+                 progress: Optional[ProgressCallback] = None) -> AdaptResult:
     """Run ``model`` over ``stream`` in batches of ``batch_size`` rows, re-estimating the class prior after each
     batch and re-weighting that batch's predictions (see the module docstring for what ``model`` may be).
 

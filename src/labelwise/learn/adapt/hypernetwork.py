@@ -94,7 +94,8 @@ def head_inputs(model: nn.Module, head: nn.Linear, x: torch.Tensor) -> tuple[tor
 
 def fit_label_shift_adapter(model: nn.Module, head: nn.Linear, X, y, source_prior, *, steps: int = 2000,
                             batch_size: int = 256, rho_max: float = 100.0, p_uniform: float = 0.2, hidden: int = 64,
-                            rank: int = 0, lr: float = 1e-3, scale_penalty: float = 1.0, random_state: Optional[int] = 0,
+                            rank: int = 0, lr: float = 1e-3, scale_penalty: float = 1.0,
+                            random_state: Optional[int] = 0,
                             progress: Optional[ProgressCallback] = None) -> LabelShiftAdapter:
     """Train a :class:`LabelShiftAdapter` for the frozen ``model`` on labelled source rows (Park et al., 2023).
 

@@ -104,7 +104,8 @@ class StreamingPriorEstimator:
     momentum: weight of the running estimate at each update (0: each batch alone; the notes' 0.9).
     update: ``"em"``: the batch's maximum-likelihood prior by EM (the EM of
     :func:`labelwise.audit.label_shift.mlls`, from the running estimate), then
-    ``prior <- m * prior + (1 - m) * batch_prior``; ``"online"``: one EM step per batch, ``prior <- m * prior + (1 - m) * mean_i adjusted posterior_i`` (stochastic EM; the notes' update).
+    ``prior <- m * prior + (1 - m) * batch_prior``; ``"online"``: one EM step per batch,
+    ``prior <- m * prior + (1 - m) * mean_i adjusted posterior_i`` (stochastic EM; the notes' update).
     floor: smallest share a class keeps (default ``1e-3 / k``).
 
     ``update(probs (n, k))`` returns the new prior (k,) and appends it to ``history_`` (list of (k,) arrays,

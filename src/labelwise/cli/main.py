@@ -16,6 +16,7 @@ import warnings
 import typer
 
 from labelwise import __version__
+from labelwise.cli import adapt as adapt_command
 from labelwise.cli import annotate as annotate_command
 from labelwise.cli import audit as audit_command
 from labelwise.cli import audit_boxes as audit_boxes_command
@@ -61,6 +62,7 @@ app.command("extract", no_args_is_help=True)(extract_command.extract)
 app.command("project-spans", no_args_is_help=True)(project_spans_command.project_spans)
 app.command("plan-budget", no_args_is_help=True)(plan_budget_command.plan_budget)
 app.command("select", no_args_is_help=True)(select_command.select)
+app.command("adapt", no_args_is_help=True)(adapt_command.adapt)
 app.add_typer(learn_command.app, name="learn")
 app.add_typer(convert_command.app, name="convert")
 app.add_typer(federate_command.app, name="federate")

@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -212,7 +213,8 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
     module returning logits ``(B, K)``, an estimator with ``predict_proba``, a callable ``(n, d) -> (n, K)``
     probabilities (each called on augmented views), or an ``(n, K)`` array of soft labels for the rows as they are.
     ``predict_proba(X) -> (n, K)`` the online soft labels, ``decision_function(X) -> (n, K)`` logits,
-    ``predict(X) -> (n,)`` in ``classes_ = 0..K-1``; ``storage_bytes(dtype_bytes=2)``.
+    ``predict(X) -> (n,)`` in ``classes_ = 0..K-1``; ``storage_bytes(dtype_bytes=2)``; ``factors()`` (what to
+    store) and ``from_factors(factors, init_head)`` (reload).
     Learned: ``model_``, ``n_stored_params_``, ``history_`` (per epoch: mean KL to the teacher), ``classes_``,
     ``n_features_in_``.
     """
@@ -300,6 +302,42 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         return self.n_stored_params_ * int(dtype_bytes)
 
+    def factors(self, dtype: Any = np.float16) -> dict[str, np.ndarray]:
+        """What to store instead of the labels: the fitted factors by name (``U``, ``V``, ``A``, ``B``,
+        ``log_scale``, ``bias``), in ``dtype``; their bytes sum to :meth:`storage_bytes`. Reload with
+        :meth:`from_factors` and the same ``init_head``."""
+        check_is_fitted(self, "model_")
+        return {name: p.detach().numpy().astype(dtype) for name, p in self.model_.named_parameters()}
+
+    @classmethod
+    def from_factors(cls, factors: dict, init_head: Any = None, **params: Any) -> "LightLabelProjector":
+        """A fitted projector from :meth:`factors` and the recomputed zero-storage head ``init_head: (K, d)``
+        (``None`` if it was fitted without one; ``d`` is then read from ``V``). ``params``: the other constructor
+        parameters (``rank`` and ``adapter`` are read from the factors)."""
+        f = {name: np.asarray(value, dtype=np.float32) for name, value in factors.items()}
+        if "bias" not in f or "log_scale" not in f:
+            raise ShapeError(f"factors need at least 'bias' and 'log_scale'; got {sorted(f)}.")
+        rank = f["U"].shape[1] if "U" in f else 0
+        if init_head is None and "V" not in f:
+            raise ShapeError("init_head is None and the factors have no V to read the width from; pass init_head.")
+        d = np.shape(init_head)[1] if init_head is not None else f["V"].shape[0]
+        self = cls(init_head, rank=rank, adapter="A" in f, **params)
+        self._check_params()
+        W0 = self._head(d, len(f["bias"]))
+        model = _Projector(torch.from_numpy(W0), rank, "A" in f, 1.0)
+        try:
+            model.load_state_dict({"W0": torch.from_numpy(W0), **{k: torch.from_numpy(v) for k, v in f.items()}})
+        except RuntimeError as exc:
+            raise ShapeError(f"factors do not fit a rank-{rank} projector over ({len(W0)}, {d}): "
+                             f"{str(exc).splitlines()[-1].strip()}") from exc
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        self.model_, self.history_ = model, []
+        self.n_stored_params_ = int(sum(p.numel() for p in model.parameters()))
+        self.classes_, self.n_features_in_ = np.arange(len(W0)), d
+        return self
+
     def decision_function(self, X: Any) -> np.ndarray:
         """``(n, K)`` logits."""
         check_is_fitted(self, "model_")
@@ -309,10 +347,7 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``(n, K)``: the soft labels the projector makes for ``X``."""
-        z = self.decision_function(X)
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.decision_function(X), axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
         return self.decision_function(X).argmax(axis=1)

@@ -210,8 +210,9 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
     random_state, n_threads: seed and torch threads (see :mod:`labelwise.learn.estimators`).
 
     ``fit(X (n, d), teacher, progress=None)``: ``X`` the **original** training rows' features; ``teacher`` a torch
-    module returning logits ``(B, K)`` (in eval mode: it is called as it is), an estimator with ``predict_proba``, a callable ``(n, d) -> (n, K)``
-    probabilities (each called on augmented views), or an ``(n, K)`` array of soft labels for the rows as they are.
+    module returning logits ``(B, K)`` (in eval mode: it is called as it is), an estimator with ``predict_proba``, a
+    callable ``(n, d) -> (n, K)`` probabilities (each called on augmented views), or an ``(n, K)`` array of soft
+    labels for the rows as they are.
     ``predict_proba(X) -> (n, K)`` the online soft labels, ``decision_function(X) -> (n, K)`` logits,
     ``predict(X) -> (n,)`` in ``classes_ = 0..K-1``; ``storage_bytes(dtype_bytes=2)``; ``factors()`` (what to
     store) and ``from_factors(factors, init_head)`` (reload).

@@ -60,6 +60,7 @@ FLOORS = {
     "labelwise.audit.multilabel.dataset": WORKFLOWS,  # its pandas tables (cleanlab's dataset module)
     "labelwise.learn": ALGORITHMS,
     "labelwise.learn.*": ALGORITHMS,
+    "labelwise.learn.light_labels": ALGORITHMS,  # HeLlO: low-rank label projector instead of stored soft labels
     "labelwise.link.assign": ALGORITHMS,
     "labelwise.assign": ALGORITHMS,  # (vision) coarse labels -> training targets: mattes, blended mattes, metrics
     "labelwise.assign.*": ALGORITHMS,

@@ -140,3 +140,20 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         (folder / name).unlink(missing_ok=True)
     (folder / "review.db").write_bytes(b"not a database" * 100)
     assert "Cannot read the review database" in error("--reviewed", folder)
+
+
+def test_with_several_reviewers_per_item_the_reviewed_label_is_their_consensus(tmp_path):
+    folder = audit_dir(tmp_path, n=6)
+    audit = AuditResult.load(folder)
+    store, pid, classes = open_audit_project(folder, audit=audit)
+    store.set_reviewers_per_item(pid, 3)
+    store.issue_tokens(pid, ["ana", "bo", "cy"])
+    item = {v.row: v for v in store.queue(pid, limit=10)}[0]  # given "a"
+    for name, label in (("ana", "c"), ("bo", "c"), ("cy", "b")):  # the last answer is not the consensus
+        store.decide(item.id, labels=[label], decision="relabel", author=name, expected_version=0)
+    from_db = reviewed_labels(folder, audit)
+    assert from_db.current[0] == ["c"] and all(from_db.current[r] == [classes[r % 3]] for r in range(1, 6))
+    export_decisions(store, pid, folder, pred_probs=audit.pred_probs, row_ids=audit.row_ids)  # as `labelwise export`
+    store.dispose()
+    (folder / "review.db").rename(tmp_path / "elsewhere.db")
+    assert reviewed_labels(folder, audit).current == from_db.current

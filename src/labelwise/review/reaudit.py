@@ -67,7 +67,8 @@ def reviewed_audit(folder) -> AuditResult:
 
 def reviewed_labels(folder, audit: AuditResult) -> ReviewedLabels:
     """The labels of ``audit``'s rows as reviewed, from ``folder``'s review database, else from the export in it
-    (single-label: a row given several labels keeps the first). Raises DataError when the folder has neither, or
+    (single-label: a row given several labels keeps the first; several reviewers per item: their consensus, the label
+    ``labelwise export`` writes). Raises DataError when the folder has neither, or
     they are not of this audit."""
     folder = Path(folder)
     if (folder / REVIEW_DB).is_file():
@@ -113,7 +114,13 @@ def _from_database(folder: Path, audit: AuditResult) -> ReviewedLabels:
         raise DataError(f"{path} holds no review of the audit in {folder}: review it with `labelwise review "
                         f"{folder}`.")
     current = dict(zip(audit.row_ids.tolist(), audit.label_names(audit.given)))
-    current.update(snap.current)
+    if snap.reviewers_per_item > 1:  # several reviewers per item: their consensus, as `labelwise export` writes it
+        from labelwise.review.project import consensus_export
+
+        current.update(consensus_export(snap, list(audit.classes), pred_probs=audit.pred_probs,
+                                        row_ids=audit.row_ids)[0])
+    else:
+        current.update(snap.current)
     return ReviewedLabels(current, {row: e["decision"] for row, e in snap.last_decisions().items()}, path)
 
 

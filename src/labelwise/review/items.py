@@ -520,6 +520,15 @@ class Items(Database):
             return query.order_by(Item.label_quality.desc(), Item.id.desc())
         return query.order_by(Item.label_quality, Item.id)
 
+    def answered_by_all(self, project_id: int) -> set[int]:
+        """With several reviewers per item: the data rows that every reviewer assigned to them has answered (what
+        may count as reviewed without telling a reviewer that someone else answered an item still in their queue)."""
+        with self._read() as s:
+            return set(s.scalars(
+                select(Item.row).join(Assignment, Assignment.item_id == Item.id)
+                .where(Item.project_id == project_id).group_by(Item.id, Item.row)
+                .having(func.count() == func.count().filter(Assignment.answered.is_(True)))))
+
     def progress(self, project_id: int, *, reviewer: Optional[str] = None) -> tuple[int, int]:
         """(items with a human decision, all items). The count of decided items is kept for up to a second, so a
         page view does not count the reviewed part of the index again for every reviewer. ``reviewer``: with several

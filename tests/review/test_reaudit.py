@@ -126,6 +126,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     (exported / "labels_reviewed.csv").write_text("row,label\n0,a\n")
     assert "is an export folder" in error("--reviewed", exported)
     assert "drop --label" in error("--reviewed", folder, "--label", "label")
+    assert "drop --encoder, --random-state" in error("--reviewed", folder, "--encoder", "tfidf", "--seed", "3")
     assert "is the reviewed folder itself" in error("--reviewed", folder, "--out", folder)
     assert "give the table to audit" in error("--quiet")
 

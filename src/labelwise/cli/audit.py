@@ -106,7 +106,11 @@ def audit(
                                  "--embeddings": embeddings, "--pred-probs": pred_probs, "--multi-label": multi_label,
                                  "--label-delimiter": label_delimiter, "--compare-to": compare_to,
                                  "--llm-judge": llm_judge, "--out-of-core": out_of_core, "--folds": folds,
-                                 "--filter-by": filter_by, "--datasheet": datasheet})
+                                 "--filter-by": filter_by, "--datasheet": datasheet, "--drop-missing": drop_missing,
+                                 "--encoding": encoding, "--sep": sep, "--encoder": encoder != "minilm",
+                                 "--random-state": random_state != 0, "--judge-rows": judge_rows != 200,
+                                 "--model": model, "--server": server, "--server-model": server_model, "--ray": ray,
+                                 "--memory-limit": memory_limit})
     if data is None:
         raise ParameterError("give the table to audit (DATA), or --reviewed DIR to audit a reviewed one again.")
     out = out or Path("labelwise-audit")

@@ -158,3 +158,19 @@ def test_with_several_reviewers_per_item_the_reviewed_label_is_their_consensus(t
     store.dispose()
     (folder / "review.db").rename(tmp_path / "elsewhere.db")
     assert reviewed_labels(folder, audit).current == from_db.current
+
+
+def test_a_row_only_skipped_was_not_reviewed(tmp_path):
+    folder = audit_dir(tmp_path, n=6)
+    audit = AuditResult.load(folder)
+    store, pid, _ = open_audit_project(folder, audit=audit)
+    ids = {v.row: v.id for v in store.queue(pid, limit=10)}
+    store.decide(ids[0], decision="skip", author="ana", expected_version=0)
+    store.decide(ids[1], decision="keep", author="ana", expected_version=0)
+    store.decide(ids[1], decision="skip", author="bo", expected_version=1)  # kept, then skipped: still kept
+    from_db = reviewed_labels(folder, audit)
+    assert from_db.decisions == {1: "keep"}
+    export_decisions(store, pid, folder)
+    store.dispose()
+    (folder / "review.db").rename(tmp_path / "elsewhere.db")
+    assert reviewed_labels(folder, audit).decisions == {1: "keep"}

@@ -27,8 +27,8 @@ EXPORTED_CHANGELOG = "changelog.csv"
 
 @dataclass(frozen=True)
 class ReviewedLabels:
-    """current: data row -> its labels now, for every audited row; decisions: data row -> the last reviewer decision,
-    for the rows a person reviewed; source: the file they were read from."""
+    """current: data row -> its labels now, for every audited row; decisions: data row -> the last reviewer decision
+    that is not a skip, for the rows a person reviewed; source: the file they were read from."""
 
     current: dict
     decisions: dict
@@ -121,7 +121,7 @@ def _from_database(folder: Path, audit: AuditResult) -> ReviewedLabels:
                                         row_ids=audit.row_ids)[0])
     else:
         current.update(snap.current)
-    return ReviewedLabels(current, {row: e["decision"] for row, e in snap.last_decisions().items()}, path)
+    return ReviewedLabels(current, _decisions((e["row"], e["decision"]) for e in snap.events), path)
 
 
 def _from_export(folder: Path, audit: AuditResult) -> ReviewedLabels:
@@ -145,8 +145,14 @@ def _from_export(folder: Path, audit: AuditResult) -> ReviewedLabels:
     changelog = folder / EXPORTED_CHANGELOG
     if changelog.is_file():
         log = pd.read_csv(changelog, dtype=str, keep_default_na=False)
-        decisions = {int(row): decision for row, decision in zip(log["row"], log["decision"])}
+        decisions = _decisions((int(row), decision) for row, decision in zip(log["row"], log["decision"]))
     return ReviewedLabels(exported, decisions, path)
+
+
+def _decisions(events) -> dict:
+    """data row -> its last decision, from (row, decision) pairs oldest first; a skip is no decision (a row only
+    skipped was not reviewed)."""
+    return {row: decision for row, decision in events if decision != "skip"}
 
 
 def reaudit(folder, out, *, data=None, progress=None, executor=None) -> Reaudit:

@@ -247,6 +247,30 @@ def test_the_agreement_page_is_blind_escaped_and_secured(tmp_path):
     assert TestClient(app).get("/agreement").status_code == 401
 
 
+def test_the_agreement_statistics_wait_until_the_viewer_may_see_the_answers(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from labelwise.review.app import COOKIE, create_app
+
+    store, pid = _project(f"sqlite:///{tmp_path / 'r.db'}", n=2, k=3, reviewers=("ana", "bo", "cy"))
+    app = create_app(store, pid, CLASSES)
+
+    def pairs(name):  # the kappa table as (reviewer, reviewer, items both answered)
+        client = TestClient(app)
+        client.cookies.set(COOKIE, client.get("/login", params={"token": store.issue_token(pid, name)},
+                                              follow_redirects=False).cookies[COOKIE])
+        html = client.get("/agreement").text.split('id="kappa"')[1].split("</table>")[0]
+        return re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td class=\"q\">(\d+)</td>", html)
+
+    item = store.queue(pid, limit=1)[0].id
+    for name, label in (("bo", "b"), ("cy", "c")):
+        store.decide(item, labels=[label], decision="relabel", author=name, expected_version=0)
+    assert pairs("ana") == []  # bo and cy disagree on ana's item: nothing on ana's page says so yet
+    assert pairs("bo") == [("bo", "cy", "1")]  # bo has answered: he may see cy's answer
+    store.decide(item, labels=["b"], decision="relabel", author="ana", expected_version=0)
+    assert pairs("ana") == [("ana", "bo", "1"), ("ana", "cy", "1"), ("bo", "cy", "1")]
+
+
 def test_the_commands_take_reviewers_per_item_and_export_crowdlab_consensus(tmp_path, capsys):
     from labelwise.cli.main import main
     from labelwise.review.project import open_audit_project

@@ -106,7 +106,7 @@ def test_fixed_rows_leave_the_issues_and_the_report_counts_them(tmp_path, capsys
     assert np.array_equal(audit_features(before)[0], X)
 
 
-def test_bad_input_is_one_line(tmp_path, capsys):
+def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
     source = tmp_path / "table.csv"
     pd.DataFrame({"text": [f"text {i}" for i in range(12)], "label": ["abc"[i % 3] for i in range(12)]}
                  ).to_csv(source, index=False)
@@ -120,6 +120,9 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         return err
 
     assert "has no review yet" in error("--reviewed", folder)
+    with monkeypatch.context() as m:
+        m.chdir(folder)
+        assert "has no review yet" in error("--reviewed", ".")  # the new audit goes beside it, into audit.reaudit
     assert "is not a folder" in error("--reviewed", tmp_path / "nothing")
     exported = tmp_path / "exported"
     exported.mkdir()

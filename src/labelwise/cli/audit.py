@@ -204,7 +204,11 @@ def audit_reviewed(reviewed: Path, *, data: Optional[Path], out: Optional[Path],
     given = [name for name, value in refused.items() if value not in (None, False, [])]
     if given:
         raise ParameterError(f"--reviewed audits again with the first audit's settings; drop {', '.join(given)}.")
-    out = out or reviewed.with_name(reviewed.name + ".reaudit")
+    if out is None:  # beside the reviewed folder (resolved: `--reviewed .` has no name of its own)
+        folder = reviewed.resolve()
+        if not folder.name:
+            raise ParameterError(f"--reviewed {reviewed} has no folder beside it for the new audit: give --out DIR.")
+        out = folder.with_name(folder.name + ".reaudit")
     if out.resolve() == reviewed.resolve():
         raise ParameterError(f"--out {out} is the reviewed folder itself: give a new folder for the new audit.")
     writable(out, folder=True)

@@ -167,6 +167,8 @@ def test_review_refuses_an_order_it_cannot_give(tmp_path, capsys):
     folder = audit_dir(tmp_path, n=12)  # its probabilities came with no features to refit on
     assert main(["review", str(folder), "--order", "best"]) == 2
     assert "--order takes quality or informative" in capsys.readouterr().err
+    assert main(["review", str(folder), "--strategy", "entropy"]) == 2  # would be ignored in quality order
+    assert "add --order informative" in capsys.readouterr().err
     assert main(["review", str(folder), "--order", "informative", "--strategy", "rad"]) == 2
     assert "must be one of margin" in capsys.readouterr().err
     assert main(["review", str(folder), "--order", "informative"]) == 2

@@ -167,7 +167,39 @@ def test_review_refuses_an_order_it_cannot_give(tmp_path, capsys):
     folder = audit_dir(tmp_path, n=12)  # its probabilities came with no features to refit on
     assert main(["review", str(folder), "--order", "best"]) == 2
     assert "--order takes quality or informative" in capsys.readouterr().err
+    assert main(["review", str(folder), "--strategy", "entropy"]) == 2  # would be ignored in quality order
+    assert "add --order informative" in capsys.readouterr().err
     assert main(["review", str(folder), "--order", "informative", "--strategy", "rad"]) == 2
     assert "must be one of margin" in capsys.readouterr().err
     assert main(["review", str(folder), "--order", "informative"]) == 2
     assert "no features to refit a model on" in capsys.readouterr().err
+
+
+def test_with_several_reviewers_per_item_one_answer_does_not_move_the_item_in_the_others_queue(project):
+    store, pid, audit, X = project
+    store.set_reviewers_per_item(pid, 2)
+    store.issue_tokens(pid, ["ana", "bo"])
+    fitted = []
+
+    def fit(X, labels, k, kind):
+        fitted.append(labels.copy())
+        return refit_probabilities(X, labels, k, kind)
+
+    order = InformativeOrder(store, pid, audit, features=lambda: (X, "dense"), fit=fit, refit_every=1).start()
+    try:
+        assert order.wait_for_refit(1)
+        first = order.current().rank
+        item = store.queue_in_order(pid, first, limit=1, reviewer="ana")[0][0]
+        store.decide(item.id, decision="relabel", labels=["c"], author="ana", expected_version=0)
+        order.decided()
+        assert order.wait_for_refit(2)
+        # only ana answered: nothing counts as reviewed yet, so bo's queue keeps its order and says nothing of it
+        assert order.current().rank == first and order.current().n_reviewed == 0
+        assert np.array_equal(fitted[-1], audit.given)
+        store.decide(item.id, decision="relabel", labels=["c"], author="bo", expected_version=0)
+        order.decided()
+        assert order.wait_for_refit(3)
+        assert order.current().n_reviewed == 1 and order.current().rank[item.row] == N - 1  # both answered: last
+        assert fitted[-1][item.row] == 2  # trained on their consensus
+    finally:
+        order.stop()

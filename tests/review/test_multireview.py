@@ -1,6 +1,7 @@
 """Several reviewers per item: balanced deterministic assignment, blind queues and histories, independent answers
 that never conflict, and the consensus, quality and agreement of the page and the export (checked against
-labelwise.audit.multiannotator on the same answers), on SQLite and PostgreSQL where the database matters."""
+labelwise.audit.multiannotator on the same answers). Answers at the same moment run on SQLite and PostgreSQL, with
+the blind views' queries; the rest on SQLite."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ from labelwise.review.store import ConflictError, ReviewStore  # noqa: E402
 CLASSES = ["a", "b", "c"]
 
 
-def _project(url, n=12, k=2, reviewers=("ana", "bo")):
-    store = ReviewStore(url)
-    pid = store.create_project("p", CLASSES)
+def _project(url, n=12, k=2, reviewers=("ana", "bo"), *, store=None, name="p"):
+    """(store, project id): ``n`` items, ``k`` reviewers per item, accounts for ``reviewers`` added one at a time;
+    ``store``: a store to add the project (``name``) to instead of opening ``url``."""
+    store = store or ReviewStore(url)
+    pid = store.create_project(name, CLASSES)
     store.add_items(pid, [{"row": i, "payload": {"text": f"t{i}"}, "given": [CLASSES[i % 3]],
                            "label_quality": (i * 5 % n) / n} for i in range(n)])
     store.set_reviewers_per_item(pid, k)
@@ -45,8 +48,8 @@ def test_assignment_is_balanced_deterministic_and_topped_up(tmp_path):
     assert sorted(map(len, loads.values())) == [8, 8, 8]  # 12 items x 2 = 24, added one reviewer at a time
     for row in range(12):
         assert sum(row in rows for rows in loads.values()) == 2  # two different reviewers per item
-    again, _ = _project(f"sqlite:///{tmp_path / 'b.db'}", n=12, k=2, reviewers=("ana", "bo", "cy"))
-    assert {name: _mine(again, pid, name) for name in loads} == loads  # deterministic
+    _, again = _project(None, n=12, k=2, reviewers=("ana", "bo", "cy"), store=store, name="again")
+    assert {name: _mine(store, again, name) for name in loads} == loads  # deterministic
     # ana answers 3 items; a fourth reviewer takes untouched items only, and loads even out again
     for view in store.queue(pid, reviewer="ana", limit=3):
         store.decide(view.id, decision="keep", author="ana", expected_version=0)
@@ -61,8 +64,8 @@ def test_assignment_is_balanced_deterministic_and_topped_up(tmp_path):
     assert all(sum(row in _mine(store, pid, n) for n in after) == 3 for row in range(12))
 
 
-def test_a_reviewer_works_blind_until_they_have_answered(store_url):
-    store, pid = _project(store_url, n=6)
+def test_a_reviewer_works_blind_until_they_have_answered(tmp_path):
+    store, pid = _project(f"sqlite:///{tmp_path / 'r.db'}", n=6)
     item = store.queue(pid, reviewer="ana")[0]
     store.decide(item.id, labels=["c"], decision="relabel", author="ana", expected_version=0, reason="ana's why")
     view, history, _, _ = store.item_page(pid, item.id, reviewer="bo")
@@ -111,6 +114,13 @@ def test_two_reviewers_answering_one_item_at_once_both_count(store_url):
     assert errors == []
     assert sorted(store.export_snapshot(pid).answers()[0]) == [f"r{i}" for i in range(6)]
     assert [e["version"] for e in store.history(item.id) if e["source"] == "human"] == [1, 2, 3, 4, 5, 6]
+    # the blind views' queries on this database too (their behaviour: test_a_reviewer_works_blind_...)
+    assert store.progress(pid, reviewer="r0") == (1, 1) and store.answered_by_all(pid) == {0}
+    assert [v.current_labels for v in store.queue(pid, reviewer="r0", reviewed=True)] == [["b"]]
+    store.undo(item.id, author="r0", expected_version=1, project_id=pid)
+    view, history, _, _ = store.item_page(pid, item.id, reviewer="r0")
+    assert not view.reviewed and [e["author"] for e in history if e["source"] == "human"] == ["r0", "r0"]
+    assert store.answered_by_all(pid) == set() and store.next_to_review(pid, reviewer="r0") == item.id
 
 
 def test_switching_between_one_and_several_reviewers_after_decisions_is_refused(tmp_path):
@@ -218,8 +228,9 @@ def test_the_agreement_page_is_blind_escaped_and_secured(tmp_path):
                           for i in range(4)])
     store.set_reviewers_per_item(pid, 2)
     clients = {}
+    app = create_app(store, pid, [*CLASSES, hostile])
     for name in ("ana", "<b>bo</b>"):
-        client = TestClient(create_app(store, pid, [*CLASSES, hostile]))
+        client = TestClient(app)
         client.cookies.set(COOKIE, client.get("/login", params={"token": store.issue_token(pid, name)},
                                               follow_redirects=False).cookies[COOKIE])
         clients[name] = client
@@ -233,7 +244,31 @@ def test_the_agreement_page_is_blind_escaped_and_secured(tmp_path):
     assert rows == ["1"]  # bo answered row 1 only: ana's answer to row 0 stays hidden
     assert "&lt;b&gt;bo&lt;/b&gt;" in page.text and "majority vote" in page.text
     assert clients["ana"].get("/agreement").text.count("&lt;script&gt;") == 2  # consensus and answer, escaped
-    assert TestClient(create_app(store, pid, CLASSES)).get("/agreement").status_code == 401
+    assert TestClient(app).get("/agreement").status_code == 401
+
+
+def test_the_agreement_statistics_wait_until_the_viewer_may_see_the_answers(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from labelwise.review.app import COOKIE, create_app
+
+    store, pid = _project(f"sqlite:///{tmp_path / 'r.db'}", n=2, k=3, reviewers=("ana", "bo", "cy"))
+    app = create_app(store, pid, CLASSES)
+
+    def pairs(name):  # the kappa table as (reviewer, reviewer, items both answered)
+        client = TestClient(app)
+        client.cookies.set(COOKIE, client.get("/login", params={"token": store.issue_token(pid, name)},
+                                              follow_redirects=False).cookies[COOKIE])
+        html = client.get("/agreement").text.split('id="kappa"')[1].split("</table>")[0]
+        return re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td class=\"q\">(\d+)</td>", html)
+
+    item = store.queue(pid, limit=1)[0].id
+    for name, label in (("bo", "b"), ("cy", "c")):
+        store.decide(item, labels=[label], decision="relabel", author=name, expected_version=0)
+    assert pairs("ana") == []  # bo and cy disagree on ana's item: nothing on ana's page says so yet
+    assert pairs("bo") == [("bo", "cy", "1")]  # bo has answered: he may see cy's answer
+    store.decide(item, labels=["b"], decision="relabel", author="ana", expected_version=0)
+    assert pairs("ana") == [("ana", "bo", "1"), ("ana", "cy", "1"), ("bo", "cy", "1")]
 
 
 def test_the_commands_take_reviewers_per_item_and_export_crowdlab_consensus(tmp_path, capsys):

@@ -106,7 +106,7 @@ def test_fixed_rows_leave_the_issues_and_the_report_counts_them(tmp_path, capsys
     assert np.array_equal(audit_features(before)[0], X)
 
 
-def test_bad_input_is_one_line(tmp_path, capsys):
+def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
     source = tmp_path / "table.csv"
     pd.DataFrame({"text": [f"text {i}" for i in range(12)], "label": ["abc"[i % 3] for i in range(12)]}
                  ).to_csv(source, index=False)
@@ -120,12 +120,16 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         return err
 
     assert "has no review yet" in error("--reviewed", folder)
+    with monkeypatch.context() as m:
+        m.chdir(folder)
+        assert "has no review yet" in error("--reviewed", ".")  # the new audit goes beside it, into audit.reaudit
     assert "is not a folder" in error("--reviewed", tmp_path / "nothing")
     exported = tmp_path / "exported"
     exported.mkdir()
     (exported / "labels_reviewed.csv").write_text("row,label\n0,a\n")
     assert "is an export folder" in error("--reviewed", exported)
     assert "drop --label" in error("--reviewed", folder, "--label", "label")
+    assert "drop --encoder, --random-state" in error("--reviewed", folder, "--encoder", "tfidf", "--seed", "3")
     assert "is the reviewed folder itself" in error("--reviewed", folder, "--out", folder)
     assert "give the table to audit" in error("--quiet")
 
@@ -140,3 +144,36 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         (folder / name).unlink(missing_ok=True)
     (folder / "review.db").write_bytes(b"not a database" * 100)
     assert "Cannot read the review database" in error("--reviewed", folder)
+
+
+def test_with_several_reviewers_per_item_the_reviewed_label_is_their_consensus(tmp_path):
+    folder = audit_dir(tmp_path, n=6)
+    audit = AuditResult.load(folder)
+    store, pid, classes = open_audit_project(folder, audit=audit)
+    store.set_reviewers_per_item(pid, 3)
+    store.issue_tokens(pid, ["ana", "bo", "cy"])
+    item = {v.row: v for v in store.queue(pid, limit=10)}[0]  # given "a"
+    for name, label in (("ana", "c"), ("bo", "c"), ("cy", "b")):  # the last answer is not the consensus
+        store.decide(item.id, labels=[label], decision="relabel", author=name, expected_version=0)
+    from_db = reviewed_labels(folder, audit)
+    assert from_db.current[0] == ["c"] and all(from_db.current[r] == [classes[r % 3]] for r in range(1, 6))
+    export_decisions(store, pid, folder, pred_probs=audit.pred_probs, row_ids=audit.row_ids)  # as `labelwise export`
+    store.dispose()
+    (folder / "review.db").rename(tmp_path / "elsewhere.db")
+    assert reviewed_labels(folder, audit).current == from_db.current
+
+
+def test_a_row_only_skipped_was_not_reviewed(tmp_path):
+    folder = audit_dir(tmp_path, n=6)
+    audit = AuditResult.load(folder)
+    store, pid, _ = open_audit_project(folder, audit=audit)
+    ids = {v.row: v.id for v in store.queue(pid, limit=10)}
+    store.decide(ids[0], decision="skip", author="ana", expected_version=0)
+    store.decide(ids[1], decision="keep", author="ana", expected_version=0)
+    store.decide(ids[1], decision="skip", author="bo", expected_version=1)  # kept, then skipped: still kept
+    from_db = reviewed_labels(folder, audit)
+    assert from_db.decisions == {1: "keep"}
+    export_decisions(store, pid, folder)
+    store.dispose()
+    (folder / "review.db").rename(tmp_path / "elsewhere.db")
+    assert reviewed_labels(folder, audit).decisions == {1: "keep"}

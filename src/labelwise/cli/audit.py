@@ -106,7 +106,11 @@ def audit(
                                  "--embeddings": embeddings, "--pred-probs": pred_probs, "--multi-label": multi_label,
                                  "--label-delimiter": label_delimiter, "--compare-to": compare_to,
                                  "--llm-judge": llm_judge, "--out-of-core": out_of_core, "--folds": folds,
-                                 "--filter-by": filter_by, "--datasheet": datasheet})
+                                 "--filter-by": filter_by, "--datasheet": datasheet, "--drop-missing": drop_missing,
+                                 "--encoding": encoding, "--sep": sep, "--encoder": encoder != "minilm",
+                                 "--random-state": random_state != 0, "--judge-rows": judge_rows != 200,
+                                 "--model": model, "--server": server, "--server-model": server_model, "--ray": ray,
+                                 "--memory-limit": memory_limit})
     if data is None:
         raise ParameterError("give the table to audit (DATA), or --reviewed DIR to audit a reviewed one again.")
     out = out or Path("labelwise-audit")
@@ -200,7 +204,11 @@ def audit_reviewed(reviewed: Path, *, data: Optional[Path], out: Optional[Path],
     given = [name for name, value in refused.items() if value not in (None, False, [])]
     if given:
         raise ParameterError(f"--reviewed audits again with the first audit's settings; drop {', '.join(given)}.")
-    out = out or reviewed.with_name(reviewed.name + ".reaudit")
+    if out is None:  # beside the reviewed folder (resolved: `--reviewed .` has no name of its own)
+        folder = reviewed.resolve()
+        if not folder.name:
+            raise ParameterError(f"--reviewed {reviewed} has no folder beside it for the new audit: give --out DIR.")
+        out = folder.with_name(folder.name + ".reaudit")
     if out.resolve() == reviewed.resolve():
         raise ParameterError(f"--out {out} is the reviewed folder itself: give a new folder for the new audit.")
     writable(out, folder=True)

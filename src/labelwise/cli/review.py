@@ -121,6 +121,8 @@ def review(
         raise ParameterError(f"--order takes quality or informative; got {order!r}.")
     if refit_every < 1:
         raise ParameterError(f"--refit-every counts decisions: 1 or more; got {refit_every}.")
+    if order == "quality" and (strategy != "margin" or refit_every != 10):
+        raise ParameterError("--strategy and --refit-every set the informative order: add --order informative.")
     policy = SessionPolicy(idle=parse_duration(session_idle, "--session-idle"),
                            max_age=parse_duration(session_max_age, "--session-max-age"))
     link_age = parse_duration(link_max_age, "--link-max-age")

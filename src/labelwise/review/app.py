@@ -5,7 +5,9 @@ shortcuts, allowed by a per-response CSP nonce. Filters (given class, issue type
 query string and survive every decision, so a reviewer can work through "outliers of class X" from start to end.
 With several reviewers per item each reviewer sees only their own items and answers blind (the store's views take
 the signed-in reviewer); ``/agreement`` shows the consensus, each reviewer's quality and the agreement between them
-(:mod:`labelwise.review.consensus`), per item only for the items the viewer has answered.
+(:mod:`labelwise.review.consensus`), per item only for the items the viewer has answered, and computed only from those
+and the items all their reviewers have answered (so no statistic moves with an answer the viewer may not see yet;
+``labelwise export`` has them over every answer).
 
 Security:
 
@@ -325,8 +327,11 @@ def create_app(store: ReviewStore, project_id: int, classes: list[str], *, polic
 
         snap = store.export_snapshot(project_id)
         answers = snap.answers()
+        if snap.reviewers_per_item > 1:  # blind: the statistics, too, only from items the viewer may see answered
+            done = store.answered_by_all(project_id)
+            answers = {row: by for row, by in answers.items() if s["user"] in by or row in done}
         found = review_consensus(answers, classes, pred_probs=pred_probs, row_ids=row_ids)
-        seen = set(answers) if snap.reviewers_per_item == 1 else {  # blind: only what the viewer answered
+        seen = set(answers) if snap.reviewers_per_item == 1 else {  # the items the viewer answered
             row for row, by in answers.items() if s["user"] in by}
         pairs = found.agreement_frame().iloc[1:].to_dict("records")
         return page(request, "agreement.html", s, found=found, per_item=snap.reviewers_per_item,

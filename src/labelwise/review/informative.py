@@ -4,7 +4,8 @@ A model is refit on the audit's features with the labels as reviewed so far (a r
 given label), and the rows nobody has reviewed yet are ranked by an active-selection strategy of
 :mod:`labelwise.generate.select` (``margin`` by default: the rows whose two most probable classes are closest first).
 The probabilities are out-of-fold, as in the audit, so a row's own (possibly wrong) label does not make the model
-sure of it.
+sure of it. With several reviewers per item a row counts as reviewed once all its reviewers have answered (labelled
+with their majority vote), so the order never tells a reviewer that someone else answered an item still in their queue.
 
 :class:`InformativeOrder` runs the refits on one worker thread. A decision only counts
 (:meth:`~InformativeOrder.decided`); the refit starts after every ``refit_every`` decisions, or ``refit_seconds``
@@ -263,11 +264,11 @@ class InformativeOrder:
         index = {name: j for j, name in enumerate(audit.classes)}
         labels = np.array(audit.given, dtype=np.int64)
         reviewed = np.zeros(audit.n_rows, dtype=bool)
-        decided = snapshot.last_decisions()
+        decided, now = _reviewed_labels(snapshot, self.store, self.project_id, list(audit.classes))
         for i, row in enumerate(audit.row_ids.tolist()):
             if row in decided:
                 reviewed[i] = True
-                current = snapshot.current.get(row)
+                current = now.get(row)
                 if current and current[0] in index:  # several labels (a single-label audit): the first
                     labels[i] = index[current[0]]
         probs = np.asarray(self._fit(X, labels, len(audit.classes), kind))
@@ -281,3 +282,18 @@ class InformativeOrder:
         rows = audit.row_ids[order].tolist()
         return OrderState({row: place for place, row in enumerate(rows)}, self.strategy,
                           _dt.datetime.now(_dt.timezone.utc), int(reviewed.sum()), self.refits + 1)
+
+
+def _reviewed_labels(snapshot, store, project_id: int, classes: list) -> tuple[set, dict]:
+    """(the data rows that count as reviewed, row -> their labels now) for a refit. With one reviewer per item: the
+    rows with a decision and their current labels. With several: only the rows every assigned reviewer has answered,
+    labelled with the majority vote of the answers (:func:`labelwise.review.consensus.review_consensus`); a row one
+    reviewer answered stays unreviewed, so its place in another reviewer's queue says nothing of that answer."""
+    if snapshot.reviewers_per_item <= 1:
+        return set(snapshot.last_decisions()), snapshot.current
+    from labelwise.review.consensus import review_consensus
+
+    done = store.answered_by_all(project_id)
+    answers = {row: by for row, by in snapshot.answers().items() if row in done}
+    found = review_consensus(answers, classes)
+    return done, {int(row): [label] for row, label in zip(found.rows, found.consensus)}

@@ -308,13 +308,7 @@ class Items(Database):
                                         f"saw {expected_version}). Reload it and decide again.")
                 if labels is None:
                     labels = _current(_label_history(s, [item_id]).get(item_id, []))
-                labels = list(dict.fromkeys(str(label) for label in labels))
-                if not labels:
-                    raise LabelwiseError("Choose at least one label.")
-                known = set(self.classes(project_id))
-                unknown = [label for label in labels if label not in known]
-                if unknown:
-                    raise LabelwiseError(f"Unknown label(s) {unknown}; choose from the project's classes.")
+                labels = self._checked_labels(project_id, labels)
                 new_version = expected_version + 1
                 s.execute(insert(LabelEvent).values(
                     item_id=item_id, version=new_version, labels=labels, decision=decision, source="human",
@@ -324,6 +318,17 @@ class Items(Database):
             return new_version
         except IntegrityError:
             raise ConflictError(f"Item {item_id} was changed by someone else at the same moment. Reload it.") from None
+
+    def _checked_labels(self, project_id: int, labels: Sequence[str]) -> list[str]:
+        """``labels`` as text without repeats, each one of the project's classes (else a LabelwiseError)."""
+        labels = list(dict.fromkeys(str(label) for label in labels))
+        if not labels:
+            raise LabelwiseError("Choose at least one label.")
+        known = set(self.classes(project_id))
+        unknown = [label for label in labels if label not in known]
+        if unknown:
+            raise LabelwiseError(f"Unknown label(s) {unknown}; choose from the project's classes.")
+        return labels
 
     def _answer(self, s: Connection, project_id: int, item_id: int, item_version: int, *, decision: str, author: str,
                 expected_version: int, labels: Optional[Sequence[str]], reason: str) -> int:
@@ -349,13 +354,7 @@ class Items(Database):
             labels = own[-2] if len(own) > 1 else given
         elif labels is None:
             labels = own[-1] if own else given
-        labels = list(dict.fromkeys(str(label) for label in labels))
-        if not labels:
-            raise LabelwiseError("Choose at least one label.")
-        known = set(self.classes(project_id))
-        unknown = [label for label in labels if label not in known]
-        if unknown:
-            raise LabelwiseError(f"Unknown label(s) {unknown}; choose from the project's classes.")
+        labels = self._checked_labels(project_id, labels)
         s.execute(insert(LabelEvent).values(item_id=item_id, version=item_version + 1, labels=labels,
                                             decision=decision, source="human", author=author, reason=reason,
                                             created_at=_now()))
@@ -519,6 +518,15 @@ class Items(Database):
         if backwards:
             return query.order_by(Item.label_quality.desc(), Item.id.desc())
         return query.order_by(Item.label_quality, Item.id)
+
+    def answered_by_all(self, project_id: int) -> set[int]:
+        """With several reviewers per item: the data rows that every reviewer assigned to them has answered (what
+        may count as reviewed without telling a reviewer that someone else answered an item still in their queue)."""
+        with self._read() as s:
+            return set(s.scalars(
+                select(Item.row).join(Assignment, Assignment.item_id == Item.id)
+                .where(Item.project_id == project_id).group_by(Item.id, Item.row)
+                .having(func.count() == func.count().filter(Assignment.answered.is_(True)))))
 
     def progress(self, project_id: int, *, reviewer: Optional[str] = None) -> tuple[int, int]:
         """(items with a human decision, all items). The count of decided items is kept for up to a second, so a

@@ -27,8 +27,8 @@ EXPORTED_CHANGELOG = "changelog.csv"
 
 @dataclass(frozen=True)
 class ReviewedLabels:
-    """current: data row -> its labels now, for every audited row; decisions: data row -> the last reviewer decision,
-    for the rows a person reviewed; source: the file they were read from."""
+    """current: data row -> its labels now, for every audited row; decisions: data row -> the last reviewer decision
+    that is not a skip, for the rows a person reviewed; source: the file they were read from."""
 
     current: dict
     decisions: dict
@@ -67,7 +67,8 @@ def reviewed_audit(folder) -> AuditResult:
 
 def reviewed_labels(folder, audit: AuditResult) -> ReviewedLabels:
     """The labels of ``audit``'s rows as reviewed, from ``folder``'s review database, else from the export in it
-    (single-label: a row given several labels keeps the first). Raises DataError when the folder has neither, or
+    (single-label: a row given several labels keeps the first; several reviewers per item: their consensus, the label
+    ``labelwise export`` writes). Raises DataError when the folder has neither, or
     they are not of this audit."""
     folder = Path(folder)
     if (folder / REVIEW_DB).is_file():
@@ -113,8 +114,14 @@ def _from_database(folder: Path, audit: AuditResult) -> ReviewedLabels:
         raise DataError(f"{path} holds no review of the audit in {folder}: review it with `labelwise review "
                         f"{folder}`.")
     current = dict(zip(audit.row_ids.tolist(), audit.label_names(audit.given)))
-    current.update(snap.current)
-    return ReviewedLabels(current, {row: e["decision"] for row, e in snap.last_decisions().items()}, path)
+    if snap.reviewers_per_item > 1:  # several reviewers per item: their consensus, as `labelwise export` writes it
+        from labelwise.review.project import consensus_export
+
+        current.update(consensus_export(snap, list(audit.classes), pred_probs=audit.pred_probs,
+                                        row_ids=audit.row_ids)[0])
+    else:
+        current.update(snap.current)
+    return ReviewedLabels(current, _decisions((e["row"], e["decision"]) for e in snap.events), path)
 
 
 def _from_export(folder: Path, audit: AuditResult) -> ReviewedLabels:
@@ -138,8 +145,14 @@ def _from_export(folder: Path, audit: AuditResult) -> ReviewedLabels:
     changelog = folder / EXPORTED_CHANGELOG
     if changelog.is_file():
         log = pd.read_csv(changelog, dtype=str, keep_default_na=False)
-        decisions = {int(row): decision for row, decision in zip(log["row"], log["decision"])}
+        decisions = _decisions((int(row), decision) for row, decision in zip(log["row"], log["decision"]))
     return ReviewedLabels(exported, decisions, path)
+
+
+def _decisions(events) -> dict:
+    """data row -> its last decision, from (row, decision) pairs oldest first; a skip is no decision (a row only
+    skipped was not reviewed)."""
+    return {row: decision for row, decision in events if decision != "skip"}
 
 
 def reaudit(folder, out, *, data=None, progress=None, executor=None) -> Reaudit:

@@ -6,7 +6,8 @@ edges picks its first end with probability proportional to ``theta``, and its se
 same class with probability ``homophily`` (else from another class); loops and repeats are dropped, so the edge
 homophily is ``homophily`` up to sampling.
 
-Text: a sentence of ``words`` words, a template ("Post: ...") around topic keywords mixed with distractor words.
+Text: a sentence of ``words`` words, a template ("Post: ...") around topic keywords (the topic's name among them)
+mixed with distractor words.
 A clear node draws its keywords from its own topic (one of them, with probability ``slip``, from another topic);
 an ``ambiguous`` share of nodes draws half its keywords from a second topic, so that a zero-shot annotator is about
 as often wrong as right on them, and their embeddings lie between two topics (low C-density): the annotator's
@@ -22,14 +23,14 @@ import numpy as np
 from labelwise.errors import ParameterError
 
 TOPICS = {
-    "sports": "football goal match team coach league stadium player score season tournament referee",
-    "politics": "election vote parliament minister policy party senate campaign law government debate treaty",
-    "science": "experiment laboratory physics molecule theory research cell telescope quantum genome data study",
-    "music": "guitar album concert melody band singer song rhythm orchestra piano chorus lyrics",
-    "cooking": "recipe oven flour garlic kitchen bake sauce chef pasta spice dinner soup",
-    "finance": "bank loan stock market investor interest bond credit budget profit dividend tax",
-    "travel": "flight hotel beach passport airport journey tourist luggage island museum cruise map",
-    "health": "doctor hospital vaccine patient nurse therapy diet symptom clinic fever medicine surgery",
+    "sports": "sports football goal match team coach league stadium player score season tournament referee",
+    "politics": "politics election vote parliament minister policy party senate campaign law government debate treaty",
+    "science": "science experiment laboratory physics molecule theory research cell telescope quantum genome data study",
+    "music": "music guitar album concert melody band singer song rhythm orchestra piano chorus lyrics",
+    "cooking": "cooking recipe oven flour garlic kitchen bake sauce chef pasta spice dinner soup",
+    "finance": "finance bank loan stock market investor interest bond credit budget profit dividend tax",
+    "travel": "travel flight hotel beach passport airport journey tourist luggage island museum cruise map",
+    "health": "health doctor hospital vaccine patient nurse therapy diet symptom clinic fever medicine surgery",
 }
 DISTRACTORS = ("today yesterday people really think new good great very much some many thing time week year way "
                "also just made said told saw found well again other more first last long little").split()

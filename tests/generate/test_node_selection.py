@@ -95,6 +95,7 @@ def test_post_filter_removes_low_confidence_then_frequent_labels_never_a_last_ex
         post_filter([0, 1], [0.5, 0.5], ratio=1.0)
 
 
+@pytest.mark.slow  # 14 label_graph runs: a few seconds
 def test_claim_difficulty_aware_selection_and_filtering_beat_random_and_no_filter():
     """LLM-GNN's claim at a small budget (the full size is bench/llm_gnn.py): on a synthetic text graph (30% of nodes
     mix two topics), a zero-shot annotator on hashed words, B = 30 of 300 nodes, 2 seeds; GCN accuracy on the nodes

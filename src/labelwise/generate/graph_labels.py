@@ -240,11 +240,10 @@ def label_graph_table(nodes: pd.DataFrame, edges: pd.DataFrame, *, text: str, cl
     Returns the result and the node ids (None without ``id``), for :meth:`GraphLabels.save`."""
     if text not in nodes.columns:
         raise DataError(f"no column {text!r} in the node table; its columns are {', '.join(map(str, nodes.columns))}")
-    if source is None and target is None:
-        if edges.shape[1] < 2:
-            raise DataError("the edge table needs two columns (source and target node); it has "
-                            f"{edges.shape[1]}")
-        source, target = edges.columns[0], edges.columns[1]
+    if (source is None or target is None) and edges.shape[1] < 2:
+        raise DataError(f"the edge table needs two columns (source and target node); it has {edges.shape[1]}")
+    source = edges.columns[0] if source is None else source
+    target = edges.columns[1] if target is None else target
     for name, column in (("--source", source), ("--target", target)):
         if column not in edges.columns:
             raise DataError(f"no column {column!r} ({name}) in the edge table; its columns are "

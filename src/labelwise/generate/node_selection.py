@@ -68,7 +68,7 @@ def symmetric_adjacency(adjacency, n: int | None = None) -> sp.csr_matrix:
     if n is not None and a.shape[0] != n:
         raise ShapeError(f"adjacency is {a.shape[0]} x {a.shape[0]} but there are {n} nodes; give one row per node")
     a = ((a + a.T) != 0).astype(np.float64).tocsr()
-    a.setdiag(0.0)
+    a = (a - sp.diags(a.diagonal())).tocsr()
     a.eliminate_zeros()
     return a
 

@@ -67,8 +67,9 @@ class GCNClassifier(ClassifierMixin, BaseEstimator):
     (n, k)``, ``transduction_ (n,)`` (a class of ``classes_`` per node), and ``predict_proba(X, adjacency=)`` /
     ``predict`` for the same or another graph. Adam (``lr``, ``weight_decay``) for a fixed number of ``epochs`` on
     the full graph, dropout ``dropout``; ``random_state`` seeds the weights and the dropout. ``n_jobs``: torch
-    threads while fitting and predicting (scikit-learn's meaning: None = 1, -1 = all cores); one thread is the
-    fastest below some ten thousand nodes, where more only contend for the cores.
+    threads while fitting and predicting (scikit-learn's meaning: None = 1, -1 = all cores); one by default, since on
+    graphs of a few thousand nodes more threads mostly contend for the cores (the claim test ran 5 x slower with two
+    on a busy 2-core machine).
     """
 
     def __init__(self, hidden: int = 64, epochs: int = 100, lr: float = 0.01, weight_decay: float = 5e-4,

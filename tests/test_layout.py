@@ -88,6 +88,7 @@ FLOORS = {
     "labelwise.generate.field_values": ALGORITHMS,  # extracted values: normalisation, location in text, ANLS
     "labelwise.generate.marker_search": ALGORITHMS,  # Codec's marker search over any scorer given as an argument
     "labelwise.generate.select": ALGORITHMS,  # active selection: uncertainty, margin, entropy, k-center, RAD
+    "labelwise.generate.node_selection": ALGORITHMS,  # LLM-GNN: C-density, PageRank, DA selection, post-filter
     # workflows: tables, paths, models and servers in; result objects out
     "labelwise": WORKFLOWS,
     "labelwise.cachefile": WORKFLOWS,  # the self-healing SQLite file behind the embedding and LLM caches

@@ -52,7 +52,8 @@ def user_tables(folder: Path) -> None:
     images/ and masks/ (12 digit scenes, 32x32 PNGs, and their masks of digit (1) vs background (0)), instances.json
     and detections.json (COCO box labels of 40 box scenes with errors, and a detector's boxes), items.csv
     (description, price, brand, sku: the label transfer's table), slots.csv (text, spans: the span audit's table),
-    products.csv and attributes.yaml (title, values, also_viewed: the attribute values' table and schema)."""
+    products.csv and attributes.yaml (title, values, also_viewed: the attribute values' table and schema), nodes.csv
+    and edges.csv (id, text; source, target: a text graph of three topics)."""
     rng = np.random.default_rng(0)
     rows = []
     for i in range(120):
@@ -92,6 +93,12 @@ def user_tables(folder: Path) -> None:
               "sku": f"{name[:2].upper()}-{i:04d}"} for i in range(60) for k, (name, text) in [list(
                   enumerate(kinds.items()))[i % 3]]]
     pd.DataFrame(items).to_csv(folder / "items.csv", index=False)
+    from labelwise.testing.text_graph import make_text_graph
+
+    graph = make_text_graph(120, 3, random_state=0)  # nodes.csv (id, text) and edges.csv (source, target): label-graph
+    pd.DataFrame({"id": [f"n{i}" for i in range(120)], "text": graph.texts}).to_csv(folder / "nodes.csv", index=False)
+    pd.DataFrame({"source": [f"n{i}" for i in graph.edges[:, 0]], "target": [f"n{j}" for j in graph.edges[:, 1]]}).to_csv(
+        folder / "edges.csv", index=False)
     slots = []
     for i in range(40):  # slots.csv (text, spans): the span audit's table, names and cities, every 10th city mislabelled
         name, city = ["ann", "bob", "eva", "omar"][i % 4], ["oslo", "lima", "rome"][i % 3]

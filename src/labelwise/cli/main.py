@@ -26,6 +26,7 @@ from labelwise.cli import dedupe as dedupe_command
 from labelwise.cli import extract as extract_command
 from labelwise.cli import federate as federate_command
 from labelwise.cli import guide as guide_command
+from labelwise.cli import label_graph as label_graph_command
 from labelwise.cli import learn as learn_command
 from labelwise.cli import link as link_command
 from labelwise.cli import plan_budget as plan_budget_command
@@ -63,6 +64,7 @@ app.command("project-spans", no_args_is_help=True)(project_spans_command.project
 app.command("plan-budget", no_args_is_help=True)(plan_budget_command.plan_budget)
 app.command("select", no_args_is_help=True)(select_command.select)
 app.command("adapt", no_args_is_help=True)(adapt_command.adapt)
+app.command("label-graph", no_args_is_help=True)(label_graph_command.label_graph)
 app.add_typer(learn_command.app, name="learn")
 app.add_typer(convert_command.app, name="convert")
 app.add_typer(federate_command.app, name="federate")

@@ -64,3 +64,14 @@ def test_bad_input_is_one_line_and_exit_2(table, tmp_path, extra, message, capsy
     assert main(args + extra) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_learn_compare_takes_the_llm_encoder_options(tmp_path, capsys):
+    pd.DataFrame({"text": ["cat dog", "loan bank"] * 10, "tags": ["animal", "money|bank"] * 10}).to_csv(
+        tmp_path / "t.csv", index=False)
+    args = ["learn", "compare", str(tmp_path / "t.csv"), "--text", "text", "--labels", "tags", "--label-delimiter",
+            "|", "--out", str(tmp_path / "o"), "-q"]
+    assert main(args + ["--encoder", "hashing", "--model", "x.gguf"]) == 2
+    assert "--model names a GGUF model for --encoder llm" in capsys.readouterr().err
+    assert main(args + ["--encoder", "llm", "--model", str(tmp_path / "none.gguf")]) == 2
+    assert "No GGUF model at" in capsys.readouterr().err

@@ -27,8 +27,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-ENCODERS = ("minilm", "hashing")
-HEAD_ENCODERS = ("llm", "minilm", "hashing")
+ENCODERS = ("minilm", "hashing", "llm")
 FILES = ("compare.csv", "compare_runs.csv", "compare.svg")
 
 
@@ -56,7 +55,10 @@ def compare(
                              "(one row per method and split) and compare.svg.", show_default=False),
     drop_missing: bool = typer.Option(False, "--drop-missing", help="Skip rows whose labels are missing."),
     encoder: str = typer.Option("minilm", "--encoder", help="Text features: 'minilm' (offline MiniLM sentence and "
-                                "token embeddings) or 'hashing' (hashed words: no model, fast, no synonyms)."),
+                                "token embeddings), 'hashing' (hashed words: no model, fast, no synonyms) or 'llm' (a "
+                                "GGUF model's pooled hidden states, LS-LLaMA; no token states)."),
+    model: Optional[Path] = MODEL,
+    pooling: str = typer.Option("last", "--pooling", help="With --encoder llm: 'last' token or 'mean' over tokens."),
     encoding: Optional[str] = ENCODING,
     sep: Optional[str] = SEP,
     quiet: bool = QUIET,
@@ -89,7 +91,7 @@ def compare(
                         "methods. Give a column of label lists, or split label strings with --label-delimiter "
                         "(e.g. '|').")
     descriptions = _label_texts(label_descriptions, column.classes) if label_descriptions is not None else None
-    chosen_encoder = _encoder(encoder)
+    chosen_encoder = _encoder(encoder, model, pooling)
     splits: Any = folds if folds is not None else (test_size if test_size is not None else 0.2)
     with progress_bars(enabled=not quiet) as progress:
         runs = compare_multilabel(table.texts(), column.codes.astype(int), column.classes, label_texts=descriptions,
@@ -168,8 +170,8 @@ def head(
     from labelwise.learn.llm_label_head import HEADS, LabelHead
 
     writable(out, folder=True)
-    if encoder not in HEAD_ENCODERS:
-        raise ParameterError(f"--encoder must be one of {', '.join(HEAD_ENCODERS)}; got {encoder!r}.")
+    if encoder not in ENCODERS:
+        raise ParameterError(f"--encoder must be one of {', '.join(ENCODERS)}; got {encoder!r}.")
     if head_kind not in HEADS:
         raise ParameterError(f"--head must be one of {', '.join(HEADS)}; got {head_kind!r}.")
     if not 0 < test_size < 1:

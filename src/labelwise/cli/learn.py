@@ -183,6 +183,12 @@ def head(
     column, texts = table.labels, table.texts()
     train, test = _head_split(column, test_size, seed)
     y = column.codes.astype(int)
+    if column.multi_label:
+        constant = [column.classes[j] for j in np.flatnonzero(y[train].min(axis=0) == y[train].max(axis=0))]
+        if constant:
+            raise DataError(f"After holding out {len(test)} rows, label(s) {', '.join(map(repr, constant[:5]))} are on "
+                            "every training row or on none: a head cannot learn them. Label more rows with them, drop "
+                            "them, or lower --test-size.")
     with progress_bars(enabled=not quiet) as progress:
         X = embed(chosen_encoder, texts, progress)
         fitted = LabelHead(head=head_kind, C="auto", random_state=seed).fit(X[train], y[train])

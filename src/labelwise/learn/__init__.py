@@ -22,6 +22,8 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
 - :mod:`labelwise.learn.label_assisted`: LAD, label-assisted distillation for segmentation: the noised label
   channel, the dual-path consistency teacher, channel-wise distillation into an image-only student, the teacher's
   refined soft labels (:class:`LabelAssistedSegmenter`; Qiu et al., ECCV 2024).
+- :mod:`labelwise.learn.llm_label_head`: LS-LLaMA, a label head (linear + cross-entropy, or MLP) on an LLM's
+  pooled hidden states instead of prompting it (:class:`LatentLabelClassifier`, :class:`LabelHead`; Li et al. 2023).
 - :mod:`labelwise.learn.ldam`: LDAM, label-dependent attention over text tokens and a time series
   (:class:`LabelAttentionModel`; Niu et al., ICDM 2021).
 - :mod:`labelwise.learn.hypergraph`: HyperPAVE, inductive link prediction between items and label-value text
@@ -74,6 +76,7 @@ from labelwise.learn.label_assisted import (  # noqa: E402
 )
 from labelwise.learn.laso import LaSO, LaSOAugmenter, LaSOClassifier, analytic_set_op, label_set_op  # noqa: E402
 from labelwise.learn.ldam import LabelAttentionModel  # noqa: E402
+from labelwise.learn.llm_label_head import LabelHead, LatentLabelClassifier  # noqa: E402
 from labelwise.learn.ldr import ALDRKLLoss, LDRKLLoss, gce_loss, ldr_kl_loss  # noqa: E402
 from labelwise.learn.mlcd import (  # noqa: E402
     ClusterPseudoLabeler,
@@ -111,6 +114,8 @@ __all__ = [
     "LabelAssistedSegmenter",
     "LabelAssistedTeacher",
     "LabelAttentionModel",
+    "LabelHead",
+    "LatentLabelClassifier",
     "LinearProbe",
     "MultiLabelClassifier",
     "MultiLabelHead",

@@ -1,7 +1,8 @@
 """LLMs that work offline: one small interface over in-process llama.cpp and any OpenAI-compatible server.
 
 - :class:`LlamaCppBackend` loads a GGUF file in process (default: Gemma 3 270M, shipped inside a PyPI package);
-- :class:`OpenAIBackend` talks to vLLM, Ollama, llama.cpp's server or a hosted API.
+- :class:`OpenAIBackend` talks to vLLM, Ollama, llama.cpp's server or a hosted API;
+- :class:`LlamaCppEmbedder` turns texts into a GGUF model's pooled final-layer hidden states (LS-LLaMA's features).
 
 Both share a SQLite response cache (a rerun costs nothing; an interrupted run resumes), token accounting and
 deterministic settings (temperature 0, a seed). Label scoring by log-likelihood (``scoring.py``), constrained
@@ -26,6 +27,7 @@ __getattr__, __dir__, _lazy_names = lazy_exports(__name__, {
     "ResponseCache": "labelwise.llm.cache",
     "LlamaCppBackend": "labelwise.llm.llamacpp",
     "default_backend": "labelwise.llm.llamacpp",
+    "LlamaCppEmbedder": "labelwise.llm.embeddings",
     "OpenAIBackend": "labelwise.llm.openai_http",
 })
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from labelwise.errors import LLMError
     from labelwise.llm.backend import Backend, BackendSpec, Completion, Usage
     from labelwise.llm.cache import ResponseCache
+    from labelwise.llm.embeddings import LlamaCppEmbedder
     from labelwise.llm.llamacpp import LlamaCppBackend, default_backend
     from labelwise.llm.openai_http import OpenAIBackend
 

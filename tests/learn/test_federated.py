@@ -125,6 +125,18 @@ def test_classifier_checks_its_clients():
         FedLabelClassifier(rounds=1, pseudo_labels="both").fit([good])
     model = FedLabelClassifier(rounds=2, classes=np.array([0, 1, 2])).fit([good, good])
     assert model.predict_proba(np.zeros((3, 3))).shape == (3, 3) and len(model.history_) == 2
+    with pytest.raises(ParameterError, match="duplicates"):
+        FedLabelClassifier(rounds=1, classes=[0, 1, 1]).fit([good])
+
+
+def test_classifier_keeps_the_class_order_it_is_given():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "b", np.where(X[:, 1] > 0, "c", "a"))
+    client = {"X_l": X, "y_l": y, "X_u": X[:0]}
+    model = FedLabelClassifier(rounds=15, pseudo_labels="none", classes=["c", "a", "b"]).fit([client])
+    assert model.classes_.tolist() == ["c", "a", "b"]
+    assert np.mean(model.predict(X) == y) > 0.9  # columns of predict_proba follow classes_
 
 
 # ---- the claim at a small budget (tests/learn/fedlabel_experiment.py; bench/fedlabel.py runs it at full size) ----

@@ -313,13 +313,17 @@ class FedLabelClassifier:
         n_features = _check_clients(clients)
         labels = np.concatenate([np.asarray(c["y_l"]) for c in clients])
         self.classes_ = np.unique(labels) if self.classes is None else np.asarray(self.classes)
+        if len(set(self.classes_.tolist())) != len(self.classes_):
+            raise ParameterError(f"classes holds duplicates: {self.classes_.tolist()[:10]}; give each label once")
         unknown = set(np.unique(labels).tolist()) - set(self.classes_.tolist())
         if unknown:
             raise ParameterError(f"labels {sorted(unknown)[:5]} are not in classes")
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}  # classes_ keeps the order given
         torch.manual_seed(self.random_state)
         self.model_ = MLP(n_features, len(self.classes_), self.hidden)
         global_params = get_parameters(self.model_)
-        data = [(np.asarray(c["X_l"], dtype=np.float32), np.searchsorted(self.classes_, np.asarray(c["y_l"])),
+        data = [(np.asarray(c["X_l"], dtype=np.float32),
+                 np.asarray([index[v] for v in np.asarray(c["y_l"]).tolist()], dtype=np.int64),
                  np.asarray(c["X_u"], dtype=np.float32).reshape(-1, n_features)) for c in clients]
         self.history_ = []
         for rnd in range(self.rounds):

@@ -192,6 +192,20 @@ def test_checkpoint_resume_continues_the_round_count_and_refuses_other_settings(
         make_strategy(classes=["a", "c"], n_features=3, hidden=4, out=tmp_path, resume=True)
     with pytest.raises(ParameterError, match="no global_model.npz"):
         make_strategy(classes=["a", "b"], n_features=3, out=tmp_path / "empty", resume=True)
+    (tmp_path / "global_model.npz").write_bytes(b"PK\x03\x04 cut short")  # a zip's signature, then garbage
+    with pytest.raises(DataError, match="not a FedLabel checkpoint"):
+        make_strategy(classes=["a", "b"], n_features=3, hidden=4, out=tmp_path, resume=True)
+
+
+def test_flower_telemetry_is_off_unless_the_user_turns_it_on(monkeypatch):
+    from labelwise.scale.federated_flower import _flwr
+
+    monkeypatch.delenv("FLWR_TELEMETRY_ENABLED", raising=False)
+    _flwr()
+    assert os.environ["FLWR_TELEMETRY_ENABLED"] == "0"
+    monkeypatch.setenv("FLWR_TELEMETRY_ENABLED", "1")
+    _flwr()
+    assert os.environ["FLWR_TELEMETRY_ENABLED"] == "1"
 
 
 def test_a_round_with_too_few_answers_fails_clearly_and_keeps_the_global_model():

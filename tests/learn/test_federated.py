@@ -22,6 +22,7 @@ from labelwise.learn.federated import (
     noise_augment,
     select_expert_pseudo_labels,
     set_parameters,
+    sgd_momentum_step,
 )
 
 
@@ -103,6 +104,19 @@ def test_local_update_without_confident_pseudo_labels_or_consistency_equals_labe
     local_update(model, X_l, y_l, X_u, pseudo_labels="fedlabel", threshold=1.01, lambda_c=1.0, epochs=2,
                  batch_size=8, strong_augment=same, seed=1)
     assert not all(np.array_equal(a, b) for a, b in zip(runs["none"][0], get_parameters(model)))
+
+
+def test_sgd_momentum_step_is_torch_sgd_with_momentum():
+    # p0 = 1, lr 0.5, momentum 0.9, gradients 2, -1, 4: buf = 2, 0.8, 4.72; p = 0, -0.4, -2.76
+    param, buf = torch.tensor([1.0], requires_grad=True), torch.zeros(1)
+    frozen = torch.tensor([3.0], requires_grad=True)  # no gradient: untouched
+    trajectory = []
+    for grad in (2.0, -1.0, 4.0):
+        param.grad = torch.tensor([grad])
+        sgd_momentum_step([param, frozen], [buf, torch.zeros(1)], lr=0.5)
+        trajectory.append(float(param))
+    assert trajectory == pytest.approx([0.0, -0.4, -2.76]) and float(buf) == pytest.approx(4.72)
+    assert float(frozen) == 3.0
 
 
 def test_parameters_round_trip_and_refuse_another_shape():

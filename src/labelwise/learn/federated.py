@@ -178,6 +178,21 @@ def noise_augment(sigma: float, drop: float = 0.0, scale=None) -> Augment:
     return augment
 
 
+def sgd_momentum_step(parameters: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor], *, lr: float,
+                      momentum: float = 0.9) -> None:
+    """One step of SGD with momentum, the update of ``torch.optim.SGD(lr=lr, momentum=momentum)`` written out.
+
+    buffers: one zero tensor per parameter at the start (the momentum). Per parameter with a gradient:
+    ``buf = momentum * buf + grad; p -= lr * buf``. torch.optim imports torch._dynamo on first use, seconds of
+    start-up in every federated client process for a two-layer MLP.
+    """
+    with torch.no_grad():
+        for param, buf in zip(parameters, buffers):
+            if param.grad is not None:
+                buf.mul_(momentum).add_(param.grad)
+                param.add_(buf, alpha=-lr)
+
+
 def local_update(model: nn.Module, X_l: np.ndarray, y_l: np.ndarray, X_u: np.ndarray, *,
                  pseudo_labels: str = "fedlabel", epochs: int = 2, lr: float = 0.05, batch_size: int = 32,
                  threshold: float = 0.95, lambda_u: float = 1.0, lambda_c: float = 1.0,
@@ -211,7 +226,8 @@ def local_update(model: nn.Module, X_l: np.ndarray, y_l: np.ndarray, X_u: np.nda
     if teacher is not None:
         for p in teacher.parameters():
             p.requires_grad_(False)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    momentum = [torch.zeros_like(p) for p in parameters]
     steps_per_epoch = max(1, int(np.ceil((len(xl) + len(xu)) / batch_size)))
     masked = local = seen = 0
     losses = []
@@ -244,9 +260,10 @@ def local_update(model: nn.Module, X_l: np.ndarray, y_l: np.ndarray, X_u: np.nda
                 loss = loss + lambda_u * (ce * mask).mean()
                 if pseudo_labels == "fedlabel" and lambda_c > 0:
                     loss = loss + lambda_c * global_local_consistency(logits_weak, p_loc, p_glo)
-            optimizer.zero_grad()
+            for param in parameters:
+                param.grad = None
             loss.backward()
-            optimizer.step()
+            sgd_momentum_step(parameters, momentum, lr=lr)
             if epoch == epochs - 1:
                 losses.append(float(loss.detach()))
     model.eval()

@@ -114,9 +114,9 @@ def test_sgd_momentum_step_is_torch_sgd_with_momentum():
     for grad in (2.0, -1.0, 4.0):
         param.grad = torch.tensor([grad])
         sgd_momentum_step([param, frozen], [buf, torch.zeros(1)], lr=0.5)
-        trajectory.append(float(param))
+        trajectory.append(float(param.detach()))
     assert trajectory == pytest.approx([0.0, -0.4, -2.76]) and float(buf) == pytest.approx(4.72)
-    assert float(frozen) == 3.0
+    assert float(frozen.detach()) == 3.0
 
 
 def test_parameters_round_trip_and_refuse_another_shape():

@@ -17,7 +17,8 @@ Algorithms floor: arrays and tensors in and out, no I/O, no printing. The pieces
 - :func:`select_expert_pseudo_labels`: per-row choice between the local and the global model's pseudo-label.
 - :func:`global_local_consistency`: the consistency term.
 - :func:`fedavg`: the weighted average of the clients' parameters.
-- :func:`local_update`: one client's round (the loss above, SGD) on a :class:`MLP`; the Flower client calls it.
+- :func:`local_update`: one client's round (the loss above, SGD with momentum: :func:`sgd_momentum_step`) on a
+  :class:`MLP`; the Flower client calls it.
 - :class:`FedLabelClassifier`: the whole federation simulated in-process (scikit-learn idiom), with the
   baselines of the notes as ``pseudo_labels="global" | "local" | "none"``.
 """

@@ -15,7 +15,8 @@ and a few numbers per round travel; the rows and their labels never leave the cl
   mask rate, local share, accuracy).
 - :func:`run_server` / :func:`run_client`: the two processes of a real deployment over gRPC
   (``labelwise federate server|client``). A client that dies mid-round counts as a failure: the round
-  completes with the others when at least ``min_clients`` answered, else it fails with a clear error.
+  completes with the others when at least ``min_clients`` answered, else it fails with a clear error. A bad
+  address or a port in use is a ParameterError (:func:`check_address`), not Flower's exit.
 - :func:`client_app` / :func:`server_app`: the same client and strategy as Flower apps, for
   ``flwr.simulation.run_simulation`` or ``flwr run``.
 

@@ -22,6 +22,7 @@ from labelwise.learn.federated import (
     noise_augment,
     select_expert_pseudo_labels,
     set_parameters,
+    sgd_momentum_step,
 )
 
 
@@ -105,6 +106,19 @@ def test_local_update_without_confident_pseudo_labels_or_consistency_equals_labe
     assert not all(np.array_equal(a, b) for a, b in zip(runs["none"][0], get_parameters(model)))
 
 
+def test_sgd_momentum_step_is_torch_sgd_with_momentum():
+    # p0 = 1, lr 0.5, momentum 0.9, gradients 2, -1, 4: buf = 2, 0.8, 4.72; p = 0, -0.4, -2.76
+    param, buf = torch.tensor([1.0], requires_grad=True), torch.zeros(1)
+    frozen = torch.tensor([3.0], requires_grad=True)  # no gradient: untouched
+    trajectory = []
+    for grad in (2.0, -1.0, 4.0):
+        param.grad = torch.tensor([grad])
+        sgd_momentum_step([param, frozen], [buf, torch.zeros(1)], lr=0.5)
+        trajectory.append(float(param.detach()))
+    assert trajectory == pytest.approx([0.0, -0.4, -2.76]) and float(buf) == pytest.approx(4.72)
+    assert float(frozen.detach()) == 3.0
+
+
 def test_parameters_round_trip_and_refuse_another_shape():
     model = MLP(4, 3, 8)
     params = get_parameters(model)
@@ -125,6 +139,18 @@ def test_classifier_checks_its_clients():
         FedLabelClassifier(rounds=1, pseudo_labels="both").fit([good])
     model = FedLabelClassifier(rounds=2, classes=np.array([0, 1, 2])).fit([good, good])
     assert model.predict_proba(np.zeros((3, 3))).shape == (3, 3) and len(model.history_) == 2
+    with pytest.raises(ParameterError, match="duplicates"):
+        FedLabelClassifier(rounds=1, classes=[0, 1, 1]).fit([good])
+
+
+def test_classifier_keeps_the_class_order_it_is_given():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "b", np.where(X[:, 1] > 0, "c", "a"))
+    client = {"X_l": X, "y_l": y, "X_u": X[:0]}
+    model = FedLabelClassifier(rounds=15, pseudo_labels="none", classes=["c", "a", "b"]).fit([client])
+    assert model.classes_.tolist() == ["c", "a", "b"]
+    assert np.mean(model.predict(X) == y) > 0.9  # columns of predict_proba follow classes_
 
 
 # ---- the claim at a small budget (tests/learn/fedlabel_experiment.py; bench/fedlabel.py runs it at full size) ----

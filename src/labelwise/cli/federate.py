@@ -91,8 +91,15 @@ def server(
     import pandas as pd
 
     from labelwise.data.io import write_table_atomic
-    from labelwise.scale.federated_flower import FedLabelSettings, make_strategy, read_shard, run_server
+    from labelwise.scale.federated_flower import (
+        FedLabelSettings,
+        check_address,
+        make_strategy,
+        read_shard,
+        run_server,
+    )
 
+    check_address(address)
     writable(out, folder=True)
     if test is not None and label is None:
         raise ParameterError("--test needs --label, the name of its label column")
@@ -142,8 +149,9 @@ def client(
 
     Example: labelwise federate client shard.csv --label intent --classes a,b,c --address 10.0.0.5:8080
     """
-    from labelwise.scale.federated_flower import make_client, read_shard, run_client
+    from labelwise.scale.federated_flower import check_address, make_client, read_shard, run_client
 
+    check_address(address)
     shard = read_shard(data, label=label, classes=classes, features=features, encoding=encoding, sep=sep)
     _say(f"{data}: {len(shard.X_l):,} labelled and {len(shard.X_u):,} unlabelled rows, {shard.n_features} features; "
          f"connecting to {address}")

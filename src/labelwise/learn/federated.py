@@ -17,7 +17,8 @@ Algorithms floor: arrays and tensors in and out, no I/O, no printing. The pieces
 - :func:`select_expert_pseudo_labels`: per-row choice between the local and the global model's pseudo-label.
 - :func:`global_local_consistency`: the consistency term.
 - :func:`fedavg`: the weighted average of the clients' parameters.
-- :func:`local_update`: one client's round (the loss above, SGD) on a :class:`MLP`; the Flower client calls it.
+- :func:`local_update`: one client's round (the loss above, SGD with momentum: :func:`sgd_momentum_step`) on a
+  :class:`MLP`; the Flower client calls it.
 - :class:`FedLabelClassifier`: the whole federation simulated in-process (scikit-learn idiom), with the
   baselines of the notes as ``pseudo_labels="global" | "local" | "none"``.
 """
@@ -178,6 +179,21 @@ def noise_augment(sigma: float, drop: float = 0.0, scale=None) -> Augment:
     return augment
 
 
+def sgd_momentum_step(parameters: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor], *, lr: float,
+                      momentum: float = 0.9) -> None:
+    """One step of SGD with momentum, the update of ``torch.optim.SGD(lr=lr, momentum=momentum)`` written out.
+
+    buffers: one zero tensor per parameter at the start (the momentum). Per parameter with a gradient:
+    ``buf = momentum * buf + grad; p -= lr * buf``. torch.optim imports torch._dynamo on first use, seconds of
+    start-up in every federated client process for a two-layer MLP.
+    """
+    with torch.no_grad():
+        for param, buf in zip(parameters, buffers):
+            if param.grad is not None:
+                buf.mul_(momentum).add_(param.grad)
+                param.add_(buf, alpha=-lr)
+
+
 def local_update(model: nn.Module, X_l: np.ndarray, y_l: np.ndarray, X_u: np.ndarray, *,
                  pseudo_labels: str = "fedlabel", epochs: int = 2, lr: float = 0.05, batch_size: int = 32,
                  threshold: float = 0.95, lambda_u: float = 1.0, lambda_c: float = 1.0,
@@ -211,7 +227,8 @@ def local_update(model: nn.Module, X_l: np.ndarray, y_l: np.ndarray, X_u: np.nda
     if teacher is not None:
         for p in teacher.parameters():
             p.requires_grad_(False)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    momentum = [torch.zeros_like(p) for p in parameters]
     steps_per_epoch = max(1, int(np.ceil((len(xl) + len(xu)) / batch_size)))
     masked = local = seen = 0
     losses = []
@@ -244,9 +261,10 @@ def local_update(model: nn.Module, X_l: np.ndarray, y_l: np.ndarray, X_u: np.nda
                 loss = loss + lambda_u * (ce * mask).mean()
                 if pseudo_labels == "fedlabel" and lambda_c > 0:
                     loss = loss + lambda_c * global_local_consistency(logits_weak, p_loc, p_glo)
-            optimizer.zero_grad()
+            for param in parameters:
+                param.grad = None
             loss.backward()
-            optimizer.step()
+            sgd_momentum_step(parameters, momentum, lr=lr)
             if epoch == epochs - 1:
                 losses.append(float(loss.detach()))
     model.eval()
@@ -313,13 +331,17 @@ class FedLabelClassifier:
         n_features = _check_clients(clients)
         labels = np.concatenate([np.asarray(c["y_l"]) for c in clients])
         self.classes_ = np.unique(labels) if self.classes is None else np.asarray(self.classes)
+        if len(set(self.classes_.tolist())) != len(self.classes_):
+            raise ParameterError(f"classes holds duplicates: {self.classes_.tolist()[:10]}; give each label once")
         unknown = set(np.unique(labels).tolist()) - set(self.classes_.tolist())
         if unknown:
             raise ParameterError(f"labels {sorted(unknown)[:5]} are not in classes")
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}  # classes_ keeps the order given
         torch.manual_seed(self.random_state)
         self.model_ = MLP(n_features, len(self.classes_), self.hidden)
         global_params = get_parameters(self.model_)
-        data = [(np.asarray(c["X_l"], dtype=np.float32), np.searchsorted(self.classes_, np.asarray(c["y_l"])),
+        data = [(np.asarray(c["X_l"], dtype=np.float32),
+                 np.asarray([index[v] for v in np.asarray(c["y_l"]).tolist()], dtype=np.int64),
                  np.asarray(c["X_u"], dtype=np.float32).reshape(-1, n_features)) for c in clients]
         self.history_ = []
         for rnd in range(self.rounds):

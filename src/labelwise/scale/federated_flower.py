@@ -15,7 +15,8 @@ and a few numbers per round travel; the rows and their labels never leave the cl
   mask rate, local share, accuracy).
 - :func:`run_server` / :func:`run_client`: the two processes of a real deployment over gRPC
   (``labelwise federate server|client``). A client that dies mid-round counts as a failure: the round
-  completes with the others when at least ``min_clients`` answered, else it fails with a clear error.
+  completes with the others when at least ``min_clients`` answered, else it fails with a clear error. A bad
+  address or a port in use is a ParameterError (:func:`check_address`), not Flower's exit.
 - :func:`client_app` / :func:`server_app`: the same client and strategy as Flower apps, for
   ``flwr.simulation.run_simulation`` or ``flwr run``.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -39,6 +41,9 @@ CHECKPOINT = "global_model.npz"
 
 
 def _flwr():
+    # Flower posts usage events to telemetry.flower.ai from every server and client unless this is "0"; labelwise
+    # opens no connection the user did not ask for (set FLWR_TELEMETRY_ENABLED=1 to allow them)
+    os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     try:
         import flwr  # noqa: F401
     except ImportError as exc:
@@ -158,7 +163,7 @@ def load_checkpoint(path) -> dict:
             n = sum(1 for k in data.files if k.startswith("param_"))
             return {"parameters": [data[f"param_{i}"] for i in range(n)], "classes": data["classes"].tolist(),
                     "hidden": int(data["hidden"]), "rounds_done": int(data["rounds_done"])}
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a FedLabel checkpoint ({exc}); delete it or point --out elsewhere") from exc
 
 
@@ -338,20 +343,37 @@ def make_strategy(*, classes: Sequence[str], n_features: int, hidden: int = 128,
     return _Strategy()
 
 
+def check_address(address: str) -> None:
+    """ParameterError unless ``address`` is HOST:PORT (Flower would exit with status 1 and a log line)."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ParameterError(f"--address {address!r}: give HOST:PORT, e.g. 127.0.0.1:8080 ([::1]:8080 for IPv6)")
+
+
 def run_server(strategy, *, address: str = "127.0.0.1:8080", rounds: int = 10,
                round_timeout: Optional[float] = None) -> list:
     """Serve FedLabel over gRPC for ``rounds`` rounds; returns ``strategy.history`` (:class:`RoundRecord` rows)."""
     fl = _flwr()
     if rounds < 1:
         raise ParameterError(f"--rounds must be >= 1, got {rounds}")
-    fl.server.start_server(server_address=address, strategy=strategy,
-                           config=fl.server.ServerConfig(num_rounds=rounds, round_timeout=round_timeout))
+    if round_timeout is not None and not round_timeout > 0:
+        raise ParameterError(f"--round-timeout must be > 0 seconds, got {round_timeout}")
+    check_address(address)
+    try:
+        fl.server.start_server(server_address=address, strategy=strategy,
+                               config=fl.server.ServerConfig(num_rounds=rounds, round_timeout=round_timeout))
+    except SystemExit as exc:  # Flower's own exit before serving: the port is taken
+        if not isinstance(exc.code, str):
+            raise
+        raise ParameterError(f"{exc.code.rstrip('.')}; pick another port in --address or stop what holds it") \
+            from None
     return strategy.history
 
 
 def run_client(client, *, address: str = "127.0.0.1:8080") -> None:
     """Connect ``client`` (from :func:`make_client`) to the server at ``address`` and train until it ends."""
     fl = _flwr()
+    check_address(address)
     fl.client.start_client(server_address=address, client=client.to_client(), insecure=True)
 
 

@@ -91,6 +91,7 @@ FLOORS = {
     "labelwise": WORKFLOWS,
     "labelwise.cachefile": WORKFLOWS,  # the self-healing SQLite file behind the embedding and LLM caches
     "labelwise.multilabel_compare": WORKFLOWS,  # every multi-label learner on one table, same features and splits
+    "labelwise.unlearning": WORKFLOWS,  # train a classifier on a table, save it (safetensors), make it forget rows
     "labelwise.audit": WORKFLOWS,
     "labelwise.audit.out_of_core": WORKFLOWS,  # the audit of tables larger than memory
     "labelwise.data.batches": WORKFLOWS,  # a table's label and text columns in record batches, checked per batch

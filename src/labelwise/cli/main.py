@@ -31,6 +31,7 @@ from labelwise.cli import project_spans as project_spans_command
 from labelwise.cli import review as review_command
 from labelwise.cli import select as select_command
 from labelwise.cli import taxonomy as taxonomy_command
+from labelwise.cli import unlearn as unlearn_command
 from labelwise.cli.console import console, messages, plain
 from labelwise.errors import LabelwiseError
 
@@ -57,6 +58,8 @@ app.command("extract", no_args_is_help=True)(extract_command.extract)
 app.command("project-spans", no_args_is_help=True)(project_spans_command.project_spans)
 app.command("plan-budget", no_args_is_help=True)(plan_budget_command.plan_budget)
 app.command("select", no_args_is_help=True)(select_command.select)
+app.command("unlearn", no_args_is_help=True)(unlearn_command.unlearn)
+app.command("train-classifier", no_args_is_help=True)(unlearn_command.train_classifier)
 app.add_typer(learn_command.app, name="learn")
 app.add_typer(convert_command.app, name="convert")
 

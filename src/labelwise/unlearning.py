@@ -17,6 +17,7 @@ LAF (paper 19: Shen et al., "Label-Agnostic Forgetting", ICLR 2024) is the defau
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import re
 import time
@@ -99,7 +100,7 @@ def load_model(path) -> TableClassifier:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"model file {path} does not exist: train one with labelwise.unlearning.train_model "
-                        "(or 'labelwise unlearn --train') and save it.")
+                        "or 'labelwise train-classifier'.")
     blob = path.read_bytes()
     try:
         header_len = int.from_bytes(blob[:8], "little")
@@ -107,7 +108,7 @@ def load_model(path) -> TableClassifier:
         state = load_bytes(blob)
     except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError):
         raise DataError(f"{path} is not a labelwise model file (not safetensors); give a file written by "
-                        "TableClassifier.save or 'labelwise unlearn --train'.") from None
+                        "TableClassifier.save or 'labelwise train-classifier'.") from None
     if meta.get("format") != FORMAT:
         raise DataError(f"{path} is a safetensors file but not a labelwise model (format "
                         f"{meta.get('format')!r}); for your own PyTorch model use labelwise.learn.unlearn.")
@@ -236,8 +237,10 @@ def parse_forget(spec: str, classes: Sequence[str], n_rows: int, *, encoding: Op
     if not kind and Path(value).is_file():
         source, text = value, _row_file_text(Path(value), encoding)
     elif not kind and not re.fullmatch(r"[\d,\s]+", value):
-        raise ParameterError(f"--forget {value!r} is not a class of the model ({_shortlist(classes)}), a file or "
-                             "row numbers like 3,17,42.")
+        close = difflib.get_close_matches(value, classes, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ParameterError(f"--forget {value!r} is not a class of the model, a file or row numbers like 3,17,42; "
+                             f"{hint}classes: {_shortlist(classes)}.")
     else:
         text = value
     tokens = [t for t in re.split(r"[,\s]+", text) if t]

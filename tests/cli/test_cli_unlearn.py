@@ -43,7 +43,8 @@ def test_train_then_forget_a_class(files, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--forget", "d9"], "--forget 'd9' is not a class of the model (d0, d1, d2, d3)"),
+    (["--forget", "d00"], "--forget 'd00' is not a class of the model, a file or row numbers like 3,17,42; did you "
+                         "mean 'd0'? classes: d0, d1, d2, d3."),
     (["--forget", "rows:3,5000"], "row 5000 is out of range; the data has 720 rows"),
     (["--forget", "d0", "--method", "forget"], "--method must be one of laf, laf+r"),
 ])

@@ -13,10 +13,12 @@ little (the LAF notes: weak on small data). Algorithm floor (arrays in, a datacl
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Sequence
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -54,8 +56,10 @@ def membership_inference(probs_members: np.ndarray, probs_nonmembers: np.ndarray
     y = np.r_[np.ones(size), np.zeros(size)]
     attacker = LogisticRegression(C=1.0, max_iter=1000)
     folds = StratifiedKFold(5, shuffle=True, random_state=_seed(random_state) % (2**31))
-    oof = cross_val_predict(attacker, X, y, cv=folds, method="predict_proba")[:, 1]
-    attacker.fit(X, y)
+    with warnings.catch_warnings():  # lbfgs may stop at max_iter on many classes; the attacker is a diagnostic
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        oof = cross_val_predict(attacker, X, y, cv=folds, method="predict_proba")[:, 1]
+        attacker.fit(X, y)
     target = attacker.predict(_attack_features(probs_target))
     return float(target.mean()), float((oof[size:] > 0.5).mean()), float(roc_auc_score(y, oof))
 

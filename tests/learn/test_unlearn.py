@@ -103,6 +103,7 @@ def test_laf_changes_only_a_copy_of_the_extractor_of_any_module():
 SMALL = Config(epochs=30, laf_epochs=4, vae_epochs=15, n_classes_limit=5)
 
 
+@pytest.mark.slow
 def test_laf_forgets_a_class_without_labels_and_keeps_the_rest():
     """The notes' task A at a small budget (digits 0-4): LAF drives the forgotten class's test accuracy to about
     chance or below, keeps the other classes within 3 points, and forgets far more than the label-free naive

@@ -219,9 +219,8 @@ class LabelAgnosticForgetting(BaseEstimator):
         (n,) int`` (a few are enough) with cross-entropy."""
         out = copy.deepcopy(model)
         head = model_part(out, self.head)
-        with _threads(self.n_threads):
-            return fit_classifier(out, X, y, epochs=epochs, lr=lr, batch_size=batch_size, params=head.parameters(),
-                                  random_state=self.random_state, stage="head")
+        return fit_classifier(out, X, y, epochs=epochs, lr=lr, batch_size=batch_size, params=head.parameters(),
+                              random_state=self.random_state, n_threads=self.n_threads, stage="head")
 
 
 def _cycled(n: int, length: int, gen: torch.Generator) -> torch.Tensor:

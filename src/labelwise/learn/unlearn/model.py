@@ -110,7 +110,7 @@ def fit_classifier(model: torch.nn.Module, X: Any, y: Any, *, epochs: int = 60, 
     """Train ``model`` in place with Adam on the cross-entropy of ``model(X): (n, k)`` against ``y: (n,) int`` and
     return it. ``sign=-1`` ascends the loss instead (gradient ascent); ``params``: only these are updated (default
     all). Shuffled mini-batches drawn from ``random_state``; the global torch RNG is left as it was."""
-    x, t = as_tensor(X), None
+    x = as_tensor(X)
     t = _labels(y, len(x))
     if epochs < 0 or lr <= 0 or batch_size < 1:
         raise ParameterError(f"epochs must be >= 0, lr > 0 and batch_size >= 1; got {epochs}, {lr}, {batch_size}.")

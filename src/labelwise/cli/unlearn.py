@@ -75,7 +75,7 @@ def unlearn(
         console.print(plain(f"{name:34}{first:>10}{after[key]:>16.3f}"), soft_wrap=True)
     result.model.save(out)
     write_text_atomic(metrics, json.dumps(result.metrics(), indent=2) + "\n")
-    messages.print(plain(f"wrote {out} and {metrics}"))
+    messages.print(plain(f"wrote {out} and {metrics}"), soft_wrap=True)
 
 
 def train_classifier(

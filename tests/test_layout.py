@@ -94,6 +94,7 @@ FLOORS = {
     "labelwise.cachefile": WORKFLOWS,  # the self-healing SQLite file behind the embedding and LLM caches
     "labelwise.multilabel_compare": WORKFLOWS,  # every multi-label learner on one table, same features and splits
     "labelwise.adapt_stream": WORKFLOWS,  # a fitted classifier corrected for label shift, batch by batch, on a table
+    "labelwise.unlearning": WORKFLOWS,  # train a classifier on a table, save it (safetensors), make it forget rows
     "labelwise.audit": WORKFLOWS,
     "labelwise.audit.out_of_core": WORKFLOWS,  # the audit of tables larger than memory
     "labelwise.audit.changes": WORKFLOWS,  # what a review round changed: two audits of the same rows compared

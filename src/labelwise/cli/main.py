@@ -34,6 +34,7 @@ from labelwise.cli import project_spans as project_spans_command
 from labelwise.cli import review as review_command
 from labelwise.cli import select as select_command
 from labelwise.cli import taxonomy as taxonomy_command
+from labelwise.cli import unlearn as unlearn_command
 from labelwise.cli.console import console, messages, plain
 from labelwise.errors import LabelwiseError
 
@@ -65,6 +66,8 @@ app.command("plan-budget", no_args_is_help=True)(plan_budget_command.plan_budget
 app.command("select", no_args_is_help=True)(select_command.select)
 app.command("adapt", no_args_is_help=True)(adapt_command.adapt)
 app.command("label-graph", no_args_is_help=True)(label_graph_command.label_graph)
+app.command("unlearn", no_args_is_help=True)(unlearn_command.unlearn)
+app.command("train-classifier", no_args_is_help=True)(unlearn_command.train_classifier)
 app.add_typer(learn_command.app, name="learn")
 app.add_typer(convert_command.app, name="convert")
 app.add_typer(federate_command.app, name="federate")

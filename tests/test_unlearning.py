@@ -1,0 +1,103 @@
+"""labelwise.unlearning: the model file (safetensors + JSON config, read back exactly; anything else refused in one
+line), what --forget names, and the checks that keep row numbers meaning the rows the model was trained on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_digits
+
+from labelwise.errors import DataError, ParameterError
+from labelwise.unlearning import load_model, parse_forget, train_model, unlearn
+
+CLASSES = ["0", "1", "2", "cat"]
+
+
+def test_forget_names_a_class_rows_or_a_file(tmp_path):
+    assert parse_forget("cat", CLASSES, 10)[:2] == (3, None)
+    assert parse_forget("1", CLASSES, 10)[:2] == (1, None)  # a class named like a number wins ...
+    cls, rows, what = parse_forget("rows:1", CLASSES, 10)  # ... unless rows: says otherwise
+    assert cls is None and rows.tolist() == [1] and what == "1 rows"
+    assert parse_forget("7, 3,3", CLASSES, 10)[1].tolist() == [3, 7]
+    assert parse_forget("class:2", CLASSES, 10)[0] == 2
+    listed = tmp_path / "rows.txt"
+    listed.write_text("4\n9\n4\n")
+    assert parse_forget(str(listed), CLASSES, 10)[1].tolist() == [4, 9]
+    chosen = tmp_path / "next.csv"  # a table with a 'row' column, as labelwise select writes
+    pd.DataFrame({"selection_rank": [1, 2], "row": [8, 5], "text": ["a", "b"]}).to_csv(chosen, index=False)
+    assert parse_forget(str(chosen), CLASSES, 10)[1].tolist() == [5, 8]
+    with pytest.raises(ParameterError, match="'dog' is not a class of the model"):
+        parse_forget("dog", CLASSES, 10)
+    with pytest.raises(ParameterError, match="class 'dog' is not one of the model's classes"):
+        parse_forget("class:dog", CLASSES, 10)
+    with pytest.raises(ParameterError, match="row 10 is out of range; the data has 10 rows"):
+        parse_forget("rows:2,10", CLASSES, 10)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("3\nfour\n")
+    with pytest.raises(DataError, match="found 'four'"):
+        parse_forget(str(bad), CLASSES, 10)
+
+
+@pytest.fixture(scope="module")
+def digits_table():
+    X, y = load_digits(return_X_y=True)
+    keep = y < 4
+    frame = pd.DataFrame(X[keep], columns=[f"p{i}" for i in range(64)])
+    frame["digit"] = y[keep]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def trained(digits_table):
+    return train_model(digits_table, label="digit", epochs=15, random_state=0)
+
+
+def test_the_model_file_reads_back_exactly_and_nothing_else_is_a_model(trained, digits_table, tmp_path):
+    from labelwise.data.dataset import load_labelled_table
+    from labelwise.learn.unlearn import predict_proba
+
+    assert trained.training["heldout_accuracy"] > 0.9
+    assert len(trained.heldout_rows) == round(0.2 * len(digits_table))
+    path = trained.save(tmp_path / "model.safetensors")
+    again = load_model(path)
+    assert again.classes == ["0", "1", "2", "3"] and again.inputs["features"] == [f"p{i}" for i in range(64)]
+    assert again.heldout_rows == trained.heldout_rows
+    table = load_labelled_table(digits_table, label="digit")
+    X = again.features(table)
+    assert np.array_equal(predict_proba(again.model, X), predict_proba(trained.model, X))
+    not_model = tmp_path / "table.safetensors"
+    digits_table.head().to_csv(not_model)
+    with pytest.raises(DataError, match="is not a labelwise model file"):
+        load_model(not_model)
+    from safetensors.torch import save_file
+    import torch
+
+    other = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(other))
+    with pytest.raises(DataError, match="not a labelwise model"):
+        load_model(other)
+    with pytest.raises(DataError, match="does not exist"):
+        load_model(tmp_path / "missing.safetensors")
+
+
+def test_unlearning_refuses_rows_the_model_never_saw_and_another_table(trained, digits_table):
+    held = trained.heldout_rows[:2]
+    with pytest.raises(ParameterError, match=f"rows {held[0]}, {held[1]} were held out"):
+        unlearn(trained, digits_table, held, method="finetune")
+    with pytest.raises(DataError, match="trained on a table of"):
+        unlearn(trained, digits_table.iloc[:-1], "0", method="finetune")
+    with pytest.raises(ParameterError, match="unknown method 'forget'"):
+        unlearn(trained, digits_table, "0", method="forget")
+
+
+def test_fine_tuning_without_a_class_on_the_table(trained, digits_table):
+    result = unlearn(trained, digits_table, "class:0", method="finetune", epochs=3)
+    zeros = (digits_table["digit"] == 0).to_numpy()
+    held = np.zeros(len(digits_table), bool)
+    held[trained.heldout_rows] = True
+    assert result.n_forget == (zeros & ~held).sum() and result.n_test == held.sum()
+    assert result.before.forget_accuracy > 0.95 and result.before.test_accuracy_forgotten > 0.9
+    assert result.model.history == [{"method": "finetune", "forgot": "a class", "n_rows": result.n_forget}]
+    assert trained.history == []  # the input model is left as it was
+    assert set(result.to_frame().index) == {"original", "finetune"}

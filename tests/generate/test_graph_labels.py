@@ -98,6 +98,15 @@ def test_label_graph_table_refuses_bad_ids_and_edges_in_one_line():
         label_graph_table(pd.DataFrame({"id": range(10, 16), "t": ["t"] * 6}), edges, id="id",
                           **{**options, "classes": ["left", " "]})
 
+    def broken(texts, embeddings):  # an annotator that fails on one node
+        p = np.tile([0.7, 0.3], (len(texts), 1))
+        p[1] = np.nan
+        return p
+
+    with pytest.raises(ParameterError, match="annotator returned NaN or infinity for node"):
+        label_graph_table(pd.DataFrame({"id": range(10, 16), "t": ["t"] * 6}), edges, id="id",
+                          **{**options, "annotator": broken})
+
 
 def test_label_graph_table_source_alone_takes_the_other_column_as_target():
     import pandas as pd

@@ -93,6 +93,10 @@ def test_post_filter_removes_low_confidence_then_frequent_labels_never_a_last_ex
     assert post_filter([0, 0, 1], [0.1, 0.2, 0.3], ratio=0.4, strategy="conf").tolist() == [False, True, True]
     with pytest.raises(ParameterError, match="ratio"):
         post_filter([0, 1], [0.5, 0.5], ratio=1.0)
+    # a NaN confidence would make every rank NaN and the filter drop the first answers, however confident
+    with pytest.raises(ParameterError, match=r"confidence\[1\] is nan"):
+        post_filter([0, 0, 1, 1, 0], [0.9, np.nan, 0.8, 0.7, 0.95], ratio=0.4)
+    assert post_filter([0, 0, -1], [0.9, 0.8, np.nan], ratio=0.0).tolist() == [True, True, False]  # no answer: no conf
 
 
 @pytest.mark.slow  # 14 label_graph runs: a few seconds

@@ -211,6 +211,9 @@ def label_graph(texts: Sequence[str], edges, *, classes: Sequence[str], budget: 
     probs = np.asarray(annotator([texts[i] for i in selected], x[selected]), dtype=np.float64)
     if probs.shape != (len(selected), len(classes)):
         raise ParameterError(f"the annotator returned shape {probs.shape}; expected ({len(selected)}, {len(classes)})")
+    if not np.isfinite(probs).all():
+        bad = int(selected[np.flatnonzero(~np.isfinite(probs).all(axis=1))[0]])
+        raise ParameterError(f"the annotator returned NaN or infinity for node {bad}; it must give finite probabilities")
     llm_labels, confidence = _answers(probs)
     kept = post_filter(llm_labels, confidence, ratio=filter_ratio, strategy=filter)
     if len(np.unique(llm_labels[kept])) < 2:

@@ -228,6 +228,9 @@ def post_filter(labels, confidence, *, ratio: float = 0.2, strategy: str = "conf
         raise ParameterError(f"ratio={ratio} must be in [0, 1): the share of annotations to remove")
     keep = y >= 0
     usable = np.flatnonzero(keep)
+    if not np.isfinite(conf[usable]).all():
+        bad = int(usable[~np.isfinite(conf[usable])][0])
+        raise ParameterError(f"confidence[{bad}] is {conf[bad]}; give a finite confidence for every answered node")
     n_remove = int(np.floor(ratio * len(usable)))
     if strategy == "none" or n_remove == 0:
         return keep

@@ -120,3 +120,18 @@ def test_label_graph_table_source_alone_takes_the_other_column_as_target():
         r, _ = label_graph_table(nodes, edges, id="id", **one, **options)
         assert r.settings["edges"] == 7
         np.testing.assert_allclose(r.probabilities, both.probabilities)
+
+
+def test_save_neutralises_class_names_and_writes_node_ids_as_read(tmp_path):
+    import pandas as pd
+
+    from labelwise.generate.graph_labels import GraphLabels
+
+    r = GraphLabels(["=HYPERLINK(1)", "b"], np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), np.array([0, 2]),
+                    np.array([0, -1]), np.array([0.9, 0.5]), np.array([True, False]))
+    r.save(tmp_path, ids=["-x", "+7", "n"])
+    labels = pd.read_csv(tmp_path / "labels.csv", keep_default_na=False, dtype=str)
+    assert labels.node.tolist() == ["-x", "+7", "n"]  # the user's own ids: they join back to the node table
+    assert labels.label.tolist() == ["'=HYPERLINK(1)", "b", "'=HYPERLINK(1)"]
+    assert labels.annotator_label.tolist() == ["'=HYPERLINK(1)", "", ""]
+    assert labels.kept.tolist() == ["True", "", "False"]

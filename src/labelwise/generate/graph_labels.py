@@ -130,11 +130,15 @@ class GraphLabels:
                 "settings": self.settings}
 
     def save(self, directory, ids: Optional[Sequence] = None) -> Path:
-        """``labels.csv`` (:meth:`to_frame`, typed text neutralised against spreadsheet formulas) and
+        """``labels.csv`` (:meth:`to_frame`; the class names, typed by the user, neutralised against spreadsheet
+        formulas, the node ids written exactly as read so that they join back to the node table) and
         ``summary.json`` in ``directory``, each written atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        write_table_atomic(neutralise_frame(self.to_frame(ids)), directory / "labels.csv")
+        frame = self.to_frame(ids)
+        typed = ["label", "annotator_label"]
+        frame[typed] = neutralise_frame(frame[typed])
+        write_table_atomic(frame, directory / "labels.csv")
         write_text_atomic(directory / "summary.json", json.dumps(self.summary(), indent=2) + "\n")
         return directory
 

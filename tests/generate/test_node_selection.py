@@ -32,6 +32,12 @@ def test_pagerank_matches_networkx_with_an_isolated_node():
     np.testing.assert_allclose(pagerank(a), [expected[i] for i in range(31)], atol=1e-8)
     directed = sp.triu(sp.csr_matrix(a))  # each edge given once: the same undirected graph
     np.testing.assert_allclose(pagerank(directed), pagerank(a), atol=1e-12)
+    # a loop on every node and every edge given twice, once each way and with weight 3: the same simple graph
+    coo = sp.coo_matrix(directed)
+    rows = np.concatenate([coo.row, coo.col, coo.row, np.arange(31)])
+    cols = np.concatenate([coo.col, coo.row, coo.col, np.arange(31)])
+    noisy = sp.coo_matrix((np.full(len(rows), 3.0), (rows, cols)), shape=(31, 31))
+    np.testing.assert_allclose(pagerank(noisy), pagerank(a), atol=1e-12)
 
 
 def test_cluster_density_by_hand():
@@ -62,7 +68,11 @@ def test_pagerank_density_and_selection_on_a_star():
     assert int(np.argmax(mixed)) == 0
     picked = select_graph_nodes(x, a, budget=3, n_classes=2, strategy="degree", difficulty_aware=False)
     assert picked.tolist() == [0, 1, 2]  # ties: the lower index
-    assert sorted(select_graph_nodes(x, a, budget=3, n_classes=2, strategy="random").tolist()) != []
+    random = select_graph_nodes(x, a, budget=3, n_classes=2, strategy="random", random_state=4)
+    assert len(set(random.tolist())) == 3 and random.min() >= 0 and random.max() < 8
+    assert random.tolist() == select_graph_nodes(x, a, budget=3, n_classes=2, strategy="random",
+                                                 random_state=4).tolist()
+    assert select_graph_nodes(x, a, budget=8, n_classes=2, strategy="random").tolist() == list(range(8))
     with pytest.raises(ParameterError, match="budget"):
         select_graph_nodes(x, a, budget=9, n_classes=2)
     with pytest.raises(ParameterError, match="unknown strategy"):

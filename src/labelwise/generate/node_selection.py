@@ -13,8 +13,8 @@ trained on those noisy labels labels the rest. Two ideas decide how good those l
    ``f_act`` (:func:`active_scores`): ``pagerank``, ``degree``, ``density`` (the same density with k-means on
    ``k = B`` clusters) or ``pagerank_density``, the README's ``pagerank2``:
    ``alpha * pct(density_B) + (1 - alpha) * pct(PageRank)``, ``alpha = 0.33``.
-2. **Post-filtering** (:func:`post_filter`): remove ``floor(ratio * B)`` annotations greedily, each time the one with
-   the lowest ``pct(confidence) + pct(D)``, where ``D(v) = H(labels) - H(labels without v)`` is the label diversity
+2. **Post-filtering** (:func:`post_filter`): remove ``floor(ratio * m)`` of the ``m <= B`` answered nodes greedily,
+   each time the one with the lowest ``pct(confidence) + pct(D)``, where ``D(v) = H(labels) - H(labels without v)`` is the label diversity
    (entropy of the label distribution) lost by removing ``v``; ``D`` is recomputed after every removal, the
    confidence ranks are computed once, and a label's last example is never removed. Low confidence goes first,
    and among equally confident nodes those of the most frequent labels (removing them raises the entropy), so the
@@ -84,7 +84,8 @@ def percentile_rank(values) -> np.ndarray:
 def pagerank(adjacency, *, damping: float = 0.85, tol: float = 1e-10, max_iter: int = 500) -> np.ndarray:
     """PageRank of every node of an undirected graph by power iteration: ``(n,) float`` summing to 1.
 
-    A node without edges spreads its rank uniformly (the usual dangling-node rule, as networkx does)."""
+    The graph is :func:`symmetric_adjacency`'s: edge weights are ignored, a repeated edge counts once, loops are
+    dropped. A node without edges spreads its rank uniformly (the usual dangling-node rule, as networkx does)."""
     if not 0.0 < damping < 1.0:
         raise ParameterError(f"damping={damping} must be between 0 and 1 (exclusive), e.g. 0.85")
     a = symmetric_adjacency(adjacency)

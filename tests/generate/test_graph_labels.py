@@ -135,3 +135,17 @@ def test_save_neutralises_class_names_and_writes_node_ids_as_read(tmp_path):
     assert labels.label.tolist() == ["'=HYPERLINK(1)", "b", "'=HYPERLINK(1)"]
     assert labels.annotator_label.tolist() == ["'=HYPERLINK(1)", "", ""]
     assert labels.kept.tolist() == ["True", "", "False"]
+
+
+def test_nodes_without_text_are_never_sent_to_the_annotator():
+    """Empty texts share one embedding, which sits on a k-means centre and wins the density and C-density scores: 40
+    of them took the whole budget, the annotator answered none and the run failed. Now they are not candidates."""
+    from labelwise.errors import ParameterError
+    from labelwise.features import HashingTextEncoder
+
+    g = make_text_graph(80, 3, random_state=2)
+    texts = [""] * 40 + [g.class_names[y] + " " + t for t, y in zip(g.texts[40:], g.y[40:])]
+    r = label_graph(texts, g.edges, classes=g.class_names, budget=12, encoder=HashingTextEncoder(dim=128), epochs=5)
+    assert r.selected.min() >= 40 and (r.llm_labels >= 0).all()
+    with pytest.raises(ParameterError, match="only 40 of the 80 nodes have text"):
+        label_graph(texts, g.edges, classes=g.class_names, budget=41, encoder=HashingTextEncoder(dim=128))

@@ -73,6 +73,12 @@ def test_pagerank_density_and_selection_on_a_star():
     assert random.tolist() == select_graph_nodes(x, a, budget=3, n_classes=2, strategy="random",
                                                  random_state=4).tolist()
     assert select_graph_nodes(x, a, budget=8, n_classes=2, strategy="random").tolist() == list(range(8))
+    only = np.arange(8) % 2 == 1  # candidates: the odd nodes; the hub 0 is not one
+    assert select_graph_nodes(x, a, budget=3, n_classes=2, strategy="degree", difficulty_aware=False,
+                              candidates=only).tolist() == [1, 3, 5]
+    assert set(select_graph_nodes(x, a, budget=4, n_classes=2, strategy="random", candidates=only)) == {1, 3, 5, 7}
+    with pytest.raises(ParameterError, match="between 1 and the 4 nodes that may be chosen"):
+        select_graph_nodes(x, a, budget=5, n_classes=2, candidates=only)
     with pytest.raises(ParameterError, match="budget"):
         select_graph_nodes(x, a, budget=9, n_classes=2)
     with pytest.raises(ParameterError, match="unknown strategy"):

@@ -191,6 +191,10 @@ def label_graph(texts: Sequence[str], edges, *, classes: Sequence[str], budget: 
     n = len(texts)
     if not 2 <= int(budget) <= n:
         raise ParameterError(f"--budget {budget} must be between 2 and the {n} nodes")
+    has_text = np.array([bool(t.strip()) for t in texts], dtype=bool)  # the annotator reads the text: never send none
+    if int(budget) > has_text.sum():
+        raise ParameterError(f"--budget {budget} but only {int(has_text.sum())} of the {n} nodes have text for the "
+                             "annotator to read; lower --budget or fill in the --text column")
     adjacency = edges_to_adjacency(edges, n)
     if encoder is None and (embeddings is None or isinstance(annotator, str)):
         from labelwise.features import TextEncoder
@@ -211,7 +215,7 @@ def label_graph(texts: Sequence[str], edges, *, classes: Sequence[str], budget: 
         annotator = EmbeddingZeroShotAnnotator(encoder, prompts)
     selected = select_graph_nodes(x, adjacency, budget=budget, n_classes=len(classes), strategy=strategy,
                                   difficulty_aware=difficulty_aware, alpha=alpha, beta=beta,
-                                  random_state=random_state)
+                                  candidates=None if has_text.all() else has_text, random_state=random_state)
     probs = np.asarray(annotator([texts[i] for i in selected], x[selected]), dtype=np.float64)
     if probs.shape != (len(selected), len(classes)):
         raise ParameterError(f"the annotator returned shape {probs.shape}; expected ({len(selected)}, {len(classes)})")

@@ -165,26 +165,33 @@ def difficulty_aware_scores(active, difficulty, *, beta: float = 0.33) -> np.nda
 
 def select_graph_nodes(embeddings, adjacency, *, budget: int, n_classes: int, strategy: str = "pagerank_density",
                        difficulty_aware: bool = True, alpha: float = 0.33, beta: float = 0.33,
-                       random_state=0) -> np.ndarray:
+                       candidates=None, random_state=0) -> np.ndarray:
     """The ``budget`` nodes to send to the LLM: ``(budget,) int``, best first (ties: the lower index).
 
     embeddings: (n, d) float node embeddings; adjacency: (n, n); n_classes: C, the number of labels (C-density's
     k-means). ``strategy``: ``random`` (uniform, sorted; ``difficulty_aware`` ignored) or an :data:`ACTIVE_SCORES`
-    kind; ``difficulty_aware`` adds ``beta * pct(C-density)``."""
+    kind; ``difficulty_aware`` adds ``beta * pct(C-density)``. candidates: (n,) bool, the nodes that may be chosen
+    (default all; the scores are still computed on the whole graph): identical embeddings, such as those of empty
+    texts, sit on a k-means centre and would otherwise win every density score."""
     if strategy not in GRAPH_STRATEGIES:
         raise ParameterError(f"unknown strategy {strategy!r}; use one of {', '.join(GRAPH_STRATEGIES)}")
     n = len(embeddings)
+    pool = np.ones(n, dtype=bool) if candidates is None else np.asarray(candidates, dtype=bool)
+    if pool.shape != (n,):
+        raise ShapeError(f"candidates has shape {pool.shape}; expected ({n},), one flag per node")
     budget = int(budget)
-    if not 1 <= budget <= n:
-        raise ParameterError(f"budget={budget} must be between 1 and the {n} nodes")
+    if not 1 <= budget <= pool.sum():
+        raise ParameterError(f"budget={budget} must be between 1 and the {int(pool.sum())} nodes"
+                             + ("" if candidates is None else " that may be chosen"))
     if int(n_classes) < 2:
         raise ParameterError(f"n_classes={n_classes}: node classification needs at least two classes")
     if strategy == "random":
-        return np.sort(np.random.default_rng(random_state).choice(n, size=budget, replace=False))
+        return np.sort(np.random.default_rng(random_state).choice(np.flatnonzero(pool), size=budget, replace=False))
     score = active_scores(embeddings, adjacency, kind=strategy, budget=budget, alpha=alpha, random_state=random_state)
     if difficulty_aware:
         score = difficulty_aware_scores(score, c_density(embeddings, min(int(n_classes), n),
                                                          random_state=random_state), beta=beta)
+    score[~pool] = -np.inf
     return np.argsort(-score, kind="stable")[:budget]
 
 

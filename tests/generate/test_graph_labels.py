@@ -65,7 +65,7 @@ def test_label_graph_table_matches_float_node_ids_to_integer_edge_ids():
 
     from labelwise.generate.graph_labels import label_graph_table
 
-    x, edges, options = _two_triangles()
+    _, edges, options = _two_triangles()
     texts = ["t"] * 6
     by_int, ids = label_graph_table(pd.DataFrame({"id": range(10, 16), "t": texts}), edges, id="id", **options)
     by_float, float_ids = label_graph_table(pd.DataFrame({"id": np.arange(10, 16, dtype=float), "t": texts}), edges,
@@ -84,7 +84,7 @@ def test_label_graph_table_refuses_bad_ids_and_edges_in_one_line():
     from labelwise.errors import ParameterError
     from labelwise.generate.graph_labels import label_graph_table
 
-    x, edges, options = _two_triangles()
+    _, edges, options = _two_triangles()
     nodes = pd.DataFrame({"id": [10, 11, 12, 13, 14, None], "t": ["t"] * 6})
     with pytest.raises(DataError, match="node table row 7 has no id in 'id'"):
         label_graph_table(nodes, edges, id="id", **options)
@@ -113,7 +113,7 @@ def test_label_graph_table_source_alone_takes_the_other_column_as_target():
 
     from labelwise.generate.graph_labels import label_graph_table
 
-    x, edges, options = _two_triangles()
+    _, edges, options = _two_triangles()
     nodes = pd.DataFrame({"id": range(10, 16), "t": ["t"] * 6})
     both, _ = label_graph_table(nodes, edges, id="id", **options)
     for one in (dict(source="b"), dict(target="a")):  # the second column as source: the other end is the first

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,8 @@ from labelwise.data.atomic import write_text_atomic
 from labelwise.data.formula import neutralise_frame
 from labelwise.data.io import write_table_atomic
 from labelwise.errors import DataError, ParameterError
-from labelwise.generate.node_selection import FILTERS, GRAPH_STRATEGIES, post_filter, select_graph_nodes
+from labelwise.generate.node_selection import (FILTERS, GRAPH_STRATEGIES, post_filter, select_graph_nodes,
+                                              symmetric_adjacency)
 from labelwise.progress import ProgressCallback
 
 __all__ = ["EmbeddingZeroShotAnnotator", "GraphLabels", "LLMNodeAnnotator", "edges_to_adjacency", "label_graph",
@@ -151,9 +152,7 @@ def edges_to_adjacency(edges, n_nodes: int):
     if len(e) and (e.min() < 0 or e.max() >= n_nodes):
         raise DataError(f"an edge names node position {int(e.max()) if e.max() >= n_nodes else int(e.min())}, "
                         f"outside 0..{n_nodes - 1}; edges must name existing nodes")
-    e = e[e[:, 0] != e[:, 1]]
-    a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n_nodes, n_nodes))
-    return ((a + a.T) > 0).astype(np.float64).tocsr()
+    return symmetric_adjacency(sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n_nodes, n_nodes)))
 
 
 def _answers(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

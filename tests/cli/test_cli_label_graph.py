@@ -49,7 +49,8 @@ def test_label_graph_errors_are_one_line(tmp_path, capsys):
     pd.DataFrame({"from": ["n000"], "to": ["n999"]}).to_csv(bad_edges, index=False)
     base = ["label-graph", str(nodes), "--text", "abstract", "--classes", ",".join(g.class_names),
             "--encoder", "hashing", "--out", str(tmp_path / "o"), "--quiet"]
-    for extra, words in ((["--edges", str(edges), "--budget", "5"], "not row numbers; give the node id column"),
+    for extra, words in ((["--edges", str(edges), "--budget", "5"],
+                          "names node 'n000', which is not a row number; give the node id column"),
                          (["--edges", str(bad_edges), "--id", "paper", "-n", "5"], "names node 'n999'"),
                          (["--edges", str(edges), "--id", "paper", "-n", "500"], "between 2 and the 120 nodes"),
                          (["--edges", str(edges), "--id", "pid", "-n", "5"], "no column 'pid' (--id)"),
@@ -61,3 +62,18 @@ def test_label_graph_errors_are_one_line(tmp_path, capsys):
         assert main(base + extra) == 2, extra
         err = capsys.readouterr().err.strip()
         assert words in err and len(err.splitlines()) == 1, err
+
+
+def test_label_graph_float_node_ids_match_integer_edge_ids(tmp_path, capsys):
+    """A node table whose ids a spreadsheet wrote as 31300.0 and an edge table with 31300: the same nodes."""
+    g, _, _ = _tables(tmp_path)
+    named = [g.class_names[y] + " " + t for t, y in zip(g.texts, g.y)]
+    ids = np.arange(31300, 31300 + len(g.y))
+    nodes, edges = tmp_path / "float_nodes.csv", tmp_path / "int_edges.csv"
+    pd.DataFrame({"id": [f"{i}.0" for i in ids], "text": named}).to_csv(nodes, index=False)
+    pd.DataFrame({"s": ids[g.edges[:, 0]], "t": ids[g.edges[:, 1]]}).to_csv(edges, index=False)
+    out = tmp_path / "float_out"
+    assert main(["label-graph", str(nodes), "--edges", str(edges), "--id", "id", "--text", "text", "--classes",
+                 ",".join(g.class_names), "--budget", "15", "--encoder", "hashing", "--out", str(out), "--quiet"]) == 0
+    assert f"120 nodes, {len(g.edges)} edges" in capsys.readouterr().out
+    assert pd.read_csv(out / "labels.csv").node.tolist() == [float(i) for i in ids]

@@ -32,6 +32,12 @@ def test_pagerank_matches_networkx_with_an_isolated_node():
     np.testing.assert_allclose(pagerank(a), [expected[i] for i in range(31)], atol=1e-8)
     directed = sp.triu(sp.csr_matrix(a))  # each edge given once: the same undirected graph
     np.testing.assert_allclose(pagerank(directed), pagerank(a), atol=1e-12)
+    # a loop on every node and every edge given twice, once each way and with weight 3: the same simple graph
+    coo = sp.coo_matrix(directed)
+    rows = np.concatenate([coo.row, coo.col, coo.row, np.arange(31)])
+    cols = np.concatenate([coo.col, coo.row, coo.col, np.arange(31)])
+    noisy = sp.coo_matrix((np.full(len(rows), 3.0), (rows, cols)), shape=(31, 31))
+    np.testing.assert_allclose(pagerank(noisy), pagerank(a), atol=1e-12)
 
 
 def test_cluster_density_by_hand():
@@ -62,7 +68,17 @@ def test_pagerank_density_and_selection_on_a_star():
     assert int(np.argmax(mixed)) == 0
     picked = select_graph_nodes(x, a, budget=3, n_classes=2, strategy="degree", difficulty_aware=False)
     assert picked.tolist() == [0, 1, 2]  # ties: the lower index
-    assert sorted(select_graph_nodes(x, a, budget=3, n_classes=2, strategy="random").tolist()) != []
+    random = select_graph_nodes(x, a, budget=3, n_classes=2, strategy="random", random_state=4)
+    assert len(set(random.tolist())) == 3 and random.min() >= 0 and random.max() < 8
+    assert random.tolist() == select_graph_nodes(x, a, budget=3, n_classes=2, strategy="random",
+                                                 random_state=4).tolist()
+    assert select_graph_nodes(x, a, budget=8, n_classes=2, strategy="random").tolist() == list(range(8))
+    only = np.arange(8) % 2 == 1  # candidates: the odd nodes; the hub 0 is not one
+    assert select_graph_nodes(x, a, budget=3, n_classes=2, strategy="degree", difficulty_aware=False,
+                              candidates=only).tolist() == [1, 3, 5]
+    assert set(select_graph_nodes(x, a, budget=4, n_classes=2, strategy="random", candidates=only)) == {1, 3, 5, 7}
+    with pytest.raises(ParameterError, match="between 1 and the 4 nodes that may be chosen"):
+        select_graph_nodes(x, a, budget=5, n_classes=2, candidates=only)
     with pytest.raises(ParameterError, match="budget"):
         select_graph_nodes(x, a, budget=9, n_classes=2)
     with pytest.raises(ParameterError, match="unknown strategy"):
@@ -93,6 +109,10 @@ def test_post_filter_removes_low_confidence_then_frequent_labels_never_a_last_ex
     assert post_filter([0, 0, 1], [0.1, 0.2, 0.3], ratio=0.4, strategy="conf").tolist() == [False, True, True]
     with pytest.raises(ParameterError, match="ratio"):
         post_filter([0, 1], [0.5, 0.5], ratio=1.0)
+    # a NaN confidence would make every rank NaN and the filter drop the first answers, however confident
+    with pytest.raises(ParameterError, match=r"confidence\[1\] is nan"):
+        post_filter([0, 0, 1, 1, 0], [0.9, np.nan, 0.8, 0.7, 0.95], ratio=0.4)
+    assert post_filter([0, 0, -1], [0.9, 0.8, np.nan], ratio=0.0).tolist() == [True, True, False]  # no answer: no conf
 
 
 @pytest.mark.slow  # 14 label_graph runs: a few seconds

@@ -36,3 +36,34 @@ def test_two_communities_from_one_label_each():
         GCNClassifier().fit(x, np.where(y == 7, -1, y), adjacency=a.tocsr())
     with pytest.raises(ShapeError):
         GCNClassifier().fit(x[:5], y, adjacency=a.tocsr())
+
+
+def test_estimator_conventions_and_bad_inputs():
+    """scikit-learn's conventions: random_state None or a RandomState works, the caller's torch random state is left
+    alone, an int seed repeats, n_features_in_ guards predict; NaN features and a wrong-sized graph are one-line
+    errors; a dense nested-list adjacency is taken."""
+    import torch
+    from sklearn.base import clone
+
+    from labelwise.errors import DataError
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(6, 3))
+    y = np.array([0, 1, -1, -1, -1, -1])
+    a = (np.ones((6, 6)) - np.eye(6)).tolist()
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    model = GCNClassifier(hidden=4, epochs=3).fit(x, y, adjacency=a)
+    assert torch.rand(1).item() == expected.item()  # fit forks torch's random state
+    again = clone(model).fit(x, y, adjacency=a)
+    np.testing.assert_array_equal(again.label_distributions_, model.label_distributions_)
+    assert model.n_features_in_ == 3 and clone(model).get_params()["hidden"] == 4
+    for seed in (None, np.random.RandomState(0)):
+        assert GCNClassifier(hidden=4, epochs=2, random_state=seed).fit(x, y, adjacency=a).transduction_.shape == (6,)
+    with pytest.raises(ShapeError, match="fitted on 3"):
+        model.predict(x[:, :2], adjacency=a)
+    with pytest.raises(DataError, match="X row 2 holds NaN"):
+        GCNClassifier(epochs=2).fit(np.where(np.arange(6)[:, None] == 2, np.nan, x), y, adjacency=a)
+    with pytest.raises(ShapeError, match="6 nodes"):
+        GCNClassifier(epochs=2).fit(x, y, adjacency=np.ones((5, 5)))

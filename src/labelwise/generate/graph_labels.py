@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,8 @@ from labelwise.data.atomic import write_text_atomic
 from labelwise.data.formula import neutralise_frame
 from labelwise.data.io import write_table_atomic
 from labelwise.errors import DataError, ParameterError
-from labelwise.generate.node_selection import FILTERS, GRAPH_STRATEGIES, post_filter, select_graph_nodes
+from labelwise.generate.node_selection import (FILTERS, GRAPH_STRATEGIES, post_filter, select_graph_nodes,
+                                              symmetric_adjacency)
 from labelwise.progress import ProgressCallback
 
 __all__ = ["EmbeddingZeroShotAnnotator", "GraphLabels", "LLMNodeAnnotator", "edges_to_adjacency", "label_graph",
@@ -130,11 +131,15 @@ class GraphLabels:
                 "settings": self.settings}
 
     def save(self, directory, ids: Optional[Sequence] = None) -> Path:
-        """``labels.csv`` (:meth:`to_frame`, typed text neutralised against spreadsheet formulas) and
+        """``labels.csv`` (:meth:`to_frame`; the class names, typed by the user, neutralised against spreadsheet
+        formulas, the node ids written exactly as read so that they join back to the node table) and
         ``summary.json`` in ``directory``, each written atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        write_table_atomic(neutralise_frame(self.to_frame(ids)), directory / "labels.csv")
+        frame = self.to_frame(ids)
+        typed = ["label", "annotator_label"]
+        frame[typed] = neutralise_frame(frame[typed])
+        write_table_atomic(frame, directory / "labels.csv")
         write_text_atomic(directory / "summary.json", json.dumps(self.summary(), indent=2) + "\n")
         return directory
 
@@ -147,9 +152,7 @@ def edges_to_adjacency(edges, n_nodes: int):
     if len(e) and (e.min() < 0 or e.max() >= n_nodes):
         raise DataError(f"an edge names node position {int(e.max()) if e.max() >= n_nodes else int(e.min())}, "
                         f"outside 0..{n_nodes - 1}; edges must name existing nodes")
-    e = e[e[:, 0] != e[:, 1]]
-    a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n_nodes, n_nodes))
-    return ((a + a.T) > 0).astype(np.float64).tocsr()
+    return symmetric_adjacency(sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n_nodes, n_nodes)))
 
 
 def _answers(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +180,8 @@ def label_graph(texts: Sequence[str], edges, *, classes: Sequence[str], budget: 
     from labelwise.learn.gcn import GCNClassifier
 
     classes = [str(c) for c in classes]
-    if len(set(classes)) < 2 or len(set(classes)) != len(classes):
-        raise ParameterError(f"give at least two distinct classes (--classes a,b,c); got {classes}")
+    if len(set(classes)) < 2 or len(set(classes)) != len(classes) or not all(c.strip() for c in classes):
+        raise ParameterError(f"give at least two distinct, non-empty class names (--classes a,b,c); got {classes}")
     if strategy not in GRAPH_STRATEGIES:
         raise ParameterError(f"unknown strategy {strategy!r}; use one of {', '.join(GRAPH_STRATEGIES)}")
     if filter not in FILTERS:
@@ -187,6 +190,10 @@ def label_graph(texts: Sequence[str], edges, *, classes: Sequence[str], budget: 
     n = len(texts)
     if not 2 <= int(budget) <= n:
         raise ParameterError(f"--budget {budget} must be between 2 and the {n} nodes")
+    has_text = np.array([bool(t.strip()) for t in texts], dtype=bool)  # the annotator reads the text: never send none
+    if int(budget) > has_text.sum():
+        raise ParameterError(f"--budget {budget} but only {int(has_text.sum())} of the {n} nodes have text for the "
+                             "annotator to read; lower --budget or fill in the --text column")
     adjacency = edges_to_adjacency(edges, n)
     if encoder is None and (embeddings is None or isinstance(annotator, str)):
         from labelwise.features import TextEncoder
@@ -207,10 +214,13 @@ def label_graph(texts: Sequence[str], edges, *, classes: Sequence[str], budget: 
         annotator = EmbeddingZeroShotAnnotator(encoder, prompts)
     selected = select_graph_nodes(x, adjacency, budget=budget, n_classes=len(classes), strategy=strategy,
                                   difficulty_aware=difficulty_aware, alpha=alpha, beta=beta,
-                                  random_state=random_state)
+                                  candidates=None if has_text.all() else has_text, random_state=random_state)
     probs = np.asarray(annotator([texts[i] for i in selected], x[selected]), dtype=np.float64)
     if probs.shape != (len(selected), len(classes)):
         raise ParameterError(f"the annotator returned shape {probs.shape}; expected ({len(selected)}, {len(classes)})")
+    if not np.isfinite(probs).all():
+        bad = int(selected[np.flatnonzero(~np.isfinite(probs).all(axis=1))[0]])
+        raise ParameterError(f"the annotator returned NaN or infinity for node {bad}; it must give finite probabilities")
     llm_labels, confidence = _answers(probs)
     kept = post_filter(llm_labels, confidence, ratio=filter_ratio, strategy=filter)
     if len(np.unique(llm_labels[kept])) < 2:
@@ -232,6 +242,17 @@ def label_graph(texts: Sequence[str], edges, *, classes: Sequence[str], budget: 
     return GraphLabels(classes, full, selected, llm_labels, confidence, kept, settings)
 
 
+def _id_keys(column: pd.Series) -> pd.Series:
+    """Node ids as text to match on, a whole float written as the integer: a CSV id column with a gap reads as floats
+    (``31336.0``) while the edge table's reads as integers (``31336``); both are the key ``"31336"``."""
+    def key(value) -> str:
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            return str(int(value))
+        return str(value)
+
+    return pd.Series([key(v) for v in column], index=column.index, dtype=object)
+
+
 def label_graph_table(nodes: pd.DataFrame, edges: pd.DataFrame, *, text: str, classes: Sequence[str], budget: int,
                       id: Optional[str] = None, source: Optional[str] = None, target: Optional[str] = None,
                       **options) -> tuple[GraphLabels, Optional[list]]:
@@ -242,22 +263,30 @@ def label_graph_table(nodes: pd.DataFrame, edges: pd.DataFrame, *, text: str, cl
         raise DataError(f"no column {text!r} in the node table; its columns are {', '.join(map(str, nodes.columns))}")
     if (source is None or target is None) and edges.shape[1] < 2:
         raise DataError(f"the edge table needs two columns (source and target node); it has {edges.shape[1]}")
-    source = edges.columns[0] if source is None else source
-    target = edges.columns[1] if target is None else target
+    if source is None:  # the first column that --target does not name, and the other way round
+        source = next(c for c in edges.columns if c != target)
+    if target is None:
+        target = next(c for c in edges.columns if c != source)
     for name, column in (("--source", source), ("--target", target)):
         if column not in edges.columns:
             raise DataError(f"no column {column!r} ({name}) in the edge table; its columns are "
                             f"{', '.join(map(str, edges.columns))}")
+    if source == target:
+        raise DataError(f"--source and --target both name the column {source!r}; give the edge table's two end columns")
     pairs = edges[[source, target]]
     if pairs.isna().any().any():
         bad = int(np.flatnonzero(pairs.isna().any(axis=1).to_numpy())[0])
         raise DataError(f"edge table row {bad + 2} has an empty source or target; every edge needs both ends")
     if id is None:
         ids = None
-        try:
-            positions = pairs.to_numpy().astype(np.int64)
-        except (TypeError, ValueError):
-            raise DataError("the edges name nodes that are not row numbers; give the node id column with --id") from None
+        numbers = pairs.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+        whole = np.isfinite(numbers) & (numbers == np.round(numbers))
+        if not whole.all():
+            row = int(np.flatnonzero(~whole.all(axis=1))[0])
+            value = str(pairs.iloc[row][~whole[row]].iloc[0])
+            raise DataError(f"edge table row {row + 2} names node {value!r}, which is not a row number; give the node "
+                            "id column with --id")
+        positions = numbers.astype(np.int64)
         if len(positions) and (positions.min() < 0 or positions.max() >= len(nodes)):
             raise DataError(f"an edge names node {int(positions.max())}, but the node table has rows 0..{len(nodes) - 1}; "
                             "give the node id column with --id if the edges use ids")
@@ -265,12 +294,15 @@ def label_graph_table(nodes: pd.DataFrame, edges: pd.DataFrame, *, text: str, cl
         if id not in nodes.columns:
             raise DataError(f"no column {id!r} (--id) in the node table; its columns are "
                             f"{', '.join(map(str, nodes.columns))}")
-        key = nodes[id].astype(str)
+        if nodes[id].isna().any():
+            row = int(np.flatnonzero(nodes[id].isna().to_numpy())[0])
+            raise DataError(f"node table row {row + 2} has no id in {id!r}; give every node an id")
+        key = _id_keys(nodes[id])
         if key.duplicated().any():
             raise DataError(f"node id {key[key.duplicated()].iloc[0]!r} appears twice in {id!r}; ids must be unique")
         ids = nodes[id].tolist()
         where = pd.Series(np.arange(len(nodes)), index=key.to_numpy())
-        ends = pairs.astype(str)
+        ends = pairs.apply(_id_keys)
         unknown = ~ends.isin(where.index)
         if unknown.any().any():
             row = int(np.flatnonzero(unknown.any(axis=1).to_numpy())[0])

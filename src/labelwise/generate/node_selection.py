@@ -13,8 +13,8 @@ trained on those noisy labels labels the rest. Two ideas decide how good those l
    ``f_act`` (:func:`active_scores`): ``pagerank``, ``degree``, ``density`` (the same density with k-means on
    ``k = B`` clusters) or ``pagerank_density``, the README's ``pagerank2``:
    ``alpha * pct(density_B) + (1 - alpha) * pct(PageRank)``, ``alpha = 0.33``.
-2. **Post-filtering** (:func:`post_filter`): remove ``floor(ratio * B)`` annotations greedily, each time the one with
-   the lowest ``pct(confidence) + pct(D)``, where ``D(v) = H(labels) - H(labels without v)`` is the label diversity
+2. **Post-filtering** (:func:`post_filter`): remove ``floor(ratio * m)`` of the ``m <= B`` answered nodes greedily,
+   each time the one with the lowest ``pct(confidence) + pct(D)``, where ``D(v) = H(labels) - H(labels without v)`` is the label diversity
    (entropy of the label distribution) lost by removing ``v``; ``D`` is recomputed after every removal, the
    confidence ranks are computed once, and a label's last example is never removed. Low confidence goes first,
    and among equally confident nodes those of the most frequent labels (removing them raises the entropy), so the
@@ -84,7 +84,8 @@ def percentile_rank(values) -> np.ndarray:
 def pagerank(adjacency, *, damping: float = 0.85, tol: float = 1e-10, max_iter: int = 500) -> np.ndarray:
     """PageRank of every node of an undirected graph by power iteration: ``(n,) float`` summing to 1.
 
-    A node without edges spreads its rank uniformly (the usual dangling-node rule, as networkx does)."""
+    The graph is :func:`symmetric_adjacency`'s: edge weights are ignored, a repeated edge counts once, loops are
+    dropped. A node without edges spreads its rank uniformly (the usual dangling-node rule, as networkx does)."""
     if not 0.0 < damping < 1.0:
         raise ParameterError(f"damping={damping} must be between 0 and 1 (exclusive), e.g. 0.85")
     a = symmetric_adjacency(adjacency)
@@ -164,26 +165,33 @@ def difficulty_aware_scores(active, difficulty, *, beta: float = 0.33) -> np.nda
 
 def select_graph_nodes(embeddings, adjacency, *, budget: int, n_classes: int, strategy: str = "pagerank_density",
                        difficulty_aware: bool = True, alpha: float = 0.33, beta: float = 0.33,
-                       random_state=0) -> np.ndarray:
+                       candidates=None, random_state=0) -> np.ndarray:
     """The ``budget`` nodes to send to the LLM: ``(budget,) int``, best first (ties: the lower index).
 
     embeddings: (n, d) float node embeddings; adjacency: (n, n); n_classes: C, the number of labels (C-density's
     k-means). ``strategy``: ``random`` (uniform, sorted; ``difficulty_aware`` ignored) or an :data:`ACTIVE_SCORES`
-    kind; ``difficulty_aware`` adds ``beta * pct(C-density)``."""
+    kind; ``difficulty_aware`` adds ``beta * pct(C-density)``. candidates: (n,) bool, the nodes that may be chosen
+    (default all; the scores are still computed on the whole graph): identical embeddings, such as those of empty
+    texts, sit on a k-means centre and would otherwise win every density score."""
     if strategy not in GRAPH_STRATEGIES:
         raise ParameterError(f"unknown strategy {strategy!r}; use one of {', '.join(GRAPH_STRATEGIES)}")
     n = len(embeddings)
+    pool = np.ones(n, dtype=bool) if candidates is None else np.asarray(candidates, dtype=bool)
+    if pool.shape != (n,):
+        raise ShapeError(f"candidates has shape {pool.shape}; expected ({n},), one flag per node")
     budget = int(budget)
-    if not 1 <= budget <= n:
-        raise ParameterError(f"budget={budget} must be between 1 and the {n} nodes")
+    if not 1 <= budget <= pool.sum():
+        raise ParameterError(f"budget={budget} must be between 1 and the {int(pool.sum())} nodes"
+                             + ("" if candidates is None else " that may be chosen"))
     if int(n_classes) < 2:
         raise ParameterError(f"n_classes={n_classes}: node classification needs at least two classes")
     if strategy == "random":
-        return np.sort(np.random.default_rng(random_state).choice(n, size=budget, replace=False))
+        return np.sort(np.random.default_rng(random_state).choice(np.flatnonzero(pool), size=budget, replace=False))
     score = active_scores(embeddings, adjacency, kind=strategy, budget=budget, alpha=alpha, random_state=random_state)
     if difficulty_aware:
         score = difficulty_aware_scores(score, c_density(embeddings, min(int(n_classes), n),
                                                          random_state=random_state), beta=beta)
+    score[~pool] = -np.inf
     return np.argsort(-score, kind="stable")[:budget]
 
 
@@ -228,6 +236,9 @@ def post_filter(labels, confidence, *, ratio: float = 0.2, strategy: str = "conf
         raise ParameterError(f"ratio={ratio} must be in [0, 1): the share of annotations to remove")
     keep = y >= 0
     usable = np.flatnonzero(keep)
+    if not np.isfinite(conf[usable]).all():
+        bad = int(usable[~np.isfinite(conf[usable])][0])
+        raise ParameterError(f"confidence[{bad}] is {conf[bad]}; give a finite confidence for every answered node")
     n_remove = int(np.floor(ratio * len(usable)))
     if strategy == "none" or n_remove == 0:
         return keep

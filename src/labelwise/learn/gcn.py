@@ -25,9 +25,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from labelwise.errors import ParameterError, ShapeError
+from labelwise.errors import DataError, ParameterError, ShapeError
 from labelwise.generate.node_selection import symmetric_adjacency
 
 __all__ = ["GCN", "GCNClassifier", "normalized_adjacency"]
@@ -42,6 +43,17 @@ def normalized_adjacency(adjacency) -> torch.Tensor:
     index = torch.from_numpy(np.vstack([a.row, a.col]).astype(np.int64))
     return torch.sparse_coo_tensor(index, torch.from_numpy(a.data.astype(np.float32)), a.shape,
                                    check_invariants=False).coalesce()
+
+
+def _features(X) -> np.ndarray:
+    """``X: (n, d)`` as float32, refused when it is not 2-D or holds NaN or infinity."""
+    x = np.asarray(X, dtype=np.float32)
+    if x.ndim != 2:
+        raise ShapeError(f"X has shape {x.shape}; expected (n, d): one feature row per node")
+    if not np.isfinite(x).all():
+        row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+        raise DataError(f"X row {row} holds NaN or infinity; give finite features for every node")
+    return x
 
 
 class GCN(torch.nn.Module):
@@ -66,7 +78,8 @@ class GCNClassifier(ClassifierMixin, BaseEstimator):
     ``fit(X (n, d) float, y (n,) int with -1 = unlabelled, adjacency=(n, n))``; then ``label_distributions_
     (n, k)``, ``transduction_ (n,)`` (a class of ``classes_`` per node), and ``predict_proba(X, adjacency=)`` /
     ``predict`` for the same or another graph. Adam (``lr``, ``weight_decay``) for a fixed number of ``epochs`` on
-    the full graph, dropout ``dropout``; ``random_state`` seeds the weights and the dropout. ``n_jobs``: torch
+    the full graph, dropout ``dropout``; ``random_state`` (an int, None or a ``numpy.random.RandomState``) seeds the
+    weights and the dropout, in a fork of torch's random state (the caller's is left as it was). ``n_jobs``: torch
     threads while fitting and predicting (scikit-learn's meaning: None = 1, -1 = all cores); one by default, since on
     graphs of a few thousand nodes more threads mostly contend for the cores (the claim test ran 5 x slower with two
     on a busy 2-core machine).
@@ -93,16 +106,15 @@ class GCNClassifier(ClassifierMixin, BaseEstimator):
             torch.set_num_threads(before)
 
     def fit(self, X, y, *, adjacency) -> "GCNClassifier":
-        with self._threads():
+        with self._threads(), torch.random.fork_rng(devices=[]):
             return self._fit(X, y, adjacency)
 
     def _fit(self, X, y, adjacency) -> "GCNClassifier":
-        x = np.asarray(X, dtype=np.float32)
+        x = _features(X)
         y = np.asarray(y)
-        if x.ndim != 2 or y.shape != (len(x),):
+        if y.shape != (len(x),):
             raise ShapeError(f"GCNClassifier needs X (n, d) and y (n,) with the same n; got {x.shape} and {y.shape}")
-        if adjacency.shape != (len(x), len(x)):
-            raise ShapeError(f"adjacency has shape {adjacency.shape}; expected ({len(x)}, {len(x)}), one row per node")
+        adjacency = symmetric_adjacency(adjacency, len(x))
         labelled = np.flatnonzero(y != -1)
         self.classes_, target = np.unique(y[labelled], return_inverse=True)
         if len(self.classes_) < 2:
@@ -110,7 +122,10 @@ class GCNClassifier(ClassifierMixin, BaseEstimator):
                                  f"{len(self.classes_)} class(es) on {len(labelled)} labelled nodes")
         if self.epochs < 1 or self.hidden < 1:
             raise ParameterError(f"epochs={self.epochs} and hidden={self.hidden} must be 1 or more")
-        torch.manual_seed(self.random_state)
+        seed = self.random_state
+        torch.manual_seed(seed if isinstance(seed, (int, np.integer)) else
+                          int(check_random_state(seed).randint(np.iinfo(np.int32).max)))
+        self.n_features_in_ = x.shape[1]
         a_hat = normalized_adjacency(adjacency)
         features = torch.from_numpy(x)
         self.model_ = GCN(x.shape[1], self.hidden, len(self.classes_), self.dropout)
@@ -136,9 +151,11 @@ class GCNClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X, *, adjacency) -> np.ndarray:
         """``(n, k)`` class probabilities (columns in ``classes_`` order) of every node of the graph ``(X, adjacency)``."""
         check_is_fitted(self, "model_")
-        x = np.asarray(X, dtype=np.float32)
-        if x.ndim != 2 or adjacency.shape != (len(x), len(x)):
-            raise ShapeError(f"X {x.shape} and adjacency {adjacency.shape} do not describe one graph of n nodes")
+        x = _features(X)
+        if x.shape[1] != self.n_features_in_:
+            raise ShapeError(f"X has {x.shape[1]} features per node but the GCN was fitted on {self.n_features_in_}; "
+                             "give the same features (the same encoder)")
+        adjacency = symmetric_adjacency(adjacency, len(x))
         with self._threads():
             return self._proba(torch.from_numpy(x), normalized_adjacency(adjacency))
 

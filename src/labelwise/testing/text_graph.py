@@ -50,11 +50,9 @@ class TextGraph:
 
     def adjacency(self):
         """``(n, n)`` symmetric scipy CSR 0/1 adjacency."""
-        import scipy.sparse as sp
+        from labelwise.generate.graph_labels import edges_to_adjacency
 
-        n = len(self.y)
-        a = sp.coo_matrix((np.ones(len(self.edges)), (self.edges[:, 0], self.edges[:, 1])), shape=(n, n))
-        return ((a + a.T) > 0).astype(np.float64).tocsr()
+        return edges_to_adjacency(self.edges, len(self.y))
 
     def edge_homophily(self) -> float:
         return float((self.y[self.edges[:, 0]] == self.y[self.edges[:, 1]]).mean())

@@ -102,3 +102,25 @@ def test_bad_inputs_are_one_line_and_exit_2(files, capsys):
         err = capsys.readouterr().err.strip()
         assert code == 2, err
         assert err.startswith("error:") and "\n" not in err and words in err, err
+
+
+def test_written_classes_keep_numbers_and_neutralise_formulas(tmp_path):
+    """Labels -1 / 1 come back as -1 / 1 (not '-1); a class named like a formula gets its leading quote."""
+    probs = np.array([[0.8, 0.2, 0.0], [0.3, 0.6, 0.1], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
+    classes = ["-1", "1", "=HYPERLINK(1)"]
+    table = pd.DataFrame(probs, columns=[f"proba_{c}" for c in classes]).assign(label=classes + ["-1"])
+    table.to_csv(tmp_path / "t.csv", index=False)
+    code = main(["adapt", "columns", "--source", str(tmp_path / "t.csv"), "--stream", str(tmp_path / "t.csv"),
+                 "--label", "label", "--out", str(tmp_path / "out"), "-q"])
+    assert code == 0
+    written = pd.read_csv(tmp_path / "out" / "predictions.csv", dtype=str)
+    assert written["prediction"].tolist() == ["-1", "1", "'=HYPERLINK(1)", "-1"]
+    assert written["source_prediction"].tolist() == written["prediction"].tolist()
+
+
+def test_an_empty_stream_is_a_data_error(files):
+    from labelwise.errors import DataError
+
+    stream = pd.read_csv(files / "new.csv").iloc[:0]
+    with pytest.raises(DataError, match="has no rows"):
+        adapt_stream(str(files / "model.joblib"), files / "train.csv", stream, label="label")

@@ -148,6 +148,13 @@ def test_bad_inputs_say_what_to_fix():
         LightLabelProjector().fit(X, np.full((3, 2), 0.5))
     with pytest.raises(ParameterError, match="rank"):
         LightLabelProjector(rank=-1).fit(X, np.full((4, 2), 0.5))
+    for broken in (np.nan, 0.0):  # a NaN or an all-zero row made the loss NaN without a word
+        soft = np.full((4, 2), 0.5)
+        soft[2] = broken
+        with pytest.raises(ShapeError, match="row 2"):
+            LightLabelProjector(epochs=1).fit(X, soft)
+    with pytest.raises(ParameterError, match="epochs"):
+        OnlineLabelStudent(epochs=0).fit(X, np.array([0, 1, 0, 1]))
     with pytest.raises(ShapeError, match="hard labels"):
         OnlineLabelStudent().fit(X, np.array([0.5, 1, 0, 1]))
 

@@ -187,3 +187,20 @@ def test_claim_digits_small_budget():
     assert row["rank4_bytes"] < 0.02 * row["heavy_bytes"], row
     assert abs(row["rank4_acc"] - row["heavy_acc"]) <= 0.03, row
     assert row["rank4_agree"] > row["head_agree"], row
+
+
+def test_refined_rows_store_a_prototype_head_but_not_a_given_one():
+    """The experiment's accounting: prototypes of the rows before refinement cannot be recomputed from the refined
+    rows, so the refined arm stores them (K x d float16); a head given from class names stays free."""
+    from tests.learn.hello_experiment import run_arms
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = np.arange(60) % 3
+    X[np.arange(60), y] += 3.0
+    teacher = torch.nn.Linear(4, 3)
+    kw = dict(ipc=2, ranks=(1,), refine_ranks=(1,), epochs=1, projector_epochs=1, refine_steps=1)
+    row = run_arms(X, y, X, y, teacher, **kw)
+    assert row["rank1_refined_bytes"] == row["rank1_bytes"] + 3 * 4 * 2
+    given = run_arms(X, y, X, y, teacher, head=np.eye(3, 4, dtype=np.float32), **kw)
+    assert given["rank1_refined_bytes"] == given["rank1_bytes"]

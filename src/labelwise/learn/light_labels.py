@@ -308,7 +308,9 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
 
     def storage_bytes(self, dtype_bytes: int = 2) -> int:
         """Bytes needed to regenerate every label: the fitted factors, scale and bias (``W_0`` and the encoder are
-        recomputable from public things and not counted), at ``dtype_bytes`` each (float16 by default)."""
+        recomputable from public things and not counted), at ``dtype_bytes`` each (float16 by default). A
+        :func:`class_prototypes` head of synthetic rows that :func:`refine_synthetic` then moved is no longer
+        recomputable from the stored rows: add its ``K * d * dtype_bytes`` then."""
         check_is_fitted(self, "model_")
         return self.n_stored_params_ * int(dtype_bytes)
 

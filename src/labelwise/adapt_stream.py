@@ -205,11 +205,11 @@ class _Probabilities:
                 raise DataError(f"the model could not score the rows of {source} ({type(exc).__name__}: "
                                 f"{' '.join(str(exc).split())[:160]}); give its input columns with --features, or "
                                 "--text COLUMN for a text pipeline.") from None
-        bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1)
+        bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1) | ~(probs.sum(axis=1) > 0)
         if bad.any():
             row = first_row + int(np.flatnonzero(bad)[0])
-            raise DataError(f"probabilities at {describe_row(source, row)} are missing or "
-                            "negative; every row needs one probability per class.")
+            raise DataError(f"probabilities at {describe_row(source, row)} are missing, negative or all zero; "
+                            "every row needs one probability per class.")
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-300)
 
 

@@ -81,6 +81,9 @@ def test_bad_inputs_are_one_line_and_exit_2(files, capsys):
     probs = pd.read_csv(files / "new_p.csv")
     probs.loc[70, "p_4"] = None
     probs.to_csv(files / "gap_p.csv", index=False)
+    probs.loc[70, "p_4"] = 0.5
+    probs.loc[90, [f"p_{c}" for c in range(10)]] = 0.0
+    probs.to_csv(files / "zero_p.csv", index=False)
     (files / "notes.joblib").write_text("not a model")
     joblib.dump({"weights": [1, 2]}, files / "dict.joblib")
     model, train = str(files / "model.joblib"), str(files / "train.csv")
@@ -94,6 +97,7 @@ def test_bad_inputs_are_one_line_and_exit_2(files, capsys):
         (["columns", "--stream", str(files / "new.csv")], "column(s) starting with 'proba_'"),
         (["columns", "--stream", str(files / "gap_p.csv"), "--proba-prefix", "p_", "--batch-size", "50"],
          "probabilities at row 70 (line 72 of"),
+        (["columns", "--stream", str(files / "zero_p.csv"), "--proba-prefix", "p_"], "row 90 (line 92 of"),
         ([model, "--stream", str(files / "new.csv"), "--batch-size", "0"], "batch size must be at least 1"),
     ]
     for args, words in cases:

@@ -81,6 +81,10 @@ def test_factors_are_the_stored_bytes_and_reload_the_projector():
     np.testing.assert_allclose(half.predict_proba(X), p.predict_proba(X), atol=2e-2)
     with pytest.raises(ShapeError, match="do not fit"):
         LightLabelProjector.from_factors(f16, np.ones((3, 7)))
+    with pytest.raises(ParameterError, match="rank are read from the factors"):  # was a TypeError
+        LightLabelProjector.from_factors(f16, W, rank=2)
+    with pytest.raises(ShapeError, match=r"\(K, d\)"):  # was an IndexError
+        LightLabelProjector.from_factors(f16, W[0])
 
 
 def test_unfitted_projector_is_the_zero_shot_head():

@@ -326,6 +326,11 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
         """A fitted projector from :meth:`factors` and the recomputed zero-storage head ``init_head: (K, d)``
         (``None`` if it was fitted without one; ``d`` is then read from ``V``). ``params``: the other constructor
         parameters (``rank`` and ``adapter`` are read from the factors)."""
+        read = sorted({"rank", "adapter"} & set(params))
+        if read:
+            raise ParameterError(f"{' and '.join(read)} are read from the factors; leave them out of from_factors.")
+        if init_head is not None and np.ndim(init_head) != 2:
+            raise ShapeError(f"init_head must be a (K, d) array; got shape {np.shape(init_head)}.")
         f = {name: np.asarray(value, dtype=np.float32) for name, value in factors.items()}
         if "bias" not in f or "log_scale" not in f:
             raise ShapeError(f"factors need at least 'bias' and 'log_scale'; got {sorted(f)}.")

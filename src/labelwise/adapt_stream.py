@@ -23,6 +23,7 @@ calibration. The stream's label column, when it has one, is used only to score t
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -72,12 +73,11 @@ class AdaptResult:
 
     def save(self, directory) -> list[Path]:
         """Write ``priors.csv`` and ``predictions.csv`` into ``directory`` (created), atomically; class names in
-        cells are neutralised against spreadsheet formulas. Returns the paths."""
-        from labelwise.data.formula import neutralise_frame
-
+        cells are neutralised against spreadsheet formulas, except those that are plain numbers (``-1`` is a label,
+        not a formula, and is written as it was read). Returns the paths."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        return [write_table_atomic(neutralise_frame(frame), directory / name)
+        return [write_table_atomic(_neutralise_text(frame), directory / name)
                 for name, frame in (("priors.csv", self.priors), ("predictions.csv", self.predictions))]
 
     def __repr__(self) -> str:
@@ -85,6 +85,22 @@ class AdaptResult:
         shown = ", ".join(f"{self.classes[j]}: {self.source_prior[j]:.3f} -> {self.prior[j]:.3f}" for j in moved)
         return (f"AdaptResult({len(self.predictions)} rows in {len(self.priors)} batches, {len(self.classes)} classes; "
                 f"largest prior moves: {shown})")
+
+
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _neutralise_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells went through :func:`labelwise.data.formula.neutralise`, except plain
+    numbers such as ``-1`` or ``+2.5`` (a spreadsheet reads them as numbers, never as formulas)."""
+    from labelwise.data.formula import neutralise
+
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = [neutralise(v) if isinstance(v, str) and not PLAIN_NUMBER.fullmatch(v) else v
+                             for v in frame[column]]
+    return frame
 
 
 def load_model(path) -> Any:
@@ -189,11 +205,11 @@ class _Probabilities:
                 raise DataError(f"the model could not score the rows of {source} ({type(exc).__name__}: "
                                 f"{' '.join(str(exc).split())[:160]}); give its input columns with --features, or "
                                 "--text COLUMN for a text pipeline.") from None
-        bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1)
+        bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1) | ~(probs.sum(axis=1) > 0)
         if bad.any():
             row = first_row + int(np.flatnonzero(bad)[0])
-            raise DataError(f"probabilities at {describe_row(source, row)} are missing or "
-                            "negative; every row needs one probability per class.")
+            raise DataError(f"probabilities at {describe_row(source, row)} are missing, negative or all zero; "
+                            "every row needs one probability per class.")
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-300)
 
 
@@ -240,6 +256,8 @@ def adapt_stream(model: Any, source: Table, stream: Table, *, label: str, featur
         model = load_model(model)
     source_frame, source_name = _read(source, encoding, sep)
     stream_frame, stream_name = _read(stream, encoding, sep)
+    if len(stream_frame) == 0:
+        raise DataError(f"{stream_name} has no rows; give the stream's rows to correct.")
     probabilities = _Probabilities(model, source_frame, source_name, label=label, features=features, text=text,
                                    proba_prefix=proba_prefix)
     classes = probabilities.classes

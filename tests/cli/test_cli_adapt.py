@@ -81,6 +81,9 @@ def test_bad_inputs_are_one_line_and_exit_2(files, capsys):
     probs = pd.read_csv(files / "new_p.csv")
     probs.loc[70, "p_4"] = None
     probs.to_csv(files / "gap_p.csv", index=False)
+    probs.loc[70, "p_4"] = 0.5
+    probs.loc[90, [f"p_{c}" for c in range(10)]] = 0.0
+    probs.to_csv(files / "zero_p.csv", index=False)
     (files / "notes.joblib").write_text("not a model")
     joblib.dump({"weights": [1, 2]}, files / "dict.joblib")
     model, train = str(files / "model.joblib"), str(files / "train.csv")
@@ -94,6 +97,7 @@ def test_bad_inputs_are_one_line_and_exit_2(files, capsys):
         (["columns", "--stream", str(files / "new.csv")], "column(s) starting with 'proba_'"),
         (["columns", "--stream", str(files / "gap_p.csv"), "--proba-prefix", "p_", "--batch-size", "50"],
          "probabilities at row 70 (line 72 of"),
+        (["columns", "--stream", str(files / "zero_p.csv"), "--proba-prefix", "p_"], "row 90 (line 92 of"),
         ([model, "--stream", str(files / "new.csv"), "--batch-size", "0"], "batch size must be at least 1"),
     ]
     for args, words in cases:
@@ -102,3 +106,25 @@ def test_bad_inputs_are_one_line_and_exit_2(files, capsys):
         err = capsys.readouterr().err.strip()
         assert code == 2, err
         assert err.startswith("error:") and "\n" not in err and words in err, err
+
+
+def test_written_classes_keep_numbers_and_neutralise_formulas(tmp_path):
+    """Labels -1 / 1 come back as -1 / 1 (not '-1); a class named like a formula gets its leading quote."""
+    probs = np.array([[0.8, 0.2, 0.0], [0.3, 0.6, 0.1], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
+    classes = ["-1", "1", "=HYPERLINK(1)"]
+    table = pd.DataFrame(probs, columns=[f"proba_{c}" for c in classes]).assign(label=classes + ["-1"])
+    table.to_csv(tmp_path / "t.csv", index=False)
+    code = main(["adapt", "columns", "--source", str(tmp_path / "t.csv"), "--stream", str(tmp_path / "t.csv"),
+                 "--label", "label", "--out", str(tmp_path / "out"), "-q"])
+    assert code == 0
+    written = pd.read_csv(tmp_path / "out" / "predictions.csv", dtype=str)
+    assert written["prediction"].tolist() == ["-1", "1", "'=HYPERLINK(1)", "-1"]
+    assert written["source_prediction"].tolist() == written["prediction"].tolist()
+
+
+def test_an_empty_stream_is_a_data_error(files):
+    from labelwise.errors import DataError
+
+    stream = pd.read_csv(files / "new.csv").iloc[:0]
+    with pytest.raises(DataError, match="has no rows"):
+        adapt_stream(str(files / "model.joblib"), files / "train.csv", stream, label="label")

@@ -14,7 +14,9 @@ space, the same seed), differing only in its labels:
 - ``rank{r}_noinit``: the projector of rank ``r`` with a zero head instead of the text / prototype head.
 
 Label storage is float16: ``epochs * n_syn * K * 2`` bytes for ``heavy``, the fitted factors for the projectors
-(the head ``W_0`` is recomputable from the class names or the synthetic rows; the encoder is public).
+(the head ``W_0`` is recomputable from the class names or the synthetic rows; the encoder is public). A prototype
+head is the mean of the synthetic rows *before* refinement, which the refined set no longer holds, so the
+``_refined`` arms with a prototype head also store ``W_0`` (``K * d * 2`` bytes); a text head stays free.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def run_arms(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, yte: np.ndarray,
     Xs, ys = synthetic_set(Xtr, ytr, ipc, real_rows=real_rows, random_state=seed)
     K = int(ytr.max()) + 1
     W0 = class_prototypes(Xs, ys, K) if head is None else head
+    # prototypes of the rows before refinement cannot be recomputed from the refined rows: stored with them
+    refined_head_bytes = W0.size * 2 if head is None else 0
     teacher_pred = _teacher_argmax(teacher, Xte)
     row: dict = {"seed": seed, "ipc": ipc, "n_syn": len(Xs), "epochs": epochs}
 
@@ -89,7 +93,7 @@ def run_arms(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, yte: np.ndarray,
             if r in refine_ranks and init is not None:
                 Xr = refine_synthetic(Xs, projector, teacher, augment=augment, steps=refine_steps,
                                       random_state=seed)
-                timed(f"{arm}_refined", projector, projector.storage_bytes(), Xr)
+                timed(f"{arm}_refined", projector, projector.storage_bytes() + refined_head_bytes, Xr)
     return row
 
 

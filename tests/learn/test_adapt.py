@@ -196,3 +196,46 @@ def test_label_shift_classifier_matches_the_closed_form_and_sklearn_conventions(
         LabelShiftClassifier(model).fit(np.c_[x, x**2][:2], ["a", "z"])
     with pytest.raises(ShapeError, match="no row of class"):
         LabelShiftClassifier(model).fit(np.c_[x, x**2][:2], ["a", "a"])
+
+
+def test_a_class_the_source_never_shows_stays_impossible():
+    """A zero source prior gives -inf in the logit form (as adjust_proba gives 0), never +inf."""
+    source, target = np.array([0.5, 0.5, 0.0]), np.array([0.3, 0.3, 0.4])
+    logits = np.zeros((2, 3))
+    adjusted = logit_adjust(logits, target, source)
+    assert np.all(np.isneginf(adjusted[:, 2])) and np.all(np.isfinite(adjusted[:, :2]))
+    np.testing.assert_allclose(softmax(adjusted, axis=1), adjust_proba(softmax(logits, axis=1), target, source))
+    tta = LabelShiftTTA(bn_model(), source, method="closed_form")
+    out = tta.update(np.random.default_rng(8).normal(size=(16, 4)))
+    assert np.all(np.isfinite(out)) and np.all(out[:, 2] == 0.0)
+
+
+def test_an_empty_or_broken_batch_does_not_poison_the_estimate():
+    estimator = StreamingPriorEstimator(np.array([0.5, 0.5]), momentum=0.5)
+    estimator.update(np.tile([0.9, 0.1], (8, 1)))
+    before = estimator.prior_.copy()
+    for update in ("em", "online"):
+        estimator.update_rule = update
+        np.testing.assert_allclose(estimator.update(np.empty((0, 2))), before)
+    assert len(estimator.history_) == 3
+    with pytest.raises(ShapeError, match="row 1"):
+        estimator.update(np.array([[0.5, 0.5], [np.nan, 0.5]]))
+    np.testing.assert_allclose(estimator.prior_, before)
+    with pytest.raises(ParameterError, match="floor"):
+        StreamingPriorEstimator(np.array([0.5, 0.5]), floor=0.6)
+
+
+def test_label_shift_classifier_refits_checks_fitted_and_rejects_nan():
+    from sklearn.exceptions import NotFittedError
+
+    wrapper = LabelShiftClassifier()
+    for method in ("predict", "predict_proba", "partial_fit", "update"):
+        with pytest.raises(NotFittedError):
+            getattr(wrapper, method)(np.full((2, 3), 1 / 3))
+    wrapper.fit(np.full((3, 3), 1 / 3), [0, 1, 2])
+    wrapper.fit(np.full((2, 2), 0.5), [0, 1])  # a new fit forgets the old classes
+    assert wrapper.classes_.tolist() == [0, 1] and wrapper.priors_.shape == (0, 2)
+    with pytest.raises(ShapeError, match="row 1"):
+        wrapper.partial_fit(np.array([[0.5, 0.5], [np.nan, 0.5]]))
+    with pytest.raises(ShapeError, match="row 0"):
+        LabelShiftClassifier().fit(np.array([[np.inf, 0.5], [0.5, 0.5]]), [0, 1])

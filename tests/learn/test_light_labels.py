@@ -81,6 +81,10 @@ def test_factors_are_the_stored_bytes_and_reload_the_projector():
     np.testing.assert_allclose(half.predict_proba(X), p.predict_proba(X), atol=2e-2)
     with pytest.raises(ShapeError, match="do not fit"):
         LightLabelProjector.from_factors(f16, np.ones((3, 7)))
+    with pytest.raises(ParameterError, match="rank are read from the factors"):  # was a TypeError
+        LightLabelProjector.from_factors(f16, W, rank=2)
+    with pytest.raises(ShapeError, match=r"\(K, d\)"):  # was an IndexError
+        LightLabelProjector.from_factors(f16, W[0])
 
 
 def test_unfitted_projector_is_the_zero_shot_head():
@@ -148,6 +152,13 @@ def test_bad_inputs_say_what_to_fix():
         LightLabelProjector().fit(X, np.full((3, 2), 0.5))
     with pytest.raises(ParameterError, match="rank"):
         LightLabelProjector(rank=-1).fit(X, np.full((4, 2), 0.5))
+    for broken in (np.nan, 0.0):  # a NaN or an all-zero row made the loss NaN without a word
+        soft = np.full((4, 2), 0.5)
+        soft[2] = broken
+        with pytest.raises(ShapeError, match="row 2"):
+            LightLabelProjector(epochs=1).fit(X, soft)
+    with pytest.raises(ParameterError, match="epochs"):
+        OnlineLabelStudent(epochs=0).fit(X, np.array([0, 1, 0, 1]))
     with pytest.raises(ShapeError, match="hard labels"):
         OnlineLabelStudent().fit(X, np.array([0.5, 1, 0, 1]))
 
@@ -180,3 +191,20 @@ def test_claim_digits_small_budget():
     assert row["rank4_bytes"] < 0.02 * row["heavy_bytes"], row
     assert abs(row["rank4_acc"] - row["heavy_acc"]) <= 0.03, row
     assert row["rank4_agree"] > row["head_agree"], row
+
+
+def test_refined_rows_store_a_prototype_head_but_not_a_given_one():
+    """The experiment's accounting: prototypes of the rows before refinement cannot be recomputed from the refined
+    rows, so the refined arm stores them (K x d float16); a head given from class names stays free."""
+    from tests.learn.hello_experiment import run_arms
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = np.arange(60) % 3
+    X[np.arange(60), y] += 3.0
+    teacher = torch.nn.Linear(4, 3)
+    kw = dict(ipc=2, ranks=(1,), refine_ranks=(1,), epochs=1, projector_epochs=1, refine_steps=1)
+    row = run_arms(X, y, X, y, teacher, **kw)
+    assert row["rank1_refined_bytes"] == row["rank1_bytes"] + 3 * 4 * 2
+    given = run_arms(X, y, X, y, teacher, head=np.eye(3, 4, dtype=np.float32), **kw)
+    assert given["rank1_refined_bytes"] == given["rank1_bytes"]

@@ -166,6 +166,16 @@ def heavy_soft_labels(X_syn: Any, teacher: Any, *, augment: Any = None, epochs: 
                      for views, _, _ in augmented_views(X_syn, augment, epochs, random_state)])
 
 
+def _check_training_params(estimator: Any) -> None:
+    """ParameterError unless ``estimator.epochs`` and ``.batch_size`` are positive integers and ``.temperature > 0``."""
+    for name in ("epochs", "batch_size"):
+        value = getattr(estimator, name)
+        if not (isinstance(value, (int, np.integer)) and value >= 1):
+            raise ParameterError(f"{name} must be a positive integer; got {value!r}.")
+    if not estimator.temperature > 0:
+        raise ParameterError(f"temperature must be > 0; got {estimator.temperature}.")
+
+
 class _Projector(torch.nn.Module):
     """``(B, d) -> (B, K)`` logits ``s * normalize(h) (W_0 + U V^T)^T + b``, ``h = x + relu(x A) B`` (see the
     module). ``W_0`` is a buffer (not stored); ``U`` and ``B`` start at zero."""
@@ -230,12 +240,7 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         if not (isinstance(self.rank, (int, np.integer)) and self.rank >= 0):
             raise ParameterError(f"rank must be an integer >= 0; got {self.rank!r}.")
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ParameterError(f"{name} must be a positive integer; got {value!r}.")
-        if not self.temperature > 0:
-            raise ParameterError(f"temperature must be > 0; got {self.temperature}.")
+        _check_training_params(self)
 
     def _head(self, d: int, K: Optional[int]) -> np.ndarray:
         if self.init_head is None:
@@ -258,9 +263,13 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
         fixed = isinstance(teacher, np.ndarray) or (isinstance(teacher, (list, tuple)) and len(teacher) == len(Xa))
         if fixed:
             T = np.asarray(teacher, dtype=np.float64)
-            if T.ndim != 2 or len(T) != len(Xa) or T.shape[1] < 2 or (T < 0).any():
+            if T.ndim != 2 or len(T) != len(Xa) or T.shape[1] < 2:
                 raise ShapeError(f"teacher soft labels must be ({len(Xa)}, K) probabilities with K >= 2; got shape "
                                  f"{T.shape}.")
+            bad = ~np.isfinite(T).all(axis=1) | (T < 0).any(axis=1) | ~(T.sum(axis=1) > 0)
+            if bad.any():
+                raise ShapeError(f"teacher soft labels at row {int(np.flatnonzero(bad)[0])} are missing (NaN), "
+                                 "negative or all zero; each row needs the teacher's K probabilities.")
             T_log = torch.from_numpy(np.log(np.clip(T / T.sum(1, keepdims=True), 1e-12, None))).float()
             K = T.shape[1]
         else:
@@ -299,7 +308,9 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
 
     def storage_bytes(self, dtype_bytes: int = 2) -> int:
         """Bytes needed to regenerate every label: the fitted factors, scale and bias (``W_0`` and the encoder are
-        recomputable from public things and not counted), at ``dtype_bytes`` each (float16 by default)."""
+        recomputable from public things and not counted), at ``dtype_bytes`` each (float16 by default). A
+        :func:`class_prototypes` head of synthetic rows that :func:`refine_synthetic` then moved is no longer
+        recomputable from the stored rows: add its ``K * d * dtype_bytes`` then."""
         check_is_fitted(self, "model_")
         return self.n_stored_params_ * int(dtype_bytes)
 
@@ -315,6 +326,11 @@ class LightLabelProjector(ClassifierMixin, BaseEstimator):
         """A fitted projector from :meth:`factors` and the recomputed zero-storage head ``init_head: (K, d)``
         (``None`` if it was fitted without one; ``d`` is then read from ``V``). ``params``: the other constructor
         parameters (``rank`` and ``adapter`` are read from the factors)."""
+        read = sorted({"rank", "adapter"} & set(params))
+        if read:
+            raise ParameterError(f"{' and '.join(read)} are read from the factors; leave them out of from_factors.")
+        if init_head is not None and np.ndim(init_head) != 2:
+            raise ShapeError(f"init_head must be a (K, d) array; got shape {np.shape(init_head)}.")
         f = {name: np.asarray(value, dtype=np.float32) for name, value in factors.items()}
         if "bias" not in f or "log_scale" not in f:
             raise ShapeError(f"factors need at least 'bias' and 'log_scale'; got {sorted(f)}.")
@@ -436,12 +452,7 @@ class OnlineLabelStudent(ClassifierMixin, BaseEstimator):
         return "online", labels, None
 
     def fit(self, X_syn: Any, labels: Any, progress: Optional[ProgressCallback] = None) -> "OnlineLabelStudent":
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ParameterError(f"{name} must be a positive integer; got {value!r}.")
-        if not self.temperature > 0:
-            raise ParameterError(f"temperature must be > 0; got {self.temperature}.")
+        _check_training_params(self)
         Xa = _check_X(X_syn)
         kind, L, K = self._targets(labels, len(Xa))
         seed = _seed(self.random_state)

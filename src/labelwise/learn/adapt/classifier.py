@@ -6,7 +6,7 @@ baseline of the label shift adapter (Park et al., ICCV 2023), and what works on 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -46,20 +46,25 @@ class LabelShiftClassifier(ClassifierMixin, BaseEstimator):
         self.prior_update = prior_update
         self.calibrate = calibrate
 
-    def _raw_proba(self, X) -> np.ndarray:
+    def _raw_proba(self, X, k: Optional[int] = None) -> np.ndarray:
+        """(n, k) the model's probabilities of X (X itself when precomputed); k: the columns expected (None: any)."""
         if isinstance(self.estimator, str) and self.estimator == PRECOMPUTED:
             probs = np.asarray(X, dtype=np.float64)
         else:
             probs = np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
-        if probs.ndim != 2 or (hasattr(self, "classes_") and probs.shape[1] != len(self.classes_)):
-            raise ShapeError(f"expected probabilities of shape (n, {len(getattr(self, 'classes_', []))}); got "
+        if probs.ndim != 2 or (k is not None and probs.shape[1] != k):
+            raise ShapeError(f"expected probabilities of shape (n, {k if k is not None else 'k'}); got "
                              f"{probs.shape}.")
+        if not np.all(np.isfinite(probs)) or np.any(probs < 0):
+            bad = int(np.flatnonzero(~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1))[0])
+            raise ShapeError(f"the probabilities of row {bad} are missing (NaN), infinite or negative; every row "
+                             "needs one probability per class.")
         return probs
 
     def source_proba(self, X) -> np.ndarray:
         """(n, k) the source model's probabilities (after the calibration, when fitted), before any correction."""
         check_is_fitted(self, "source_prior_")
-        probs = self._raw_proba(X)
+        probs = self._raw_proba(X, len(self.classes_))
         return self.calibrator_.transform(probs) if self.calibrator_ is not None else probs
 
     def _classes(self, k: int) -> np.ndarray:
@@ -117,8 +122,10 @@ class LabelShiftClassifier(ClassifierMixin, BaseEstimator):
         return np.array(history) if history else np.empty((0, len(self.classes_)))
 
     def partial_fit(self, X, y=None) -> "LabelShiftClassifier":
-        """Fold one batch of stream rows X into the prior estimate (y is ignored: the stream is unlabelled)."""
-        self.prior_estimator_.update(self.source_proba(X))
+        """Fold one batch of stream rows X into the prior estimate (y is ignored: the stream is unlabelled).
+        The estimator must be fitted on source rows first (``fit``): the source prior cannot come from a stream."""
+        probs = self.source_proba(X)  # first: NotFittedError before fit
+        self.prior_estimator_.update(probs)
         return self
 
     def update(self, X) -> np.ndarray:
@@ -131,4 +138,5 @@ class LabelShiftClassifier(ClassifierMixin, BaseEstimator):
         return adjust_proba(self.source_proba(X), self.prior_, self.source_prior_)
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "source_prior_")
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -71,14 +71,22 @@ def logit_adjust(logits, prior_target, prior_source) -> np.ndarray:
     """The closed-form label-shift correction of logits: ``logits + log prior_target - log prior_source``.
 
     logits: (n, k) of a model trained under ``prior_source`` (k,); returns (n, k). Its softmax is the target
-    posterior when only the label mix changed (``p(x | y)`` fixed): Bayes' rule with the prior swapped.
+    posterior when only the label mix changed (``p(x | y)`` fixed): Bayes' rule with the prior swapped. A class with
+    ``prior_source == 0`` (never seen in training) gets ``-inf``, as :func:`adjust_proba` gives it probability 0.
     """
     logits = np.asarray(logits, dtype=np.float64)
     k = logits.shape[-1]
     target = check_prior(prior_target, k, "prior_target")
     source = check_prior(prior_source, k, "prior_source")
+    return logits + log_prior_ratio(target, source)
+
+
+def log_prior_ratio(prior_target: np.ndarray, prior_source: np.ndarray) -> np.ndarray:
+    """(k,) ``log prior_target - log prior_source``, ``-inf`` where either prior is 0 (the class cannot occur)."""
+    seen = (prior_source > 0) & (prior_target > 0)
     with np.errstate(divide="ignore"):
-        return logits + np.log(target) - np.log(source)
+        return np.where(seen, np.log(np.where(seen, prior_target, 1.0)) - np.log(np.where(seen, prior_source, 1.0)),
+                        -np.inf)
 
 
 def adjust_proba(probs, prior_target, prior_source) -> np.ndarray:
@@ -123,6 +131,8 @@ class StreamingPriorEstimator:
             raise ShapeError(f"source_prior must be a (k,) array with k >= 2; got shape {source_prior.shape}.")
         self.source_prior = check_prior(source_prior, source_prior.shape[0], "source_prior")
         k = self.source_prior.shape[0]
+        if floor is not None and not 0.0 <= floor < 1.0 / k:
+            raise ParameterError(f"floor must be in [0, 1/k) = [0, {1.0 / k:.4g}) for {k} classes; got {floor}.")
         self.momentum = float(momentum)
         self.update_rule = update
         self.floor = 1e-3 / k if floor is None else float(floor)
@@ -135,10 +145,17 @@ class StreamingPriorEstimator:
         return prior / prior.sum()
 
     def batch_prior(self, probs) -> np.ndarray:
-        """The prior this batch alone points to (k,), from the running estimate (no state changes)."""
+        """The prior this batch alone points to (k,), from the running estimate (no state changes); an empty batch
+        points to the running estimate itself."""
         probs = np.asarray(probs, dtype=np.float64)
         if probs.ndim != 2 or probs.shape[1] != self.source_prior.shape[0]:
             raise ShapeError(f"probs must be (n, {self.source_prior.shape[0]}); got shape {probs.shape}.")
+        if not np.all(np.isfinite(probs)) or np.any(probs < 0):
+            bad = int(np.flatnonzero(~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1))[0])
+            raise ShapeError(f"probs row {bad} is missing (NaN), infinite or negative; every row of a batch needs "
+                             "the model's k probabilities.")
+        if probs.shape[0] == 0:
+            return self.prior_.copy()
         if self.update_rule == "online":
             return adjust_proba(probs, self.prior_, self.source_prior).mean(axis=0)
         # MLLS's EM (labelwise.audit.label_shift.mlls) without its per-call checks and BLAS thread limit, which
@@ -148,7 +165,8 @@ class StreamingPriorEstimator:
         return run_em(ratios, self.prior_[None, :], None, self.max_iter, 1e-6)[0][0]
 
     def update(self, probs) -> np.ndarray:
-        """Fold one batch of source posteriors (n, k) into the estimate; return the new prior (k,)."""
+        """Fold one batch of source posteriors (n, k) into the estimate; return the new prior (k,). An empty batch
+        (n = 0) leaves the estimate as it was (and still adds a row to ``history_``)."""
         batch = self.batch_prior(probs)
         self.prior_ = self._clip(self.momentum * self.prior_ + (1.0 - self.momentum) * batch)
         self.history_.append(self.prior_.copy())

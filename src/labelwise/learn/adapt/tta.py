@@ -25,7 +25,7 @@ from torch import nn
 
 from labelwise.errors import ParameterError, ShapeError
 from labelwise.learn.adapt.hypernetwork import LabelShiftAdapter, adapted_logits, head_inputs
-from labelwise.learn.adapt.priors import StreamingPriorEstimator
+from labelwise.learn.adapt.priors import StreamingPriorEstimator, log_prior_ratio
 from labelwise.learn.adapt.tent import configure_tent, entropy
 
 __all__ = ["LabelShiftTTA", "TTA_METHODS"]
@@ -64,7 +64,6 @@ class LabelShiftTTA:
         if self.estimator.source_prior.shape[0] != self.head.out_features:
             raise ShapeError(f"source_prior has {self.source_prior.shape[0]} classes but the head has "
                              f"{self.head.out_features} outputs.")
-        self.log_source = torch.log(torch.as_tensor(self.estimator.source_prior, dtype=torch.float32))
         self.collapse_entropy = collapse_entropy
         self.resets_ = 0
         if method.startswith("tent"):
@@ -88,7 +87,8 @@ class LabelShiftTTA:
 
     def _adapted(self, features: torch.Tensor, logits: torch.Tensor, prior: np.ndarray) -> torch.Tensor:
         if self.method.endswith("closed_form"):
-            return logits + torch.log(torch.as_tensor(prior, dtype=torch.float32)) - self.log_source
+            ratio = log_prior_ratio(prior, self.estimator.source_prior)  # -inf for a class the source never shows
+            return logits + torch.as_tensor(ratio, dtype=torch.float32)
         if self.method.endswith("adapter"):
             with torch.no_grad():
                 params = self.adapter(torch.as_tensor(prior, dtype=torch.float32))

@@ -10,7 +10,8 @@
   project-spans), which tests/cli/test_cli_taxonomy.py, tests/cli/test_cli_extract.py,
   tests/cli/test_cli_project_spans.py and tests/llm cover, and the ones with `--ray`, which
   tests/scale/test_cli_ray.py runs against its two-node test cluster (here `auto` could join another cluster on
-  the machine). A command written twice runs once.
+  the machine), and `labelwise federate` (a server that waits for clients on other machines), which
+  tests/scale/test_federated_flower.py runs as a server and clients on loopback. A command written twice runs once.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
 NEEDS_LLM = ("labelwise annotate", "labelwise taxonomy", "labelwise extract", "--llm-judge", "labelwise project-spans")
 NO_LLM = ("--transfer-from", "--known")  # annotate --transfer-from needs MiniLM only; extract --known (attributes) too
 NEEDS_CLUSTER = "--ray"
+NEEDS_PEERS = "labelwise federate"  # a Flower server waits for its clients on other machines (HOST:8080)
 
 WORDS = {
     "card_arrival": "card arrive delivery post mail week waiting",
@@ -214,7 +216,7 @@ def test_readme_commands_run_on_a_table_a_user_brings(tmp_path):
         if "..." in written or needs_llm:
             skipped.append(written)
             continue
-        if NEEDS_CLUSTER in written.split() or written.removeprefix(".venv/bin/") in seen:
+        if NEEDS_CLUSTER in written.split() or NEEDS_PEERS in written or written.removeprefix(".venv/bin/") in seen:
             continue
         seen.add(written.removeprefix(".venv/bin/"))
         line = re.sub(r"\s*\[[^\]]*\]", "", written)  # [--optional parts] left out

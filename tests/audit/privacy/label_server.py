@@ -8,7 +8,7 @@ POST /broken answers 500.
 import json
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import joblib
 import numpy as np
@@ -45,6 +45,6 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = HTTPServer(("127.0.0.1", port), Handler)
+server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
 print("ready", flush=True)
 server.serve_forever()

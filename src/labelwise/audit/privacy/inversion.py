@@ -32,6 +32,7 @@ from labelwise.errors import DataError, MissingExtraError, ParameterError, Shape
 METHODS = ("lokt", "naive_surrogate", "public_pick")
 DEFAULT_MAX_QUERIES = 200_000
 DEFAULT_MAX_SECONDS = 300.0
+MIN_PUBLIC_ROWS = 32  # fewer cannot train a generator
 
 
 def _torch():
@@ -194,7 +195,10 @@ def train_tacgan(X_public: np.ndarray, budget: Optional[QueryBudget], n_classes:
             adv_fake, cls_fake = D(fake)
             loss = bce(adv_real, torch.ones_like(adv_real)) + bce(adv_fake, torch.zeros_like(adv_fake))
             if a:
-                y_target = torch.from_numpy(budget(fake.numpy()))
+                try:
+                    y_target = torch.from_numpy(budget(fake.numpy()))
+                except _BudgetSpent:  # the deadline passed between two discriminator steps
+                    break
                 loss = loss + a * ce(cls_fake, y_target)
             opt_d.zero_grad()
             loss.backward()
@@ -424,11 +428,12 @@ def label_only_inversion(target: Callable, X_public: np.ndarray, X_private: np.n
                          f"{X_private.shape}.")
     if len(y_private) != len(X_private) or not np.issubdtype(y_private.dtype, np.integer):
         raise ShapeError("y_private must hold one integer class code per private row.")
-    if len(X_public) < 2 * batch_size // 4 or not np.isfinite(X_public).all() or not np.isfinite(X_private).all():
-        raise DataError(f"the public data needs at least {2 * batch_size // 4} rows of finite numbers; got "
-                        f"{len(X_public)}.")
-    if max_queries < 1 or max_seconds <= 0 or n_seeds < 1:
-        raise ParameterError("max_queries, max_seconds and n_seeds must be positive.")
+    if len(X_public) < MIN_PUBLIC_ROWS or not np.isfinite(X_public).all() or not np.isfinite(X_private).all():
+        raise DataError(f"the public and private rows must be finite numbers, and the public data at least "
+                        f"{MIN_PUBLIC_ROWS} rows; got {len(X_public)} public rows.")
+    if max_queries < 2 * MIN_PUBLIC_ROWS or max_seconds <= 0 or n_seeds < 1:
+        raise ParameterError(f"max_queries must be at least {2 * MIN_PUBLIC_ROWS}, max_seconds and n_seeds positive; "
+                             f"got {max_queries}, {max_seconds}, {n_seeds}.")
     n_classes = len(classes) if classes is not None else int(y_private.max()) + 1
     classes = list(classes) if classes is not None else list(range(n_classes))
     start = clock()

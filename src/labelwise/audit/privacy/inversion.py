@@ -283,9 +283,9 @@ def invert_classes(generator, z_dim: int, surrogates: Sequence[Callable], classe
     """LOKT stage 3: white-box inversion on the surrogates with the generator as prior.
 
     For each class y, ``n_seeds`` codes z minimise the surrogates' mean max-margin loss on two noisy views of
-    ``G(z, y)`` (Adam, ``steps`` or until ``clock()`` passes ``stop_at``, z clipped to [-clip, clip]). ``conditional`` False: the generator ignores y (the
-    naive baseline's unconditional prior). Returns ``(X_rec: (len(classes) * n_seeds, d) in the scaled space,
-    y_rec: (len(classes) * n_seeds,) int)``.
+    ``G(z, y)`` (Adam, ``steps`` or until ``clock()`` passes ``stop_at``, z clipped to [-clip, clip]).
+    ``conditional`` False: the generator ignores y (the naive baseline's unconditional prior).
+    Returns ``(X_rec: (len(classes) * n_seeds, d) in the scaled space, y_rec: (len(classes) * n_seeds,) int)``.
     """
     torch = _torch()
     torch.manual_seed(random_state)
@@ -407,7 +407,8 @@ def label_only_inversion(target: Callable, X_public: np.ndarray, X_private: np.n
                          max_queries: int = DEFAULT_MAX_QUERIES, max_seconds: float = DEFAULT_MAX_SECONDS,
                          n_seeds: int = 5, iters: int = 800, warmup_iters: int = 200, n_dis: int = 1,
                          batch_size: int = 64, alpha: float = 1.0, z_dim: int = 16, hidden: int = 128,
-                         lr: float = 1e-3, n_per_class: int = 200, surrogate_epochs: int = 30, inversion_steps: int = 300,
+                         lr: float = 1e-3, n_per_class: int = 200, surrogate_epochs: int = 30,
+                         inversion_steps: int = 300,
                          clock: Callable[[], float] = time.monotonic, random_state: int = 0) -> InversionAudit:
     """Audit a classifier reached only through its hard labels with LOKT and the notes' two baselines.
 

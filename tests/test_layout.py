@@ -75,6 +75,7 @@ FLOORS = {
     "labelwise.audit.multiannotator.quality": WORKFLOWS,  # cleanlab's signatures and pandas tables
     "labelwise.audit.token_classification": ALGORITHMS,  # cleanlab.token_classification mirrored (filter, rank)
     "labelwise.audit.token_classification.*": ALGORITHMS,
+    "labelwise.audit.privacy.inversion": ALGORITHMS,  # LOKT label-only model inversion and its baselines (torch)
     "labelwise.link.clustering": ALGORITHMS,  # average-linkage clusters of weighted pairs; expected pairwise F1
     "labelwise.link.compare": ALGORITHMS,  # comparison levels of candidate pairs
     "labelwise.link.fellegi_sunter": ALGORITHMS,  # m/u/lambda by EM

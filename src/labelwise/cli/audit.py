@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from labelwise.audit.checks.base import SkipReason
+from labelwise.audit.privacy.inversion import DEFAULT_MAX_QUERIES, DEFAULT_MAX_SECONDS
 from labelwise.audit.label_errors import AUDIT_FILTER, FILTERS, MULTI_LABEL_AUDIT_FILTER
 from labelwise.cli.audit_out_of_core import out_of_core_reason, refuse_unsupported, run_out_of_core
 from labelwise.cli.options import DEBUG, ENCODING, QUIET, RAY, SEP, SERVER_MODEL, list_option, run_on, writable
@@ -88,6 +89,22 @@ def audit(
                                      "--memory-limit in memory). CSV, TSV or Parquet; text columns only."),
     memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="Memory the out-of-core audit may use, "
                                                "e.g. 4GB or 512MB (default: half the physical memory)."),
+    privacy: bool = typer.Option(False, "--privacy", help="Also audit what your model leaks through its predicted "
+                                 "labels alone (LOKT label-only model inversion; docs/privacy.md): needs "
+                                 "--privacy-target and --privacy-public, and the model's inputs as --features or "
+                                 "--embeddings. For auditing your own models."),
+    privacy_target: Optional[str] = typer.Option(None, "--privacy-target", help="The model trained on DATA: a fitted "
+                                                 "scikit-learn model file you trust (joblib/pickle), or the URL of "
+                                                 "your own endpoint answering POST {\"inputs\": [[...]]} with a "
+                                                 "JSON list of labels (only that URL is contacted).",
+                                                 show_default=False),
+    privacy_public: Optional[Path] = typer.Option(None, "--privacy-public", help="Rows of the same kind the model "
+                                                  "never saw (the attacker's data; same --features/--embeddings "
+                                                  "columns; labels not read).", show_default=False),
+    privacy_queries: int = typer.Option(DEFAULT_MAX_QUERIES, "--privacy-queries", help="Most label queries the "
+                                        "privacy audit may send."),
+    privacy_seconds: float = typer.Option(DEFAULT_MAX_SECONDS, "--privacy-seconds", help="Most seconds the privacy "
+                                          "audit may run (it stops at this or --privacy-queries)."),
     quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
@@ -110,7 +127,7 @@ def audit(
                                  "--encoding": encoding, "--sep": sep, "--encoder": encoder != "minilm",
                                  "--random-state": random_state != 0, "--judge-rows": judge_rows != 200,
                                  "--model": model, "--server": server, "--server-model": server_model, "--ray": ray,
-                                 "--memory-limit": memory_limit})
+                                 "--memory-limit": memory_limit, "--privacy": privacy})
     if data is None:
         raise ParameterError("give the table to audit (DATA), or --reviewed DIR to audit a reviewed one again.")
     out = out or Path("labelwise-audit")
@@ -121,7 +138,8 @@ def audit(
         refuse_with_spans(**{"--label": label, "--features": features, "--embeddings": embeddings,
                              "--multi-label": multi_label, "--label-delimiter": label_delimiter,
                              "--compare-to": compare_to, "--report": report, "--llm-judge": llm_judge,
-                             "--out-of-core": out_of_core, "--ray": ray, "--text (more than one)": len(text or []) > 1})
+                             "--out-of-core": out_of_core, "--ray": ray, "--text (more than one)": len(text or []) > 1,
+                             "--privacy": privacy})
         run_span_audit(data, spans=spans, text=(text or [None])[0], pred_probs=pred_probs, out=out, encoder=encoder,
                        folds=folds, random_state=random_state, show=show, quiet=quiet)
         return
@@ -136,12 +154,14 @@ def audit(
                              "--text (it cannot judge --features or --embeddings).")
     if llm_judge and (multi_label or label_delimiter is not None):
         raise ParameterError("--llm-judge checks single labels; drop it for a multi-label audit.")
+    if privacy:
+        check_privacy_options(privacy_target, privacy_public, features, embeddings, privacy_queries, privacy_seconds)
     # ---- out of core: the whole branch is in cli/audit_out_of_core.py --------------------------------------------
     reason = out_of_core_reason(data, out_of_core, memory_limit)
     if reason is not None:
         refuse_unsupported(**{"--features": features, "--embeddings": embeddings, "--multi-label": multi_label,
                               "--label-delimiter": label_delimiter, "--compare-to": compare_to, "--report": report,
-                              "--datasheet": datasheet, "--llm-judge": llm_judge, "--ray": ray})
+                              "--datasheet": datasheet, "--llm-judge": llm_judge, "--ray": ray, "--privacy": privacy})
         result = run_out_of_core(data, reason, out=out, quiet=quiet, memory_limit=memory_limit, label=label,
                                  text=text or [], pred_probs=pred_probs, drop_missing=drop_missing, encoding=encoding,
                                  sep=sep, encoder=encoder, n_folds=folds, filter_by=filter_by or AUDIT_FILTER,
@@ -181,18 +201,62 @@ def audit(
         with interrupt_after():
             result.save(out)
     written = "issues.csv, issues.parquet, per_class.csv, summary.json (and the arrays labelwise reads back)"
+    leakage = None
+    if privacy:
+        leakage = run_privacy_audit(data, label=label, features=features, embeddings=embeddings, encoding=encoding,
+                                    sep=sep, target=privacy_target, public=privacy_public, queries=privacy_queries,
+                                    seconds=privacy_seconds, random_state=random_state, quiet=quiet, out=out)
+        written += ", privacy.json"
     html = None
     if report:
         from labelwise.report import find_datasheet, read_datasheet, write_report
 
         sheet_path = datasheet if datasheet is not None else find_datasheet(data)
         sheet = read_datasheet(sheet_path) if sheet_path is not None else None
-        html, _ = write_report(result, out, datasheet=sheet)
+        html, _ = write_report(result, out, datasheet=sheet, privacy=leakage)
         written += ", report.html, report.json"
     print_summary(result, show)
     messages.print(plain(f"wrote {out}/ {written}"), soft_wrap=True)
     if html is not None:
         messages.print(plain(f"open the report: {html.resolve().as_uri()}"))
+
+
+def check_privacy_options(target, public, features, embeddings, queries: int, seconds: float) -> None:
+    """--privacy's options, checked before any work is done."""
+    if target is None or public is None:
+        raise ParameterError("--privacy needs --privacy-target (your model file or endpoint URL) and --privacy-public "
+                             "(rows of the same kind the model never saw).")
+    if not features and embeddings is None:
+        raise ParameterError("--privacy reads the model's inputs from numeric --features columns or an --embeddings "
+                             "column; name them (a text model's own inputs cannot be inverted here).")
+    if queries < 1 or seconds <= 0:
+        raise ParameterError(f"--privacy-queries and --privacy-seconds must be positive; got {queries} and {seconds}.")
+    if not public.is_file():
+        raise DataError(f"--privacy-public {public} is not a file; give a CSV, TSV, Parquet or JSON Lines table.")
+
+
+def run_privacy_audit(data: Path, *, label: str, features, embeddings, encoding, sep, target: str, public: Path,
+                      queries: int, seconds: float, random_state: int, quiet: bool, out: Path) -> dict:
+    """``--privacy``: LOKT and its baselines against the target; prints the leakage, writes OUT/privacy.json and
+    returns it for the report."""
+    import json
+    from contextlib import nullcontext
+
+    from labelwise.audit.privacy import privacy_audit
+    from labelwise.data.atomic import write_text_atomic
+
+    status = "privacy audit: label-only model inversion (LOKT)"
+    with nullcontext() if quiet else console.status(status, spinner="dots"):
+        found = privacy_audit(str(data), str(public), target, label=label, features=features or None,
+                              embeddings=embeddings, encoding=encoding, sep=sep, max_queries=queries,
+                              max_seconds=seconds, random_state=random_state)
+    leakage = found.to_dict()
+    leakage["target"] = target if target.lower().startswith(("http://", "https://")) else Path(target).name
+    leakage["public"] = public.name
+    write_text_atomic(out / "privacy.json", json.dumps(leakage, indent=1) + "\n")
+    for line in found.lines():
+        console.print(plain(line), soft_wrap=True)
+    return leakage
 
 
 def audit_reviewed(reviewed: Path, *, data: Optional[Path], out: Optional[Path], report: bool, show: int, quiet: bool,
@@ -355,4 +419,6 @@ def report(
           encoding=encoding, sep=sep,
           encoder=encoder, filter_by=None, folds=None, random_state=random_state, compare_to=compare_to,
           report=True, datasheet=datasheet, show=10, llm_judge=False, judge_rows=0, model=None, server=None,
-          server_model=None, ray=ray, out_of_core=False, memory_limit=None, quiet=quiet, debug=debug)
+          server_model=None, ray=ray, out_of_core=False, memory_limit=None, privacy=False, privacy_target=None,
+          privacy_public=None, privacy_queries=DEFAULT_MAX_QUERIES, privacy_seconds=DEFAULT_MAX_SECONDS, quiet=quiet,
+          debug=debug)

@@ -78,8 +78,10 @@ def _finite(x) -> Optional[float]:
     return x if math.isfinite(x) else None
 
 
-def report_data(result, *, datasheet: Optional[dict] = None, name: Optional[str] = None) -> dict:
-    """Everything the report shows, as JSON-serialisable values (the schema is in docs/report.md)."""
+def report_data(result, *, datasheet: Optional[dict] = None, name: Optional[str] = None,
+                privacy: Optional[dict] = None) -> dict:
+    """Everything the report shows, as JSON-serialisable values (the schema is in docs/report.md). privacy: the
+    label-only privacy audit's ``InversionAudit.to_dict()`` (``labelwise audit --privacy``), shown in its section."""
     from labelwise import __version__
 
     frame = result.to_frame(include_unaudited=False)
@@ -146,9 +148,22 @@ def report_data(result, *, datasheet: Optional[dict] = None, name: Optional[str]
         "duplicates": _duplicate_examples(checks.duplicates, result, texts) if duplicates else None,
         "outliers": _outlier_examples(checks.outliers, result, texts) if outliers else None,
         "splits": _splits(shift) if shift else None,
+        "privacy": _privacy(privacy) if privacy else None,
         "skipped": {module: _why_not(checks, check) for module, check in
                     (("duplicates", "duplicates"), ("outliers", "outliers"), ("splits", "shift"))},
     }
+
+
+def _privacy(leakage: dict) -> dict:
+    """The privacy section: LOKT first, then the baselines; ``leaks`` when LOKT beats chance and every baseline."""
+    methods = leakage["methods"]
+    lokt = methods["lokt"]
+    baselines = [m for name, m in methods.items() if name != "lokt"]
+    out = dict(leakage, rows=[methods[name] for name in ("lokt", *(n for n in methods if n != "lokt"))])
+    out["best_baseline"] = max(baselines, key=lambda m: m["attack_accuracy"]) if baselines else None
+    out["leaks"] = bool(lokt["attack_accuracy"] > leakage["chance"]
+                        and all(lokt["attack_accuracy"] > m["attack_accuracy"] for m in baselines))
+    return out
 
 
 def _why_not(checks, check: str) -> str:
@@ -328,11 +343,13 @@ class _AttrDict(dict):
         return self.get(name, "")
 
 
-def write_report(result, directory, *, datasheet: Optional[dict] = None, name: Optional[str] = None) -> tuple[Path, Path]:
-    """Write ``report.html`` and ``report.json`` into directory (atomically). Returns both paths."""
+def write_report(result, directory, *, datasheet: Optional[dict] = None, name: Optional[str] = None,
+                 privacy: Optional[dict] = None) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.json`` into directory (atomically). Returns both paths. privacy: see
+    :func:`report_data`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    data = report_data(result, datasheet=datasheet, name=name)
+    data = report_data(result, datasheet=datasheet, name=name, privacy=privacy)
     charts = _charts(data, result)
     html = render_html(data, charts)
     json_path = write_text_atomic(directory / "report.json", json.dumps(data, indent=1, default=_json_default) + "\n")

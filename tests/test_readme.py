@@ -7,8 +7,9 @@
   port added, must print its login links on stdout, and stops with Ctrl-C (exit 130). A command name alone
   (`labelwise review` in a sentence) is not a command line. Not run: commands with `...`
   (an elided command line), the ones that need an LLM (annotate, taxonomy, extract of fields, --llm-judge,
-  project-spans, learn head), which tests/cli/test_cli_taxonomy.py, tests/cli/test_cli_extract.py, tests/cli/test_cli_learn_head.py,
-  tests/cli/test_cli_project_spans.py and tests/llm cover, and the ones with `--ray`, which
+  project-spans, learn head), which tests/cli/test_cli_taxonomy.py, tests/cli/test_cli_extract.py,
+  tests/cli/test_cli_learn_head.py, tests/cli/test_cli_project_spans.py and tests/llm cover, and the ones with `--ray`,
+  which
   tests/scale/test_cli_ray.py runs against its two-node test cluster (here `auto` could join another cluster on
   the machine), and `labelwise federate` (a server that waits for clients on other machines), which
   tests/scale/test_federated_flower.py runs as a server and clients on loopback. A command written twice runs once.

@@ -38,6 +38,21 @@ Losses (algorithm floor, torch tensors in and out), one paper per module:
   Gaussian heatmaps (CornerNet focal loss), offsets, learned per-(centre, key) grouping
   (:class:`KeypointDerenderer`, :func:`keypoint_focal_loss`; Cheng et al., ICCV 2023).
 
+Labels across clients, models and time (issue 21) and forgetting (issue 22), one paper per module or package:
+
+- :mod:`labelwise.learn.federated`: FedLabel's per-example choice between the local and the global model's
+  pseudo-label, the global-local consistency term, FedAvg and the in-process :class:`FedLabelClassifier` (Cho et
+  al., ICCV 2023); the Flower strategy and client are in :mod:`labelwise.scale.federated_flower`.
+- :mod:`labelwise.learn.adapt`: label-shift adaptation: EM prior + closed-form logit adjustment, TENT, the label
+  shift adapter hypernetwork and their composition, streaming (Park et al., ICCV 2023).
+- :mod:`labelwise.learn.light_labels`: HeLlO's low-rank label projector instead of stored soft labels
+  (:class:`LightLabelProjector`, :class:`OnlineLabelStudent`).
+- :mod:`labelwise.learn.llm_label_head`: LS-LLaMA's label head on a frozen LLM's hidden states (:class:`LabelHead`,
+  :class:`LatentLabelClassifier`).
+- :mod:`labelwise.learn.gcn`: the GCN that LLM-GNN trains on filtered LLM labels (:class:`GCNClassifier`).
+- :mod:`labelwise.learn.unlearn`: LAF's supervision-free forgetting with its baselines and a membership-inference
+  check (Shen et al., ICLR 2024).
+
 Estimators (scikit-learn idiom, numpy in and out) in :mod:`labelwise.learn.estimators`:
 :class:`NoisyLabelClassifier`, :class:`MultiLabelClassifier`, :class:`MultiLabelHead`,
 :class:`ImbalancedRegressor`.

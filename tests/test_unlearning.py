@@ -37,6 +37,13 @@ def test_forget_names_a_class_rows_or_a_file(tmp_path):
     bad.write_text("3\nfour\n")
     with pytest.raises(DataError, match="found 'four'"):
         parse_forget(str(bad), CLASSES, 10)
+    many = ",".join(str(i) for i in range(400))  # longer than any file name: row numbers, not an OS error
+    assert len(parse_forget(many, CLASSES, 1000)[1]) == 400
+    with pytest.raises(ParameterError, match="row 100000000000000000000 is out of range"):
+        parse_forget("3,100000000000000000000", CLASSES, 10)  # no int64 overflow
+    bad.write_text("3\n\u00b2\n")  # a superscript two: a digit to str.isdigit, not a row number
+    with pytest.raises(DataError, match="found '\u00b2'"):
+        parse_forget(str(bad), CLASSES, 10)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +86,46 @@ def test_the_model_file_reads_back_exactly_and_nothing_else_is_a_model(trained, 
         load_model(other)
     with pytest.raises(DataError, match="does not exist"):
         load_model(tmp_path / "missing.safetensors")
+
+
+def test_a_damaged_or_crafted_model_config_is_one_line_and_builds_nothing(trained, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = trained.save(tmp_path / "model.safetensors")
+    weights = load_file(str(path))
+    with safe_open(str(path), "pt") as f:
+        config = json.loads(f.metadata()["config"])
+
+    def saved(change, name):
+        crafted = json.loads(json.dumps(config))
+        change(crafted)
+        out = tmp_path / f"{name}.safetensors"
+        save_file(weights, str(out), metadata={"format": "labelwise.split_mlp", "version": "1",
+                                               "config": json.dumps(crafted)})
+        return out
+
+    with pytest.raises(DataError, match="weights do not fit the network"):  # checked before a 4e12-weight network
+        load_model(saved(lambda c: c["network"].update(d_in=10**12), "huge"))
+    for field, change in [("network", lambda c: c["network"].update(evil=1)),
+                          ("heldout_rows", lambda c: c["heldout_rows"].append(10**6)),
+                          ("classes", lambda c: c["classes"].pop()),
+                          ("inputs", lambda c: c["inputs"]["scale"].pop()),
+                          ("training", lambda c: c.pop("training"))]:
+        with pytest.raises(DataError, match=f"the '{field}' field of its model config is missing or invalid"):
+            load_model(saved(change, field))
+    save_file(weights, str(tmp_path / "nojson.safetensors"),
+              metadata={"format": "labelwise.split_mlp", "version": "1", "config": "{not json"})
+    with pytest.raises(DataError, match="has no readable model config"):
+        load_model(tmp_path / "nojson.safetensors")
+
+
+def test_a_small_table_with_a_large_test_share_still_splits():
+    frame = pd.DataFrame({"a": np.arange(8.0), "b": np.arange(8.0) ** 2, "y": list("aabbccdd")})
+    model = train_model(frame, label="y", features=["a", "b"], test_size=0.6, epochs=1)
+    assert len(model.heldout_rows) == 5  # 3 training rows cannot hold 4 classes: split without stratifying
 
 
 def test_unlearning_refuses_rows_the_model_never_saw_and_another_table(trained, digits_table):

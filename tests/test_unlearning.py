@@ -148,3 +148,31 @@ def test_fine_tuning_without_a_class_on_the_table(trained, digits_table):
     assert result.model.history == [{"method": "finetune", "forgot": "a class", "n_rows": result.n_forget}]
     assert trained.history == []  # the input model is left as it was
     assert set(result.to_frame().index) == {"original", "finetune"}
+
+
+def test_laf_and_laf_r_through_the_table_api(trained, digits_table, monkeypatch):
+    """The default method's wiring (the notes' temperature per task, --epochs, the head refit on a few labels),
+    with the VAEs cut to 2 epochs so that it stays fast; whether LAF forgets is tests/learn/test_unlearn.py's."""
+    import torch
+
+    import labelwise.learn.unlearn as algorithms
+
+    made, real = [], algorithms.LabelAgnosticForgetting
+
+    def small(**kw):
+        made.append(kw)
+        return real(vae_epochs=2, **kw)
+
+    monkeypatch.setattr(algorithms, "LabelAgnosticForgetting", small)
+    rows = [r for r in range(60) if r not in set(trained.heldout_rows)]
+    plain = unlearn(trained, digits_table, rows, method="laf", epochs=1)
+    assert made[-1]["temperature"] == 5.0 and made[-1]["epochs"] == 1  # T = 5 for rows
+    old, new = trained.model, plain.model.model
+    assert not torch.equal(new.encoder[0].weight, old.encoder[0].weight)  # LAF moves the extractor ...
+    assert torch.equal(new.head[-1].weight, old.head[-1].weight)  # ... and leaves the head
+    refit = unlearn(trained, digits_table, rows, method="laf+r", epochs=1)
+    assert torch.equal(refit.model.model.encoder[0].weight, new.encoder[0].weight)  # the same LAF, then the head
+    assert not torch.equal(refit.model.model.head[-1].weight, old.head[-1].weight)
+    assert refit.n_forget == len(rows) and refit.after.seconds > 0
+    unlearn(trained, digits_table, "class:1", method="laf", epochs=1)
+    assert made[-1]["temperature"] == 20.0  # T = 20 for a class

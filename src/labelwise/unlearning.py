@@ -162,16 +162,21 @@ def _checked_config(text, path: Path) -> dict:
                                                         training.get("batch_size")], 1)
                    and type(training.get("lr")) in (int, float) and training["lr"] > 0)
     n_rows = training["n_rows"] if training_ok else 0
-    features = inputs.get("features") if isinstance(inputs, dict) else None
-    inputs_ok = (isinstance(inputs, dict) and (not inputs.get("text") or (strings(inputs["text"])
-                                                                          and inputs.get("encoder") in ENCODERS))
-                 and (not features or (strings(features) and all(
-                     isinstance(inputs.get(k), list) and len(inputs[k]) == len(features)
-                     and all(type(v) in (int, float) and math.isfinite(v) for v in inputs[k])
-                     for k in ("shift", "scale")) and all(v != 0 for v in inputs["scale"])))
-                 and isinstance(inputs.get("embeddings") or "", str)
-                 and bool(inputs.get("text") or features or inputs.get("embeddings")))
-    checks = (("network", net_ok), ("training", training_ok), ("inputs", inputs_ok),
+
+    def inputs_ok() -> bool:
+        if not isinstance(inputs, dict):
+            return False
+        text, features, embeddings = inputs.get("text"), inputs.get("features"), inputs.get("embeddings")
+        if text and not (strings(text) and inputs.get("encoder") in ENCODERS):
+            return False
+        if features and not (strings(features) and all(
+                isinstance(inputs.get(k), list) and len(inputs[k]) == len(features)
+                and all(type(v) in (int, float) and math.isfinite(v) for v in inputs[k]) for k in ("shift", "scale"))
+                and 0 not in inputs["scale"]):
+            return False
+        return isinstance(embeddings or "", str) and bool(text or features or embeddings)
+
+    checks = (("network", net_ok), ("training", training_ok), ("inputs", inputs_ok()),
               ("classes", strings(config.get("classes")) and net_ok and len(config["classes"]) == net["n_classes"]),
               ("label", isinstance(config.get("label"), str)),
               ("heldout_rows", ints(config.get("heldout_rows"), 0) and all(r < n_rows for r in config["heldout_rows"])),

@@ -120,6 +120,14 @@ def test_a_damaged_or_crafted_model_config_is_one_line_and_builds_nothing(traine
               metadata={"format": "labelwise.split_mlp", "version": "1", "config": "{not json"})
     with pytest.raises(DataError, match="has no readable model config"):
         load_model(tmp_path / "nojson.safetensors")
+    save_file(weights, str(tmp_path / "deep.safetensors"),
+              metadata={"format": "labelwise.split_mlp", "version": "1", "config": "[" * 10**5 + "]" * 10**5})
+    with pytest.raises(DataError, match="has no readable model config"):  # not a RecursionError
+        load_model(tmp_path / "deep.safetensors")
+    header = b"[" * 10**5 + b"]" * 10**5
+    (tmp_path / "deep_header.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    with pytest.raises(DataError, match="is not a labelwise model file"):
+        load_model(tmp_path / "deep_header.safetensors")
 
 
 def test_a_small_table_with_a_large_test_share_still_splits():

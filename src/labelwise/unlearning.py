@@ -104,10 +104,10 @@ def load_model(path) -> TableClassifier:
                         "or 'labelwise train-classifier'.")
     blob = path.read_bytes()
     try:
+        state = load_bytes(blob)  # first: safetensors checks the header before json reads it
         header_len = int.from_bytes(blob[:8], "little")
-        meta = json.loads(blob[8:8 + header_len]).get("__metadata__") or {} if 8 < header_len + 8 <= len(blob) else {}
-        state = load_bytes(blob)
-    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError):
+        meta = json.loads(blob[8:8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError, RecursionError):
         raise DataError(f"{path} is not a labelwise model file (not safetensors); give a file written by "
                         "TableClassifier.save or 'labelwise train-classifier'.") from None
     if meta.get("format") != FORMAT:
@@ -142,7 +142,7 @@ def _checked_config(text, path: Path) -> dict:
     and range (a file is user input: damaged or crafted, it must stop with one line, not build a huge network)."""
     try:
         config = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         config = None
     if not isinstance(config, dict):
         raise DataError(f"{path} has no readable model config in its metadata; the file is damaged or was not written "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -103,10 +104,10 @@ def load_model(path) -> TableClassifier:
                         "or 'labelwise train-classifier'.")
     blob = path.read_bytes()
     try:
+        state = load_bytes(blob)  # first: safetensors checks the header before json reads it
         header_len = int.from_bytes(blob[:8], "little")
-        meta = json.loads(blob[8:8 + header_len]).get("__metadata__") or {} if 8 < header_len + 8 <= len(blob) else {}
-        state = load_bytes(blob)
-    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError):
+        meta = json.loads(blob[8:8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError, RecursionError):
         raise DataError(f"{path} is not a labelwise model file (not safetensors); give a file written by "
                         "TableClassifier.save or 'labelwise train-classifier'.") from None
     if meta.get("format") != FORMAT:
@@ -114,7 +115,16 @@ def load_model(path) -> TableClassifier:
                         f"{meta.get('format')!r}); for your own PyTorch model use labelwise.learn.unlearn.")
     if meta.get("version") != str(VERSION):
         raise DataError(f"{path} has model format version {meta.get('version')}; this labelwise reads {VERSION}.")
-    config = json.loads(meta["config"])
+    config = _checked_config(meta.get("config"), path)
+    import torch
+
+    with torch.device("meta"):  # the shapes the config describes, without allocating them
+        expected = {k: tuple(v.shape) for k, v in algorithms.SplitMLP(**config["network"]).state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if found != expected:
+        wrong = sorted(set(found) ^ set(expected)) or [k for k in expected if found[k] != expected[k]]
+        raise DataError(f"{path}: the weights do not fit the network its config describes (first at {wrong[0]!r}); "
+                        "the file is damaged or was not written by labelwise.")
     model = algorithms.SplitMLP(**config["network"])
     try:
         model.load_state_dict(state)
@@ -125,6 +135,57 @@ def load_model(path) -> TableClassifier:
     return TableClassifier(model=model, classes=config["classes"], label=config["label"], inputs=config["inputs"],
                            heldout_rows=config["heldout_rows"], training=config["training"],
                            history=config.get("history", []))
+
+
+def _checked_config(text, path: Path) -> dict:
+    """The JSON config of a model file, every field :func:`load_model` and :func:`unlearn` use checked for its type
+    and range (a file is user input: damaged or crafted, it must stop with one line, not build a huge network)."""
+    try:
+        config = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        config = None
+    if not isinstance(config, dict):
+        raise DataError(f"{path} has no readable model config in its metadata; the file is damaged or was not written "
+                        "by labelwise.")
+
+    def ints(values, low: int) -> bool:
+        return isinstance(values, list) and all(type(v) is int and v >= low for v in values)
+
+    def strings(values) -> bool:
+        return isinstance(values, list) and all(isinstance(v, str) for v in values)
+
+    net, training, inputs = config.get("network"), config.get("training"), config.get("inputs")
+    net_ok = (isinstance(net, dict) and set(net) == {"d_in", "n_classes", "encoder_hidden", "head_hidden"}
+              and ints([net["d_in"], net["n_classes"]], 1) and ints(net["encoder_hidden"], 1)
+              and len(net["encoder_hidden"]) > 0 and ints(net["head_hidden"], 1))
+    training_ok = (isinstance(training, dict) and ints([training.get("n_rows"), training.get("epochs"),
+                                                        training.get("batch_size")], 1)
+                   and type(training.get("lr")) in (int, float) and training["lr"] > 0)
+    n_rows = training["n_rows"] if training_ok else 0
+
+    def inputs_ok() -> bool:
+        if not isinstance(inputs, dict):
+            return False
+        text, features, embeddings = inputs.get("text"), inputs.get("features"), inputs.get("embeddings")
+        if text and not (strings(text) and inputs.get("encoder") in ENCODERS):
+            return False
+        if features and not (strings(features) and all(
+                isinstance(inputs.get(k), list) and len(inputs[k]) == len(features)
+                and all(type(v) in (int, float) and math.isfinite(v) for v in inputs[k]) for k in ("shift", "scale"))
+                and 0 not in inputs["scale"]):
+            return False
+        return isinstance(embeddings or "", str) and bool(text or features or embeddings)
+
+    checks = (("network", net_ok), ("training", training_ok), ("inputs", inputs_ok()),
+              ("classes", strings(config.get("classes")) and net_ok and len(config["classes"]) == net["n_classes"]),
+              ("label", isinstance(config.get("label"), str)),
+              ("heldout_rows", ints(config.get("heldout_rows"), 0) and all(r < n_rows for r in config["heldout_rows"])),
+              ("history", isinstance(config.get("history", []), list)))
+    bad = next((name for name, ok in checks if not ok), None)
+    if bad is not None:
+        raise DataError(f"{path}: the {bad!r} field of its model config is missing or invalid; the file is damaged "
+                        "or was not written by labelwise.")
+    return config
 
 
 def _table_features(inputs: dict, table, d_in: Optional[int] = None) -> np.ndarray:
@@ -200,7 +261,8 @@ def train_model(data, *, label: str, text: Optional[Sequence[str]] = None, featu
 
     rows = np.arange(len(table))
     counts = np.bincount(y)
-    strat = y if counts.min() >= 2 and int(round(test_size * len(y))) >= len(counts) else None
+    n_test = math.ceil(test_size * len(y))  # as train_test_split counts; stratifying needs every class on both sides
+    strat = y if counts.min() >= 2 and min(n_test, len(y) - n_test) >= len(counts) else None
     train_rows, held = train_test_split(rows, test_size=test_size, stratify=strat, random_state=random_state)
     clf = TableClassifier(model=None, classes=list(table.labels.classes), label=label, inputs=inputs,
                           heldout_rows=sorted(int(r) for r in held), training={
@@ -228,15 +290,16 @@ def parse_forget(spec: str, classes: Sequence[str], n_rows: int, *, encoding: Op
     spec = str(spec).strip()
     classes = [str(c) for c in classes]
     kind, _, value = spec.partition(":") if spec.startswith(("class:", "rows:")) else ("", "", spec)
-    if kind == "class" or (not kind and value in classes and not Path(value).is_file()):
+    is_file = not kind and _is_file(value)
+    if kind == "class" or (not kind and value in classes and not is_file):
         if value not in classes:
             raise ParameterError(f"--forget class {value!r} is not one of the model's classes "
                                  f"({_shortlist(classes)}).")
         return classes.index(value), None, f"class {value!r}"
     source = "--forget"
-    if not kind and Path(value).is_file():
+    if is_file:
         source, text = value, _row_file_text(Path(value), encoding)
-    elif not kind and not re.fullmatch(r"[\d,\s]+", value):
+    elif not kind and not re.fullmatch(r"[0-9,\s]+", value):
         close = difflib.get_close_matches(value, classes, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ParameterError(f"--forget {value!r} is not a class of the model, a file or row numbers like 3,17,42; "
@@ -244,14 +307,24 @@ def parse_forget(spec: str, classes: Sequence[str], n_rows: int, *, encoding: Op
     else:
         text = value
     tokens = [t for t in re.split(r"[,\s]+", text) if t]
-    bad = next((t for t in tokens if not t.isdigit()), None)
+    bad = next((t for t in tokens if not re.fullmatch(r"[0-9]+", t)), None)
     if bad is not None or not tokens:
         raise DataError(f"{source}: expected row numbers (0-based data rows) separated by commas or new lines; "
                         f"found {bad!r}." if bad is not None else f"{source} holds no row numbers.")
-    rows = np.unique(np.array([int(t) for t in tokens], dtype=np.int64))
-    if rows[-1] >= n_rows:
-        raise ParameterError(f"{source}: row {rows[-1]} is out of range; the data has {n_rows} rows (0-{n_rows - 1}).")
+    numbers = sorted({int(t) for t in tokens})  # checked before int64 holds them: 10**30 is out of range, no overflow
+    if numbers[-1] >= n_rows:
+        raise ParameterError(f"{source}: row {numbers[-1]} is out of range; the data has {n_rows} rows "
+                             f"(0-{n_rows - 1}).")
+    rows = np.array(numbers, dtype=np.int64)
     return None, rows, f"{len(rows)} rows from {source}" if source != "--forget" else f"{len(rows)} rows"
+
+
+def _is_file(value: str) -> bool:
+    """Whether ``value`` names a file; a long list of row numbers is no file name (the OS refuses it as too long)."""
+    try:
+        return Path(value).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _shortlist(names: Sequence[str], n: int = 8) -> str:

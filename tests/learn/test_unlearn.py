@@ -61,6 +61,10 @@ def test_random_labels_moves_the_forget_row_to_another_class_and_keeps_the_rest(
     assert predict_proba(net, X).argmax(1).tolist() == [0, 1, 2, 3]
     assert predict_proba(relabelled, X).argmax(1).tolist()[1:] == [1, 2, 3]
     assert predict_proba(relabelled, X[:1]).argmax() != 0
+    with pytest.raises(ParameterError, match="n_classes >= 2"):  # not numpy's 'high <= 0'
+        random_labels(net, X[:1], y[:1], X[1:], y[1:], 1)
+    with pytest.raises(ParameterError, match="y_forget in 0-3"):
+        random_labels(net, X[:1], [4], X[1:], y[1:], 4)
 
 
 class _UserModel(torch.nn.Module):

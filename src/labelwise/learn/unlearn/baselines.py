@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from labelwise.errors import ParameterError
 from labelwise.learn.estimators import _seed
 from labelwise.learn.unlearn.model import as_tensor, fit_classifier, predict_proba, reinitialise
 from labelwise.progress import ProgressCallback
@@ -55,6 +56,9 @@ def random_labels(model, X_forget: Any, y_forget: Any, X_remain: Any, y_remain: 
     classes other than the row's own) together with the remaining rows and their labels."""
     rng = np.random.default_rng(_seed(random_state))
     yf = np.asarray(y_forget, dtype=np.int64)
+    if n_classes < 2 or (len(yf) and (yf.min() < 0 or yf.max() >= n_classes)):
+        raise ParameterError(f"random_labels needs n_classes >= 2 and y_forget in 0-{n_classes - 1}; got n_classes "
+                             f"{n_classes}, labels {yf.min() if len(yf) else '-'}-{yf.max() if len(yf) else '-'}.")
     shift = rng.integers(1, n_classes, size=len(yf))  # never 0: a different class for every row
     wrong = (yf + shift) % n_classes
     X = np.concatenate([as_tensor(X_forget, "X_forget").numpy(), as_tensor(X_remain, "X_remain").numpy()])

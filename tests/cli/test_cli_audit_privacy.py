@@ -65,3 +65,12 @@ def test_audit_privacy_bad_inputs_exit_2_with_one_line(files, capsys, monkeypatc
                  "--out", "a", "--quiet", "--privacy", *extra])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_audit_privacy_model_refusing_the_features_exits_2(files, capsys, monkeypatch):
+    """--features that are not the model's inputs: the model's own error becomes one line, exit 2 (not a crash)."""
+    monkeypatch.chdir(files)
+    code = main(["audit", "private_clean.csv", "--label", "digit", "--features", "p0,p1", "--out", "a", "--quiet",
+                 "--privacy", "--privacy-target", "target.joblib", "--privacy-public", "public.csv"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot predict rows of 2 columns" in err and len(err.strip().splitlines()) == 1, err

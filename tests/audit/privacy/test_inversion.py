@@ -65,6 +65,8 @@ def test_bad_inputs_are_one_line_errors():
         HttpLabelTarget("ftp://127.0.0.1/x")
     with pytest.raises(ParameterError):
         HttpLabelTarget("http://user:pw@127.0.0.1/x")
+    with pytest.raises(ParameterError, match="bad port"):
+        HttpLabelTarget("http://127.0.0.1:abc/x")
     with pytest.raises(DataError, match="neither an http"):
         open_target("no-such-model.joblib")
 
@@ -127,6 +129,32 @@ def test_http_target_answers_sends_only_inputs_and_refuses_redirects(label_serve
         HttpLabelTarget(url + "/broken", retries=1)(X_public[:2])
     paths = [json.loads(line)["path"] for line in log.read_text().splitlines()]
     assert paths.count("/redirect") == 1 and paths.count("/slow") == 2 and paths.count("/broken") == 2
+
+
+def test_http_target_bad_answers_are_one_line_errors(label_server):
+    """Not HTTP, dripping past the timeout, too long, not JSON, a label short: each a DataError, none a traceback."""
+    url, log, _, X_public = label_server
+    cases = [("/garbage", "did not answer after 1 tries"), ("/drip", "did not answer after 1 tries"),
+             ("/huge", "more than 1,000 bytes"), ("/notjson", "did not answer JSON"), ("/short", "one label")]
+    for path, message in cases:
+        client = HttpLabelTarget(url + path, timeout=1.0, retries=0)
+        client.max_bytes = 1_000
+        with pytest.raises(DataError, match=message) as caught:
+            client(X_public[:2])
+        assert "\n" not in str(caught.value)
+
+
+def test_model_file_refusing_the_rows_is_a_data_error(tmp_path):
+    import joblib
+
+    from labelwise.audit.privacy.target import load_model_target
+
+    target = digits_split()[0]
+    joblib.dump(target, tmp_path / "target.joblib")
+    predict = load_model_target(tmp_path / "target.joblib")
+    assert predict(np.zeros((2, 64))).tolist() == target.predict(np.zeros((2, 64))).tolist()
+    with pytest.raises(DataError, match="cannot predict rows of 10 columns"):
+        predict(np.zeros((2, 10)))
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ list of labels, one per row, or ``{"labels": [...]}``.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -33,13 +34,20 @@ class HttpLabelTarget:
     """``target(X: (n, d) float) -> (n,) labels`` through ``POST url`` (see the module docstring).
 
     url: http(s) URL of your own endpoint; timeout: seconds per request; retries: further tries of a request that
-    failed to connect, timed out or got a 5xx answer (then a DataError); batch_size: rows per request.
+    failed to connect, timed out or got a 5xx answer (then a DataError); batch_size: rows per request. An answer
+    must arrive whole within ``timeout`` seconds and be at most ``max_bytes`` long.
     """
+
+    max_bytes = 64 * 1024 * 1024
 
     def __init__(self, url: str, *, timeout: float = 10.0, retries: int = 2, batch_size: int = 256):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ParameterError(f"the privacy target URL must be http:// or https:// with a host; got {url[:200]!r}.")
+        try:
+            parts.port
+        except ValueError:
+            raise ParameterError(f"the privacy target URL has a bad port; got {url[:200]!r}.") from None
         if parts.username or parts.password:
             raise ParameterError("the privacy target URL carries a user name or password; labelwise sends no "
                                  "credentials: give an endpoint that needs none (e.g. on 127.0.0.1).")
@@ -65,21 +73,21 @@ class HttpLabelTarget:
             self.requests += 1
             try:
                 with self._opener.open(request, timeout=self.timeout) as response:
-                    payload = response.read(64 * 1024 * 1024)
+                    payload = self._read(response, time.monotonic() + self.timeout)
                 break
             except urllib.error.HTTPError as err:
                 if err.code < 500 or attempt == self.retries:
                     raise DataError(f"the privacy target {self.url} answered HTTP {err.code} to a batch of "
                                     f"{len(rows)} rows; check that it takes POST {{\"inputs\": [[...]]}}.") from None
-            except (urllib.error.URLError, TimeoutError, OSError) as err:
+            except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as err:
                 if attempt == self.retries:
                     reason = getattr(err, "reason", err)
                     raise DataError(f"the privacy target {self.url} did not answer after {self.retries + 1} tries "
-                                    f"({str(reason)[:120]}); check that it is running.") from None
+                                    f"({' '.join(str(reason).split())[:120]}); check that it is running.") from None
             time.sleep(0.2 * (attempt + 1))
         try:
             answer = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise DataError(f"the privacy target {self.url} did not answer JSON; it must return a list of labels or "
                             "{\"labels\": [...]}.") from None
         labels = answer.get("labels") if isinstance(answer, dict) else answer
@@ -88,6 +96,21 @@ class HttpLabelTarget:
             raise DataError(f"the privacy target {self.url} must answer one label (string or integer) per row sent: "
                             f"{len(rows)} in a JSON list or {{\"labels\": [...]}}.")
         return labels
+
+    def _read(self, response, deadline: float) -> bytes:
+        """The answer's body, refused when longer than ``max_bytes`` or still arriving at ``deadline``."""
+        chunks, size = [], 0
+        while True:
+            chunk = response.read1(64 * 1024) if hasattr(response, "read1") else response.read(64 * 1024)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise DataError(f"the privacy target {self.url} answered more than {self.max_bytes:,} bytes; it must "
+                                "return one label per row sent.")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the answer took longer than {self.timeout:g} s")
+            chunks.append(chunk)
 
 
 def load_model_target(path: Union[str, Path]) -> Callable:
@@ -107,7 +130,18 @@ def load_model_target(path: Union[str, Path]) -> Callable:
     if not callable(getattr(model, "predict", None)):
         raise DataError(f"the object in {path} ({type(model).__name__}) has no predict method; save a fitted "
                         "classifier.")
-    return model.predict
+    name = Path(path).name
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        try:
+            return model.predict(X)
+        except Exception as err:  # noqa: BLE001 - the user's model refusing the rows is a data error
+            reason = " ".join(str(err).split())[:160]
+            raise DataError(f"the model in {name} cannot predict rows of {np.shape(X)[-1]} columns "
+                            f"({type(err).__name__}: {reason}); give the --features or --embeddings it was trained "
+                            "on.") from None
+
+    return predict
 
 
 def open_target(spec: Union[str, Path, Callable], **http_options) -> Callable:

@@ -144,6 +144,14 @@ def test_http_target_bad_answers_are_one_line_errors(label_server):
         assert "\n" not in str(caught.value)
 
 
+def test_http_target_stops_asking_at_its_time_bound(label_server):
+    """One call over many batches stops sending at max_seconds (the audit's bound), with a one-line error."""
+    url, log, _, X_public = label_server
+    with pytest.raises(DataError, match="time bound"):
+        HttpLabelTarget(url, batch_size=1, max_seconds=0.2)(X_public)
+    assert 0 < len(log.read_text().splitlines()) < len(X_public)
+
+
 def test_model_file_refusing_the_rows_is_a_data_error(tmp_path):
     import joblib
 

@@ -2,10 +2,10 @@
 file you trust, or an HTTP endpoint of yours that answers labels as JSON.
 
 Safety (the audit is for models you own): the HTTP client talks to the one URL you give and nothing else. It sends
-``POST URL`` with ``{"inputs": [[float, ...], ...]}`` (the rows the attack generated, nothing else: no data of
-yours, no headers beyond Content-Type and Accept, no cookies, no credentials), ignores proxy settings, follows no
-redirect, times out every request and retries a failed one a bounded number of times. The answer must be a JSON
-list of labels, one per row, or ``{"labels": [...]}``.
+``POST URL`` with ``{"inputs": [[float, ...], ...]}`` (the public rows and the rows the attack generated, nothing
+else: never the private rows, no headers beyond Content-Type and Accept, no cookies, no credentials), ignores proxy
+settings, follows no redirect, times out every request and retries a failed one a bounded number of times. The
+answer must be a JSON list of labels, one per row, or ``{"labels": [...]}``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -35,12 +35,14 @@ class HttpLabelTarget:
 
     url: http(s) URL of your own endpoint; timeout: seconds per request; retries: further tries of a request that
     failed to connect, timed out or got a 5xx answer (then a DataError); batch_size: rows per request. An answer
-    must arrive whole within ``timeout`` seconds and be at most ``max_bytes`` long.
+    must arrive whole within ``timeout`` seconds and be at most ``max_bytes`` long. max_seconds: no request is sent
+    later than this many seconds after the first (then a DataError), so one call over many batches stays bounded.
     """
 
     max_bytes = 64 * 1024 * 1024
 
-    def __init__(self, url: str, *, timeout: float = 10.0, retries: int = 2, batch_size: int = 256):
+    def __init__(self, url: str, *, timeout: float = 10.0, retries: int = 2, batch_size: int = 256,
+                 max_seconds: Optional[float] = None):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ParameterError(f"the privacy target URL must be http:// or https:// with a host; got {url[:200]!r}.")
@@ -51,9 +53,10 @@ class HttpLabelTarget:
         if parts.username or parts.password:
             raise ParameterError("the privacy target URL carries a user name or password; labelwise sends no "
                                  "credentials: give an endpoint that needs none (e.g. on 127.0.0.1).")
-        if timeout <= 0 or retries < 0 or batch_size < 1:
-            raise ParameterError("timeout must be > 0, retries >= 0 and batch_size >= 1.")
+        if timeout <= 0 or retries < 0 or batch_size < 1 or (max_seconds is not None and max_seconds <= 0):
+            raise ParameterError("timeout and max_seconds must be > 0, retries >= 0 and batch_size >= 1.")
         self.url, self.timeout, self.retries, self.batch_size = url, float(timeout), int(retries), int(batch_size)
+        self.max_seconds, self._deadline = max_seconds, None
         # no proxy (the rows go to the named host only), no redirect, no cookie jar
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
         self.requests = 0
@@ -62,6 +65,11 @@ class HttpLabelTarget:
         X = np.asarray(X, dtype=np.float64)
         answers = []
         for start in range(0, len(X), self.batch_size):
+            if self.max_seconds is not None:
+                self._deadline = self._deadline or time.monotonic() + self.max_seconds
+                if time.monotonic() > self._deadline:
+                    raise DataError(f"the privacy target {self.url} is still being asked after {self.max_seconds:g} "
+                                    "s, the time bound; raise --privacy-seconds or lower --privacy-queries.")
             answers.extend(self._post(X[start:start + self.batch_size]))
         return np.asarray(answers, dtype=object)
 

@@ -58,6 +58,8 @@ def test_audit_privacy_writes_the_leakage_into_the_report(files, capsys):
     (["--privacy-target", "nothing.joblib", "--privacy-public", "public.csv"], "neither an http"),
     (["--privacy-target", "ftp://127.0.0.1/", "--privacy-public", "public.csv"], "neither an http"),
     (["--privacy-target", "target.joblib", "--privacy-public", "private.csv"], "not numeric"),
+    (["--privacy-target", "target.joblib", "--privacy-public", "public.csv", "--privacy-queries", "10"],
+     "--privacy-queries must be at least 64"),
 ])
 def test_audit_privacy_bad_inputs_exit_2_with_one_line(files, capsys, monkeypatch, extra, message):
     monkeypatch.chdir(files)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from labelwise.audit.checks.base import SkipReason
-from labelwise.audit.privacy.inversion import DEFAULT_MAX_QUERIES, DEFAULT_MAX_SECONDS
+from labelwise.audit.privacy.inversion import DEFAULT_MAX_QUERIES, DEFAULT_MAX_SECONDS, MIN_PUBLIC_ROWS
 from labelwise.audit.label_errors import AUDIT_FILTER, FILTERS, MULTI_LABEL_AUDIT_FILTER
 from labelwise.cli.audit_out_of_core import out_of_core_reason, refuse_unsupported, run_out_of_core
 from labelwise.cli.options import DEBUG, ENCODING, QUIET, RAY, SEP, SERVER_MODEL, list_option, run_on, writable
@@ -229,8 +229,9 @@ def check_privacy_options(target, public, features, embeddings, queries: int, se
     if not features and embeddings is None:
         raise ParameterError("--privacy reads the model's inputs from numeric --features columns or an --embeddings "
                              "column; name them (a text model's own inputs cannot be inverted here).")
-    if queries < 1 or seconds <= 0:
-        raise ParameterError(f"--privacy-queries and --privacy-seconds must be positive; got {queries} and {seconds}.")
+    if queries < 2 * MIN_PUBLIC_ROWS or seconds <= 0:
+        raise ParameterError(f"--privacy-queries must be at least {2 * MIN_PUBLIC_ROWS} and --privacy-seconds positive; "
+                             f"got {queries} and {seconds}.")
     if not public.is_file():
         raise DataError(f"--privacy-public {public} is not a file; give a CSV, TSV, Parquet or JSON Lines table.")
 

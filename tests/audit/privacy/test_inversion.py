@@ -110,8 +110,12 @@ def label_server(tmp_path):
         proc.wait(timeout=10)
 
 
-def test_http_target_answers_sends_only_inputs_and_refuses_redirects(label_server):
+def test_http_target_answers_sends_only_inputs_and_refuses_redirects(label_server, monkeypatch):
     url, log, target, X_public = label_server
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # a proxy from the environment must not be used
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
     client = HttpLabelTarget(url + "/", batch_size=100)
     answers = client(X_public[:250])
     assert [int(a) for a in answers] == target.predict(X_public[:250]).tolist()

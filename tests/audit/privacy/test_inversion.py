@@ -44,6 +44,28 @@ def test_budget_counts_maps_and_stops():
         QueryBudget(lambda X: np.array(["z"]), ["a", "b"], 5, float("inf"))(np.zeros((1, 2)))
 
 
+def _jumping_clock(calls_before_jump: int):
+    """A clock at 0 for its first calls, then far past any deadline."""
+    calls = iter(range(10**9))
+    return lambda: 0.0 if next(calls) < calls_before_jump else 1e9
+
+
+def test_deadline_passing_between_check_and_query_stops_cleanly():
+    """The time bound passing after a stage's check: the surrogates stage ends without a query, and a bound spent
+    before the first query is a one-line DataError, not an internal exception."""
+    from labelwise.audit.privacy.inversion import GanState, _build, train_surrogates
+
+    generator, _ = _build(torch, 3, 2, 4, 8)
+    sent = []
+    budget = QueryBudget(lambda X: sent.append(len(X)) or np.zeros(len(X), int), [0, 1], 100, 10.0,
+                         clock=_jumping_clock(1))
+    assert train_surrogates(GanState(generator, None, 0, 0, 4, 2), budget, n_per_class=5) == [] and sent == []
+    rows = np.random.default_rng(0).normal(size=(40, 3))
+    with pytest.raises(DataError, match="time bound"):
+        label_only_inversion(lambda X: np.zeros(len(X), int), rows, rows, np.arange(40) % 2, max_seconds=5.0,
+                             clock=_jumping_clock(1))
+
+
 def test_public_pick_and_metrics_exact():
     X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
     labels = np.array([0, 0, 1, 1])

@@ -264,7 +264,10 @@ def train_surrogates(gan: GanState, budget: QueryBudget, *, n_per_class: int = 2
     y = torch.arange(C).repeat_interleave(-(-n // C))[:n]
     with torch.no_grad():
         X = gan.generator(torch.randn(n, gan.z_dim), y)
-    labels = budget(X.numpy())
+    try:
+        labels = budget(X.numpy())
+    except _BudgetSpent:  # the deadline passed since the check above
+        return []
     return [_fit_classifier(torch, X, labels, C, SURROGATES[m], epochs=epochs, noise=noise, lr=lr,
                             random_state=random_state + i, stop_at=stop_at, clock=clock) for i, m in enumerate(models)]
 
@@ -451,7 +454,11 @@ def label_only_inversion(target: Callable, X_public: np.ndarray, X_private: np.n
     with torch.random.fork_rng():
         # the baselines' shared cost: the target's labels on the public rows, and a naive surrogate fit on them
         n_pub = min(len(P), budget.max_queries // 2)
-        public_labels = budget(P[:n_pub])
+        try:
+            public_labels = budget(P[:n_pub])
+        except _BudgetSpent:
+            raise DataError(f"the privacy audit's time bound ({max_seconds:g} s) passed before its first label query "
+                            "(fitting the evaluation model); raise max_seconds (--privacy-seconds).") from None
         naive = _fit_classifier(torch, P[:n_pub], public_labels, n_classes, SURROGATES["mlp"], epochs=surrogate_epochs,
                                 noise=0.1, lr=1e-3, random_state=random_state, stop_at=at(0.1), clock=clock)
         with torch.no_grad():

@@ -76,3 +76,13 @@ def test_audit_privacy_model_refusing_the_features_exits_2(files, capsys, monkey
                  "--privacy", "--privacy-target", "target.joblib", "--privacy-public", "public.csv"])
     err = capsys.readouterr().err
     assert code == 2 and "cannot predict rows of 2 columns" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_privacy_target_without_privacy_is_refused_not_ignored(files, capsys, monkeypatch):
+    """Naming a target without --privacy audits nothing and contacts nothing: say so instead of ignoring it."""
+    monkeypatch.chdir(files)
+    code = main(["audit", "private_clean.csv", "--label", "digit", "--features", PIXELS, "--out", "unused", "--quiet",
+                 "--privacy-target", "http://127.0.0.1:9/", "--privacy-public", "public.csv"])
+    err = capsys.readouterr().err
+    assert code == 2 and "only take effect with --privacy" in err and len(err.strip().splitlines()) == 1, err
+    assert not (files / "unused").exists()

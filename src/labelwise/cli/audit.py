@@ -156,6 +156,9 @@ def audit(
         raise ParameterError("--llm-judge checks single labels; drop it for a multi-label audit.")
     if privacy:
         check_privacy_options(privacy_target, privacy_public, features, embeddings, privacy_queries, privacy_seconds)
+    elif privacy_target is not None or privacy_public is not None:
+        raise ParameterError("--privacy-target and --privacy-public only take effect with --privacy; add it to run the "
+                             "privacy audit, or drop them.")
     # ---- out of core: the whole branch is in cli/audit_out_of_core.py --------------------------------------------
     reason = out_of_core_reason(data, out_of_core, memory_limit)
     if reason is not None:

@@ -3,7 +3,7 @@
 POST / with {"inputs": [[...]]} answers the fitted model's labels as a JSON list and appends the request body's keys
 and row count to LOG; POST /redirect answers 302 to another host; POST /slow sleeps past any test timeout;
 POST /broken answers 500; /garbage answers no HTTP; /drip sends its answer a byte every 0.2 s; /huge answers 4 KB;
-/notjson answers text; /short answers one label fewer than the rows.
+/notjson answers text, /deep JSON nested 100,000 deep; /short answers one label fewer than the rows.
 """
 
 import json
@@ -34,8 +34,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/garbage":
             self.wfile.write(b"garbage\r\n\r\n")
             return
-        if self.path in ("/drip", "/huge", "/notjson"):
-            body = {"/drip": b"[" + b" " * 50 + b"]", "/huge": b" " * 4096 + b"[]", "/notjson": b"labels: 1"}[self.path]
+        if self.path in ("/drip", "/huge", "/notjson", "/deep"):
+            body = {"/drip": b"[" + b" " * 50 + b"]", "/huge": b" " * 4096 + b"[]", "/notjson": b"labels: 1",
+                    "/deep": b"[" * 100_000 + b"]" * 100_000}[self.path]
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

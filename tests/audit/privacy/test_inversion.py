@@ -161,10 +161,12 @@ def test_http_target_bad_answers_are_one_line_errors(label_server):
     """Not HTTP, dripping past the timeout, too long, not JSON, a label short: each a DataError, none a traceback."""
     url, log, _, X_public = label_server
     cases = [("/garbage", "did not answer after 1 tries"), ("/drip", "did not answer after 1 tries"),
-             ("/huge", "more than 1,000 bytes"), ("/notjson", "did not answer JSON"), ("/short", "one label")]
+             ("/huge", "more than 1,000 bytes"), ("/notjson", "did not answer JSON"), ("/deep", "did not answer JSON"),
+             ("/short", "one label")]
     for path, message in cases:
         client = HttpLabelTarget(url + path, timeout=1.0, retries=0)
-        client.max_bytes = 1_000
+        if path == "/huge":
+            client.max_bytes = 1_000
         with pytest.raises(DataError, match=message) as caught:
             client(X_public[:2])
         assert "\n" not in str(caught.value)

@@ -66,6 +66,24 @@ def test_deadline_passing_between_check_and_query_stops_cleanly():
                              clock=_jumping_clock(1))
 
 
+def test_a_tight_budget_keeps_the_surrogates_share():
+    """The T-ACGAN stops early enough that the surrogates still get n_per_class rows per class labelled (LOKT's
+    stage 2), and the target is never asked about more rows than max_queries."""
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(64, 3))
+    sent = []
+
+    def target(X):
+        sent.append(len(X))
+        return (X[:, 0] > 0).astype(int)
+
+    audit = label_only_inversion(target, rows, rows, (rows[:, 0] > 0).astype(int), max_queries=500, iters=40,
+                                 warmup_iters=2, hidden=8, n_per_class=30, surrogate_epochs=1, inversion_steps=1,
+                                 n_seeds=1)
+    assert sent[0] == 64 and sent[-1] == 60 and set(sent[1:-1]) == {64}  # public rows, GAN batches, surrogates
+    assert sum(sent) <= 500 and audit.stopped_by == "queries" and audit.settings["surrogates"] == 3
+
+
 def test_public_pick_and_metrics_exact():
     X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
     labels = np.array([0, 0, 1, 1])

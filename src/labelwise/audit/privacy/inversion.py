@@ -366,7 +366,8 @@ def public_pick(X_public: np.ndarray, public_labels: np.ndarray, margins: np.nda
 @dataclass
 class InversionAudit:
     """What a label-only attacker reconstructs: one :class:`InversionScore` per method (``lokt``,
-    ``naive_surrogate``, ``public_pick``), chance accuracy (1 / classes), what stopped the attack, its settings."""
+    ``naive_surrogate``, ``public_pick``), chance accuracy (1 / classes), what stopped the T-ACGAN stage
+    (``iterations``, ``queries`` or ``time``; the later stages stop at their share of the time), its settings."""
 
     scores: dict
     chance: float

@@ -58,6 +58,8 @@ def test_audit_privacy_writes_the_leakage_into_the_report(files, capsys):
     (["--privacy-target", "nothing.joblib", "--privacy-public", "public.csv"], "neither an http"),
     (["--privacy-target", "ftp://127.0.0.1/", "--privacy-public", "public.csv"], "neither an http"),
     (["--privacy-target", "target.joblib", "--privacy-public", "private.csv"], "not numeric"),
+    (["--privacy-target", "target.joblib", "--privacy-public", "public.csv", "--privacy-queries", "10"],
+     "--privacy-queries must be at least 64"),
 ])
 def test_audit_privacy_bad_inputs_exit_2_with_one_line(files, capsys, monkeypatch, extra, message):
     monkeypatch.chdir(files)
@@ -65,3 +67,22 @@ def test_audit_privacy_bad_inputs_exit_2_with_one_line(files, capsys, monkeypatc
                  "--out", "a", "--quiet", "--privacy", *extra])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_audit_privacy_model_refusing_the_features_exits_2(files, capsys, monkeypatch):
+    """--features that are not the model's inputs: the model's own error becomes one line, exit 2 (not a crash)."""
+    monkeypatch.chdir(files)
+    code = main(["audit", "private_clean.csv", "--label", "digit", "--features", "p0,p1", "--out", "a", "--quiet",
+                 "--privacy", "--privacy-target", "target.joblib", "--privacy-public", "public.csv"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot predict rows of 2 columns" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_privacy_target_without_privacy_is_refused_not_ignored(files, capsys, monkeypatch):
+    """Naming a target without --privacy audits nothing and contacts nothing: say so instead of ignoring it."""
+    monkeypatch.chdir(files)
+    code = main(["audit", "private_clean.csv", "--label", "digit", "--features", PIXELS, "--out", "unused", "--quiet",
+                 "--privacy-target", "http://127.0.0.1:9/", "--privacy-public", "public.csv"])
+    err = capsys.readouterr().err
+    assert code == 2 and "only take effect with --privacy" in err and len(err.strip().splitlines()) == 1, err
+    assert not (files / "unused").exists()

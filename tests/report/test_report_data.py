@@ -82,3 +82,29 @@ def test_the_report_of_a_saved_audit_is_the_same(tmp_path):
     fresh, loaded = report_data(result), report_data(AuditResult.load(tmp_path))
     fresh.pop("generated_at"), loaded.pop("generated_at")
     assert json.dumps(loaded, sort_keys=True) == json.dumps(fresh, sort_keys=True)
+
+
+def test_privacy_section_escapes_names_and_says_whether_lokt_leaks(tmp_path):
+    """The --privacy section: LOKT first, ``leaks`` only above chance and every baseline, names shown as text."""
+    train = _table(120, 0).assign(x=0.0)
+    probs = np.full((120, 3), 0.2)
+    probs[np.arange(120), np.arange(120) % 3] = 0.6
+    result = labelwise.audit_dataset(train[["label", "x"]], label="label", pred_probs=probs, checks=("balance",))
+
+    def method(name, accuracy):
+        return {"method": name, "attack_accuracy": accuracy, "distance_to_class_mean": 1.0,
+                "distance_to_nearest": 0.5, "queries": 900}
+
+    leakage = {"chance": 1 / 3, "n_classes": 3, "stopped_by": "time", "gan_iterations": 7, "seconds": 2.0,
+               "settings": {}, "target": "<script>alert(1)</script>.joblib", "public": "<img src=x onerror=1>.csv",
+               "methods": {"naive_surrogate": method("naive_surrogate", 0.5), "public_pick": method("public_pick", 0.4),
+                           "lokt": method("lokt", 0.6)}}
+    html_path, json_path = write_report(result, tmp_path, privacy=leakage)
+    section = json.loads(json_path.read_text())["privacy"]
+    assert [m["method"] for m in section["rows"]] == ["lokt", "naive_surrogate", "public_pick"]
+    assert section["leaks"] and section["best_baseline"]["method"] == "naive_surrogate"
+    leakage["methods"]["public_pick"]["attack_accuracy"] = 0.6  # a tie is not a leak beyond the baselines
+    assert not report_data(result, privacy=leakage)["privacy"]["leaks"]
+    html = html_path.read_text()
+    assert "Label-only privacy audit" in html and "&lt;script&gt;alert(1)&lt;/script&gt;.joblib" in html
+    assert "<script>alert" not in html and "<img src=x" not in html

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from labelwise.audit.checks.base import SkipReason
-from labelwise.audit.privacy.inversion import DEFAULT_MAX_QUERIES, DEFAULT_MAX_SECONDS
+from labelwise.audit.privacy.inversion import DEFAULT_MAX_QUERIES, DEFAULT_MAX_SECONDS, MIN_PUBLIC_ROWS
 from labelwise.audit.label_errors import AUDIT_FILTER, FILTERS, MULTI_LABEL_AUDIT_FILTER
 from labelwise.cli.audit_out_of_core import out_of_core_reason, refuse_unsupported, run_out_of_core
 from labelwise.cli.options import DEBUG, ENCODING, QUIET, RAY, SEP, SERVER_MODEL, list_option, run_on, writable
@@ -156,6 +156,9 @@ def audit(
         raise ParameterError("--llm-judge checks single labels; drop it for a multi-label audit.")
     if privacy:
         check_privacy_options(privacy_target, privacy_public, features, embeddings, privacy_queries, privacy_seconds)
+    elif privacy_target is not None or privacy_public is not None:
+        raise ParameterError("--privacy-target and --privacy-public only take effect with --privacy; add it to run the "
+                             "privacy audit, or drop them.")
     # ---- out of core: the whole branch is in cli/audit_out_of_core.py --------------------------------------------
     reason = out_of_core_reason(data, out_of_core, memory_limit)
     if reason is not None:
@@ -229,8 +232,9 @@ def check_privacy_options(target, public, features, embeddings, queries: int, se
     if not features and embeddings is None:
         raise ParameterError("--privacy reads the model's inputs from numeric --features columns or an --embeddings "
                              "column; name them (a text model's own inputs cannot be inverted here).")
-    if queries < 1 or seconds <= 0:
-        raise ParameterError(f"--privacy-queries and --privacy-seconds must be positive; got {queries} and {seconds}.")
+    if queries < 2 * MIN_PUBLIC_ROWS or seconds <= 0:
+        raise ParameterError(f"--privacy-queries must be at least {2 * MIN_PUBLIC_ROWS} and --privacy-seconds positive; "
+                             f"got {queries} and {seconds}.")
     if not public.is_file():
         raise DataError(f"--privacy-public {public} is not a file; give a CSV, TSV, Parquet or JSON Lines table.")
 

@@ -44,6 +44,46 @@ def test_budget_counts_maps_and_stops():
         QueryBudget(lambda X: np.array(["z"]), ["a", "b"], 5, float("inf"))(np.zeros((1, 2)))
 
 
+def _jumping_clock(calls_before_jump: int):
+    """A clock at 0 for its first calls, then far past any deadline."""
+    calls = iter(range(10**9))
+    return lambda: 0.0 if next(calls) < calls_before_jump else 1e9
+
+
+def test_deadline_passing_between_check_and_query_stops_cleanly():
+    """The time bound passing after a stage's check: the surrogates stage ends without a query, and a bound spent
+    before the first query is a one-line DataError, not an internal exception."""
+    from labelwise.audit.privacy.inversion import GanState, _build, train_surrogates
+
+    generator, _ = _build(torch, 3, 2, 4, 8)
+    sent = []
+    budget = QueryBudget(lambda X: sent.append(len(X)) or np.zeros(len(X), int), [0, 1], 100, 10.0,
+                         clock=_jumping_clock(1))
+    assert train_surrogates(GanState(generator, None, 0, 0, 4, 2), budget, n_per_class=5) == [] and sent == []
+    rows = np.random.default_rng(0).normal(size=(40, 3))
+    with pytest.raises(DataError, match="time bound"):
+        label_only_inversion(lambda X: np.zeros(len(X), int), rows, rows, np.arange(40) % 2, max_seconds=5.0,
+                             clock=_jumping_clock(1))
+
+
+def test_a_tight_budget_keeps_the_surrogates_share():
+    """The T-ACGAN stops early enough that the surrogates still get n_per_class rows per class labelled (LOKT's
+    stage 2), and the target is never asked about more rows than max_queries."""
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(64, 3))
+    sent = []
+
+    def target(X):
+        sent.append(len(X))
+        return (X[:, 0] > 0).astype(int)
+
+    audit = label_only_inversion(target, rows, rows, (rows[:, 0] > 0).astype(int), max_queries=500, iters=40,
+                                 warmup_iters=2, hidden=8, n_per_class=30, surrogate_epochs=1, inversion_steps=1,
+                                 n_seeds=1)
+    assert sent[0] == 64 and sent[-1] == 60 and set(sent[1:-1]) == {64}  # public rows, GAN batches, surrogates
+    assert sum(sent) <= 500 and audit.stopped_by == "queries" and audit.settings["surrogates"] == 3
+
+
 def test_public_pick_and_metrics_exact():
     X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
     labels = np.array([0, 0, 1, 1])
@@ -65,6 +105,8 @@ def test_bad_inputs_are_one_line_errors():
         HttpLabelTarget("ftp://127.0.0.1/x")
     with pytest.raises(ParameterError):
         HttpLabelTarget("http://user:pw@127.0.0.1/x")
+    with pytest.raises(ParameterError, match="bad port"):
+        HttpLabelTarget("http://127.0.0.1:abc/x")
     with pytest.raises(DataError, match="neither an http"):
         open_target("no-such-model.joblib")
 
@@ -108,8 +150,12 @@ def label_server(tmp_path):
         proc.wait(timeout=10)
 
 
-def test_http_target_answers_sends_only_inputs_and_refuses_redirects(label_server):
+def test_http_target_answers_sends_only_inputs_and_refuses_redirects(label_server, monkeypatch):
     url, log, target, X_public = label_server
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # a proxy from the environment must not be used
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
     client = HttpLabelTarget(url + "/", batch_size=100)
     answers = client(X_public[:250])
     assert [int(a) for a in answers] == target.predict(X_public[:250]).tolist()
@@ -127,6 +173,42 @@ def test_http_target_answers_sends_only_inputs_and_refuses_redirects(label_serve
         HttpLabelTarget(url + "/broken", retries=1)(X_public[:2])
     paths = [json.loads(line)["path"] for line in log.read_text().splitlines()]
     assert paths.count("/redirect") == 1 and paths.count("/slow") == 2 and paths.count("/broken") == 2
+
+
+def test_http_target_bad_answers_are_one_line_errors(label_server):
+    """Not HTTP, dripping past the timeout, too long, not JSON, a label short: each a DataError, none a traceback."""
+    url, log, _, X_public = label_server
+    cases = [("/garbage", "did not answer after 1 tries"), ("/drip", "did not answer after 1 tries"),
+             ("/huge", "more than 1,000 bytes"), ("/notjson", "did not answer JSON"), ("/deep", "did not answer JSON"),
+             ("/short", "one label")]
+    for path, message in cases:
+        client = HttpLabelTarget(url + path, timeout=1.0, retries=0)
+        if path == "/huge":
+            client.max_bytes = 1_000
+        with pytest.raises(DataError, match=message) as caught:
+            client(X_public[:2])
+        assert "\n" not in str(caught.value)
+
+
+def test_http_target_stops_asking_at_its_time_bound(label_server):
+    """One call over many batches stops sending at max_seconds (the audit's bound), with a one-line error."""
+    url, log, _, X_public = label_server
+    with pytest.raises(DataError, match="time bound"):
+        HttpLabelTarget(url, batch_size=1, max_seconds=0.2)(X_public)
+    assert 0 < len(log.read_text().splitlines()) < len(X_public)
+
+
+def test_model_file_refusing_the_rows_is_a_data_error(tmp_path):
+    import joblib
+
+    from labelwise.audit.privacy.target import load_model_target
+
+    target = digits_split()[0]
+    joblib.dump(target, tmp_path / "target.joblib")
+    predict = load_model_target(tmp_path / "target.joblib")
+    assert predict(np.zeros((2, 64))).tolist() == target.predict(np.zeros((2, 64))).tolist()
+    with pytest.raises(DataError, match="cannot predict rows of 10 columns"):
+        predict(np.zeros((2, 10)))
 
 
 @pytest.mark.slow

@@ -77,7 +77,8 @@ def privacy_audit(data, public, target, *, label: str, features: Optional[Sequen
                                                          embeddings=embeddings, encoding=encoding, sep=sep)
     if len(classes) < 2:
         raise DataError("the privacy audit needs a model of at least 2 classes; the data's label column has one.")
-    options = {"timeout": timeout} if isinstance(target, str) and target.lower().startswith("http") else {}
+    is_url = isinstance(target, str) and target.lower().startswith("http")
+    options = {"timeout": timeout, "max_seconds": max_seconds} if is_url else {}
     return label_only_inversion(open_target(target, **options), X_public, X_private, codes, classes=classes,
                                 max_queries=max_queries, max_seconds=max_seconds, random_state=random_state,
                                 **settings)

@@ -161,14 +161,14 @@ class GanState:
 def train_tacgan(X_public: np.ndarray, budget: Optional[QueryBudget], n_classes: int, *, z_dim: int = 16,
                  hidden: int = 128, alpha: float = 1.0, n_dis: int = 1, warmup_iters: int = 300, iters: int = 1500,
                  batch_size: int = 64, lr: float = 2e-4, betas=(0.0, 0.9), stop_at: float = float("inf"),
-                 clock: Callable[[], float] = time.monotonic, random_state: int = 0) -> GanState:
+                 clock: Callable[[], float] = time.monotonic, reserve: int = 0, random_state: int = 0) -> GanState:
     """Train LOKT's T-ACGAN on scaled public rows ``X_public: (n, d) float`` in [-1, 1].
 
     Discriminator step: BCE(D_adv(x_pub), real) + BCE(D_adv(G(z, y)), fake) + alpha CE(D_cls(G(z, y)), T(G(z, y)))
     (the class head sees the target's hard labels on generated rows only); generator step: BCE(D_adv(G(z, y)), real)
     + alpha CE(D_cls(G(z, y)), y). alpha is 0 for the first ``warmup_iters`` (unconditional warm-up). ``budget``
-    None (or ``n_classes`` 0): an unconditional GAN, no queries. Stops early when the budget or ``stop_at`` (a
-    ``clock()`` value) is reached.
+    None (or ``n_classes`` 0): an unconditional GAN, no queries. Stops early when the budget (less ``reserve``
+    queries kept for the surrogates) or ``stop_at`` (a ``clock()`` value) is reached.
     """
     torch = _torch()
     torch.manual_seed(random_state)
@@ -183,7 +183,7 @@ def train_tacgan(X_public: np.ndarray, budget: Optional[QueryBudget], n_classes:
     done = 0
     for it in range(iters):
         a = alpha if conditional and it >= warmup_iters else 0.0
-        if clock() >= stop_at or (a and not budget.can(batch_size * n_dis)):
+        if clock() >= stop_at or (a and not budget.can(batch_size * n_dis + reserve)):
             break
         for _ in range(n_dis):
             real = real_rows[rng.integers(0, len(real_rows), batch_size)]
@@ -264,7 +264,10 @@ def train_surrogates(gan: GanState, budget: QueryBudget, *, n_per_class: int = 2
     y = torch.arange(C).repeat_interleave(-(-n // C))[:n]
     with torch.no_grad():
         X = gan.generator(torch.randn(n, gan.z_dim), y)
-    labels = budget(X.numpy())
+    try:
+        labels = budget(X.numpy())
+    except _BudgetSpent:  # the deadline passed since the check above
+        return []
     return [_fit_classifier(torch, X, labels, C, SURROGATES[m], epochs=epochs, noise=noise, lr=lr,
                             random_state=random_state + i, stop_at=stop_at, clock=clock) for i, m in enumerate(models)]
 
@@ -363,7 +366,8 @@ def public_pick(X_public: np.ndarray, public_labels: np.ndarray, margins: np.nda
 @dataclass
 class InversionAudit:
     """What a label-only attacker reconstructs: one :class:`InversionScore` per method (``lokt``,
-    ``naive_surrogate``, ``public_pick``), chance accuracy (1 / classes), what stopped the attack, its settings."""
+    ``naive_surrogate``, ``public_pick``), chance accuracy (1 / classes), what stopped the T-ACGAN stage
+    (``iterations``, ``queries`` or ``time``; the later stages stop at their share of the time), its settings."""
 
     scores: dict
     chance: float
@@ -451,7 +455,11 @@ def label_only_inversion(target: Callable, X_public: np.ndarray, X_private: np.n
     with torch.random.fork_rng():
         # the baselines' shared cost: the target's labels on the public rows, and a naive surrogate fit on them
         n_pub = min(len(P), budget.max_queries // 2)
-        public_labels = budget(P[:n_pub])
+        try:
+            public_labels = budget(P[:n_pub])
+        except _BudgetSpent:
+            raise DataError(f"the privacy audit's time bound ({max_seconds:g} s) passed before its first label query "
+                            "(fitting the evaluation model); raise max_seconds (--privacy-seconds).") from None
         naive = _fit_classifier(torch, P[:n_pub], public_labels, n_classes, SURROGATES["mlp"], epochs=surrogate_epochs,
                                 noise=0.1, lr=1e-3, random_state=random_state, stop_at=at(0.1), clock=clock)
         with torch.no_grad():
@@ -459,7 +467,7 @@ def label_only_inversion(target: Callable, X_public: np.ndarray, X_private: np.n
         # LOKT: T-ACGAN, surrogates, inversion; each stage stops at its share of max_seconds
         gan = train_tacgan(P, budget, n_classes, z_dim=z_dim, hidden=hidden, alpha=alpha, n_dis=n_dis,
                            warmup_iters=warmup_iters, iters=iters, batch_size=batch_size, lr=lr, stop_at=at(0.45),
-                           clock=clock, random_state=random_state)
+                           clock=clock, reserve=n_per_class * n_classes, random_state=random_state)
         stopped_by = "iterations" if gan.iterations == iters else "time" if clock() >= at(0.45) else "queries"
         surrogates = train_surrogates(gan, budget, n_per_class=n_per_class, epochs=surrogate_epochs, stop_at=at(0.55),
                                       clock=clock, random_state=random_state)

@@ -34,6 +34,7 @@ import pandas as pd
 from labelwise.data.io import read_table, write_table_atomic
 from labelwise.data.labels import is_missing_cell, label_cells
 from labelwise.data.locate import DATAFRAME_SOURCE, describe_row
+from labelwise.data.pickled_model import load_pickled_model
 from labelwise.errors import DataError, ParameterError
 from labelwise.progress import ProgressCallback, report
 
@@ -107,18 +108,9 @@ def load_model(path) -> Any:
     """The fitted classifier saved at ``path`` with joblib (or pickle). Loading runs code stored in the file: only
     load files you trust. DataError when the file is missing, is not a joblib/pickle file, or holds something
     without ``predict_proba`` and ``classes_``."""
-    import joblib
-
-    path = Path(os.fspath(path))
-    if not path.is_file():
-        raise DataError(f"model file {path} does not exist. Give a classifier saved with joblib.dump(model, "
-                        f"'model.joblib'), or '{PROBABILITY_COLUMNS}' to read probability columns.")
-    try:
-        model = joblib.load(path)
-    except Exception as exc:  # a pickle can fail in any way: not a pickle, truncated, a missing module
-        raise DataError(f"{path} is not a model saved with joblib or pickle ({type(exc).__name__}: "
-                        f"{' '.join(str(exc).split())[:120]}). Save a fitted classifier with joblib.dump(model, "
-                        "'model.joblib').") from None
+    model = load_pickled_model(path, missing=f"model file {path} does not exist. Give a classifier saved with "
+                               f"joblib.dump(model, 'model.joblib'), or '{PROBABILITY_COLUMNS}' to read probability "
+                               "columns.")
     check_classifier(model, str(path))
     return model
 

@@ -21,6 +21,7 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
+from labelwise.data.pickled_model import load_pickled_model
 from labelwise.errors import DataError, ParameterError
 
 
@@ -125,16 +126,8 @@ def load_model_target(path: Union[str, Path]) -> Callable:
     """The ``predict`` of a fitted scikit-learn model saved with joblib or pickle. Loading such a file runs code
     from it: load only a model file you made or trust."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"privacy target {path} is neither an http(s) URL nor a model file; give the path of your "
-                        "fitted model (joblib or pickle) or your endpoint's URL.")
-    import joblib
-
-    try:
-        model = joblib.load(path)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise DataError(f"cannot load the model file {path} ({type(err).__name__}: {str(err)[:120]}); save a fitted "
-                        "scikit-learn model with joblib.dump.") from None
+    model = load_pickled_model(path, missing=f"privacy target {path} is neither an http(s) URL nor a model file; give "
+                               "the path of your fitted model (joblib or pickle) or your endpoint's URL.")
     if not callable(getattr(model, "predict", None)):
         raise DataError(f"the object in {path} ({type(model).__name__}) has no predict method; save a fitted "
                         "classifier.")
